@@ -1,0 +1,187 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Tenzro.Node.Core.Configuration;
+
+/// <summary>Every setting of the node, bound and validated.</summary>
+public sealed record NodeSettings
+{
+    public static readonly string[] Tiers = ["inference", "aggregator", "training", "feedback"];
+
+    public NodeOptions Node { get; init; } = new();
+    public HttpOptions Http { get; init; } = new();
+    public StorageOptions Storage { get; init; } = new();
+    public LoggingOptions Logging { get; init; } = new();
+    public NetworkOptions Network { get; init; } = new();
+    public AggregationOptions Aggregation { get; init; } = new();
+    public HardwareOptions Hardware { get; init; } = new();
+    public TaskOptions Tasks { get; init; } = new();
+    public ResourceOptions Resources { get; init; } = new();
+    public MonitoringOptions Monitoring { get; init; } = new();
+
+    /// <summary>
+    /// Builds the configuration with the documented precedence: command line over environment
+    /// over the <c>.env</c> file over the embedded defaults.
+    /// </summary>
+    /// <param name="commandLine">Overrides as KEY=VALUE pairs.</param>
+    /// <param name="environment">Environment variables (the process environment in production).</param>
+    /// <param name="envFile">Path of the <c>.env</c> file; a missing file is not an error.</param>
+    public static IConfiguration BuildConfiguration(
+        IEnumerable<KeyValuePair<string, string?>> commandLine,
+        IEnumerable<KeyValuePair<string, string?>> environment,
+        string? envFile)
+    {
+        var builder = new ConfigurationBuilder();
+        if (envFile is not null && File.Exists(envFile))
+        {
+            var pairs = DotNetEnv.Env.Load(envFile, new DotNetEnv.LoadOptions(setEnvVars: false, clobberExistingVars: false, onlyExactPath: true));
+            builder.AddInMemoryCollection(pairs.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value)));
+        }
+
+        builder.AddInMemoryCollection(environment.Where(p => SettingCatalog.Contains(p.Key)));
+        builder.AddInMemoryCollection(commandLine);
+        return builder.Build();
+    }
+
+    /// <summary>Reads the process environment as configuration pairs.</summary>
+    public static IEnumerable<KeyValuePair<string, string?>> ProcessEnvironment() =>
+        System.Environment.GetEnvironmentVariables()
+            .Cast<System.Collections.DictionaryEntry>()
+            .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string));
+
+    /// <summary>Binds every setting; all bad keys are reported together.</summary>
+    /// <exception cref="ConfigurationException">One or more settings are invalid.</exception>
+    public static NodeSettings Load(IConfiguration configuration, string? workingDirectory = null)
+    {
+        var r = new SettingsReader(configuration);
+        var baseDirectory = workingDirectory ?? Directory.GetCurrentDirectory();
+
+        var nodeType = r.OneOf("NODE_TYPE", ["individual"], new Dictionary<string, string>
+        {
+            ["regional_node"] = "regional_node is run by the regional node program, not by tenzro-node",
+            ["global_node"] = "global_node is run by the global node program, not by tenzro-node",
+        });
+
+        var dataDir = r.String("DATA_DIR");
+        if (dataDir.Length == 0)
+        {
+            r.Fail("DATA_DIR", dataDir, "a directory path");
+            dataDir = "./data";
+        }
+
+        var settings = new NodeSettings
+        {
+            Node = new NodeOptions
+            {
+                Environment = r.OneOf("NODE_ENV", ["production", "development", "test"]),
+                NodeType = nodeType,
+                NodeTier = r.OneOf("NODE_TIER", Tiers),
+                EnforceTier = r.Bool("ENFORCE_TIER"),
+                Region = RequireNonEmpty(r, "REGION"),
+                TokenBalance = r.Double("TOKEN_BALANCE", 0, 1e15),
+                DeviceId = r.OptionalString("DEVICE_ID"),
+                WalletAddress = r.OptionalString("WALLET_ADDRESS"),
+            },
+            Http = new HttpOptions
+            {
+                Host = RequireNonEmpty(r, "HOST"),
+                Port = r.Int("PORT", 0, 65535),
+                MaxRequestSize = r.Long("MAX_REQUEST_SIZE", 1024, 1L << 34),
+            },
+            Storage = new StorageOptions { DataDirectory = Path.GetFullPath(dataDir, baseDirectory) },
+            Logging = new LoggingOptions
+            {
+                Level = r.OneOf("LOG_LEVEL", ["trace", "debug", "information", "warning", "error", "critical"]),
+                Format = r.OneOf("LOG_FORMAT", ["text", "json"]),
+                FilePath = r.OptionalString("LOG_FILE_PATH") is { } logPath ? Path.GetFullPath(logPath, baseDirectory) : null,
+                FileSizeLimit = r.Long("LOG_FILE_SIZE_LIMIT", 4096, long.MaxValue),
+                FileCount = r.Int("LOG_FILE_COUNT", 1, 1000),
+            },
+            Network = new NetworkOptions
+            {
+                BootstrapNodes = r.UrlList("BOOTSTRAP_NODES", "ws", "wss"),
+                RegionalNodeUrl = r.OptionalUrl("REGIONAL_NODE_URL", "ws", "wss"),
+                HeartbeatInterval = r.Milliseconds("HEARTBEAT_INTERVAL", 10, 86_400_000),
+                ReconnectInterval = r.Milliseconds("RECONNECT_INTERVAL", 10, 86_400_000),
+                ReconnectMaxInterval = r.Milliseconds("RECONNECT_MAX_INTERVAL", 10, 86_400_000),
+                MaxReconnectAttempts = r.Int("MAX_RECONNECT_ATTEMPTS", 1, 1_000_000),
+                MaxMessageSize = r.Long("MAX_MESSAGE_SIZE", 1024, int.MaxValue),
+                AllowInsecureTransport = r.Bool("ALLOW_INSECURE_TRANSPORT"),
+                DhtEnabled = r.Bool("DHT_ENABLED"),
+                DhtRefreshInterval = r.Milliseconds("DHT_REFRESH_INTERVAL", 100, 86_400_000),
+                LocalDiscoveryPort = r.Int("LOCAL_DISCOVERY_PORT", 0, 65535),
+                BandwidthMbps = r.OptionalDouble("BANDWIDTH_MBPS", 0, 1e7),
+            },
+            Aggregation = new AggregationOptions
+            {
+                Threshold = r.Int("AGGREGATION_THRESHOLD", 1, 1000),
+                Timeout = r.Milliseconds("AGGREGATION_TIMEOUT", 100, 86_400_000),
+                MinTier = r.OneOf("MIN_AGGREGATION_TIER", Tiers),
+            },
+            Hardware = new HardwareOptions
+            {
+                MinCpuCores = r.Int("MIN_CPU_CORES", 0, 100_000),
+                MinMemoryGb = r.Double("MIN_MEMORY_GB", 0, 1e6),
+                MinStorageGb = r.Double("MIN_STORAGE_GB", 0, 1e9),
+                GpuRequired = r.Bool("GPU_REQUIRED"),
+                ProfileUpdateInterval = r.Milliseconds("PROFILE_UPDATE_INTERVAL", 100, 86_400_000),
+                BenchmarkOnStart = r.Bool("BENCHMARK_ON_START"),
+            },
+            Tasks = new TaskOptions
+            {
+                MaxConcurrentTasks = r.Int("MAX_CONCURRENT_TASKS", 1, 1024),
+                MaxQueuedTasks = r.Int("MAX_QUEUED_TASKS", 1, 100_000_000),
+                TaskTimeout = r.Seconds("TASK_TIMEOUT", 1, 30L * 86400),
+                ResultRetentionPeriod = r.Seconds("RESULT_RETENTION_PERIOD", 1, 3650L * 86400),
+                MaxAttempts = r.Int("MAX_TASK_ATTEMPTS", 1, 100),
+            },
+            Resources = new ResourceOptions
+            {
+                MaxCpuPercent = r.Double("MAX_CPU_PERCENT", 1, 100),
+                MaxMemoryGb = r.OptionalDouble("MAX_MEMORY_GB", 0, 1e6),
+                MaxStorageGb = r.OptionalDouble("MAX_STORAGE_GB", 0, 1e9),
+                MaxGpuMemoryGb = r.OptionalDouble("MAX_GPU_MEMORY_GB", 0, 1e6),
+                CriticalMemoryPercent = r.Double("CRITICAL_MEMORY_PERCENT", 1, 100),
+                CriticalStoragePercent = r.Double("CRITICAL_STORAGE_PERCENT", 1, 100),
+            },
+            Monitoring = new MonitoringOptions
+            {
+                MetricsUpdateInterval = r.Milliseconds("METRICS_UPDATE_INTERVAL", 10, 86_400_000),
+                HealthCheckInterval = r.Milliseconds("HEALTH_CHECK_INTERVAL", 10, 86_400_000),
+            },
+        };
+
+        if (settings.Network.ReconnectMaxInterval < settings.Network.ReconnectInterval)
+        {
+            r.Fail("RECONNECT_MAX_INTERVAL", r.Raw("RECONNECT_MAX_INTERVAL"), $"at least RECONNECT_INTERVAL ({r.Raw("RECONNECT_INTERVAL")})");
+        }
+
+        if (r.Errors.Count > 0)
+        {
+            throw new ConfigurationException(r.Errors);
+        }
+
+        return settings;
+    }
+
+    private static string RequireNonEmpty(SettingsReader r, string key)
+    {
+        var value = r.String(key);
+        if (value.Length == 0)
+        {
+            r.Fail(key, value, "a non-empty value");
+            return SettingCatalog.Get(key).Default;
+        }
+
+        return value;
+    }
+}
+
+/// <summary>Thrown when settings are invalid; carries every bad key.</summary>
+public sealed class ConfigurationException(IReadOnlyList<SettingError> errors)
+    : Exception("Invalid configuration:" + System.Environment.NewLine + string.Join(System.Environment.NewLine, errors.Select(e => "  " + e)))
+{
+    /// <summary>The exit code for bad configuration (EX_CONFIG).</summary>
+    public const int ExitCode = 78;
+
+    public IReadOnlyList<SettingError> Errors { get; } = errors;
+}

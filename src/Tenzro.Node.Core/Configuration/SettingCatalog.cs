@@ -1,0 +1,91 @@
+namespace Tenzro.Node.Core.Configuration;
+
+/// <summary>One configuration key: its name, embedded default, and what it means.</summary>
+/// <param name="Key">The environment/.env key, upper snake case.</param>
+/// <param name="Default">The embedded default as it would be written in a <c>.env</c> file; empty means unset.</param>
+/// <param name="Group">The section of <c>.env.example</c> and the docs the key belongs to.</param>
+/// <param name="Description">What the key does, with its unit.</param>
+public sealed record SettingDefinition(string Key, string Default, string Group, string Description);
+
+/// <summary>
+/// The single list of every setting the node reads. <c>.env.example</c> and
+/// <c>docs/CONFIGURATION.md</c> are checked against it by a test, so a key cannot be added
+/// without being documented.
+/// </summary>
+public static class SettingCatalog
+{
+    public static IReadOnlyList<SettingDefinition> All { get; } =
+    [
+        new("NODE_ENV", "production", "Node", "Environment name (production, development, test); development turns on detailed error bodies."),
+        new("NODE_TYPE", "individual", "Node", "Node type. Only 'individual' (a local node) is run by this program."),
+        new("NODE_TIER", "inference", "Node", "Configured tier: inference, aggregator, training or feedback. Sent in the regional join."),
+        new("ENFORCE_TIER", "false", "Node", "When true, a configured tier above the measured (qualified) tier stops start-up instead of warning."),
+        new("REGION", "us-east", "Node", "Region name announced to the regional node."),
+        new("TOKEN_BALANCE", "0", "Node", "Token balance announced in join; rewards add to it."),
+        new("DEVICE_ID", "", "Node", "Overrides the peer id; default is the hex SHA-256 of the node's Ed25519 public key."),
+        new("WALLET_ADDRESS", "", "Node", "Wallet address that rewards are credited to (informational)."),
+
+        new("HOST", "127.0.0.1", "HTTP", "Address the HTTP API listens on. Loopback by default; 0.0.0.0 exposes it."),
+        new("PORT", "8080", "HTTP", "TCP port of the HTTP API (1-65535)."),
+        new("MAX_REQUEST_SIZE", "16777216", "HTTP", "Largest accepted HTTP request body, in bytes."),
+
+        new("DATA_DIR", "./data", "Storage", "Directory for the database, identity key, blobs and caches."),
+
+        new("LOG_LEVEL", "information", "Logging", "Minimum log level: trace, debug, information, warning, error, critical."),
+        new("LOG_FORMAT", "text", "Logging", "Console log format: text or json."),
+        new("LOG_FILE_PATH", "", "Logging", "When set, logs are also written to this file as JSON lines, rotated by size."),
+        new("LOG_FILE_SIZE_LIMIT", "10485760", "Logging", "Size in bytes at which the log file rotates."),
+        new("LOG_FILE_COUNT", "7", "Logging", "Number of rotated log files kept."),
+
+        new("BOOTSTRAP_NODES", "", "Network", "Comma-separated ws:// or wss:// URLs of regional nodes; the first one is used when REGIONAL_NODE_URL is empty. Empty: standalone."),
+        new("REGIONAL_NODE_URL", "", "Network", "ws:// or wss:// URL of the regional node to join. Empty: standalone."),
+        new("HEARTBEAT_INTERVAL", "15000", "Network", "Interval between node_status messages to the regional node, in ms."),
+        new("RECONNECT_INTERVAL", "5000", "Network", "First reconnect delay after a lost link, in ms; doubles up to RECONNECT_MAX_INTERVAL."),
+        new("RECONNECT_MAX_INTERVAL", "60000", "Network", "Cap of the reconnect delay, in ms."),
+        new("MAX_RECONNECT_ATTEMPTS", "5", "Network", "Consecutive failures after which the link is reported failed (retrying continues)."),
+        new("MAX_MESSAGE_SIZE", "104857600", "Network", "Largest WebSocket message accepted, in bytes."),
+        new("ALLOW_INSECURE_TRANSPORT", "false", "Network", "Allow ws:// to non-loopback hosts."),
+        new("DHT_ENABLED", "true", "Network", "Take part in the Kademlia DHT."),
+        new("DHT_REFRESH_INTERVAL", "60000", "Network", "DHT bucket refresh interval, in ms."),
+        new("LOCAL_DISCOVERY_PORT", "8081", "Network", "UDP port for LAN discovery."),
+        new("BANDWIDTH_MBPS", "", "Network", "Network bandwidth reported to the regional node, in Mbps; empty: measured link speed."),
+
+        new("AGGREGATION_THRESHOLD", "3", "Aggregation", "Number of eligible peers needed to form an aggregation group."),
+        new("AGGREGATION_TIMEOUT", "60000", "Aggregation", "Time allowed for group formation, in ms."),
+        new("MIN_AGGREGATION_TIER", "aggregator", "Aggregation", "Lowest tier a peer needs to join an aggregation group."),
+
+        new("MIN_CPU_CORES", "2", "Hardware", "Minimum usable CPU cores; below it the node does not start (exit 78)."),
+        new("MIN_MEMORY_GB", "4", "Hardware", "Minimum usable memory in GB; below it the node does not start."),
+        new("MIN_STORAGE_GB", "20", "Hardware", "Minimum free storage in GB under DATA_DIR; below it the node does not start."),
+        new("GPU_REQUIRED", "false", "Hardware", "Refuse to start without a usable GPU."),
+        new("PROFILE_UPDATE_INTERVAL", "300000", "Hardware", "Refresh interval of the dynamic hardware figures, in ms."),
+        new("BENCHMARK_ON_START", "true", "Hardware", "Run the hardware micro-benchmarks in the background after start-up."),
+
+        new("MAX_CONCURRENT_TASKS", "5", "Tasks", "Tasks that may run at once (1-1024)."),
+        new("MAX_QUEUED_TASKS", "100000", "Tasks", "Tasks that may wait in the queue; beyond it submissions get 503."),
+        new("TASK_TIMEOUT", "1800", "Tasks", "Default and maximum task timeout, in seconds."),
+        new("RESULT_RETENTION_PERIOD", "86400", "Tasks", "How long results are kept after a task ends, in seconds."),
+        new("MAX_TASK_ATTEMPTS", "3", "Tasks", "Attempts before a task interrupted by crashes is failed."),
+
+        new("MAX_CPU_PERCENT", "100", "Resources", "Share of the usable CPU cores the network may reserve, in percent."),
+        new("MAX_MEMORY_GB", "", "Resources", "Memory the network may reserve, in GB; empty: 80% of usable memory."),
+        new("MAX_STORAGE_GB", "", "Resources", "Storage the network may use under DATA_DIR, in GB; empty: 50% of free storage at start."),
+        new("MAX_GPU_MEMORY_GB", "", "Resources", "GPU memory the network may reserve, in GB; empty: all of it."),
+        new("CRITICAL_MEMORY_PERCENT", "90", "Resources", "Host memory use above which the node stops taking tasks."),
+        new("CRITICAL_STORAGE_PERCENT", "95", "Resources", "Storage use of DATA_DIR's filesystem above which the node stops taking tasks."),
+
+        new("METRICS_UPDATE_INTERVAL", "15000", "Monitoring", "Sampling period of resource usage and metrics, in ms."),
+        new("HEALTH_CHECK_INTERVAL", "30000", "Monitoring", "Period of the background health evaluation, in ms."),
+    ];
+
+    private static readonly Dictionary<string, SettingDefinition> ByKey =
+        All.ToDictionary(s => s.Key, StringComparer.Ordinal);
+
+    /// <summary>Returns the definition of <paramref name="key"/>; throws for a key not in the catalog.</summary>
+    public static SettingDefinition Get(string key) =>
+        ByKey.TryGetValue(key, out var definition)
+            ? definition
+            : throw new KeyNotFoundException($"Setting {key} is not in the catalog.");
+
+    public static bool Contains(string key) => ByKey.ContainsKey(key);
+}

@@ -1,0 +1,13 @@
+namespace Tenzro.Node.Core.Diagnostics;
+
+/// <summary>
+/// Event ids of every log message in Tenzro.Node.Core, in one list so that none repeats
+/// (a test checks it). Ranges: 1xxx node, 2xxx tasks, 3xxx resources, 4xxx hardware, 5xxx network, 9xxx security.
+/// </summary>
+internal static class LogEvents
+{
+    public const int TaskRecovered = 2001;
+    public const int TaskFinished = 2002;
+    public const int TaskCrashed = 2003;
+    public const int ResultsExpired = 2004;
+}

@@ -1,0 +1,45 @@
+namespace Tenzro.Node.Core.Storage;
+
+/// <summary>
+/// Every schema migration of the node, in order. A component adds its tables by appending a
+/// migration with the next version; released migrations are never edited.
+/// </summary>
+public static class Migrations
+{
+    public static IReadOnlyList<Migration> All { get; } =
+    [
+        new(1, "node_metadata", """
+            CREATE TABLE node_metadata (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL);
+            """),
+        new(2, "tasks", """
+            CREATE TABLE tasks (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                task_id TEXT NOT NULL UNIQUE,
+                type TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                state TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                body TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                progress REAL NOT NULL DEFAULT 0,
+                submitted_at TEXT NOT NULL,
+                started_at TEXT,
+                finished_at TEXT,
+                expires_at TEXT,
+                error TEXT,
+                result TEXT,
+                digest TEXT,
+                expired INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE INDEX tasks_state ON tasks(state, priority, seq);
+            CREATE INDEX tasks_expires ON tasks(expires_at) WHERE expires_at IS NOT NULL;
+            """),
+        new(3, "hardware_benchmarks", """
+            CREATE TABLE hardware_benchmarks (fingerprint TEXT NOT NULL PRIMARY KEY, measured_at TEXT NOT NULL, body TEXT NOT NULL);
+            """),
+        new(4, "blobs", """
+            CREATE TABLE blobs (sha256 TEXT NOT NULL PRIMARY KEY, size INTEGER NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT);
+            """),
+    ];
+}

@@ -1,0 +1,125 @@
+using Microsoft.Data.Sqlite;
+
+namespace Tenzro.Node.Core.Storage;
+
+/// <summary>
+/// The node's SQLite database (<c>{DATA_DIR}/node.db</c>): WAL journal, <c>synchronous=FULL</c> so an
+/// acknowledged write survives power loss, a busy timeout, and schema migrations recorded in
+/// <c>schema_version</c>.
+/// </summary>
+/// <remarks>
+/// Thread-safe: each caller opens its own pooled connection with <see cref="OpenConnection"/>.
+/// </remarks>
+public sealed class NodeDatabase
+{
+    private readonly string _connectionString;
+
+    public NodeDatabase(string path)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string Path { get; }
+
+    /// <summary>Opens a connection with the durability pragmas applied.</summary>
+    public SqliteConnection OpenConnection()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+        command.ExecuteNonQuery();
+        return connection;
+    }
+
+    /// <summary>
+    /// Switches the database to WAL and applies every migration newer than its recorded version,
+    /// each in its own transaction.
+    /// </summary>
+    /// <exception cref="StoreException">The database was written by a newer version of the node, or is not a database.</exception>
+    public void Migrate(IReadOnlyList<Migration> migrations)
+    {
+        try
+        {
+            using var connection = OpenConnection();
+            Execute(connection, "PRAGMA journal_mode=WAL;");
+            Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);");
+            var current = CurrentVersion(connection);
+            var latest = migrations.Count == 0 ? 0 : migrations.Max(m => m.Version);
+            if (current > latest)
+            {
+                throw new StoreException(
+                    $"The database {Path} is at schema version {current}, written by a newer tenzro-node; this one knows up to version {latest}. " +
+                    "Upgrade tenzro-node, or set DATA_DIR to another directory.");
+            }
+
+            foreach (var migration in migrations.Where(m => m.Version > current).OrderBy(m => m.Version))
+            {
+                using var transaction = connection.BeginTransaction();
+                using (var command = connection.CreateCommand())
+                {
+                    command.Transaction = transaction;
+                    command.CommandText = migration.Sql;
+                    command.ExecuteNonQuery();
+                }
+
+                using (var record = connection.CreateCommand())
+                {
+                    record.Transaction = transaction;
+                    record.CommandText = "INSERT INTO schema_version(version, name, applied_at) VALUES ($v, $n, $t);";
+                    record.Parameters.AddWithValue("$v", migration.Version);
+                    record.Parameters.AddWithValue("$n", migration.Name);
+                    record.Parameters.AddWithValue("$t", DateTime.UtcNow.ToString("O"));
+                    record.ExecuteNonQuery();
+                }
+
+                transaction.Commit();
+            }
+        }
+        catch (SqliteException e)
+        {
+            throw new StoreException($"The database {Path} cannot be opened or migrated: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The highest applied migration, 0 for a new database.</summary>
+    public static long CurrentVersion(SqliteConnection connection)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE(MAX(version), 0) FROM schema_version;";
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>Writes a row and reads it back in a transaction that is rolled back: proves the file is writable.</summary>
+    public void CheckWritable()
+    {
+        using var connection = OpenConnection();
+        using var transaction = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "CREATE TEMP TABLE IF NOT EXISTS probe(x); INSERT INTO schema_version(version, name, applied_at) VALUES (-1, 'probe', '');";
+        command.ExecuteNonQuery();
+        transaction.Rollback();
+    }
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+}
+
+/// <summary>One schema step. Versions are unique and only ever appended.</summary>
+public sealed record Migration(long Version, string Name, string Sql);
+
+/// <summary>The store cannot be used.</summary>
+public sealed class StoreException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Diagnostics;
+
+namespace Tenzro.Node.Core.Tasks;
+
+public sealed partial class TaskEngine
+{
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = LogEvents.TaskRecovered, Level = LogLevel.Information, Message = "Task {TaskId} was running when the node stopped; requeued after {Attempts} attempt(s)")]
+        public static partial void TaskRecovered(ILogger logger, string taskId, int attempts);
+
+        [LoggerMessage(EventId = LogEvents.TaskFinished, Level = LogLevel.Information, Message = "Task {TaskId} ({Type}) ended {State} {Error}")]
+        public static partial void TaskFinished(ILogger logger, string taskId, string type, string state, string? error);
+
+        [LoggerMessage(EventId = LogEvents.TaskCrashed, Level = LogLevel.Error, Message = "Task {TaskId} failed inside the node")]
+        public static partial void TaskCrashed(ILogger logger, Exception exception, string taskId);
+    }
+}

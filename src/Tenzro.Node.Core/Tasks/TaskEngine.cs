@@ -1,0 +1,593 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Resources;
+
+namespace Tenzro.Node.Core.Tasks;
+
+/// <summary>
+/// Admits tasks into the durable store, keeps the priority queue, starts tasks when the ledger and
+/// MAX_CONCURRENT_TASKS allow, enforces deadlines, and records every transition.
+/// </summary>
+/// <remarks>
+/// Thread-safe. Lifecycle: <see cref="Start"/> once (rebuilds the queue from the store), then any
+/// number of submissions, then <see cref="StopAsync"/> once, which stops running tasks and requeues them
+/// without counting an attempt.
+/// </remarks>
+public sealed partial class TaskEngine : IAsyncDisposable
+{
+    private readonly TaskStore _store;
+    private readonly IResourceLedger _ledger;
+    private readonly IntakeState _intake;
+    private readonly TaskOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<TaskEngine> _logger;
+    private readonly TaskMetrics _metrics;
+    private readonly Dictionary<string, ITaskRuntime> _runtimes;
+    private readonly Lock _lock = new();
+    private readonly SortedSet<QueueEntry> _queue = new(QueueEntry.Order);
+    private readonly Dictionary<string, QueueEntry> _queued = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, RunningTask> _running = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<TaskRecord>> _finalWaiters = new(StringComparer.Ordinal);
+    private readonly string _scratchRoot;
+    private long _sequence;
+    private bool _stopping;
+
+    public TaskEngine(
+        TaskStore store,
+        IResourceLedger ledger,
+        IntakeState intake,
+        IEnumerable<ITaskRuntime> runtimes,
+        TaskOptions options,
+        StorageOptions storage,
+        TimeProvider time,
+        TaskMetrics metrics,
+        ILogger<TaskEngine> logger)
+    {
+        _store = store;
+        _ledger = ledger;
+        _intake = intake;
+        _options = options;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _runtimes = new Dictionary<string, ITaskRuntime>(StringComparer.Ordinal);
+        foreach (var runtime in runtimes)
+        {
+            foreach (var type in runtime.Types)
+            {
+                _runtimes[type] = runtime;
+            }
+        }
+
+        _scratchRoot = Path.Combine(storage.DataDirectory, "scratch");
+        Events = new TaskEventHub();
+    }
+
+    /// <summary>Task types some registered runtime executes.</summary>
+    public IReadOnlyCollection<string> Types => _runtimes.Keys;
+
+    public TaskEventHub Events { get; }
+
+    public TaskStore Store => _store;
+
+    public int RunningCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _running.Count;
+            }
+        }
+    }
+
+    public int QueuedCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _queued.Count;
+            }
+        }
+    }
+
+    /// <summary>Queue depth by priority, for metrics.</summary>
+    public IReadOnlyDictionary<TaskPriority, int> QueueDepthByPriority()
+    {
+        lock (_lock)
+        {
+            return Enum.GetValues<TaskPriority>().ToDictionary(p => p, p => _queue.Count(e => e.Spec.Priority == p));
+        }
+    }
+
+    /// <summary>Rebuilds the queue from the store: queued tasks keep their order; tasks that were running when the process died are requeued, or failed once they used up MAX_TASK_ATTEMPTS.</summary>
+    public async Task StartAsync()
+    {
+        Directory.CreateDirectory(_scratchRoot);
+        foreach (var stale in Directory.EnumerateDirectories(_scratchRoot))
+        {
+            TryDeleteDirectory(stale);
+        }
+
+        foreach (var record in _store.LoadUnfinished())
+        {
+            if (record.State == TaskState.Running)
+            {
+                if (record.Attempts >= _options.MaxAttempts)
+                {
+                    var now = _time.GetUtcNow();
+                    var error = $"interrupted {record.Attempts} times (the node stopped while it ran); MAX_TASK_ATTEMPTS is {_options.MaxAttempts}";
+                    await _store.MarkFinishedAsync(record.TaskId, TaskState.Failed, now, now + _options.ResultRetentionPeriod, null, null, error);
+                    continue;
+                }
+
+                await _store.RequeueAsync(record.TaskId, record.Attempts);
+                Log.TaskRecovered(_logger, record.TaskId, record.Attempts);
+            }
+
+            lock (_lock)
+            {
+                var entry = new QueueEntry(record.Spec, record.Sequence, record.Attempts);
+                _queue.Add(entry);
+                _queued[record.TaskId] = entry;
+                _sequence = Math.Max(_sequence, record.Sequence);
+            }
+        }
+
+        Pump();
+    }
+
+    /// <summary>Checks a parsed task against its runtime and what the ledger could ever give it.</summary>
+    public ValidationErrors Validate(TaskSpec task, ValidationErrors? errors = null)
+    {
+        errors ??= new ValidationErrors();
+        if (!_runtimes.TryGetValue(task.Type, out var runtime))
+        {
+            errors.Add("type", $"'{task.Type}' is not a task type this node runs.");
+            return errors;
+        }
+
+        foreach (var (resource, asked, available) in _ledger.Allowed.Shortfalls(ResourceAmounts.From(task.Requirements)))
+        {
+            errors.Add($"requirements.{resource}", $"asks for {asked} but this node allows at most {available}; the task can never run here.");
+        }
+
+        runtime.Validate(task, errors);
+        return errors;
+    }
+
+    /// <summary>
+    /// Makes a validated task durable and queues it. The returned task completes only after the
+    /// task is committed to the store.
+    /// </summary>
+    public async Task<SubmitOutcome> SubmitAsync(TaskSpec task)
+    {
+        var refusal = _intake.RefusalReason;
+        if (refusal is not null)
+        {
+            return SubmitOutcome.Refused(refusal);
+        }
+
+        if (QueuedCount >= _options.MaxQueuedTasks)
+        {
+            return SubmitOutcome.Refused($"the queue holds MAX_QUEUED_TASKS ({_options.MaxQueuedTasks}) tasks");
+        }
+
+        var hash = TaskParser.ContentHash(task);
+        var record = new TaskRecord { Spec = task, ContentHash = hash, SubmittedAt = _time.GetUtcNow(), State = TaskState.Queued };
+        var inserted = await _store.InsertAsync(record);
+        if (!inserted)
+        {
+            var existing = _store.Get(task.TaskId);
+            return existing is not null && existing.ContentHash == hash
+                ? SubmitOutcome.Existing(existing)
+                : SubmitOutcome.Conflict(existing);
+        }
+
+        _metrics.Submitted(task.Type);
+        lock (_lock)
+        {
+            var entry = new QueueEntry(task, ++_sequence, 0);
+            _queue.Add(entry);
+            _queued[task.TaskId] = entry;
+        }
+
+        Events.Publish(record);
+        Pump();
+        return SubmitOutcome.Created(record);
+    }
+
+    /// <summary>Cancels a queued or running task. Returns false if it is unknown or already final.</summary>
+    public async Task<bool> CancelAsync(string taskId)
+    {
+        QueueEntry? dequeued = null;
+        RunningTask? running = null;
+        lock (_lock)
+        {
+            if (_queued.Remove(taskId, out var entry))
+            {
+                _queue.Remove(entry);
+                dequeued = entry;
+            }
+            else if (_running.TryGetValue(taskId, out running))
+            {
+                running.StopReason = StopReason.Cancelled;
+            }
+        }
+
+        if (dequeued is not null)
+        {
+            await FinishAsync(dequeued.Spec, TaskState.Cancelled, null, "cancelled by request before it started", dequeued.Attempts);
+            Pump();
+            return true;
+        }
+
+        if (running is not null)
+        {
+            await running.Cancellation.CancelAsync();
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Waits until the task is final or <paramref name="timeout"/> passes; returns the latest record.</summary>
+    public async Task<TaskRecord?> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var waiter = _finalWaiters.GetOrAdd(taskId, _ => new TaskCompletionSource<TaskRecord>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var current = _store.Get(taskId);
+        if (current is null || current.State.IsFinal())
+        {
+            return current;
+        }
+
+        try
+        {
+            return await waiter.Task.WaitAsync(timeout, _time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return _store.Get(taskId);
+        }
+    }
+
+    /// <summary>Why a queued task is not running yet; null when it is not queued.</summary>
+    public JsonObject? WaitingReason(string taskId)
+    {
+        lock (_lock)
+        {
+            if (!_queued.TryGetValue(taskId, out var entry))
+            {
+                return null;
+            }
+
+            if (_intake.Draining)
+            {
+                return new JsonObject { ["reason"] = "draining", ["detail"] = "the node is draining: it finishes running tasks and starts no new ones until resumed" };
+            }
+
+            var position = _queue.GetViewBetween(_queue.Min!, entry).Count;
+            var request = ResourceAmounts.From(entry.Spec.Requirements);
+            var shortfall = _ledger.Free.Shortfalls(request).FirstOrDefault();
+            if (shortfall.Resource is not null)
+            {
+                return new JsonObject
+                {
+                    ["reason"] = "resources",
+                    ["resource"] = shortfall.Resource,
+                    ["asked"] = shortfall.Asked,
+                    ["free"] = shortfall.Available,
+                    ["position"] = position,
+                    ["detail"] = $"waiting for {shortfall.Resource}: asks {shortfall.Asked}, {shortfall.Available} free",
+                };
+            }
+
+            if (_running.Count >= _options.MaxConcurrentTasks)
+            {
+                return new JsonObject
+                {
+                    ["reason"] = "concurrency",
+                    ["position"] = position,
+                    ["running"] = _running.Count,
+                    ["detail"] = $"MAX_CONCURRENT_TASKS ({_options.MaxConcurrentTasks}) tasks are running; position {position} in the queue",
+                };
+            }
+
+            return new JsonObject { ["reason"] = "queue", ["position"] = position, ["detail"] = $"position {position} in the queue" };
+        }
+    }
+
+    /// <summary>Progress of a running task, from memory (the store is updated at most once a second).</summary>
+    public double? LiveProgress(string taskId)
+    {
+        lock (_lock)
+        {
+            return _running.TryGetValue(taskId, out var running) ? running.Progress : null;
+        }
+    }
+
+    /// <summary>The reservation of a running task.</summary>
+    public Reservation? ReservationOf(string taskId) => _ledger.Reservations.FirstOrDefault(r => r.TaskId == taskId);
+
+    /// <summary>Starts whatever can start now. Called after every change that could free a slot.</summary>
+    public void Pump()
+    {
+        List<RunningTask> started = [];
+        lock (_lock)
+        {
+            if (_stopping || _intake.Draining)
+            {
+                return;
+            }
+
+            // Highest priority first; a task that does not fit lets a smaller one behind it run (backfill).
+            foreach (var entry in _queue.ToList())
+            {
+                if (_running.Count >= _options.MaxConcurrentTasks)
+                {
+                    break;
+                }
+
+                if (!_ledger.TryReserve(entry.Spec.TaskId, ResourceAmounts.From(entry.Spec.Requirements), out _))
+                {
+                    continue;
+                }
+
+                _queue.Remove(entry);
+                _queued.Remove(entry.Spec.TaskId);
+                var running = new RunningTask(entry, new CancellationTokenSource());
+                _running[entry.Spec.TaskId] = running;
+                started.Add(running);
+            }
+        }
+
+        foreach (var running in started)
+        {
+            _ = Task.Run(() => RunAsync(running));
+        }
+    }
+
+    /// <summary>Stops intake, stops running tasks and requeues them without counting the attempt.</summary>
+    public async Task StopAsync()
+    {
+        List<RunningTask> running;
+        lock (_lock)
+        {
+            _stopping = true;
+            running = [.. _running.Values];
+            foreach (var task in running)
+            {
+                task.StopReason = StopReason.Shutdown;
+            }
+        }
+
+        foreach (var task in running)
+        {
+            await task.Cancellation.CancelAsync();
+        }
+
+        await Task.WhenAll(running.Select(r => r.Completion.Task)).WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+    }
+
+    private async Task RunAsync(RunningTask running)
+    {
+        var spec = running.Entry.Spec;
+        var attempts = running.Entry.Attempts + 1;
+        var startedAt = _time.GetUtcNow();
+        var scratch = Path.Combine(_scratchRoot, spec.TaskId.Replace(':', '_'));
+        try
+        {
+            await _store.MarkRunningAsync(spec.TaskId, startedAt, attempts);
+            Events.Publish(new TaskRecord { Spec = spec, ContentHash = string.Empty, SubmittedAt = startedAt, State = TaskState.Running, Attempts = attempts, StartedAt = startedAt });
+            _metrics.QueueWait(spec.Type, startedAt - running.Entry.EnqueuedAt);
+
+            var deadline = startedAt + spec.Timeout;
+            using var timeout = new CancellationTokenSource(spec.Timeout, _time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, running.Cancellation.Token);
+            var progress = new ProgressSink(this, running, spec.TaskId);
+            var context = new TaskExecutionContext
+            {
+                Task = spec,
+                CancellationToken = linked.Token,
+                Deadline = deadline,
+                Progress = progress,
+                ScratchDirectory = scratch,
+            };
+
+            JsonObject? result = null;
+            string? error = null;
+            TaskState state;
+            try
+            {
+                result = await _runtimes[spec.Type].ExecuteAsync(context).WaitAsync(linked.Token);
+                state = TaskState.Completed;
+            }
+            catch (Exception e) when (linked.IsCancellationRequested)
+            {
+                _ = e;
+                (state, error) = running.StopReason switch
+                {
+                    StopReason.Cancelled => (TaskState.Cancelled, "cancelled by request while running"),
+                    StopReason.Shutdown => (TaskState.Queued, null),
+                    _ => (TaskState.TimedOut, $"stopped after its timeout of {spec.Timeout.TotalSeconds} s"),
+                };
+            }
+            catch (TaskExecutionException e)
+            {
+                state = TaskState.Failed;
+                error = e.Message;
+            }
+            catch (Exception e)
+            {
+                state = TaskState.Failed;
+                error = $"internal error: {e.Message}";
+                Log.TaskCrashed(_logger, e, spec.TaskId);
+            }
+
+            if (state == TaskState.Queued)
+            {
+                // Shutdown: the attempt does not count; the next start picks the task up again.
+                await _store.RequeueAsync(spec.TaskId, attempts - 1);
+                return;
+            }
+
+            _metrics.Finished(spec.Type, state, _time.GetUtcNow() - startedAt);
+            await FinishAsync(spec, state, result, error, attempts);
+        }
+        catch (Exception e)
+        {
+            Log.TaskCrashed(_logger, e, spec.TaskId);
+        }
+        finally
+        {
+            _ledger.Release(spec.TaskId);
+            lock (_lock)
+            {
+                _running.Remove(spec.TaskId);
+            }
+
+            TryDeleteDirectory(scratch);
+            running.Completion.TrySetResult();
+            Pump();
+        }
+    }
+
+    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error, int attempts)
+    {
+        var finishedAt = _time.GetUtcNow();
+        string? resultText = null;
+        string? digest = null;
+        if (result is not null)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(result.ToJsonString());
+                resultText = CanonicalJson.ToCanonicalString(document.RootElement);
+                digest = CanonicalJson.Digest(document.RootElement);
+            }
+            catch (FormatException e)
+            {
+                state = TaskState.Failed;
+                error = $"the result cannot be represented as canonical JSON: {e.Message}";
+            }
+        }
+
+        await _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error);
+        Log.TaskFinished(_logger, spec.TaskId, spec.Type, state.ToWire(), error ?? string.Empty);
+        var record = _store.Get(spec.TaskId);
+        if (record is not null)
+        {
+            Events.Publish(record);
+            if (_finalWaiters.TryRemove(spec.TaskId, out var waiter))
+            {
+                waiter.TrySetResult(record);
+            }
+        }
+
+        _ = attempts;
+    }
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // A scratch directory that cannot be removed now is removed at the next start.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private sealed class ProgressSink(TaskEngine engine, RunningTask running, string taskId) : IProgress<double>
+    {
+        private long _lastStoredTicks;
+
+        public void Report(double value)
+        {
+            var clamped = Math.Clamp(double.IsNaN(value) ? 0 : value, 0, 1);
+            running.Progress = clamped;
+            var now = engine._time.GetTimestamp();
+            if (engine._time.GetElapsedTime(Interlocked.Read(ref _lastStoredTicks), now) >= TimeSpan.FromSeconds(1))
+            {
+                Interlocked.Exchange(ref _lastStoredTicks, now);
+                _ = engine._store.SetProgressAsync(taskId, clamped);
+            }
+
+            engine.Events.PublishProgress(taskId, clamped);
+        }
+    }
+
+    private enum StopReason
+    {
+        Timeout,
+        Cancelled,
+        Shutdown,
+    }
+
+    private sealed class RunningTask(QueueEntry entry, CancellationTokenSource cancellation)
+    {
+        public QueueEntry Entry { get; } = entry;
+
+        public CancellationTokenSource Cancellation { get; } = cancellation;
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public volatile StopReason StopReason = StopReason.Timeout;
+
+        public double Progress { get; set; }
+    }
+
+    private sealed class QueueEntry(TaskSpec spec, long sequence, int attempts)
+    {
+        public static readonly IComparer<QueueEntry> Order = Comparer<QueueEntry>.Create(static (a, b) =>
+        {
+            var byPriority = b.Spec.Priority.CompareTo(a.Spec.Priority);
+            return byPriority != 0 ? byPriority : a.Sequence.CompareTo(b.Sequence);
+        });
+
+        public TaskSpec Spec { get; } = spec;
+
+        public long Sequence { get; } = sequence;
+
+        public int Attempts { get; } = attempts;
+
+        public DateTimeOffset EnqueuedAt { get; } = DateTimeOffset.UtcNow;
+    }
+}
+
+/// <summary>The result of <see cref="TaskEngine.SubmitAsync"/>.</summary>
+public sealed record SubmitOutcome(SubmitStatus Status, TaskRecord? Record, string? Reason)
+{
+    public static SubmitOutcome Created(TaskRecord record) => new(SubmitStatus.Created, record, null);
+
+    public static SubmitOutcome Existing(TaskRecord record) => new(SubmitStatus.Existing, record, null);
+
+    public static SubmitOutcome Conflict(TaskRecord? record) => new(SubmitStatus.Conflict, record, "a task with this taskId exists with different content");
+
+    public static SubmitOutcome Refused(string reason) => new(SubmitStatus.Refused, null, reason);
+}
+
+public enum SubmitStatus
+{
+    Created,
+    Existing,
+    Conflict,
+    Refused,
+}

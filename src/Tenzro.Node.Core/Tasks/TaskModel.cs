@@ -1,0 +1,123 @@
+using System.Text.Json.Nodes;
+
+namespace Tenzro.Node.Core.Tasks;
+
+/// <summary>Task priorities, highest value first out of the queue.</summary>
+public enum TaskPriority
+{
+    Low = 0,
+    Medium = 1,
+    High = 2,
+    Critical = 3,
+}
+
+/// <summary>Task lifecycle: pending → queued → running → completed | failed | cancelled | timed_out.</summary>
+public enum TaskState
+{
+    Pending,
+    Queued,
+    Running,
+    Completed,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
+
+public static class TaskStates
+{
+    public static string ToWire(this TaskState state) => state switch
+    {
+        TaskState.Pending => "pending",
+        TaskState.Queued => "queued",
+        TaskState.Running => "running",
+        TaskState.Completed => "completed",
+        TaskState.Failed => "failed",
+        TaskState.Cancelled => "cancelled",
+        TaskState.TimedOut => "timed_out",
+        _ => throw new ArgumentOutOfRangeException(nameof(state)),
+    };
+
+    public static bool TryParse(string text, out TaskState state)
+    {
+        foreach (var candidate in Enum.GetValues<TaskState>())
+        {
+            if (candidate.ToWire() == text)
+            {
+                state = candidate;
+                return true;
+            }
+        }
+
+        state = default;
+        return false;
+    }
+
+    public static bool IsFinal(this TaskState state) =>
+        state is TaskState.Completed or TaskState.Failed or TaskState.Cancelled or TaskState.TimedOut;
+
+    public static string ToWire(this TaskPriority priority) => priority.ToString().ToLowerInvariant();
+}
+
+/// <summary>What a task asks the resource ledger for (CONTRACTS.md "Task").</summary>
+public sealed record TaskRequirements(double Cpu = 1, long MemoryMB = 256, long StorageMB = 0, int GpuCount = 0, long GpuMemoryMB = 0)
+{
+    public static TaskRequirements Default { get; } = new();
+}
+
+/// <summary>Where a task came from.</summary>
+public static class TaskOrigins
+{
+    public const string Api = "api";
+    public const string Regional = "regional";
+}
+
+/// <summary>A validated task, as accepted into the queue. Immutable.</summary>
+public sealed record TaskSpec
+{
+    public required string TaskId { get; init; }
+    public required string Type { get; init; }
+    public TaskPriority Priority { get; init; } = TaskPriority.Medium;
+    public TaskRequirements Requirements { get; init; } = TaskRequirements.Default;
+    public JsonObject Data { get; init; } = [];
+    public JsonObject Config { get; init; } = [];
+    public required TimeSpan Timeout { get; init; }
+    public string Origin { get; init; } = TaskOrigins.Api;
+
+    /// <summary>The sandbox memory limit: <c>config.memoryLimitMB</c> if given, else <c>requirements.memoryMB</c>.</summary>
+    public long MemoryLimitMB =>
+        Config["memoryLimitMB"] is JsonValue v && v.TryGetValue<double>(out var mb) && mb > 0 ? (long)mb : Requirements.MemoryMB;
+}
+
+/// <summary>Field-level validation errors, as the problem+json <c>errors</c> member.</summary>
+public sealed class ValidationErrors
+{
+    private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
+
+    public bool IsEmpty => _errors.Count == 0;
+
+    /// <summary>Set when at least one error is a wrong JSON type (400) rather than a bad value (422).</summary>
+    public bool HasTypeErrors { get; private set; }
+
+    public void Add(string field, string message) => Get(field).Add(message);
+
+    public void AddTypeError(string field, string message)
+    {
+        HasTypeErrors = true;
+        Get(field).Add(message);
+    }
+
+    public IDictionary<string, string[]> ToDictionary() => _errors.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal);
+
+    public override string ToString() => string.Join("; ", _errors.Select(e => $"{e.Key}: {string.Join(" ", e.Value)}"));
+
+    private List<string> Get(string field)
+    {
+        if (!_errors.TryGetValue(field, out var list))
+        {
+            list = [];
+            _errors[field] = list;
+        }
+
+        return list;
+    }
+}

@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+using Tenzro.Node.Core.Storage;
+
+namespace Tenzro.Node.Core.Tasks;
+
+/// <summary>
+/// Durable task storage on SQLite. Writes go through one writer that commits them in batches
+/// (group commit): each caller's write is acknowledged only after the transaction that holds it has
+/// committed with <c>synchronous=FULL</c>, so durability is never weakened, yet many concurrent
+/// submissions share one fsync.
+/// </summary>
+/// <remarks>Thread-safe. Reads use their own pooled connections and may run beside the writer (WAL).</remarks>
+public sealed class TaskStore : IAsyncDisposable
+{
+    private const int MaxBatch = 512;
+    private readonly NodeDatabase _database;
+    private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+
+    public TaskStore(NodeDatabase database)
+    {
+        _database = database;
+        _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>Inserts a new task; completes once it is durable. Returns false if the taskId exists.</summary>
+    public Task<bool> InsertAsync(TaskRecord record) =>
+        Enqueue(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO tasks(task_id, type, priority, state, origin, content_hash, body, attempts, progress, submitted_at)
+                VALUES ($id, $type, $priority, $state, $origin, $hash, $body, $attempts, 0, $submitted)
+                ON CONFLICT(task_id) DO NOTHING;
+                """;
+            command.Parameters.AddWithValue("$id", record.TaskId);
+            command.Parameters.AddWithValue("$type", record.Spec.Type);
+            command.Parameters.AddWithValue("$priority", (int)record.Spec.Priority);
+            command.Parameters.AddWithValue("$state", record.State.ToWire());
+            command.Parameters.AddWithValue("$origin", record.Spec.Origin);
+            command.Parameters.AddWithValue("$hash", record.ContentHash);
+            command.Parameters.AddWithValue("$body", TaskParser.ToStored(record.Spec));
+            command.Parameters.AddWithValue("$attempts", record.Attempts);
+            command.Parameters.AddWithValue("$submitted", Format(record.SubmittedAt));
+            return command.ExecuteNonQuery() == 1;
+        });
+
+    /// <summary>Marks a task running and counts an attempt.</summary>
+    public Task MarkRunningAsync(string taskId, DateTimeOffset startedAt, int attempts) =>
+        Enqueue(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE tasks SET state='running', started_at=$t, attempts=$a, progress=0 WHERE task_id=$id;";
+            command.Parameters.AddWithValue("$t", Format(startedAt));
+            command.Parameters.AddWithValue("$a", attempts);
+            command.Parameters.AddWithValue("$id", taskId);
+            command.ExecuteNonQuery();
+            return true;
+        });
+
+    /// <summary>Puts a task back in the queue (shutdown or crash recovery).</summary>
+    public Task RequeueAsync(string taskId, int attempts) =>
+        Enqueue(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE tasks SET state='queued', started_at=NULL, attempts=$a, progress=0 WHERE task_id=$id;";
+            command.Parameters.AddWithValue("$a", attempts);
+            command.Parameters.AddWithValue("$id", taskId);
+            command.ExecuteNonQuery();
+            return true;
+        });
+
+    /// <summary>Records the final state, result and expiry of a task.</summary>
+    public Task MarkFinishedAsync(string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error) =>
+        Enqueue(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                UPDATE tasks SET state=$s, finished_at=$f, expires_at=$e, result=$r, digest=$d, error=$err,
+                    progress=CASE WHEN $s='completed' THEN 1 ELSE progress END
+                WHERE task_id=$id;
+                """;
+            command.Parameters.AddWithValue("$s", state.ToWire());
+            command.Parameters.AddWithValue("$f", Format(finishedAt));
+            command.Parameters.AddWithValue("$e", Format(expiresAt));
+            command.Parameters.AddWithValue("$r", (object?)result ?? DBNull.Value);
+            command.Parameters.AddWithValue("$d", (object?)digest ?? DBNull.Value);
+            command.Parameters.AddWithValue("$err", (object?)error ?? DBNull.Value);
+            command.Parameters.AddWithValue("$id", taskId);
+            command.ExecuteNonQuery();
+            return true;
+        });
+
+    /// <summary>Stores progress; not awaited by the engine on the hot path.</summary>
+    public Task SetProgressAsync(string taskId, double progress) =>
+        Enqueue(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE tasks SET progress=$p WHERE task_id=$id AND state='running';";
+            command.Parameters.AddWithValue("$p", progress);
+            command.Parameters.AddWithValue("$id", taskId);
+            command.ExecuteNonQuery();
+            return true;
+        });
+
+    /// <summary>
+    /// Drops the results and data of tasks whose retention ended before <paramref name="now"/>, keeping a
+    /// small tombstone so that the result endpoint can answer 410 instead of 404. Returns the ids expired.
+    /// </summary>
+    public Task<IReadOnlyList<string>> ExpireResultsAsync(DateTimeOffset now) =>
+        Enqueue<IReadOnlyList<string>>(connection =>
+        {
+            var ids = new List<string>();
+            using (var select = connection.CreateCommand())
+            {
+                select.CommandText = "SELECT task_id FROM tasks WHERE expired=0 AND expires_at IS NOT NULL AND expires_at < $now LIMIT 1000;";
+                select.Parameters.AddWithValue("$now", Format(now));
+                using var reader = select.ExecuteReader();
+                while (reader.Read())
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+
+            foreach (var id in ids)
+            {
+                using var update = connection.CreateCommand();
+                update.CommandText = "UPDATE tasks SET expired=1, result=NULL, body=json_set(body, '$.data', json('{}')) WHERE task_id=$id;";
+                update.Parameters.AddWithValue("$id", id);
+                update.ExecuteNonQuery();
+            }
+
+            return ids;
+        });
+
+    public TaskRecord? Get(string taskId)
+    {
+        using var connection = _database.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM tasks WHERE task_id=$id;";
+        command.Parameters.AddWithValue("$id", taskId);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? Read(reader) : null;
+    }
+
+    /// <summary>Tasks that are not final, in queue order: used to rebuild the queue at start.</summary>
+    public IReadOnlyList<TaskRecord> LoadUnfinished()
+    {
+        using var connection = _database.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM tasks WHERE state IN ('pending','queued','running') ORDER BY seq;";
+        using var reader = command.ExecuteReader();
+        var list = new List<TaskRecord>();
+        while (reader.Read())
+        {
+            list.Add(Read(reader));
+        }
+
+        return list;
+    }
+
+    /// <summary>A page of tasks, newest first, optionally filtered.</summary>
+    public TaskPage List(TaskState? state, string? type, int limit, string? cursor)
+    {
+        using var connection = _database.OpenConnection();
+        using var command = connection.CreateCommand();
+        var where = new List<string>();
+        if (state is { } s)
+        {
+            where.Add("state=$state");
+            command.Parameters.AddWithValue("$state", s.ToWire());
+        }
+
+        if (type is not null)
+        {
+            where.Add("type=$type");
+            command.Parameters.AddWithValue("$type", type);
+        }
+
+        if (cursor is not null && long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var before))
+        {
+            where.Add("seq < $before");
+            command.Parameters.AddWithValue("$before", before);
+        }
+
+        command.CommandText = $"SELECT {Columns} FROM tasks {(where.Count > 0 ? "WHERE " + string.Join(" AND ", where) : "")} ORDER BY seq DESC LIMIT $limit;";
+        command.Parameters.AddWithValue("$limit", limit + 1);
+        using var reader = command.ExecuteReader();
+        var items = new List<TaskRecord>();
+        while (reader.Read())
+        {
+            items.Add(Read(reader));
+        }
+
+        string? next = null;
+        if (items.Count > limit)
+        {
+            items.RemoveAt(items.Count - 1);
+            next = items[^1].Sequence.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return new TaskPage(items, next);
+    }
+
+    public TaskCounts Counts()
+    {
+        using var connection = _database.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT state, COUNT(*) FROM tasks GROUP BY state;";
+        using var reader = command.ExecuteReader();
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            counts[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        long Of(string name) => counts.GetValueOrDefault(name);
+        return new TaskCounts(Of("queued") + Of("pending"), Of("running"), Of("completed"), Of("failed"), Of("cancelled"), Of("timed_out"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+    }
+
+    private const string Columns = "seq, body, content_hash, state, attempts, progress, submitted_at, started_at, finished_at, expires_at, error, result, digest";
+
+    private static TaskRecord Read(SqliteDataReader reader)
+    {
+        _ = TaskStates.TryParse(reader.GetString(3), out var state);
+        return new TaskRecord
+        {
+            Sequence = reader.GetInt64(0),
+            Spec = TaskParser.FromStored(reader.GetString(1)),
+            ContentHash = reader.GetString(2),
+            State = state,
+            Attempts = reader.GetInt32(4),
+            Progress = reader.GetDouble(5),
+            SubmittedAt = Parse(reader.GetString(6)),
+            StartedAt = reader.IsDBNull(7) ? null : Parse(reader.GetString(7)),
+            FinishedAt = reader.IsDBNull(8) ? null : Parse(reader.GetString(8)),
+            ExpiresAt = reader.IsDBNull(9) ? null : Parse(reader.GetString(9)),
+            Error = reader.IsDBNull(10) ? null : reader.GetString(10),
+            Result = reader.IsDBNull(11) ? null : reader.GetString(11),
+            Digest = reader.IsDBNull(12) ? null : reader.GetString(12),
+        };
+    }
+
+    /// <summary>ISO 8601 UTC with seven fractional digits, so lexical order is time order.</summary>
+    public static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string text) =>
+        DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
+
+    private Task<T> Enqueue<T>(Func<SqliteConnection, T> work)
+    {
+        var write = new PendingWrite<T>(work);
+        if (!_writes.Writer.TryWrite(write))
+        {
+            throw new StoreException("The task store is closed.");
+        }
+
+        return write.Completion.Task;
+    }
+
+    private async Task WriteLoop()
+    {
+        using var connection = _database.OpenConnection();
+        var batch = new List<PendingWrite>(MaxBatch);
+        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (batch.Count < MaxBatch && _writes.Reader.TryRead(out var write))
+            {
+                batch.Add(write);
+            }
+
+            try
+            {
+                using var transaction = connection.BeginTransaction();
+                foreach (var write in batch)
+                {
+                    write.Run(connection);
+                }
+
+                transaction.Commit();
+                foreach (var write in batch)
+                {
+                    write.Complete();
+                }
+            }
+            catch (Exception e)
+            {
+                // The whole batch rolled back: fail every caller so none is told it is durable.
+                foreach (var write in batch)
+                {
+                    write.Fail(e);
+                }
+            }
+        }
+    }
+
+    private abstract class PendingWrite
+    {
+        public abstract void Run(SqliteConnection connection);
+
+        public abstract void Complete();
+
+        public abstract void Fail(Exception e);
+    }
+
+    private sealed class PendingWrite<T>(Func<SqliteConnection, T> work) : PendingWrite
+    {
+        private T _value = default!;
+
+        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void Run(SqliteConnection connection) => _value = work(connection);
+
+        public override void Complete() => Completion.TrySetResult(_value);
+
+        public override void Fail(Exception e) => Completion.TrySetException(e);
+    }
+}

@@ -1,0 +1,91 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Tasks;
+
+namespace Tenzro.Node.Api;
+
+/// <summary>
+/// <c>/health</c> (every component), <c>/health/live</c> (the process answers) and <c>/health/ready</c>
+/// (store writable, intake open). Body: <c>{"status","checks":{name:{"status","detail"}}}</c>; 200 for
+/// healthy and degraded, 503 for unhealthy.
+/// </summary>
+internal static class HealthApi
+{
+    public const string ReadyTag = "ready";
+
+    public static IServiceCollection AddNodeHealth(this IServiceCollection services)
+    {
+        services.AddHealthChecks()
+            .AddCheck<StoreHealthCheck>("store", tags: [ReadyTag])
+            .AddCheck<TaskExecutorHealthCheck>("tasks")
+            .AddCheck<IntakeHealthCheck>("intake", tags: [ReadyTag]);
+        return services;
+    }
+
+    public static WebApplication MapHealthApi(this WebApplication app)
+    {
+        var codes = new Dictionary<HealthStatus, int>
+        {
+            [HealthStatus.Healthy] = StatusCodes.Status200OK,
+            [HealthStatus.Degraded] = StatusCodes.Status200OK,
+            [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+        };
+
+        // "intake" only speaks for readiness: a draining node is alive and healthy, but not ready.
+        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = c => c.Name != "intake", ResponseWriter = WriteAsync, ResultStatusCodes = codes });
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync, ResultStatusCodes = codes });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync, ResultStatusCodes = codes });
+        return app;
+    }
+
+    private static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json";
+        var body = new
+        {
+            status = Name(report.Status),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = Name(e.Value.Status), detail = e.Value.Description }),
+        };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body));
+    }
+
+    private static string Name(HealthStatus status) => status switch
+    {
+        HealthStatus.Healthy => "healthy",
+        HealthStatus.Degraded => "degraded",
+        _ => "unhealthy",
+    };
+
+    private sealed class StoreHealthCheck(NodeDatabase database) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            try
+            {
+                database.CheckWritable();
+                return Task.FromResult(HealthCheckResult.Healthy($"{database.Path} is writable"));
+            }
+            catch (Exception e)
+            {
+                return Task.FromResult(HealthCheckResult.Unhealthy($"{database.Path} is not writable: {e.Message}"));
+            }
+        }
+    }
+
+    private sealed class TaskExecutorHealthCheck(TaskEngine engine) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(HealthCheckResult.Healthy($"{engine.RunningCount} running, {engine.QueuedCount} queued"));
+    }
+
+    private sealed class IntakeHealthCheck(IntakeState intake) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(intake.RefusalReason is { } reason
+                ? HealthCheckResult.Unhealthy($"not taking tasks: {reason}")
+                : HealthCheckResult.Healthy("taking tasks"));
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Tenzro.Node.Hosting;
+
+namespace Tenzro.Node.Api;
+
+/// <summary>
+/// Cross-cutting HTTP behaviour: every error, including unknown routes, wrong methods, oversized and
+/// malformed bodies, is RFC 7807 <c>application/problem+json</c> with a message a person can act on.
+/// </summary>
+internal static partial class HttpSetup
+{
+    public static IServiceCollection AddNodeHttp(this IServiceCollection services)
+    {
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            var status = context.ProblemDetails.Status ?? context.HttpContext.Response.StatusCode;
+            context.ProblemDetails.Detail ??= status switch
+            {
+                StatusCodes.Status404NotFound => $"No endpoint at {context.HttpContext.Request.Path}. The API is described at /openapi/v1.json.",
+                StatusCodes.Status405MethodNotAllowed => $"{context.HttpContext.Request.Method} is not allowed on {context.HttpContext.Request.Path}; see /openapi/v1.json for the methods it takes.",
+                StatusCodes.Status415UnsupportedMediaType => "Send the body as application/json.",
+                _ => null,
+            };
+        });
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.AddOpenApi();
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
+            o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
+        });
+        return services;
+    }
+
+    public static WebApplication UseNodeHttp(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
+        return app;
+    }
+
+    /// <summary>Maps the OpenAPI document.</summary>
+    public static WebApplication MapNodeApi(this WebApplication app)
+    {
+        app.MapOpenApi();
+        return app;
+    }
+
+    /// <summary>A problem+json result with an actionable detail and optional field errors.</summary>
+    public static ProblemHttpResult Problem(int status, string title, string detail, IDictionary<string, string[]>? errors = null, string? retryAfterSeconds = null, HttpContext? context = null)
+    {
+        if (retryAfterSeconds is not null && context is not null)
+        {
+            context.Response.Headers.RetryAfter = retryAfterSeconds;
+        }
+
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
+        if (errors is not null)
+        {
+            problem.Extensions["errors"] = errors;
+        }
+
+        return TypedResults.Problem(problem);
+    }
+
+    private sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
+    {
+        public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
+        {
+            var (status, title, detail) = exception switch
+            {
+                BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } =>
+                    (413, "Request body too large", $"The body is larger than MAX_REQUEST_SIZE ({context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes). Send less, or raise MAX_REQUEST_SIZE."),
+                BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
+                JsonException json => (400, "Malformed JSON", $"The body is not valid JSON: {json.Message}"),
+                _ => (500, "Internal error", "The node failed to handle the request; the error is in its log. Retry, and report it if it persists."),
+            };
+
+            if (status == 500)
+            {
+                LogUnhandled(logger, exception, context.Request.Method, context.Request.Path);
+            }
+
+            context.Response.StatusCode = status;
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = context,
+                Exception = exception,
+                ProblemDetails = new ProblemDetails { Status = status, Title = title, Detail = detail },
+            });
+        }
+
+        [LoggerMessage(EventId = LogEvents.UnhandledRequestError, Level = LogLevel.Error, Message = "Unhandled error in {Method} {Path}")]
+        private static partial void LogUnhandled(ILogger logger, Exception exception, string method, string path);
+    }
+}

@@ -1,0 +1,58 @@
+using System.Reflection;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Hardware;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Hosting;
+
+namespace Tenzro.Node.Api;
+
+/// <summary><c>GET /status</c> in the shape of CONTRACTS.md "/status".</summary>
+internal static class StatusApi
+{
+    public static string Version { get; } =
+        typeof(StatusApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
+
+    public static WebApplication MapStatusApi(this WebApplication app)
+    {
+        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NetworkOptions network, NodeClock clock, TimeProvider time, TaskStore store, IntakeState intake) =>
+        {
+            var counts = store.Counts();
+            var qualified = TierRules.Qualify(Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, 0);
+            var regionalUrl = network.EffectiveRegionalUrl;
+            var body = new JsonObject
+            {
+                ["peerId"] = identity.PeerId,
+                ["nodeId"] = identity.NodeId,
+                ["nodeType"] = node.NodeType,
+                ["tier"] = new JsonObject { ["configured"] = node.NodeTier, ["qualified"] = qualified },
+                ["region"] = node.Region,
+                ["version"] = Version,
+                ["uptimeSeconds"] = Math.Round((time.GetUtcNow() - clock.StartedAt).TotalSeconds, 3),
+                ["tokenBalance"] = node.TokenBalance,
+                ["earnings"] = new JsonObject { ["total"] = 0, ["lastRewardAt"] = null },
+                ["regional"] = new JsonObject
+                {
+                    ["state"] = regionalUrl is null ? "disabled" : "connecting",
+                    ["url"] = regionalUrl?.ToString(),
+                    ["since"] = TaskStore.Format(clock.StartedAt),
+                    ["reconnects"] = 0,
+                },
+                ["tasks"] = new JsonObject
+                {
+                    ["queued"] = counts.Queued,
+                    ["running"] = counts.Running,
+                    ["completed"] = counts.Completed,
+                    ["failed"] = counts.Failed,
+                    ["cancelled"] = counts.Cancelled,
+                    ["timedOut"] = counts.TimedOut,
+                },
+                ["draining"] = intake.Draining,
+            };
+            return TypedResults.Json(body);
+        }).WithName("GetStatus").WithSummary("Node identity, tier, uptime, regional link and task counts.");
+        return app;
+    }
+}

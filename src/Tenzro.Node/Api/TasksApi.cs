@@ -1,0 +1,304 @@
+using System.Globalization;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Tasks;
+
+namespace Tenzro.Node.Api;
+
+/// <summary>The task API: submit, status, result, list, cancel, events, and drain/resume of the node.</summary>
+internal static class TasksApi
+{
+    public static readonly TimeSpan MaxWait = TimeSpan.FromSeconds(60);
+
+    public static WebApplication MapTasksApi(this WebApplication app)
+    {
+        var tasks = app.MapGroup("/api/tasks").WithTags("Tasks");
+        tasks.MapPost("/execute", SubmitAsync).WithName("SubmitTask").WithSummary("Submit a task; 202 once it is durable.")
+            .Accepts<JsonObject>("application/json");
+        tasks.MapGet("/{taskId}", GetStatus).WithName("GetTask").WithSummary("Task status, with why it waits.");
+        tasks.MapGet("/{taskId}/result", GetResult).WithName("GetTaskResult").WithSummary("200 result, 202 not final, 404 unknown, 410 expired.");
+        tasks.MapGet("/", List).WithName("ListTasks").WithSummary("Tasks, newest first, filtered by state and type, paged by cursor.");
+        tasks.MapDelete("/{taskId}", CancelAsync).WithName("CancelTask").WithSummary("Cancel a queued or running task.");
+        tasks.MapGet("/{taskId}/events", Events).WithName("TaskEvents").WithSummary("State changes and progress as Server-Sent Events.");
+
+        var node = app.MapGroup("/api/node").WithTags("Node");
+        node.MapPost("/drain", (IntakeState intake, TaskEngine engine) =>
+        {
+            intake.SetDraining(true);
+            return TypedResults.Ok(new { draining = true, running = engine.RunningCount, queued = engine.QueuedCount });
+        }).WithName("Drain").WithSummary("Stop taking new tasks; running ones finish.");
+        node.MapPost("/resume", (IntakeState intake, TaskEngine engine) =>
+        {
+            intake.SetDraining(false);
+            engine.Pump();
+            return TypedResults.Ok(new { draining = false, running = engine.RunningCount, queued = engine.QueuedCount });
+        }).WithName("Resume").WithSummary("Take tasks again after a drain.");
+
+        app.MapGet("/api/blobs/{sha256}", (string sha256, BlobStore blobs) =>
+        {
+            var stream = blobs.Open(sha256.ToLowerInvariant());
+            return stream is null
+                ? (IResult)HttpSetup.Problem(404, "Blob not found", $"No blob with sha256 {sha256} is stored here. Store it with a 'store' task first.")
+                : TypedResults.Stream(stream, "application/octet-stream");
+        }).WithTags("Blobs").WithName("GetBlob").WithSummary("Read a stored blob by its sha256.");
+        return app;
+    }
+
+    private static async Task<IResult> SubmitAsync(HttpContext context, TaskEngine engine, TaskOptions options, [FromQuery] string? wait)
+    {
+        var contentType = context.Request.ContentType;
+        if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
+        {
+            return HttpSetup.Problem(415, "Unsupported media type", $"The body was sent as '{contentType}'; send the task as JSON with the header 'content-type: application/json'.");
+        }
+
+        TimeSpan? waitFor = null;
+        if (wait is not null)
+        {
+            if (!TryParseDuration(wait, out var parsed) || parsed < TimeSpan.Zero || parsed > MaxWait)
+            {
+                return HttpSetup.Problem(400, "Bad wait", $"wait='{wait}' is not a duration from 0 to {MaxWait.TotalSeconds}s; write e.g. wait=5s or wait=500ms.");
+            }
+
+            waitFor = parsed;
+        }
+
+        JsonNode? node;
+        try
+        {
+            node = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return HttpSetup.Problem(400, "Malformed JSON", $"The body is not valid JSON ({e.Message}). Send one task object, e.g. {{\"type\":\"store\",\"data\":{{\"content\":\"hello\"}}}}.");
+        }
+
+        if (node is not JsonObject body)
+        {
+            return HttpSetup.Problem(400, "Not a task object", "The body must be one JSON object with at least a 'type'; see docs/TASKS.md.");
+        }
+
+        var errors = new ValidationErrors();
+        var spec = TaskParser.Parse(body, options.TaskTimeout, engine.Types, TaskOrigins.Api, errors);
+        if (spec is not null && engine.Types.Contains(spec.Type))
+        {
+            engine.Validate(spec, errors);
+        }
+
+        if (spec is null || !errors.IsEmpty)
+        {
+            var status = errors.HasTypeErrors ? 400 : 422;
+            return HttpSetup.Problem(status, "Invalid task", $"The task has {errors.ToDictionary().Count} invalid field(s): {errors}", errors.ToDictionary());
+        }
+
+        var outcome = await engine.SubmitAsync(spec);
+        switch (outcome.Status)
+        {
+            case SubmitStatus.Refused:
+                return HttpSetup.Problem(503, "Not taking tasks", $"The node is not taking tasks now: {outcome.Reason}. Retry later.", retryAfterSeconds: "5", context: context);
+            case SubmitStatus.Conflict:
+                return HttpSetup.Problem(409, "Task id in use", $"A task with taskId '{spec.TaskId}' exists with different content. Use another taskId, or resubmit the same content to get the existing task.");
+        }
+
+        var location = $"/api/tasks/{Uri.EscapeDataString(spec.TaskId)}";
+        if (waitFor is { } delay && delay > TimeSpan.Zero)
+        {
+            var record = await engine.WaitAsync(spec.TaskId, delay, context.RequestAborted);
+            if (record is not null && record.State.IsFinal())
+            {
+                context.Response.Headers.Location = location;
+                return TypedResults.Json(ResultBody(record), statusCode: 200);
+            }
+        }
+
+        var current = outcome.Status == SubmitStatus.Existing ? outcome.Record! : engine.Store.Get(spec.TaskId) ?? outcome.Record!;
+        var response = new JsonObject
+        {
+            ["taskId"] = spec.TaskId,
+            ["status"] = current.State.ToWire(),
+            ["location"] = location,
+        };
+        if (outcome.Status == SubmitStatus.Existing)
+        {
+            return TypedResults.Json(response, statusCode: 200);
+        }
+
+        context.Response.Headers.Location = location;
+        return TypedResults.Json(response, statusCode: 202);
+    }
+
+    private static IResult GetStatus(string taskId, TaskEngine engine)
+    {
+        var record = engine.Store.Get(taskId);
+        return record is null ? NotFound(taskId) : TypedResults.Json(StatusBody(record, engine));
+    }
+
+    private static IResult GetResult(string taskId, TaskEngine engine, TimeProvider time)
+    {
+        var record = engine.Store.Get(taskId);
+        if (record is null)
+        {
+            return NotFound(taskId);
+        }
+
+        if (!record.State.IsFinal())
+        {
+            return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["state"] = record.State.ToWire(), ["progress"] = engine.LiveProgress(taskId) ?? record.Progress }, statusCode: 202);
+        }
+
+        if (record.ExpiresAt is { } expires && expires < time.GetUtcNow())
+        {
+            return HttpSetup.Problem(410, "Result expired", $"The result of task '{taskId}' was kept until {TaskStore.Format(expires)} (RESULT_RETENTION_PERIOD) and has been deleted. Resubmit the task to compute it again.");
+        }
+
+        return TypedResults.Json(ResultBody(record));
+    }
+
+    private static IResult List(TaskEngine engine, [FromQuery] string? state, [FromQuery] string? type, [FromQuery] int? limit, [FromQuery] string? cursor)
+    {
+        TaskState? filter = null;
+        if (state is not null)
+        {
+            if (!TaskStates.TryParse(state, out var parsed))
+            {
+                return HttpSetup.Problem(400, "Bad state filter", $"state='{state}' is not a task state; use pending, queued, running, completed, failed, cancelled or timed_out.");
+            }
+
+            filter = parsed;
+        }
+
+        var size = Math.Clamp(limit ?? 50, 1, 500);
+        var page = engine.Store.List(filter, type, size, cursor);
+        return TypedResults.Json(new JsonObject
+        {
+            ["items"] = new JsonArray([.. page.Items.Select(r => (JsonNode)StatusBody(r, engine))]),
+            ["nextCursor"] = page.NextCursor,
+        });
+    }
+
+    private static async Task<IResult> CancelAsync(string taskId, TaskEngine engine)
+    {
+        var record = engine.Store.Get(taskId);
+        if (record is null)
+        {
+            return NotFound(taskId);
+        }
+
+        if (record.State.IsFinal() || !await engine.CancelAsync(taskId))
+        {
+            return HttpSetup.Problem(409, "Task already ended", $"Task '{taskId}' is {record.State.ToWire()}; only queued or running tasks can be cancelled.");
+        }
+
+        return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["status"] = "cancelling" }, statusCode: 202);
+    }
+
+    private static IResult Events(string taskId, TaskEngine engine, CancellationToken cancellationToken)
+    {
+        var record = engine.Store.Get(taskId);
+        return record is null ? NotFound(taskId) : TypedResults.ServerSentEvents(Stream(taskId, record, engine, cancellationToken));
+    }
+
+    private static async IAsyncEnumerable<SseItem<JsonObject>> Stream(string taskId, TaskRecord first, TaskEngine engine, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using var subscription = engine.Events.Subscribe(taskId);
+        var current = engine.Store.Get(taskId) ?? first;
+        yield return new SseItem<JsonObject>(StatusBody(current, engine), "state");
+        if (current.State.IsFinal())
+        {
+            yield break;
+        }
+
+        await foreach (var e in subscription.Reader.ReadAllAsync(cancellationToken))
+        {
+            if (e.Kind == "progress")
+            {
+                yield return new SseItem<JsonObject>(new JsonObject { ["taskId"] = taskId, ["progress"] = e.Progress }, "progress");
+                continue;
+            }
+
+            var latest = engine.Store.Get(taskId);
+            if (latest is null)
+            {
+                yield break;
+            }
+
+            yield return new SseItem<JsonObject>(StatusBody(latest, engine), "state");
+            if (latest.State.IsFinal())
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>The status object of CONTRACTS.md.</summary>
+    public static JsonObject StatusBody(TaskRecord record, TaskEngine engine)
+    {
+        var reservation = engine.ReservationOf(record.TaskId);
+        return new JsonObject
+        {
+            ["taskId"] = record.TaskId,
+            ["type"] = record.Spec.Type,
+            ["priority"] = record.Spec.Priority.ToWire(),
+            ["state"] = record.State.ToWire(),
+            ["progress"] = record.State == TaskState.Running ? engine.LiveProgress(record.TaskId) ?? record.Progress : record.Progress,
+            ["attempts"] = record.Attempts,
+            ["origin"] = record.Spec.Origin,
+            ["submittedAt"] = TaskStore.Format(record.SubmittedAt),
+            ["startedAt"] = record.StartedAt is { } s ? TaskStore.Format(s) : null,
+            ["finishedAt"] = record.FinishedAt is { } f ? TaskStore.Format(f) : null,
+            ["timeout"] = record.Spec.Timeout.TotalSeconds,
+            ["requirements"] = TaskParser.RequirementsToJson(record.Spec.Requirements),
+            ["reservation"] = reservation is null ? null : new JsonObject
+            {
+                ["cpu"] = reservation.Amounts.Cpu,
+                ["memoryMB"] = reservation.Amounts.MemoryMB,
+                ["storageMB"] = reservation.Amounts.StorageMB,
+                ["gpuCount"] = reservation.Amounts.GpuCount,
+                ["gpuMemoryMB"] = reservation.Amounts.GpuMemoryMB,
+            },
+            ["waitingFor"] = record.State == TaskState.Queued ? engine.WaitingReason(record.TaskId) : null,
+            ["error"] = record.Error,
+        };
+    }
+
+    /// <summary>The result object of CONTRACTS.md for a final task.</summary>
+    public static JsonObject ResultBody(TaskRecord record) => new()
+    {
+        ["taskId"] = record.TaskId,
+        ["state"] = record.State.ToWire(),
+        ["result"] = record.Result is null ? null : JsonNode.Parse(record.Result),
+        ["digest"] = record.Digest,
+        ["error"] = record.Error,
+    };
+
+    private static ProblemHttpResult NotFound(string taskId) =>
+        HttpSetup.Problem(404, "Task not found", $"No task '{taskId}' is known to this node. Check the id, or list tasks with GET /api/tasks.");
+
+    /// <summary>Parses "5s", "500ms", "2m" or a bare number of seconds.</summary>
+    public static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = default;
+        text = text.Trim().ToLowerInvariant();
+        var (number, scale) = text switch
+        {
+            _ when text.EndsWith("ms", StringComparison.Ordinal) => (text[..^2], 0.001),
+            _ when text.EndsWith('s') => (text[..^1], 1.0),
+            _ when text.EndsWith('m') => (text[..^1], 60.0),
+            _ => (text, 1.0),
+        };
+        if (!double.TryParse(number, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || double.IsNaN(value))
+        {
+            return false;
+        }
+
+        duration = TimeSpan.FromSeconds(value * scale);
+        return true;
+    }
+}

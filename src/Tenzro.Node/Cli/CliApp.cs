@@ -1,0 +1,71 @@
+using System.CommandLine;
+using Tenzro.Node.Core.Configuration;
+
+namespace Tenzro.Node.Cli;
+
+/// <summary>
+/// The <c>tenzro-node</c> command line: with no subcommand (or <c>run</c>) it runs the node; the other
+/// subcommands talk to a running node's API or to its data directory.
+/// </summary>
+/// <remarks>
+/// Exit codes (CONTRACTS.md): 0 success; 1 the thing checked is wrong; 2 the node cannot be reached or the
+/// arguments are bad; 78 bad configuration.
+/// </remarks>
+internal static class CliApp
+{
+    public const int Ok = 0;
+    public const int CheckFailed = 1;
+    public const int Unreachable = 2;
+    public const int BadArguments = 2;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = Build();
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+            {
+                await Console.Error.WriteLineAsync(error.Message);
+            }
+
+            await Console.Error.WriteLineAsync("Run 'tenzro-node --help' for usage.");
+            return BadArguments;
+        }
+
+        return await parse.InvokeAsync();
+    }
+
+    public static RootCommand Build()
+    {
+        var root = new RootCommand("Tenzro Local Node: lends this machine's computing power to the Tenzro Network.");
+        var run = RunCommand.Create();
+        root.Subcommands.Add(run);
+        foreach (var option in run.Options)
+        {
+            root.Options.Add(option);
+        }
+
+        root.Action = run.Action;
+        root.Subcommands.Add(ClientCommands.Status());
+        root.Subcommands.Add(ClientCommands.HealthCheck());
+        root.Subcommands.Add(ClientCommands.Submit());
+        root.Subcommands.Add(ClientCommands.Drain(drain: true));
+        root.Subcommands.Add(ClientCommands.Drain(drain: false));
+        return root;
+    }
+
+    /// <summary>The node's URL from --url, else http://127.0.0.1:{PORT} with PORT read like the node reads it.</summary>
+    public static Uri DefaultUrl()
+    {
+        var configuration = NodeSettings.BuildConfiguration([], NodeSettings.ProcessEnvironment(), Path.Combine(Directory.GetCurrentDirectory(), ".env"));
+        var port = configuration["PORT"] ?? SettingCatalog.Get("PORT").Default;
+        var host = configuration["HOST"] ?? "127.0.0.1";
+        if (host is "0.0.0.0" or "::" or "*" or "+")
+        {
+            host = "127.0.0.1";
+        }
+
+        return new Uri($"http://{host}:{port}");
+    }
+}

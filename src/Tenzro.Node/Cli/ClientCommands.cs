@@ -1,0 +1,261 @@
+using System.CommandLine;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Spectre.Console;
+
+namespace Tenzro.Node.Cli;
+
+/// <summary>Subcommands that call a running node's HTTP API.</summary>
+internal static class ClientCommands
+{
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    public static Option<Uri?> UrlOption() => new("--url", "-u")
+    {
+        Description = "The node's base URL (default: http://127.0.0.1:PORT, PORT read from the environment or .env).",
+    };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print the raw JSON answer, for machines." };
+
+    public static Command Status()
+    {
+        var url = UrlOption();
+        var json = JsonOption();
+        var command = new Command("status", "Show a running node's identity, tier, link and task counts.") { url, json };
+        command.SetAction(async (parse, ct) =>
+        {
+            var (code, body, error) = await GetAsync(parse.GetValue(url), "/status", ct);
+            if (body is null)
+            {
+                return Unreachable(error);
+            }
+
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(body.ToJsonString(Indented));
+                return code == 200 ? CliApp.Ok : CliApp.CheckFailed;
+            }
+
+            var table = new Table().AddColumn("field").AddColumn("value").Border(TableBorder.Rounded);
+            table.AddRow("peer id", Markup.Escape(body["peerId"]?.ToString() ?? "?"));
+            table.AddRow("type / tier", Markup.Escape($"{body["nodeType"]} / {body["tier"]?["configured"]} (qualifies for {body["tier"]?["qualified"]})"));
+            table.AddRow("region", Markup.Escape(body["region"]?.ToString() ?? "?"));
+            table.AddRow("version", Markup.Escape(body["version"]?.ToString() ?? "?"));
+            table.AddRow("uptime", $"{body["uptimeSeconds"]} s");
+            table.AddRow("regional link", Markup.Escape($"{body["regional"]?["state"]} {body["regional"]?["url"]}"));
+            var tasks = body["tasks"];
+            table.AddRow("tasks", $"{tasks?["queued"]} queued, {tasks?["running"]} running, {tasks?["completed"]} completed, {tasks?["failed"]} failed");
+            table.AddRow("tokens", Markup.Escape($"{body["tokenBalance"]} (earned {body["earnings"]?["total"]})"));
+            table.AddRow("draining", body["draining"]?.ToString() ?? "?");
+            AnsiConsole.Write(table);
+            return CliApp.Ok;
+        });
+        return command;
+    }
+
+    public static Command HealthCheck()
+    {
+        var url = UrlOption();
+        var json = JsonOption();
+        var command = new Command("health-check", "Check a running node's health: exit 0 healthy or degraded, 1 unhealthy, 2 unreachable.") { url, json };
+        command.SetAction(async (parse, ct) =>
+        {
+            var (code, body, error) = await GetAsync(parse.GetValue(url), "/health", ct);
+            if (body is null)
+            {
+                return Unreachable(error);
+            }
+
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(body.ToJsonString(Indented));
+            }
+            else
+            {
+                Console.WriteLine($"node: {body["status"]}");
+                if (body["checks"] is JsonObject checks)
+                {
+                    foreach (var (name, check) in checks)
+                    {
+                        Console.WriteLine($"  {name,-12} {check?["status"],-10} {check?["detail"]}");
+                    }
+                }
+            }
+
+            return code == 200 ? CliApp.Ok : CliApp.CheckFailed;
+        });
+        return command;
+    }
+
+    public static Command Submit()
+    {
+        var file = new Argument<FileInfo>("file") { Description = "A JSON file holding one task object (see docs/TASKS.md); '-' reads standard input." };
+        var url = UrlOption();
+        var wait = new Option<bool>("--wait", "-w") { Description = "Wait for the task to end, showing progress, and print its result." };
+        var json = JsonOption();
+        var command = new Command("submit", "Submit a task to a running node; with --wait, exit 0 when it completed and 1 otherwise.") { file, url, wait, json };
+        command.SetAction(async (parse, ct) =>
+        {
+            var path = parse.GetValue(file)!;
+            string text;
+            try
+            {
+                text = path.Name == "-" ? await Console.In.ReadToEndAsync(ct) : await File.ReadAllTextAsync(path.FullName, ct);
+            }
+            catch (IOException e)
+            {
+                await Console.Error.WriteLineAsync($"Cannot read {path.FullName}: {e.Message}");
+                return CliApp.BadArguments;
+            }
+
+            var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
+            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = Timeout.InfiniteTimeSpan };
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.PostAsync("/api/tasks/execute", new StringContent(text, Encoding.UTF8, "application/json"), ct);
+            }
+            catch (HttpRequestException e)
+            {
+                return Unreachable($"{baseUrl}: {e.Message}");
+            }
+
+            var body = await ReadJsonAsync(response, ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                await Console.Error.WriteLineAsync($"The node refused the task ({(int)response.StatusCode}): {body?["detail"] ?? body?.ToJsonString()}");
+                return CliApp.CheckFailed;
+            }
+
+            var taskId = body?["taskId"]?.GetValue<string>() ?? "?";
+            if (!parse.GetValue(wait))
+            {
+                Console.WriteLine(parse.GetValue(json) ? body!.ToJsonString(Indented) : $"submitted {taskId} ({body?["status"]})");
+                return CliApp.Ok;
+            }
+
+            var final = await WaitWithProgressAsync(http, taskId, ct);
+            if (final is null)
+            {
+                return Unreachable($"{baseUrl}: the node stopped answering while the task ran");
+            }
+
+            var resultResponse = await http.GetAsync($"/api/tasks/{Uri.EscapeDataString(taskId)}/result", ct);
+            var result = await ReadJsonAsync(resultResponse, ct);
+            Console.WriteLine(parse.GetValue(json) ? result?.ToJsonString(Indented) : Describe(result));
+            return final == "completed" ? CliApp.Ok : CliApp.CheckFailed;
+        });
+        return command;
+    }
+
+    public static Command Drain(bool drain)
+    {
+        var url = UrlOption();
+        var command = new Command(drain ? "drain" : "resume", drain
+            ? "Stop taking new tasks; running tasks finish."
+            : "Take tasks again after a drain.") { url };
+        command.SetAction(async (parse, ct) =>
+        {
+            var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
+            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(10) };
+            try
+            {
+                var response = await http.PostAsync(drain ? "/api/node/drain" : "/api/node/resume", null, ct);
+                var body = await ReadJsonAsync(response, ct);
+                Console.WriteLine(drain
+                    ? $"draining: {body?["running"]} task(s) still running, {body?["queued"]} queued"
+                    : $"taking tasks again: {body?["queued"]} queued");
+                return response.IsSuccessStatusCode ? CliApp.Ok : CliApp.CheckFailed;
+            }
+            catch (HttpRequestException e)
+            {
+                return Unreachable($"{baseUrl}: {e.Message}");
+            }
+        });
+        return command;
+    }
+
+    private static async Task<string?> WaitWithProgressAsync(HttpClient http, string taskId, CancellationToken ct)
+    {
+        string? final = null;
+        await AnsiConsole.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .StartAsync(async progress =>
+            {
+                var bar = progress.AddTask(taskId, maxValue: 1);
+                while (!ct.IsCancellationRequested)
+                {
+                    JsonObject? status;
+                    try
+                    {
+                        status = await ReadJsonAsync(await http.GetAsync($"/api/tasks/{Uri.EscapeDataString(taskId)}", ct), ct);
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return;
+                    }
+
+                    var state = status?["state"]?.GetValue<string>();
+                    bar.Value = status?["progress"]?.GetValue<double>() ?? 0;
+                    bar.Description = $"{taskId} {state}";
+                    if (state is "completed" or "failed" or "cancelled" or "timed_out")
+                    {
+                        final = state;
+                        return;
+                    }
+
+                    await Task.Delay(100, ct);
+                }
+            });
+        return final;
+    }
+
+    private static string Describe(JsonObject? result)
+    {
+        if (result is null)
+        {
+            return "(no result)";
+        }
+
+        var state = result["state"]?.ToString();
+        return state == "completed"
+            ? $"completed, digest {result["digest"]}\n{result["result"]?.ToJsonString(Indented)}"
+            : $"{state}: {result["error"]}";
+    }
+
+    internal static async Task<(int Code, JsonObject? Body, string? Error)> GetAsync(Uri? url, string path, CancellationToken ct)
+    {
+        var baseUrl = url ?? CliApp.DefaultUrl();
+        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(10) };
+        try
+        {
+            var response = await http.GetAsync(path, ct);
+            return ((int)response.StatusCode, await ReadJsonAsync(response, ct), null);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return (0, null, $"{baseUrl}: {e.Message}");
+        }
+    }
+
+    private static async Task<JsonObject?> ReadJsonAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            return await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static int Unreachable(string? error)
+    {
+        Console.Error.WriteLine($"Cannot reach the node at {error}. Is it running? Pass --url to point at it.");
+        return CliApp.Unreachable;
+    }
+}

@@ -1,0 +1,60 @@
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Core.Tasks.Builtin;
+
+namespace Tenzro.Node.Hosting;
+
+/// <summary>DI registration of the node's components, one extension per component.</summary>
+internal static class CoreServices
+{
+    /// <summary>
+    /// Settings, clock, identity and store. Identity and store are opened here, eagerly, so that a bad key
+    /// file or a database from a newer version stops start-up before the node listens.
+    /// </summary>
+    public static IServiceCollection AddNodeCore(this IServiceCollection services, NodeSettings settings)
+    {
+        services.AddSingleton(settings);
+        services.AddSingleton(settings.Node);
+        services.AddSingleton(settings.Http);
+        services.AddSingleton(settings.Storage);
+        services.AddSingleton(settings.Network);
+        services.AddSingleton(settings.Hardware);
+        services.AddSingleton(settings.Tasks);
+        services.AddSingleton(settings.Resources);
+        services.AddSingleton(settings.Monitoring);
+        services.AddSingleton(settings.Aggregation);
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(new NodeClock(DateTimeOffset.UtcNow));
+
+        var identity = NodeIdentity.LoadOrCreate(settings.Storage.DataDirectory, settings.Node.DeviceId);
+        services.AddSingleton(identity);
+
+        var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
+        database.Migrate(Migrations.All);
+        services.AddSingleton(database);
+        services.AddSingleton(new BlobStore(settings.Storage.DataDirectory));
+        services.AddSingleton<IntakeState>();
+        return services;
+    }
+
+    /// <summary>The durable queue, the scheduler, the built-in runtimes and the result sweeper.</summary>
+    public static IServiceCollection AddTaskEngine(this IServiceCollection services)
+    {
+        services.AddSingleton<TaskStore>();
+        services.AddSingleton<TaskMetrics>();
+        services.AddSingleton<IResourceLedger>(sp => new ResourceLedger(
+            SystemCapacity.Allowed(sp.GetRequiredService<ResourceOptions>(), sp.GetRequiredService<StorageOptions>()),
+            sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<ITaskRuntime, StoreRuntime>();
+        services.AddSingleton<TaskEngine>();
+        services.AddHostedService<TaskEngineService>();
+        services.AddHostedService<ResultSweeper>();
+        return services;
+    }
+}
+
+/// <summary>When the node started, for uptime.</summary>
+internal sealed record NodeClock(DateTimeOffset StartedAt);

@@ -1,0 +1,16 @@
+namespace Tenzro.Node.Hosting;
+
+/// <summary>
+/// Event ids of every log message in the executable, in one list so that none repeats (a test checks
+/// it). Ranges: 1xxx node, 2xxx tasks, 3xxx resources, 4xxx hardware, 5xxx network, 9xxx security.
+/// </summary>
+internal static class LogEvents
+{
+    public const int NodeStarted = 1001;
+    public const int NodeStopping = 1002;
+    public const int Standalone = 1003;
+    public const int UnhandledRequestError = 1004;
+    public const int ResultsExpired = 2101;
+    public const int ResultSweepFailed = 2102;
+    public const int RequestRejected = 9001;
+}

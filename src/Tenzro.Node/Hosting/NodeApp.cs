@@ -1,0 +1,52 @@
+using Tenzro.Node.Api;
+using Tenzro.Node.Core.Configuration;
+
+namespace Tenzro.Node.Hosting;
+
+/// <summary>Builds the node's web application: one <c>Add{Component}</c> per component, then the endpoint groups.</summary>
+internal static class NodeApp
+{
+    /// <summary>Creates the application for <paramref name="settings"/>; the caller runs and disposes it.</summary>
+    /// <param name="settings">Validated settings.</param>
+    /// <param name="configure">Test hook to replace services before the app is built.</param>
+    public static WebApplication Create(NodeSettings settings, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            EnvironmentName = settings.Node.Environment == "development" ? "Development" : "Production",
+            ContentRootPath = AppContext.BaseDirectory,
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+            Args = [],
+        });
+
+        builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = settings.Http.MaxRequestSize;
+            kestrel.AddServerHeader = false;
+        });
+        builder.WebHost.UseUrls($"http://{FormatHost(settings.Http.Host)}:{settings.Http.Port}");
+        builder.Host.ConfigureHostOptions(o => o.ShutdownTimeout = TimeSpan.FromSeconds(8));
+
+        builder.AddNodeLogging(settings.Logging);
+        builder.Services.AddNodeCore(settings);
+        builder.Services.AddNodeHttp();
+        builder.Services.AddTaskEngine();
+        builder.Services.AddNodeHealth();
+
+        configure?.Invoke(builder);
+
+        var app = builder.Build();
+        app.UseNodeHttp();
+        app.MapNodeApi();
+        app.MapHealthApi();
+        app.MapStatusApi();
+        app.MapTasksApi();
+        return app;
+    }
+
+    private static string FormatHost(string host) =>
+        System.Net.IPAddress.TryParse(host, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+            ? $"[{host}]"
+            : host;
+}

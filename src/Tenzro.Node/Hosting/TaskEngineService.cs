@@ -1,0 +1,52 @@
+using Tenzro.Node.Core.Tasks;
+
+namespace Tenzro.Node.Hosting;
+
+/// <summary>Starts the task engine with the host and stops it (requeueing running tasks) on shutdown.</summary>
+internal sealed class TaskEngineService(TaskEngine engine, TaskStore store) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => engine.StartAsync();
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await engine.StopAsync();
+        await store.DisposeAsync();
+    }
+}
+
+/// <summary>Drops results once RESULT_RETENTION_PERIOD has passed (the result endpoint then answers 410).</summary>
+internal sealed partial class ResultSweeper(TaskStore store, Core.Configuration.TaskOptions options, TimeProvider time, ILogger<ResultSweeper> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var period = TimeSpan.FromTicks(Math.Clamp(options.ResultRetentionPeriod.Ticks / 4, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks));
+        using var timer = new PeriodicTimer(period, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    var expired = await store.ExpireResultsAsync(time.GetUtcNow());
+                    if (expired.Count > 0)
+                    {
+                        LogExpired(logger, expired.Count);
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogSweepFailed(logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = LogEvents.ResultsExpired, Level = LogLevel.Information, Message = "Dropped {Count} expired task results")]
+    private static partial void LogExpired(ILogger logger, int count);
+
+    [LoggerMessage(EventId = LogEvents.ResultSweepFailed, Level = LogLevel.Warning, Message = "Expiring task results failed; retrying at the next sweep")]
+    private static partial void LogSweepFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,3 @@
+using Tenzro.Node.Cli;
+
+return await CliApp.RunAsync(args);
