@@ -9,5 +9,4 @@ internal static class LogEvents
     public const int TaskRecovered = 2001;
     public const int TaskFinished = 2002;
     public const int TaskCrashed = 2003;
-    public const int ResultsExpired = 2004;
 }

@@ -6,11 +6,7 @@ namespace Tenzro.Node.Hosting;
 /// </summary>
 internal static class LogEvents
 {
-    public const int NodeStarted = 1001;
-    public const int NodeStopping = 1002;
-    public const int Standalone = 1003;
     public const int UnhandledRequestError = 1004;
     public const int ResultsExpired = 2101;
     public const int ResultSweepFailed = 2102;
-    public const int RequestRejected = 9001;
 }

@@ -1,0 +1,152 @@
+using Microsoft.Extensions.Configuration;
+using Tenzro.Node.Core.Configuration;
+
+namespace Tenzro.Node.Tests.Configuration;
+
+[Trait("Suite", "config")]
+public sealed class NodeSettingsTests
+{
+    private static NodeSettings Load(params (string Key, string Value)[] values) =>
+        NodeSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build(), "/base");
+
+    [Fact]
+    public void Load_NoSettings_UsesContractDefaults()
+    {
+        var settings = Load();
+
+        Assert.Equal(8080, settings.Http.Port);
+        Assert.Equal("127.0.0.1", settings.Http.Host);
+        Assert.Equal("/base/data", settings.Storage.DataDirectory);
+        Assert.Equal("individual", settings.Node.NodeType);
+        Assert.Equal("inference", settings.Node.NodeTier);
+        Assert.Equal("us-east", settings.Node.Region);
+        Assert.Equal(0, settings.Node.TokenBalance);
+        Assert.Null(settings.Network.EffectiveRegionalUrl);
+        Assert.Empty(settings.Network.BootstrapNodes);
+        Assert.Equal(TimeSpan.FromSeconds(15), settings.Network.HeartbeatInterval);
+        Assert.Equal(TimeSpan.FromSeconds(5), settings.Network.ReconnectInterval);
+        Assert.Equal(TimeSpan.FromSeconds(60), settings.Network.ReconnectMaxInterval);
+        Assert.Equal(5, settings.Network.MaxReconnectAttempts);
+        Assert.Equal(8081, settings.Network.LocalDiscoveryPort);
+        Assert.Equal(3, settings.Aggregation.Threshold);
+        Assert.Equal(TimeSpan.FromSeconds(60), settings.Aggregation.Timeout);
+        Assert.Equal("aggregator", settings.Aggregation.MinTier);
+        Assert.Equal(TimeSpan.FromMinutes(5), settings.Hardware.ProfileUpdateInterval);
+        Assert.Equal(TimeSpan.FromSeconds(15), settings.Monitoring.MetricsUpdateInterval);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.Monitoring.HealthCheckInterval);
+        Assert.Equal(5, settings.Tasks.MaxConcurrentTasks);
+        Assert.Equal(TimeSpan.FromSeconds(1800), settings.Tasks.TaskTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(86400), settings.Tasks.ResultRetentionPeriod);
+        Assert.Equal(16_777_216, settings.Http.MaxRequestSize);
+        Assert.Equal(104_857_600, settings.Network.MaxMessageSize);
+        Assert.Equal(100_000, settings.Tasks.MaxQueuedTasks);
+        Assert.True(settings.Hardware.BenchmarkOnStart);
+    }
+
+    [Fact]
+    public void Load_SeedUnits_IntervalsAreMillisecondsAndTimeoutsSeconds()
+    {
+        var settings = Load(("HEARTBEAT_INTERVAL", "250"), ("TASK_TIMEOUT", "90"), ("RESULT_RETENTION_PERIOD", "60"));
+
+        Assert.Equal(TimeSpan.FromMilliseconds(250), settings.Network.HeartbeatInterval);
+        Assert.Equal(TimeSpan.FromSeconds(90), settings.Tasks.TaskTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(60), settings.Tasks.ResultRetentionPeriod);
+    }
+
+    [Fact]
+    public void Load_SeveralBadValues_ReportsEveryKeyWithValueAndExpectation()
+    {
+        var error = Assert.Throws<ConfigurationException>(() => Load(
+            ("NODE_TIER", "gold"), ("MAX_CONCURRENT_TASKS", "-1"), ("PORT", "abc"), ("BOOTSTRAP_NODES", "not-a-url")));
+
+        Assert.Equal(78, ConfigurationException.ExitCode);
+        Assert.Equal(["BOOTSTRAP_NODES", "MAX_CONCURRENT_TASKS", "NODE_TIER", "PORT"], error.Errors.Select(e => e.Key).Order(StringComparer.Ordinal));
+        Assert.Contains("NODE_TIER: 'gold' is not valid; expected one of inference, aggregator, training, feedback", error.Message);
+        Assert.Contains("MAX_CONCURRENT_TASKS: '-1'", error.Message);
+        Assert.Contains("PORT: 'abc'", error.Message);
+        Assert.Contains("BOOTSTRAP_NODES: 'not-a-url'", error.Message);
+    }
+
+    [Theory]
+    [InlineData("regional_node", "regional node program")]
+    [InlineData("global_node", "global node program")]
+    [InlineData("supernode", "one of individual")]
+    public void Load_NodeTypeOtherThanIndividual_IsAnErrorThatSaysWhy(string value, string expected)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => Load(("NODE_TYPE", value)));
+
+        Assert.Contains("NODE_TYPE", error.Message);
+        Assert.Contains(expected, error.Message);
+    }
+
+    [Fact]
+    public void Load_RegionalUrl_FallsBackToFirstBootstrapNode()
+    {
+        var settings = Load(("BOOTSTRAP_NODES", "wss://a.example/ws, ws://127.0.0.1:9000"));
+
+        Assert.Equal(new Uri("wss://a.example/ws"), settings.Network.EffectiveRegionalUrl);
+        Assert.Equal(2, settings.Network.BootstrapNodes.Count);
+    }
+
+    [Fact]
+    public void BuildConfiguration_Precedence_CommandLineOverEnvironmentOverEnvFileOverDefaults()
+    {
+        var directory = Directory.CreateTempSubdirectory("tenzro-config").FullName;
+        var envFile = Path.Combine(directory, ".env");
+        File.WriteAllText(envFile, "PORT=7001\nREGION=eu-west\nNODE_TIER=aggregator\nTOKEN_BALANCE=5\n");
+
+        var configuration = NodeSettings.BuildConfiguration(
+            commandLine: [new("PORT", "7003")],
+            environment: [new("PORT", "7002"), new("REGION", "ap-south"), new("UNRELATED", "x")],
+            envFile: envFile);
+        var settings = NodeSettings.Load(configuration, directory);
+
+        Assert.Equal(7003, settings.Http.Port);
+        Assert.Equal("ap-south", settings.Node.Region);
+        Assert.Equal("aggregator", settings.Node.NodeTier);
+        Assert.Equal(5, settings.Node.TokenBalance);
+        Assert.Equal(8081, settings.Network.LocalDiscoveryPort);
+        Directory.Delete(directory, true);
+    }
+
+    [Fact]
+    public void BuildConfiguration_MissingEnvFile_IsNotAnError()
+    {
+        var configuration = NodeSettings.BuildConfiguration([], [], "/nonexistent/.env");
+
+        Assert.Equal(8080, NodeSettings.Load(configuration).Http.Port);
+    }
+
+    [Fact]
+    public void EnvExample_ListsEveryKeyWithItsDefault()
+    {
+        var lines = File.ReadAllLines(Path.Combine(RepositoryRoot(), ".env.example"));
+
+        foreach (var setting in SettingCatalog.All)
+        {
+            Assert.Contains($"{setting.Key}={setting.Default}", lines);
+        }
+    }
+
+    [Fact]
+    public void ConfigurationDoc_DocumentsEveryKey()
+    {
+        var doc = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "CONFIGURATION.md"));
+
+        foreach (var setting in SettingCatalog.All)
+        {
+            Assert.Contains($"`{setting.Key}`", doc);
+        }
+    }
+
+    internal static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tenzro.Node.slnx")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("repository root not found");
+    }
+}

@@ -1,0 +1,85 @@
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Tests.Support;
+
+namespace Tenzro.Node.Tests.Storage;
+
+[Trait("Suite", "store")]
+public sealed class NodeDatabaseTests : IDisposable
+{
+    private readonly string _directory = TestNode.NewDirectory();
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void Migrate_NewDatabase_AppliesEveryMigrationInWalMode()
+    {
+        var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+
+        database.Migrate(Migrations.All);
+
+        using var connection = database.OpenConnection();
+        Assert.Equal(Migrations.All.Max(m => m.Version), NodeDatabase.CurrentVersion(connection));
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode;";
+        Assert.Equal("wal", (string)command.ExecuteScalar()!);
+        command.CommandText = "PRAGMA synchronous;";
+        Assert.Equal(2L, (long)command.ExecuteScalar()!);
+    }
+
+    [Fact]
+    public void Migrate_Twice_IsANoOp()
+    {
+        var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+        database.Migrate(Migrations.All);
+
+        database.Migrate(Migrations.All);
+
+        using var connection = database.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM schema_version;";
+        Assert.Equal((long)Migrations.All.Count, (long)command.ExecuteScalar()!);
+    }
+
+    [Fact]
+    public void Migrate_DatabaseFromNewerVersion_IsRefusedWithAClearMessage()
+    {
+        var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+        database.Migrate([.. Migrations.All, new Migration(999, "future", "CREATE TABLE future(x);")]);
+
+        var error = Assert.Throws<StoreException>(() => database.Migrate(Migrations.All));
+
+        Assert.Contains("schema version 999", error.Message);
+        Assert.Contains("newer tenzro-node", error.Message);
+    }
+
+    [Fact]
+    public void Migrate_NotADatabase_IsRefusedWithAClearMessage()
+    {
+        var path = Path.Combine(_directory, "node.db");
+        File.WriteAllText(path, new string('x', 4096));
+
+        var error = Assert.Throws<StoreException>(() => new NodeDatabase(path).Migrate(Migrations.All));
+
+        Assert.Contains(path, error.Message);
+    }
+
+    [Fact]
+    public void Acquire_SecondLockOnSameDirectory_NamesTheOtherProcess()
+    {
+        using var first = DataDirectoryLock.Acquire(_directory);
+
+        var error = Assert.Throws<StoreException>(() => DataDirectoryLock.Acquire(_directory));
+
+        Assert.Contains($"pid {Environment.ProcessId}", error.Message);
+    }
+
+    [Fact]
+    public void Acquire_AfterRelease_Succeeds()
+    {
+        DataDirectoryLock.Acquire(_directory).Dispose();
+
+        using var again = DataDirectoryLock.Acquire(_directory);
+
+        Assert.True(File.Exists(Path.Combine(_directory, "node.pid")));
+    }
+}
