@@ -1,0 +1,200 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Tenzro.Node.IntegrationTests;
+
+/// <summary>
+/// The built <c>tenzro-node</c> executable run as a separate process on a free loopback port, with short
+/// intervals and hardware minimums off. Output is captured for assertions and failure messages.
+/// </summary>
+public sealed class NodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private NodeProcess(Process process, int port, string dataDirectory)
+    {
+        _process = process;
+        Port = port;
+        DataDirectory = dataDirectory;
+        BaseAddress = new Uri($"http://127.0.0.1:{port}");
+        Client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Port { get; }
+
+    public string DataDirectory { get; }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Client { get; }
+
+    public int Pid => _process.Id;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Path of the built executable of the same configuration as these tests.</summary>
+    public static string DllPath()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tenzro.Node.slnx")))
+        {
+            directory = directory.Parent;
+        }
+
+#if DEBUG
+        const string configuration = "Debug";
+#else
+        const string configuration = "Release";
+#endif
+        var path = Path.Combine(directory!.FullName, "src", "Tenzro.Node", "bin", configuration, "net10.0", "tenzro-node.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException("Build the solution first", path);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static string NewDirectory() => Directory.CreateTempSubdirectory("tenzro-it-").FullName;
+
+    /// <summary>Starts the process without waiting for it to be healthy.</summary>
+    public static NodeProcess Launch(IDictionary<string, string>? environment = null, string? dataDirectory = null, int? port = null, params string[] arguments)
+    {
+        dataDirectory ??= NewDirectory();
+        var chosenPort = port ?? FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = dataDirectory,
+        };
+        start.ArgumentList.Add(DllPath());
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["PORT"] = chosenPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["DATA_DIR"] = Path.Combine(dataDirectory, "data");
+        start.Environment["BENCHMARK_ON_START"] = "false";
+        start.Environment["MIN_CPU_CORES"] = "0";
+        start.Environment["MIN_MEMORY_GB"] = "0";
+        start.Environment["MIN_STORAGE_GB"] = "0";
+        start.Environment["METRICS_UPDATE_INTERVAL"] = "200";
+        start.Environment["HEALTH_CHECK_INTERVAL"] = "200";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+        return new NodeProcess(process, chosenPort, dataDirectory);
+    }
+
+    /// <summary>Starts the node and waits until <c>/health</c> answers 200.</summary>
+    public static async Task<NodeProcess> StartAsync(IDictionary<string, string>? environment = null, string? dataDirectory = null, int? port = null)
+    {
+        var node = Launch(environment, dataDirectory, port);
+        await node.WaitHealthyAsync(TimeSpan.FromSeconds(60));
+        return node;
+    }
+
+    public async Task WaitHealthyAsync(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"tenzro-node exited with {_process.ExitCode}:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await Client.GetAsync("/health");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"tenzro-node was not healthy within {timeout}:\n{Output}");
+    }
+
+    /// <summary>Sends a signal (SIGTERM 15, SIGKILL 9) with the system's kill command.</summary>
+    public async Task SignalAsync(int signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await kill!.WaitForExitAsync();
+    }
+
+    /// <summary>Waits for the process to exit; returns false if it is still running after <paramref name="timeout"/>.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+}
