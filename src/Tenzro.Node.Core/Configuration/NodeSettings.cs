@@ -17,6 +17,7 @@ public sealed record NodeSettings
     public TaskOptions Tasks { get; init; } = new();
     public ResourceOptions Resources { get; init; } = new();
     public MonitoringOptions Monitoring { get; init; } = new();
+    public QuotaOptions Quotas { get; init; } = new();
 
     /// <summary>
     /// Builds the configuration with the documented precedence: command line over environment
@@ -142,6 +143,12 @@ public sealed record NodeSettings
                 MaxGpuMemoryGb = r.OptionalDouble("MAX_GPU_MEMORY_GB", 0, 1e6),
                 CriticalMemoryPercent = r.Double("CRITICAL_MEMORY_PERCENT", 1, 100),
                 CriticalStoragePercent = r.Double("CRITICAL_STORAGE_PERCENT", 1, 100),
+            },
+            Quotas = new QuotaOptions
+            {
+                TasksPerMinute = r.Int("QUOTA_TASKS_PER_MINUTE", 1, 10_000_000),
+                CpuSecondsPerHour = r.Double("QUOTA_CPU_SECONDS_PER_HOUR", 1, 1e12),
+                ApplyToLoopback = r.Bool("QUOTA_LOOPBACK"),
             },
             Monitoring = new MonitoringOptions
             {

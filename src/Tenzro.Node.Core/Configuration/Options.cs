@@ -100,3 +100,11 @@ public sealed record MonitoringOptions
     public TimeSpan MetricsUpdateInterval { get; init; } = TimeSpan.FromSeconds(15);
     public TimeSpan HealthCheckInterval { get; init; } = TimeSpan.FromSeconds(30);
 }
+
+/// <summary>Per-requester quotas (QUOTA_*).</summary>
+public sealed record QuotaOptions
+{
+    public int TasksPerMinute { get; init; } = 120;
+    public double CpuSecondsPerHour { get; init; } = 7200;
+    public bool ApplyToLoopback { get; init; }
+}

@@ -74,6 +74,10 @@ public static class SettingCatalog
         new("CRITICAL_MEMORY_PERCENT", "90", "Resources", "Host memory use above which the node stops taking tasks."),
         new("CRITICAL_STORAGE_PERCENT", "95", "Resources", "Storage use of DATA_DIR's filesystem above which the node stops taking tasks."),
 
+        new("QUOTA_TASKS_PER_MINUTE", "120", "Resources", "Tasks one remote requester may submit per minute; beyond it, 429 with Retry-After."),
+        new("QUOTA_CPU_SECONDS_PER_HOUR", "7200", "Resources", "CPU-seconds (reserved cores x run time) one remote requester may use per hour."),
+        new("QUOTA_LOOPBACK", "false", "Resources", "Apply the per-requester quotas to loopback callers too (by default they are unlimited)."),
+
         new("METRICS_UPDATE_INTERVAL", "15000", "Monitoring", "Sampling period of resource usage and metrics, in ms."),
         new("HEALTH_CHECK_INTERVAL", "30000", "Monitoring", "Period of the background health evaluation, in ms."),
     ];

@@ -72,6 +72,18 @@ public sealed partial class TaskEngine : IAsyncDisposable
 
     public TaskEventHub Events { get; }
 
+    /// <summary>Raised after a task reaches a final state, with its run time (zero if it never ran). Handlers must be quick and not throw.</summary>
+    public event Action<TaskSpec, TaskState, TimeSpan>? Finished;
+
+    /// <summary>True while the task holds a run slot (its reservation is owned).</summary>
+    public bool IsRunning(string taskId)
+    {
+        lock (_lock)
+        {
+            return _running.ContainsKey(taskId);
+        }
+    }
+
     public TaskStore Store => _store;
 
     public int RunningCount
@@ -222,7 +234,8 @@ public sealed partial class TaskEngine : IAsyncDisposable
 
         if (dequeued is not null)
         {
-            await FinishAsync(dequeued.Spec, TaskState.Cancelled, null, "cancelled by request before it started", dequeued.Attempts);
+            await FinishAsync(dequeued.Spec, TaskState.Cancelled, null, "cancelled by request before it started");
+            Finished?.Invoke(dequeued.Spec, TaskState.Cancelled, TimeSpan.Zero);
             Pump();
             return true;
         }
@@ -412,9 +425,8 @@ public sealed partial class TaskEngine : IAsyncDisposable
                 result = await _runtimes[spec.Type].ExecuteAsync(context).WaitAsync(linked.Token);
                 state = TaskState.Completed;
             }
-            catch (Exception e) when (linked.IsCancellationRequested)
+            catch (Exception) when (linked.IsCancellationRequested)
             {
-                _ = e;
                 (state, error) = running.StopReason switch
                 {
                     StopReason.Cancelled => (TaskState.Cancelled, "cancelled by request while running"),
@@ -441,8 +453,10 @@ public sealed partial class TaskEngine : IAsyncDisposable
                 return;
             }
 
-            _metrics.Finished(spec.Type, state, _time.GetUtcNow() - startedAt);
-            await FinishAsync(spec, state, result, error, attempts);
+            var ranFor = _time.GetUtcNow() - startedAt;
+            _metrics.Finished(spec.Type, state, ranFor);
+            await FinishAsync(spec, state, result, error);
+            Finished?.Invoke(spec, state, ranFor);
         }
         catch (Exception e)
         {
@@ -462,7 +476,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
         }
     }
 
-    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error, int attempts)
+    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error)
     {
         var finishedAt = _time.GetUtcNow();
         string? resultText = null;
@@ -493,8 +507,6 @@ public sealed partial class TaskEngine : IAsyncDisposable
                 waiter.TrySetResult(record);
             }
         }
-
-        _ = attempts;
     }
 
     private static void TryDeleteDirectory(string path)

@@ -83,6 +83,9 @@ public sealed record TaskSpec
     public required TimeSpan Timeout { get; init; }
     public string Origin { get; init; } = TaskOrigins.Api;
 
+    /// <summary>Who submitted the task, for quotas: "regional" or the caller's address ("127.0.0.1").</summary>
+    public string Requester { get; init; } = "local";
+
     /// <summary>The sandbox memory limit: <c>config.memoryLimitMB</c> if given, else <c>requirements.memoryMB</c>.</summary>
     public long MemoryLimitMB =>
         Config["memoryLimitMB"] is JsonValue v && v.TryGetValue<double>(out var mb) && mb > 0 ? (long)mb : Requirements.MemoryMB;

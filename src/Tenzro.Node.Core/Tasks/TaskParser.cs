@@ -166,6 +166,7 @@ public static class TaskParser
         ["config"] = task.Config.DeepClone(),
         ["timeout"] = task.Timeout.TotalSeconds,
         ["origin"] = task.Origin,
+        ["requester"] = task.Requester,
     }.ToJsonString();
 
     public static TaskSpec FromStored(string json)
@@ -185,6 +186,7 @@ public static class TaskParser
             Config = node["config"]!.AsObject().DeepClone().AsObject(),
             Timeout = TimeSpan.FromSeconds(node["timeout"]!.GetValue<double>()),
             Origin = node["origin"]?.GetValue<string>() ?? TaskOrigins.Api,
+            Requester = node["requester"]?.GetValue<string>() ?? "local",
         };
     }
 

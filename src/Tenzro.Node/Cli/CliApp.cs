@@ -52,6 +52,8 @@ internal static class CliApp
         root.Subcommands.Add(ClientCommands.Submit());
         root.Subcommands.Add(ClientCommands.Drain(drain: true));
         root.Subcommands.Add(ClientCommands.Drain(drain: false));
+        root.Subcommands.Add(ResourceCommands.ResourceCheck());
+        root.Subcommands.Add(ResourceCommands.ClearResources());
         return root;
     }
 

@@ -25,6 +25,7 @@ internal static class CoreServices
         services.AddSingleton(settings.Tasks);
         services.AddSingleton(settings.Resources);
         services.AddSingleton(settings.Monitoring);
+        services.AddSingleton(settings.Quotas);
         services.AddSingleton(settings.Aggregation);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new NodeClock(DateTimeOffset.UtcNow));
@@ -52,6 +53,22 @@ internal static class CoreServices
         services.AddSingleton<TaskEngine>();
         services.AddHostedService<TaskEngineService>();
         services.AddHostedService<ResultSweeper>();
+        return services;
+    }
+
+    /// <summary>Live usage sampling, the pressure rule and per-requester quotas.</summary>
+    public static IServiceCollection AddResourceManager(this IServiceCollection services)
+    {
+        services.AddSingleton<IUsageSource, LinuxUsageSource>(sp => new LinuxUsageSource(sp.GetRequiredService<StorageOptions>()));
+        services.AddSingleton<PressureMonitor>();
+        services.AddSingleton<ResourceSampler>();
+        services.AddHostedService(sp => sp.GetRequiredService<ResourceSampler>());
+        services.AddSingleton(sp =>
+        {
+            var quotas = new RequesterQuotas(sp.GetRequiredService<QuotaOptions>(), sp.GetRequiredService<TimeProvider>());
+            sp.GetRequiredService<TaskEngine>().Finished += (spec, _, ranFor) => quotas.Charge(spec.Requester, spec.Requirements.Cpu * ranFor.TotalSeconds);
+            return quotas;
+        });
         return services;
     }
 }

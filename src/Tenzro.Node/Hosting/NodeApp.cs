@@ -32,16 +32,21 @@ internal static class NodeApp
         builder.Services.AddNodeCore(settings);
         builder.Services.AddNodeHttp();
         builder.Services.AddTaskEngine();
+        builder.Services.AddResourceManager();
         builder.Services.AddNodeHealth();
 
         configure?.Invoke(builder);
 
         var app = builder.Build();
+
+        // Created now so that it sees every task that finishes, including those recovered at start.
+        app.Services.GetRequiredService<Core.Resources.RequesterQuotas>();
         app.UseNodeHttp();
         app.MapNodeApi();
         app.MapHealthApi();
         app.MapStatusApi();
         app.MapTasksApi();
+        app.MapResourcesApi();
         return app;
     }
 

@@ -1,0 +1,123 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Tasks;
+
+namespace Tenzro.Node.Api;
+
+/// <summary><c>/api/resources/limits</c>, <c>/api/resources/status</c> and the loopback-only <c>/api/resources/clear</c>.</summary>
+internal static class ResourcesApi
+{
+    public static WebApplication MapResourcesApi(this WebApplication app)
+    {
+        var group = app.MapGroup("/api/resources").WithTags("Resources");
+        group.MapGet("/limits", (IResourceLedger ledger, ResourceSampler sampler, ResourceOptions resources, TaskOptions tasks, QuotaOptions quotas) =>
+        {
+            var usage = sampler.Current;
+            return TypedResults.Json(new JsonObject
+            {
+                ["capacity"] = new JsonObject
+                {
+                    ["cpuCores"] = Environment.ProcessorCount,
+                    ["memoryBytes"] = usage.MemoryTotalBytes,
+                    ["storageTotalBytes"] = usage.StorageTotalBytes,
+                    ["storageFreeBytes"] = usage.StorageFreeBytes,
+                    ["gpuCount"] = usage.Gpus.Count,
+                },
+                ["allowed"] = Amounts(ledger.Allowed),
+                ["settings"] = new JsonObject
+                {
+                    ["maxCpuPercent"] = resources.MaxCpuPercent,
+                    ["maxMemoryGb"] = resources.MaxMemoryGb,
+                    ["maxStorageGb"] = resources.MaxStorageGb,
+                    ["maxGpuMemoryGb"] = resources.MaxGpuMemoryGb,
+                    ["maxConcurrentTasks"] = tasks.MaxConcurrentTasks,
+                    ["maxQueuedTasks"] = tasks.MaxQueuedTasks,
+                    ["taskTimeoutSeconds"] = tasks.TaskTimeout.TotalSeconds,
+                },
+                ["thresholds"] = new JsonObject
+                {
+                    ["criticalMemoryPercent"] = resources.CriticalMemoryPercent,
+                    ["criticalStoragePercent"] = resources.CriticalStoragePercent,
+                    ["hysteresisPercent"] = PressureMonitor.HysteresisPercent,
+                },
+                ["quotas"] = new JsonObject
+                {
+                    ["tasksPerMinute"] = quotas.TasksPerMinute,
+                    ["cpuSecondsPerHour"] = quotas.CpuSecondsPerHour,
+                    ["appliesToLoopback"] = quotas.ApplyToLoopback,
+                },
+            });
+        }).WithName("GetResourceLimits").WithSummary("Capacity, what the network may reserve, thresholds and quotas.");
+
+        group.MapGet("/status", (IResourceLedger ledger, ResourceSampler sampler, TaskEngine engine, IntakeState intake) =>
+        {
+            var usage = sampler.Current;
+            var reservations = ledger.Reservations;
+            return TypedResults.Json(new JsonObject
+            {
+                ["sampledAt"] = TaskStore.Format(usage.SampledAt),
+                ["usage"] = new JsonObject
+                {
+                    ["hostCpuPercent"] = usage.HostCpuPercent,
+                    ["memoryTotalBytes"] = usage.MemoryTotalBytes,
+                    ["memoryAvailableBytes"] = usage.MemoryAvailableBytes,
+                    ["memoryUsedPercent"] = Math.Round(usage.MemoryUsedPercent, 2),
+                    ["storageTotalBytes"] = usage.StorageTotalBytes,
+                    ["storageFreeBytes"] = usage.StorageFreeBytes,
+                    ["storageUsedPercent"] = Math.Round(usage.StorageUsedPercent, 2),
+                    ["processCpuPercent"] = usage.ProcessCpuPercent,
+                    ["processMemoryBytes"] = usage.ProcessMemoryBytes,
+                    ["gpus"] = new JsonArray([.. usage.Gpus.Select(g => (JsonNode)new JsonObject
+                    {
+                        ["name"] = g.Name,
+                        ["utilizationPercent"] = g.UtilizationPercent,
+                        ["memoryUsedBytes"] = g.MemoryUsedBytes,
+                        ["memoryTotalBytes"] = g.MemoryTotalBytes,
+                    })]),
+                },
+                ["reserved"] = Amounts(ledger.Allowed.Minus(ledger.Free)),
+                ["free"] = Amounts(ledger.Free),
+                ["reservations"] = new JsonArray([.. reservations.Select(r => (JsonNode)Reservation(r, engine.IsRunning(r.TaskId)))]),
+                ["orphaned"] = new JsonArray([.. reservations.Where(r => !engine.IsRunning(r.TaskId)).Select(r => (JsonNode)r.TaskId)]),
+                ["pressure"] = intake.Pressure,
+                ["draining"] = intake.Draining,
+                ["running"] = engine.RunningCount,
+                ["queued"] = engine.QueuedCount,
+            });
+        }).WithName("GetResourceStatus").WithSummary("Live usage, current reservations and what is free to reserve.");
+
+        group.MapPost("/clear", (HttpContext context, IResourceLedger ledger, TaskEngine engine) =>
+        {
+            if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
+            {
+                return (IResult)HttpSetup.Problem(403, "Loopback only", "Releasing reservations is an admin action: call it from the node's own machine (127.0.0.1).");
+            }
+
+            var released = ledger.Reservations.Where(r => !engine.IsRunning(r.TaskId) && ledger.Release(r.TaskId)).Select(r => r.TaskId).ToList();
+            engine.Pump();
+            return TypedResults.Json(new JsonObject { ["released"] = new JsonArray([.. released.Select(id => (JsonNode)id)]) });
+        }).WithName("ClearResources").WithSummary("Release reservations that no running task owns (loopback callers only).");
+        return app;
+    }
+
+    public static JsonObject Amounts(ResourceAmounts amounts) => new()
+    {
+        ["cpu"] = Math.Round(amounts.Cpu, 3),
+        ["memoryMB"] = amounts.MemoryMB,
+        ["storageMB"] = amounts.StorageMB,
+        ["gpuCount"] = amounts.GpuCount,
+        ["gpuMemoryMB"] = amounts.GpuMemoryMB,
+    };
+
+    private static JsonObject Reservation(Reservation reservation, bool running)
+    {
+        var body = Amounts(reservation.Amounts);
+        body["taskId"] = reservation.TaskId;
+        body["reservedAt"] = TaskStore.Format(reservation.ReservedAt);
+        body["running"] = running;
+        return body;
+    }
+}

@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Tasks;
+
+namespace Tenzro.Node.Tests.Support;
+
+/// <summary>
+/// A task type "script" for engine tests, registered beside the real runtimes: <c>data.action</c> is
+/// "complete" (returns <c>data.value</c>), "fail" (throws with <c>data.reason</c>), "hang" (runs until
+/// cancelled), or "gate" (waits until the test opens the gate named <c>data.gate</c>). It records the
+/// order in which tasks started.
+/// </summary>
+public sealed class ScriptedRuntime : ITaskRuntime
+{
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
+
+    public IReadOnlyCollection<string> Types { get; } = ["script"];
+
+    public ConcurrentQueue<string> Started { get; } = new();
+
+    public void Validate(TaskSpec task, ValidationErrors errors)
+    {
+        if (task.Data["action"]?.GetValue<string>() is not ("complete" or "fail" or "hang" or "gate"))
+        {
+            errors.Add("data.action", "must be complete, fail, hang or gate.");
+        }
+    }
+
+    public void Open(string gate) => Gate(gate).TrySetResult();
+
+    public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
+    {
+        Started.Enqueue(context.Task.TaskId);
+        var data = context.Task.Data;
+        switch (data["action"]!.GetValue<string>())
+        {
+            case "fail":
+                throw new TaskExecutionException(data["reason"]?.GetValue<string>() ?? "scripted failure");
+            case "hang":
+                await Task.Delay(Timeout.Infinite, context.CancellationToken);
+                break;
+            case "gate":
+                context.Progress.Report(0.5);
+                await Gate(data["gate"]!.GetValue<string>()).Task.WaitAsync(context.CancellationToken);
+                break;
+        }
+
+        return new JsonObject { ["value"] = data["value"]?.DeepClone() };
+    }
+
+    private TaskCompletionSource Gate(string name) => _gates.GetOrAdd(name, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    /// <summary>Starts a test node with this runtime registered; returns both.</summary>
+    public static async Task<(TestNode Node, ScriptedRuntime Runtime)> StartNodeAsync(IDictionary<string, string?>? overrides = null, string? dataDirectory = null)
+    {
+        var runtime = new ScriptedRuntime();
+        var node = await TestNode.StartAsync(overrides, dataDirectory, builder => builder.Services.AddSingleton<ITaskRuntime>(runtime));
+        return (node, runtime);
+    }
+}
