@@ -154,6 +154,7 @@ public sealed record NodeSettings
             {
                 MetricsUpdateInterval = r.Milliseconds("METRICS_UPDATE_INTERVAL", 10, 86_400_000),
                 HealthCheckInterval = r.Milliseconds("HEALTH_CHECK_INTERVAL", 10, 86_400_000),
+                OtlpEndpoint = r.OptionalUrl("OTEL_EXPORTER_OTLP_ENDPOINT", "http", "https"),
             },
         };
 

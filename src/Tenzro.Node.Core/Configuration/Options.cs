@@ -99,6 +99,7 @@ public sealed record MonitoringOptions
 {
     public TimeSpan MetricsUpdateInterval { get; init; } = TimeSpan.FromSeconds(15);
     public TimeSpan HealthCheckInterval { get; init; } = TimeSpan.FromSeconds(30);
+    public Uri? OtlpEndpoint { get; init; }
 }
 
 /// <summary>Per-requester quotas (QUOTA_*).</summary>

@@ -80,6 +80,7 @@ public static class SettingCatalog
 
         new("METRICS_UPDATE_INTERVAL", "15000", "Monitoring", "Sampling period of resource usage and metrics, in ms."),
         new("HEALTH_CHECK_INTERVAL", "30000", "Monitoring", "Period of the background health evaluation, in ms."),
+        new("OTEL_EXPORTER_OTLP_ENDPOINT", "", "Monitoring", "When set (e.g. http://127.0.0.1:4317), traces of each task's path are exported by OTLP; off by default."),
     ];
 
     private static readonly Dictionary<string, SettingDefinition> ByKey =

@@ -204,7 +204,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
         _metrics.Submitted(task.Type);
         lock (_lock)
         {
-            var entry = new QueueEntry(task, ++_sequence, 0);
+            var entry = new QueueEntry(task, ++_sequence, 0) { TraceParent = System.Diagnostics.Activity.Current?.Context ?? default };
             _queue.Add(entry);
             _queued[task.TaskId] = entry;
         }
@@ -398,6 +398,10 @@ public sealed partial class TaskEngine : IAsyncDisposable
         var attempts = running.Entry.Attempts + 1;
         var startedAt = _time.GetUtcNow();
         var scratch = Path.Combine(_scratchRoot, spec.TaskId.Replace(':', '_'));
+        using var activity = TaskTracing.Source.StartActivity("task.run", System.Diagnostics.ActivityKind.Internal, running.Entry.TraceParent);
+        activity?.SetTag("tenzro.task.id", spec.TaskId);
+        activity?.SetTag("tenzro.task.type", spec.Type);
+        activity?.SetTag("tenzro.task.priority", spec.Priority.ToWire());
         try
         {
             await _store.MarkRunningAsync(spec.TaskId, startedAt, attempts);
@@ -451,6 +455,12 @@ public sealed partial class TaskEngine : IAsyncDisposable
                 // Shutdown: the attempt does not count; the next start picks the task up again.
                 await _store.RequeueAsync(spec.TaskId, attempts - 1);
                 return;
+            }
+
+            activity?.SetTag("tenzro.task.state", state.ToWire());
+            if (state != TaskState.Completed)
+            {
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error);
             }
 
             var ranFor = _time.GetUtcNow() - startedAt;
@@ -581,6 +591,9 @@ public sealed partial class TaskEngine : IAsyncDisposable
         public int Attempts { get; } = attempts;
 
         public DateTimeOffset EnqueuedAt { get; } = DateTimeOffset.UtcNow;
+
+        /// <summary>The trace context of the submission, so the run span joins the request's trace.</summary>
+        public System.Diagnostics.ActivityContext TraceParent { get; init; }
     }
 }
 

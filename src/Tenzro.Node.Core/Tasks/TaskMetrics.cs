@@ -15,6 +15,9 @@ public sealed class TaskMetrics
     private readonly Histogram<double> _duration;
     private readonly Histogram<double> _queueWait;
 
+    /// <summary>Bucket bounds for durations from a millisecond to TASK_TIMEOUT's default.</summary>
+    public static readonly double[] SecondsBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
+
     public TaskMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
@@ -23,8 +26,9 @@ public sealed class TaskMetrics
         _failed = meter.CreateCounter<long>("tenzro.tasks.failed", "{task}", "Tasks that failed.");
         _timedOut = meter.CreateCounter<long>("tenzro.tasks.timed_out", "{task}", "Tasks stopped at their deadline.");
         _cancelled = meter.CreateCounter<long>("tenzro.tasks.cancelled", "{task}", "Tasks cancelled by request.");
-        _duration = meter.CreateHistogram<double>("tenzro.task.duration", "s", "Run time of tasks, from start to end.");
-        _queueWait = meter.CreateHistogram<double>("tenzro.task.queue_wait", "s", "Time tasks waited in the queue before they started.");
+        var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets };
+        _duration = meter.CreateHistogram("tenzro.task.duration", "s", "Run time of tasks, from start to end.", tags: null, advice: seconds);
+        _queueWait = meter.CreateHistogram("tenzro.task.queue_wait", "s", "Time tasks waited in the queue before they started.", tags: null, advice: seconds);
     }
 
     public void Submitted(string type) => _submitted.Add(1, new KeyValuePair<string, object?>("type", type));

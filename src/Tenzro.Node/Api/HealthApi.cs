@@ -21,7 +21,9 @@ internal static class HealthApi
         services.AddHealthChecks()
             .AddCheck<StoreHealthCheck>("store", tags: [ReadyTag])
             .AddCheck<TaskExecutorHealthCheck>("tasks")
-            .AddCheck<IntakeHealthCheck>("intake", tags: [ReadyTag]);
+            .AddCheck<IntakeHealthCheck>("intake", tags: [ReadyTag])
+            .AddCheck<MemoryHealthCheck>("memory")
+            .AddCheck<DiskHealthCheck>("disk");
         return services;
     }
 
@@ -79,6 +81,26 @@ internal static class HealthApi
     {
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
             Task.FromResult(HealthCheckResult.Healthy($"{engine.RunningCount} running, {engine.QueuedCount} queued"));
+    }
+
+    private sealed class MemoryHealthCheck(ResourceSampler sampler, Core.Configuration.ResourceOptions options) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            var used = sampler.Current.MemoryUsedPercent;
+            var detail = $"{used:F1}% of memory in use (critical above {options.CriticalMemoryPercent}%)";
+            return Task.FromResult(used > options.CriticalMemoryPercent ? HealthCheckResult.Degraded(detail) : HealthCheckResult.Healthy(detail));
+        }
+    }
+
+    private sealed class DiskHealthCheck(ResourceSampler sampler, Core.Configuration.ResourceOptions options) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            var used = sampler.Current.StorageUsedPercent;
+            var detail = $"{used:F1}% of DATA_DIR's filesystem in use, {sampler.Current.StorageFreeBytes / (1024 * 1024)} MB free (critical above {options.CriticalStoragePercent}%)";
+            return Task.FromResult(used > options.CriticalStoragePercent ? HealthCheckResult.Degraded(detail) : HealthCheckResult.Healthy(detail));
+        }
     }
 
     private sealed class IntakeHealthCheck(IntakeState intake) : IHealthCheck

@@ -54,6 +54,8 @@ internal static class CliApp
         root.Subcommands.Add(ClientCommands.Drain(drain: false));
         root.Subcommands.Add(ResourceCommands.ResourceCheck());
         root.Subcommands.Add(ResourceCommands.ClearResources());
+        root.Subcommands.Add(MaintenanceCommands.CleanLogs());
+        root.Subcommands.Add(MaintenanceCommands.BackupConfig());
         return root;
     }
 

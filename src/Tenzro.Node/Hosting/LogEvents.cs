@@ -7,6 +7,8 @@ namespace Tenzro.Node.Hosting;
 internal static class LogEvents
 {
     public const int UnhandledRequestError = 1004;
+    public const int HealthChanged = 1005;
+    public const int HealthRecovered = 1006;
     public const int ResultsExpired = 2101;
     public const int ResultSweepFailed = 2102;
 }

@@ -34,6 +34,7 @@ internal static class NodeApp
         builder.Services.AddTaskEngine();
         builder.Services.AddResourceManager();
         builder.Services.AddNodeHealth();
+        builder.Services.AddNodeObservability(settings);
 
         configure?.Invoke(builder);
 
@@ -47,6 +48,7 @@ internal static class NodeApp
         app.MapStatusApi();
         app.MapTasksApi();
         app.MapResourcesApi();
+        app.MapObservability();
         return app;
     }
 

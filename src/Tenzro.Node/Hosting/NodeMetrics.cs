@@ -1,0 +1,36 @@
+using System.Diagnostics.Metrics;
+using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Tasks;
+
+namespace Tenzro.Node.Hosting;
+
+/// <summary>
+/// The node's observable gauges (meter <c>Tenzro.Node</c>, beside the task counters of <see cref="TaskMetrics"/>).
+/// Resource figures are read from <see cref="ResourceSampler.Current"/>: the sampler is their only source.
+/// </summary>
+internal sealed class NodeMetrics
+{
+    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake)
+    {
+        var meter = meterFactory.Create(TaskMetrics.MeterName);
+        meter.CreateObservableGauge("tenzro.host.cpu.utilization", () => sampler.Current.HostCpuPercent / 100, "1", "Host CPU busy share over the last sampling period (0-1).");
+        meter.CreateObservableGauge("tenzro.host.memory.used", () => sampler.Current.MemoryTotalBytes - sampler.Current.MemoryAvailableBytes, "By", "Host memory in use (total minus available).");
+        meter.CreateObservableGauge("tenzro.host.memory.total", () => sampler.Current.MemoryTotalBytes, "By", "Host memory (or the container's limit).");
+        meter.CreateObservableGauge("tenzro.host.memory.utilization", () => sampler.Current.MemoryUsedPercent / 100, "1", "Host memory in use (0-1).");
+        meter.CreateObservableGauge("tenzro.storage.free", () => sampler.Current.StorageFreeBytes, "By", "Free space on DATA_DIR's filesystem.");
+        meter.CreateObservableGauge("tenzro.storage.total", () => sampler.Current.StorageTotalBytes, "By", "Size of DATA_DIR's filesystem.");
+        meter.CreateObservableGauge("tenzro.storage.utilization", () => sampler.Current.StorageUsedPercent / 100, "1", "Used share of DATA_DIR's filesystem (0-1).");
+        meter.CreateObservableCounter("tenzro.host.network.io", () => new[]
+        {
+            new Measurement<long>(sampler.Current.NetworkReceivedBytes, new KeyValuePair<string, object?>("direction", "receive")),
+            new Measurement<long>(sampler.Current.NetworkSentBytes, new KeyValuePair<string, object?>("direction", "transmit")),
+        }, "By", "Bytes through the host's network interfaces (loopback excluded).");
+        meter.CreateObservableGauge("tenzro.process.cpu.utilization", () => sampler.Current.ProcessCpuPercent / 100, "1", "The node process's CPU share of all cores (0-1).");
+        meter.CreateObservableGauge("tenzro.process.memory.usage", () => sampler.Current.ProcessMemoryBytes, "By", "The node process's resident memory.");
+        meter.CreateObservableGauge("tenzro.gpu.utilization", () => sampler.Current.Gpus.Select(g => new Measurement<double>(g.UtilizationPercent / 100, new KeyValuePair<string, object?>("gpu", g.Name))), "1", "GPU utilization (0-1), where a GPU is present.");
+        meter.CreateObservableGauge("tenzro.gpu.memory.used", () => sampler.Current.Gpus.Select(g => new Measurement<long>(g.MemoryUsedBytes, new KeyValuePair<string, object?>("gpu", g.Name))), "By", "GPU memory in use, where a GPU is present.");
+        meter.CreateObservableGauge("tenzro.tasks.queued", () => engine.QueueDepthByPriority().Select(p => new Measurement<int>(p.Value, new KeyValuePair<string, object?>("priority", p.Key.ToWire()))), "{task}", "Tasks waiting in the queue, by priority.");
+        meter.CreateObservableGauge("tenzro.tasks.running", () => engine.RunningCount, "{task}", "Tasks running now.");
+        meter.CreateObservableGauge("tenzro.intake.open", () => intake.RefusalReason is null ? 1 : 0, "1", "1 while the node takes new tasks; 0 while draining or under pressure.");
+    }
+}
