@@ -1,0 +1,261 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using HdrHistogram;
+
+namespace Tenzro.Node.LoadTest;
+
+/// <summary>One run's figures: the node's value, the baseline's, and lines of detail.</summary>
+internal sealed record ScenarioResult(string Metric, double Value, string Unit, string? BaselineName, double? Baseline, bool Ok, IReadOnlyList<string> Details)
+{
+    /// <summary>Node ÷ baseline for throughputs; baseline ÷ node is not used, so read "ratio" as node relative to baseline.</summary>
+    public double? Ratio => Baseline is > 0 ? Value / Baseline : null;
+
+    public static void PrintSummary(string scenario, IReadOnlyList<ScenarioResult> results)
+    {
+        static double Median(IEnumerable<double> values)
+        {
+            var sorted = values.Order().ToArray();
+            return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+        }
+
+        var first = results[0];
+        foreach (var detail in results.SelectMany((r, i) => r.Details.Select(d => $"  run {i + 1}: {d}")))
+        {
+            Console.WriteLine(detail);
+        }
+
+        var values = results.Select(r => r.Value).ToArray();
+        var ratios = results.Where(r => r.Ratio is not null).Select(r => r.Ratio!.Value).ToArray();
+        var line = $"{scenario}: {Format(Median(values))} {first.Unit} {first.Metric} (median of {values.Length}, min {Format(values.Min())}, max {Format(values.Max())})";
+        if (ratios.Length > 0)
+        {
+            line += $" ({Median(ratios).ToString("F2", CultureInfo.InvariantCulture)}x {first.BaselineName}, baseline median {Format(Median(results.Select(r => r.Baseline!.Value)))} {first.Unit})";
+        }
+
+        Console.WriteLine(line);
+    }
+
+    public static string Format(double value) => value >= 100 ? value.ToString("F0", CultureInfo.InvariantCulture) : value.ToString("G4", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Latency recorder with HdrHistogram (microsecond resolution).</summary>
+internal sealed class Latencies
+{
+    private readonly LongHistogram _histogram = new(TimeStamp.Hours(1), 3);
+    private readonly Lock _lock = new();
+
+    public long Count => _histogram.TotalCount;
+
+    public void Record(long startTimestamp)
+    {
+        var micros = (long)Stopwatch.GetElapsedTime(startTimestamp).TotalMicroseconds;
+        lock (_lock)
+        {
+            _histogram.RecordValue(Math.Max(1, micros));
+        }
+    }
+
+    public double PercentileMicros(double percentile)
+    {
+        lock (_lock)
+        {
+            return _histogram.GetValueAtPercentile(percentile);
+        }
+    }
+
+    public string Describe() =>
+        $"p50 {PercentileMicros(50)} µs, p90 {PercentileMicros(90)} µs, p99 {PercentileMicros(99)} µs, max {PercentileMicros(100)} µs, n={Count}";
+}
+
+/// <summary>Runs N concurrent clients for a bounded time, each calling an operation in a loop.</summary>
+internal static class LoadDriver
+{
+    /// <summary>Returns operations per second and the latency distribution; prints progress to stderr.</summary>
+    public static async Task<(double PerSecond, Latencies Latencies)> RunAsync(int clients, TimeSpan duration, Func<CancellationToken, Task> operation, TimeSpan? warmup = null)
+    {
+        using (var warm = new CancellationTokenSource(warmup ?? TimeSpan.FromSeconds(1)))
+        {
+            await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Loop(operation, null, warm.Token)));
+        }
+
+        var latencies = new Latencies();
+        using var stop = new CancellationTokenSource(duration);
+        var started = Stopwatch.GetTimestamp();
+        var progress = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(1000, CancellationToken.None);
+                Console.Error.Write($"\r  {Stopwatch.GetElapsedTime(started).TotalSeconds:F0}/{duration.TotalSeconds:F0} s, {latencies.Count} done   ");
+            }
+
+            Console.Error.WriteLine();
+        });
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Loop(operation, latencies, stop.Token)));
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        await progress;
+        return (latencies.Count / elapsed.TotalSeconds, latencies);
+    }
+
+    private static async Task Loop(Func<CancellationToken, Task> operation, Latencies? latencies, CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            var start = Stopwatch.GetTimestamp();
+            try
+            {
+                await operation(CancellationToken.None);
+            }
+            catch (HttpRequestException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            latencies?.Record(start);
+        }
+    }
+}
+
+/// <summary>Starts processes (the node, the baseline server) on free loopback ports and stops them.</summary>
+internal sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ChildProcess(Process process, Uri url)
+    {
+        _process = process;
+        Url = url;
+    }
+
+    public Uri Url { get; }
+
+    public int Pid => _process.Id;
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tenzro.Node.slnx")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("run from inside the repository");
+    }
+
+    public static string NodeDll() => Path.Combine(RepositoryRoot(), "src", "Tenzro.Node", "bin", "Release", "net10.0", "tenzro-node.dll");
+
+    /// <summary>Starts the built node with benchmarks off, a fresh data directory and the given settings.</summary>
+    public static ChildProcess StartNode(IDictionary<string, string>? settings = null)
+    {
+        var port = FreePort();
+        var data = Directory.CreateTempSubdirectory("tenzro-load-").FullName;
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = data };
+        start.ArgumentList.Add(NodeDll());
+        start.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
+        start.Environment["DATA_DIR"] = Path.Combine(data, "data");
+        start.Environment["BENCHMARK_ON_START"] = "false";
+        start.Environment["MIN_CPU_CORES"] = "0";
+        start.Environment["MIN_MEMORY_GB"] = "0";
+        start.Environment["MIN_STORAGE_GB"] = "0";
+        start.Environment["LOG_LEVEL"] = "warning";
+        start.Environment["MAX_QUEUED_TASKS"] = "10000000";
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        return Start(start, port);
+    }
+
+    /// <summary>Starts this program in a helper mode ("baseline-server", "noop").</summary>
+    public static ChildProcess StartSelf(string mode)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
+        start.ArgumentList.Add(mode);
+        start.ArgumentList.Add("--port");
+        start.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
+        return Start(start, port);
+    }
+
+    private static ChildProcess Start(ProcessStartInfo start, int port)
+    {
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ChildProcess(process, new Uri($"http://127.0.0.1:{port}"));
+    }
+
+    /// <summary>Waits until GET /health answers 200; returns the time it took from <paramref name="since"/>.</summary>
+    public async Task<TimeSpan> WaitHealthyAsync(long since, TimeSpan timeout)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"process exited with {_process.ExitCode}");
+            }
+
+            try
+            {
+                using var response = await http.GetAsync(new Uri(Url, "/health"));
+                if (response.IsSuccessStatusCode)
+                {
+                    return Stopwatch.GetElapsedTime(since);
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(5);
+        }
+
+        throw new TimeoutException("not healthy in time");
+    }
+
+    public async Task<int> WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync();
+        return _process.ExitCode;
+    }
+
+    /// <summary>Resident memory (VmRSS) of the process, in bytes.</summary>
+    public long ResidentBytes() =>
+        File.ReadAllLines($"/proc/{Pid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024).First();
+
+    /// <summary>User + system CPU time of the process, from /proc/PID/stat.</summary>
+    public TimeSpan CpuTime()
+    {
+        var stat = File.ReadAllText($"/proc/{Pid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / 100.0);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using Microsoft.Data.Sqlite;
+
+namespace Tenzro.Node.LoadTest;
+
+internal abstract class Scenario
+{
+    public abstract Task<ScenarioResult> RunAsync(ScenarioOptions options);
+
+    protected static HttpClient Client(Uri url) => new(new SocketsHttpHandler { MaxConnectionsPerServer = 1024 }) { BaseAddress = url, Timeout = TimeSpan.FromSeconds(60) };
+
+    protected static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    /// <summary>Uses --url when given, else starts a node process for the scenario.</summary>
+    protected static async Task<(Uri Url, ChildProcess? Process)> NodeAsync(ScenarioOptions options, IDictionary<string, string>? settings = null)
+    {
+        if (options.Url is not null)
+        {
+            return (options.Url, null);
+        }
+
+        var node = ChildProcess.StartNode(settings);
+        await node.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(60));
+        return (node.Url, node);
+    }
+}
+
+/// <summary>GET /health on the node against a bare Kestrel minimal API returning the same JSON.</summary>
+internal sealed class HealthScenario : Scenario
+{
+    public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
+    {
+        var (url, node) = await NodeAsync(options);
+        await using var _ = node;
+        await using var baseline = ChildProcess.StartSelf("baseline-server");
+        await baseline.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(30));
+        using var nodeClient = Client(url);
+        using var bareClient = Client(baseline.Url);
+        var clients = Math.Min(options.Clients, 16);
+
+        var (nodeRate, nodeLatency) = await LoadDriver.RunAsync(clients, options.Duration, async ct => (await nodeClient.GetAsync("/health", ct)).Dispose());
+        var (bareRate, bareLatency) = await LoadDriver.RunAsync(clients, options.Duration, async ct => (await bareClient.GetAsync("/health", ct)).Dispose());
+        return new ScenarioResult("requests/s", nodeRate, "req/s", "bare Kestrel", bareRate, true,
+            [$"node {nodeRate:F0} req/s ({nodeLatency.Describe()}); bare Kestrel {bareRate:F0} req/s ({bareLatency.Describe()}); {clients} clients"]);
+    }
+}
+
+/// <summary>Durable POST /api/tasks/execute of 1 KB store tasks with N clients, against a bare SQLite insert loop with the same durability and batching.</summary>
+internal sealed class SubmitScenario : Scenario
+{
+    private static readonly string Content = new('x', 1024);
+
+    public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
+    {
+        // Tasks are accepted while draining? No: drain would refuse them. Run them; the store tasks are cheap.
+        var (url, node) = await NodeAsync(options, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "2" });
+        await using var _ = node;
+        using var client = Client(url);
+        var body = $$"""{"type":"store","priority":"low","data":{"content":"{{Content}}"}}""";
+        var (nodeRate, nodeLatency) = await LoadDriver.RunAsync(options.Clients, options.Duration, async ct =>
+        {
+            using var response = await client.PostAsync("/api/tasks/execute", Json(body), ct);
+            if ((int)response.StatusCode != 202)
+            {
+                throw new InvalidOperationException($"submit answered {(int)response.StatusCode}");
+            }
+        });
+
+        var (bareRate, bareLatency) = await BareInsertLoopAsync(options.Clients, options.Duration, body);
+        return new ScenarioResult("acknowledged tasks/s", nodeRate, "tasks/s", "bare SQLite insert loop", bareRate, nodeRate > 0,
+            [$"node {nodeRate:F0}/s ({nodeLatency.Describe()}); bare SQLite {bareRate:F0}/s ({bareLatency.Describe()}); {options.Clients} clients"]);
+    }
+
+    /// <summary>32 producers, one writer committing batches of up to 512 rows (WAL, synchronous=FULL): the node's own commit discipline without HTTP, validation or queueing.</summary>
+    private static async Task<(double, Latencies)> BareInsertLoopAsync(int clients, TimeSpan duration, string body)
+    {
+        var directory = Directory.CreateTempSubdirectory("tenzro-bare-").FullName;
+        var path = Path.Combine(directory, "bare.db");
+        using var connection = new SqliteConnection($"Data Source={path}");
+        connection.Open();
+        using (var setup = connection.CreateCommand())
+        {
+            setup.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE tasks (seq INTEGER PRIMARY KEY AUTOINCREMENT, task_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, submitted_at TEXT NOT NULL);";
+            setup.ExecuteNonQuery();
+        }
+
+        var channel = Channel.CreateUnbounded<(string Id, TaskCompletionSource Done)>(new UnboundedChannelOptions { SingleReader = true });
+        var writer = Task.Run(async () =>
+        {
+            var batch = new List<(string Id, TaskCompletionSource Done)>();
+            while (await channel.Reader.WaitToReadAsync())
+            {
+                batch.Clear();
+                while (batch.Count < 512 && channel.Reader.TryRead(out var item))
+                {
+                    batch.Add(item);
+                }
+
+                using var transaction = connection.BeginTransaction();
+                foreach (var (id, _) in batch)
+                {
+                    using var insert = connection.CreateCommand();
+                    insert.CommandText = "INSERT INTO tasks(task_id, body, submitted_at) VALUES ($id, $body, $at);";
+                    insert.Parameters.AddWithValue("$id", id);
+                    insert.Parameters.AddWithValue("$body", body);
+                    insert.Parameters.AddWithValue("$at", DateTime.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+                    insert.ExecuteNonQuery();
+                }
+
+                transaction.Commit();
+                foreach (var (_, done) in batch)
+                {
+                    done.TrySetResult();
+                }
+            }
+        });
+
+        var result = await LoadDriver.RunAsync(clients, duration, async _ =>
+        {
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            channel.Writer.TryWrite((Guid.NewGuid().ToString("N"), done));
+            await done.Task;
+        });
+        channel.Writer.Complete();
+        await writer;
+        connection.Close();
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, true);
+        return result;
+    }
+}
+
+/// <summary>Process start to first 200 on /health, against dotnet running an empty console app; then idle RSS and CPU.</summary>
+internal sealed class StartupScenario : Scenario
+{
+    public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await using var node = ChildProcess.StartNode();
+        var toHealthy = await node.WaitHealthyAsync(started, TimeSpan.FromSeconds(60));
+
+        var baselineStarted = Stopwatch.GetTimestamp();
+        await using (var noop = ChildProcess.StartSelf("noop"))
+        {
+            await noop.WaitForExitAsync();
+        }
+
+        var emptyApp = Stopwatch.GetElapsedTime(baselineStarted);
+
+        var idle = options.Duration;
+        var cpuBefore = node.CpuTime();
+        await Task.Delay(idle);
+        var cpuPercent = 100 * (node.CpuTime() - cpuBefore).TotalSeconds / idle.TotalSeconds;
+        var rssMb = node.ResidentBytes() / (1024.0 * 1024);
+        return new ScenarioResult("to first healthy /health", toHealthy.TotalMilliseconds, "ms", "empty dotnet console app", emptyApp.TotalMilliseconds, true,
+            [$"start to healthy {toHealthy.TotalMilliseconds:F0} ms; empty console app {emptyApp.TotalMilliseconds:F0} ms; after {idle.TotalSeconds:F0} s idle: RSS {rssMb:F1} MB, CPU {cpuPercent:F2} %"]);
+    }
+}

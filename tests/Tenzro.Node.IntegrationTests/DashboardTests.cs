@@ -1,0 +1,70 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Playwright;
+
+namespace Tenzro.Node.IntegrationTests;
+
+/// <summary>The dashboard in a real headless Chromium (Debian's <c>chromium</c>, which .ci/run installs).</summary>
+[Collection(ProcessCollection.Name)]
+[Trait("Suite", "dashboard")]
+public sealed class DashboardTests
+{
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    [Fact]
+    public async Task Dashboard_LoadsWithoutErrors_ShowsASubmittedTaskAndChartsData()
+    {
+        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does.");
+        await using var node = await NodeProcess.StartAsync();
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        });
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
+        var errors = new List<string>();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+            {
+                errors.Add(message.Text);
+            }
+        };
+        page.PageError += (_, error) => errors.Add(error);
+
+        var response = await page.GotoAsync(node.BaseAddress.ToString(), new PageGotoOptions { Timeout = 30_000 });
+        var submitted = await node.Client.PostAsJsonAsync("/api/tasks/execute", new { type = "store", data = new { content = "dashboard" } });
+        var taskId = (await submitted.Content.ReadFromJsonAsync<JsonObject>())!["taskId"]!.GetValue<string>();
+        await page.WaitForSelectorAsync($"tr[data-task='{taskId}']", new PageWaitForSelectorOptions { Timeout = 30_000 });
+        await page.WaitForFunctionAsync("() => Number(document.getElementById('chart-usage').dataset.points) >= 2", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        var identity = await page.TextContentAsync("#identity");
+        var screenshot = Environment.GetEnvironmentVariable("TENZRO_DASHBOARD_SCREENSHOT");
+        if (!string.IsNullOrEmpty(screenshot))
+        {
+            await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
+        }
+
+        Assert.True(response!.Ok);
+        Assert.Contains("individual", identity);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
+    public async Task Dashboard_IsLight_AndUnknownPathsStayProblemJson()
+    {
+        await using var node = await NodeProcess.StartAsync();
+
+        var total = 0L;
+        foreach (var asset in new[] { "/", "/app.js", "/style.css" })
+        {
+            total += (await node.Client.GetByteArrayAsync(asset)).Length;
+        }
+
+        var unknown = await node.Client.GetAsync("/no/such/page");
+
+        Assert.InRange(total, 1, 300 * 1024);
+        Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType!.MediaType);
+    }
+}
