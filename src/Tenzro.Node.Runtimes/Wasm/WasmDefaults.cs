@@ -24,11 +24,11 @@ internal static class WasmDefaults
     /// <summary>The native stack of the thread that runs a module; larger than <see cref="WasmStackBytes"/> plus host frames.</summary>
     public const int HostThreadStackBytes = 8 << 20;
 
-    /// <summary>How often the engine-wide epoch advances: the resolution of timeouts, cancellation and output checks.</summary>
+    /// <summary>
+    /// How often the engine-wide epoch advances: the resolution of timeouts, cancellation, output and
+    /// scratch-size checks, each made at every epoch.
+    /// </summary>
     public static readonly TimeSpan EpochInterval = TimeSpan.FromMilliseconds(10);
-
-    /// <summary>How many epochs pass between two measurements of the scratch directory's size.</summary>
-    public const int ScratchCheckEveryEpochs = 10;
 
     /// <summary>Compiled modules kept in memory (least recently used first out).</summary>
     public const int MemoryCacheModules = 64;

@@ -24,7 +24,6 @@ internal sealed class WasmExecution
     private readonly OutputCapture? _stdout;
     private readonly OutputCapture? _stderr;
     private readonly string? _scratchDirectory;
-    private int _epochs;
 
     private WasmExecution(WasmEngine engine, Module module, WasmTaskRequest request, TaskExecutionContext context)
     {
@@ -75,6 +74,9 @@ internal sealed class WasmExecution
         {
             instance = linker.Instantiate(store, _module);
             var result = _request.IsCommand ? RunCommand(instance) : CallFunction(instance);
+
+            // A module woken from a sleep by the cancellation may return before the next epoch stops it.
+            cancellation.ThrowIfCancellationRequested();
             _context.Progress.Report(1);
             return result;
         }
@@ -228,7 +230,7 @@ internal sealed class WasmExecution
     {
         _context.CancellationToken.ThrowIfCancellationRequested();
         ThrowIfOutputOverflowed();
-        if (_scratchDirectory is not null && ++_epochs % WasmDefaults.ScratchCheckEveryEpochs == 0)
+        if (_scratchDirectory is not null)
         {
             var used = DirectorySize(_scratchDirectory);
             if (used > _request.ScratchLimitBytes)

@@ -91,19 +91,26 @@ internal sealed record WasmTaskRequest
         var wasiClock = OptionalBoolean(config, "wasiClock", errors) ?? false;
         var wasiRandom = OptionalBoolean(config, "wasiRandom", errors) ?? false;
 
+        // The sandbox limit of CONTRACTS.md (as TaskSpec.MemoryLimitMB), read from the number's text so that
+        // a value built in code (a JsonValue of int) reads the same as one parsed from JSON.
+        var memoryLimitMB = task.Requirements.MemoryMB;
         if (config["memoryLimitMB"] is { } limitNode)
         {
             if (limitNode.GetValueKind() != JsonValueKind.Number)
             {
                 errors.AddTypeError("config.memoryLimitMB", "must be a number of megabytes.");
             }
-            else if (limitNode.GetValue<double>() is var limit && (limit < 1 || double.IsNaN(limit)))
+            else if (double.Parse(limitNode.ToJsonString(), CultureInfo.InvariantCulture) is var limit && (limit < 1 || double.IsNaN(limit)))
             {
                 errors.Add("config.memoryLimitMB", $"must be at least 1 MB; got {limit.ToString(CultureInfo.InvariantCulture)}.");
             }
             else if (limit > task.Requirements.MemoryMB)
             {
                 errors.Add("config.memoryLimitMB", $"{limit.ToString(CultureInfo.InvariantCulture)} MB is above requirements.memoryMB ({task.Requirements.MemoryMB} MB), the memory reserved for the task; raise requirements.memoryMB as well.");
+            }
+            else
+            {
+                memoryLimitMB = (long)limit;
             }
         }
 
@@ -128,8 +135,8 @@ internal sealed record WasmTaskRequest
             Fuel = (ulong)fuel,
             MaxOutputBytes = (int)maxOutput,
             MaxTableElements = (uint)maxTable,
-            MemoryLimitMB = task.MemoryLimitMB,
-            MemoryLimitBytes = checked(task.MemoryLimitMB * 1024 * 1024),
+            MemoryLimitMB = memoryLimitMB,
+            MemoryLimitBytes = checked(memoryLimitMB * 1024 * 1024),
             Scratch = scratch,
             ScratchLimitBytes = checked(task.Requirements.StorageMB * 1024 * 1024),
             WasiClock = wasiClock,
