@@ -313,16 +313,21 @@ internal sealed class WasmExecution
             return new WasmTaskException(WasmFailure.MemoryLimit, $"the module's initial table is above the limit of {_request.MaxTableElements} elements (config.maxTableElements): {cause}", exception);
         }
 
+        if (cause.Contains("missing required memory export", StringComparison.Ordinal))
+        {
+            return new WasmTaskException(WasmFailure.Trap, $"{cause}: WASI calls need the module to export its memory as \"memory\"", exception);
+        }
+
         return new WasmTaskException(WasmFailure.Trap, cause, exception);
     }
 
-    private string MemoryNote(Instance? instance)
+    /// <summary>How much memory the module held against its limit; null when it exports no memory.</summary>
+    private string? MemoryNote(Instance? instance)
     {
         var memory = instance?.GetMemories().Select(m => m.Memory).FirstOrDefault();
-        var limit = $"the memory limit is {_request.MemoryLimitMB} MB";
         return memory is null
-            ? $"{limit}; a memory.grow past it returns -1, which programs usually treat as a fatal allocation failure"
-            : $"memory in use: {FormatBytes(memory.GetLength())}; {limit}, and a memory.grow past it returns -1, which programs usually treat as a fatal allocation failure";
+            ? null
+            : $"memory in use: {FormatBytes(memory.GetLength())}; the memory limit is {_request.MemoryLimitMB} MB, and a memory.grow past it returns -1, which programs usually treat as a fatal allocation failure";
     }
 
     private string ExportedFunctions()

@@ -130,7 +130,9 @@ internal sealed partial class WasmModuleCache
         }
         catch (WasmtimeException e)
         {
-            throw new WasmTaskException(WasmFailure.NotWasm, $"not a WebAssembly module: {WasmFailures.Cause(e.Message)}", e);
+            var cause = WasmFailures.Cause(e.Message);
+            var invalid = $"WebAssembly module '{sha256}' is not valid: ";
+            throw new WasmTaskException(WasmFailure.NotWasm, $"not a WebAssembly module: {(cause.StartsWith(invalid, StringComparison.Ordinal) ? cause[invalid.Length..] : cause)}", e);
         }
     }
 
