@@ -1,5 +1,6 @@
 using Tenzro.Node.Api;
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Runtimes.Wasm;
 
 namespace Tenzro.Node.Hosting;
 
@@ -33,6 +34,7 @@ internal static class NodeApp
         builder.Services.AddNodeHttp();
         builder.Services.AddTaskEngine();
         builder.Services.AddResourceManager();
+        builder.Services.AddWasmRuntime();
         builder.Services.AddNodeHealth();
         builder.Services.AddNodeObservability(settings);
 

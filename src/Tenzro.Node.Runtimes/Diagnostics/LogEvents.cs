@@ -1,0 +1,12 @@
+namespace Tenzro.Node.Runtimes.Diagnostics;
+
+/// <summary>
+/// Event ids of every log message in Tenzro.Node.Runtimes, in one list so that none repeats.
+/// Ranges: 61xx WebAssembly sandbox, 62xx ONNX Runtime.
+/// </summary>
+internal static class LogEvents
+{
+    public const int WasmCacheWriteFailed = 6101;
+    public const int WasmCacheEntryDiscarded = 6102;
+    public const int WasmCacheTrimFailed = 6103;
+}

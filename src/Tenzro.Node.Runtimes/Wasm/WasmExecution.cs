@@ -1,0 +1,362 @@
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Tasks;
+using Wasmtime;
+
+namespace Tenzro.Node.Runtimes.Wasm;
+
+/// <summary>
+/// One run of a compiled module in a store of its own: fuel, memory and table limits, WASI with captured
+/// output, the epoch check that stops the module on cancellation, timeout or a broken limit, and the
+/// translation of traps into reasons.
+/// </summary>
+/// <remarks>Single use; <see cref="Run"/> blocks the calling thread while the module runs.</remarks>
+internal sealed class WasmExecution
+{
+    private const string WasiModule = "wasi_snapshot_preview1";
+
+    /// <summary>How long past its deadline a module runs if the caller's token never fires.</summary>
+    private static readonly TimeSpan DeadlineGrace = TimeSpan.FromSeconds(2);
+
+    private readonly WasmEngine _engine;
+    private readonly Module _module;
+    private readonly WasmTaskRequest _request;
+    private readonly TaskExecutionContext _context;
+    private readonly OutputCapture? _stdout;
+    private readonly OutputCapture? _stderr;
+    private readonly string? _scratchDirectory;
+
+    private WasmExecution(WasmEngine engine, Module module, WasmTaskRequest request, TaskExecutionContext context)
+    {
+        _engine = engine;
+        _module = module;
+        _request = request;
+        _context = context;
+        if (request.IsCommand)
+        {
+            _stdout = new OutputCapture("stdout", request.MaxOutputBytes);
+            _stderr = new OutputCapture("stderr", request.MaxOutputBytes);
+        }
+
+        if (request.Scratch)
+        {
+            _scratchDirectory = Path.Combine(context.ScratchDirectory, "scratch");
+        }
+    }
+
+    /// <summary>
+    /// Runs the task and returns its result: <c>{"returns":[…]}</c> for a function call,
+    /// <c>{"exitCode","stdout","stderr"}</c> for a WASI command. Throws <see cref="WasmTaskException"/> with the
+    /// reason, or <see cref="OperationCanceledException"/> once the context's token has fired.
+    /// </summary>
+    public static JsonObject Run(WasmEngine engine, Module module, WasmTaskRequest request, TaskExecutionContext context) =>
+        new WasmExecution(engine, module, request, context).Run();
+
+    private JsonObject Run()
+    {
+        var cancellation = _context.CancellationToken;
+        cancellation.ThrowIfCancellationRequested();
+        CheckImports();
+
+        using var store = new Store(_engine.Engine);
+        store.Fuel = _request.Fuel;
+        store.SetLimits(memorySize: _request.MemoryLimitBytes, tableElements: _request.MaxTableElements, instances: 1, tables: 16, memories: 1);
+        store.SetEpochDeadline(1);
+        store.SetEpochDeadlineCallback(OnEpoch);
+        store.SetWasiConfiguration(CreateWasiConfiguration());
+
+        using var linker = new Linker(_engine.Engine);
+        linker.DefineWasi();
+        WasiShims.Define(linker, _request.WasiClock, _request.WasiRandom, cancellation);
+        DefineProgress(linker);
+
+        Instance? instance = null;
+        try
+        {
+            instance = linker.Instantiate(store, _module);
+            var result = _request.IsCommand ? RunCommand(instance) : CallFunction(instance);
+
+            // A module woken from a sleep by the cancellation may return before the next epoch stops it.
+            cancellation.ThrowIfCancellationRequested();
+            _context.Progress.Report(1);
+            return result;
+        }
+        catch (WasmtimeException e)
+        {
+            throw Translate(e, instance);
+        }
+    }
+
+    private JsonObject CallFunction(Instance instance)
+    {
+        var entry = _request.Entry!;
+        if (entry != "_initialize" && instance.GetFunction("_initialize") is { Parameters.Count: 0, Results.Count: 0 } initialize)
+        {
+            // A WASI reactor sets itself up in _initialize before any other export is called.
+            InvokeExpectingReturn(initialize, "_initialize", []);
+        }
+
+        var function = instance.GetFunction(entry)
+            ?? throw new WasmTaskException(WasmFailure.MissingExport, $"the module exports no function '{entry}' (data.entry); it exports {ExportedFunctions()}");
+
+        var signature = $"({string.Join(", ", function.Parameters.Select(WasmValues.Name))}) -> ({string.Join(", ", function.Results.Select(WasmValues.Name))})";
+        if (function.Parameters.Concat(function.Results).Any(k => !WasmValues.IsSupported(k)))
+        {
+            throw new WasmTaskException(WasmFailure.BadArguments, $"function '{entry}' has the signature {signature}; only i32, i64, f32 and f64 parameters and results can be passed as JSON");
+        }
+
+        if (function.Parameters.Count != _request.Args.Count)
+        {
+            throw new WasmTaskException(WasmFailure.BadArguments, $"function '{entry}' takes {function.Parameters.Count} argument(s) {signature}; data.args has {_request.Args.Count}");
+        }
+
+        var arguments = new ValueBox[function.Parameters.Count];
+        for (var i = 0; i < arguments.Length; i++)
+        {
+            if (!WasmValues.TryToWasm(_request.Args[i], function.Parameters[i], out arguments[i], out var problem))
+            {
+                throw new WasmTaskException(WasmFailure.BadArguments, $"data.args[{i}]: {problem} (parameter {i} of '{entry}' is {WasmValues.Name(function.Parameters[i])})");
+            }
+        }
+
+        var value = InvokeExpectingReturn(function, entry, arguments);
+        var returns = value switch
+        {
+            null => [],
+            object[] many => new JsonArray([.. many.Select(WasmValues.ToJson)]),
+            _ => new JsonArray(WasmValues.ToJson(value)),
+        };
+        return new JsonObject { ["returns"] = returns };
+    }
+
+    private static object? InvokeExpectingReturn(Function function, string name, ValueBox[] arguments)
+    {
+        try
+        {
+            return function.Invoke(arguments);
+        }
+        catch (WasmtimeException e) when (e.ExitCode is { } code)
+        {
+            throw new WasmTaskException(WasmFailure.Exited, $"the module called proc_exit({code}) inside '{name}'; a function call must return (leave out data.entry to run it as a WASI command)", e);
+        }
+    }
+
+    private JsonObject RunCommand(Instance instance)
+    {
+        var start = instance.GetFunction("_start")
+            ?? throw new WasmTaskException(WasmFailure.MissingExport, $"the module exports no _start function, so it is not a WASI command; give data.entry to call one of its functions: {ExportedFunctions()}");
+
+        var exitCode = 0;
+        try
+        {
+            start.Invoke();
+        }
+        catch (WasmtimeException e) when (e.ExitCode is { } code && !OutputOverflowed)
+        {
+            exitCode = code;
+        }
+
+        ThrowIfOutputOverflowed();
+        return new JsonObject
+        {
+            ["exitCode"] = exitCode,
+            ["stdout"] = _stdout!.Text(),
+            ["stderr"] = _stderr!.Text(),
+        };
+    }
+
+    private WasiConfiguration CreateWasiConfiguration()
+    {
+        var wasi = new WasiConfiguration()
+            .WithArgs(_request.Argv)
+            .WithEnvironmentVariables(_request.Environment);
+        if (_request.Stdin is not null)
+        {
+            Directory.CreateDirectory(_context.ScratchDirectory);
+            var stdin = Path.Combine(_context.ScratchDirectory, "stdin");
+            File.WriteAllText(stdin, _request.Stdin);
+            wasi.WithStandardInput(stdin);
+        }
+
+        if (_stdout is not null && _stderr is not null)
+        {
+            wasi.WithStandardOutputCallback(_stdout.Write).WithStandardErrorCallback(_stderr.Write);
+        }
+
+        if (_scratchDirectory is not null)
+        {
+            Directory.CreateDirectory(_scratchDirectory);
+            wasi.WithPreopenedDirectory(_scratchDirectory, "/scratch", mutable: true);
+        }
+
+        return wasi;
+    }
+
+    private void DefineProgress(Linker linker)
+    {
+        var last = -1.0;
+        linker.DefineFunction("tenzro", "progress", (double value) =>
+        {
+            if (double.IsNaN(value))
+            {
+                return;
+            }
+
+            var clamped = Math.Clamp(value, 0, 1);
+            if (Math.Abs(clamped - last) < 0.001 && clamped < 1)
+            {
+                return;
+            }
+
+            last = clamped;
+            _context.Progress.Report(clamped);
+        });
+    }
+
+    /// <summary>Names every import this node does not provide, before Wasmtime reports only the first.</summary>
+    private void CheckImports()
+    {
+        var missing = _module.Imports
+            .Where(i => i.ModuleName != WasiModule && !(i.ModuleName == "tenzro" && i.Name == "progress" && i is FunctionImport))
+            .Select(i => $"{i.ModuleName}.{i.Name} ({ImportKind(i)})")
+            .ToList();
+        if (missing.Count > 0)
+        {
+            throw new WasmTaskException(WasmFailure.MissingImport, $"the module imports {string.Join(", ", missing)}, which this node does not provide; it provides WASI preview 1 ({WasiModule}) and tenzro.progress (f64)");
+        }
+    }
+
+    /// <summary>Called on the module's thread at every epoch; throwing stops the module.</summary>
+    private ulong OnEpoch(Store store)
+    {
+        _context.CancellationToken.ThrowIfCancellationRequested();
+        ThrowIfOutputOverflowed();
+        if (_scratchDirectory is not null)
+        {
+            var used = DirectorySize(_scratchDirectory);
+            if (used > _request.ScratchLimitBytes)
+            {
+                throw new WasmTaskException(WasmFailure.ScratchLimit, $"the module wrote {used} bytes to /scratch, more than requirements.storageMB ({_request.ScratchLimitBytes / (1024 * 1024)} MB); it was stopped");
+            }
+        }
+
+        if (DateTimeOffset.UtcNow > _context.Deadline + DeadlineGrace)
+        {
+            throw new WasmTaskException(WasmFailure.DeadlinePassed, "stopped at its deadline");
+        }
+
+        return 1;
+    }
+
+    private bool OutputOverflowed => _stdout?.Overflowed == true || _stderr?.Overflowed == true;
+
+    private void ThrowIfOutputOverflowed()
+    {
+        foreach (var capture in new[] { _stdout, _stderr })
+        {
+            if (capture?.Overflowed == true)
+            {
+                throw new WasmTaskException(WasmFailure.OutputLimit, $"{capture.Name} was truncated: the module wrote more than {capture.Limit} bytes (config.maxOutputBytes) and was stopped");
+            }
+        }
+    }
+
+    private Exception Translate(WasmtimeException exception, Instance? instance)
+    {
+        for (Exception? inner = exception; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is OperationCanceledException && _context.CancellationToken.IsCancellationRequested)
+            {
+                return new OperationCanceledException("the task was cancelled or timed out", exception, _context.CancellationToken);
+            }
+
+            if (inner is WasmTaskException failure)
+            {
+                return failure;
+            }
+        }
+
+        if (_context.CancellationToken.IsCancellationRequested)
+        {
+            return new OperationCanceledException("the task was cancelled or timed out", exception, _context.CancellationToken);
+        }
+
+        if (OutputOverflowed)
+        {
+            try
+            {
+                ThrowIfOutputOverflowed();
+            }
+            catch (WasmTaskException e)
+            {
+                return e;
+            }
+        }
+
+        if (exception is TrapException trap)
+        {
+            return WasmFailures.FromTrap(trap, _request.Fuel, MemoryNote(instance));
+        }
+
+        var cause = WasmFailures.Cause(exception.Message);
+        if (WasmFailures.UnknownImport(exception.Message) is { } import)
+        {
+            return new WasmTaskException(WasmFailure.MissingImport, $"the module imports {import}, which this node does not provide", exception);
+        }
+
+        if (cause.Contains("exceeds memory limits", StringComparison.Ordinal))
+        {
+            return new WasmTaskException(WasmFailure.MemoryLimit, $"the module's initial memory is above the memory limit of {_request.MemoryLimitMB} MB (config.memoryLimitMB, else requirements.memoryMB): {cause}", exception);
+        }
+
+        if (cause.Contains("exceeds table limits", StringComparison.Ordinal))
+        {
+            return new WasmTaskException(WasmFailure.MemoryLimit, $"the module's initial table is above the limit of {_request.MaxTableElements} elements (config.maxTableElements): {cause}", exception);
+        }
+
+        if (cause.Contains("missing required memory export", StringComparison.Ordinal))
+        {
+            return new WasmTaskException(WasmFailure.Trap, $"{cause}: WASI calls need the module to export its memory as \"memory\"", exception);
+        }
+
+        return new WasmTaskException(WasmFailure.Trap, cause, exception);
+    }
+
+    /// <summary>How much memory the module held against its limit; null when it exports no memory.</summary>
+    private string? MemoryNote(Instance? instance)
+    {
+        var memory = instance?.GetMemories().Select(m => m.Memory).FirstOrDefault();
+        return memory is null
+            ? null
+            : $"memory in use: {FormatBytes(memory.GetLength())}; the memory limit is {_request.MemoryLimitMB} MB, and a memory.grow past it returns -1, which programs usually treat as a fatal allocation failure";
+    }
+
+    private string ExportedFunctions()
+    {
+        var names = _module.Exports.OfType<FunctionExport>().Select(e => e.Name).ToList();
+        return names.Count == 0 ? "no functions" : string.Join(", ", names);
+    }
+
+    private static string ImportKind(Import import) => import switch
+    {
+        FunctionImport => "function",
+        MemoryImport => "memory",
+        TableImport => "table",
+        GlobalImport => "global",
+        _ => "import",
+    };
+
+    private static long DirectorySize(string path)
+    {
+        try
+        {
+            return new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    private static string FormatBytes(long bytes) =>
+        bytes >= 1024 * 1024 ? $"{bytes / (1024.0 * 1024.0):0.##} MB" : $"{bytes / 1024.0:0.##} KiB";
+}

@@ -1,0 +1,116 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Tasks;
+using Wasmtime;
+
+namespace Tenzro.Node.Runtimes.Wasm;
+
+/// <summary>
+/// The <c>compute</c> task: a WebAssembly module (WAT text, base64 binary or a stored blob) run in Wasmtime,
+/// either as a call of an exported function with numeric arguments or as a WASI command with argv, env and
+/// stdin. Limits come from the task: fuel, memory, tables, wall time, output size (docs/TASKS.md).
+/// </summary>
+/// <remarks>
+/// Thread-safe. Each execution runs on a thread of its own with a large native stack, so a deep wasm stack
+/// never meets the host's stack limit and a long computation never holds a thread-pool thread.
+/// </remarks>
+internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache, WasmEngine engine) : ITaskRuntime
+{
+    public const string TaskType = "compute";
+
+    public IReadOnlyCollection<string> Types { get; } = [TaskType];
+
+    public void Validate(TaskSpec task, ValidationErrors errors) => _ = WasmTaskRequest.Parse(task, errors, blobs);
+
+    public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var errors = new ValidationErrors();
+        var request = WasmTaskRequest.Parse(context.Task, errors, blobs)
+            ?? throw new WasmTaskException(WasmFailure.InvalidTask, errors.ToString());
+        context.CancellationToken.ThrowIfCancellationRequested();
+
+        byte[]? stored = null;
+        if (request.Source.Kind == WasmModuleSourceKind.BlobHash)
+        {
+            stored = await blobs.ReadAsync(request.Source.Value, context.CancellationToken)
+                ?? throw new WasmTaskException(WasmFailure.NotWasm, $"the blob {request.Source.Value} (data.moduleHash) was deleted before the task ran");
+        }
+
+        return await RunOnOwnThreadAsync(() =>
+        {
+            var (hash, wasm) = Binary(request.Source, stored);
+            var module = cache.GetOrCompile(hash, wasm);
+            using var active = engine.BeginExecution();
+            return WasmExecution.Run(engine, module, request, context);
+        });
+    }
+
+    /// <summary>The module's binary and its sha256 (the cache key), whatever form it was given in.</summary>
+    private static (string Hash, byte[] Wasm) Binary(WasmModuleSource source, byte[]? stored)
+    {
+        byte[] wasm;
+        switch (source.Kind)
+        {
+            case WasmModuleSourceKind.BlobHash:
+                return (source.Value, stored!);
+            case WasmModuleSourceKind.Base64:
+                wasm = Convert.FromBase64String(source.Value);
+                break;
+            default:
+                try
+                {
+                    wasm = Module.ConvertText(source.Value);
+                }
+                catch (WasmtimeException e)
+                {
+                    throw new WasmTaskException(WasmFailure.NotWasm, $"not a WebAssembly module: data.wat does not parse: {DescribeTextError(e.Message)}", e);
+                }
+
+                break;
+        }
+
+        return (Convert.ToHexStringLower(SHA256.HashData(wasm)), wasm);
+    }
+
+    /// <summary>"unknown operator … --> &lt;anon&gt;:1:29 …" becomes "unknown operator … at line 1, column 29".</summary>
+    private static string DescribeTextError(string message)
+    {
+        var first = message.Split('\n', 2)[0].Trim();
+        var location = TextErrorLocation().Match(message);
+        return location.Success ? $"{first} at line {location.Groups[1].Value}, column {location.Groups[2].Value}" : first;
+    }
+
+    private static Task<T> RunOnOwnThreadAsync<T>(Func<T> work)
+    {
+        var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(
+            () =>
+            {
+                try
+                {
+                    completion.SetResult(work());
+                }
+                catch (OperationCanceledException e)
+                {
+                    completion.SetCanceled(e.CancellationToken);
+                }
+                catch (Exception e)
+                {
+                    completion.SetException(e);
+                }
+            },
+            WasmDefaults.HostThreadStackBytes)
+        {
+            IsBackground = true,
+            Name = "wasm task",
+        };
+        thread.Start();
+        return completion.Task;
+    }
+
+    [GeneratedRegex(@"-->\s*[^:\s]+:(\d+):(\d+)")]
+    private static partial Regex TextErrorLocation();
+}
