@@ -57,11 +57,10 @@ internal sealed class SubmitScenario : Scenario
 
     public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
     {
-        // Tasks are accepted while draining? No: drain would refuse them. Run them; the store tasks are cheap.
         var (url, node) = await NodeAsync(options, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "2" });
         await using var _ = node;
         using var client = Client(url);
-        var body = $$"""{"type":"store","priority":"low","data":{"content":"{{Content}}"}}""";
+        var body = "{\"type\":\"store\",\"priority\":\"low\",\"data\":{\"content\":\"" + Content + "\"}}";
         var (nodeRate, nodeLatency) = await LoadDriver.RunAsync(options.Clients, options.Duration, async ct =>
         {
             using var response = await client.PostAsync("/api/tasks/execute", Json(body), ct);
