@@ -152,6 +152,14 @@ public sealed class ProcessRuntimeTests
         Assert.Equal("data.pipeline[0].expr: item 2: division by zero at position 4", message);
     }
 
+    [Fact]
+    public async Task Execute_NumberBeyondDoubleRange_FailsNamingTheItem()
+    {
+        var message = await FailureAsync(_runtime, """{"type":"process","data":{"input":[1,1e400],"pipeline":[{"op":"sum"}]}}""");
+
+        Assert.Equal("data.input[1]: the number 1e400 is too large for a double", message);
+    }
+
     [Theory]
     [InlineData("""{"input":[1,2,3],"config":{"op":"sum"}}""", "6")]
     [InlineData("""{"input":[1,2,3],"config":{"op":"average"}}""", "2")]

@@ -210,7 +210,8 @@ internal static class AggregateStrategies
     {
         if (node is JsonValue value && value.GetValueKind() == JsonValueKind.Number)
         {
-            return Expressions.ExpressionValue.NumberOf(value);
+            var number = Expressions.ExpressionValue.NumberOf(value);
+            return double.IsFinite(number) ? number : throw new TaskExecutionException($"{label} is a number too large for a double");
         }
 
         throw new TaskExecutionException($"{label} is {Describe(node)}; {strategy} needs numbers");

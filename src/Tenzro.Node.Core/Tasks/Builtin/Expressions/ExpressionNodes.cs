@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
+using System.Text.Json;
 
 namespace Tenzro.Node.Core.Tasks.Builtin.Expressions;
 
@@ -49,22 +49,35 @@ internal sealed class PathNode(int position, IReadOnlyList<PathSegment> segments
             return item;
         }
 
-        var current = item.Kind == ValueKind.Json ? item.Json : null;
+        if (item.Kind != ValueKind.Json)
+        {
+            return ExpressionValue.Null;
+        }
+
+        var current = item.Json;
         foreach (var segment in Segments)
         {
-            current = current switch
+            switch (current.ValueKind)
             {
-                JsonObject o => o.TryGetPropertyValue(segment.Name, out var member) ? member : null,
-                JsonArray a when segment.Index is { } i && i < a.Count => a[i],
-                _ => null,
-            };
-            if (current is null)
-            {
-                return ExpressionValue.Null;
+                case JsonValueKind.Object when current.TryGetProperty(segment.Name, out var member):
+                    current = member;
+                    break;
+                case JsonValueKind.Array when segment.Index is { } i && i < current.GetArrayLength():
+                    current = current[i];
+                    break;
+                default:
+                    return ExpressionValue.Null;
             }
         }
 
-        return ExpressionValue.FromJson(current);
+        try
+        {
+            return ExpressionValue.FromElement(current);
+        }
+        catch (FormatException e)
+        {
+            throw Fail(e.Message);
+        }
     }
 }
 

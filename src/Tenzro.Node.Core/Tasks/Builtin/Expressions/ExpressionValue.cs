@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Json;
@@ -16,17 +17,19 @@ internal enum ValueKind
 }
 
 /// <summary>
-/// A value during evaluation. Numbers are IEEE doubles and are always finite (operations that would
-/// give NaN or an infinity fail instead), so every value has exactly one canonical JSON form.
+/// A JSON value during evaluation and between pipeline stages. Numbers are IEEE doubles and always finite
+/// (operations that would give NaN or an infinity fail instead); objects and arrays are read-only
+/// <see cref="JsonElement"/>s, read in place without copying.
 /// </summary>
+/// <remarks>Immutable; safe to share between threads.</remarks>
 internal readonly struct ExpressionValue : IEquatable<ExpressionValue>
 {
     private readonly double _number;
     private readonly bool _boolean;
     private readonly string? _string;
-    private readonly JsonNode? _json;
+    private readonly JsonElement _json;
 
-    private ExpressionValue(ValueKind kind, double number = 0, bool boolean = false, string? text = null, JsonNode? json = null)
+    private ExpressionValue(ValueKind kind, double number = 0, bool boolean = false, string? text = null, JsonElement json = default)
     {
         Kind = kind;
         _number = number;
@@ -46,7 +49,7 @@ internal readonly struct ExpressionValue : IEquatable<ExpressionValue>
     public string String => _string ?? string.Empty;
 
     /// <summary>The object or array of a <see cref="ValueKind.Json"/> value.</summary>
-    public JsonNode? Json => _json;
+    public JsonElement Json => _json;
 
     public static ExpressionValue FromNumber(double value) => new(ValueKind.Number, number: value);
 
@@ -54,57 +57,53 @@ internal readonly struct ExpressionValue : IEquatable<ExpressionValue>
 
     public static ExpressionValue FromString(string value) => new(ValueKind.String, text: value);
 
-    /// <summary>Wraps a JSON node; objects and arrays are referenced, not copied.</summary>
-    public static ExpressionValue FromJson(JsonNode? node)
+    /// <summary>Wraps a JSON element; objects and arrays are referenced, not copied.</summary>
+    /// <exception cref="FormatException">A number too large for a double.</exception>
+    public static ExpressionValue FromElement(JsonElement element) => element.ValueKind switch
     {
-        switch (node)
-        {
-            case null:
-                return Null;
-            case JsonObject or JsonArray:
-                return new ExpressionValue(ValueKind.Json, json: node);
-        }
+        JsonValueKind.Number => element.TryGetDouble(out var number) && double.IsFinite(number)
+            ? FromNumber(number)
+            : throw new FormatException($"the number {element.GetRawText()} is too large for a double"),
+        JsonValueKind.String => FromString(element.GetString()!),
+        JsonValueKind.True => FromBoolean(true),
+        JsonValueKind.False => FromBoolean(false),
+        JsonValueKind.Object or JsonValueKind.Array => new ExpressionValue(ValueKind.Json, json: element),
+        _ => Null,
+    };
 
-        var value = node.AsValue();
-        return value.GetValueKind() switch
-        {
-            JsonValueKind.Number => FromNumber(NumberOf(value)),
-            JsonValueKind.String => FromString(value.GetValue<string>()),
-            JsonValueKind.True => FromBoolean(true),
-            JsonValueKind.False => FromBoolean(false),
-            _ => Null,
-        };
-    }
+    /// <summary>Copies a JSON node into a value (a convenience for callers that hold nodes).</summary>
+    public static ExpressionValue FromJson(JsonNode? node) =>
+        node is null ? Null : FromElement(JsonSerializer.SerializeToElement(node));
 
-    /// <summary>The double of a JSON number node, whatever CLR type backs it.</summary>
-    public static double NumberOf(JsonValue value)
-    {
-        if (value.TryGetValue<double>(out var number))
-        {
-            return number;
-        }
-
-        return double.Parse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
-    }
-
-    /// <summary>A JSON node for this value. Objects and arrays without a parent are reused; others are copied.</summary>
+    /// <summary>A new JSON node for this value; objects and arrays wrap the element without copying it.</summary>
     public JsonNode? ToJsonNode() => Kind switch
     {
         ValueKind.Null => null,
         ValueKind.Boolean => JsonValue.Create(_boolean),
         ValueKind.Number => JsonValue.Create(_number),
         ValueKind.String => JsonValue.Create(_string),
-        _ => _json!.Parent is null ? _json : _json.DeepClone(),
+        _ => _json.ValueKind == JsonValueKind.Array ? JsonArray.Create(_json) : JsonObject.Create(_json),
     };
 
-    /// <summary>The RFC 8785 form of this value: identity for equality, distinct and grouping.</summary>
+    /// <summary>The RFC 8785 (canonical JSON) text of this value.</summary>
+    /// <exception cref="FormatException">A number inside an object or array is too large for a double.</exception>
     public string ToCanonicalString() => Kind switch
     {
         ValueKind.Null => "null",
         ValueKind.Boolean => _boolean ? "true" : "false",
         ValueKind.Number => CanonicalJson.FormatNumber(_number),
-        _ => System.Text.Encoding.UTF8.GetString(CanonicalJson.Serialize(Kind == ValueKind.String ? JsonValue.Create(_string) : _json)),
+        ValueKind.String => CanonicalJson.ToCanonicalString(JsonSerializer.SerializeToElement(_string)),
+        _ => CanonicalJson.ToCanonicalString(_json),
     };
+
+    /// <summary>UTF-8 bytes of <see cref="ToCanonicalString"/>.</summary>
+    public byte[] ToCanonicalBytes() => Encoding.UTF8.GetBytes(ToCanonicalString());
+
+    /// <summary>
+    /// A string that is equal for two values exactly when they are <see cref="Equals(ExpressionValue)"/>, cheaper
+    /// than the canonical text for strings. For set membership only; never shown.
+    /// </summary>
+    public string IdentityKey() => Kind == ValueKind.String ? "s" + _string : "j" + ToCanonicalString();
 
     /// <summary>Name of the kind as a user reads it in an error message.</summary>
     public string KindName => Kind switch
@@ -113,7 +112,7 @@ internal readonly struct ExpressionValue : IEquatable<ExpressionValue>
         ValueKind.Boolean => "a boolean",
         ValueKind.Number => "a number",
         ValueKind.String => "a string",
-        _ => _json is JsonArray ? "an array" : "an object",
+        _ => _json.ValueKind == JsonValueKind.Array ? "an array" : "an object",
     };
 
     /// <summary>
@@ -131,9 +130,15 @@ internal readonly struct ExpressionValue : IEquatable<ExpressionValue>
 
     public override bool Equals(object? obj) => obj is ExpressionValue other && Equals(other);
 
-    public override int GetHashCode() => HashCode.Combine(Kind, ToCanonicalString());
+    public override int GetHashCode() => IdentityKey().GetHashCode(StringComparison.Ordinal);
+
+    public override string ToString() => ToCanonicalString();
 
     public static bool operator ==(ExpressionValue left, ExpressionValue right) => left.Equals(right);
 
     public static bool operator !=(ExpressionValue left, ExpressionValue right) => !left.Equals(right);
+
+    /// <summary>The double of a JSON number node, whatever CLR type backs it.</summary>
+    public static double NumberOf(JsonValue value) =>
+        value.TryGetValue<double>(out var number) ? number : double.Parse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
 }

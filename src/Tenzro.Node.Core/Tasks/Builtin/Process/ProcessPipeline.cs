@@ -75,31 +75,58 @@ internal sealed class ProcessPipeline
         return errors.ToDictionary().Count == before ? new ProcessPipeline(stages) : null;
     }
 
-    /// <summary>Runs the stages over a copy of <paramref name="input"/>; reports progress after each stage.</summary>
+    /// <summary>Runs the stages over <paramref name="input"/>; reports progress after each stage.</summary>
     /// <exception cref="TaskExecutionException">A stage failed on an item.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
     public JsonNode? Run(JsonArray input, IProgress<double> progress, CancellationToken cancellationToken)
     {
-        // Work on detached copies so the task's own data stays untouched and items can move into the output.
-        var copy = input.DeepClone().AsArray();
-        var items = new List<JsonNode?>(copy);
-        copy.Clear();
+        // One read-only copy of the input, read in place by every stage: items are never copied or mutated.
+        var document = JsonSerializer.SerializeToElement(input);
+        var items = new List<ExpressionValue>(document.GetArrayLength());
+        foreach (var element in document.EnumerateArray())
+        {
+            try
+            {
+                items.Add(ExpressionValue.FromElement(element));
+            }
+            catch (FormatException e)
+            {
+                throw new TaskExecutionException($"data.input[{items.Count}]: {e.Message}");
+            }
+        }
+
         for (var i = 0; i < Stages.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var stage = Stages[i];
-            if (stage is ValueStage last)
+            try
             {
-                progress.Report(1);
-                return last.Apply(items, cancellationToken);
+                if (stage is ValueStage last)
+                {
+                    progress.Report(1);
+                    return last.Apply(items, cancellationToken);
+                }
+
+                items = ((ListStage)stage).Apply(items, cancellationToken);
+            }
+            catch (FormatException e)
+            {
+                // A number too large for a double, deep inside an item that a stage compared or hashed.
+                throw new TaskExecutionException($"{stage.Field}: {e.Message}");
             }
 
-            items = ((ListStage)stage).Apply(items, cancellationToken);
             progress.Report((i + 1.0) / Stages.Count);
         }
 
         progress.Report(1);
-        return new JsonArray([.. items]);
+        var output = new JsonArray();
+        for (var i = 0; i < items.Count; i++)
+        {
+            ProcessStage.Checkpoint(i, cancellationToken);
+            output.Add(items[i].ToJsonNode());
+        }
+
+        return output;
     }
 
     private static (JsonObject Config, string Field)? Shorthand(TaskSpec task)

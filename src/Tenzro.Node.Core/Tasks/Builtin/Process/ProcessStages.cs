@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Tasks.Builtin.Expressions;
 
 namespace Tenzro.Node.Core.Tasks.Builtin.Process;
@@ -16,7 +15,7 @@ internal abstract class ProcessStage(string field, string op)
     /// <summary>How many items a loop handles between cancellation checks.</summary>
     protected const int CheckEvery = 4096;
 
-    protected ExpressionValue Evaluate(Expression expression, string member, JsonNode? item, int index)
+    protected ExpressionValue Evaluate(Expression expression, string member, ExpressionValue item, int index)
     {
         try
         {
@@ -28,7 +27,7 @@ internal abstract class ProcessStage(string field, string op)
         }
     }
 
-    protected static void Checkpoint(int index, CancellationToken cancellationToken)
+    public static void Checkpoint(int index, CancellationToken cancellationToken)
     {
         if (index % CheckEvery == 0)
         {
@@ -40,26 +39,26 @@ internal abstract class ProcessStage(string field, string op)
 /// <summary>A stage that turns an array into an array.</summary>
 internal abstract class ListStage(string field, string op) : ProcessStage(field, op)
 {
-    /// <summary>Returns the new items; every node in it has no parent.</summary>
-    public abstract List<JsonNode?> Apply(List<JsonNode?> items, CancellationToken cancellationToken);
+    /// <summary>Returns the new items.</summary>
+    public abstract List<ExpressionValue> Apply(List<ExpressionValue> items, CancellationToken cancellationToken);
 }
 
 /// <summary>A stage that turns an array into one value; it must be the last stage.</summary>
 internal abstract class ValueStage(string field, string op) : ProcessStage(field, op)
 {
-    public abstract JsonNode? Apply(List<JsonNode?> items, CancellationToken cancellationToken);
+    public abstract JsonNode? Apply(List<ExpressionValue> items, CancellationToken cancellationToken);
 }
 
 /// <summary><c>map</c>: each item becomes the value of <c>expr</c>.</summary>
 internal sealed class MapStage(string field, Expression expression) : ListStage(field, "map")
 {
-    public override List<JsonNode?> Apply(List<JsonNode?> items, CancellationToken cancellationToken)
+    public override List<ExpressionValue> Apply(List<ExpressionValue> items, CancellationToken cancellationToken)
     {
-        var output = new List<JsonNode?>(items.Count);
+        var output = new List<ExpressionValue>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
             Checkpoint(i, cancellationToken);
-            output.Add(Evaluate(expression, "expr", items[i], i).ToJsonNode());
+            output.Add(Evaluate(expression, "expr", items[i], i));
         }
 
         return output;
@@ -69,9 +68,9 @@ internal sealed class MapStage(string field, Expression expression) : ListStage(
 /// <summary><c>filter</c>: keeps the items for which <c>expr</c> is true; it must give true or false.</summary>
 internal sealed class FilterStage(string field, Expression expression) : ListStage(field, "filter")
 {
-    public override List<JsonNode?> Apply(List<JsonNode?> items, CancellationToken cancellationToken)
+    public override List<ExpressionValue> Apply(List<ExpressionValue> items, CancellationToken cancellationToken)
     {
-        var output = new List<JsonNode?>();
+        var output = new List<ExpressionValue>();
         for (var i = 0; i < items.Count; i++)
         {
             Checkpoint(i, cancellationToken);
@@ -98,14 +97,14 @@ internal sealed class FilterStage(string field, Expression expression) : ListSta
 /// </summary>
 internal sealed class SortStage(string field, Expression? key, bool descending) : ListStage(field, "sort")
 {
-    public override List<JsonNode?> Apply(List<JsonNode?> items, CancellationToken cancellationToken)
+    public override List<ExpressionValue> Apply(List<ExpressionValue> items, CancellationToken cancellationToken)
     {
         var keys = new SortKey[items.Count];
         var order = new int[items.Count];
         for (var i = 0; i < items.Count; i++)
         {
             Checkpoint(i, cancellationToken);
-            keys[i] = SortKey.Of(key is null ? ExpressionValue.FromJson(items[i]) : Evaluate(key, "key", items[i], i));
+            keys[i] = SortKey.Of(key is null ? items[i] : Evaluate(key, "key", items[i], i));
             order[i] = i;
         }
 
@@ -145,15 +144,15 @@ internal sealed class SortStage(string field, Expression? key, bool descending) 
 /// <summary><c>distinct</c>: keeps the first item of each distinct value (or <c>key</c>), compared by canonical JSON.</summary>
 internal sealed class DistinctStage(string field, Expression? key) : ListStage(field, "distinct")
 {
-    public override List<JsonNode?> Apply(List<JsonNode?> items, CancellationToken cancellationToken)
+    public override List<ExpressionValue> Apply(List<ExpressionValue> items, CancellationToken cancellationToken)
     {
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var output = new List<JsonNode?>();
+        var output = new List<ExpressionValue>();
         for (var i = 0; i < items.Count; i++)
         {
             Checkpoint(i, cancellationToken);
-            var value = key is null ? ExpressionValue.FromJson(items[i]) : Evaluate(key, "key", items[i], i);
-            if (seen.Add(value.ToCanonicalString()))
+            var value = key is null ? items[i] : Evaluate(key, "key", items[i], i);
+            if (seen.Add(value.IdentityKey()))
             {
                 output.Add(items[i]);
             }
@@ -169,13 +168,13 @@ internal sealed class DistinctStage(string field, Expression? key) : ListStage(f
 /// </summary>
 internal sealed class GroupStage(string field, Expression? key) : ValueStage(field, "group")
 {
-    public override JsonNode? Apply(List<JsonNode?> items, CancellationToken cancellationToken)
+    public override JsonNode? Apply(List<ExpressionValue> items, CancellationToken cancellationToken)
     {
         var counts = new Dictionary<string, long>(StringComparer.Ordinal);
         for (var i = 0; i < items.Count; i++)
         {
             Checkpoint(i, cancellationToken);
-            var value = key is null ? ExpressionValue.FromJson(items[i]) : Evaluate(key, "key", items[i], i);
+            var value = key is null ? items[i] : Evaluate(key, "key", items[i], i);
             var name = value.Kind == ValueKind.String ? value.String : value.ToCanonicalString();
             counts[name] = counts.GetValueOrDefault(name) + 1;
         }
@@ -201,7 +200,7 @@ internal sealed class ReduceStage(string field, string op, string function, Expr
 
     public string Function { get; } = function;
 
-    public override JsonNode? Apply(List<JsonNode?> items, CancellationToken cancellationToken)
+    public override JsonNode? Apply(List<ExpressionValue> items, CancellationToken cancellationToken)
     {
         if (Function == "count")
         {
@@ -222,7 +221,7 @@ internal sealed class ReduceStage(string field, string op, string function, Expr
         for (var i = 0; i < items.Count; i++)
         {
             Checkpoint(i, cancellationToken);
-            var value = key is null ? ExpressionValue.FromJson(items[i]) : Evaluate(key, "key", items[i], i);
+            var value = key is null ? items[i] : Evaluate(key, "key", items[i], i);
             if (value.Kind != ValueKind.Number)
             {
                 throw new TaskExecutionException($"{Field}: item {i} is {value.KindName}; {Function} needs numbers (give a key, e.g. \"key\": \"x.price\", to pick a number from each item)");
@@ -270,16 +269,16 @@ internal static class HashStage
 
     private sealed class Each(string field, string algorithm) : ListStage(field, "hash")
     {
-        public override List<JsonNode?> Apply(List<JsonNode?> items, CancellationToken cancellationToken)
+        public override List<ExpressionValue> Apply(List<ExpressionValue> items, CancellationToken cancellationToken)
         {
             var name = NameOf(algorithm);
-            var output = new List<JsonNode?>(items.Count);
+            var output = new List<ExpressionValue>(items.Count);
             for (var i = 0; i < items.Count; i++)
             {
                 Checkpoint(i, cancellationToken);
                 using var hash = IncrementalHash.CreateHash(name);
-                hash.AppendData(CanonicalJson.Serialize(items[i]));
-                output.Add(JsonValue.Create(Convert.ToHexStringLower(hash.GetHashAndReset())));
+                hash.AppendData(items[i].ToCanonicalBytes());
+                output.Add(ExpressionValue.FromString(Convert.ToHexStringLower(hash.GetHashAndReset())));
             }
 
             return output;
@@ -288,7 +287,7 @@ internal static class HashStage
 
     private sealed class Whole(string field, string algorithm) : ValueStage(field, "hash")
     {
-        public override JsonNode? Apply(List<JsonNode?> items, CancellationToken cancellationToken)
+        public override JsonNode? Apply(List<ExpressionValue> items, CancellationToken cancellationToken)
         {
             // The canonical form of an array is its items' canonical forms, comma-separated, in brackets.
             using var hash = IncrementalHash.CreateHash(NameOf(algorithm));
@@ -301,7 +300,7 @@ internal static class HashStage
                     hash.AppendData(","u8);
                 }
 
-                hash.AppendData(CanonicalJson.Serialize(items[i]));
+                hash.AppendData(items[i].ToCanonicalBytes());
             }
 
             hash.AppendData("]"u8);
