@@ -50,6 +50,9 @@ internal static class CoreServices
             SystemCapacity.Allowed(sp.GetRequiredService<ResourceOptions>(), sp.GetRequiredService<StorageOptions>()),
             sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ITaskRuntime, StoreRuntime>();
+        services.AddSingleton<ITaskRuntime, ProcessRuntime>();
+        services.AddSingleton<ITaskRuntime, AggregateRuntime>();
+        services.AddSingleton<ITaskRuntime, ValidateRuntime>();
         services.AddSingleton<TaskEngine>();
         services.AddHostedService<TaskEngineService>();
         services.AddHostedService<ResultSweeper>();
