@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Tenzro.Node.Core.Json;
 
-namespace Tenzro.Node.Tests.Json;
+namespace Tenzro.Node.Tests.Jcs;
 
 /// <summary>RFC 8785 conformance, with the RFC's own examples (sections 3.2.2, 3.2.3 and appendix B).</summary>
 [Trait("Suite", "json")]
