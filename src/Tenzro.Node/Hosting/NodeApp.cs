@@ -1,5 +1,6 @@
 using Tenzro.Node.Api;
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Runtimes.Onnx;
 
 namespace Tenzro.Node.Hosting;
 
@@ -32,6 +33,7 @@ internal static class NodeApp
         builder.Services.AddNodeCore(settings);
         builder.Services.AddNodeHttp();
         builder.Services.AddTaskEngine();
+        builder.Services.AddOnnxRuntime();
         builder.Services.AddNodeHealth();
 
         configure?.Invoke(builder);
@@ -42,6 +44,7 @@ internal static class NodeApp
         app.MapHealthApi();
         app.MapStatusApi();
         app.MapTasksApi();
+        app.MapModelsApi();
         return app;
     }
 
