@@ -84,73 +84,75 @@ internal static class TensorJson
     public static JsonObject ToJson(TensorValue tensor)
     {
         var data = new JsonArray();
-        switch (tensor.Data)
+
+        // Switch on the type name, not the array: the runtime lets a byte[] pass as an sbyte[] and back.
+        switch (tensor.Type)
         {
-            case float[] a:
-                foreach (var v in a)
+            case TensorTypes.Float32:
+                foreach (var v in (float[])tensor.Data)
                 {
                     data.Add(Float(v));
                 }
 
                 break;
-            case double[] a:
-                foreach (var v in a)
+            case TensorTypes.Float64:
+                foreach (var v in (double[])tensor.Data)
                 {
                     data.Add(Double(v));
                 }
 
                 break;
-            case Float16[] a:
-                foreach (var v in a)
+            case TensorTypes.Float16:
+                foreach (var v in (Float16[])tensor.Data)
                 {
                     data.Add(Float((float)v));
                 }
 
                 break;
-            case sbyte[] a:
-                foreach (var v in a)
+            case TensorTypes.Int8:
+                foreach (var v in (sbyte[])tensor.Data)
                 {
                     data.Add(JsonValue.Create(v));
                 }
 
                 break;
-            case byte[] a:
-                foreach (var v in a)
+            case TensorTypes.UInt8:
+                foreach (var v in (byte[])tensor.Data)
                 {
                     data.Add(JsonValue.Create(v));
                 }
 
                 break;
-            case int[] a:
-                foreach (var v in a)
+            case TensorTypes.Int32:
+                foreach (var v in (int[])tensor.Data)
                 {
                     data.Add(JsonValue.Create(v));
                 }
 
                 break;
-            case long[] a:
-                foreach (var v in a)
+            case TensorTypes.Int64:
+                foreach (var v in (long[])tensor.Data)
                 {
                     data.Add(v is > MaxExactInteger or < -MaxExactInteger ? JsonValue.Create(v.ToString(CultureInfo.InvariantCulture)) : JsonValue.Create(v));
                 }
 
                 break;
-            case bool[] a:
-                foreach (var v in a)
+            case TensorTypes.Bool:
+                foreach (var v in (bool[])tensor.Data)
                 {
                     data.Add(JsonValue.Create(v));
                 }
 
                 break;
-            case string[] a:
-                foreach (var v in a)
+            case TensorTypes.String:
+                foreach (var v in (string[])tensor.Data)
                 {
                     data.Add(JsonValue.Create(v));
                 }
 
                 break;
             default:
-                throw new InvalidOperationException($"no JSON form for {tensor.Data.GetType()}");
+                throw new InvalidOperationException($"no JSON form for {tensor.Type}");
         }
 
         return new JsonObject
@@ -343,7 +345,7 @@ internal static class TensorJson
 
                 element = type switch
                 {
-                    TensorTypes.Float32 => (float)real,
+                    TensorTypes.Float32 => (object)(float)real,
                     TensorTypes.Float16 => (Float16)(float)real,
                     _ => real,
                 };
@@ -366,9 +368,10 @@ internal static class TensorJson
                     return false;
                 }
 
+                // Boxed as the array's own element type: Array.SetValue does not narrow.
                 element = type switch
                 {
-                    TensorTypes.Int8 => (sbyte)integer,
+                    TensorTypes.Int8 => (object)(sbyte)integer,
                     TensorTypes.UInt8 => (byte)integer,
                     TensorTypes.Int32 => (int)integer,
                     _ => integer,

@@ -41,18 +41,19 @@ internal sealed record TensorValue(string Type, long[] Shape, Array Data)
     }
 
     /// <summary>An ONNX Runtime value over this tensor; numeric data is pinned, not copied. Dispose it after the run.</summary>
-    public OrtValue ToOrtValue() => Data switch
+    public OrtValue ToOrtValue() => Type switch
     {
-        float[] a => OrtValue.CreateTensorValueFromMemory(a, Shape),
-        double[] a => OrtValue.CreateTensorValueFromMemory(a, Shape),
-        Float16[] a => OrtValue.CreateTensorValueFromMemory(a, Shape),
-        sbyte[] a => OrtValue.CreateTensorValueFromMemory(a, Shape),
-        byte[] a => OrtValue.CreateTensorValueFromMemory(a, Shape),
-        int[] a => OrtValue.CreateTensorValueFromMemory(a, Shape),
-        long[] a => OrtValue.CreateTensorValueFromMemory(a, Shape),
-        bool[] a => OrtValue.CreateTensorValueFromMemory(a, Shape),
-        string[] a => StringTensor(a, Shape),
-        _ => throw new InvalidOperationException($"no ONNX Runtime tensor for {Data.GetType()}"),
+        // Switch on the type name, not the array: the runtime lets a byte[] pass as an sbyte[] and back.
+        TensorTypes.Float32 => OrtValue.CreateTensorValueFromMemory((float[])Data, Shape),
+        TensorTypes.Float64 => OrtValue.CreateTensorValueFromMemory((double[])Data, Shape),
+        TensorTypes.Float16 => OrtValue.CreateTensorValueFromMemory((Float16[])Data, Shape),
+        TensorTypes.Int8 => OrtValue.CreateTensorValueFromMemory((sbyte[])Data, Shape),
+        TensorTypes.UInt8 => UInt8Tensor((byte[])Data, Shape),
+        TensorTypes.Int32 => OrtValue.CreateTensorValueFromMemory((int[])Data, Shape),
+        TensorTypes.Int64 => OrtValue.CreateTensorValueFromMemory((long[])Data, Shape),
+        TensorTypes.Bool => OrtValue.CreateTensorValueFromMemory((bool[])Data, Shape),
+        TensorTypes.String => StringTensor((string[])Data, Shape),
+        _ => throw new InvalidOperationException($"no ONNX Runtime tensor for {Type}"),
     };
 
     /// <summary>Copies an output of a run.</summary>
@@ -102,6 +103,14 @@ internal sealed record TensorValue(string Type, long[] Shape, Array Data)
     {
         // ONNX Runtime's packages run on little-endian machines only, so the wire order is the memory order.
         return MemoryMarshal.Cast<byte, T>(bytes).ToArray();
+    }
+
+    private static OrtValue UInt8Tensor(byte[] values, long[] shape)
+    {
+        // CreateTensorValueFromMemory labels a byte[] as int8; allocate a uint8 tensor and copy instead.
+        var value = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.UInt8, shape);
+        values.CopyTo(value.GetTensorMutableDataAsSpan<byte>());
+        return value;
     }
 
     private static OrtValue StringTensor(string[] values, long[] shape)

@@ -11,8 +11,8 @@ internal static class ModelsApi
     public static WebApplication MapModelsApi(this WebApplication app)
     {
         var models = app.MapGroup("/api/models").WithTags("Models");
-        models.MapPut("/", PutAsync).WithName("PutModel").WithSummary("Store an ONNX model (raw bytes); 201 with its sha256, inputs and outputs.")
-            .Accepts<byte[]>("application/octet-stream");
+        // No Accepts metadata: it would make routing answer 415 to curl's default form content type.
+        models.MapPut("/", PutAsync).WithName("PutModel").WithSummary("Store an ONNX model (raw bytes, application/octet-stream); 201 with its sha256, inputs and outputs.");
         models.MapGet("/", List).WithName("ListModels").WithSummary("Stored models, and what this node's ONNX Runtime can use.");
         models.MapGet("/{sha256}", Get).WithName("GetModel").WithSummary("One model's size, inputs and outputs.");
         models.MapDelete("/{sha256}", Delete).WithName("DeleteModel").WithSummary("Delete a model; 409 while inference tasks use it.");
