@@ -28,7 +28,12 @@ internal sealed partial class InferenceRuntime(
     /// <summary>The most input sets one task may carry in <c>data.batch</c>.</summary>
     public const int MaxBatchSets = 1024;
 
+    private long _runs;
+
     public IReadOnlyCollection<string> Types { get; } = [TaskType];
+
+    /// <summary>Calls into ONNX Runtime since start: a batch run as one call counts once.</summary>
+    public long Runs => Interlocked.Read(ref _runs);
 
     public void Validate(TaskSpec task, ValidationErrors errors) => _ = Parse(task, errors);
 
@@ -118,7 +123,7 @@ internal sealed partial class InferenceRuntime(
         }
     }
 
-    private static Dictionary<string, TensorValue> Run(InferenceSession session, IReadOnlyDictionary<string, TensorValue> inputs, CancellationToken token)
+    private Dictionary<string, TensorValue> Run(InferenceSession session, IReadOnlyDictionary<string, TensorValue> inputs, CancellationToken token)
     {
         var names = inputs.Keys.ToArray();
         var values = new List<OrtValue>(names.Length);
@@ -132,6 +137,7 @@ internal sealed partial class InferenceRuntime(
             using var runOptions = new RunOptions();
             token.ThrowIfCancellationRequested();
             using var registration = token.Register(() => runOptions.Terminate = true);
+            Interlocked.Increment(ref _runs);
             using var outputs = session.Run(runOptions, names, values, session.OutputNames);
             var result = new Dictionary<string, TensorValue>(StringComparer.Ordinal);
             for (var i = 0; i < outputs.Count; i++)
@@ -197,7 +203,7 @@ internal sealed partial class InferenceRuntime(
     }
 
     /// <summary>Runs the sets as one call and splits the outputs; null when an output does not follow the batch.</summary>
-    private static List<Dictionary<string, TensorValue>>? RunBatched(
+    private List<Dictionary<string, TensorValue>>? RunBatched(
         InferenceSession session, IReadOnlyList<IReadOnlyDictionary<string, TensorValue>> sets, CancellationToken token)
     {
         var rows = sets.Select(s => s.Values.First().Shape[0]).ToArray();

@@ -32,7 +32,7 @@ internal static class ModelInspector
         }
         catch (OnnxRuntimeException e)
         {
-            throw new InvalidModelException($"not an ONNX model this node can load: {e.Message}", e);
+            throw new InvalidModelException($"not an ONNX model this node can load: {e.Message.TrimEnd('.', ' ')}", e);
         }
     }
 

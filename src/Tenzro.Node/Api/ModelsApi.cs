@@ -51,10 +51,11 @@ internal static class ModelsApi
         }
     }
 
-    private static IResult List(ModelCatalog catalog, OnnxCapabilities capabilities, SessionCache sessions)
+    private static IResult List(ModelCatalog catalog, OnnxCapabilities capabilities, SessionCache sessions, InferenceRuntime inference)
     {
         var runtime = capabilities.ToJson();
         runtime["sessionCache"] = sessions.ToJson();
+        runtime["runs"] = inference.Runs;
         return TypedResults.Json(new JsonObject
         {
             ["models"] = new JsonArray([.. catalog.List().Select(m => (JsonNode)m.ToJson())]),

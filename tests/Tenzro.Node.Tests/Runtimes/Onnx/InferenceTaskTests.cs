@@ -144,7 +144,7 @@ public sealed class InferenceTaskTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Inference_BatchOfThreeSets_GivesOneOutputSetPerInputSet()
+    public async Task Inference_BatchOfThreeSets_RunsAsOneCallAndGivesOneOutputSetPerInputSet()
     {
         float[][] sets = [[1, 2, 3, 4], [0, 0, 0, 0, -1, -1, -1, -1], [0.5f, 0.5f, 0.5f, 0.5f]];
         var task = new JsonObject
@@ -157,9 +157,12 @@ public sealed class InferenceTaskTests : IAsyncLifetime
             },
         };
 
+        var runsBefore = await RunsAsync();
+
         var result = await _node.Client.RunAsync(task);
 
         Assert.Equal("completed", result["state"]!.GetValue<string>());
+        Assert.Equal(runsBefore + 1, await RunsAsync());
         var outputs = result["result"]!["outputs"]!.AsArray();
         Assert.Equal(3, outputs.Count);
         for (var i = 0; i < sets.Length; i++)
@@ -184,8 +187,11 @@ public sealed class InferenceTaskTests : IAsyncLifetime
             },
         };
 
+        var runsBefore = await RunsAsync();
+
         var result = await _node.Client.RunAsync(task);
 
+        Assert.Equal(runsBefore + 3, await RunsAsync());
         var outputs = result["result"]!["outputs"]!.AsArray();
         Assert.Equal(3, outputs.Count);
         for (var i = 0; i < sets.Length; i++)
@@ -220,6 +226,8 @@ public sealed class InferenceTaskTests : IAsyncLifetime
         var cache = (await _node.Client.GetJsonAsync("/api/models"))["runtime"]!["sessionCache"]!;
         return (cache["loads"]!.GetValue<long>(), cache["hits"]!.GetValue<long>());
     }
+
+    private async Task<long> RunsAsync() => (await _node.Client.GetJsonAsync("/api/models"))["runtime"]!["runs"]!.GetValue<long>();
 
     private static double[] Linear(float[] x)
     {
