@@ -193,7 +193,7 @@ internal static class TensorJson
         var shape = new long[array.Count];
         for (var i = 0; i < array.Count; i++)
         {
-            if (array[i] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !v.TryGetValue<long>(out var dim) || dim < 0)
+            if (array[i] is not JsonValue v || v.GetValueKind() != JsonValueKind.Number || !TryInteger(v, JsonValueKind.Number, out var dim) || dim < 0)
             {
                 errors.Add(field, $"shape must be an array of non-negative integers; element {i} is {array[i]?.ToJsonString() ?? "null"}.");
                 return null;
@@ -385,7 +385,7 @@ internal static class TensorJson
         real = 0;
         if (kind == JsonValueKind.Number)
         {
-            return value.TryGetValue(out real);
+            return TryNumber(value, out real);
         }
 
         if (kind != JsonValueKind.String)
@@ -427,10 +427,54 @@ internal static class TensorJson
             return true;
         }
 
+        if (value.TryGetValue<int>(out var small))
+        {
+            integer = small;
+            return true;
+        }
+
         // 1e3 and 4.0 are integers written another way.
-        if (value.TryGetValue<double>(out var real) && real == Math.Floor(real) && Math.Abs(real) <= MaxExactInteger)
+        if (TryNumber(value, out var real) && real == Math.Floor(real) && Math.Abs(real) <= MaxExactInteger)
         {
             integer = (long)real;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A number node's value as a double: parsed JSON holds a JsonElement, but a node built in code holds
+    /// the CLR value it was made from, which TryGetValue converts only to its own type.
+    /// </summary>
+    private static bool TryNumber(JsonValue value, out double real)
+    {
+        if (value.TryGetValue(out real))
+        {
+            return true;
+        }
+
+        if (value.TryGetValue<float>(out var single))
+        {
+            real = single;
+            return true;
+        }
+
+        if (value.TryGetValue<long>(out var integer))
+        {
+            real = integer;
+            return true;
+        }
+
+        if (value.TryGetValue<int>(out var small))
+        {
+            real = small;
+            return true;
+        }
+
+        if (value.TryGetValue<decimal>(out var exact))
+        {
+            real = (double)exact;
             return true;
         }
 
