@@ -12,7 +12,7 @@ public sealed class CommittedModelsTests
     [MemberData(nameof(Names))]
     public void CommittedModel_EqualsTheGeneratorOutput(string name)
     {
-        var committed = ModelHelpers.CommittedModel(name);
+        var committed = ModelApi.CommittedModel(name);
 
         Assert.Equal(TestModels.Committed[name](), committed);
         Assert.True(committed.Length < 2 * 1024 * 1024);

@@ -19,7 +19,7 @@ public sealed class InferenceTaskTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _node = await TestNode.StartAsync();
-        _linear = await _node.Client.UploadAsync(ModelHelpers.CommittedModel("linear.onnx"));
+        _linear = await _node.Client.UploadAsync(ModelApi.CommittedModel("linear.onnx"));
     }
 
     public async Task DisposeAsync() => await _node.DisposeAsync();
@@ -29,13 +29,13 @@ public sealed class InferenceTaskTests : IAsyncLifetime
     {
         float[] x = [1, 2, 3, 4, -0.5f, 0.25f, 8, -2];
 
-        var result = await _node.Client.RunAsync(ModelHelpers.InferenceTask(_linear, new JsonObject { ["x"] = ModelHelpers.FloatTensor([2, 4], x) }));
+        var result = await _node.Client.RunAsync(ModelApi.InferenceTask(_linear, new JsonObject { ["x"] = ModelApi.FloatTensor([2, 4], x) }));
 
         Assert.Equal("completed", result["state"]!.GetValue<string>());
         var y = result["result"]!["outputs"]!["y"];
         Assert.Equal("float32", y!["type"]!.GetValue<string>());
-        Assert.Equal([2L, 2L], ModelHelpers.Shape(y));
-        AssertClose(Linear(x), ModelHelpers.Floats(y));
+        Assert.Equal([2L, 2L], ModelApi.Shape(y));
+        AssertClose(Linear(x), ModelApi.Floats(y));
         Assert.Matches("^[0-9a-f]{64}$", result["digest"]!.GetValue<string>());
     }
 
@@ -47,24 +47,24 @@ public sealed class InferenceTaskTests : IAsyncLifetime
         Buffer.BlockCopy(x, 0, bytes, 0, bytes.Length);
         var base64 = new JsonObject { ["type"] = "float32", ["shape"] = new JsonArray(1, 4), ["data"] = Convert.ToBase64String(bytes) };
 
-        var fromBase64 = await _node.Client.RunAsync(ModelHelpers.InferenceTask(_linear, new JsonObject { ["x"] = base64 }));
-        var fromArray = await _node.Client.RunAsync(ModelHelpers.InferenceTask(_linear, new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], x) }));
+        var fromBase64 = await _node.Client.RunAsync(ModelApi.InferenceTask(_linear, new JsonObject { ["x"] = base64 }));
+        var fromArray = await _node.Client.RunAsync(ModelApi.InferenceTask(_linear, new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], x) }));
 
-        AssertClose(Linear(x), ModelHelpers.Floats(fromBase64["result"]!["outputs"]!["y"]));
+        AssertClose(Linear(x), ModelApi.Floats(fromBase64["result"]!["outputs"]!["y"]));
         Assert.Equal(fromArray["digest"]!.GetValue<string>(), fromBase64["digest"]!.GetValue<string>());
     }
 
     [Fact]
     public async Task Inference_MlpModel_EqualsTheForwardPassComputedInCSharp()
     {
-        var mlp = await _node.Client.UploadAsync(ModelHelpers.CommittedModel("mlp.onnx"));
+        var mlp = await _node.Client.UploadAsync(ModelApi.CommittedModel("mlp.onnx"));
         float[] x = [0.5f, -1, 2, 0.25f, 1, 1, 1, 1, -3, 0, 0.75f, 2];
 
-        var result = await _node.Client.RunAsync(ModelHelpers.InferenceTask(mlp, new JsonObject { ["x"] = ModelHelpers.FloatTensor([3, 4], x) }));
+        var result = await _node.Client.RunAsync(ModelApi.InferenceTask(mlp, new JsonObject { ["x"] = ModelApi.FloatTensor([3, 4], x) }));
 
         var y = result["result"]!["outputs"]!["y"];
-        Assert.Equal([3L, 3L], ModelHelpers.Shape(y));
-        AssertClose(MlpForward(x, 3), ModelHelpers.Floats(y));
+        Assert.Equal([3L, 3L], ModelApi.Shape(y));
+        AssertClose(MlpForward(x, 3), ModelApi.Floats(y));
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class InferenceTaskTests : IAsyncLifetime
     {
         var x = new JsonObject { ["type"] = "float32", ["shape"] = new JsonArray(1, 4), ["data"] = new JsonArray("NaN", 0, 0, "Infinity") };
 
-        var result = await _node.Client.RunAsync(ModelHelpers.InferenceTask(_linear, new JsonObject { ["x"] = x }));
+        var result = await _node.Client.RunAsync(ModelApi.InferenceTask(_linear, new JsonObject { ["x"] = x }));
 
         Assert.Equal("completed", result["state"]!.GetValue<string>());
         var data = result["result"]!["outputs"]!["y"]!["data"]!.AsArray();
@@ -105,7 +105,7 @@ public sealed class InferenceTaskTests : IAsyncLifetime
     {
         var unknown = new string('e', 64);
 
-        var (status, body) = await _node.Client.SubmitAsync(ModelHelpers.InferenceTask(unknown, new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], 1, 2, 3, 4) }).ToJsonString());
+        var (status, body) = await _node.Client.SubmitAsync(ModelApi.InferenceTask(unknown, new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 2, 3, 4) }).ToJsonString());
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
         Assert.Contains(unknown, body!["errors"]!["data.model"]![0]!.GetValue<string>());
@@ -115,11 +115,11 @@ public sealed class InferenceTaskTests : IAsyncLifetime
     public async Task Inference_SecondTaskOnTheSameModel_IsServedByTheSessionCache()
     {
         var before = await CacheAsync();
-        var inputs = new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], 1, 2, 3, 4) };
+        var inputs = new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 2, 3, 4) };
 
-        await _node.Client.RunAsync(ModelHelpers.InferenceTask(_linear, inputs));
+        await _node.Client.RunAsync(ModelApi.InferenceTask(_linear, inputs));
         var afterFirst = await CacheAsync();
-        await _node.Client.RunAsync(ModelHelpers.InferenceTask(_linear, inputs.DeepClone().AsObject()));
+        await _node.Client.RunAsync(ModelApi.InferenceTask(_linear, inputs.DeepClone().AsObject()));
         var afterSecond = await CacheAsync();
 
         Assert.Equal(before.Loads + 1, afterFirst.Loads);
@@ -133,8 +133,8 @@ public sealed class InferenceTaskTests : IAsyncLifetime
         // A node whose hardware reports a GPU, running the CPU build of ONNX Runtime.
         await using var node = await TestNode.StartAsync(configure: builder =>
             builder.Services.AddSingleton<IResourceLedger>(new ResourceLedger(new ResourceAmounts(2, 2048, 1024, 1, 8192), TimeProvider.System)));
-        var model = await node.Client.UploadAsync(ModelHelpers.CommittedModel("linear.onnx"));
-        var task = ModelHelpers.InferenceTask(model, new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], 1, 2, 3, 4) }, new JsonObject { ["gpu"] = true });
+        var model = await node.Client.UploadAsync(ModelApi.CommittedModel("linear.onnx"));
+        var task = ModelApi.InferenceTask(model, new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 2, 3, 4) }, new JsonObject { ["gpu"] = true });
 
         var result = await node.Client.RunAsync(task);
 
@@ -153,7 +153,7 @@ public sealed class InferenceTaskTests : IAsyncLifetime
             ["data"] = new JsonObject
             {
                 ["model"] = _linear,
-                ["batch"] = new JsonArray([.. sets.Select(s => (JsonNode)new JsonObject { ["x"] = ModelHelpers.FloatTensor([s.Length / 4, 4], s) })]),
+                ["batch"] = new JsonArray([.. sets.Select(s => (JsonNode)new JsonObject { ["x"] = ModelApi.FloatTensor([s.Length / 4, 4], s) })]),
             },
         };
 
@@ -167,8 +167,8 @@ public sealed class InferenceTaskTests : IAsyncLifetime
         Assert.Equal(3, outputs.Count);
         for (var i = 0; i < sets.Length; i++)
         {
-            Assert.Equal([sets[i].Length / 4L, 2L], ModelHelpers.Shape(outputs[i]!["y"]));
-            AssertClose(Linear(sets[i]), ModelHelpers.Floats(outputs[i]!["y"]));
+            Assert.Equal([sets[i].Length / 4L, 2L], ModelApi.Shape(outputs[i]!["y"]));
+            AssertClose(Linear(sets[i]), ModelApi.Floats(outputs[i]!["y"]));
         }
     }
 
@@ -183,7 +183,7 @@ public sealed class InferenceTaskTests : IAsyncLifetime
             ["data"] = new JsonObject
             {
                 ["model"] = fixedBatch,
-                ["batch"] = new JsonArray([.. sets.Select(s => (JsonNode)new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], s) })]),
+                ["batch"] = new JsonArray([.. sets.Select(s => (JsonNode)new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], s) })]),
             },
         };
 
@@ -196,7 +196,7 @@ public sealed class InferenceTaskTests : IAsyncLifetime
         Assert.Equal(3, outputs.Count);
         for (var i = 0; i < sets.Length; i++)
         {
-            AssertClose(Linear(sets[i]), ModelHelpers.Floats(outputs[i]!["y"]));
+            AssertClose(Linear(sets[i]), ModelApi.Floats(outputs[i]!["y"]));
         }
     }
 
@@ -210,8 +210,8 @@ public sealed class InferenceTaskTests : IAsyncLifetime
             {
                 ["model"] = _linear,
                 ["batch"] = new JsonArray(
-                    new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], 1, 2, 3, 4) },
-                    new JsonObject { ["x"] = ModelHelpers.Tensor("float64", [1, 4], new JsonArray(1, 2, 3, 4)) }),
+                    new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 2, 3, 4) },
+                    new JsonObject { ["x"] = ModelApi.Tensor("float64", [1, 4], new JsonArray(1, 2, 3, 4)) }),
             },
         };
 

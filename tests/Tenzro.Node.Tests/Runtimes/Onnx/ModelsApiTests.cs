@@ -20,7 +20,7 @@ public sealed class ModelsApiTests : IAsyncLifetime
     [Fact]
     public async Task Put_LinearModel_Answers201WithInputsAndOutputsReadFromTheModel()
     {
-        var bytes = ModelHelpers.CommittedModel("linear.onnx");
+        var bytes = ModelApi.CommittedModel("linear.onnx");
 
         var (status, body) = await _node.Client.PutModelAsync(bytes);
 
@@ -30,16 +30,16 @@ public sealed class ModelsApiTests : IAsyncLifetime
         var input = Assert.Single(body["inputs"]!.AsArray())!;
         Assert.Equal("x", input["name"]!.GetValue<string>());
         Assert.Equal("float32", input["type"]!.GetValue<string>());
-        Assert.Equal([-1L, 4L], ModelHelpers.Shape(input));
+        Assert.Equal([-1L, 4L], ModelApi.Shape(input));
         var output = Assert.Single(body["outputs"]!.AsArray())!;
         Assert.Equal("y", output["name"]!.GetValue<string>());
-        Assert.Equal([-1L, 2L], ModelHelpers.Shape(output));
+        Assert.Equal([-1L, 2L], ModelApi.Shape(output));
     }
 
     [Fact]
     public async Task List_AfterUpload_ListsTheModelWithItsInput()
     {
-        var sha256 = await _node.Client.UploadAsync(ModelHelpers.CommittedModel("linear.onnx"));
+        var sha256 = await _node.Client.UploadAsync(ModelApi.CommittedModel("linear.onnx"));
 
         var body = await _node.Client.GetJsonAsync("/api/models");
 
@@ -48,14 +48,14 @@ public sealed class ModelsApiTests : IAsyncLifetime
         var input = model["inputs"]![0]!;
         Assert.Equal("x", input["name"]!.GetValue<string>());
         Assert.Equal("float32", input["type"]!.GetValue<string>());
-        Assert.Equal([-1L, 4L], ModelHelpers.Shape(input));
+        Assert.Equal([-1L, 4L], ModelApi.Shape(input));
         Assert.Contains("CPUExecutionProvider", body["runtime"]!["providers"]!.AsArray().Select(p => p!.GetValue<string>()));
     }
 
     [Fact]
     public async Task Put_SameModelTwice_SecondAnswers200WithTheSameModel()
     {
-        var bytes = ModelHelpers.CommittedModel("mlp.onnx");
+        var bytes = ModelApi.CommittedModel("mlp.onnx");
         var (first, firstBody) = await _node.Client.PutModelAsync(bytes);
         var (second, secondBody) = await _node.Client.PutModelAsync(bytes);
 
@@ -90,12 +90,12 @@ public sealed class ModelsApiTests : IAsyncLifetime
     [Fact]
     public async Task Get_UploadedModel_AnswersItsMetadata()
     {
-        var sha256 = await _node.Client.UploadAsync(ModelHelpers.CommittedModel("mlp.onnx"));
+        var sha256 = await _node.Client.UploadAsync(ModelApi.CommittedModel("mlp.onnx"));
 
         var body = await _node.Client.GetJsonAsync($"/api/models/{sha256}");
 
         Assert.Equal(sha256, body["sha256"]!.GetValue<string>());
-        Assert.Equal([-1L, 3L], ModelHelpers.Shape(body["outputs"]![0]));
+        Assert.Equal([-1L, 3L], ModelApi.Shape(body["outputs"]![0]));
     }
 
     [Fact]
@@ -109,7 +109,7 @@ public sealed class ModelsApiTests : IAsyncLifetime
     [Fact]
     public async Task Delete_UploadedModel_RemovesItAndItsBytes()
     {
-        var sha256 = await _node.Client.UploadAsync(ModelHelpers.CommittedModel("linear.onnx"));
+        var sha256 = await _node.Client.UploadAsync(ModelApi.CommittedModel("linear.onnx"));
 
         var deleted = await _node.Client.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
         var body = await TaskApi.ReadAsync(deleted);
@@ -118,7 +118,7 @@ public sealed class ModelsApiTests : IAsyncLifetime
         var again = await _node.Client.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
 
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
-        Assert.Equal(ModelHelpers.CommittedModel("linear.onnx").Length, body!["bytesFreed"]!.GetValue<long>());
+        Assert.Equal(ModelApi.CommittedModel("linear.onnx").Length, body!["bytesFreed"]!.GetValue<long>());
         Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, blob.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
@@ -127,11 +127,11 @@ public sealed class ModelsApiTests : IAsyncLifetime
     [Fact]
     public async Task Delete_WhileAnInferenceTaskIsQueued_Answers409NamingTheTask()
     {
-        var sha256 = await _node.Client.UploadAsync(ModelHelpers.CommittedModel("linear.onnx"));
+        var sha256 = await _node.Client.UploadAsync(ModelApi.CommittedModel("linear.onnx"));
         // Everything the node lends is reserved, so the task stays queued until the blocker is released.
         var ledger = _node.Service<IResourceLedger>();
         Assert.True(ledger.TryReserve("blocker", ledger.Allowed, out _));
-        var task = ModelHelpers.InferenceTask(sha256, new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], 1, 2, 3, 4) });
+        var task = ModelApi.InferenceTask(sha256, new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 2, 3, 4) });
         task["taskId"] = "uses-the-model";
         var (submitted, _) = await _node.Client.SubmitAsync(task.ToJsonString());
 
@@ -160,13 +160,13 @@ public sealed class ModelsApiTests : IAsyncLifetime
         });
         var sha256 = store["result"]!["sha256"]!.GetValue<string>();
 
-        var result = await _node.Client.RunAsync(ModelHelpers.InferenceTask(sha256, new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], 1, 0, 0, 0) }));
+        var result = await _node.Client.RunAsync(ModelApi.InferenceTask(sha256, new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 0, 0, 0) }));
         var list = await _node.Client.GetJsonAsync("/api/models");
         var deleted = await _node.Client.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
         var blob = await _node.Client.GetAsync($"/api/blobs/{sha256}", Timeouts.Token());
 
         Assert.Equal("completed", result["state"]!.GetValue<string>());
-        Assert.Equal([0.6f, -1.2f], ModelHelpers.Floats(result["result"]!["outputs"]!["y"]));
+        Assert.Equal([0.6f, -1.2f], ModelApi.Floats(result["result"]!["outputs"]!["y"]));
         var model = Assert.Single(list["models"]!.AsArray())!;
         Assert.Equal("store", model["source"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
@@ -179,7 +179,7 @@ public sealed class ModelsApiTests : IAsyncLifetime
         var store = await _node.Client.RunAsync(new JsonObject { ["type"] = "store", ["data"] = new JsonObject { ["content"] = "hello" } });
         var sha256 = store["result"]!["sha256"]!.GetValue<string>();
 
-        var (status, body) = await _node.Client.SubmitAsync(ModelHelpers.InferenceTask(sha256, new JsonObject { ["x"] = ModelHelpers.FloatTensor([1, 4], 1, 0, 0, 0) }).ToJsonString());
+        var (status, body) = await _node.Client.SubmitAsync(ModelApi.InferenceTask(sha256, new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 0, 0, 0) }).ToJsonString());
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
         Assert.Contains("not an ONNX model", body!["errors"]!["data.model"]![0]!.GetValue<string>());

@@ -35,7 +35,7 @@ public sealed class TensorTypesTests : IAsyncLifetime
         var listed = await _node.Client.GetJsonAsync($"/api/models/{model}");
         var values = JsonNode.Parse(data)!.AsArray();
 
-        var result = await _node.Client.RunAsync(ModelHelpers.InferenceTask(model, new JsonObject { ["x"] = ModelHelpers.Tensor(type, [4], values) }));
+        var result = await _node.Client.RunAsync(ModelApi.InferenceTask(model, new JsonObject { ["x"] = ModelApi.Tensor(type, [4], values) }));
 
         Assert.Equal(type, listed["inputs"]![0]!["type"]!.GetValue<string>());
         Assert.True(result["state"]!.GetValue<string>() == "completed", result.ToJsonString());
@@ -49,7 +49,7 @@ public sealed class TensorTypesTests : IAsyncLifetime
     {
         var model = await _node.Client.UploadAsync(TestModels.Identity(OnnxDataType.UInt8, [OnnxDim.Fixed(2)]));
 
-        var (status, body) = await _node.Client.SubmitAsync(ModelHelpers.InferenceTask(model, new JsonObject { ["x"] = ModelHelpers.Tensor("uint8", [2], new JsonArray(1, 256)) }).ToJsonString());
+        var (status, body) = await _node.Client.SubmitAsync(ModelApi.InferenceTask(model, new JsonObject { ["x"] = ModelApi.Tensor("uint8", [2], new JsonArray(1, 256)) }).ToJsonString());
 
         Assert.Equal(System.Net.HttpStatusCode.UnprocessableEntity, status);
         Assert.Contains("data[1]", body!["errors"]!["data.inputs.x"]![0]!.GetValue<string>());
@@ -60,7 +60,7 @@ public sealed class TensorTypesTests : IAsyncLifetime
     {
         var model = await _node.Client.UploadAsync(TestModels.TwoInputs());
 
-        var (status, body) = await _node.Client.SubmitAsync(ModelHelpers.InferenceTask(model, new JsonObject { ["a"] = ModelHelpers.FloatTensor([1, 2], 1, 2) }).ToJsonString());
+        var (status, body) = await _node.Client.SubmitAsync(ModelApi.InferenceTask(model, new JsonObject { ["a"] = ModelApi.FloatTensor([1, 2], 1, 2) }).ToJsonString());
 
         Assert.Equal(System.Net.HttpStatusCode.UnprocessableEntity, status);
         Assert.Contains("is required", body!["errors"]!["data.inputs.b"]![0]!.GetValue<string>());

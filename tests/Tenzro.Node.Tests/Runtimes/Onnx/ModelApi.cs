@@ -6,7 +6,7 @@ using Tenzro.Node.Tests.Support;
 namespace Tenzro.Node.Tests.Runtimes.Onnx;
 
 /// <summary>Uploads models and runs inference tasks against a <see cref="TestNode"/>.</summary>
-internal static class ModelHelpers
+internal static class ModelApi
 {
     /// <summary>The committed model file under tests/models (copied next to the test assembly).</summary>
     public static byte[] CommittedModel(string name) => File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "models", name));
