@@ -41,5 +41,8 @@ public static class Migrations
         new(4, "blobs", """
             CREATE TABLE blobs (sha256 TEXT NOT NULL PRIMARY KEY, size INTEGER NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT);
             """),
+        new(5, "models", """
+            CREATE TABLE models (sha256 TEXT NOT NULL PRIMARY KEY, size INTEGER NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL);
+            """),
     ];
 }

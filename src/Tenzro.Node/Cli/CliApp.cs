@@ -50,6 +50,7 @@ internal static class CliApp
         root.Subcommands.Add(ClientCommands.Status());
         root.Subcommands.Add(ClientCommands.HealthCheck());
         root.Subcommands.Add(ClientCommands.Submit());
+        root.Subcommands.Add(InferCommand.Create());
         root.Subcommands.Add(ClientCommands.Drain(drain: true));
         root.Subcommands.Add(ClientCommands.Drain(drain: false));
         root.Subcommands.Add(ResourceCommands.ResourceCheck());

@@ -1,6 +1,7 @@
 using Tenzro.Node.Api;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Runtimes.Wasm;
+using Tenzro.Node.Runtimes.Onnx;
 
 namespace Tenzro.Node.Hosting;
 
@@ -35,6 +36,7 @@ internal static class NodeApp
         builder.Services.AddTaskEngine();
         builder.Services.AddResourceManager();
         builder.Services.AddWasmRuntime();
+        builder.Services.AddOnnxRuntime();
         builder.Services.AddNodeHealth();
         builder.Services.AddNodeObservability(settings);
 
@@ -51,6 +53,7 @@ internal static class NodeApp
         app.MapTasksApi();
         app.MapResourcesApi();
         app.MapObservability();
+        app.MapModelsApi();
         return app;
     }
 
