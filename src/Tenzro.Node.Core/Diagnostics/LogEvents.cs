@@ -10,4 +10,5 @@ internal static class LogEvents
     public const int TaskFinished = 2002;
     public const int TaskCrashed = 2003;
     public const int ResultsExpired = 2004;
+    public const int BenchmarkFailed = 4001;
 }

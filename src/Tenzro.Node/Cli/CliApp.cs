@@ -52,6 +52,7 @@ internal static class CliApp
         root.Subcommands.Add(ClientCommands.Submit());
         root.Subcommands.Add(ClientCommands.Drain(drain: true));
         root.Subcommands.Add(ClientCommands.Drain(drain: false));
+        root.Subcommands.Add(ProfileCommand.Create());
         return root;
     }
 

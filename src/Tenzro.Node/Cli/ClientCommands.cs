@@ -15,6 +15,18 @@ internal static class ClientCommands
     public static Option<Uri?> UrlOption() => new("--url", "-u")
     {
         Description = "The node's base URL (default: http://127.0.0.1:PORT, PORT read from the environment or .env).",
+        CustomParser = result =>
+        {
+            // System.CommandLine has no built-in Uri conversion.
+            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : "";
+            if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
+            {
+                return uri;
+            }
+
+            result.AddError($"--url '{text}' is not an http:// or https:// URL, e.g. http://127.0.0.1:8080.");
+            return null;
+        },
     };
 
     public static Option<bool> JsonOption() => new("--json") { Description = "Print the raw JSON answer, for machines." };

@@ -12,5 +12,10 @@ internal static class LogEvents
     public const int UnhandledRequestError = 1004;
     public const int ResultsExpired = 2101;
     public const int ResultSweepFailed = 2102;
+    public const int HardwareProfiled = 4101;
+    public const int HardwareToolProblem = 4102;
+    public const int TierAboveQualified = 4103;
+    public const int BenchmarksReady = 4104;
+    public const int ProfileRefreshFailed = 4105;
     public const int RequestRejected = 9001;
 }

@@ -30,6 +30,7 @@ internal static class NodeApp
 
         builder.AddNodeLogging(settings.Logging);
         builder.Services.AddNodeCore(settings);
+        builder.Services.AddHardwareProfiler(settings);
         builder.Services.AddNodeHttp();
         builder.Services.AddTaskEngine();
         builder.Services.AddNodeHealth();
@@ -42,6 +43,7 @@ internal static class NodeApp
         app.MapHealthApi();
         app.MapStatusApi();
         app.MapTasksApi();
+        app.MapHardwareApi();
         return app;
     }
 
