@@ -143,7 +143,7 @@ public sealed record CgroupLimits(CgroupLimit? Cpu, CgroupLimit? Memory, long? M
         var current = relative.Length == 0 ? mount.MountPoint : mount.MountPoint.TrimEnd('/') + "/" + relative.TrimEnd('/');
         while (true)
         {
-            if (Directory.Exists(Under(root, current)))
+            if (Directory.Exists(SysFs.Under(root, current)))
             {
                 levels.Add(current);
             }
@@ -193,22 +193,7 @@ public sealed record CgroupLimits(CgroupLimit? Cpu, CgroupLimit? Memory, long? M
         return current;
     }
 
-    private static long? ReadLong(string root, string path) =>
-        ReadText(root, path) is { } text && long.TryParse(text.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+    private static long? ReadLong(string root, string path) => SysFs.ReadLong(root, path);
 
-    private static string? ReadText(string root, string path)
-    {
-        try
-        {
-            return File.ReadAllText(Under(root, path));
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>Maps an absolute path of the system being read onto <paramref name="root"/>.</summary>
-    internal static string Under(string root, string absolutePath) =>
-        root is "/" or "" ? absolutePath : Path.Join(root, absolutePath);
+    private static string? ReadText(string root, string path) => SysFs.ReadText(root, path);
 }

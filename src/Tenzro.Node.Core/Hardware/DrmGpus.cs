@@ -23,7 +23,7 @@ public static partial class DrmGpus
     public static IReadOnlyList<GpuProfile> Read(string root, IReadOnlyDictionary<string, string>? pciNames = null)
     {
         ArgumentNullException.ThrowIfNull(root);
-        var drm = CgroupLimits.Under(root, "/sys/class/drm");
+        var drm = SysFs.Under(root, "/sys/class/drm");
         if (!Directory.Exists(drm))
         {
             return [];
@@ -34,24 +34,24 @@ public static partial class DrmGpus
         foreach (var card in Directory.EnumerateDirectories(drm).Select(Path.GetFileName).Where(n => n is not null && CardName().IsMatch(n)).Order(StringComparer.Ordinal))
         {
             var device = Path.Combine(drm, card!, "device");
-            var vendorId = ReadTrimmed(Path.Combine(device, "vendor"));
+            var vendorId = SysFs.ReadFileTrimmed(Path.Combine(device, "vendor"));
             if (vendorId is null || !Vendors.TryGetValue(vendorId, out var vendor))
             {
                 continue;
             }
 
-            var uevent = ParseUevent(ReadTrimmed(Path.Combine(device, "uevent")) ?? "");
+            var uevent = ParseUevent(SysFs.ReadFileTrimmed(Path.Combine(device, "uevent")) ?? "");
             var slot = uevent.TryGetValue("PCI_SLOT_NAME", out var s) && PciAddress.TryNormalize(s, out var normalized) ? normalized : null;
             if (slot is not null && !seen.Add(slot))
             {
                 continue;
             }
 
-            var deviceId = ReadTrimmed(Path.Combine(device, "device"));
-            var name = ReadTrimmed(Path.Combine(device, "product_name"))
+            var deviceId = SysFs.ReadFileTrimmed(Path.Combine(device, "device"));
+            var name = SysFs.ReadFileTrimmed(Path.Combine(device, "product_name"))
                 ?? (slot is not null && pciNames is not null && pciNames.TryGetValue(slot, out var pciName) ? pciName : null)
                 ?? $"{vendor} GPU [{vendorId[2..]}:{deviceId?.Replace("0x", "", StringComparison.OrdinalIgnoreCase) ?? "?"}]";
-            var vram = ReadTrimmed(Path.Combine(device, "mem_info_vram_total")) is { } v
+            var vram = SysFs.ReadFileTrimmed(Path.Combine(device, "mem_info_vram_total")) is { } v
                 && long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var bytes) && bytes > 0 ? bytes : (long?)null;
             gpus.Add(new GpuProfile
             {
@@ -81,19 +81,6 @@ public static partial class DrmGpus
         }
 
         return values;
-    }
-
-    private static string? ReadTrimmed(string path)
-    {
-        try
-        {
-            var text = File.ReadAllText(path).Trim();
-            return text.Length == 0 ? null : text;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
     }
 
     [GeneratedRegex("^card[0-9]+$")]

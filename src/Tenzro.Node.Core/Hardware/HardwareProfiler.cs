@@ -67,6 +67,10 @@ public sealed class HardwareProfiler
     public HardwareProfile SetBenchmarkState(string state, string? error = null) =>
         Update(p => p with { BenchmarkRun = p.BenchmarkRun with { State = state, Error = error } });
 
+    /// <summary>Puts back a benchmark state read earlier (a run stopped by shutdown leaves things as they were).</summary>
+    public HardwareProfile RestoreBenchmarkRun(BenchmarkRunInfo run) =>
+        Update(p => p with { BenchmarkRun = run });
+
     /// <summary>Publishes measured (or cached) benchmark figures.</summary>
     public HardwareProfile PublishBenchmarks(BenchmarkResult result, bool cached)
     {

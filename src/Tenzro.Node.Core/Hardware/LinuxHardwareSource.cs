@@ -192,7 +192,7 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
 
     private int? PhysicalCoresFromTopology()
     {
-        var cpus = CgroupLimits.Under(Root, "/sys/devices/system/cpu");
+        var cpus = SysFs.Under(Root, "/sys/devices/system/cpu");
         if (!Directory.Exists(cpus))
         {
             return null;

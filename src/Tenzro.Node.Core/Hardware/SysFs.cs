@@ -5,11 +5,18 @@ namespace Tenzro.Node.Core.Hardware;
 /// <summary>Small readers of /proc and /sys files under a root directory; every read tolerates a missing or unreadable file.</summary>
 internal static class SysFs
 {
-    public static string? ReadText(string root, string absolutePath)
+    /// <summary>Maps an absolute path of the system being read onto <paramref name="root"/> (<c>/</c> on a real system, a fixture tree in tests).</summary>
+    public static string Under(string root, string absolutePath) =>
+        root is "/" or "" ? absolutePath : Path.Join(root, absolutePath);
+
+    public static string? ReadText(string root, string absolutePath) => ReadFile(Under(root, absolutePath));
+
+    /// <summary>The text of a file, or null when it is missing or unreadable.</summary>
+    public static string? ReadFile(string fullPath)
     {
         try
         {
-            return File.ReadAllText(CgroupLimits.Under(root, absolutePath));
+            return File.ReadAllText(fullPath);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -18,11 +25,14 @@ internal static class SysFs
         }
     }
 
-    public static string? ReadTrimmed(string root, string absolutePath) =>
-        ReadText(root, absolutePath)?.Trim() is { Length: > 0 } text ? text : null;
+    public static string? ReadTrimmed(string root, string absolutePath) => Trimmed(ReadText(root, absolutePath));
+
+    public static string? ReadFileTrimmed(string fullPath) => Trimmed(ReadFile(fullPath));
 
     public static long? ReadLong(string root, string absolutePath) =>
         ReadTrimmed(root, absolutePath) is { } text && long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : null;
+
+    private static string? Trimmed(string? text) => text?.Trim() is { Length: > 0 } trimmed ? trimmed : null;
 }
 
 /// <summary>Network interfaces from <c>/sys/class/net</c>, loopback excluded.</summary>
@@ -31,7 +41,7 @@ public static class NetworkInterfaces
     public static IReadOnlyList<NetworkInterfaceProfile> Read(string root)
     {
         ArgumentNullException.ThrowIfNull(root);
-        var net = CgroupLimits.Under(root, "/sys/class/net");
+        var net = SysFs.Under(root, "/sys/class/net");
         if (!Directory.Exists(net))
         {
             return [];
@@ -81,10 +91,10 @@ public static class StorageProbe
             return (null, null, null, null);
         }
 
-        var blockDirectory = mount.Major != 0 ? CgroupLimits.Under(root, $"/sys/dev/block/{mount.Major}:{mount.Minor}") : null;
+        var blockDirectory = mount.Major != 0 ? SysFs.Under(root, $"/sys/dev/block/{mount.Major}:{mount.Minor}") : null;
         if ((blockDirectory is null || !Directory.Exists(blockDirectory)) && mount.Source.StartsWith("/dev/", StringComparison.Ordinal))
         {
-            blockDirectory = CgroupLimits.Under(root, "/sys/class/block/" + Path.GetFileName(mount.Source));
+            blockDirectory = SysFs.Under(root, "/sys/class/block/" + Path.GetFileName(mount.Source));
         }
 
         if (blockDirectory is null || !Directory.Exists(blockDirectory))
@@ -99,20 +109,10 @@ public static class StorageProbe
         return (mount.MountPoint, mount.FilesystemType, Path.GetFileName(disk), rotational);
     }
 
-    private static bool? ReadFlag(string path)
+    private static bool? ReadFlag(string path) => SysFs.ReadFileTrimmed(path) switch
     {
-        try
-        {
-            return File.ReadAllText(path).Trim() switch
-            {
-                "1" => true,
-                "0" => false,
-                _ => null,
-            };
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
+        "1" => true,
+        "0" => false,
+        _ => null,
+    };
 }

@@ -28,7 +28,7 @@ internal sealed partial class HardwareStartupService(
 
         if (profile.Tier.Shortfalls.Count > 0)
         {
-            LogTierAbove(logger, profile.Tier.Configured, profile.Tier.Qualified, HardwareServices.TierMessage(profile.Tier));
+            LogTierAbove(logger, profile.Tier.Configured, profile.Tier.Qualified, TierRules.Requirement(profile.Tier.Configured), string.Join("; ", profile.Tier.Shortfalls));
         }
 
         return base.StartAsync(cancellationToken);
@@ -68,8 +68,9 @@ internal sealed partial class HardwareStartupService(
     [LoggerMessage(EventId = LogEvents.HardwareToolProblem, Level = LogLevel.Warning, Message = "Hardware profiling: {Problem}")]
     private static partial void LogToolProblem(ILogger logger, string problem);
 
-    [LoggerMessage(EventId = LogEvents.TierAboveQualified, Level = LogLevel.Warning, Message = "Configured tier {ConfiguredTier} is above the qualified tier {QualifiedTier}: {Detail}")]
-    private static partial void LogTierAbove(ILogger logger, string configuredTier, string qualifiedTier, string detail);
+    [LoggerMessage(EventId = LogEvents.TierAboveQualified, Level = LogLevel.Warning,
+        Message = "NODE_TIER {ConfiguredTier} is above the tier this machine qualifies for ({QualifiedTier}): it needs {Requirement}, and this machine has {Shortfalls}. The node starts anyway because ENFORCE_TIER is false")]
+    private static partial void LogTierAbove(ILogger logger, string configuredTier, string qualifiedTier, string requirement, string shortfalls);
 
     [LoggerMessage(EventId = LogEvents.BenchmarksReady, Level = LogLevel.Information, Message = "Hardware benchmarks {State}: {Count} figures")]
     private static partial void LogBenchmarks(ILogger logger, string state, int count);

@@ -58,7 +58,7 @@ public sealed class BenchmarkStore(NodeDatabase database)
     {
         ArgumentNullException.ThrowIfNull(result);
         var benchmarks = new JsonObject();
-        foreach (var (name, figure) in result.Figures.OrderBy(f => f.Key, StringComparer.Ordinal))
+        foreach (var (name, figure) in result.Figures)
         {
             benchmarks[name] = new JsonObject { ["value"] = figure.Value, ["unit"] = figure.Unit };
         }

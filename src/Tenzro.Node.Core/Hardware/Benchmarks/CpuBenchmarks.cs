@@ -17,7 +17,7 @@ internal static class CpuBenchmarks
     private static long _sink;
 
     /// <summary>64-bit integer multiply-add (a linear congruential step) on four chains.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static long Integer(long iterations, long seed)
     {
         ulong a = (ulong)seed, b = a + 1, c = a + 2, d = a + 3;
@@ -33,7 +33,7 @@ internal static class CpuBenchmarks
     }
 
     /// <summary>Double-precision multiply-add on four chains; the values converge to 1 and never turn denormal.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     public static long Float(long iterations, long seed)
     {
         double a = 1 + (seed & 7), b = a + 1, c = a + 2, d = a + 3;

@@ -47,8 +47,9 @@ public sealed partial class HardwareBenchmarks(
         {
             if (_running is null || _running.IsCompleted)
             {
+                var before = profiler.Current.BenchmarkRun;
                 profiler.SetBenchmarkState(BenchmarkState.Running);
-                _running = Task.Factory.StartNew(RunOnce, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+                _running = Task.Factory.StartNew(() => RunOnce(before), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
             }
 
             return _running.WaitAsync(cancellationToken);
@@ -70,19 +71,19 @@ public sealed partial class HardwareBenchmarks(
         _shutdown.Dispose();
     }
 
-    private HardwareProfile RunOnce()
+    private HardwareProfile RunOnce(BenchmarkRunInfo before)
     {
-        var previous = profiler.Current;
+        var profile = profiler.Current;
         try
         {
-            var figures = suite.Run(storage.DataDirectory, previous.Cpu.LogicalCores, _shutdown.Token);
+            var figures = suite.Run(storage.DataDirectory, profile.Cpu.LogicalCores, _shutdown.Token);
             var result = new BenchmarkResult(figures, time.GetUtcNow());
-            store.Save(previous.Fingerprint, result);
+            store.Save(profile.Fingerprint, result);
             return profiler.PublishBenchmarks(result, cached: false);
         }
         catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
         {
-            return profiler.SetBenchmarkState(previous.Benchmarks.Count > 0 ? previous.BenchmarkRun.State : BenchmarkState.Skipped, "stopped by shutdown");
+            return profiler.RestoreBenchmarkRun(before);
         }
         catch (Exception e)
         {
