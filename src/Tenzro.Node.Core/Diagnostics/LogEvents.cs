@@ -13,4 +13,5 @@ internal static class LogEvents
     public const int SampleFailed = 3001;
     public const int PressureEntered = 3002;
     public const int PressureCleared = 3003;
+    public const int BenchmarkFailed = 4001;
 }

@@ -17,17 +17,16 @@ internal static class StatusApi
 
     public static WebApplication MapStatusApi(this WebApplication app)
     {
-        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NetworkOptions network, NodeClock clock, TimeProvider time, TaskStore store, IntakeState intake) =>
+        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NetworkOptions network, NodeClock clock, TimeProvider time, TaskStore store, IntakeState intake, HardwareProfiler profiler) =>
         {
             var counts = store.Counts();
-            var qualified = TierRules.Qualify(Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, 0);
             var regionalUrl = network.EffectiveRegionalUrl;
             var body = new JsonObject
             {
                 ["peerId"] = identity.PeerId,
                 ["nodeId"] = identity.NodeId,
                 ["nodeType"] = node.NodeType,
-                ["tier"] = new JsonObject { ["configured"] = node.NodeTier, ["qualified"] = qualified },
+                ["tier"] = new JsonObject { ["configured"] = node.NodeTier, ["qualified"] = profiler.QualifiedTier },
                 ["region"] = node.Region,
                 ["version"] = Version,
                 ["uptimeSeconds"] = Math.Round((time.GetUtcNow() - clock.StartedAt).TotalSeconds, 3),

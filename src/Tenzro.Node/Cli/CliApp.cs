@@ -57,6 +57,7 @@ internal static class CliApp
         root.Subcommands.Add(ResourceCommands.ClearResources());
         root.Subcommands.Add(MaintenanceCommands.CleanLogs());
         root.Subcommands.Add(MaintenanceCommands.BackupConfig());
+        root.Subcommands.Add(ProfileCommand.Create());
         return root;
     }
 

@@ -1,4 +1,5 @@
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Storage;
@@ -47,7 +48,7 @@ internal static class CoreServices
         services.AddSingleton<TaskStore>();
         services.AddSingleton<TaskMetrics>();
         services.AddSingleton<IResourceLedger>(sp => new ResourceLedger(
-            SystemCapacity.Allowed(sp.GetRequiredService<ResourceOptions>(), sp.GetRequiredService<StorageOptions>()),
+            SystemCapacity.Allowed(sp.GetRequiredService<ResourceOptions>(), sp.GetRequiredService<StorageOptions>(), sp.GetService<HardwareProfiler>()?.Current),
             sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ITaskRuntime, StoreRuntime>();
         services.AddSingleton<ITaskRuntime, ProcessRuntime>();

@@ -11,4 +11,9 @@ internal static class LogEvents
     public const int HealthRecovered = 1006;
     public const int ResultsExpired = 2101;
     public const int ResultSweepFailed = 2102;
+    public const int HardwareProfiled = 4101;
+    public const int HardwareToolProblem = 4102;
+    public const int TierAboveQualified = 4103;
+    public const int BenchmarksReady = 4104;
+    public const int ProfileRefreshFailed = 4105;
 }

@@ -32,6 +32,7 @@ internal static class NodeApp
 
         builder.AddNodeLogging(settings.Logging);
         builder.Services.AddNodeCore(settings);
+        builder.Services.AddHardwareProfiler(settings);
         builder.Services.AddNodeHttp();
         builder.Services.AddTaskEngine();
         builder.Services.AddResourceManager();
@@ -54,6 +55,7 @@ internal static class NodeApp
         app.MapResourcesApi();
         app.MapObservability();
         app.MapModelsApi();
+        app.MapHardwareApi();
         return app;
     }
 

@@ -17,7 +17,9 @@ internal static class NodeLogging
     public static WebApplicationBuilder AddNodeLogging(this WebApplicationBuilder builder, LoggingOptions options)
     {
         builder.Logging.ClearProviders();
-        builder.Services.AddSerilog(configuration => Configure(configuration, options), preserveStaticLogger: false, writeToProviders: false);
+        // Each node keeps its own logger instead of the process-wide static Log.Logger, so that nodes started in one
+        // process (the tests run several at once) never write to each other's sinks.
+        builder.Services.AddSerilog(configuration => Configure(configuration, options), preserveStaticLogger: true, writeToProviders: false);
         return builder;
     }
 

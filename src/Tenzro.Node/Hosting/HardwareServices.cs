@@ -1,0 +1,57 @@
+using System.Globalization;
+using Tenzro.Node.Cli;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Hardware;
+using Tenzro.Node.Core.Hardware.Benchmarks;
+
+namespace Tenzro.Node.Hosting;
+
+/// <summary>The hardware profiler: the profile, the start-up gate, the benchmarks and the refresh loop.</summary>
+internal static class HardwareServices
+{
+    /// <summary>
+    /// Reads the hardware now (external tools bounded by <see cref="LinuxHardwareSource.ToolTimeout"/>) and
+    /// checks the minimum requirements and, with ENFORCE_TIER, the configured tier, before the node listens.
+    /// </summary>
+    /// <exception cref="StartupRequirementException">A requirement is not met; one line per failed requirement.</exception>
+    public static IServiceCollection AddHardwareProfiler(this IServiceCollection services, NodeSettings settings)
+    {
+        var source = new LinuxHardwareSource(new ProcessToolRunner());
+        var facts = source.CollectAsync(settings.Storage.DataDirectory, CancellationToken.None).GetAwaiter().GetResult();
+        var profiler = new HardwareProfiler(facts, settings.Node, settings.Network, TimeProvider.System);
+        CheckStartupRequirements(settings, profiler.Current);
+
+        services.AddSingleton(facts);
+        services.AddSingleton(profiler);
+        services.AddSingleton(source);
+        services.AddSingleton<IHardwareSource>(source);
+        services.AddSingleton<IDynamicHardwareReader>(new LinuxDynamicHardwareReader(source, settings.Storage.DataDirectory));
+        services.AddSingleton(new BenchmarkBudget());
+        services.AddSingleton(sp => new BenchmarkSuite(sp.GetRequiredService<BenchmarkBudget>()));
+        services.AddSingleton<BenchmarkStore>();
+        services.AddSingleton<HardwareBenchmarks>();
+        services.AddHostedService<HardwareStartupService>();
+        services.AddHostedService<ProfileRefreshService>();
+        return services;
+    }
+
+    /// <summary>Throws when the machine is below MIN_CPU_CORES, MIN_MEMORY_GB, MIN_STORAGE_GB or GPU_REQUIRED, or below an enforced NODE_TIER.</summary>
+    public static void CheckStartupRequirements(NodeSettings settings, HardwareProfile profile)
+    {
+        var failures = HardwareRequirements.Check(settings.Hardware, profile).ToList();
+        if (settings.Node.EnforceTier && profile.Tier.Shortfalls.Count > 0)
+        {
+            failures.Add(TierMessage(profile.Tier) + " ENFORCE_TIER=true: lower NODE_TIER or set ENFORCE_TIER=false.");
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new StartupRequirementException(
+                "This machine does not meet the node's requirements:" + Environment.NewLine + string.Join(Environment.NewLine, failures.Select(f => "  " + f)));
+        }
+    }
+
+    /// <summary>"NODE_TIER=training is above the qualified tier aggregator: …" with every figure that falls short.</summary>
+    public static string TierMessage(TierInfo tier) => string.Create(CultureInfo.InvariantCulture,
+        $"NODE_TIER={tier.Configured} is above the tier this machine qualifies for ({tier.Qualified}); {tier.Configured} needs {TierRules.Requirement(tier.Configured)}, and this machine has {string.Join("; ", tier.Shortfalls)}.");
+}
