@@ -80,11 +80,11 @@ async function refreshStatus() {
   const dl = $("regional");
   dl.innerHTML = `<dt>state</dt><dd>${esc(st.regional.state)}</dd><dt>url</dt><dd>${esc(st.regional.url ?? "standalone")}</dd>` +
     `<dt>since</dt><dd>${esc(st.regional.since ?? "")}</dd><dt>reconnects</dt><dd>${esc(st.regional.reconnects)}</dd><dt>tokens</dt><dd>${esc(st.tokenBalance)}</dd>`;
-  try {
+  if (st.regional.state !== "disabled") try {
     const net = await get("/api/network/status");
     const peers = net.peers ?? [];
     $("peers").innerHTML = peers.length ? peers.map((p) => `<li>${esc(p.peerId)} <span class="muted">${esc(p.nodeTier ?? "")} ${esc(p.region ?? "")}</span></li>`).join("") : '<li class="muted">none known</li>';
-  } catch { /* standalone nodes have no peer list */ }
+  } catch { /* the peer list is optional: the link may be down */ }
   const health = await get("/health");
   const h = $("health");
   h.textContent = "health: " + health.status;
