@@ -18,8 +18,9 @@ internal static class HealthApi
 
     public static IServiceCollection AddNodeHealth(this IServiceCollection services)
     {
+        services.AddSingleton<StoreHealthCheck>();
         services.AddHealthChecks()
-            .AddCheck<StoreHealthCheck>("store", tags: [ReadyTag])
+            .Add(new HealthCheckRegistration("store", sp => sp.GetRequiredService<StoreHealthCheck>(), HealthStatus.Unhealthy, [ReadyTag]))
             .AddCheck<TaskExecutorHealthCheck>("tasks")
             .AddCheck<IntakeHealthCheck>("intake", tags: [ReadyTag])
             .AddCheck<MemoryHealthCheck>("memory")
@@ -43,15 +44,24 @@ internal static class HealthApi
         return app;
     }
 
-    private static Task WriteAsync(HttpContext context, HealthReport report)
+    private static async Task WriteAsync(HttpContext context, HealthReport report)
     {
         context.Response.ContentType = "application/json";
-        var body = new
+        await using var writer = new Utf8JsonWriter(context.Response.BodyWriter);
+        writer.WriteStartObject();
+        writer.WriteString("status", Name(report.Status));
+        writer.WriteStartObject("checks");
+        foreach (var (name, entry) in report.Entries)
         {
-            status = Name(report.Status),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = Name(e.Value.Status), detail = e.Value.Description }),
-        };
-        return context.Response.WriteAsync(JsonSerializer.Serialize(body));
+            writer.WriteStartObject(name);
+            writer.WriteString("status", Name(entry.Status));
+            writer.WriteString("detail", entry.Description);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+        await writer.FlushAsync(context.RequestAborted);
     }
 
     private static string Name(HealthStatus status) => status switch
@@ -61,18 +71,42 @@ internal static class HealthApi
         _ => "unhealthy",
     };
 
-    private sealed class StoreHealthCheck(NodeDatabase database) : IHealthCheck
+    /// <summary>
+    /// Proves the database is writable with a write that is rolled back. The probe takes SQLite's write
+    /// lock, so its result is reused for HEALTH_CHECK_INTERVAL (the background evaluation refreshes it):
+    /// a busy /health must not compete with task submissions for the writer.
+    /// </summary>
+    internal sealed class StoreHealthCheck(NodeDatabase database, Core.Configuration.MonitoringOptions options, TimeProvider time) : IHealthCheck
     {
+        private readonly Lock _lock = new();
+        private HealthCheckResult _last;
+        private DateTimeOffset _checkedAt = DateTimeOffset.MinValue;
+
         public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            lock (_lock)
+            {
+                var now = time.GetUtcNow();
+                if (now - _checkedAt >= options.HealthCheckInterval)
+                {
+                    _last = Probe();
+                    _checkedAt = now;
+                }
+
+                return Task.FromResult(_last);
+            }
+        }
+
+        private HealthCheckResult Probe()
         {
             try
             {
                 database.CheckWritable();
-                return Task.FromResult(HealthCheckResult.Healthy($"{database.Path} is writable"));
+                return HealthCheckResult.Healthy($"{database.Path} is writable");
             }
             catch (Exception e)
             {
-                return Task.FromResult(HealthCheckResult.Unhealthy($"{database.Path} is not writable: {e.Message}"));
+                return HealthCheckResult.Unhealthy($"{database.Path} is not writable: {e.Message}");
             }
         }
     }
