@@ -66,17 +66,33 @@ public sealed class ResourcesApiTests
         Assert.NotNull(response.Headers.RetryAfter);
     }
 
+    private sealed class FixedUsage : IUsageSource
+    {
+        public volatile int MemoryUsedPercent = 10;
+
+        public int Cores => 2;
+
+        public UsageReading Read() => new()
+        {
+            MemoryTotalBytes = 100L << 30,
+            MemoryAvailableBytes = (100 - MemoryUsedPercent) * (1L << 30),
+            StorageTotalBytes = 100L << 30,
+            StorageFreeBytes = 50L << 30,
+        };
+    }
+
     [Fact]
     public async Task Submit_UnderPressure_Is503AndReadinessFailsThenRecovers()
     {
-        await using var node = await TestNode.StartAsync();
-        var intake = node.Service<IntakeState>();
-        intake.SetPressure("memory at 95.0% is above CRITICAL_MEMORY_PERCENT 90%");
+        var usage = new FixedUsage { MemoryUsedPercent = 95 };
+        await using var node = await TestNode.StartAsync(configure: builder => builder.Services.AddSingleton<IUsageSource>(usage));
+        node.Service<ResourceSampler>().SampleNow();
 
         using var content = new StringContent("""{"type":"store","data":{"content":"x"}}""", System.Text.Encoding.UTF8, "application/json");
         var refused = await node.Client.PostAsync("/api/tasks/execute", content, Timeouts.Token());
         var ready = await node.Client.GetAsync("/health/ready", Timeouts.Token());
-        intake.SetPressure(null);
+        usage.MemoryUsedPercent = 50;
+        node.Service<ResourceSampler>().SampleNow();
         var readyAgain = await node.Client.GetAsync("/health/ready", Timeouts.Token());
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
