@@ -10,8 +10,8 @@ public sealed partial class TaskEngine
         [LoggerMessage(EventId = LogEvents.TaskRecovered, Level = LogLevel.Information, Message = "Task {TaskId} was running when the node stopped; requeued after {Attempts} attempt(s)")]
         public static partial void TaskRecovered(ILogger logger, string taskId, int attempts);
 
-        [LoggerMessage(EventId = LogEvents.TaskFinished, Level = LogLevel.Information, Message = "Task {TaskId} ({Type}) ended {State} {Error}")]
-        public static partial void TaskFinished(ILogger logger, string taskId, string type, string state, string? error);
+        [LoggerMessage(EventId = LogEvents.TaskFinished, Level = LogLevel.Information, Message = "Task {TaskId} ({Type}) ended {State} after {DurationMs:F1} ms {Error}")]
+        public static partial void TaskFinished(ILogger logger, string taskId, string type, string state, double durationMs, string? error);
 
         [LoggerMessage(EventId = LogEvents.TaskCrashed, Level = LogLevel.Error, Message = "Task {TaskId} failed inside the node")]
         public static partial void TaskCrashed(ILogger logger, Exception exception, string taskId);

@@ -497,7 +497,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
             {
                 using var document = JsonDocument.Parse(result.ToJsonString());
                 resultText = CanonicalJson.ToCanonicalString(document.RootElement);
-                digest = CanonicalJson.Digest(document.RootElement);
+                digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(resultText)));
             }
             catch (FormatException e)
             {
@@ -507,8 +507,9 @@ public sealed partial class TaskEngine : IAsyncDisposable
         }
 
         await _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error);
-        Log.TaskFinished(_logger, spec.TaskId, spec.Type, state.ToWire(), error ?? string.Empty);
         var record = _store.Get(spec.TaskId);
+        var ranFor = record?.StartedAt is { } started ? (finishedAt - started).TotalMilliseconds : 0;
+        Log.TaskFinished(_logger, spec.TaskId, spec.Type, state.ToWire(), ranFor, error ?? string.Empty);
         if (record is not null)
         {
             Events.Publish(record);

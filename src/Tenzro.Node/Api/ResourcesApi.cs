@@ -89,10 +89,11 @@ internal static class ResourcesApi
             });
         }).WithName("GetResourceStatus").WithSummary("Live usage, current reservations and what is free to reserve.");
 
-        group.MapPost("/clear", (HttpContext context, IResourceLedger ledger, TaskEngine engine) =>
+        group.MapPost("/clear", (HttpContext context, IResourceLedger ledger, TaskEngine engine, Hosting.SecurityEvents security) =>
         {
             if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
             {
+                security.AdminRefused("clear-resources", context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
                 return (IResult)HttpSetup.Problem(403, "Loopback only", "Releasing reservations is an admin action: call it from the node's own machine (127.0.0.1).");
             }
 

@@ -51,7 +51,7 @@ internal static class TasksApi
         return app;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpContext context, TaskEngine engine, TaskOptions options, RequesterQuotas quotas, [FromQuery] string? wait)
+    private static async Task<IResult> SubmitAsync(HttpContext context, TaskEngine engine, TaskOptions options, RequesterQuotas quotas, Hosting.SecurityEvents security, [FromQuery] string? wait)
     {
         var contentType = context.Request.ContentType;
         if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
@@ -102,6 +102,7 @@ internal static class TasksApi
         var requester = remote?.ToString() ?? "unknown";
         if (!quotas.TryAdmit(requester, remote is not null && System.Net.IPAddress.IsLoopback(remote), out var retryAfter, out var quotaReason))
         {
+            security.QuotaExceeded(requester, quotaReason!);
             var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
             return HttpSetup.Problem(429, "Quota exceeded", $"{quotaReason}. Retry after {seconds} s.", retryAfterSeconds: seconds, context: context);
         }

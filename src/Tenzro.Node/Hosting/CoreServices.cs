@@ -39,6 +39,7 @@ internal static class CoreServices
         services.AddSingleton(database);
         services.AddSingleton(new BlobStore(settings.Storage.DataDirectory));
         services.AddSingleton<IntakeState>();
+        services.AddSingleton<SecurityEvents>();
         return services;
     }
 

@@ -9,6 +9,8 @@ internal static class LogEvents
     public const int UnhandledRequestError = 1004;
     public const int HealthChanged = 1005;
     public const int HealthRecovered = 1006;
+    public const int AdminRefused = 9001;
+    public const int QuotaExceeded = 9002;
     public const int ResultsExpired = 2101;
     public const int ResultSweepFailed = 2102;
     public const int HardwareProfiled = 4101;
