@@ -30,7 +30,8 @@ function draw(canvas, lines, max) {
   for (let i = 0; i <= 4; i++) {
     const y = pad / 2 + (h - pad) * (i / 4);
     ctx.beginPath(); ctx.moveTo(pad + 8, y); ctx.lineTo(w, y); ctx.stroke();
-    ctx.fillText(String(Math.round(top * (1 - i / 4))), 0, y + 3);
+    const label = top * (1 - i / 4);
+    ctx.fillText(top >= 10 ? String(Math.round(label)) : label.toFixed(1), 0, y + 3);
   }
   let points = 0;
   for (const line of lines) {
