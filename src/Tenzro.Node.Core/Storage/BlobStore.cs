@@ -11,27 +11,28 @@ namespace Tenzro.Node.Core.Storage;
 public sealed class BlobStore
 {
     private readonly string _root;
+    private readonly Lock _renameLock = new();
+    private long _totalBytes;
 
     public BlobStore(string dataDirectory)
     {
         _root = Path.Combine(dataDirectory, "blobs");
         Directory.CreateDirectory(_root);
-    }
-
-    /// <summary>Total bytes stored, for the storage quota.</summary>
-    public long TotalBytes()
-    {
-        long total = 0;
         foreach (var file in Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories))
         {
-            if (!file.EndsWith(".tmp", StringComparison.Ordinal))
+            if (file.EndsWith(".tmp", StringComparison.Ordinal))
             {
-                total += new FileInfo(file).Length;
+                // Left by a crash between write and rename: never acknowledged, so safe to drop.
+                File.Delete(file);
+                continue;
             }
-        }
 
-        return total;
+            _totalBytes += new FileInfo(file).Length;
+        }
     }
+
+    /// <summary>Total bytes stored, for the storage quota; counted at start and kept up to date by puts and deletes.</summary>
+    public long TotalBytes() => Interlocked.Read(ref _totalBytes);
 
     /// <summary>Stores <paramref name="content"/> durably and returns its hash.</summary>
     public async Task<string> PutAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
@@ -51,7 +52,19 @@ public sealed class BlobStore
             stream.Flush(flushToDisk: true);
         }
 
-        File.Move(temporary, path, overwrite: true);
+        lock (_renameLock)
+        {
+            if (File.Exists(path))
+            {
+                // Another put of the same content won the race; its bytes are identical.
+                File.Delete(temporary);
+                return hash;
+            }
+
+            File.Move(temporary, path);
+            Interlocked.Add(ref _totalBytes, content.Length);
+        }
+
         return hash;
     }
 
@@ -73,7 +86,10 @@ public sealed class BlobStore
             return false;
         }
 
-        File.Delete(PathOf(sha256));
+        var path = PathOf(sha256);
+        var size = new FileInfo(path).Length;
+        File.Delete(path);
+        Interlocked.Add(ref _totalBytes, -size);
         return true;
     }
 

@@ -37,7 +37,9 @@ internal static class CoreServices
         var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
         database.Migrate(Migrations.All);
         services.AddSingleton(database);
-        services.AddSingleton(new BlobStore(settings.Storage.DataDirectory));
+        var blobs = new BlobStore(settings.Storage.DataDirectory);
+        services.AddSingleton(blobs);
+        services.AddSingleton(new BlobRetention(database, blobs));
         services.AddSingleton<IntakeState>();
         services.AddSingleton<SecurityEvents>();
         return services;

@@ -14,8 +14,8 @@ internal sealed class TaskEngineService(TaskEngine engine, TaskStore store) : IH
     }
 }
 
-/// <summary>Drops results once RESULT_RETENTION_PERIOD has passed (the result endpoint then answers 410).</summary>
-internal sealed partial class ResultSweeper(TaskStore store, Core.Configuration.TaskOptions options, TimeProvider time, ILogger<ResultSweeper> logger) : BackgroundService
+/// <summary>Drops results once RESULT_RETENTION_PERIOD has passed (the result endpoint then answers 410), and stored blobs whose retention ended.</summary>
+internal sealed partial class ResultSweeper(TaskStore store, Core.Storage.BlobRetention blobs, Core.Configuration.TaskOptions options, TimeProvider time, ILogger<ResultSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -28,9 +28,10 @@ internal sealed partial class ResultSweeper(TaskStore store, Core.Configuration.
                 try
                 {
                     var expired = await store.ExpireResultsAsync(time.GetUtcNow());
-                    if (expired.Count > 0)
+                    var blobsDropped = blobs.Sweep(time.GetUtcNow());
+                    if (expired.Count > 0 || blobsDropped.Count > 0)
                     {
-                        LogExpired(logger, expired.Count);
+                        LogExpired(logger, expired.Count, blobsDropped.Count);
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -44,8 +45,8 @@ internal sealed partial class ResultSweeper(TaskStore store, Core.Configuration.
         }
     }
 
-    [LoggerMessage(EventId = LogEvents.ResultsExpired, Level = LogLevel.Information, Message = "Dropped {Count} expired task results")]
-    private static partial void LogExpired(ILogger logger, int count);
+    [LoggerMessage(EventId = LogEvents.ResultsExpired, Level = LogLevel.Information, Message = "Dropped {Count} expired task results and {Blobs} expired blobs")]
+    private static partial void LogExpired(ILogger logger, int count, int blobs);
 
     [LoggerMessage(EventId = LogEvents.ResultSweepFailed, Level = LogLevel.Warning, Message = "Expiring task results failed; retrying at the next sweep")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);

@@ -10,20 +10,60 @@ namespace Tenzro.Node.Core.Tasks.Builtin;
 /// The <c>store</c> task: puts content into the blob store and returns <c>{"sha256","size"}</c>.
 /// <c>data.content</c> is text, or base64 with <c>data.encoding: "base64"</c>; without <c>content</c>,
 /// <c>data.input</c> (the regional form) is stored: a string as UTF-8 text, anything else as canonical JSON.
+/// The blob is kept for <c>data.retention</c> seconds (default RESULT_RETENTION_PERIOD), and all blobs
+/// together stay within the storage the node lends (MAX_STORAGE_GB).
 /// </summary>
-public sealed class StoreRuntime(BlobStore blobs) : ITaskRuntime
+public sealed class StoreRuntime(BlobStore blobs, BlobRetention retention, Resources.IResourceLedger ledger, Configuration.TaskOptions options, TimeProvider time) : ITaskRuntime
 {
     public IReadOnlyCollection<string> Types { get; } = ["store"];
 
-    public void Validate(TaskSpec task, ValidationErrors errors) => _ = Content(task, errors);
+    public void Validate(TaskSpec task, ValidationErrors errors)
+    {
+        _ = Content(task, errors);
+        _ = Retention(task, errors);
+    }
 
     public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
     {
         var errors = new ValidationErrors();
         var content = Content(context.Task, errors) ?? throw new TaskExecutionException(errors.ToString());
-        var hash = await blobs.PutAsync(content, context.CancellationToken);
+        var keepFor = Retention(context.Task, errors) ?? options.ResultRetentionPeriod;
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(content));
+        var lent = ledger.Allowed.StorageMB * 1024 * 1024;
+        if (!blobs.Exists(hash) && blobs.TotalBytes() + content.Length > lent)
+        {
+            throw new TaskExecutionException(
+                $"storage quota: storing {content.Length} bytes would take the blob store to {blobs.TotalBytes() + content.Length} bytes, above the {ledger.Allowed.StorageMB} MB this node lends (MAX_STORAGE_GB). Delete blobs or raise MAX_STORAGE_GB.");
+        }
+
+        await blobs.PutAsync(content, context.CancellationToken);
+        var now = time.GetUtcNow();
+        retention.Keep(hash, content.Length, "store", now, now + keepFor);
         context.Progress.Report(1);
         return new JsonObject { ["sha256"] = hash, ["size"] = content.Length };
+    }
+
+    private static TimeSpan? Retention(TaskSpec task, ValidationErrors errors)
+    {
+        if (task.Data["retention"] is not { } node)
+        {
+            return null;
+        }
+
+        if (node.GetValueKind() != JsonValueKind.Number)
+        {
+            errors.AddTypeError("data.retention", "must be a number of seconds.");
+            return null;
+        }
+
+        var seconds = double.Parse(node.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
+        if (seconds <= 0 || seconds > 10L * 365 * 86400)
+        {
+            errors.Add("data.retention", $"must be from 1 second to 10 years; got {seconds}.");
+            return null;
+        }
+
+        return TimeSpan.FromSeconds(seconds);
     }
 
     private static byte[]? Content(TaskSpec task, ValidationErrors errors)

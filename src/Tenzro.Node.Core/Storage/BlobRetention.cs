@@ -1,0 +1,72 @@
+using System.Globalization;
+
+namespace Tenzro.Node.Core.Storage;
+
+/// <summary>
+/// How long stored blobs are kept (the <c>blobs</c> table). A blob put by a <c>store</c> task is kept until
+/// its retention ends; putting the same content again extends it. Blobs that a model record refers to are
+/// never swept. Blobs with no row (models uploaded with PUT /api/models) are kept until deleted.
+/// </summary>
+/// <remarks>Thread-safe: each call uses its own connection.</remarks>
+public sealed class BlobRetention(NodeDatabase database, BlobStore blobs)
+{
+    /// <summary>Records that <paramref name="sha256"/> must be kept at least until <paramref name="expiresAt"/>.</summary>
+    public void Keep(string sha256, long size, string kind, DateTimeOffset createdAt, DateTimeOffset expiresAt)
+    {
+        using var connection = database.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO blobs(sha256, size, kind, created_at, expires_at) VALUES ($h, $s, $k, $c, $e)
+            ON CONFLICT(sha256) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at);
+            """;
+        command.Parameters.AddWithValue("$h", sha256);
+        command.Parameters.AddWithValue("$s", size);
+        command.Parameters.AddWithValue("$k", kind);
+        command.Parameters.AddWithValue("$c", Format(createdAt));
+        command.Parameters.AddWithValue("$e", Format(expiresAt));
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>When a blob's retention ends; null when it has no row (kept until deleted).</summary>
+    public DateTimeOffset? ExpiresAt(string sha256)
+    {
+        using var connection = database.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT expires_at FROM blobs WHERE sha256 = $h;";
+        command.Parameters.AddWithValue("$h", sha256);
+        return command.ExecuteScalar() is string text ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>Deletes blobs whose retention ended before <paramref name="now"/> and that no model uses; returns their hashes.</summary>
+    public IReadOnlyList<string> Sweep(DateTimeOffset now)
+    {
+        var expired = new List<string>();
+        using var connection = database.OpenConnection();
+        using (var select = connection.CreateCommand())
+        {
+            select.CommandText = """
+                SELECT sha256 FROM blobs WHERE expires_at IS NOT NULL AND expires_at < $now
+                AND sha256 NOT IN (SELECT sha256 FROM models) LIMIT 1000;
+                """;
+            select.Parameters.AddWithValue("$now", Format(now));
+            using var reader = select.ExecuteReader();
+            while (reader.Read())
+            {
+                expired.Add(reader.GetString(0));
+            }
+        }
+
+        foreach (var sha256 in expired)
+        {
+            blobs.Delete(sha256);
+            using var delete = connection.CreateCommand();
+            delete.CommandText = "DELETE FROM blobs WHERE sha256 = $h;";
+            delete.Parameters.AddWithValue("$h", sha256);
+            delete.ExecuteNonQuery();
+        }
+
+        return expired;
+    }
+
+    private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+}
