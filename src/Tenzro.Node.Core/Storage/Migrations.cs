@@ -41,5 +41,25 @@ public static class Migrations
         new(4, "blobs", """
             CREATE TABLE blobs (sha256 TEXT NOT NULL PRIMARY KEY, size INTEGER NOT NULL, kind TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT);
             """),
+        new(7, "regional_outbox_and_earnings", """
+            CREATE TABLE outbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                type TEXT NOT NULL,
+                task_id TEXT,
+                body TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                sent_at TEXT,
+                error TEXT,
+                error_at TEXT
+            );
+            CREATE INDEX outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
+            CREATE INDEX outbox_task ON outbox(task_id, type);
+            CREATE TABLE earnings (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                task_id TEXT,
+                reward REAL NOT NULL,
+                at TEXT NOT NULL
+            );
+            """),
     ];
 }

@@ -1,5 +1,6 @@
 using Tenzro.Node.Api;
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Networking;
 
 namespace Tenzro.Node.Hosting;
 
@@ -34,6 +35,7 @@ internal static class NodeApp
         builder.Services.AddTaskEngine();
         builder.Services.AddResourceManager();
         builder.Services.AddNodeHealth();
+        builder.Services.AddRegionalLink();
 
         configure?.Invoke(builder);
 
@@ -47,6 +49,7 @@ internal static class NodeApp
         app.MapStatusApi();
         app.MapTasksApi();
         app.MapResourcesApi();
+        app.MapNetworkApi();
         return app;
     }
 
