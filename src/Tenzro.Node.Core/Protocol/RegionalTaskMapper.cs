@@ -105,7 +105,9 @@ public static class RegionalTaskMapper
             }
         }
 
-        return body;
+        // Read back from text, so that every value is JSON-backed like a parsed request body (numbers built
+        // here as long or int would otherwise not read as double).
+        return JsonNode.Parse(body.ToJsonString())!.AsObject();
     }
 
     private static JsonObject MapRequirements(JsonObject? requirements, ValidationErrors errors)

@@ -54,6 +54,8 @@ internal static class CliApp
         root.Subcommands.Add(ClientCommands.Drain(drain: false));
         root.Subcommands.Add(ResourceCommands.ResourceCheck());
         root.Subcommands.Add(ResourceCommands.ClearResources());
+        root.Subcommands.Add(NetworkCommands.ResetConnections());
+        root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
         return root;
     }
 

@@ -106,11 +106,19 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
         }
 
         var errors = new ValidationErrors();
-        var body = RegionalTaskMapper.ToLocal(task, _time.GetUtcNow(), _tasks.TaskTimeout, errors);
-        var spec = TaskParser.Parse(body, _tasks.TaskTimeout, _engine.Types, TaskOrigins.Regional, errors);
-        if (spec is not null)
+        TaskSpec? spec;
+        try
         {
-            _engine.Validate(spec, errors);
+            var body = RegionalTaskMapper.ToLocal(task, _time.GetUtcNow(), _tasks.TaskTimeout, errors);
+            spec = TaskParser.Parse(body, _tasks.TaskTimeout, _engine.Types, TaskOrigins.Regional, errors);
+            if (spec is not null)
+            {
+                _engine.Validate(spec, errors);
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or System.Text.Json.JsonException or ArgumentException)
+        {
+            return Reject(taskId, $"the task cannot be read: {e.Message}");
         }
 
         if (spec is null || !errors.IsEmpty)
