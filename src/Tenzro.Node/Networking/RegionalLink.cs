@@ -165,14 +165,18 @@ internal sealed partial class RegionalLink : BackgroundService
         return true;
     }
 
-    /// <summary>The capped exponential backoff: RECONNECT_INTERVAL × 2^failures, at most RECONNECT_MAX_INTERVAL, minus up to 20% jitter.</summary>
+    /// <summary>
+    /// The capped exponential backoff: RECONNECT_INTERVAL after a close or the first failure, doubling with each
+    /// further consecutive failure up to RECONNECT_MAX_INTERVAL, minus up to 20% jitter so that nodes that lost
+    /// the same regional node do not all come back at the same instant.
+    /// </summary>
     /// <param name="failures">Consecutive failures so far (0 after a link that was joined and then closed).</param>
     /// <param name="initial">RECONNECT_INTERVAL.</param>
     /// <param name="max">RECONNECT_MAX_INTERVAL.</param>
     /// <param name="jitter">A random number in [0, 1).</param>
     public static TimeSpan Backoff(int failures, TimeSpan initial, TimeSpan max, double jitter)
     {
-        var capped = Math.Min(max.TotalMilliseconds, initial.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures, 0, 30)));
+        var capped = Math.Min(max.TotalMilliseconds, initial.TotalMilliseconds * Math.Pow(2, Math.Clamp(failures - 1, 0, 30)));
         return TimeSpan.FromMilliseconds(capped * (1 - (0.2 * Math.Clamp(jitter, 0, 1))));
     }
 
