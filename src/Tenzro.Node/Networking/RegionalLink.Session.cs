@@ -95,9 +95,11 @@ internal sealed partial class RegionalLink
         public async Task SendAsync(JsonObject message, CancellationToken cancellationToken, long? outboxSequence = null)
         {
             var signed = SignedEnvelope.Sign((JsonObject)message.DeepClone(), link._identity, link._time.GetUtcNow());
-            await connection.SendAsync(signed.ToJsonString(), cancellationToken);
-            var type = RegionalMessages.TypeOf(message) ?? string.Empty;
-            link.NoteSent(type, RegionalMessages.StringMember(message, "taskId"), outboxSequence, signed);
+            var text = signed.ToJsonString();
+
+            // Noted before the write: the regional node's error answer can be dispatched before SendAsync returns.
+            link.NoteSent(RegionalMessages.TypeOf(message) ?? string.Empty, RegionalMessages.StringMember(message, "taskId"), outboxSequence, signed);
+            await connection.SendAsync(text, cancellationToken);
         }
 
         public Task CloseAsync(string reason, CancellationToken cancellationToken) => connection.CloseAsync(reason, cancellationToken);

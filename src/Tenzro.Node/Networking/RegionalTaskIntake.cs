@@ -261,7 +261,18 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
         {
             await foreach (var change in subscription.Reader.ReadAllAsync(stoppingToken))
             {
-                if (change.Kind != "progress" || change.Progress is not { } progress || !_active.TryGetValue(change.TaskId, out var last))
+                if (change.Kind != "progress" || change.Progress is not { } progress)
+                {
+                    continue;
+                }
+
+                // A task may report progress before its admission has written task_accepted: wait for that first.
+                if (_admitting.TryGetValue(change.TaskId, out var gate))
+                {
+                    await gate.Task.WaitAsync(stoppingToken);
+                }
+
+                if (!_active.TryGetValue(change.TaskId, out var last))
                 {
                     continue;
                 }

@@ -214,7 +214,10 @@ public sealed class RegionalLinkTests
                 ["type"] = "script",
                 ["data"] = new JsonObject { ["action"] = "gate", ["gate"] = "g1", ["value"] = 7 },
             });
-            await first.WaitForAsync(m => m.Type == "task_accepted" && m.TaskId == "task-outbox-1", "task_accepted");
+            var accepted = await first.WaitForAsync(m => m.Type == "task_accepted" && m.TaskId == "task-outbox-1", "task_accepted");
+            var progress = await first.WaitForAsync(m => m.Type == "task_progress" && m.TaskId == "task-outbox-1", "task_progress while the task runs");
+            Assert.Equal(50, progress.Message["progress"]!.GetValue<int>());
+            Assert.True(accepted.Index < progress.Index, "task_progress must follow task_accepted");
 
             await first.DisposeAsync();
             await node.Client.WaitForJsonAsync("/status", s => s["regional"]!["state"]!.GetValue<string>() != "joined", "the link to notice the regional node is gone");
@@ -282,7 +285,7 @@ public sealed class RegionalLinkTests
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
 
-        var exit = await Cli.CliApp.RunAsync(["reset-connections", "--url", node.BaseAddress.ToString()]);
+        var (exit, _) = await RunCliAsync("reset-connections", "--url", node.BaseAddress.ToString());
         await regional.WaitUntilAsync(() => regional.Received().Count(m => m.Type == "join" && m.PeerId == peerId) == 2, "a second join");
         var status = await node.Client.WaitForJsonAsync("/status", s => s["regional"]!["state"]!.GetValue<string>() == "joined" && s["regional"]!["reconnects"]!.GetValue<long>() == 1, "joined again");
 
@@ -468,5 +471,82 @@ public sealed class RegionalLinkTests
         await regional.WaitForAsync(m => m.Type == "leave" && m.PeerId == peerId, "leave");
 
         await regional.WaitUntilAsync(() => !regional.IsJoined(peerId), "the node to be deregistered");
+    }
+
+    [Fact]
+    public async Task Start_RegionalCaCertNotPem_FailsTheLinkWithTheReasonAndServes()
+    {
+        var caPath = Path.Combine(Path.GetTempPath(), $"tenzro-ca-{Guid.NewGuid():N}.pem");
+        await File.WriteAllTextAsync(caPath, "not a certificate");
+        try
+        {
+            await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["REGIONAL_NODE_URL"] = "wss://127.0.0.1:9", ["REGIONAL_CA_CERT"] = caPath });
+
+            var status = await node.Client.WaitForRegionalStateAsync("failed");
+
+            Assert.Contains("REGIONAL_CA_CERT", status["regional"]!["reason"]!.GetValue<string>());
+        }
+        finally
+        {
+            File.Delete(caPath);
+        }
+    }
+
+    [Fact]
+    public void Settings_RegionalCaCertMissingFile_IsAConfigurationError()
+    {
+        var error = Assert.Throws<Core.Configuration.ConfigurationException>(() => TestNode.Settings(Path.Combine(Path.GetTempPath(), "tenzro-unused"), new Dictionary<string, string?> { ["REGIONAL_CA_CERT"] = "/nonexistent/ca.pem" }));
+
+        Assert.Contains(error.Errors, e => e.Key == "REGIONAL_CA_CERT");
+    }
+
+    [Fact]
+    public async Task NetworkDiagnostics_ReachableRegionalNode_PrintsEveryStepAndExitsZero()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+
+        var (exit, output) = await RunCliAsync("network-diagnostics", "--regional-url", regional.Url.ToString());
+        await regional.WaitForAsync(m => m.Type == "leave" && m.PeerId!.StartsWith("diagnostics-", StringComparison.Ordinal), "the diagnostics peer to leave");
+
+        Assert.Equal(0, exit);
+        foreach (var step in (string[])["resolve", "tcp", "tls", "websocket", "join"])
+        {
+            Assert.Matches($"ok +{step} ", output);
+        }
+
+        Assert.Contains("network_state after", output);
+    }
+
+    [Fact]
+    public async Task NetworkDiagnostics_NothingListening_FailsAtTcpAndExitsOne()
+    {
+        var port = RegionalKit.FreePort();
+
+        var (exit, output) = await RunCliAsync("network-diagnostics", "--regional-url", $"ws://127.0.0.1:{port}", "--timeout", "5");
+
+        Assert.Equal(1, exit);
+        Assert.Matches("ok +resolve ", output);
+        Assert.Matches("FAIL tcp ", output);
+        Assert.DoesNotContain("websocket", output);
+    }
+
+    private static readonly SemaphoreSlim ConsoleLock = new(1, 1);
+
+    private static async Task<(int Exit, string Output)> RunCliAsync(params string[] args)
+    {
+        await ConsoleLock.WaitAsync(Timeouts.Token());
+        var previous = Console.Out;
+        using var writer = new StringWriter();
+        Console.SetOut(writer);
+        try
+        {
+            var exit = await Cli.CliApp.RunAsync(args).WaitAsync(Timeouts.Long);
+            return (exit, writer.ToString());
+        }
+        finally
+        {
+            Console.SetOut(previous);
+            ConsoleLock.Release();
+        }
     }
 }
