@@ -30,6 +30,7 @@ internal static class LogEvents
     public const int RegionalAssignmentWithoutTaskId = 5118;
     public const int RegionalReportFailed = 5119;
     public const int RegionalOutboxReconciled = 5120;
+    public const int RegionalStoreFailed = 5121;
 
     public const int RegionalBadSignature = 9101;
 }

@@ -21,6 +21,7 @@ internal sealed partial class RegionalLink
     {
         private const int InboundCapacity = 256;
         private const int OutboxBatch = 64;
+        private static readonly TimeSpan OutboxRetryDelay = TimeSpan.FromSeconds(1);
 
         private readonly TaskCompletionSource<string?> _joinAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly SemaphoreSlim _flushLock = new(1, 1);
@@ -341,7 +342,14 @@ internal sealed partial class RegionalLink
             {
                 do
                 {
-                    await SendAsync(link.BuildNodeStatus(), cancellationToken);
+                    try
+                    {
+                        await SendAsync(link.BuildNodeStatus(), cancellationToken);
+                    }
+                    catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or Core.Storage.StoreException)
+                    {
+                        LogStoreFailed(link._logger, e, "node_status");
+                    }
                 }
                 while (await timer.WaitForNextTickAsync(cancellationToken));
             }
@@ -357,7 +365,18 @@ internal sealed partial class RegionalLink
             {
                 while (true)
                 {
-                    await FlushAsync(cancellationToken);
+                    try
+                    {
+                        await FlushAsync(cancellationToken);
+                    }
+                    catch (Exception e) when (e is Microsoft.Data.Sqlite.SqliteException or Core.Storage.StoreException)
+                    {
+                        // The rows stay unsent; the next attempt starts again from the oldest one.
+                        LogStoreFailed(link._logger, e, "the outbox");
+                        await Task.Delay(OutboxRetryDelay, link._time, cancellationToken);
+                        continue;
+                    }
+
                     await link._intake.WaitForWorkAsync(cancellationToken);
                 }
             }

@@ -99,14 +99,11 @@ internal sealed partial class RegionalLink : BackgroundService
         _timings = timings;
         _time = time;
         _logger = loggers.CreateLogger<RegionalLink>();
-        _security = loggers.CreateLogger(SecurityCategory);
+        _security = loggers.CreateLogger(Hosting.NodeLogging.SecurityCategory);
         Url = RegionalEndpoint.Resolve(network);
         _state = Url is null ? RegionalLinkState.Disabled : RegionalLinkState.Connecting;
         _since = time.GetUtcNow();
     }
-
-    /// <summary>The log category of security events (bad signatures).</summary>
-    public const string SecurityCategory = "Tenzro.Security";
 
     /// <summary>The URL dialled, with <c>/ws</c> appended when the configured one had no path; null when standalone.</summary>
     public Uri? Url { get; }
@@ -243,44 +240,43 @@ internal sealed partial class RegionalLink : BackgroundService
                 break;
             }
 
-            var wasReset = reset.IsCancellationRequested;
-            TimeSpan delay;
-            lock (_lock)
+            if (reset.IsCancellationRequested)
             {
-                if (wasReset)
-                {
-                    _failures = 0;
-                    Transition(RegionalLinkState.Connecting, "reset by the operator");
-                    delay = TimeSpan.Zero;
-                }
-                else
+                MarkReset();
+            }
+            else
+            {
+                TimeSpan delay;
+                bool gaveUp;
+                int failures;
+                lock (_lock)
                 {
                     _failures = outcome.Joined ? 0 : _failures + 1;
+                    failures = _failures;
                     var failed = _failures >= _network.MaxReconnectAttempts;
-                    if (failed && _state != RegionalLinkState.Failed)
-                    {
-                        LogGaveUp(_logger, _failures, Url, outcome.Reason);
-                    }
-
+                    gaveUp = failed && _state != RegionalLinkState.Failed;
                     Transition(failed ? RegionalLinkState.Failed : RegionalLinkState.Connecting, outcome.Reason);
-                    delay = Backoff(outcome.Joined ? 0 : _failures, _network.ReconnectInterval, _network.ReconnectMaxInterval, Random.Shared.NextDouble());
+                    delay = Backoff(_failures, _network.ReconnectInterval, _network.ReconnectMaxInterval, Random.Shared.NextDouble());
                 }
-            }
 
-            if (!wasReset)
-            {
+                if (gaveUp)
+                {
+                    LogGaveUp(_logger, failures, Url, outcome.Reason);
+                }
+
                 LogReconnecting(_logger, Url, outcome.Reason, delay.TotalMilliseconds);
                 try
                 {
+                    // One reconnect per failure: this wait is the only thing that starts the next attempt.
                     await Task.Delay(delay, _time, reset.Token);
                 }
-                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
                 {
-                    lock (_lock)
-                    {
-                        _failures = 0;
-                        Transition(RegionalLinkState.Connecting, "reset by the operator");
-                    }
+                    break;
+                }
+                catch (OperationCanceledException)
+                {
+                    MarkReset();
                 }
             }
 
@@ -289,6 +285,15 @@ internal sealed partial class RegionalLink : BackgroundService
                 _resetSource = null;
                 _reconnects++;
             }
+        }
+    }
+
+    private void MarkReset()
+    {
+        lock (_lock)
+        {
+            _failures = 0;
+            Transition(RegionalLinkState.Connecting, "reset by the operator");
         }
     }
 
@@ -393,6 +398,7 @@ internal sealed partial class RegionalLink : BackgroundService
             NodeType = _node.NodeType,
             NodeTier = _node.NodeTier,
             Region = _node.Region,
+            // The one open link this node holds: the regional link itself.
             Connections = 1,
             CpuPercent = usage.HostCpuPercent,
             MemoryAvailableGb = usage.MemoryAvailableBytes / bytesPerGigabyte,
