@@ -319,7 +319,7 @@ internal static class NetworkCommands
             var parts = new List<string>();
             for (var current = e; current is not null; current = current.InnerException)
             {
-                if (!parts.Contains(current.Message))
+                if (!parts.Any(p => p.Contains(current.Message, StringComparison.Ordinal)))
                 {
                     parts.Add(current.Message);
                 }

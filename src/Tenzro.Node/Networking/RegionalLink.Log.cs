@@ -13,8 +13,8 @@ internal sealed partial class RegionalLink
     [LoggerMessage(EventId = LogEvents.RegionalJoined, Level = LogLevel.Information, Message = "Joined the regional node at {Url} (join round trip {RoundTripMs} ms)")]
     private static partial void LogJoined(ILogger logger, Uri url, double roundTripMs);
 
-    [LoggerMessage(EventId = LogEvents.RegionalReconnecting, Level = LogLevel.Warning, Message = "Regional link to {Url} is down ({Reason}); reconnecting in {DelayMs} ms")]
-    private static partial void LogReconnecting(ILogger logger, Uri url, string reason, double delayMs);
+    [LoggerMessage(EventId = LogEvents.RegionalReconnecting, Message = "Regional link to {Url} is down ({Reason}); reconnecting in {DelayMs} ms")]
+    private static partial void LogReconnecting(ILogger logger, LogLevel level, Uri url, string reason, double delayMs);
 
     [LoggerMessage(EventId = LogEvents.RegionalGaveUp, Level = LogLevel.Error, Message = "Regional link failed {Failures} times in a row (MAX_RECONNECT_ATTEMPTS); last reason: {Reason}. Still retrying {Url} at the capped interval")]
     private static partial void LogGaveUp(ILogger logger, int failures, Uri url, string reason);

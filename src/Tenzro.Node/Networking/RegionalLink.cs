@@ -264,7 +264,8 @@ internal sealed partial class RegionalLink : BackgroundService
                     LogGaveUp(_logger, failures, Url, outcome.Reason);
                 }
 
-                LogReconnecting(_logger, Url, outcome.Reason, delay.TotalMilliseconds);
+                // Once the link is reported failed the node keeps retrying quietly: the state and /health say it already.
+                LogReconnecting(_logger, failures >= _network.MaxReconnectAttempts && !gaveUp ? LogLevel.Debug : LogLevel.Warning, Url, outcome.Reason, Math.Round(delay.TotalMilliseconds));
                 try
                 {
                     // One reconnect per failure: this wait is the only thing that starts the next attempt.
@@ -334,7 +335,7 @@ internal sealed partial class RegionalLink : BackgroundService
         var messages = new List<string>();
         for (var current = e; current is not null; current = current.InnerException)
         {
-            if (!messages.Contains(current.Message))
+            if (!messages.Any(m => m.Contains(current.Message, StringComparison.Ordinal)))
             {
                 messages.Add(current.Message);
             }
