@@ -181,6 +181,22 @@ public sealed class RegionalLinkTests
     }
 
     [Fact]
+    public async Task Assignment_RequirementBeyondThisNode_IsRejectedAsNeverFitting()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await node.Client.WaitForRegionalStateAsync("joined");
+        var task = RegionalKit.RegionalTask("task-huge-1", "store", "x", new JsonObject { ["minTier"] = "inference", ["minMemory"] = 1_000_000 });
+
+        await regional.SendAssignmentAsync(peerId, task);
+        var rejected = await regional.WaitForAsync(m => m.Type == "task_rejected" && m.TaskId == "task-huge-1", "task_rejected");
+
+        Assert.Contains("requirements.memoryMB", rejected.Message["reason"]!.GetValue<string>());
+        Assert.Contains("never run here", rejected.Message["reason"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Assignment_ExpiredTask_IsRejectedWithTheValidationError()
     {
         await using var regional = await TestRegionalNode.StartAsync();
