@@ -107,6 +107,7 @@ public sealed record NodeSettings
                 MaxReconnectAttempts = r.Int("MAX_RECONNECT_ATTEMPTS", 1, 1_000_000),
                 MaxMessageSize = r.Long("MAX_MESSAGE_SIZE", 1024, int.MaxValue),
                 AllowInsecureTransport = r.Bool("ALLOW_INSECURE_TRANSPORT"),
+                RegionalCaCertificate = ExistingFile(r, "REGIONAL_CA_CERT", baseDirectory),
                 DhtEnabled = r.Bool("DHT_ENABLED"),
                 DhtRefreshInterval = r.Milliseconds("DHT_REFRESH_INTERVAL", 100, 86_400_000),
                 LocalDiscoveryPort = r.Int("LOCAL_DISCOVERY_PORT", 0, 65535),
@@ -169,6 +170,22 @@ public sealed record NodeSettings
         }
 
         return settings;
+    }
+
+    private static string? ExistingFile(SettingsReader r, string key, string baseDirectory)
+    {
+        if (r.OptionalString(key) is not { } value)
+        {
+            return null;
+        }
+
+        var path = Path.GetFullPath(value, baseDirectory);
+        if (!File.Exists(path))
+        {
+            r.Fail(key, value, $"the path of a readable file ({path} does not exist)");
+        }
+
+        return path;
     }
 
     private static string RequireNonEmpty(SettingsReader r, string key)

@@ -48,6 +48,9 @@ public sealed record NetworkOptions
     public int MaxReconnectAttempts { get; init; } = 5;
     public long MaxMessageSize { get; init; } = 100 * 1024 * 1024;
     public bool AllowInsecureTransport { get; init; }
+
+    /// <summary>Absolute path of REGIONAL_CA_CERT: a PEM CA certificate trusted for wss:// besides the system store; null when unset.</summary>
+    public string? RegionalCaCertificate { get; init; }
     public bool DhtEnabled { get; init; } = true;
     public TimeSpan DhtRefreshInterval { get; init; } = TimeSpan.FromSeconds(60);
     public int LocalDiscoveryPort { get; init; } = 8081;

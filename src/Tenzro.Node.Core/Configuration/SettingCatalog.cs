@@ -45,6 +45,7 @@ public static class SettingCatalog
         new("MAX_RECONNECT_ATTEMPTS", "5", "Network", "Consecutive failures after which the link is reported failed (retrying continues)."),
         new("MAX_MESSAGE_SIZE", "104857600", "Network", "Largest WebSocket message accepted, in bytes."),
         new("ALLOW_INSECURE_TRANSPORT", "false", "Network", "Allow ws:// to non-loopback hosts."),
+        new("REGIONAL_CA_CERT", "", "Network", "Path of a PEM CA certificate trusted for wss:// regional links in addition to the system store (e.g. a private CA or a self-signed certificate)."),
         new("DHT_ENABLED", "true", "Network", "Take part in the Kademlia DHT."),
         new("DHT_REFRESH_INTERVAL", "60000", "Network", "DHT bucket refresh interval, in ms."),
         new("LOCAL_DISCOVERY_PORT", "8081", "Network", "UDP port for LAN discovery."),

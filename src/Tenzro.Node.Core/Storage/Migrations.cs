@@ -44,5 +44,25 @@ public static class Migrations
         new(5, "models", """
             CREATE TABLE models (sha256 TEXT NOT NULL PRIMARY KEY, size INTEGER NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL, source TEXT NOT NULL, created_at TEXT NOT NULL);
             """),
+        new(6, "regional_outbox_and_earnings", """
+            CREATE TABLE outbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                type TEXT NOT NULL,
+                task_id TEXT,
+                body TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                sent_at TEXT,
+                error TEXT,
+                error_at TEXT
+            );
+            CREATE INDEX outbox_unsent ON outbox(seq) WHERE sent_at IS NULL;
+            CREATE INDEX outbox_task ON outbox(task_id, type);
+            CREATE TABLE earnings (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                task_id TEXT,
+                reward REAL NOT NULL,
+                at TEXT NOT NULL
+            );
+            """),
     ];
 }

@@ -3,9 +3,11 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Protocol;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Hosting;
+using Tenzro.Node.Networking;
 
 namespace Tenzro.Node.Api;
 
@@ -17,10 +19,10 @@ internal static class StatusApi
 
     public static WebApplication MapStatusApi(this WebApplication app)
     {
-        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NetworkOptions network, NodeClock clock, TimeProvider time, TaskStore store, IntakeState intake, HardwareProfiler profiler) =>
+        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NodeClock clock, TimeProvider time, TaskStore store, IntakeState intake, HardwareProfiler profiler, RegionalLink regional, EarningsLedger earnings) =>
         {
             var counts = store.Counts();
-            var regionalUrl = network.EffectiveRegionalUrl;
+            var earned = earnings.Totals;
             var body = new JsonObject
             {
                 ["peerId"] = identity.PeerId,
@@ -30,15 +32,13 @@ internal static class StatusApi
                 ["region"] = node.Region,
                 ["version"] = Version,
                 ["uptimeSeconds"] = Math.Round((time.GetUtcNow() - clock.StartedAt).TotalSeconds, 3),
-                ["tokenBalance"] = node.TokenBalance,
-                ["earnings"] = new JsonObject { ["total"] = 0, ["lastRewardAt"] = null },
-                ["regional"] = new JsonObject
+                ["tokenBalance"] = node.TokenBalance + earned.Total,
+                ["earnings"] = new JsonObject
                 {
-                    ["state"] = regionalUrl is null ? "disabled" : "connecting",
-                    ["url"] = regionalUrl?.ToString(),
-                    ["since"] = TaskStore.Format(clock.StartedAt),
-                    ["reconnects"] = 0,
+                    ["total"] = earned.Total,
+                    ["lastRewardAt"] = earned.LastRewardAt is { } rewardedAt ? TaskStore.Format(rewardedAt) : null,
                 },
+                ["regional"] = regional.Snapshot().ToStatusJson(),
                 ["tasks"] = new JsonObject
                 {
                     ["queued"] = counts.Queued,

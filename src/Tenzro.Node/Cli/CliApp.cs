@@ -58,6 +58,8 @@ internal static class CliApp
         root.Subcommands.Add(MaintenanceCommands.CleanLogs());
         root.Subcommands.Add(MaintenanceCommands.BackupConfig());
         root.Subcommands.Add(ProfileCommand.Create());
+        root.Subcommands.Add(NetworkCommands.ResetConnections());
+        root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
         return root;
     }
 

@@ -18,4 +18,28 @@ internal static class LogEvents
     public const int TierAboveQualified = 4103;
     public const int BenchmarksReady = 4104;
     public const int ProfileRefreshFailed = 4105;
+
+    public const int RegionalStandalone = 5101;
+    public const int RegionalCannotLink = 5102;
+    public const int RegionalJoined = 5103;
+    public const int RegionalReconnecting = 5104;
+    public const int RegionalGaveUp = 5105;
+    public const int RegionalResetRequested = 5106;
+    public const int RegionalLeft = 5107;
+    public const int RegionalLeaveFailed = 5108;
+    public const int RegionalMalformedFrame = 5109;
+    public const int RegionalOversizedFrame = 5110;
+    public const int RegionalError = 5111;
+    public const int RegionalUnknownMessage = 5112;
+    public const int RegionalHandlerFailed = 5113;
+    public const int RegionalReward = 5114;
+    public const int RegionalBadReward = 5115;
+    public const int RegionalTaskAccepted = 5116;
+    public const int RegionalTaskRejected = 5117;
+    public const int RegionalAssignmentWithoutTaskId = 5118;
+    public const int RegionalReportFailed = 5119;
+    public const int RegionalOutboxReconciled = 5120;
+    public const int RegionalStoreFailed = 5121;
+
+    public const int RegionalBadSignature = 9101;
 }

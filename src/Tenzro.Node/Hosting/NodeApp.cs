@@ -2,6 +2,7 @@ using Tenzro.Node.Api;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
+using Tenzro.Node.Networking;
 
 namespace Tenzro.Node.Hosting;
 
@@ -40,6 +41,7 @@ internal static class NodeApp
         builder.Services.AddOnnxRuntime();
         builder.Services.AddNodeHealth();
         builder.Services.AddNodeObservability(settings);
+        builder.Services.AddRegionalLink();
 
         configure?.Invoke(builder);
 
@@ -56,6 +58,7 @@ internal static class NodeApp
         app.MapObservability();
         app.MapModelsApi();
         app.MapHardwareApi();
+        app.MapNetworkApi();
         return app;
     }
 

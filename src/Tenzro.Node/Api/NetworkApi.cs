@@ -1,0 +1,96 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Networking;
+
+namespace Tenzro.Node.Api;
+
+/// <summary><c>GET /api/network/status</c> (the regional link in detail) and the loopback-only <c>POST /api/network/reset</c>.</summary>
+internal static class NetworkApi
+{
+    public static WebApplication MapNetworkApi(this WebApplication app)
+    {
+        var group = app.MapGroup("/api/network").WithTags("Network");
+        group.MapGet("/status", (RegionalLink link, RegionalOutbox outbox, EarningsLedger earnings) =>
+        {
+            var snapshot = link.Snapshot();
+            var totals = earnings.Totals;
+            return TypedResults.Json(new JsonObject
+            {
+                ["regional"] = new JsonObject
+                {
+                    ["state"] = snapshot.StateName,
+                    ["url"] = snapshot.Url?.ToString(),
+                    ["since"] = TaskStore.Format(snapshot.Since),
+                    ["reason"] = snapshot.Reason,
+                    ["reconnects"] = snapshot.Reconnects,
+                    ["consecutiveFailures"] = snapshot.ConsecutiveFailures,
+                    ["joinedAt"] = snapshot.JoinedAt is { } joined ? TaskStore.Format(joined) : null,
+                    ["lastJoinRoundTripMs"] = snapshot.LastJoinRoundTripMs,
+                    ["lastNodeStatus"] = snapshot.LastNodeStatus,
+                    ["lastNodeStatusAt"] = snapshot.LastNodeStatusAt is { } sent ? TaskStore.Format(sent) : null,
+                    ["outboxDepth"] = outbox.PendingCount(),
+                    ["droppedFrames"] = new JsonObject
+                    {
+                        ["malformed"] = snapshot.Dropped.Malformed,
+                        ["oversized"] = snapshot.Dropped.Oversized,
+                        ["badSignature"] = snapshot.Dropped.BadSignature,
+                    },
+                    ["recentErrors"] = new JsonArray([.. snapshot.RecentErrors.Select(e => (JsonNode)new JsonObject
+                    {
+                        ["at"] = TaskStore.Format(e.At),
+                        ["error"] = e.Error,
+                        ["messageType"] = e.MessageType,
+                        ["taskId"] = e.TaskId,
+                    })]),
+                },
+                ["earnings"] = new JsonObject
+                {
+                    ["total"] = totals.Total,
+                    ["rewards"] = totals.Rewards,
+                    ["lastRewardAt"] = totals.LastRewardAt is { } at ? TaskStore.Format(at) : null,
+                },
+                ["peers"] = new JsonArray([.. snapshot.Peers.Select(p => (JsonNode)p)]),
+            });
+        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers.");
+
+        group.MapGet("/outbox/{taskId}", (string taskId, RegionalOutbox outbox) =>
+        {
+            var rows = outbox.ForTask(taskId);
+            return TypedResults.Json(new JsonObject
+            {
+                ["taskId"] = taskId,
+                ["messages"] = new JsonArray([.. rows.Select(r => (JsonNode)new JsonObject
+                {
+                    ["type"] = r.Type,
+                    ["createdAt"] = TaskStore.Format(r.CreatedAt),
+                    ["sentAt"] = r.SentAt is { } sent ? TaskStore.Format(sent) : null,
+                    ["error"] = r.Error,
+                    ["errorAt"] = r.ErrorAt is { } at ? TaskStore.Format(at) : null,
+                    ["message"] = r.Message,
+                })]),
+            });
+        }).WithName("GetRegionalMessages").WithSummary("What was written to the regional node about one task, with the regional node's error answers.");
+
+        group.MapPost("/reset", (HttpContext context, RegionalLink link) =>
+        {
+            if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
+            {
+                return (IResult)HttpSetup.Problem(403, "Loopback only", "Resetting the regional link is an admin action: call it from the node's own machine (127.0.0.1).");
+            }
+
+            if (!link.RequestReset())
+            {
+                var snapshot = link.Snapshot();
+                return snapshot.State == RegionalLinkState.Disabled
+                    ? HttpSetup.Problem(409, "No regional link", "The node runs standalone: set REGIONAL_NODE_URL (or BOOTSTRAP_NODES) and restart it to join a regional node.")
+                    : HttpSetup.Problem(409, "Regional link cannot be reset", $"The link is not retrying: {snapshot.Reason}. Fix the configuration and restart the node.");
+            }
+
+            var now = link.Snapshot();
+            return TypedResults.Json(new JsonObject { ["reset"] = true, ["state"] = now.StateName, ["url"] = now.Url?.ToString() }, statusCode: 202);
+        }).WithName("ResetRegionalLink").WithSummary("Close the regional link and reconnect at once (loopback callers only).");
+        return app;
+    }
+}

@@ -1,0 +1,333 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Networking;
+
+namespace Tenzro.Node.Cli;
+
+/// <summary><c>reset-connections</c> and <c>network-diagnostics</c>.</summary>
+internal static class NetworkCommands
+{
+    public static Command ResetConnections()
+    {
+        var url = ClientCommands.UrlOption();
+        var command = new Command("reset-connections", "Close the running node's regional link and reconnect at once (clears the failure count).") { url };
+        command.SetAction(async (parse, ct) =>
+        {
+            var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
+            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(10) };
+            try
+            {
+                var response = await http.PostAsync("/api/network/reset", null, ct);
+                var text = await response.Content.ReadAsStringAsync(ct);
+                var body = text.Length == 0 ? null : JsonNode.Parse(text);
+                if (!response.IsSuccessStatusCode)
+                {
+                    await Console.Error.WriteLineAsync($"The node refused ({(int)response.StatusCode}): {body?["detail"]}");
+                    return CliApp.CheckFailed;
+                }
+
+                Console.WriteLine($"regional link reset: reconnecting to {body?["url"]}");
+                return CliApp.Ok;
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+            {
+                await Console.Error.WriteLineAsync($"Cannot reach the node at {baseUrl}: {e.Message}. Is it running? Pass --url to point at it.");
+                return CliApp.Unreachable;
+            }
+        });
+        return command;
+    }
+
+    public static Command NetworkDiagnostics()
+    {
+        var regionalUrl = new Option<Uri?>("--regional-url")
+        {
+            Description = "The regional node to check (default: REGIONAL_NODE_URL, else the first BOOTSTRAP_NODES entry, read like the node reads them).",
+            CustomParser = result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "ws" or "wss")
+                {
+                    return uri;
+                }
+
+                result.AddError($"--regional-url '{text}' is not a ws:// or wss:// URL.");
+                return null;
+            },
+        };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds allowed for each step.", DefaultValueFactory = _ => 10 };
+        var command = new Command(
+            "network-diagnostics",
+            "Check the way to the regional node step by step: resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip. Exit 1 at the first step that fails.")
+        { regionalUrl, timeout };
+        command.SetAction(async (parse, ct) =>
+        {
+            NodeSettings settings;
+            try
+            {
+                var configuration = NodeSettings.BuildConfiguration([], NodeSettings.ProcessEnvironment(), Path.Combine(Directory.GetCurrentDirectory(), ".env"));
+                settings = NodeSettings.Load(configuration);
+            }
+            catch (ConfigurationException e)
+            {
+                await Console.Error.WriteLineAsync(e.Message);
+                return ConfigurationException.ExitCode;
+            }
+
+            var target = parse.GetValue(regionalUrl) is { } explicitUrl ? RegionalEndpoint.WithPath(explicitUrl) : RegionalEndpoint.Resolve(settings.Network);
+            if (target is null)
+            {
+                Console.WriteLine("No REGIONAL_NODE_URL or BOOTSTRAP_NODES set: the node runs standalone, there is no regional node to check. Pass --regional-url to check one.");
+                return CliApp.CheckFailed;
+            }
+
+            var diagnostics = new Diagnostics(target, settings, TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(timeout))));
+            return await diagnostics.RunAsync(ct) ? CliApp.Ok : CliApp.CheckFailed;
+        });
+        return command;
+    }
+
+    /// <summary>The steps of <c>network-diagnostics</c>, each printed as it ends.</summary>
+    private sealed class Diagnostics(Uri url, NodeSettings settings, TimeSpan stepTimeout)
+    {
+        private IPAddress[] _addresses = [];
+
+        public async Task<bool> RunAsync(CancellationToken cancellationToken)
+        {
+            Console.WriteLine($"regional node: {url}");
+            if (RegionalEndpoint.TransportRefusal(url, settings.Network.AllowInsecureTransport) is { } refusal)
+            {
+                Report(false, "transport", refusal, TimeSpan.Zero);
+                return false;
+            }
+
+            RegionalTrust trust;
+            try
+            {
+                trust = RegionalTrust.Load(settings.Network.RegionalCaCertificate);
+            }
+            catch (RegionalLinkException e)
+            {
+                Report(false, "trust", e.Message, TimeSpan.Zero);
+                return false;
+            }
+
+            using (trust)
+            {
+                return await StepAsync("resolve", ResolveAsync, cancellationToken)
+                    && await StepAsync("tcp", TcpAsync, cancellationToken)
+                    && await StepAsync("tls", ct => TlsAsync(trust, ct), cancellationToken)
+                    && await StepAsync("websocket", ct => UpgradeAsync(trust, ct), cancellationToken)
+                    && await StepAsync("join", ct => JoinAsync(trust, ct), cancellationToken);
+            }
+        }
+
+        private async Task<bool> StepAsync(string name, Func<CancellationToken, Task<string>> step, CancellationToken cancellationToken)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(stepTimeout);
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                var detail = await step(timeout.Token);
+                Report(true, name, detail, watch.Elapsed);
+                return true;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                Report(false, name, $"no answer within {stepTimeout.TotalSeconds} s", watch.Elapsed);
+            }
+            catch (Exception e) when (e is SocketException or IOException or WebSocketException or System.Security.Authentication.AuthenticationException or DiagnosticException or JsonException or HttpRequestException)
+            {
+                Report(false, name, Describe(e), watch.Elapsed);
+            }
+
+            return false;
+        }
+
+        private static void Report(bool ok, string step, string detail, TimeSpan elapsed) =>
+            Console.WriteLine($"  {(ok ? "ok  " : "FAIL")} {step,-10} {detail} ({elapsed.TotalMilliseconds:F1} ms)");
+
+        private async Task<string> ResolveAsync(CancellationToken cancellationToken)
+        {
+            if (IPAddress.TryParse(url.DnsSafeHost, out var literal))
+            {
+                _addresses = [literal];
+                return $"{literal} (an address, nothing to resolve)";
+            }
+
+            _addresses = await Dns.GetHostAddressesAsync(url.DnsSafeHost, cancellationToken);
+            if (_addresses.Length == 0)
+            {
+                throw new DiagnosticException($"{url.DnsSafeHost} resolves to no address");
+            }
+
+            return $"{url.DnsSafeHost} -> {string.Join(", ", _addresses.Select(a => a.ToString()))}";
+        }
+
+        private async Task<string> TcpAsync(CancellationToken cancellationToken)
+        {
+            using var socket = await ConnectTcpAsync(cancellationToken);
+            return $"connected to {socket.RemoteEndPoint}";
+        }
+
+        private async Task<string> TlsAsync(RegionalTrust trust, CancellationToken cancellationToken)
+        {
+            if (url.Scheme != "wss")
+            {
+                return "skipped: ws:// is not encrypted" + (url.IsLoopback ? " (loopback)" : " (allowed by ALLOW_INSECURE_TRANSPORT)");
+            }
+
+            using var socket = await ConnectTcpAsync(cancellationToken);
+            await using var stream = new SslStream(new NetworkStream(socket, ownsSocket: false), leaveInnerStreamOpen: false);
+            string? failure = null;
+            var options = new SslClientAuthenticationOptions
+            {
+                TargetHost = url.DnsSafeHost,
+                RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+                {
+                    var valid = trust.Validate(sender, certificate, chain, errors);
+                    failure = valid ? null : $"certificate {certificate?.Subject} is not trusted ({errors}){(trust.CaPath is null ? "; set REGIONAL_CA_CERT to the PEM CA certificate that issued it" : $"; REGIONAL_CA_CERT {trust.CaPath} does not vouch for it")}";
+                    return valid;
+                },
+            };
+            try
+            {
+                await stream.AuthenticateAsClientAsync(options, cancellationToken);
+            }
+            catch (System.Security.Authentication.AuthenticationException) when (failure is not null)
+            {
+                throw new DiagnosticException(failure);
+            }
+
+            var certificate = stream.RemoteCertificate;
+            return $"{stream.SslProtocol}, certificate {certificate?.Subject} issued by {certificate?.Issuer}";
+        }
+
+        private async Task<string> UpgradeAsync(RegionalTrust trust, CancellationToken cancellationToken)
+        {
+            using var socket = await OpenWebSocketAsync(trust, cancellationToken);
+            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "diagnostics", cancellationToken);
+            return $"upgraded at {url.AbsolutePath}";
+        }
+
+        private async Task<string> JoinAsync(RegionalTrust trust, CancellationToken cancellationToken)
+        {
+            // A throwaway identity: joining with the node's own peerId would replace the running node's registration.
+            using var identity = NodeIdentity.CreateEphemeral("diagnostics-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
+            using var socket = await OpenWebSocketAsync(trust, cancellationToken);
+            var join = SignedEnvelope.Sign(
+                RegionalMessages.Join(identity.PeerId, settings.Node.NodeType, settings.Node.NodeTier, settings.Node.Region, 0),
+                identity,
+                DateTimeOffset.UtcNow);
+            var watch = Stopwatch.StartNew();
+            await socket.SendAsync(Encoding.UTF8.GetBytes(join.ToJsonString()), WebSocketMessageType.Text, true, cancellationToken);
+            while (true)
+            {
+                var message = await ReceiveObjectAsync(socket, cancellationToken);
+                switch (RegionalMessages.TypeOf(message))
+                {
+                    case RegionalMessageTypes.NetworkState:
+                        var roundTrip = watch.Elapsed;
+                        var peers = (message["peers"] as JsonArray)?.Count ?? 0;
+                        var leave = SignedEnvelope.Sign(RegionalMessages.Leave(identity.PeerId), identity, DateTimeOffset.UtcNow);
+                        await socket.SendAsync(Encoding.UTF8.GetBytes(leave.ToJsonString()), WebSocketMessageType.Text, true, cancellationToken);
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "diagnostics", cancellationToken);
+                        return $"network_state after {roundTrip.TotalMilliseconds:F1} ms as {identity.PeerId}: {peers} peer(s) listed; left again";
+                    case RegionalMessageTypes.Error:
+                        throw new DiagnosticException($"the regional node refused the join: {message["error"]}");
+                }
+            }
+        }
+
+        private async Task<Socket> ConnectTcpAsync(CancellationToken cancellationToken)
+        {
+            Exception? last = null;
+            foreach (var address in _addresses)
+            {
+                var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    await socket.ConnectAsync(new IPEndPoint(address, url.Port), cancellationToken);
+                    return socket;
+                }
+                catch (SocketException e)
+                {
+                    socket.Dispose();
+                    last = e;
+                }
+            }
+
+            throw new DiagnosticException($"no address of {url.DnsSafeHost} accepts connections on port {url.Port}: {last?.Message}");
+        }
+
+        private async Task<ClientWebSocket> OpenWebSocketAsync(RegionalTrust trust, CancellationToken cancellationToken)
+        {
+            var socket = new ClientWebSocket();
+            try
+            {
+                if (url.Scheme == "wss")
+                {
+                    socket.Options.RemoteCertificateValidationCallback = trust.Validate;
+                }
+
+                await socket.ConnectAsync(url, cancellationToken);
+                return socket;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        private static async Task<JsonObject> ReceiveObjectAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+        {
+            var buffer = new byte[64 * 1024];
+            using var message = new MemoryStream();
+            while (true)
+            {
+                var result = await socket.ReceiveAsync(buffer.AsMemory(), cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    throw new DiagnosticException($"the regional node closed the link ({socket.CloseStatus} {socket.CloseStatusDescription})");
+                }
+
+                message.Write(buffer, 0, result.Count);
+                if (result.EndOfMessage)
+                {
+                    break;
+                }
+            }
+
+            return JsonNode.Parse(message.ToArray()) as JsonObject ?? throw new DiagnosticException("the regional node sent something that is not a JSON object");
+        }
+
+        private static string Describe(Exception e)
+        {
+            var parts = new List<string>();
+            for (var current = e; current is not null; current = current.InnerException)
+            {
+                if (!parts.Any(p => p.Contains(current.Message, StringComparison.Ordinal)))
+                {
+                    parts.Add(current.Message);
+                }
+            }
+
+            return string.Join(": ", parts);
+        }
+    }
+
+    private sealed class DiagnosticException(string message) : Exception(message);
+}

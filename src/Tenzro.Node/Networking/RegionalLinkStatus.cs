@@ -1,0 +1,64 @@
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Tasks;
+
+namespace Tenzro.Node.Networking;
+
+/// <summary>States of the regional link, as <c>/status</c> names them.</summary>
+internal enum RegionalLinkState
+{
+    /// <summary>No regional node is configured: the node runs standalone.</summary>
+    Disabled,
+
+    /// <summary>Dialling, joining, or waiting to retry after a close or a failed join.</summary>
+    Connecting,
+
+    /// <summary>The regional node acknowledged the join with <c>network_state</c>.</summary>
+    Joined,
+
+    /// <summary>MAX_RECONNECT_ATTEMPTS consecutive failures (retrying continues), or a configuration that cannot work.</summary>
+    Failed,
+}
+
+/// <summary>An <c>error</c> the regional node answered, with the message it is attributed to.</summary>
+internal sealed record RegionalErrorRecord(DateTimeOffset At, string Error, string? MessageType, string? TaskId, long? OutboxSequence);
+
+/// <summary>Frames from the regional node that were dropped, by cause.</summary>
+internal sealed record DroppedFrameCounts(long Malformed, long Oversized, long BadSignature);
+
+/// <summary>A consistent snapshot of the link, for <c>/status</c>, <c>/health</c> and <c>/api/network/status</c>. Immutable.</summary>
+internal sealed record RegionalLinkSnapshot
+{
+    public required RegionalLinkState State { get; init; }
+    public Uri? Url { get; init; }
+    public required DateTimeOffset Since { get; init; }
+    public long Reconnects { get; init; }
+    public int ConsecutiveFailures { get; init; }
+    public string? Reason { get; init; }
+    public DateTimeOffset? JoinedAt { get; init; }
+    public double? LastJoinRoundTripMs { get; init; }
+    public JsonObject? LastNodeStatus { get; init; }
+    public DateTimeOffset? LastNodeStatusAt { get; init; }
+    public IReadOnlyList<JsonObject> Peers { get; init; } = [];
+    public IReadOnlyList<RegionalErrorRecord> RecentErrors { get; init; } = [];
+    public DroppedFrameCounts Dropped { get; init; } = new(0, 0, 0);
+
+    public string StateName => Name(State);
+
+    public static string Name(RegionalLinkState state) => state switch
+    {
+        RegionalLinkState.Disabled => "disabled",
+        RegionalLinkState.Connecting => "connecting",
+        RegionalLinkState.Joined => "joined",
+        _ => "failed",
+    };
+
+    /// <summary>The <c>regional</c> member of <c>/status</c>.</summary>
+    public JsonObject ToStatusJson() => new()
+    {
+        ["state"] = StateName,
+        ["url"] = Url?.ToString(),
+        ["since"] = TaskStore.Format(Since),
+        ["reconnects"] = Reconnects,
+        ["reason"] = Reason,
+    };
+}

@@ -1,0 +1,237 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text;
+
+namespace Tenzro.Node.Networking;
+
+/// <summary>What <see cref="IRegionalConnection.ReceiveAsync"/> got.</summary>
+internal enum RegionalFrameKind
+{
+    /// <summary>A complete UTF-8 text message.</summary>
+    Text,
+
+    /// <summary>A binary message, or text that is not valid UTF-8: the protocol has no use for it.</summary>
+    Unreadable,
+
+    /// <summary>A message over MAX_MESSAGE_SIZE; it was read to its end and discarded.</summary>
+    TooLarge,
+
+    /// <summary>The link is closed; <see cref="RegionalFrame.Text"/> says why.</summary>
+    Closed,
+}
+
+/// <summary>One received message.</summary>
+internal readonly record struct RegionalFrame(RegionalFrameKind Kind, string? Text, long Size);
+
+/// <summary>Opens links to a regional node. The boundary between the link's protocol logic and the network.</summary>
+internal interface IRegionalTransport
+{
+    /// <summary>Why this transport cannot open links as configured (e.g. an unreadable REGIONAL_CA_CERT), or null.</summary>
+    string? SetupError { get; }
+
+    /// <summary>Opens a link to <paramref name="url"/>.</summary>
+    /// <exception cref="WebSocketException">The link could not be opened (refused, TLS, HTTP upgrade).</exception>
+    Task<IRegionalConnection> ConnectAsync(Uri url, CancellationToken cancellationToken);
+}
+
+/// <summary>An open link to a regional node.</summary>
+/// <remarks>
+/// <see cref="SendAsync"/> may be called concurrently (sends are serialized); <see cref="ReceiveAsync"/> has one
+/// caller at a time.
+/// </remarks>
+internal interface IRegionalConnection : IAsyncDisposable
+{
+    Task SendAsync(string text, CancellationToken cancellationToken);
+
+    /// <summary>Reads the next message; a closed or broken link is a <see cref="RegionalFrameKind.Closed"/> frame, never an exception.</summary>
+    Task<RegionalFrame> ReceiveAsync(CancellationToken cancellationToken);
+
+    /// <summary>Closes the link with a normal closure; safe to call on a link that is already closed.</summary>
+    Task CloseAsync(string reason, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// The WebSocket transport (<see cref="ClientWebSocket"/>): no subprotocol, no compression; wss:// checked by
+/// <see cref="RegionalTrust"/>. Pings from the regional node are answered by the WebSocket layer itself.
+/// </summary>
+internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposable
+{
+    private readonly RegionalTrust? _trust;
+    private readonly long _maxMessageSize;
+
+    public WebSocketRegionalTransport(Core.Configuration.NetworkOptions network)
+    {
+        _maxMessageSize = network.MaxMessageSize;
+        try
+        {
+            _trust = RegionalTrust.Load(network.RegionalCaCertificate);
+        }
+        catch (RegionalLinkException e)
+        {
+            SetupError = e.Message;
+        }
+    }
+
+    public string? SetupError { get; }
+
+    public async Task<IRegionalConnection> ConnectAsync(Uri url, CancellationToken cancellationToken)
+    {
+        if (_trust is null)
+        {
+            throw new RegionalLinkException(SetupError!);
+        }
+
+        var trust = _trust;
+        var maxMessageSize = _maxMessageSize;
+        var socket = new ClientWebSocket();
+        try
+        {
+            if (url.Scheme == "wss")
+            {
+                socket.Options.RemoteCertificateValidationCallback = trust.Validate;
+            }
+
+            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(30);
+            await socket.ConnectAsync(url, cancellationToken);
+            return new WebSocketConnection(socket, maxMessageSize);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose() => _trust?.Dispose();
+
+    private sealed class WebSocketConnection(ClientWebSocket socket, long maxMessageSize) : IRegionalConnection
+    {
+        private const int ChunkSize = 16 * 1024;
+        private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        private readonly SemaphoreSlim _sendLock = new(1, 1);
+
+        public async Task SendAsync(string text, CancellationToken cancellationToken)
+        {
+            var bytes = Encoding.UTF8.GetBytes(text);
+            await _sendLock.WaitAsync(cancellationToken);
+            try
+            {
+                await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+            }
+            finally
+            {
+                _sendLock.Release();
+            }
+        }
+
+        public async Task<RegionalFrame> ReceiveAsync(CancellationToken cancellationToken)
+        {
+            var chunk = ArrayPool<byte>.Shared.Rent(ChunkSize);
+            var message = new ArrayBufferWriter<byte>(ChunkSize);
+            try
+            {
+                long size = 0;
+                var tooLarge = false;
+                while (true)
+                {
+                    ValueWebSocketReceiveResult result;
+                    try
+                    {
+                        result = await socket.ReceiveAsync(chunk.AsMemory(), cancellationToken);
+                    }
+                    catch (WebSocketException e)
+                    {
+                        return new RegionalFrame(RegionalFrameKind.Closed, $"the link broke: {e.Message}", size);
+                    }
+                    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                    {
+                        return new RegionalFrame(RegionalFrameKind.Closed, "the link was closed by this node", size);
+                    }
+
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        var status = socket.CloseStatus is { } code ? $" ({(int)code} {socket.CloseStatusDescription})" : string.Empty;
+                        return new RegionalFrame(RegionalFrameKind.Closed, "the regional node closed the link" + status, size);
+                    }
+
+                    size += result.Count;
+                    if (!tooLarge && size > maxMessageSize)
+                    {
+                        // Read the rest and drop it, so that one oversized message costs no memory and the link stays usable.
+                        tooLarge = true;
+                        message.Clear();
+                    }
+
+                    if (!tooLarge)
+                    {
+                        message.Write(chunk.AsSpan(0, result.Count));
+                    }
+
+                    if (!result.EndOfMessage)
+                    {
+                        continue;
+                    }
+
+                    if (tooLarge)
+                    {
+                        return new RegionalFrame(RegionalFrameKind.TooLarge, null, size);
+                    }
+
+                    if (result.MessageType != WebSocketMessageType.Text)
+                    {
+                        return new RegionalFrame(RegionalFrameKind.Unreadable, null, size);
+                    }
+
+                    try
+                    {
+                        return new RegionalFrame(RegionalFrameKind.Text, StrictUtf8.GetString(message.WrittenSpan), size);
+                    }
+                    catch (DecoderFallbackException)
+                    {
+                        return new RegionalFrame(RegionalFrameKind.Unreadable, null, size);
+                    }
+                }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(chunk);
+            }
+        }
+
+        public async Task CloseAsync(string reason, CancellationToken cancellationToken)
+        {
+            if (socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+            {
+                return;
+            }
+
+            try
+            {
+                // Close the output only: the regional node keeps sockets open after some messages, and
+                // waiting for its close frame would hold up shutdown.
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, reason, cancellationToken);
+            }
+            catch (WebSocketException)
+            {
+                // Already broken: nothing left to close.
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(1)))
+            {
+                try
+                {
+                    await CloseAsync("closing", timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            socket.Dispose();
+            _sendLock.Dispose();
+        }
+    }
+}
