@@ -10,7 +10,7 @@ namespace Tenzro.Node.Hosting;
 /// </summary>
 internal sealed class NodeMetrics
 {
-    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake)
+    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake, Networking.RegionalLink regional)
     {
         var meter = meterFactory.Create(TaskMetrics.MeterName);
         meter.CreateObservableGauge("tenzro.host.cpu.utilization", () => sampler.Current.HostCpuPercent / 100, "1", "Host CPU busy share over the last sampling period (0-1).");
@@ -31,6 +31,11 @@ internal sealed class NodeMetrics
         meter.CreateObservableGauge("tenzro.gpu.memory.used", () => sampler.Current.Gpus.Select(g => new Measurement<long>(g.MemoryUsedBytes, new KeyValuePair<string, object?>("gpu", g.Name))), "By", "GPU memory in use, where a GPU is present.");
         meter.CreateObservableGauge("tenzro.tasks.queued", () => engine.QueueDepthByPriority().Select(p => new Measurement<int>(p.Value, new KeyValuePair<string, object?>("priority", p.Key.ToWire()))), "{task}", "Tasks waiting in the queue, by priority.");
         meter.CreateObservableGauge("tenzro.tasks.running", () => engine.RunningCount, "{task}", "Tasks running now.");
+        meter.CreateObservableGauge("tenzro.regional.link.state", () => Enum.GetValues<Networking.RegionalLinkState>().Select(state =>
+            new Measurement<int>(regional.Snapshot().State == state ? 1 : 0, new KeyValuePair<string, object?>("state", Networking.RegionalLinkSnapshot.Name(state)))),
+            "1", "1 for the regional link's current state (disabled, connecting, joined, failed), 0 for the others.");
+        meter.CreateObservableCounter("tenzro.regional.reconnects", () => regional.Snapshot().Reconnects, "{reconnect}", "Reconnections of the regional link since start.");
+        meter.CreateObservableGauge("tenzro.regional.peers", () => regional.Snapshot().Peers.Count, "{peer}", "Peers of the region known from network_state, peer_joined and peer_left.");
         meter.CreateObservableGauge("tenzro.intake.open", () => intake.RefusalReason is null ? 1 : 0, "1", "1 while the node takes new tasks; 0 while draining or under pressure.");
     }
 }
