@@ -10,10 +10,9 @@ namespace Tenzro.Node.Core.Storage;
 /// <remarks>Thread-safe: each call uses its own connection.</remarks>
 public sealed class BlobRetention(NodeDatabase database, BlobStore blobs)
 {
-    /// <summary>Records that <paramref name="sha256"/> must be kept at least until <paramref name="expiresAt"/>.</summary>
-    public void Keep(string sha256, long size, string kind, DateTimeOffset createdAt, DateTimeOffset expiresAt)
+    /// <summary>Records, durably, that <paramref name="sha256"/> must be kept at least until <paramref name="expiresAt"/>.</summary>
+    public Task KeepAsync(string sha256, long size, string kind, DateTimeOffset createdAt, DateTimeOffset expiresAt) => database.Writer.WriteAsync(connection =>
     {
-        using var connection = database.OpenConnection();
         using var command = connection.CreateCommand();
         command.CommandText = """
             INSERT INTO blobs(sha256, size, kind, created_at, expires_at) VALUES ($h, $s, $k, $c, $e)
@@ -24,8 +23,8 @@ public sealed class BlobRetention(NodeDatabase database, BlobStore blobs)
         command.Parameters.AddWithValue("$k", kind);
         command.Parameters.AddWithValue("$c", Format(createdAt));
         command.Parameters.AddWithValue("$e", Format(expiresAt));
-        command.ExecuteNonQuery();
-    }
+        return command.ExecuteNonQuery();
+    });
 
     /// <summary>When a blob's retention ends; null when it has no row (kept until deleted).</summary>
     public DateTimeOffset? ExpiresAt(string sha256)

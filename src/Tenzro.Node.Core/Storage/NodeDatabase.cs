@@ -10,9 +10,10 @@ namespace Tenzro.Node.Core.Storage;
 /// <remarks>
 /// Thread-safe: each caller opens its own pooled connection with <see cref="OpenConnection"/>.
 /// </remarks>
-public sealed class NodeDatabase
+public sealed class NodeDatabase : IAsyncDisposable
 {
     private readonly string _connectionString;
+    private readonly Lazy<DatabaseWriter> _writer;
 
     public NodeDatabase(string path)
     {
@@ -25,9 +26,21 @@ public sealed class NodeDatabase
             Pooling = true,
             DefaultTimeout = 30,
         }.ToString();
+        _writer = new Lazy<DatabaseWriter>(() => new DatabaseWriter(this));
     }
 
     public string Path { get; }
+
+    /// <summary>The single writer every component's durable writes go through (started on first use).</summary>
+    public DatabaseWriter Writer => _writer.Value;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_writer.IsValueCreated)
+        {
+            await _writer.Value.DisposeAsync();
+        }
+    }
 
     /// <summary>Opens a connection with the durability pragmas applied.</summary>
     public SqliteConnection OpenConnection()
@@ -37,6 +50,17 @@ public sealed class NodeDatabase
         using var command = connection.CreateCommand();
         command.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
         command.ExecuteNonQuery();
+        return connection;
+    }
+
+    /// <summary>
+    /// Opens a connection for reads only: no per-open pragmas (they matter only to writers), so the hot
+    /// read paths (task status, results) pay for nothing but the query.
+    /// </summary>
+    public SqliteConnection OpenReadConnection()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
         return connection;
     }
 

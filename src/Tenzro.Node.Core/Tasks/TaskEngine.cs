@@ -27,6 +27,9 @@ public sealed partial class TaskEngine : IAsyncDisposable
     private readonly ILogger<TaskEngine> _logger;
     private readonly TaskMetrics _metrics;
     private readonly Dictionary<string, ITaskRuntime> _runtimes;
+    /// <summary>How deep the scheduler looks past a task that does not fit, for one that does (backfill).</summary>
+    public const int BackfillWindow = 256;
+
     private readonly Lock _lock = new();
     private readonly SortedSet<QueueEntry> _queue = new(QueueEntry.Order);
     private readonly Dictionary<string, QueueEntry> _queued = new(StringComparer.Ordinal);
@@ -339,18 +342,25 @@ public sealed partial class TaskEngine : IAsyncDisposable
             }
 
             // Highest priority first; a task that does not fit lets a smaller one behind it run (backfill).
-            foreach (var entry in _queue.ToList())
+            // The scan stops at the free slots and looks at most BackfillWindow entries deep, so a long
+            // queue costs nothing per submission while the slots are full.
+            var scanned = 0;
+            List<QueueEntry> toStart = [];
+            foreach (var entry in _queue)
             {
-                if (_running.Count >= _options.MaxConcurrentTasks)
+                if (_running.Count + toStart.Count >= _options.MaxConcurrentTasks || ++scanned > BackfillWindow)
                 {
                     break;
                 }
 
-                if (!_ledger.TryReserve(entry.Spec.TaskId, ResourceAmounts.From(entry.Spec.Requirements), out _))
+                if (_ledger.TryReserve(entry.Spec.TaskId, ResourceAmounts.From(entry.Spec.Requirements), out _))
                 {
-                    continue;
+                    toStart.Add(entry);
                 }
+            }
 
+            foreach (var entry in toStart)
+            {
                 _queue.Remove(entry);
                 _queued.Remove(entry.Spec.TaskId);
                 var running = new RunningTask(entry, new CancellationTokenSource());
@@ -404,7 +414,10 @@ public sealed partial class TaskEngine : IAsyncDisposable
         activity?.SetTag("tenzro.task.priority", spec.Priority.ToWire());
         try
         {
-            await _store.MarkRunningAsync(spec.TaskId, startedAt, attempts);
+            // The running mark is ordered before the final one by the store's single writer, so it is not
+            // awaited: both usually share one commit. A crash before it lands requeues the task without
+            // counting the attempt, which is safe because nothing was acknowledged as run.
+            var markedRunning = _store.MarkRunningAsync(spec.TaskId, startedAt, attempts);
             Events.Publish(new TaskRecord { Spec = spec, ContentHash = string.Empty, SubmittedAt = startedAt, State = TaskState.Running, Attempts = attempts, StartedAt = startedAt });
             _metrics.QueueWait(spec.Type, startedAt - running.Entry.EnqueuedAt);
 
@@ -454,6 +467,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
             {
                 // Shutdown: the attempt does not count; the next start picks the task up again.
                 await _store.RequeueAsync(spec.TaskId, attempts - 1);
+                await markedRunning;
                 return;
             }
 
@@ -466,6 +480,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
             var ranFor = _time.GetUtcNow() - startedAt;
             _metrics.Finished(spec.Type, state, ranFor);
             await FinishAsync(spec, state, result, error);
+            await markedRunning;
             Finished?.Invoke(spec, state, ranFor);
         }
         catch (Exception e)

@@ -1,29 +1,20 @@
 using System.Globalization;
-using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 using Tenzro.Node.Core.Storage;
 
 namespace Tenzro.Node.Core.Tasks;
 
 /// <summary>
-/// Durable task storage on SQLite. Writes go through one writer that commits them in batches
-/// (group commit): each caller's write is acknowledged only after the transaction that holds it has
-/// committed with <c>synchronous=FULL</c>, so durability is never weakened, yet many concurrent
-/// submissions share one fsync.
+/// Durable task storage on SQLite. Writes go through the database's single writer
+/// (<see cref="DatabaseWriter"/>, group commit): each write completes only once the transaction that holds
+/// it has committed with <c>synchronous=FULL</c>.
 /// </summary>
 /// <remarks>Thread-safe. Reads use their own pooled connections and may run beside the writer (WAL).</remarks>
 public sealed class TaskStore : IAsyncDisposable
 {
-    private const int MaxBatch = 512;
     private readonly NodeDatabase _database;
-    private readonly Channel<PendingWrite> _writes = Channel.CreateUnbounded<PendingWrite>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
 
-    public TaskStore(NodeDatabase database)
-    {
-        _database = database;
-        _writer = Task.Factory.StartNew(WriteLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-    }
+    public TaskStore(NodeDatabase database) => _database = database;
 
     /// <summary>Inserts a new task; completes once it is durable. Returns false if the taskId exists.</summary>
     public Task<bool> InsertAsync(TaskRecord record) =>
@@ -137,7 +128,7 @@ public sealed class TaskStore : IAsyncDisposable
 
     public TaskRecord? Get(string taskId)
     {
-        using var connection = _database.OpenConnection();
+        using var connection = _database.OpenReadConnection();
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM tasks WHERE task_id=$id;";
         command.Parameters.AddWithValue("$id", taskId);
@@ -164,7 +155,7 @@ public sealed class TaskStore : IAsyncDisposable
     /// <summary>A page of tasks, newest first, optionally filtered.</summary>
     public TaskPage List(TaskState? state, string? type, int limit, string? cursor)
     {
-        using var connection = _database.OpenConnection();
+        using var connection = _database.OpenReadConnection();
         using var command = connection.CreateCommand();
         var where = new List<string>();
         if (state is { } s)
@@ -206,7 +197,7 @@ public sealed class TaskStore : IAsyncDisposable
 
     public TaskCounts Counts()
     {
-        using var connection = _database.OpenConnection();
+        using var connection = _database.OpenReadConnection();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT state, COUNT(*) FROM tasks GROUP BY state;";
         using var reader = command.ExecuteReader();
@@ -220,11 +211,8 @@ public sealed class TaskStore : IAsyncDisposable
         return new TaskCounts(Of("queued") + Of("pending"), Of("running"), Of("completed"), Of("failed"), Of("cancelled"), Of("timed_out"));
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        _writes.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
-    }
+    /// <summary>Waits for the writes queued so far to commit (the writer itself belongs to the database).</summary>
+    public async ValueTask DisposeAsync() => await _database.Writer.FlushAsync().ConfigureAwait(false);
 
     private const string Columns = "seq, body, content_hash, state, attempts, progress, submitted_at, started_at, finished_at, expires_at, error, result, digest";
 
@@ -255,73 +243,5 @@ public sealed class TaskStore : IAsyncDisposable
     private static DateTimeOffset Parse(string text) =>
         DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
-    private Task<T> Enqueue<T>(Func<SqliteConnection, T> work)
-    {
-        var write = new PendingWrite<T>(work);
-        if (!_writes.Writer.TryWrite(write))
-        {
-            throw new StoreException("The task store is closed.");
-        }
-
-        return write.Completion.Task;
-    }
-
-    private async Task WriteLoop()
-    {
-        using var connection = _database.OpenConnection();
-        var batch = new List<PendingWrite>(MaxBatch);
-        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            batch.Clear();
-            while (batch.Count < MaxBatch && _writes.Reader.TryRead(out var write))
-            {
-                batch.Add(write);
-            }
-
-            try
-            {
-                using var transaction = connection.BeginTransaction();
-                foreach (var write in batch)
-                {
-                    write.Run(connection);
-                }
-
-                transaction.Commit();
-                foreach (var write in batch)
-                {
-                    write.Complete();
-                }
-            }
-            catch (Exception e)
-            {
-                // The whole batch rolled back: fail every caller so none is told it is durable.
-                foreach (var write in batch)
-                {
-                    write.Fail(e);
-                }
-            }
-        }
-    }
-
-    private abstract class PendingWrite
-    {
-        public abstract void Run(SqliteConnection connection);
-
-        public abstract void Complete();
-
-        public abstract void Fail(Exception e);
-    }
-
-    private sealed class PendingWrite<T>(Func<SqliteConnection, T> work) : PendingWrite
-    {
-        private T _value = default!;
-
-        public TaskCompletionSource<T> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public override void Run(SqliteConnection connection) => _value = work(connection);
-
-        public override void Complete() => Completion.TrySetResult(_value);
-
-        public override void Fail(Exception e) => Completion.TrySetException(e);
-    }
+    private Task<T> Enqueue<T>(Func<SqliteConnection, T> work) => _database.Writer.WriteAsync(work);
 }

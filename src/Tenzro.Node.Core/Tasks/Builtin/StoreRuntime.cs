@@ -38,7 +38,7 @@ public sealed class StoreRuntime(BlobStore blobs, BlobRetention retention, Resou
 
         await blobs.PutAsync(content, context.CancellationToken);
         var now = time.GetUtcNow();
-        retention.Keep(hash, content.Length, "store", now, now + keepFor);
+        await retention.KeepAsync(hash, content.Length, "store", now, now + keepFor);
         context.Progress.Report(1);
         return new JsonObject { ["sha256"] = hash, ["size"] = content.Length };
     }
