@@ -308,25 +308,28 @@ internal static class TrainRequestReader
 
         var valid = true;
         var epochs = ReadInteger(h, Field, "epochs", 1, TrainingLimits.MaxEpochs, defaults.Epochs, errors, ref valid);
-        var learningRate = ReadNumber(h, Field, "learningRate", defaults.LearningRate, errors, ref valid);
-        if (valid && !(learningRate > 0 && learningRate <= TrainingLimits.MaxLearningRate))
+        var learningRateValid = true;
+        var learningRate = ReadNumber(h, Field, "learningRate", defaults.LearningRate, errors, ref learningRateValid);
+        if (learningRateValid && !(learningRate > 0 && learningRate <= TrainingLimits.MaxLearningRate))
         {
             errors.Add($"{Field}.learningRate", $"is {Format(learningRate)}; it must be above 0 and at most {TrainingLimits.MaxLearningRate:N0}.");
-            valid = false;
+            learningRateValid = false;
         }
 
-        var l2 = ReadNumber(h, Field, "l2", 0, errors, ref valid);
-        if (valid && model is TrainModel.Linear or TrainModel.Logistic && !(l2 >= 0 && l2 < 0.5))
+        var l2Valid = true;
+        var l2 = ReadNumber(h, Field, "l2", 0, errors, ref l2Valid);
+        if (l2Valid && model is TrainModel.Linear or TrainModel.Logistic && !(l2 >= 0 && l2 < 0.5))
         {
             errors.Add($"{Field}.l2", $"is {Format(l2)}; for {Models[(int)model]} it must be at least 0 and below 0.5 (each update scales the weights by 1 - 2·l2).");
-            valid = false;
+            l2Valid = false;
         }
-        else if (valid && !(l2 >= 0 && l2 <= TrainingLimits.MaxLearningRate))
+        else if (l2Valid && !(l2 >= 0 && l2 <= TrainingLimits.MaxLearningRate))
         {
-            errors.Add($"{Field}.l2", $"is {Format(l2)}; it must be at least 0.");
-            valid = false;
+            errors.Add($"{Field}.l2", $"is {Format(l2)}; it must be from 0 to {TrainingLimits.MaxLearningRate:N0}.");
+            l2Valid = false;
         }
 
+        valid &= learningRateValid && l2Valid;
         var seed = ReadInteger(h, Field, "seed", 0, int.MaxValue, 0, errors, ref valid);
         var batchSize = defaults.BatchSize;
         var hiddenUnits = defaults.HiddenUnits;
