@@ -32,28 +32,25 @@ internal sealed partial class TrainRuntime(BlobStore blobs, ILogger<TrainRuntime
         }
     }
 
-    public Task<JsonObject> ExecuteAsync(TaskExecutionContext context) =>
-        Task.Run(() => Execute(context), context.CancellationToken);
-
-    private JsonObject Execute(TaskExecutionContext context)
+    public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
     {
         var token = context.CancellationToken;
         var errors = new ValidationErrors();
         var request = TrainRequestReader.Read(context.Task.Data, blobs, errors) ?? throw new TaskExecutionException(errors.ToString());
-        var (data, dataField) = request.Data is { } inline ? (inline, "data") : (LoadBlob(request.DataBlob!, token), "dataBlob");
+        var (data, dataField) = request.Data is { } inline ? (inline, "data") : (await LoadBlobAsync(request.DataBlob!, token), "dataBlob");
         var plan = TrainPlan.Create(request, data, dataField, errors)
             ?? throw new TaskExecutionException(request.Data is null ? $"the blob {request.DataBlob} does not fit the model: {errors}" : errors.ToString());
 
-        var outcome = plan.Model == TrainModel.Mlp
-            ? MlpTrainer.Train(plan, context.Progress, token)
-            : LinearTrainer.Train(plan, context.Progress, token);
+        var outcome = await Task.Run(
+            () => plan.Model == TrainModel.Mlp ? MlpTrainer.Train(plan, context.Progress, token) : LinearTrainer.Train(plan, context.Progress, token),
+            token);
         Log.Trained(logger, context.Task.TaskId, TrainRequestReader.Models[(int)plan.Model], data.Rows, data.Columns, outcome.LossHistory.Count, outcome.LossHistory[^1]);
         return Result(plan, outcome);
     }
 
-    private TrainingData LoadBlob(string sha256, CancellationToken token)
+    private async Task<TrainingData> LoadBlobAsync(string sha256, CancellationToken token)
     {
-        var bytes = blobs.ReadAsync(sha256, token).GetAwaiter().GetResult()
+        var bytes = await blobs.ReadAsync(sha256, token)
             ?? throw new TaskExecutionException($"data.dataBlob: the blob {sha256} was removed after the task was submitted");
         var errors = new ValidationErrors();
         return TrainRequestReader.ReadBlobData(bytes, errors)

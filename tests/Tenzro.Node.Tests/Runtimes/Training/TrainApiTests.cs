@@ -35,6 +35,19 @@ public sealed class TrainApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Validate_CompletedTrainTask_ReexecutesToTheSameDigest()
+    {
+        var (features, labels) = Separable();
+        var trained = await SubmitAsync(Task("mlp", features, labels, new JsonObject { ["epochs"] = 10, ["hiddenUnits"] = new JsonArray(8) }, task: "classification"));
+        await ResultAsync(trained);
+
+        var validation = await RunToEndAsync(new JsonObject { ["type"] = "validate", ["data"] = new JsonObject { ["taskId"] = trained } });
+
+        Assert.Equal("completed", validation["state"]!.GetValue<string>());
+        Assert.True(validation["result"]!["match"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task Train_OtherSeed_GivesOtherParameters()
     {
         var (features, labels) = Separable();
