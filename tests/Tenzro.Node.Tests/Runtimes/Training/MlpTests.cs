@@ -56,6 +56,19 @@ public sealed class MlpTests
         Assert.Equal(3, result["hyperparameters"]!["classes"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task Train_MlpWithoutHiddenLayers_IsSoftmaxRegression()
+    {
+        double[][] features = [[0, 0], [0.1, 0.2], [2, 2], [2.1, 1.9], [-2, 2], [-1.9, 2.2]];
+        double[] labels = [0, 0, 1, 1, 2, 2];
+
+        var result = await RunAsync(Task("mlp", features, labels, new JsonObject { ["epochs"] = 200, ["hiddenUnits"] = new JsonArray() }, task: "classification"));
+
+        Assert.Equal(1.0, result["metrics"]!["accuracy"]!.GetValue<double>());
+        Assert.Equal([2.0, 3.0], Numbers(result["parameters"]!["shapes"]!["w0"]));
+        Assert.Null(result["parameters"]!["w1"]);
+    }
+
     [Theory]
     [InlineData("Identity", 1)]
     [InlineData("Sigmoid", 1)]
