@@ -2,11 +2,13 @@ namespace Tenzro.Node.Runtimes.Diagnostics;
 
 /// <summary>
 /// Event ids of every log message in Tenzro.Node.Runtimes, in one list so that none repeats.
-/// Ranges: 61xx WebAssembly sandbox, 62xx ONNX Runtime.
+/// Ranges: 61xx WebAssembly sandbox, 62xx ONNX Runtime, 63xx training.
 /// </summary>
 internal static class LogEvents
 {
     public const int WasmCacheWriteFailed = 6101;
     public const int WasmCacheEntryDiscarded = 6102;
     public const int WasmCacheTrimFailed = 6103;
+
+    public const int TrainingFinished = 6301;
 }

@@ -3,6 +3,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.Networking;
+using Tenzro.Node.Runtimes.Training;
 
 namespace Tenzro.Node.Hosting;
 
@@ -39,6 +40,7 @@ internal static class NodeApp
         builder.Services.AddResourceManager();
         builder.Services.AddWasmRuntime();
         builder.Services.AddOnnxRuntime();
+        builder.Services.AddTrainingRuntime();
         builder.Services.AddNodeHealth();
         builder.Services.AddNodeObservability(settings);
         builder.Services.AddRegionalLink();
