@@ -19,5 +19,6 @@ internal static class LogEvents
     public const int TaskPaused = 3104;
     public const int TaskResumed = 3105;
     public const int UserActivityCheckFailed = 3106;
+    public const int UserAbsent = 3107;
     public const int BenchmarkFailed = 4001;
 }

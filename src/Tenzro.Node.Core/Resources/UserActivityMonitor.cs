@@ -148,7 +148,14 @@ public sealed partial class UserActivityMonitor : BackgroundService
                 _ledger.SetLimit(null);
                 _intake.SetUserActive(null);
                 _tasks.LimitRunning(null);
-                LogIdle(_logger, state.Source, Seconds(state.IdleFor));
+                if (state.IdleFor is { } idle)
+                {
+                    LogIdle(_logger, state.Source, Math.Round(idle.TotalSeconds));
+                }
+                else
+                {
+                    LogHeadless(_logger);
+                }
             }
 
             return;
@@ -177,8 +184,6 @@ public sealed partial class UserActivityMonitor : BackgroundService
             ? $"last activity {idle.TotalSeconds:F0} s ago, from {state.Source}"
             : $"active now, from {state.Source}";
 
-    private static double Seconds(TimeSpan? span) => span is { } s ? Math.Round(s.TotalSeconds) : -1;
-
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
     {
         try
@@ -194,8 +199,11 @@ public sealed partial class UserActivityMonitor : BackgroundService
     [LoggerMessage(EventId = Diagnostics.LogEvents.UserBecameActive, Level = LogLevel.Information, Message = "The machine's user is active ({Source}); active limits in force: {Cpu} cores, {MemoryMB} MB")]
     private static partial void LogActive(ILogger logger, string source, double cpu, long memoryMB);
 
-    [LoggerMessage(EventId = Diagnostics.LogEvents.UserBecameIdle, Level = LogLevel.Information, Message = "The machine's user is idle ({Source}, idle for {IdleSeconds} s; -1: headless); idle limits in force")]
+    [LoggerMessage(EventId = Diagnostics.LogEvents.UserBecameIdle, Level = LogLevel.Information, Message = "The machine's user is idle (last activity {IdleSeconds} s ago, from {Source}); idle limits in force")]
     private static partial void LogIdle(ILogger logger, string source, double idleSeconds);
+
+    [LoggerMessage(EventId = Diagnostics.LogEvents.UserAbsent, Level = LogLevel.Information, Message = "The machine is headless (no local login session and no input device): its user counts as idle; idle limits in force")]
+    private static partial void LogHeadless(ILogger logger);
 
     [LoggerMessage(EventId = Diagnostics.LogEvents.UserActivityReadFailed, Level = LogLevel.Warning, Message = "Reading the machine user's activity: {Problem}")]
     private static partial void LogReadProblem(ILogger logger, string problem);

@@ -50,8 +50,10 @@ internal static class ResourceCommands
 
                 if (status["userActive"] is { } userActive)
                 {
-                    var idleFor = status["idleFor"] is { } seconds ? $"idle for {seconds} s" : "headless";
-                    Console.WriteLine($"user: {(userActive.GetValue<bool>() ? "active" : "idle")} ({idleFor}, from {status["activitySource"]}); {status["limitsInForce"]} limits in force: cpu {status["allowed"]!["cpu"]}, {status["allowed"]!["memoryMB"]} MB; {status["paused"]!.AsArray().Count} task(s) paused");
+                    var user = status["idleFor"] is { } seconds
+                        ? $"{(userActive.GetValue<bool>() ? "active" : "idle")} (last activity {seconds} s ago, from {status["activitySource"]})"
+                        : "idle (headless: no local session and no input device)";
+                    Console.WriteLine($"user: {user}; {status["limitsInForce"]} limits in force: cpu {status["allowed"]!["cpu"]}, {status["allowed"]!["memoryMB"]} MB; {status["paused"]!.AsArray().Count} task(s) paused");
                 }
 
                 Console.WriteLine(pressure is null ? "pressure: none" : $"pressure: {pressure}");
