@@ -144,6 +144,10 @@ public sealed record NodeSettings
                 MaxGpuMemoryGb = r.OptionalDouble("MAX_GPU_MEMORY_GB", 0, 1e6),
                 CriticalMemoryPercent = r.Double("CRITICAL_MEMORY_PERCENT", 1, 100),
                 CriticalStoragePercent = r.Double("CRITICAL_STORAGE_PERCENT", 1, 100),
+                ActiveMaxCpuPercent = r.OptionalDouble("ACTIVE_MAX_CPU_PERCENT", 0, 100),
+                ActiveMaxMemoryGb = r.OptionalDouble("ACTIVE_MAX_MEMORY_GB", 0, 1e6),
+                RunOnlyWhenIdle = r.Bool("RUN_ONLY_WHEN_IDLE"),
+                IdleAfter = r.Milliseconds("IDLE_AFTER", 0, 7L * 86_400_000),
             },
             Quotas = new QuotaOptions
             {
@@ -164,6 +168,7 @@ public sealed record NodeSettings
             r.Fail("RECONNECT_MAX_INTERVAL", r.Raw("RECONNECT_MAX_INTERVAL"), $"at least RECONNECT_INTERVAL ({r.Raw("RECONNECT_INTERVAL")})");
         }
 
+        CheckActiveLimits(r, settings.Resources);
         if (r.Errors.Count > 0)
         {
             throw new ConfigurationException(r.Errors);
@@ -186,6 +191,20 @@ public sealed record NodeSettings
         }
 
         return path;
+    }
+
+    /// <summary>The active limits are a restriction of the idle ones, never a widening.</summary>
+    private static void CheckActiveLimits(SettingsReader r, ResourceOptions resources)
+    {
+        if (resources.ActiveMaxCpuPercent > resources.MaxCpuPercent)
+        {
+            r.Fail("ACTIVE_MAX_CPU_PERCENT", r.Raw("ACTIVE_MAX_CPU_PERCENT"), $"at most MAX_CPU_PERCENT ({r.Raw("MAX_CPU_PERCENT")}), or empty");
+        }
+
+        if (resources.ActiveMaxMemoryGb > resources.MaxMemoryGb)
+        {
+            r.Fail("ACTIVE_MAX_MEMORY_GB", r.Raw("ACTIVE_MAX_MEMORY_GB"), $"at most MAX_MEMORY_GB ({r.Raw("MAX_MEMORY_GB")}), or empty");
+        }
     }
 
     private static string RequireNonEmpty(SettingsReader r, string key)

@@ -96,6 +96,23 @@ public sealed record ResourceOptions
     public double? MaxGpuMemoryGb { get; init; }
     public double CriticalMemoryPercent { get; init; } = 90;
     public double CriticalStoragePercent { get; init; } = 95;
+
+    /// <summary>ACTIVE_MAX_CPU_PERCENT: the CPU share while the machine's user is active; null: <see cref="MaxCpuPercent"/>.</summary>
+    public double? ActiveMaxCpuPercent { get; init; }
+
+    /// <summary>ACTIVE_MAX_MEMORY_GB: the memory while the machine's user is active; null: <see cref="MaxMemoryGb"/>.</summary>
+    public double? ActiveMaxMemoryGb { get; init; }
+
+    /// <summary>RUN_ONLY_WHEN_IDLE: take and run tasks only while the machine's user is idle.</summary>
+    public bool RunOnlyWhenIdle { get; init; }
+
+    /// <summary>IDLE_AFTER: time without input after which the user counts as idle (default 5 minutes).</summary>
+    public TimeSpan IdleAfter { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>True when the user's activity changes anything: active limits below the idle ones, or RUN_ONLY_WHEN_IDLE.</summary>
+    public bool ActiveLimitsDiffer => RunOnlyWhenIdle
+        || (ActiveMaxCpuPercent is { } cpu && cpu < MaxCpuPercent)
+        || (ActiveMaxMemoryGb is not null && ActiveMaxMemoryGb != MaxMemoryGb);
 }
 
 public sealed record MonitoringOptions

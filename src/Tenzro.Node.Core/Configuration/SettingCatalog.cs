@@ -74,6 +74,10 @@ public static class SettingCatalog
         new("MAX_GPU_MEMORY_GB", "", "Resources", "GPU memory the network may reserve, in GB; empty: all of it."),
         new("CRITICAL_MEMORY_PERCENT", "90", "Resources", "Host memory use above which the node stops taking tasks."),
         new("CRITICAL_STORAGE_PERCENT", "95", "Resources", "Storage use of DATA_DIR's filesystem above which the node stops taking tasks."),
+        new("ACTIVE_MAX_CPU_PERCENT", "", "Resources", "Share of the usable CPU cores the network may reserve while the machine's user is active, in percent (0-100, at most MAX_CPU_PERCENT); empty: same as MAX_CPU_PERCENT."),
+        new("ACTIVE_MAX_MEMORY_GB", "", "Resources", "Memory the network may reserve while the machine's user is active, in GB (at most MAX_MEMORY_GB); empty: same as MAX_MEMORY_GB."),
+        new("RUN_ONLY_WHEN_IDLE", "false", "Resources", "Take and run tasks only while the machine's user is idle; while the user is active, submissions get 503 and running Wasm tasks are paused."),
+        new("IDLE_AFTER", "300000", "Resources", "Time without keyboard or mouse input after which the machine's user counts as idle, in ms. A machine with no local session and no input device is always idle."),
 
         new("QUOTA_TASKS_PER_MINUTE", "120", "Resources", "Tasks one remote requester may submit per minute; beyond it, 429 with Retry-After."),
         new("QUOTA_CPU_SECONDS_PER_HOUR", "7200", "Resources", "CPU-seconds (reserved cores x run time) one remote requester may use per hour."),

@@ -13,5 +13,12 @@ internal static class LogEvents
     public const int SampleFailed = 3001;
     public const int PressureEntered = 3002;
     public const int PressureCleared = 3003;
+    public const int UserBecameActive = 3101;
+    public const int UserBecameIdle = 3102;
+    public const int UserActivityReadFailed = 3103;
+    public const int TaskPaused = 3104;
+    public const int TaskResumed = 3105;
+    public const int UserActivityCheckFailed = 3106;
+    public const int UserAbsent = 3107;
     public const int BenchmarkFailed = 4001;
 }

@@ -5,6 +5,9 @@ namespace Tenzro.Node.Core.Resources;
 /// <summary>Amounts of each resource the ledger tracks.</summary>
 public sealed record ResourceAmounts(double Cpu, long MemoryMB, long StorageMB, int GpuCount, long GpuMemoryMB)
 {
+    /// <summary>No limit in any resource, for a cap that restricts only some of them.</summary>
+    public static ResourceAmounts Unlimited { get; } = new(double.MaxValue, long.MaxValue, long.MaxValue, int.MaxValue, long.MaxValue);
+
     public static ResourceAmounts From(TaskRequirements r) => new(r.Cpu, r.MemoryMB, r.StorageMB, r.GpuCount, r.GpuMemoryMB);
 
     public ResourceAmounts Minus(ResourceAmounts other) =>
@@ -12,6 +15,13 @@ public sealed record ResourceAmounts(double Cpu, long MemoryMB, long StorageMB, 
 
     public ResourceAmounts Plus(ResourceAmounts other) =>
         new(Cpu + other.Cpu, MemoryMB + other.MemoryMB, StorageMB + other.StorageMB, GpuCount + other.GpuCount, GpuMemoryMB + other.GpuMemoryMB);
+
+    /// <summary>The smaller of the two amounts in each resource.</summary>
+    public ResourceAmounts Min(ResourceAmounts other) =>
+        new(Math.Min(Cpu, other.Cpu), Math.Min(MemoryMB, other.MemoryMB), Math.Min(StorageMB, other.StorageMB), Math.Min(GpuCount, other.GpuCount), Math.Min(GpuMemoryMB, other.GpuMemoryMB));
+
+    /// <summary>True when <paramref name="request"/> fits in this amount in every resource.</summary>
+    public bool Fits(ResourceAmounts request) => !Shortfalls(request).Any();
 
     /// <summary>Each resource of <paramref name="request"/> that is above this amount: (name, asked, available).</summary>
     public IEnumerable<(string Resource, double Asked, double Available)> Shortfalls(ResourceAmounts request)
@@ -51,10 +61,19 @@ public sealed record Reservation(string TaskId, ResourceAmounts Amounts, DateTim
 /// <remarks>All members are thread-safe.</remarks>
 public interface IResourceLedger
 {
-    /// <summary>What the operator allows the network to reserve in total.</summary>
+    /// <summary>
+    /// What the operator allows the network to reserve now: <see cref="Maximum"/>, or less while a limit is set
+    /// (the active limits while the machine's user is active).
+    /// </summary>
     ResourceAmounts Allowed { get; }
 
-    /// <summary>What is not reserved now.</summary>
+    /// <summary>The most the ledger ever allows (the idle limits); a task asking for more can never run here.</summary>
+    ResourceAmounts Maximum { get; }
+
+    /// <summary>What the reservations held now add up to; may be above <see cref="Allowed"/> right after a limit is set.</summary>
+    ResourceAmounts Reserved { get; }
+
+    /// <summary>What is not reserved now: <see cref="Allowed"/> minus <see cref="Reserved"/>. A resource is negative while reservations held from before a limit are above it.</summary>
     ResourceAmounts Free { get; }
 
     IReadOnlyList<Reservation> Reservations { get; }
@@ -64,6 +83,13 @@ public interface IResourceLedger
 
     /// <summary>Releases the task's reservation. Idempotent: returns true only the first time.</summary>
     bool Release(string taskId);
+
+    /// <summary>
+    /// Sets what may be reserved from now on to <see cref="Maximum"/> capped by <paramref name="limit"/> in each resource, or
+    /// back to <see cref="Maximum"/> when null. Reservations already held are kept whatever the new amount: nothing is released,
+    /// and nothing more is reserved in a resource until what is held there is below the new amount.
+    /// </summary>
+    void SetLimit(ResourceAmounts? limit);
 }
 
 /// <summary>An in-memory ledger. Reservations are never persisted: the engine re-reserves for running tasks at start.</summary>
@@ -72,8 +98,31 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
     private ResourceAmounts _reserved = new(0, 0, 0, 0, 0);
+    private ResourceAmounts _allowed = allowed;
 
-    public ResourceAmounts Allowed { get; } = allowed;
+    public ResourceAmounts Maximum { get; } = allowed;
+
+    public ResourceAmounts Allowed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _allowed;
+            }
+        }
+    }
+
+    public ResourceAmounts Reserved
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _reserved;
+            }
+        }
+    }
 
     public ResourceAmounts Free
     {
@@ -81,7 +130,7 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
         {
             lock (_lock)
             {
-                return Allowed.Minus(_reserved);
+                return _allowed.Minus(_reserved);
             }
         }
     }
@@ -106,7 +155,7 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
                 return true;
             }
 
-            if (Allowed.Minus(_reserved).Shortfalls(request).Any())
+            if (_allowed.Minus(_reserved).Shortfalls(request).Any())
             {
                 reservation = null;
                 return false;
@@ -130,6 +179,14 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
 
             _reserved = _reserved.Minus(reservation.Amounts);
             return true;
+        }
+    }
+
+    public void SetLimit(ResourceAmounts? limit)
+    {
+        lock (_lock)
+        {
+            _allowed = limit is null ? Maximum : Maximum.Min(limit);
         }
     }
 }

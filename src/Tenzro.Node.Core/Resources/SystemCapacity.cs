@@ -8,6 +8,7 @@ namespace Tenzro.Node.Core.Resources;
 /// The usable cores and memory come from the hardware profile (cgroup quota and limit applied, a fractional
 /// quota kept as it is); without one, from the .NET runtime, which applies cgroup CPU quotas (rounded up) to
 /// <see cref="Environment.ProcessorCount"/> and memory limits to <see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>.
+/// GPUs are the usable ones of the profile (a compute driver loaded); none without a profile.
 /// </summary>
 public static class SystemCapacity
 {
@@ -17,14 +18,45 @@ public static class SystemCapacity
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(storage);
-        var usableCores = profile?.Cpu.UsableCores ?? Environment.ProcessorCount;
-        var usableMemoryBytes = profile?.Memory.UsableBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        var cores = usableCores * options.MaxCpuPercent / 100.0;
-        var usableMemoryMB = usableMemoryBytes / (1024 * 1024);
-        var memoryMB = options.MaxMemoryGb is { } gb ? (long)(gb * 1024) : (long)(usableMemoryMB * 0.8);
+        var cores = UsableCores(profile) * options.MaxCpuPercent / 100.0;
+        var memoryMB = options.MaxMemoryGb is { } gb ? (long)(gb * 1024) : (long)(UsableMemoryMB(profile) * 0.8);
         Directory.CreateDirectory(storage.DataDirectory);
         var freeStorageMB = new DriveInfo(storage.DataDirectory).AvailableFreeSpace / (1024 * 1024);
         var storageMB = options.MaxStorageGb is { } sgb ? (long)(sgb * 1024) : freeStorageMB / 2;
-        return new ResourceAmounts(Math.Round(cores, 2), memoryMB, storageMB, 0, 0);
+        var gpus = profile?.Gpus.Where(g => g.Usable).ToList() ?? [];
+        var gpuMemoryMB = gpus.Sum(g => (g.MemoryBytes ?? 0) / (1024 * 1024));
+        if (options.MaxGpuMemoryGb is { } ggb)
+        {
+            gpuMemoryMB = Math.Min(gpuMemoryMB, (long)(ggb * 1024));
+        }
+
+        return new ResourceAmounts(Math.Round(cores, 2), memoryMB, storageMB, gpus.Count, gpuMemoryMB);
     }
+
+    /// <summary>
+    /// The cap that applies on top of <see cref="Allowed(ResourceOptions, StorageOptions, HardwareProfile?)"/> while the
+    /// machine's user is active: ACTIVE_MAX_CPU_PERCENT of the usable cores and ACTIVE_MAX_MEMORY_GB; a setting left
+    /// empty leaves its resource uncapped (the idle limit stays in force). Storage and GPUs are never capped.
+    /// </summary>
+    public static ResourceAmounts ActiveCap(ResourceOptions options, HardwareProfile? profile)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var cap = ResourceAmounts.Unlimited;
+        if (options.ActiveMaxCpuPercent is { } percent)
+        {
+            cap = cap with { Cpu = Math.Round(UsableCores(profile) * percent / 100.0, 2) };
+        }
+
+        if (options.ActiveMaxMemoryGb is { } gb)
+        {
+            cap = cap with { MemoryMB = (long)(gb * 1024) };
+        }
+
+        return cap;
+    }
+
+    private static double UsableCores(HardwareProfile? profile) => profile?.Cpu.UsableCores ?? Environment.ProcessorCount;
+
+    private static long UsableMemoryMB(HardwareProfile? profile) =>
+        (profile?.Memory.UsableBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) / (1024 * 1024);
 }

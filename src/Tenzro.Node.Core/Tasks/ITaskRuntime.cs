@@ -24,6 +24,13 @@ public interface ITaskRuntime
     /// when <see cref="TaskExecutionContext.CancellationToken"/> fires (timeout, cancellation, shutdown).
     /// </summary>
     Task<JsonObject> ExecuteAsync(TaskExecutionContext context);
+
+    /// <summary>
+    /// True when the runtime honours <see cref="TaskExecutionContext.Pause"/>: it stops using the CPU within moments of
+    /// the gate closing and goes on where it stopped once it opens. Only such tasks are paused while the machine's user
+    /// is active; the others run to their end.
+    /// </summary>
+    bool SupportsPause => false;
 }
 
 /// <summary>What a runtime gets for one execution.</summary>
@@ -34,8 +41,17 @@ public sealed class TaskExecutionContext
     /// <summary>Fires at the deadline, on cancellation and on shutdown.</summary>
     public required CancellationToken CancellationToken { get; init; }
 
-    /// <summary>Absolute time at which the task times out.</summary>
+    /// <summary>Absolute time at which the task times out if it is never paused; see <see cref="CurrentDeadline"/>.</summary>
     public required DateTimeOffset Deadline { get; init; }
+
+    /// <summary>
+    /// The task's pause switch: closed while the engine pauses the task. A runtime that supports pausing blocks in
+    /// <see cref="TaskPauseGate.WaitWhilePaused"/> at its safe points. Never closed unless the engine manages the run.
+    /// </summary>
+    public TaskPauseGate Pause { get; init; } = TaskPauseGate.Never;
+
+    /// <summary>The deadline moved later by the time the task has spent paused: paused time does not count toward the timeout.</summary>
+    public DateTimeOffset CurrentDeadline => Deadline + Pause.PausedTime;
 
     /// <summary>Reports progress in 0..1; cheap to call often (rate-limited by the engine).</summary>
     public required IProgress<double> Progress { get; init; }

@@ -13,6 +13,12 @@ public sealed partial class TaskEngine
         [LoggerMessage(EventId = LogEvents.TaskFinished, Level = LogLevel.Information, Message = "Task {TaskId} ({Type}) ended {State} after {DurationMs:F1} ms {Error}")]
         public static partial void TaskFinished(ILogger logger, string taskId, string type, string state, double durationMs, string? error);
 
+        [LoggerMessage(EventId = LogEvents.TaskPaused, Level = LogLevel.Information, Message = "Task {TaskId} paused: {Reason}")]
+        public static partial void TaskPaused(ILogger logger, string taskId, string reason);
+
+        [LoggerMessage(EventId = LogEvents.TaskResumed, Level = LogLevel.Information, Message = "Task {TaskId} resumed")]
+        public static partial void TaskResumed(ILogger logger, string taskId);
+
         [LoggerMessage(EventId = LogEvents.TaskCrashed, Level = LogLevel.Error, Message = "Task {TaskId} failed inside the node")]
         public static partial void TaskCrashed(ILogger logger, Exception exception, string taskId);
     }

@@ -10,14 +10,15 @@ namespace Tenzro.Node.Core.Tasks;
 
 /// <summary>
 /// Admits tasks into the durable store, keeps the priority queue, starts tasks when the ledger and
-/// MAX_CONCURRENT_TASKS allow, enforces deadlines, and records every transition.
+/// MAX_CONCURRENT_TASKS allow, enforces deadlines, pauses and resumes running tasks under a
+/// <see cref="RunLimit"/> (TaskEngine.Pause.cs), and records every transition.
 /// </summary>
 /// <remarks>
 /// Thread-safe. Lifecycle: <see cref="Start"/> once (rebuilds the queue from the store), then any
 /// number of submissions, then <see cref="StopAsync"/> once, which stops running tasks and requeues them
 /// without counting an attempt.
 /// </remarks>
-public sealed partial class TaskEngine : IAsyncDisposable
+public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 {
     private readonly TaskStore _store;
     private readonly IResourceLedger _ledger;
@@ -37,7 +38,9 @@ public sealed partial class TaskEngine : IAsyncDisposable
     private readonly ConcurrentDictionary<string, TaskCompletionSource<TaskRecord>> _finalWaiters = new(StringComparer.Ordinal);
     private readonly string _scratchRoot;
     private long _sequence;
+    private long _startOrder;
     private bool _stopping;
+    private RunLimit? _runLimit;
 
     public TaskEngine(
         TaskStore store,
@@ -75,7 +78,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
 
     public TaskEventHub Events { get; }
 
-    /// <summary>Raised after a task reaches a final state, with its run time (zero if it never ran). Handlers must be quick and not throw.</summary>
+    /// <summary>Raised after a task reaches a final state, with its run time less the time it spent paused (zero if it never ran). Handlers must be quick and not throw.</summary>
     public event Action<TaskSpec, TaskState, TimeSpan>? Finished;
 
     /// <summary>True while the task holds a run slot (its reservation is owned).</summary>
@@ -167,7 +170,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
             return errors;
         }
 
-        foreach (var (resource, asked, available) in _ledger.Allowed.Shortfalls(ResourceAmounts.From(task.Requirements)))
+        foreach (var (resource, asked, available) in _ledger.Maximum.Shortfalls(ResourceAmounts.From(task.Requirements)))
         {
             errors.Add($"requirements.{resource}", $"asks for {asked} but this node allows at most {available}; the task can never run here.");
         }
@@ -287,11 +290,17 @@ public sealed partial class TaskEngine : IAsyncDisposable
                 return new JsonObject { ["reason"] = "draining", ["detail"] = "the node is draining: it finishes running tasks and starts no new ones until resumed" };
             }
 
+            if (_intake.UserActive is not null)
+            {
+                return new JsonObject { ["reason"] = "user_active", ["detail"] = "waiting for the machine's user to be idle (RUN_ONLY_WHEN_IDLE)" };
+            }
+
             var position = _queue.GetViewBetween(_queue.Min!, entry).Count;
             var request = ResourceAmounts.From(entry.Spec.Requirements);
             var shortfall = _ledger.Free.Shortfalls(request).FirstOrDefault();
             if (shortfall.Resource is not null)
             {
+                var limited = _runLimit is not null && _ledger.Allowed != _ledger.Maximum;
                 return new JsonObject
                 {
                     ["reason"] = "resources",
@@ -299,7 +308,9 @@ public sealed partial class TaskEngine : IAsyncDisposable
                     ["asked"] = shortfall.Asked,
                     ["free"] = shortfall.Available,
                     ["position"] = position,
-                    ["detail"] = $"waiting for {shortfall.Resource}: asks {shortfall.Asked}, {shortfall.Available} free",
+                    ["limits"] = limited ? "active" : "idle",
+                    ["detail"] = $"waiting for {shortfall.Resource}: asks {shortfall.Asked}, {shortfall.Available} free"
+                        + (limited ? " under the active limits (the machine's user is active)" : ""),
                 };
             }
 
@@ -334,19 +345,24 @@ public sealed partial class TaskEngine : IAsyncDisposable
     public void Pump()
     {
         List<RunningTask> started = [];
+        PauseChanges changes;
         lock (_lock)
         {
-            if (_stopping || _intake.Draining)
+            if (_stopping)
             {
                 return;
             }
+
+            // Pausing first: a task paused now keeps its reservation, so nothing below starts in its place.
+            changes = RebalanceLocked();
+            var startNothing = _intake.Draining || _intake.UserActive is not null;
 
             // Highest priority first; a task that does not fit lets a smaller one behind it run (backfill).
             // The scan stops at the free slots and looks at most BackfillWindow entries deep, so a long
             // queue costs nothing per submission while the slots are full.
             var scanned = 0;
             List<QueueEntry> toStart = [];
-            foreach (var entry in _queue)
+            foreach (var entry in startNothing ? [] : _queue)
             {
                 if (_running.Count + toStart.Count >= _options.MaxConcurrentTasks || ++scanned > BackfillWindow)
                 {
@@ -363,11 +379,13 @@ public sealed partial class TaskEngine : IAsyncDisposable
             {
                 _queue.Remove(entry);
                 _queued.Remove(entry.Spec.TaskId);
-                var running = new RunningTask(entry, new CancellationTokenSource());
+                var running = new RunningTask(entry, new CancellationTokenSource(), _time, _runtimes[entry.Spec.Type].SupportsPause, ++_startOrder);
                 _running[entry.Spec.TaskId] = running;
                 started.Add(running);
             }
         }
+
+        Report(changes);
 
         foreach (var running in started)
         {
@@ -422,8 +440,12 @@ public sealed partial class TaskEngine : IAsyncDisposable
             _metrics.QueueWait(spec.Type, startedAt - running.Entry.EnqueuedAt);
 
             var deadline = startedAt + spec.Timeout;
-            using var timeout = new CancellationTokenSource(spec.Timeout, _time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, running.Cancellation.Token);
+            lock (_lock)
+            {
+                running.StartClock(startedAt);
+            }
+
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(running.Timeout.Token, running.Cancellation.Token);
             var progress = new ProgressSink(this, running, spec.TaskId);
             var context = new TaskExecutionContext
             {
@@ -432,6 +454,7 @@ public sealed partial class TaskEngine : IAsyncDisposable
                 Deadline = deadline,
                 Progress = progress,
                 ScratchDirectory = scratch,
+                Pause = running.Gate,
             };
 
             JsonObject? result = null;
@@ -481,7 +504,8 @@ public sealed partial class TaskEngine : IAsyncDisposable
             _metrics.Finished(spec.Type, state, ranFor);
             await FinishAsync(spec, state, result, error);
             await markedRunning;
-            Finished?.Invoke(spec, state, ranFor);
+            var active = ranFor - running.Gate.PausedTime;
+            Finished?.Invoke(spec, state, active > TimeSpan.Zero ? active : TimeSpan.Zero);
         }
         catch (Exception e)
         {
@@ -494,6 +518,9 @@ public sealed partial class TaskEngine : IAsyncDisposable
             {
                 _running.Remove(spec.TaskId);
             }
+
+            // Only now: pausing and resuming touch the timeout under the lock, and only for tasks in _running.
+            running.Timeout.Dispose();
 
             TryDeleteDirectory(scratch);
             running.Completion.TrySetResult();
@@ -579,17 +606,77 @@ public sealed partial class TaskEngine : IAsyncDisposable
         Shutdown,
     }
 
-    private sealed class RunningTask(QueueEntry entry, CancellationTokenSource cancellation)
+    /// <summary>A task holding a run slot. The clock members are called under the engine's lock only.</summary>
+    private sealed class RunningTask(QueueEntry entry, CancellationTokenSource cancellation, TimeProvider time, bool canPause, long startOrder)
     {
+        private DateTimeOffset? _startedAt;
+        private TimeSpan _pausedBeforeStart;
+
         public QueueEntry Entry { get; } = entry;
 
         public CancellationTokenSource Cancellation { get; } = cancellation;
+
+        /// <summary>Fires at the timeout; stopped while the task is paused, so paused time does not count.</summary>
+        public CancellationTokenSource Timeout { get; } = new(System.Threading.Timeout.InfiniteTimeSpan, time);
+
+        public TaskPauseGate Gate { get; } = new(time);
+
+        public bool CanPause { get; } = canPause;
+
+        public long StartOrder { get; } = startOrder;
+
+        public string? PauseReason { get; private set; }
+
+        public DateTimeOffset? PausedAt { get; private set; }
 
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public volatile StopReason StopReason = StopReason.Timeout;
 
         public double Progress { get; set; }
+
+        /// <summary>Starts the timeout at the task's start, unless it is paused already (then at its resume).</summary>
+        public void StartClock(DateTimeOffset startedAt)
+        {
+            _startedAt = startedAt;
+            _pausedBeforeStart = Gate.PausedTime;
+            if (!Gate.IsPaused)
+            {
+                Timeout.CancelAfter(Entry.Spec.Timeout);
+            }
+        }
+
+        public bool Pause(string reason)
+        {
+            if (!Gate.Pause())
+            {
+                return false;
+            }
+
+            PauseReason = reason;
+            PausedAt = time.GetUtcNow();
+            Timeout.CancelAfter(System.Threading.Timeout.InfiniteTimeSpan);
+            return true;
+        }
+
+        public bool Resume()
+        {
+            if (!Gate.Resume())
+            {
+                return false;
+            }
+
+            PauseReason = null;
+            PausedAt = null;
+            if (_startedAt is { } started)
+            {
+                var ran = time.GetUtcNow() - started - (Gate.PausedTime - _pausedBeforeStart);
+                var left = Entry.Spec.Timeout - ran;
+                Timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            }
+
+            return true;
+        }
     }
 
     private sealed class QueueEntry(TaskSpec spec, long sequence, int attempts)

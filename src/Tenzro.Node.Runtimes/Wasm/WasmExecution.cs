@@ -6,8 +6,8 @@ namespace Tenzro.Node.Runtimes.Wasm;
 
 /// <summary>
 /// One run of a compiled module in a store of its own: fuel, memory and table limits, WASI with captured
-/// output, the epoch check that stops the module on cancellation, timeout or a broken limit, and the
-/// translation of traps into reasons.
+/// output, the epoch check that stops the module on cancellation, timeout or a broken limit and holds it while the
+/// task is paused, and the translation of traps into reasons.
 /// </summary>
 /// <remarks>Single use; <see cref="Run"/> blocks the calling thread while the module runs.</remarks>
 internal sealed class WasmExecution
@@ -229,6 +229,10 @@ internal sealed class WasmExecution
     private ulong OnEpoch(Store store)
     {
         _context.CancellationToken.ThrowIfCancellationRequested();
+
+        // A paused task's thread waits here, between two instructions: no CPU and no fuel are used, and the module goes on
+        // where it stopped once the engine resumes it. Cancellation and shutdown still end it (the wait throws).
+        _context.Pause.WaitWhilePaused(_context.CancellationToken);
         ThrowIfOutputOverflowed();
         if (_scratchDirectory is not null)
         {
@@ -239,7 +243,7 @@ internal sealed class WasmExecution
             }
         }
 
-        if (DateTimeOffset.UtcNow > _context.Deadline + DeadlineGrace)
+        if (DateTimeOffset.UtcNow > _context.CurrentDeadline + DeadlineGrace)
         {
             throw new WasmTaskException(WasmFailure.DeadlinePassed, "stopped at its deadline");
         }

@@ -22,6 +22,9 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
 
     public IReadOnlyCollection<string> Types { get; } = [TaskType];
 
+    /// <summary>A module is held at its next epoch (within about <see cref="WasmDefaults.EpochInterval"/>) while its task is paused.</summary>
+    public bool SupportsPause => true;
+
     public void Validate(TaskSpec task, ValidationErrors errors) => _ = WasmTaskRequest.Parse(task, errors, blobs);
 
     public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)

@@ -7,13 +7,16 @@ using Tenzro.Node.Core.Tasks;
 
 namespace Tenzro.Node.Api;
 
-/// <summary><c>/api/resources/limits</c>, <c>/api/resources/status</c> and the loopback-only <c>/api/resources/clear</c>.</summary>
+/// <summary>
+/// <c>/api/resources/limits</c>, <c>/api/resources/status</c> and the loopback-only <c>/api/resources/clear</c>
+/// (docs/RESOURCES.md).
+/// </summary>
 internal static class ResourcesApi
 {
     public static WebApplication MapResourcesApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/resources").WithTags("Resources");
-        group.MapGet("/limits", (IResourceLedger ledger, ResourceSampler sampler, ResourceOptions resources, TaskOptions tasks, QuotaOptions quotas) =>
+        group.MapGet("/limits", (IResourceLedger ledger, ResourceSampler sampler, UserActivityMonitor user, ResourceOptions resources, TaskOptions tasks, QuotaOptions quotas) =>
         {
             var usage = sampler.Current;
             return TypedResults.Json(new JsonObject
@@ -27,12 +30,19 @@ internal static class ResourcesApi
                     ["gpuCount"] = usage.Gpus.Count,
                 },
                 ["allowed"] = Amounts(ledger.Allowed),
+                ["limitsInForce"] = user.Current.UserActive ? "active" : "idle",
+                ["idleLimits"] = Amounts(user.IdleLimits),
+                ["activeLimits"] = Amounts(user.ActiveLimits),
                 ["settings"] = new JsonObject
                 {
                     ["maxCpuPercent"] = resources.MaxCpuPercent,
                     ["maxMemoryGb"] = resources.MaxMemoryGb,
                     ["maxStorageGb"] = resources.MaxStorageGb,
                     ["maxGpuMemoryGb"] = resources.MaxGpuMemoryGb,
+                    ["activeMaxCpuPercent"] = resources.ActiveMaxCpuPercent,
+                    ["activeMaxMemoryGb"] = resources.ActiveMaxMemoryGb,
+                    ["runOnlyWhenIdle"] = resources.RunOnlyWhenIdle,
+                    ["idleAfterMs"] = (long)resources.IdleAfter.TotalMilliseconds,
                     ["maxConcurrentTasks"] = tasks.MaxConcurrentTasks,
                     ["maxQueuedTasks"] = tasks.MaxQueuedTasks,
                     ["taskTimeoutSeconds"] = tasks.TaskTimeout.TotalSeconds,
@@ -50,12 +60,13 @@ internal static class ResourcesApi
                     ["appliesToLoopback"] = quotas.ApplyToLoopback,
                 },
             });
-        }).WithName("GetResourceLimits").WithSummary("Capacity, what the network may reserve, thresholds and quotas.");
+        }).WithName("GetResourceLimits").WithSummary("Capacity, what the network may reserve (idle and active limits), thresholds and quotas.");
 
-        group.MapGet("/status", (IResourceLedger ledger, ResourceSampler sampler, TaskEngine engine, IntakeState intake) =>
+        group.MapGet("/status", (IResourceLedger ledger, ResourceSampler sampler, UserActivityMonitor user, TaskEngine engine, IntakeState intake, ResourceOptions resources) =>
         {
             var usage = sampler.Current;
             var reservations = ledger.Reservations;
+            var activity = user.Current;
             return TypedResults.Json(new JsonObject
             {
                 ["sampledAt"] = TaskStore.Format(usage.SampledAt),
@@ -78,16 +89,31 @@ internal static class ResourcesApi
                         ["memoryTotalBytes"] = g.MemoryTotalBytes,
                     })]),
                 },
-                ["reserved"] = Amounts(ledger.Allowed.Minus(ledger.Free)),
+                ["userActive"] = activity.UserActive,
+                ["idleFor"] = activity.IdleFor is { } idle ? Math.Round(idle.TotalSeconds, 1) : null,
+                ["activitySource"] = activity.Source,
+                ["activityProblem"] = activity.Problem,
+                ["userActiveSince"] = TaskStore.Format(activity.Since),
+                ["runOnlyWhenIdle"] = resources.RunOnlyWhenIdle,
+                ["limitsInForce"] = activity.UserActive ? "active" : "idle",
+                ["allowed"] = Amounts(ledger.Allowed),
+                ["reserved"] = Amounts(ledger.Reserved),
                 ["free"] = Amounts(ledger.Free),
-                ["reservations"] = new JsonArray([.. reservations.Select(r => (JsonNode)Reservation(r, engine.IsRunning(r.TaskId)))]),
+                ["reservations"] = new JsonArray([.. reservations.Select(r => (JsonNode)Reservation(r, engine.IsRunning(r.TaskId), engine.IsPaused(r.TaskId)))]),
                 ["orphaned"] = new JsonArray([.. reservations.Where(r => !engine.IsRunning(r.TaskId)).Select(r => (JsonNode)r.TaskId)]),
+                ["paused"] = new JsonArray([.. engine.PausedTasks().Select(p => (JsonNode)new JsonObject
+                {
+                    ["taskId"] = p.TaskId,
+                    ["pausedAt"] = TaskStore.Format(p.PausedAt),
+                    ["holding"] = p.Holding,
+                    ["reason"] = p.Reason,
+                })]),
                 ["pressure"] = intake.Pressure,
                 ["draining"] = intake.Draining,
                 ["running"] = engine.RunningCount,
                 ["queued"] = engine.QueuedCount,
             });
-        }).WithName("GetResourceStatus").WithSummary("Live usage, current reservations and what is free to reserve.");
+        }).WithName("GetResourceStatus").WithSummary("Live usage, the user's activity and the limits in force, reservations, paused tasks and what is free to reserve.");
 
         group.MapPost("/clear", (HttpContext context, IResourceLedger ledger, TaskEngine engine, Hosting.SecurityEvents security) =>
         {
@@ -113,12 +139,13 @@ internal static class ResourcesApi
         ["gpuMemoryMB"] = amounts.GpuMemoryMB,
     };
 
-    private static JsonObject Reservation(Reservation reservation, bool running)
+    private static JsonObject Reservation(Reservation reservation, bool running, bool paused)
     {
         var body = Amounts(reservation.Amounts);
         body["taskId"] = reservation.TaskId;
         body["reservedAt"] = TaskStore.Format(reservation.ReservedAt);
         body["running"] = running;
+        body["paused"] = paused;
         return body;
     }
 }

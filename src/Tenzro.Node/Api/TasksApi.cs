@@ -273,6 +273,8 @@ internal static class TasksApi
                 ["gpuMemoryMB"] = reservation.Amounts.GpuMemoryMB,
             },
             ["waitingFor"] = record.State == TaskState.Queued ? engine.WaitingReason(record.TaskId) : null,
+            ["paused"] = record.State == TaskState.Running && engine.IsPaused(record.TaskId),
+            ["pauseReason"] = record.State == TaskState.Running ? engine.PauseReason(record.TaskId) : null,
             ["error"] = record.Error,
         };
     }

@@ -44,7 +44,16 @@ internal static class ResourceCommands
                 Console.WriteLine($"tasks: {status["running"]} running, {status["queued"]} queued; thresholds: memory {limits["thresholds"]!["criticalMemoryPercent"]} %, storage {limits["thresholds"]!["criticalStoragePercent"]} %");
                 foreach (var reservation in status["reservations"]!.AsArray())
                 {
-                    Console.WriteLine($"  reservation {reservation!["taskId"]}: cpu {reservation["cpu"]}, {reservation["memoryMB"]} MB{(reservation["running"]!.GetValue<bool>() ? "" : "  ORPHANED")}");
+                    var note = !reservation!["running"]!.GetValue<bool>() ? "  ORPHANED" : reservation["paused"]?.GetValue<bool>() == true ? "  paused" : "";
+                    Console.WriteLine($"  reservation {reservation["taskId"]}: cpu {reservation["cpu"]}, {reservation["memoryMB"]} MB{note}");
+                }
+
+                if (status["userActive"] is { } userActive)
+                {
+                    var user = status["idleFor"] is { } seconds
+                        ? $"{(userActive.GetValue<bool>() ? "active" : "idle")} (last activity {seconds} s ago, from {status["activitySource"]})"
+                        : "idle (headless: no local session and no input device)";
+                    Console.WriteLine($"user: {user}; {status["limitsInForce"]} limits in force: cpu {status["allowed"]!["cpu"]}, {status["allowed"]!["memoryMB"]} MB; {status["paused"]!.AsArray().Count} task(s) paused");
                 }
 
                 Console.WriteLine(pressure is null ? "pressure: none" : $"pressure: {pressure}");

@@ -38,6 +38,7 @@ internal static class NodeApp
         builder.Services.AddNodeHttp();
         builder.Services.AddTaskEngine();
         builder.Services.AddResourceManager();
+        builder.Services.AddUserActivity();
         builder.Services.AddWasmRuntime();
         builder.Services.AddOnnxRuntime();
         builder.Services.AddTrainingRuntime();
