@@ -26,6 +26,9 @@ public sealed record HardwareProfile
 
     public required IReadOnlyList<GpuProfile> Gpus { get; init; }
 
+    /// <summary>Whether the detected GPUs can run tasks here, and why not; null before the probe ran.</summary>
+    public GpuComputeInfo? GpuCompute { get; init; }
+
     public required NetworkProfile Network { get; init; }
 
     /// <summary>Benchmark name → measured value and unit; empty until the first run (or cache hit).</summary>

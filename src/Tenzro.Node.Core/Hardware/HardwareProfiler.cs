@@ -17,14 +17,17 @@ public sealed class HardwareProfiler
     private readonly TimeProvider _time;
     private HardwareProfile _current;
 
-    public HardwareProfiler(HardwareFacts facts, NodeOptions node, NetworkOptions network, TimeProvider time)
+    public HardwareProfiler(HardwareFacts facts, NodeOptions node, NetworkOptions network, TimeProvider time, IGpuComputeProbe? gpuProbe = null)
     {
         ArgumentNullException.ThrowIfNull(facts);
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(network);
         _time = time ?? throw new ArgumentNullException(nameof(time));
         var now = TaskStore.Format(time.GetUtcNow());
-        var largestGpu = facts.Gpus.Where(g => g.Usable).Max(g => g.MemoryBytes) ?? 0;
+        var compute = gpuProbe?.Probe(facts.Gpus)
+            ?? GpuComputeInfo.None(facts.Gpus.Count == 0 ? "no GPU detected" : "no GPU runtime is part of this build");
+        var computeGpus = compute.Available ? facts.Gpus.Where(g => g.Usable && g.Vendor.Equals("NVIDIA", StringComparison.OrdinalIgnoreCase)) : [];
+        var largestGpu = computeGpus.Max(g => g.MemoryBytes) ?? 0;
         var (bandwidth, bandwidthSource) = NetworkInterfaces.Bandwidth(network.BandwidthMbps, facts.Interfaces);
         _current = new HardwareProfile
         {
@@ -36,6 +39,7 @@ public sealed class HardwareProfiler
             Memory = facts.Memory,
             Storage = facts.Storage,
             Gpus = facts.Gpus,
+            GpuCompute = compute,
             Network = new NetworkProfile { Interfaces = facts.Interfaces, BandwidthMbps = bandwidth, BandwidthSource = bandwidthSource },
             Tier = new TierInfo(
                 node.NodeTier,

@@ -32,10 +32,12 @@ public static class HardwareRequirements
                 $"MIN_STORAGE_GB={options.MinStorageGb:0.##} needs {options.MinStorageGb:0.##} GB free under DATA_DIR ({profile.Storage.Path}); it has {profile.Storage.FreeBytes / Gb:0.##} GB free."));
         }
 
-        if (options.GpuRequired && !profile.Gpus.Any(g => g.Usable))
+        if (options.GpuRequired && profile.ComputeGpus().Count == 0)
         {
-            var seen = profile.Gpus.Count == 0 ? "none was found" : $"only {string.Join(", ", profile.Gpus.Select(g => g.Name))} without a compute driver";
-            failures.Add($"GPU_REQUIRED=true needs a GPU with a loaded driver (nvidia-smi, or amdgpu/i915/xe in /sys/class/drm); {seen}.");
+            var seen = profile.Gpus.Count == 0
+                ? "none was found"
+                : $"found {string.Join(", ", profile.Gpus.Select(g => g.Name))}, but GPU tasks cannot run: {profile.GpuCompute?.Reason ?? "no GPU runtime"}";
+            failures.Add($"GPU_REQUIRED=true needs a GPU that tasks can use (an NVIDIA GPU with ONNX Runtime's CUDA provider); {seen}.");
         }
 
         return failures;

@@ -8,9 +8,10 @@ namespace Tenzro.Node.Core.Resources;
 /// Usage counters from <c>/proc/stat</c>, <c>/proc/meminfo</c>, <c>/proc/net/dev</c>, the filesystem of
 /// DATA_DIR, and the process itself. Inside a cgroup with a memory limit, memory figures come from
 /// <c>memory.max</c>/<c>memory.current</c> so a container reports its own limit, not the host's.
-/// On systems without /proc it falls back to what the .NET runtime reports.
+/// On systems without /proc it falls back to what the .NET runtime reports. GPU figures come from
+/// nvidia-smi when an NVIDIA GPU was found.
 /// </summary>
-public sealed class LinuxUsageSource(StorageOptions storage, string procRoot = "/proc", string cgroupRoot = "/sys/fs/cgroup") : IUsageSource
+public sealed class LinuxUsageSource(StorageOptions storage, string procRoot = "/proc", string cgroupRoot = "/sys/fs/cgroup", NvidiaGpuUsage? gpus = null) : IUsageSource
 {
     public int Cores => Environment.ProcessorCount;
 
@@ -33,6 +34,7 @@ public sealed class LinuxUsageSource(StorageOptions storage, string procRoot = "
             ProcessMemoryBytes = process.WorkingSet64,
             NetworkReceivedBytes = received,
             NetworkSentBytes = sent,
+            Gpus = gpus?.Read() ?? [],
         };
     }
 

@@ -23,7 +23,7 @@ public static class SystemCapacity
         Directory.CreateDirectory(storage.DataDirectory);
         var freeStorageMB = new DriveInfo(storage.DataDirectory).AvailableFreeSpace / (1024 * 1024);
         var storageMB = options.MaxStorageGb is { } sgb ? (long)(sgb * 1024) : freeStorageMB / 2;
-        var gpus = profile?.Gpus.Where(g => g.Usable).ToList() ?? [];
+        var gpus = profile?.ComputeGpus() ?? [];
         var gpuMemoryMB = gpus.Sum(g => (g.MemoryBytes ?? 0) / (1024 * 1024));
         if (options.MaxGpuMemoryGb is { } ggb)
         {

@@ -424,7 +424,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     {
         var spec = running.Entry.Spec;
         var attempts = running.Entry.Attempts + 1;
-        var startedAt = _time.GetUtcNow();
+        var startedAt = running.PickedAt;
         var scratch = Path.Combine(_scratchRoot, spec.TaskId.Replace(':', '_'));
         using var activity = TaskTracing.Source.StartActivity("task.run", System.Diagnostics.ActivityKind.Internal, running.Entry.TraceParent);
         activity?.SetTag("tenzro.task.id", spec.TaskId);
@@ -624,6 +624,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         public bool CanPause { get; } = canPause;
 
         public long StartOrder { get; } = startOrder;
+
+        /// <summary>When the scheduler gave the task its slot (under its lock): the task's start time, so start times follow the pick order.</summary>
+        public DateTimeOffset PickedAt { get; } = time.GetUtcNow();
 
         public string? PauseReason { get; private set; }
 

@@ -51,6 +51,11 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
         });
     }
 
+    private const int MaxConvertedText = 256;
+
+    /// <summary>WAT text already converted to binary, by the text's sha256: repeated WAT tasks skip the parser.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Hash, byte[] Wasm)> ConvertedText = new(StringComparer.Ordinal);
+
     /// <summary>The module's binary and its sha256 (the cache key), whatever form it was given in.</summary>
     private static (string Hash, byte[] Wasm) Binary(WasmModuleSource source, byte[]? stored)
     {
@@ -63,6 +68,12 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
                 wasm = Convert.FromBase64String(source.Value);
                 break;
             default:
+                var textKey = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(source.Value)));
+                if (ConvertedText.TryGetValue(textKey, out var converted))
+                {
+                    return converted;
+                }
+
                 try
                 {
                     wasm = Module.ConvertText(source.Value);
@@ -72,7 +83,12 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
                     throw new WasmTaskException(WasmFailure.NotWasm, $"not a WebAssembly module: data.wat does not parse: {DescribeTextError(e.Message)}", e);
                 }
 
-                break;
+                if (ConvertedText.Count >= MaxConvertedText)
+                {
+                    ConvertedText.Clear();
+                }
+
+                return ConvertedText[textKey] = (Convert.ToHexStringLower(SHA256.HashData(wasm)), wasm);
         }
 
         return (Convert.ToHexStringLower(SHA256.HashData(wasm)), wasm);
@@ -89,28 +105,21 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
     private static Task<T> RunOnOwnThreadAsync<T>(Func<T> work)
     {
         var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(
-            () =>
-            {
-                try
-                {
-                    completion.SetResult(work());
-                }
-                catch (OperationCanceledException e)
-                {
-                    completion.SetCanceled(e.CancellationToken);
-                }
-                catch (Exception e)
-                {
-                    completion.SetException(e);
-                }
-            },
-            WasmDefaults.HostThreadStackBytes)
+        WasmThreads.Run(() =>
         {
-            IsBackground = true,
-            Name = "wasm task",
-        };
-        thread.Start();
+            try
+            {
+                completion.SetResult(work());
+            }
+            catch (OperationCanceledException e)
+            {
+                completion.SetCanceled(e.CancellationToken);
+            }
+            catch (Exception e)
+            {
+                completion.SetException(e);
+            }
+        });
         return completion.Task;
     }
 

@@ -66,7 +66,11 @@ internal static class CoreServices
     /// <summary>Live usage sampling, the pressure rule and per-requester quotas.</summary>
     public static IServiceCollection AddResourceManager(this IServiceCollection services)
     {
-        services.AddSingleton<IUsageSource, LinuxUsageSource>(sp => new LinuxUsageSource(sp.GetRequiredService<StorageOptions>()));
+        services.AddSingleton<IUsageSource, LinuxUsageSource>(sp =>
+        {
+            var nvidia = sp.GetService<Core.Hardware.HardwareProfiler>()?.Current.Gpus.Any(g => g.Vendor.Equals("NVIDIA", StringComparison.OrdinalIgnoreCase)) == true;
+            return new LinuxUsageSource(sp.GetRequiredService<StorageOptions>(), gpus: nvidia ? new NvidiaGpuUsage(new Core.Hardware.ProcessToolRunner()) : null);
+        });
         services.AddSingleton<PressureMonitor>();
         services.AddSingleton<ResourceSampler>();
         services.AddHostedService(sp => sp.GetRequiredService<ResourceSampler>());

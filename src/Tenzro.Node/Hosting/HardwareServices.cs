@@ -18,14 +18,15 @@ internal static class HardwareServices
     {
         var source = new LinuxHardwareSource(new ProcessToolRunner());
         var facts = source.CollectAsync(settings.Storage.DataDirectory, CancellationToken.None).GetAwaiter().GetResult();
-        var profiler = new HardwareProfiler(facts, settings.Node, settings.Network, TimeProvider.System);
+        var profiler = new HardwareProfiler(facts, settings.Node, settings.Network, TimeProvider.System, new Runtimes.Onnx.OnnxGpuComputeProbe());
         CheckStartupRequirements(settings, profiler.Current);
 
         services.AddSingleton(facts);
         services.AddSingleton(profiler);
         services.AddSingleton(source);
         services.AddSingleton<IHardwareSource>(source);
-        services.AddSingleton<IDynamicHardwareReader>(new LinuxDynamicHardwareReader(source, settings.Storage.DataDirectory));
+        var direct = new LinuxDynamicHardwareReader(source, settings.Storage.DataDirectory);
+        services.AddSingleton<IDynamicHardwareReader>(sp => new SamplerHardwareReader(sp.GetRequiredService<Core.Resources.ResourceSampler>(), direct));
         services.AddSingleton(new BenchmarkBudget());
         services.AddSingleton(sp => new BenchmarkSuite(sp.GetRequiredService<BenchmarkBudget>()));
         services.AddSingleton<BenchmarkStore>();

@@ -48,6 +48,7 @@ internal sealed partial class RegionalLink : BackgroundService
     private readonly EarningsLedger _earnings;
     private readonly TaskEngine _engine;
     private readonly ResourceSampler _sampler;
+    private readonly Core.Hardware.HardwareProfiler? _profiler;
     private readonly RegionalLinkTimings _timings;
     private readonly TimeProvider _time;
     private readonly ILogger<RegionalLink> _logger;
@@ -85,8 +86,10 @@ internal sealed partial class RegionalLink : BackgroundService
         ResourceSampler sampler,
         RegionalLinkTimings timings,
         TimeProvider time,
-        ILoggerFactory loggers)
+        ILoggerFactory loggers,
+        Core.Hardware.HardwareProfiler? profiler = null)
     {
+        _profiler = profiler;
         _network = network;
         _node = node;
         _identity = identity;
@@ -404,7 +407,8 @@ internal sealed partial class RegionalLink : BackgroundService
             CpuPercent = usage.HostCpuPercent,
             MemoryAvailableGb = usage.MemoryAvailableBytes / bytesPerGigabyte,
             StorageFreeGb = usage.StorageFreeBytes / bytesPerGigabyte,
-            BandwidthMbps = _network.BandwidthMbps ?? 0,
+            // BANDWIDTH_MBPS, else the profile's link speed (0 when neither is known).
+            BandwidthMbps = _profiler?.Current.Network.BandwidthMbps ?? _network.BandwidthMbps ?? 0,
             Earnings = _earnings.Totals.Total,
             ActiveTasks = _engine.RunningCount + _engine.QueuedCount,
             CompletedTasks = _engine.Store.Counts().Completed,

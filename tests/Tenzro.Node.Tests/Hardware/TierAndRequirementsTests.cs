@@ -115,10 +115,40 @@ public sealed class TierAndRequirementsTests
         "machine",
         []);
 
-    private static HardwareProfile Profile(double cores, long memoryBytes, long freeStorageBytes, long gpuMemoryBytes = 0, string tier = "inference") =>
+    private static HardwareProfile Profile(double cores, long memoryBytes, long freeStorageBytes, long gpuMemoryBytes = 0, string tier = "inference", bool gpuRuntimeLoads = true) =>
         new HardwareProfiler(
             Facts(cores, memoryBytes, gpuMemoryBytes, freeStorageBytes),
             new NodeOptions { NodeTier = tier },
             new NetworkOptions(),
-            TimeProvider.System).Current;
+            TimeProvider.System,
+            new FixedGpuProbe(gpuRuntimeLoads)).Current;
+
+    /// <summary>Stands in for ONNX Runtime's CUDA probe, which needs a real GPU.</summary>
+    private sealed class FixedGpuProbe(bool loads) : IGpuComputeProbe
+    {
+        public GpuComputeInfo Probe(IReadOnlyList<GpuProfile> gpus) =>
+            loads ? new GpuComputeInfo(true, "onnxruntime", ["CUDAExecutionProvider", "CPUExecutionProvider"], null)
+                  : new GpuComputeInfo(false, "onnxruntime", ["CPUExecutionProvider"], "CUDA execution provider unavailable: libcublasLt.so.13 not found");
+    }
+
+    [Fact]
+    public void Check_GpuPresentButRuntimeCannotUseIt_FailsGpuRequiredWithTheReasonAndDoesNotQualifyForTraining()
+    {
+        var profile = Profile(cores: 4, memoryBytes: 16 * GiB, freeStorageBytes: 40 * GiB, gpuMemoryBytes: 24 * GiB, gpuRuntimeLoads: false);
+
+        var failures = HardwareRequirements.Check(new HardwareOptions { GpuRequired = true }, profile);
+
+        Assert.Contains(failures, f => f.Contains("GPU_REQUIRED", StringComparison.Ordinal) && f.Contains("libcublasLt", StringComparison.Ordinal));
+        Assert.Equal("aggregator", profile.Tier.Qualified);
+        Assert.Empty(profile.ComputeGpus());
+    }
+
+    [Fact]
+    public void Qualify_UsableGpuWithEightGigabytes_IsTraining()
+    {
+        var profile = Profile(cores: 2, memoryBytes: 8 * GiB, freeStorageBytes: 40 * GiB, gpuMemoryBytes: 8 * GiB);
+
+        Assert.Equal("training", profile.Tier.Qualified);
+        Assert.Single(profile.ComputeGpus());
+    }
 }

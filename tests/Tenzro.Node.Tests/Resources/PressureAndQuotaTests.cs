@@ -138,3 +138,21 @@ public sealed class PressureAndQuotaTests
         Assert.Equal((1000L, 2000L), LinuxUsageSource.ParseNetDev(netdev));
     }
 }
+
+[Trait("Suite", "resources")]
+public sealed class NvidiaGpuUsageTests
+{
+    [Fact]
+    public void Parse_NvidiaSmiQueryOutput_GivesUtilizationAndMemory()
+    {
+        const string csv = "NVIDIA H100 80GB HBM3, 37, 1024, 81559\nNVIDIA A10, 0, 0, 23028\n";
+
+        var gpus = Tenzro.Node.Core.Resources.NvidiaGpuUsage.Parse(csv);
+
+        Assert.Equal(2, gpus.Count);
+        Assert.Equal("NVIDIA H100 80GB HBM3", gpus[0].Name);
+        Assert.Equal(37, gpus[0].UtilizationPercent);
+        Assert.Equal(1024L * 1024 * 1024, gpus[0].MemoryUsedBytes);
+        Assert.Equal(23028L * 1024 * 1024, gpus[1].MemoryTotalBytes);
+    }
+}
