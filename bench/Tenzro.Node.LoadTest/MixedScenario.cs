@@ -23,11 +23,11 @@ internal sealed class MixedScenario : Scenario
         var ids = new List<(string Id, int Priority)>();
 
         // A draining node refuses submissions, so the batch is queued behind two runaway modules that hold
-        // both run slots until their 5 s timeout; then the queue drains in priority order.
+        // both run slots; once every task is queued they are cancelled and the queue drains in priority order.
         var blockers = new List<string>();
         for (var i = 0; i < 2; i++)
         {
-            blockers.Add(await SubmitAsync(client, Task("compute", "critical", new JsonObject { ["wat"] = "(module (func (export \"spin\") (loop br 0)))", ["entry"] = "spin", ["args"] = new JsonArray() }, timeout: 5, fuel: 1_000_000_000_000)));
+            blockers.Add(await SubmitAsync(client, Task("compute", "critical", new JsonObject { ["wat"] = "(module (func (export \"spin\") (loop br 0)))", ["entry"] = "spin", ["args"] = new JsonArray() }, timeout: 300, fuel: 1_000_000_000_000_000)));
         }
 
         for (var i = 0; i < options.Tasks; i++)
@@ -40,6 +40,11 @@ internal sealed class MixedScenario : Scenario
                 _ => Task("store", Priorities[priority], new JsonObject { ["content"] = new string('y', 4096) }),
             };
             ids.Add((await SubmitAsync(client, task), priority));
+        }
+
+        foreach (var blocker in blockers)
+        {
+            (await client.DeleteAsync($"/api/tasks/{blocker}")).Dispose();
         }
 
         var records = new List<JsonObject>();
