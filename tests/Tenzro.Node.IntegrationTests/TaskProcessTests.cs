@@ -20,6 +20,7 @@ public sealed class TaskProcessTests
         {
             id = await SubmitAsync(node, SpinTask);
             await WaitStateAsync(node, id, "running");
+            await Task.Delay(TimeSpan.FromMilliseconds(500)); // the running state is written 50 ms after the start
             await node.SignalAsync(9);
             Assert.True(await node.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         }
@@ -28,6 +29,7 @@ public sealed class TaskProcessTests
         {
             var requeued = await WaitStateAsync(node, id, "running");
             Assert.Equal(2, requeued["attempts"]!.GetValue<int>());
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
             await node.SignalAsync(9);
             Assert.True(await node.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         }

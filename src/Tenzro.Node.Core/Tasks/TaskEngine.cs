@@ -432,10 +432,11 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         activity?.SetTag("tenzro.task.priority", spec.Priority.ToWire());
         try
         {
-            // The running mark is ordered before the final one by the store's single writer, so it is not
-            // awaited: both usually share one commit. A crash before it lands requeues the task without
-            // counting the attempt, which is safe because nothing was acknowledged as run.
-            var markedRunning = _store.MarkRunningAsync(spec.TaskId, startedAt, attempts);
+            // The running state is written RunningMarkDelay after the start, or together with the end when the
+            // task is over sooner: a short task costs one commit, not two. A crash before the mark requeues the
+            // task without counting the attempt, which is safe because nothing was acknowledged as run; the
+            // API shows the running state from memory meanwhile.
+            using var mark = new RunningMark(this, spec.TaskId, startedAt, attempts);
             Events.Publish(new TaskRecord { Spec = spec, ContentHash = string.Empty, SubmittedAt = startedAt, State = TaskState.Running, Attempts = attempts, StartedAt = startedAt });
             _metrics.QueueWait(spec.Type, startedAt - running.Entry.EnqueuedAt);
 
@@ -489,8 +490,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             if (state == TaskState.Queued)
             {
                 // Shutdown: the attempt does not count; the next start picks the task up again.
+                mark.Settle();
                 await _store.RequeueAsync(spec.TaskId, attempts - 1);
-                await markedRunning;
+                await mark.WrittenAsync();
                 return;
             }
 
@@ -502,8 +504,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
             var ranFor = _time.GetUtcNow() - startedAt;
             _metrics.Finished(spec.Type, state, ranFor);
-            await FinishAsync(spec, state, result, error);
-            await markedRunning;
+            var markWritten = mark.Settle();
+            await FinishAsync(spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts);
+            await mark.WrittenAsync();
             var active = ranFor - running.Gate.PausedTime;
             Finished?.Invoke(spec, state, active > TimeSpan.Zero ? active : TimeSpan.Zero);
         }
@@ -528,7 +531,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
     }
 
-    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error)
+    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
     {
         var finishedAt = _time.GetUtcNow();
         string? resultText = null;
@@ -548,7 +551,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             }
         }
 
-        await _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error);
+        await _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error, startedAt, attempts);
         var record = _store.Get(spec.TaskId);
         var ranFor = record?.StartedAt is { } started ? (finishedAt - started).TotalMilliseconds : 0;
         Log.TaskFinished(_logger, spec.TaskId, spec.Type, state.ToWire(), ranFor, error ?? string.Empty);
@@ -580,9 +583,59 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
     }
 
+    /// <summary>How long a task runs before its running state is written on its own (see <see cref="RunningMark"/>).</summary>
+    public static readonly TimeSpan RunningMarkDelay = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The start time and attempt of a task holding a run slot, from memory; null when it is not running.</summary>
+    public (DateTimeOffset StartedAt, int Attempts)? RunningInfo(string taskId)
+    {
+        lock (_lock)
+        {
+            return _running.TryGetValue(taskId, out var running) ? (running.PickedAt, running.Entry.Attempts + 1) : null;
+        }
+    }
+
+    /// <summary>
+    /// Writes a task's running state once it has run for <see cref="RunningMarkDelay"/>, unless it ended
+    /// first. Exactly one of the timer and <see cref="Settle"/> wins; the store ignores a running mark that
+    /// arrives after the final state.
+    /// </summary>
+    private sealed class RunningMark : IDisposable
+    {
+        private readonly ITimer _timer;
+        private int _settled;
+        private volatile Task? _write;
+
+        public RunningMark(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts) =>
+            _timer = engine._time.CreateTimer(
+                _ =>
+                {
+                    if (Interlocked.Exchange(ref _settled, 1) == 0)
+                    {
+                        _write = engine._store.MarkRunningAsync(taskId, startedAt, attempts);
+                    }
+                },
+                null,
+                RunningMarkDelay,
+                Timeout.InfiniteTimeSpan);
+
+        /// <summary>Stops the timer; true when the running mark was (or is being) written on its own.</summary>
+        public bool Settle()
+        {
+            _timer.Dispose();
+            return Interlocked.Exchange(ref _settled, 1) == 1;
+        }
+
+        /// <summary>Observes the running mark's write, if there was one.</summary>
+        public Task WrittenAsync() => _write ?? Task.CompletedTask;
+
+        public void Dispose() => _timer.Dispose();
+    }
+
     private sealed class ProgressSink(TaskEngine engine, RunningTask running, string taskId) : IProgress<double>
     {
-        private long _lastStoredTicks;
+        // Progress is stored at most once a second, and not at all for tasks shorter than that.
+        private long _lastStoredTicks = engine._time.GetTimestamp();
 
         public void Report(double value)
         {

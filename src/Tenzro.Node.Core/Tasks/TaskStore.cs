@@ -43,7 +43,8 @@ public sealed class TaskStore : IAsyncDisposable
         Enqueue(connection =>
         {
             using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE tasks SET state='running', started_at=$t, attempts=$a, progress=0 WHERE task_id=$id;";
+            // Only a task that has not ended yet: a late running mark must never overwrite a final state.
+            command.CommandText = "UPDATE tasks SET state='running', started_at=$t, attempts=$a, progress=0 WHERE task_id=$id AND state IN ('pending','queued');";
             command.Parameters.AddWithValue("$t", Format(startedAt));
             command.Parameters.AddWithValue("$a", attempts);
             command.Parameters.AddWithValue("$id", taskId);
@@ -64,15 +65,22 @@ public sealed class TaskStore : IAsyncDisposable
         });
 
     /// <summary>Records the final state, result and expiry of a task.</summary>
-    public Task MarkFinishedAsync(string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error) =>
+    /// <remarks>
+    /// <paramref name="startedAt"/> and <paramref name="attempts"/> record the start of a task whose running
+    /// mark was not written separately (it ended before the mark was due); null keeps what is stored.
+    /// </remarks>
+    public Task MarkFinishedAsync(string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null) =>
         Enqueue(connection =>
         {
             using var command = connection.CreateCommand();
             command.CommandText = """
                 UPDATE tasks SET state=$s, finished_at=$f, expires_at=$e, result=$r, digest=$d, error=$err,
-                    progress=CASE WHEN $s='completed' THEN 1 ELSE progress END
+                    progress=CASE WHEN $s='completed' THEN 1 ELSE progress END,
+                    started_at=COALESCE(started_at, $st), attempts=COALESCE($a, attempts)
                 WHERE task_id=$id;
                 """;
+            command.Parameters.AddWithValue("$st", startedAt is { } st ? Format(st) : DBNull.Value);
+            command.Parameters.AddWithValue("$a", attempts is { } a ? a : DBNull.Value);
             command.Parameters.AddWithValue("$s", state.ToWire());
             command.Parameters.AddWithValue("$f", Format(finishedAt));
             command.Parameters.AddWithValue("$e", Format(expiresAt));

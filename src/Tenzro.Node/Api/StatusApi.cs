@@ -19,7 +19,7 @@ internal static class StatusApi
 
     public static WebApplication MapStatusApi(this WebApplication app)
     {
-        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NodeClock clock, TimeProvider time, TaskStore store, IntakeState intake, HardwareProfiler profiler, RegionalLink regional, EarningsLedger earnings) =>
+        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NodeClock clock, TimeProvider time, TaskStore store, TaskEngine engine, IntakeState intake, HardwareProfiler profiler, RegionalLink regional, EarningsLedger earnings) =>
         {
             var counts = store.Counts();
             var earned = earnings.Totals;
@@ -41,8 +41,8 @@ internal static class StatusApi
                 ["regional"] = regional.Snapshot().ToStatusJson(),
                 ["tasks"] = new JsonObject
                 {
-                    ["queued"] = counts.Queued,
-                    ["running"] = counts.Running,
+                    ["queued"] = engine.QueuedCount,
+                    ["running"] = engine.RunningCount,
                     ["completed"] = counts.Completed,
                     ["failed"] = counts.Failed,
                     ["cancelled"] = counts.Cancelled,

@@ -249,6 +249,12 @@ internal static class TasksApi
     /// <summary>The status object of CONTRACTS.md.</summary>
     public static JsonObject StatusBody(TaskRecord record, TaskEngine engine)
     {
+        // A task that holds a run slot shows as running before its running state is written.
+        if (record.State is TaskState.Queued or TaskState.Pending && engine.RunningInfo(record.TaskId) is { } live)
+        {
+            record = record with { State = TaskState.Running, StartedAt = live.StartedAt, Attempts = live.Attempts };
+        }
+
         var reservation = engine.ReservationOf(record.TaskId);
         return new JsonObject
         {
