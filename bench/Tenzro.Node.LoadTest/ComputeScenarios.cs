@@ -10,13 +10,13 @@ namespace Tenzro.Node.LoadTest;
 /// <summary>
 /// Submit-to-result (<c>?wait</c>) of a trivial cached Wasm function, one client at a time, against the
 /// parts it cannot avoid, each measured alone in the same run: a direct Wasmtime instantiate-and-call, a
-/// bare Kestrel echo of the same request, and the fsyncs durability needs (three commits per task:
-/// accepted, running, finished). The node's own overhead is what remains.
+/// bare Kestrel echo of the same request, and the fsyncs durability needs (two commits per task:
+/// accepted, finished). The node's own overhead is what remains.
 /// </summary>
 internal sealed class ComputeScenario : Scenario
 {
     public const string AddWat = "(module (func (export \"add\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))";
-    private const int CommitsPerTask = 3;
+    private const int CommitsPerTask = 2;
 
     public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
     {
@@ -50,7 +50,7 @@ internal sealed class ComputeScenario : Scenario
 
         var nodeP50 = nodeLatency.PercentileMicros(50);
         var floor = echoLatency.PercentileMicros(50) + wasm.PercentileMicros(50) + (CommitsPerTask * fsync.PercentileMicros(50));
-        return new ScenarioResult("p50 submit-to-result", nodeP50, "µs", "echo + Wasmtime + 3 fsyncs", floor, true,
+        return new ScenarioResult("p50 submit-to-result", nodeP50, "µs", "echo + Wasmtime + 2 fsyncs", floor, true,
             [$"node {nodeLatency.Describe()}; echo {echoLatency.Describe()}; wasmtime {wasm.Describe()}; fsync {fsync.Describe()}; node overhead beyond the floor {nodeP50 - floor:F0} µs"]);
     }
 
