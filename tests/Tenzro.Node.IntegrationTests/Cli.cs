@@ -5,9 +5,17 @@ namespace Tenzro.Node.IntegrationTests;
 /// <summary>Runs the built <c>tenzro-node</c> with arguments and captures its exit code and output.</summary>
 public static class Cli
 {
-    public static async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
+    public static Task<(int ExitCode, string Output)> RunAsync(params string[] arguments) => RunInAsync(null, null, arguments);
+
+    /// <summary>Runs in <paramref name="workingDirectory"/> with extra environment variables.</summary>
+    public static async Task<(int ExitCode, string Output)> RunInAsync(string? workingDirectory, IDictionary<string, string>? environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null)
+        {
+            start.WorkingDirectory = workingDirectory;
+        }
+
         start.ArgumentList.Add(NodeProcess.DllPath());
         foreach (var argument in arguments)
         {
@@ -15,6 +23,11 @@ public static class Cli
         }
 
         start.Environment["NO_COLOR"] = "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

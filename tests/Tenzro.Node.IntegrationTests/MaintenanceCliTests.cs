@@ -1,0 +1,117 @@
+using System.IO.Compression;
+
+namespace Tenzro.Node.IntegrationTests;
+
+/// <summary>The seed's maintenance scripts, as subcommands, against a running node or its files.</summary>
+[Collection(ProcessCollection.Name)]
+[Trait("Suite", "process")]
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class MaintenanceCliTests
+{
+    [Fact]
+    public async Task ResourceCheckAndClearResources_AgainstRunningNode_ReportAndReleaseNothing()
+    {
+        await using var node = await NodeProcess.StartAsync();
+
+        var (checkCode, check) = await Cli.RunAsync("resource-check", "--url", node.BaseAddress.ToString());
+        var (jsonCode, json) = await Cli.RunAsync("resource-check", "--json", "--url", node.BaseAddress.ToString());
+        var (clearCode, clear) = await Cli.RunAsync("clear-resources", "--url", node.BaseAddress.ToString());
+
+        Assert.Equal(0, checkCode);
+        Assert.Contains("cpu (cores)", check);
+        Assert.Contains("pressure: none", check);
+        Assert.Equal(0, jsonCode);
+        Assert.Contains("\"limits\"", json);
+        Assert.Equal(0, clearCode);
+        Assert.Contains("nothing to release", clear);
+    }
+
+    [Fact]
+    public async Task ResourceCheck_UnderPressure_ExitsOne()
+    {
+        await using var node = await NodeProcess.StartAsync(new Dictionary<string, string> { ["CRITICAL_MEMORY_PERCENT"] = "1", ["METRICS_UPDATE_INTERVAL"] = "100" });
+        await Task.Delay(500);
+
+        var (code, output) = await Cli.RunAsync("resource-check", "--url", node.BaseAddress.ToString());
+
+        Assert.Equal(1, code);
+        Assert.Contains("CRITICAL_MEMORY_PERCENT", output);
+    }
+
+    [Fact]
+    public async Task ClearResources_NodeStopped_RemovesLeftoverScratchDirectories()
+    {
+        var directory = NodeProcess.NewDirectory();
+        var scratch = Path.Combine(directory, "data", "scratch", "t-left-behind");
+        Directory.CreateDirectory(scratch);
+        await File.WriteAllTextAsync(Path.Combine(scratch, "partial.bin"), "12345");
+
+        var (code, output) = await Cli.RunInAsync(directory, new Dictionary<string, string> { ["DATA_DIR"] = Path.Combine(directory, "data"), ["PORT"] = NodeProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture) }, "clear-resources");
+
+        Assert.Equal(0, code);
+        Assert.Contains("removed 1 leftover task scratch directory (5 bytes)", output);
+        Assert.False(Directory.Exists(scratch));
+    }
+
+    [Fact]
+    public async Task CleanLogs_DeletesOnlyRotatedFilesOlderThanTheAge()
+    {
+        var directory = NodeProcess.NewDirectory();
+        var log = Path.Combine(directory, "logs", "node.log");
+        Directory.CreateDirectory(Path.GetDirectoryName(log)!);
+        await File.WriteAllTextAsync(log, "live");
+        var old = Path.Combine(directory, "logs", "node_001.log");
+        var recent = Path.Combine(directory, "logs", "node_002.log");
+        await File.WriteAllTextAsync(old, "old rotated");
+        await File.WriteAllTextAsync(recent, "recent");
+        File.SetLastWriteTimeUtc(old, DateTime.UtcNow.AddDays(-10));
+        File.SetLastWriteTimeUtc(log, DateTime.UtcNow.AddDays(-30));
+
+        var (code, output) = await Cli.RunInAsync(directory, new Dictionary<string, string> { ["LOG_FILE_PATH"] = log }, "clean-logs", "--older-than", "7d");
+
+        Assert.Equal(0, code);
+        Assert.Contains("deleted 1 rotated log file(s), 11 bytes freed", output);
+        Assert.False(File.Exists(old));
+        Assert.True(File.Exists(recent));
+        Assert.True(File.Exists(log));
+    }
+
+    [Fact]
+    public async Task BackupConfig_WritesSettingsEnvAndKeyReadableOnlyByOwner()
+    {
+        var directory = NodeProcess.NewDirectory();
+        await File.WriteAllTextAsync(Path.Combine(directory, ".env"), "REGION=eu-west\n");
+        await using (var node = await NodeProcess.StartAsync(dataDirectory: directory))
+        {
+            await node.SignalAsync(15);
+            await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+
+        var (code, output) = await Cli.RunInAsync(directory, new Dictionary<string, string> { ["DATA_DIR"] = Path.Combine(directory, "data") }, "backup-config", "-o", Path.Combine(directory, "backups"));
+        var archive = Directory.GetFiles(Path.Combine(directory, "backups"), "*.zip").Single();
+        using var zip = ZipFile.OpenRead(archive);
+        using var reader = new StreamReader(zip.GetEntry("effective.env")!.Open());
+        var effective = await reader.ReadToEndAsync();
+
+        Assert.Equal(0, code);
+        Assert.Contains("node.key", output);
+        Assert.Equal(["effective.env", ".env", "node.key"], zip.Entries.Select(e => e.FullName));
+        Assert.Contains("REGION=eu-west", effective);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(archive));
+    }
+
+    [Fact]
+    public async Task ProfileAndInfer_AgainstRunningNode()
+    {
+        await using var node = await NodeProcess.StartAsync();
+        var models = Path.Combine(Path.GetDirectoryName(NodeProcess.DllPath())!, "..", "..", "..", "..", "..", "tests", "models");
+
+        var (profileCode, profile) = await Cli.RunAsync("profile", "--json", "--url", node.BaseAddress.ToString());
+        var (inferCode, inferred) = await Cli.RunAsync("infer", Path.Combine(models, "linear.onnx"), Path.Combine(models, "linear-inputs.json"), "--url", node.BaseAddress.ToString());
+
+        Assert.Equal(0, profileCode);
+        Assert.Matches($"\"logicalCores\"\\s*:\\s*{Environment.ProcessorCount}", profile);
+        Assert.Equal(0, inferCode);
+        Assert.Contains("y", inferred);
+    }
+}
