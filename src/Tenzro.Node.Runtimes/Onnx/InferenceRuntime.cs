@@ -268,6 +268,11 @@ internal sealed partial class InferenceRuntime(
                     {
                         errors.Add("data.model", $"no model {sha256} is stored on this node; upload it first with PUT /api/models.");
                     }
+                    else if (model.Size > task.Requirements.MemoryMB * 1024 * 1024)
+                    {
+                        // A loaded model takes at least its file's size in memory, which the task's reservation must cover.
+                        errors.Add("requirements.memoryMB", $"is {task.Requirements.MemoryMB} MB, but the model's weights alone take {Math.Ceiling(model.Size / (1024.0 * 1024))} MB once loaded; reserve at least that much.");
+                    }
                 }
                 catch (InvalidModelException e)
                 {
