@@ -7,25 +7,10 @@ namespace Tenzro.Node.Tests.Http;
 [Trait("Suite", "http")]
 public sealed class HealthTransitionTests
 {
-    private sealed class AdjustableUsage : IUsageSource
-    {
-        public volatile int MemoryUsedPercent = 10;
-
-        public int Cores => 2;
-
-        public UsageReading Read() => new()
-        {
-            MemoryTotalBytes = 100L << 30,
-            MemoryAvailableBytes = (100 - MemoryUsedPercent) * (1L << 30),
-            StorageTotalBytes = 100L << 30,
-            StorageFreeBytes = 50L << 30,
-        };
-    }
-
     [Fact]
     public async Task Health_MemoryAboveCritical_DegradesNamingTheComponentAndRecovers()
     {
-        var usage = new AdjustableUsage();
+        var usage = new FixedUsage();
         await using var node = await TestNode.StartAsync(configure: builder => builder.Services.AddSingleton<IUsageSource>(usage));
         var sampler = node.Service<ResourceSampler>();
 

@@ -66,21 +66,6 @@ public sealed class ResourcesApiTests
         Assert.NotNull(response.Headers.RetryAfter);
     }
 
-    private sealed class FixedUsage : IUsageSource
-    {
-        public volatile int MemoryUsedPercent = 10;
-
-        public int Cores => 2;
-
-        public UsageReading Read() => new()
-        {
-            MemoryTotalBytes = 100L << 30,
-            MemoryAvailableBytes = (100 - MemoryUsedPercent) * (1L << 30),
-            StorageTotalBytes = 100L << 30,
-            StorageFreeBytes = 50L << 30,
-        };
-    }
-
     [Fact]
     public async Task Submit_UnderPressure_Is503AndReadinessFailsThenRecovers()
     {
