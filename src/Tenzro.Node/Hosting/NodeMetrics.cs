@@ -10,7 +10,7 @@ namespace Tenzro.Node.Hosting;
 /// </summary>
 internal sealed class NodeMetrics
 {
-    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake, Networking.RegionalLink regional)
+    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake, Networking.RegionalLink regional, Networking.IRegionalTransport transport)
     {
         var meter = meterFactory.Create(TaskMetrics.MeterName);
         meter.CreateObservableGauge("tenzro.host.cpu.utilization", () => sampler.Current.HostCpuPercent / 100, "1", "Host CPU busy share over the last sampling period (0-1).");
@@ -35,6 +35,15 @@ internal sealed class NodeMetrics
             new Measurement<int>(regional.Snapshot().State == state ? 1 : 0, new KeyValuePair<string, object?>("state", Networking.RegionalLinkSnapshot.Name(state)))),
             "1", "1 for the regional link's current state (disabled, connecting, joined, failed), 0 for the others.");
         meter.CreateObservableCounter("tenzro.regional.reconnects", () => regional.Snapshot().Reconnects, "{reconnect}", "Reconnections of the regional link since start.");
+        if (transport is Networking.WebSocketRegionalTransport websocket)
+        {
+            meter.CreateObservableCounter("tenzro.regional.link.io", () => new[]
+            {
+                new Measurement<long>(websocket.BytesReceived, new KeyValuePair<string, object?>("direction", "receive")),
+                new Measurement<long>(websocket.BytesSent, new KeyValuePair<string, object?>("direction", "transmit")),
+            }, "By", "Bytes of messages the node received from and sent to the regional node.");
+        }
+
         meter.CreateObservableGauge("tenzro.regional.peers", () => regional.Snapshot().Peers.Count, "{peer}", "Peers of the region known from network_state, peer_joined and peer_left.");
         meter.CreateObservableGauge("tenzro.intake.open", () => intake.RefusalReason is null ? 1 : 0, "1", "1 while the node takes new tasks; 0 while draining or under pressure.");
     }

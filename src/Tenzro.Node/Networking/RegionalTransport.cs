@@ -58,6 +58,14 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
 {
     private readonly RegionalTrust? _trust;
     private readonly long _maxMessageSize;
+    private long _bytesSent;
+    private long _bytesReceived;
+
+    /// <summary>Bytes of WebSocket payload sent to the regional node since start, over every connection.</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Bytes of WebSocket payload received from the regional node since start.</summary>
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
 
     public WebSocketRegionalTransport(Core.Configuration.NetworkOptions network)
     {
@@ -93,7 +101,7 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
 
             socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(30);
             await socket.ConnectAsync(url, cancellationToken);
-            return new WebSocketConnection(socket, maxMessageSize);
+            return new WebSocketConnection(socket, maxMessageSize, this);
         }
         catch
         {
@@ -104,7 +112,7 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
 
     public void Dispose() => _trust?.Dispose();
 
-    private sealed class WebSocketConnection(ClientWebSocket socket, long maxMessageSize) : IRegionalConnection
+    private sealed class WebSocketConnection(ClientWebSocket socket, long maxMessageSize, WebSocketRegionalTransport owner) : IRegionalConnection
     {
         private const int ChunkSize = 16 * 1024;
         private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -117,6 +125,7 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
             try
             {
                 await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                Interlocked.Add(ref owner._bytesSent, bytes.Length);
             }
             finally
             {
@@ -155,6 +164,7 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
                     }
 
                     size += result.Count;
+                    Interlocked.Add(ref owner._bytesReceived, result.Count);
                     if (!tooLarge && size > maxMessageSize)
                     {
                         // Read the rest and drop it, so that one oversized message costs no memory and the link stays usable.

@@ -38,6 +38,23 @@ public sealed class RegionalLinkTests
     }
 
     [Fact]
+    public async Task Metrics_JoinedLink_CountsTheLinksOwnBytesBothWays()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        await node.Client.WaitForRegionalStateAsync("joined");
+
+        var metrics = await node.Client.GetJsonAsync("/api/metrics");
+        var points = metrics["metrics"]!["tenzro.regional.link.io"]!["points"]!.AsArray();
+        long Bytes(string direction) => points.Single(p => p!["tags"]!["direction"]!.GetValue<string>() == direction)!["value"]!.GetValue<long>();
+
+        Assert.True(Bytes("transmit") > 0, "no bytes sent counted after a join");
+        Assert.True(Bytes("receive") > 0, "no bytes received counted after network_state");
+        Assert.Equal(1, metrics["metrics"]!["tenzro.regional.link.state"]!["points"]!.AsArray()
+            .Single(p => p!["tags"]!["state"]!.GetValue<string>() == "joined")!["value"]!.GetValue<long>());
+    }
+
+    [Fact]
     public async Task Start_WithoutRegionalUrl_RunsStandaloneWithStateDisabled()
     {
         await using var node = await TestNode.StartAsync();
