@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Storage;
@@ -19,6 +18,7 @@ internal static class HealthApi
     public static IServiceCollection AddNodeHealth(this IServiceCollection services)
     {
         services.AddSingleton<StoreHealthCheck>();
+        services.AddSingleton<HealthReports>();
         services.AddHealthChecks()
             .Add(new HealthCheckRegistration("store", sp => sp.GetRequiredService<StoreHealthCheck>(), HealthStatus.Unhealthy, [ReadyTag]))
             .AddCheck<TaskExecutorHealthCheck>("tasks")
@@ -30,18 +30,63 @@ internal static class HealthApi
 
     public static WebApplication MapHealthApi(this WebApplication app)
     {
-        var codes = new Dictionary<HealthStatus, int>
-        {
-            [HealthStatus.Healthy] = StatusCodes.Status200OK,
-            [HealthStatus.Degraded] = StatusCodes.Status200OK,
-            [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
-        };
-
         // "intake" only speaks for readiness: a draining node is alive and healthy, but not ready.
-        app.MapHealthChecks("/health", new HealthCheckOptions { Predicate = c => c.Name != "intake", ResponseWriter = WriteAsync, ResultStatusCodes = codes });
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = WriteAsync, ResultStatusCodes = codes });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains(ReadyTag), ResponseWriter = WriteAsync, ResultStatusCodes = codes });
+        var reports = app.Services.GetRequiredService<HealthReports>();
+        app.MapGet("/health", (HttpContext context) => ServeAsync(context, reports.GetAsync("all", c => c.Name != "intake", context.RequestAborted)))
+            .WithTags("Health").WithName("Health").WithSummary("Every component's health: 200 healthy or degraded, 503 unhealthy.");
+        app.MapGet("/health/live", (HttpContext context) => ServeAsync(context, Task.FromResult(new HealthReport(new Dictionary<string, HealthReportEntry>(), TimeSpan.Zero))))
+            .WithTags("Health").WithName("Liveness").WithSummary("200 while the process runs.");
+        app.MapGet("/health/ready", (HttpContext context) => ServeAsync(context, reports.GetAsync("ready", c => c.Tags.Contains(ReadyTag), context.RequestAborted)))
+            .WithTags("Health").WithName("Readiness").WithSummary("503 while the store is not writable, the node drains or is under pressure.");
         return app;
+    }
+
+    private static async Task ServeAsync(HttpContext context, Task<HealthReport> pending)
+    {
+        var report = await pending;
+        context.Response.StatusCode = report.Status == HealthStatus.Unhealthy ? StatusCodes.Status503ServiceUnavailable : StatusCodes.Status200OK;
+        context.Response.Headers.CacheControl = "no-store";
+        await WriteAsync(context, report);
+    }
+
+    /// <summary>
+    /// The last report per view, recomputed when something it reads changes (intake opens or closes, a new
+    /// resource sample) or after <see cref="MaxAge"/>: a busy /health costs one check run a second, not one
+    /// per request, and never shows a state older than the change that ended it.
+    /// </summary>
+    /// <remarks>Thread-safe; concurrent requests may compute the same report twice, harmlessly.</remarks>
+    internal sealed class HealthReports
+    {
+        public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(1);
+
+        private readonly HealthCheckService _checks;
+        private readonly TimeProvider _time;
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (HealthReport Report, long Version, DateTimeOffset At)> _cache = new(StringComparer.Ordinal);
+        private long _version;
+
+        public HealthReports(HealthCheckService checks, IntakeState intake, ResourceSampler sampler, TimeProvider time)
+        {
+            _checks = checks;
+            _time = time;
+            intake.Changed += Invalidate;
+            sampler.Sampled += _ => Invalidate();
+        }
+
+        public void Invalidate() => Interlocked.Increment(ref _version);
+
+        public async Task<HealthReport> GetAsync(string view, Func<HealthCheckRegistration, bool> predicate, CancellationToken cancellationToken)
+        {
+            var version = Interlocked.Read(ref _version);
+            var now = _time.GetUtcNow();
+            if (_cache.TryGetValue(view, out var cached) && cached.Version == version && now - cached.At < MaxAge)
+            {
+                return cached.Report;
+            }
+
+            var report = await _checks.CheckHealthAsync(predicate, cancellationToken);
+            _cache[view] = (report, version, now);
+            return report;
+        }
     }
 
     private static async Task WriteAsync(HttpContext context, HealthReport report)
