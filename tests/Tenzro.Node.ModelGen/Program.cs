@@ -1,3 +1,4 @@
+using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.ModelGen;
 
 // Writes the committed test models into the directory given as the first argument (default: tests/models).

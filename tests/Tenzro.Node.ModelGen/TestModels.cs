@@ -1,3 +1,4 @@
+using Tenzro.Node.Runtimes.Onnx;
 namespace Tenzro.Node.ModelGen;
 
 /// <summary>

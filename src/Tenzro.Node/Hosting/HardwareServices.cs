@@ -28,7 +28,10 @@ internal static class HardwareServices
         var direct = new LinuxDynamicHardwareReader(source, settings.Storage.DataDirectory);
         services.AddSingleton<IDynamicHardwareReader>(sp => new SamplerHardwareReader(sp.GetRequiredService<Core.Resources.ResourceSampler>(), direct));
         services.AddSingleton(new BenchmarkBudget());
-        services.AddSingleton(sp => new BenchmarkSuite(sp.GetRequiredService<BenchmarkBudget>()));
+        // The GPU matmul runs only where GPU work can run (an NVIDIA GPU and ONNX Runtime's CUDA provider).
+        services.AddSingleton(sp => new BenchmarkSuite(
+            sp.GetRequiredService<BenchmarkBudget>(),
+            profiler.Current.GpuCompute is { Available: true } ? new Runtimes.Onnx.GpuMatMulBenchmark(new Runtimes.Onnx.OnnxCapabilities()) : null));
         services.AddSingleton<BenchmarkStore>();
         services.AddSingleton<HardwareBenchmarks>();
         services.AddHostedService<HardwareStartupService>();

@@ -24,6 +24,9 @@ public sealed record BenchmarkBudget
 
     /// <summary>At most this many fsync round trips are timed.</summary>
     public int FsyncSamples { get; init; } = 20;
+
+    /// <summary>Time for the GPU matmul, where a GPU can run work.</summary>
+    public TimeSpan Gpu { get; init; } = TimeSpan.FromMilliseconds(500);
 }
 
 /// <summary>Names and units of the figures in the profile's <c>benchmarks</c>.</summary>
@@ -37,6 +40,8 @@ public static class BenchmarkNames
     public const string StorageSequentialWrite = "storageSequentialWrite";
     public const string StorageSequentialRead = "storageSequentialRead";
     public const string StorageFsyncLatency = "storageFsyncLatency";
+    public const string GpuMatMul = "gpuMatMul";
+    public const string GigaflopsPerSecond = "GFLOP/s";
 
     public const string OpsPerSecond = "ops/s";
     public const string GigabytesPerSecond = "GB/s";
@@ -46,11 +51,12 @@ public static class BenchmarkNames
 
 /// <summary>
 /// The micro-benchmarks: integer and float throughput on one core and on all cores, memory copy
-/// bandwidth, and sequential write/read throughput and fsync latency of a temporary file in DATA_DIR.
+/// bandwidth, sequential write/read throughput and fsync latency of a temporary file in DATA_DIR, and,
+/// where a GPU can run work, a float32 matrix multiplication on it.
 /// Every benchmark is time-boxed by <see cref="BenchmarkBudget"/>.
 /// </summary>
 /// <remarks>Not thread-safe: run one suite at a time (the caller serializes runs). Blocks the calling thread.</remarks>
-public sealed class BenchmarkSuite(BenchmarkBudget budget)
+public sealed class BenchmarkSuite(BenchmarkBudget budget, IGpuBenchmark? gpu = null)
 {
     public BenchmarkBudget Budget { get; } = budget;
 
@@ -79,6 +85,12 @@ public sealed class BenchmarkSuite(BenchmarkBudget budget)
         foreach (var (name, figure) in StorageBenchmark.Run(dataDirectory, Budget))
         {
             figures[name] = figure;
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        if (gpu?.Run(Budget.Gpu, cancellationToken) is { } matmul)
+        {
+            figures[BenchmarkNames.GpuMatMul] = matmul;
         }
 
         return figures;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.ModelGen;
+using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Runtimes.Onnx;

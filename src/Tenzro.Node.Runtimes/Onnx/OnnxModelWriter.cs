@@ -1,6 +1,6 @@
 using Google.Protobuf;
 
-namespace Tenzro.Node.ModelGen;
+namespace Tenzro.Node.Runtimes.Onnx;
 
 /// <summary>ONNX <c>TensorProto.DataType</c> values (onnx.proto).</summary>
 internal enum OnnxDataType
