@@ -151,6 +151,26 @@ public sealed class RegionalLinkTests
     }
 
     [Fact]
+    public async Task Assignment_ProcessTaskInRegionalForm_ReturnsTheSum()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["NODE_TIER"] = "aggregator" });
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
+        var task = RegionalKit.RegionalTask("task-sum-1", "process", new JsonArray(1, 2, 3), new JsonObject
+        {
+            ["minTier"] = "aggregator", ["priority"] = "high", ["estimatedDuration"] = 60, ["maxNodes"] = 5,
+        });
+        task["data"]!["config"] = new JsonObject { ["op"] = "sum" };
+
+        await regional.AssignAsync(task);
+        var completed = await regional.WaitForAsync(m => m.Type == "task_completed" && m.TaskId == "task-sum-1", "task_completed");
+
+        Assert.Equal(6, completed.Message["result"]!["output"]!.GetValue<double>());
+        Assert.Empty(regional.ErrorsSentTo(completed.Connection));
+    }
+
+    [Fact]
     public async Task Assignment_UnsupportedType_IsRejectedWithTheReason()
     {
         await using var regional = await TestRegionalNode.StartAsync();
