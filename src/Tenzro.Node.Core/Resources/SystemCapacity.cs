@@ -12,8 +12,6 @@ namespace Tenzro.Node.Core.Resources;
 /// </summary>
 public static class SystemCapacity
 {
-    public static ResourceAmounts Allowed(ResourceOptions options, StorageOptions storage) => Allowed(options, storage, null);
-
     public static ResourceAmounts Allowed(ResourceOptions options, StorageOptions storage, HardwareProfile? profile)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -150,7 +150,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
             lock (_lock)
             {
-                var entry = new QueueEntry(record.Spec, record.Sequence, record.Attempts);
+                var entry = new QueueEntry(record.Spec, record.Sequence, record.Attempts, record.SubmittedAt);
                 _queue.Add(entry);
                 _queued[record.TaskId] = entry;
                 _sequence = Math.Max(_sequence, record.Sequence);
@@ -210,7 +210,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         _metrics.Submitted(task.Type);
         lock (_lock)
         {
-            var entry = new QueueEntry(task, ++_sequence, 0) { TraceParent = System.Diagnostics.Activity.Current?.Context ?? default };
+            var entry = new QueueEntry(task, ++_sequence, 0, record.SubmittedAt) { TraceParent = System.Diagnostics.Activity.Current?.Context ?? default };
             _queue.Add(entry);
             _queued[task.TaskId] = entry;
         }
@@ -735,7 +735,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
     }
 
-    private sealed class QueueEntry(TaskSpec spec, long sequence, int attempts)
+    private sealed class QueueEntry(TaskSpec spec, long sequence, int attempts, DateTimeOffset enqueuedAt)
     {
         public static readonly IComparer<QueueEntry> Order = Comparer<QueueEntry>.Create(static (a, b) =>
         {
@@ -749,7 +749,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
         public int Attempts { get; } = attempts;
 
-        public DateTimeOffset EnqueuedAt { get; } = DateTimeOffset.UtcNow;
+        /// <summary>When the task was submitted (the engine's clock), for the queue-wait histogram.</summary>
+        public DateTimeOffset EnqueuedAt { get; } = enqueuedAt;
 
         /// <summary>The trace context of the submission, so the run span joins the request's trace.</summary>
         public System.Diagnostics.ActivityContext TraceParent { get; init; }
