@@ -114,4 +114,29 @@ public sealed class MaintenanceCliTests
         Assert.Equal(0, inferCode);
         Assert.Contains("y", inferred);
     }
+
+    [Fact]
+    public async Task Bandwidth_TwoNodeProcesses_MeasuresThePeerAndTheProfileTableShowsIt()
+    {
+        await using var peer = await NodeProcess.StartAsync();
+        await using var node = await NodeProcess.StartAsync();
+        var target = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
+
+        var (code, output) = await Cli.RunAsync("bandwidth", "--target", target, "--url", node.BaseAddress.ToString());
+        var (profileCode, profile) = await Cli.RunAsync("profile", "--url", node.BaseAddress.ToString());
+        var (noTargetCode, noTarget) = await Cli.RunAsync("bandwidth", "--url", node.BaseAddress.ToString());
+        var (badCode, bad) = await Cli.RunAsync("bandwidth", "--target", "ftp://example.org/", "--url", node.BaseAddress.ToString());
+
+        Assert.Equal(0, code);
+        Assert.Matches(@"download:\s+[0-9.]+ Mbps \(10485760 bytes\)", output);
+        Assert.Matches(@"upload:\s+[0-9.]+ Mbps \(10485760 bytes\)", output);
+        Assert.Matches(@"reported:\s+[0-9.]+ Mbps \(measured\)", output);
+        Assert.Equal(0, profileCode);
+        Assert.Contains("(measured)", profile);
+        Assert.Contains("Mbps down", profile);
+        Assert.Equal(1, noTargetCode);
+        Assert.Contains("BANDWIDTH_TEST_URL is not set", noTarget);
+        Assert.Equal(2, badCode);
+        Assert.Contains("is not an http:// or https:// URL", bad);
+    }
 }

@@ -112,6 +112,8 @@ public sealed record NodeSettings
                 DhtRefreshInterval = r.Milliseconds("DHT_REFRESH_INTERVAL", 100, 86_400_000),
                 LocalDiscoveryPort = r.Int("LOCAL_DISCOVERY_PORT", 0, 65535),
                 BandwidthMbps = r.OptionalDouble("BANDWIDTH_MBPS", 0, 1e7),
+                BandwidthTestUrl = r.OptionalUrl("BANDWIDTH_TEST_URL", "http", "https"),
+                BandwidthTestInterval = BandwidthInterval(r),
             },
             Aggregation = new AggregationOptions
             {
@@ -191,6 +193,19 @@ public sealed record NodeSettings
         }
 
         return path;
+    }
+
+    /// <summary>BANDWIDTH_TEST_INTERVAL: 0, or at least a minute (a measurement moves megabytes).</summary>
+    private static TimeSpan BandwidthInterval(SettingsReader r)
+    {
+        var interval = r.Milliseconds("BANDWIDTH_TEST_INTERVAL", 0, 30L * 86_400_000);
+        if (interval > TimeSpan.Zero && interval < TimeSpan.FromMinutes(1))
+        {
+            r.Fail("BANDWIDTH_TEST_INTERVAL", r.Raw("BANDWIDTH_TEST_INTERVAL"), "0 (start-up and on request only) or an interval from 60000 to 2592000000 ms");
+            return TimeSpan.FromHours(6);
+        }
+
+        return interval;
     }
 
     /// <summary>The active limits are a restriction of the idle ones, never a widening.</summary>

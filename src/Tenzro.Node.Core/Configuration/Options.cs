@@ -56,6 +56,12 @@ public sealed record NetworkOptions
     public int LocalDiscoveryPort { get; init; } = 8081;
     public double? BandwidthMbps { get; init; }
 
+    /// <summary>BANDWIDTH_TEST_URL: what the bandwidth is measured against; null when no measurement is made.</summary>
+    public Uri? BandwidthTestUrl { get; init; }
+
+    /// <summary>BANDWIDTH_TEST_INTERVAL; <see cref="TimeSpan.Zero"/> measures once at start-up and on request only.</summary>
+    public TimeSpan BandwidthTestInterval { get; init; } = TimeSpan.FromHours(6);
+
     /// <summary>The regional node to join: REGIONAL_NODE_URL, else the first BOOTSTRAP_NODES entry; null when standalone.</summary>
     public Uri? EffectiveRegionalUrl => RegionalNodeUrl ?? (BootstrapNodes.Count > 0 ? BootstrapNodes[0] : null);
 }

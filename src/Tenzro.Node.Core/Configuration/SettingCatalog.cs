@@ -49,7 +49,9 @@ public static class SettingCatalog
         new("DHT_ENABLED", "true", "Network", "Take part in the Kademlia DHT."),
         new("DHT_REFRESH_INTERVAL", "60000", "Network", "DHT bucket refresh interval, in ms."),
         new("LOCAL_DISCOVERY_PORT", "8081", "Network", "UDP port for LAN discovery."),
-        new("BANDWIDTH_MBPS", "", "Network", "Network bandwidth reported to the regional node, in Mbps; empty: measured link speed."),
+        new("BANDWIDTH_MBPS", "", "Network", "Network bandwidth reported to the regional node, in Mbps; empty: the figure measured against BANDWIDTH_TEST_URL, else the link speed the OS reports."),
+        new("BANDWIDTH_TEST_URL", "", "Network", "http(s) URL the node measures its bandwidth against (download by GET, upload by POST), e.g. another node's http://host:8080/api/network/bandwidth. Empty: no measurement, no traffic."),
+        new("BANDWIDTH_TEST_INTERVAL", "21600000", "Network", "Interval between bandwidth measurements, in ms (at least 60000); 0: measure once at start-up and on request only."),
 
         new("AGGREGATION_THRESHOLD", "3", "Aggregation", "Number of eligible peers needed to form an aggregation group."),
         new("AGGREGATION_TIMEOUT", "60000", "Aggregation", "Time allowed for group formation, in ms."),

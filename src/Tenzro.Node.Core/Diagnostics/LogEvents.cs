@@ -21,4 +21,6 @@ internal static class LogEvents
     public const int UserActivityCheckFailed = 3106;
     public const int UserAbsent = 3107;
     public const int BenchmarkFailed = 4001;
+    public const int BandwidthMeasured = 4201;
+    public const int BandwidthFailed = 4202;
 }

@@ -147,11 +147,58 @@ public sealed record NetworkProfile
 {
     public required IReadOnlyList<NetworkInterfaceProfile> Interfaces { get; init; }
 
-    /// <summary>BANDWIDTH_MBPS when set, else the fastest link speed of an interface that is up; null when neither is known.</summary>
+    /// <summary>
+    /// BANDWIDTH_MBPS when set, else the slower direction of the last measurement, else the fastest link
+    /// speed of an interface that is up; null when none is known. This is what node_status reports.
+    /// </summary>
     public double? BandwidthMbps { get; init; }
 
-    /// <summary><c>configured</c>, <c>linkSpeed</c>, or null.</summary>
+    /// <summary><c>configured</c>, <c>measured</c>, <c>linkSpeed</c>, or null.</summary>
     public string? BandwidthSource { get; init; }
+
+    /// <summary>The last measurement against BANDWIDTH_TEST_URL (or a target given on request); null when none was made.</summary>
+    public BandwidthMeasurement? Measurement { get; init; }
+}
+
+/// <summary>One bandwidth measurement against an HTTP target: a download by GET, an upload by POST.</summary>
+public sealed record BandwidthMeasurement
+{
+    /// <summary>The URL measured against.</summary>
+    public required string Target { get; init; }
+
+    /// <summary>See <see cref="BandwidthState"/>.</summary>
+    public required string State { get; init; }
+
+    /// <summary>Body bytes per second received, in Mbps (10^6 bits per second); null until measured.</summary>
+    public double? DownloadMbps { get; init; }
+
+    /// <summary>Body bytes per second sent, in Mbps; null when the target does not take uploads.</summary>
+    public double? UploadMbps { get; init; }
+
+    /// <summary>Time from sending the download request to its response headers, in ms (one round trip plus connection set-up and the server's start).</summary>
+    public double? LatencyMs { get; init; }
+
+    public long DownloadBytes { get; init; }
+
+    public long UploadBytes { get; init; }
+
+    /// <summary>When the figures were measured (ISO 8601 UTC); null until then.</summary>
+    public string? MeasuredAt { get; init; }
+
+    /// <summary>Why the last attempt failed (state failed), or why the upload was not measured.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>The figure this measurement contributes: the slower of the two directions measured.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public double? ReportedMbps => DownloadMbps is { } down ? Math.Min(down, UploadMbps ?? down) : null;
+}
+
+public static class BandwidthState
+{
+    public const string Running = "running";
+    public const string Measured = "measured";
+    public const string Cached = "cached";
+    public const string Failed = "failed";
 }
 
 /// <param name="Name">Interface name (eth0, enp3s0, ...).</param>

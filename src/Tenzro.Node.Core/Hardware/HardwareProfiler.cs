@@ -15,6 +15,7 @@ public sealed class HardwareProfiler
 {
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
+    private readonly double? _configuredBandwidthMbps;
     private HardwareProfile _current;
 
     public HardwareProfiler(HardwareFacts facts, NodeOptions node, NetworkOptions network, TimeProvider time, IGpuComputeProbe? gpuProbe = null)
@@ -28,7 +29,8 @@ public sealed class HardwareProfiler
             ?? GpuComputeInfo.None(facts.Gpus.Count == 0 ? "no GPU detected" : "no GPU runtime is part of this build");
         var computeGpus = compute.Available ? facts.Gpus.Where(g => g.Usable && g.Vendor.Equals("NVIDIA", StringComparison.OrdinalIgnoreCase)) : [];
         var largestGpu = computeGpus.Max(g => g.MemoryBytes) ?? 0;
-        var (bandwidth, bandwidthSource) = NetworkInterfaces.Bandwidth(network.BandwidthMbps, facts.Interfaces);
+        _configuredBandwidthMbps = network.BandwidthMbps;
+        var (bandwidth, bandwidthSource) = NetworkInterfaces.Bandwidth(network.BandwidthMbps, null, facts.Interfaces);
         _current = new HardwareProfile
         {
             Fingerprint = HardwareFingerprint.Compute(facts),
@@ -89,6 +91,13 @@ public sealed class HardwareProfiler
             },
         });
     }
+
+    /// <summary>Publishes a bandwidth measurement (or its state; null for none) and the bandwidth figure that follows from it.</summary>
+    public HardwareProfile PublishBandwidth(BandwidthMeasurement? measurement) => Update(p =>
+        {
+            var (mbps, source) = NetworkInterfaces.Bandwidth(_configuredBandwidthMbps, measurement, p.Network.Interfaces);
+            return p with { Network = p.Network with { Measurement = measurement, BandwidthMbps = mbps, BandwidthSource = source } };
+        });
 
     private HardwareProfile Update(Func<HardwareProfile, HardwareProfile> change)
     {

@@ -64,13 +64,21 @@ public static class NetworkInterfaces
         return interfaces;
     }
 
-    /// <summary>BANDWIDTH_MBPS when configured, else the fastest known link speed of an interface that is up.</summary>
-    public static (double? Mbps, string? Source) Bandwidth(double? configuredMbps, IReadOnlyList<NetworkInterfaceProfile> interfaces)
+    /// <summary>
+    /// BANDWIDTH_MBPS when configured, else the figure of a measurement that has one, else the fastest known
+    /// link speed of an interface that is up.
+    /// </summary>
+    public static (double? Mbps, string? Source) Bandwidth(double? configuredMbps, BandwidthMeasurement? measurement, IReadOnlyList<NetworkInterfaceProfile> interfaces)
     {
         ArgumentNullException.ThrowIfNull(interfaces);
         if (configuredMbps is { } configured)
         {
             return (configured, "configured");
+        }
+
+        if (measurement?.ReportedMbps is { } measured)
+        {
+            return (measured, "measured");
         }
 
         var fastest = interfaces.Where(i => i.State == "up" && i.SpeedMbps is not null).Max(i => i.SpeedMbps);

@@ -64,5 +64,8 @@ public static class Migrations
                 at TEXT NOT NULL
             );
             """),
+        new(7, "bandwidth_measurements", """
+            CREATE TABLE bandwidth_measurements (target TEXT NOT NULL PRIMARY KEY, measured_at TEXT NOT NULL, body TEXT NOT NULL);
+            """),
     ];
 }

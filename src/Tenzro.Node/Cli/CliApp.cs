@@ -60,6 +60,7 @@ internal static class CliApp
         root.Subcommands.Add(ProfileCommand.Create());
         root.Subcommands.Add(NetworkCommands.ResetConnections());
         root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
+        root.Subcommands.Add(NetworkCommands.Bandwidth());
         return root;
     }
 

@@ -49,23 +49,90 @@ internal static class NetworkCommands
         return command;
     }
 
-    public static Command NetworkDiagnostics()
+    public static Command Bandwidth()
     {
-        var regionalUrl = new Option<Uri?>("--regional-url")
+        var url = ClientCommands.UrlOption();
+        var json = ClientCommands.JsonOption();
+        var target = AbsoluteUrlOption(
+            "--target",
+            "Measure against this http(s) URL instead of BANDWIDTH_TEST_URL, e.g. another node's http://host:8080/api/network/bandwidth.",
+            "an http:// or https:// URL",
+            "http",
+            "https");
+        var command = new Command(
+            "bandwidth",
+            "Make the running node measure its bandwidth now (download, upload, round trip; up to 10 s each way) against BANDWIDTH_TEST_URL or --target. The figure is what node_status reports unless BANDWIDTH_MBPS is set.")
+        { url, json, target };
+        command.SetAction(async (parse, ct) =>
         {
-            Description = "The regional node to check (default: REGIONAL_NODE_URL, else the first BOOTSTRAP_NODES entry, read like the node reads them).",
-            CustomParser = result =>
+            var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
+            var path = parse.GetValue(target) is { } explicitTarget
+                ? "/api/network/bandwidth/measure?target=" + Uri.EscapeDataString(explicitTarget.ToString())
+                : "/api/network/bandwidth/measure";
+            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
+            HttpResponseMessage response;
+            string text;
+            try
             {
-                var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
-                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme is "ws" or "wss")
+                Console.Error.WriteLine("measuring (up to 10 s each way)...");
+                response = await http.PostAsync(path, null, ct);
+                text = await response.Content.ReadAsStringAsync(ct);
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                await Console.Error.WriteLineAsync($"Cannot reach the node at {baseUrl}: {e.Message}. Is it running? Pass --url to point at it.");
+                return CliApp.Unreachable;
+            }
+
+            using (response)
+            {
+                JsonNode? body;
+                try
                 {
-                    return uri;
+                    body = text.Length == 0 ? null : JsonNode.Parse(text);
+                }
+                catch (JsonException)
+                {
+                    body = null;
                 }
 
-                result.AddError($"--regional-url '{text}' is not a ws:// or wss:// URL.");
-                return null;
-            },
-        };
+                if (!response.IsSuccessStatusCode)
+                {
+                    await Console.Error.WriteLineAsync($"The node answered {(int)response.StatusCode}: {body?["detail"] ?? text}");
+                    return CliApp.CheckFailed;
+                }
+
+                if (parse.GetValue(json))
+                {
+                    Console.WriteLine(body?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                    return CliApp.Ok;
+                }
+
+                var measurement = body?["measurement"];
+                Console.WriteLine($"target:     {measurement?["target"]}");
+                Console.WriteLine($"download:   {measurement?["downloadMbps"]} Mbps ({measurement?["downloadBytes"]} bytes)");
+                Console.WriteLine($"upload:     {(measurement?["uploadMbps"] is { } up ? $"{up} Mbps ({measurement?["uploadBytes"]} bytes)" : "not measured")}");
+                Console.WriteLine($"round trip: {measurement?["latencyMs"]} ms");
+                if (measurement?["error"] is { } note)
+                {
+                    Console.WriteLine($"note:       {note}");
+                }
+
+                Console.WriteLine($"reported:   {body?["bandwidthMbps"]} Mbps ({body?["bandwidthSource"]})");
+                return CliApp.Ok;
+            }
+        });
+        return command;
+    }
+
+    public static Command NetworkDiagnostics()
+    {
+        var regionalUrl = AbsoluteUrlOption(
+            "--regional-url",
+            "The regional node to check (default: REGIONAL_NODE_URL, else the first BOOTSTRAP_NODES entry, read like the node reads them).",
+            "a ws:// or wss:// URL",
+            "ws",
+            "wss");
         var timeout = new Option<double>("--timeout") { Description = "Seconds allowed for each step.", DefaultValueFactory = _ => 10 };
         var command = new Command(
             "network-diagnostics",
@@ -97,6 +164,23 @@ internal static class NetworkCommands
         });
         return command;
     }
+
+    /// <summary>An option that takes an absolute URL with one of <paramref name="schemes"/>; anything else is a parse error (exit 2) saying it is not <paramref name="expected"/>.</summary>
+    private static Option<Uri?> AbsoluteUrlOption(string name, string description, string expected, params string[] schemes) => new(name)
+    {
+        Description = description,
+        CustomParser = result =>
+        {
+            var text = result.Tokens.Count > 0 ? result.Tokens[0].Value : string.Empty;
+            if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && schemes.Contains(uri.Scheme, StringComparer.OrdinalIgnoreCase))
+            {
+                return uri;
+            }
+
+            result.AddError($"{name} '{text}' is not {expected}.");
+            return null;
+        },
+    };
 
     /// <summary>The steps of <c>network-diagnostics</c>, each printed as it ends.</summary>
     private sealed class Diagnostics(Uri url, NodeSettings settings, TimeSpan stepTimeout)

@@ -93,7 +93,12 @@ internal static class ProfileCommand
         Row(machine, "swap", $"{Gib(memory?["swapFreeBytes"])} free of {Gib(memory?["swapTotalBytes"])}");
         Row(machine, "storage", $"{Gib(storage?["freeBytes"])} free of {Gib(storage?["totalBytes"])} at {storage?["path"]}");
         Row(machine, "filesystem", $"{storage?["filesystem"] ?? "?"} on {storage?["device"] ?? "no block device"} ({Rotational(storage?["rotational"])}), mounted at {storage?["mountPoint"] ?? "?"}");
-        Row(machine, "bandwidth", network?["bandwidthMbps"] is { } mbps ? $"{mbps} Mbps ({network?["bandwidthSource"]})" : "unknown (set BANDWIDTH_MBPS)");
+        Row(machine, "bandwidth", network?["bandwidthMbps"] is { } mbps ? $"{mbps} Mbps ({network?["bandwidthSource"]})" : "unknown (set BANDWIDTH_TEST_URL to measure it, or BANDWIDTH_MBPS)");
+        if (network?["measurement"] is { } measured)
+        {
+            Row(machine, "  measured", Measurement(measured));
+        }
+
         Row(machine, "tier", $"{tier?["configured"]} configured, qualifies for {tier?["qualified"]}");
         foreach (var shortfall in tier?["shortfalls"]?.AsArray() ?? [])
         {
@@ -170,6 +175,17 @@ internal static class ProfileCommand
         }
 
         return parts.Count == 0 ? "not reported" : string.Join(", ", parts);
+    }
+
+    /// <summary>"480 Mbps down, 95 Mbps up, 12 ms round trip against URL (measured at …)", or the state and the reason.</summary>
+    private static string Measurement(JsonNode measured)
+    {
+        var state = measured["state"]?.ToString();
+        var figures = measured["downloadMbps"] is { } down
+            ? $"{down} Mbps down, {(measured["uploadMbps"] is { } up ? $"{up} Mbps up" : "upload not measured")}, {measured["latencyMs"]} ms round trip"
+            : "no figures yet";
+        var error = measured["error"] is { } e ? $"; {e}" : "";
+        return $"{figures} against {measured["target"]} ({state}{(measured["measuredAt"] is { } at ? $", {at}" : "")}){error}";
     }
 
     private static string Rotational(JsonNode? rotational) => rotational is null ? "rotational unknown" : rotational.GetValue<bool>() ? "rotational" : "solid state";

@@ -34,6 +34,16 @@ internal static class HardwareServices
             profiler.Current.GpuCompute is { Available: true } ? new Runtimes.Onnx.GpuMatMulBenchmark(new Runtimes.Onnx.OnnxCapabilities()) : null));
         services.AddSingleton<BenchmarkStore>();
         services.AddSingleton<HardwareBenchmarks>();
+        services.AddSingleton<BandwidthStore>();
+        services.AddSingleton(sp => new BandwidthProbe(
+            new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10), AutomaticDecompression = System.Net.DecompressionMethods.None })
+            {
+                Timeout = Timeout.InfiniteTimeSpan, // each direction has its own deadline
+            },
+            sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(BandwidthLimits.Default);
+        services.AddSingleton<BandwidthMonitor>();
+        services.AddSingleton<Api.BandwidthProbeGate>();
         services.AddHostedService<HardwareStartupService>();
         services.AddHostedService<ProfileRefreshService>();
         return services;

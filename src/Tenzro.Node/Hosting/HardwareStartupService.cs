@@ -6,13 +6,15 @@ namespace Tenzro.Node.Hosting;
 
 /// <summary>
 /// Logs the profile and a tier warning at start, then, once the node is listening, publishes the cached
-/// benchmark figures for this fingerprint or runs the benchmarks (BENCHMARK_ON_START). Readiness never
-/// waits for it.
+/// benchmark figures for this fingerprint or runs the benchmarks (BENCHMARK_ON_START), and after them runs
+/// the bandwidth schedule (BANDWIDTH_TEST_URL), so that the two never measure at the same time. Readiness
+/// never waits for either.
 /// </summary>
 internal sealed partial class HardwareStartupService(
     HardwareProfiler profiler,
     HardwareFacts facts,
     HardwareBenchmarks benchmarks,
+    BandwidthMonitor bandwidth,
     HardwareOptions options,
     IHostApplicationLifetime lifetime,
     ILogger<HardwareStartupService> logger) : BackgroundService
@@ -37,6 +39,7 @@ internal sealed partial class HardwareStartupService(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         benchmarks.Cancel();
+        bandwidth.Cancel();
         await base.StopAsync(cancellationToken);
     }
 
@@ -55,6 +58,8 @@ internal sealed partial class HardwareStartupService(
             {
                 LogBenchmarks(logger, profile.BenchmarkRun.State, profile.Benchmarks.Count);
             }
+
+            await bandwidth.RunAsync(stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

@@ -62,6 +62,7 @@ internal static class NodeApp
         app.MapModelsApi();
         app.MapHardwareApi();
         app.MapNetworkApi();
+        app.MapBandwidthApi();
         return app;
     }
 

@@ -10,7 +10,7 @@ namespace Tenzro.Node.Hosting;
 /// </summary>
 internal sealed class NodeMetrics
 {
-    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake, Networking.RegionalLink regional, Networking.IRegionalTransport transport)
+    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake, Networking.RegionalLink regional, Networking.IRegionalTransport transport, Core.Hardware.HardwareProfiler profiler)
     {
         var meter = meterFactory.Create(TaskMetrics.MeterName);
         meter.CreateObservableGauge("tenzro.host.cpu.utilization", () => sampler.Current.HostCpuPercent / 100, "1", "Host CPU busy share over the last sampling period (0-1).");
@@ -45,6 +45,26 @@ internal sealed class NodeMetrics
         }
 
         meter.CreateObservableGauge("tenzro.regional.peers", () => regional.Snapshot().Peers.Count, "{peer}", "Peers of the region known from network_state, peer_joined and peer_left.");
+        meter.CreateObservableGauge("tenzro.network.bandwidth.mbps", () => BandwidthFigures(profiler.Current.Network), "{Mbit/s}",
+            "Bandwidth in Mbps: what node_status reports (reported), and the last measurement's download and upload where one was made.");
         meter.CreateObservableGauge("tenzro.intake.open", () => intake.RefusalReason is null ? 1 : 0, "1", "1 while the node takes new tasks; 0 while draining or under pressure.");
+    }
+
+    private static IEnumerable<Measurement<double>> BandwidthFigures(Core.Hardware.NetworkProfile network)
+    {
+        if (network.BandwidthMbps is { } reported)
+        {
+            yield return new Measurement<double>(reported, new KeyValuePair<string, object?>("kind", "reported"));
+        }
+
+        if (network.Measurement?.DownloadMbps is { } down)
+        {
+            yield return new Measurement<double>(down, new KeyValuePair<string, object?>("kind", "download"));
+        }
+
+        if (network.Measurement?.UploadMbps is { } up)
+        {
+            yield return new Measurement<double>(up, new KeyValuePair<string, object?>("kind", "upload"));
+        }
     }
 }

@@ -407,7 +407,7 @@ internal sealed partial class RegionalLink : BackgroundService
             CpuPercent = usage.HostCpuPercent,
             MemoryAvailableGb = usage.MemoryAvailableBytes / bytesPerGigabyte,
             StorageFreeGb = usage.StorageFreeBytes / bytesPerGigabyte,
-            // BANDWIDTH_MBPS, else the profile's link speed (0 when neither is known).
+            // The profile's figure: BANDWIDTH_MBPS, else the measured bandwidth, else the link speed (0 when none is known).
             BandwidthMbps = _profiler?.Current.Network.BandwidthMbps ?? _network.BandwidthMbps ?? 0,
             Earnings = _earnings.Totals.Total,
             ActiveTasks = _engine.RunningCount + _engine.QueuedCount,

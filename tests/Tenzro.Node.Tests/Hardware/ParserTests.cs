@@ -338,9 +338,15 @@ public sealed class ParserTests
         Assert.Equal(
             [new("docker0", null, "up", true), new("eth0", 1000, "up", false), new NetworkInterfaceProfile("eth1", null, "down", false)],
             interfaces);
-        Assert.Equal((1000.0, "linkSpeed"), NetworkInterfaces.Bandwidth(null, interfaces));
-        Assert.Equal((250.0, "configured"), NetworkInterfaces.Bandwidth(250, interfaces));
-        Assert.Equal((null, null), NetworkInterfaces.Bandwidth(null, []));
+        var measured = new BandwidthMeasurement { Target = "http://peer/", State = BandwidthState.Measured, DownloadMbps = 480, UploadMbps = 95.5 };
+        var downloadOnly = measured with { UploadMbps = null };
+        var failedFirst = new BandwidthMeasurement { Target = "http://peer/", State = BandwidthState.Failed, Error = "unreachable" };
+        Assert.Equal((1000.0, "linkSpeed"), NetworkInterfaces.Bandwidth(null, null, interfaces));
+        Assert.Equal((250.0, "configured"), NetworkInterfaces.Bandwidth(250, measured, interfaces));
+        Assert.Equal((95.5, "measured"), NetworkInterfaces.Bandwidth(null, measured, interfaces));
+        Assert.Equal((480.0, "measured"), NetworkInterfaces.Bandwidth(null, downloadOnly, interfaces));
+        Assert.Equal((1000.0, "linkSpeed"), NetworkInterfaces.Bandwidth(null, failedFirst, interfaces));
+        Assert.Equal((null, null), NetworkInterfaces.Bandwidth(null, null, []));
     }
 
     [Fact]

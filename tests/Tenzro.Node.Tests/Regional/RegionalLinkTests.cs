@@ -44,8 +44,22 @@ public sealed class RegionalLinkTests
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         await node.Client.WaitForRegionalStateAsync("joined");
 
-        var metrics = await node.Client.GetJsonAsync("/api/metrics");
-        var points = metrics["metrics"]!["tenzro.regional.link.io"]!["points"]!.AsArray();
+        // The join's bytes are counted once its send completes, which may be just after network_state arrives.
+        JsonObject metrics;
+        JsonArray points;
+        var deadline = DateTime.UtcNow + Timeouts.Short;
+        while (true)
+        {
+            metrics = await node.Client.GetJsonAsync("/api/metrics");
+            points = metrics["metrics"]!["tenzro.regional.link.io"]!["points"]!.AsArray();
+            if (Bytes("transmit") > 0 || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(20);
+        }
+
         long Bytes(string direction) => points.Single(p => p!["tags"]!["direction"]!.GetValue<string>() == direction)!["value"]!.GetValue<long>();
 
         Assert.True(Bytes("transmit") > 0, "no bytes sent counted after a join");

@@ -1,0 +1,423 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tenzro.Node.Api;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Hardware;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Tests.Regional;
+using Tenzro.Node.Tests.Support;
+
+namespace Tenzro.Node.Tests.Hardware;
+
+/// <summary>
+/// Bandwidth: the probe a node serves, and a node measuring its bandwidth against another node on loopback
+/// (BANDWIDTH_TEST_URL, on request, cached across restarts, reported in node_status).
+/// </summary>
+[Trait("Suite", "hardware")]
+public sealed class BandwidthTests
+{
+    private const long TenMiB = 10L * 1024 * 1024;
+
+    [Fact]
+    public async Task ProbeGet_Bytes_ServesExactlyThatManyIncompressibleBytes()
+    {
+        await using var node = await TestNode.StartAsync();
+
+        using var response = await node.Client.GetAsync("/api/network/bandwidth?bytes=200000", Timeouts.Token());
+        var body = await response.Content.ReadAsByteArrayAsync(Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/octet-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(200000, response.Content.Headers.ContentLength);
+        Assert.Contains("no-store", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+        Assert.Equal(200000, body.Length);
+        Assert.True(body.Distinct().Count() > 200, "the body is random, not a repeated byte");
+    }
+
+    [Fact]
+    public async Task ProbeHead_AnswersTheHeadersWithoutABody()
+    {
+        await using var node = await TestNode.StartAsync();
+
+        using var request = new HttpRequestMessage(HttpMethod.Head, "/api/network/bandwidth");
+        using var response = await node.Client.SendAsync(request, Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(TenMiB, response.Content.Headers.ContentLength);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync(Timeouts.Token()));
+    }
+
+    [Theory]
+    [InlineData("lots")]
+    [InlineData("-1")]
+    [InlineData("104857601")]
+    public async Task ProbeGet_BadBytes_IsA400ThatSaysTheRange(string bytes)
+    {
+        await using var node = await TestNode.StartAsync();
+
+        using var response = await node.Client.GetAsync($"/api/network/bandwidth?bytes={bytes}", Timeouts.Token());
+        var problem = await TaskApi.ReadAsync(response);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains($"'bytes' is '{bytes}'", problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("104857600", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProbePost_BodyLargerThanMaxRequestSize_IsCountedByTheProbesOwnCap()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["MAX_REQUEST_SIZE"] = "1048576" });
+        var upload = new byte[3 * 1024 * 1024];
+        Random.Shared.NextBytes(upload);
+
+        using var content = new ByteArrayContent(upload);
+        using var response = await node.Client.PostAsync("/api/network/bandwidth", content, Timeouts.Token());
+        var answer = await TaskApi.ReadAsync(response);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(upload.Length, answer!["bytes"]!.GetValue<long>());
+        Assert.True(answer["seconds"]!.GetValue<double>() >= 0);
+        Assert.NotNull(answer["mbps"]);
+    }
+
+    [Fact]
+    public async Task ProbeGet_ThirdAtOnce_Is429WithRetryAfterAndTheNodeKeepsServing()
+    {
+        await using var node = await TestNode.StartAsync();
+        // Two downloads of 100 MiB that nobody reads hold their permits: the socket buffers fill and the server waits.
+        using var first = await node.Client.GetAsync("/api/network/bandwidth?bytes=104857600", HttpCompletionOption.ResponseHeadersRead, Timeouts.Token());
+        using var second = await node.Client.GetAsync("/api/network/bandwidth?bytes=104857600", HttpCompletionOption.ResponseHeadersRead, Timeouts.Token());
+
+        using var third = await node.Client.GetAsync("/api/network/bandwidth?bytes=1000", Timeouts.Token());
+        var problem = await TaskApi.ReadAsync(third);
+        using var health = await node.Client.GetAsync("/health/live", Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.NotNull(third.Headers.RetryAfter);
+        Assert.Contains("2 bandwidth probes at a time", problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public void Gate_RemoteAddress_GetsTwelvePerHourWhileLoopbackIsOnlyBoundByConcurrency()
+    {
+        using var gate = new BandwidthProbeGate(new QuotaOptions());
+        var remote = new DefaultHttpContext();
+        remote.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.7");
+        var loopback = new DefaultHttpContext();
+        loopback.Connection.RemoteIpAddress = IPAddress.Loopback;
+
+        var remoteGrants = Enumerable.Range(0, 13).Select(_ =>
+        {
+            using var lease = gate.Acquire(remote);
+            return lease.IsAcquired;
+        }).ToList();
+        var loopbackGrants = Enumerable.Range(0, 20).Select(_ =>
+        {
+            using var lease = gate.Acquire(loopback);
+            return lease.IsAcquired;
+        }).ToList();
+
+        Assert.Equal(12, remoteGrants.Count(g => g));
+        Assert.False(remoteGrants[12]);
+        Assert.All(loopbackGrants, Assert.True);
+    }
+
+    [Fact]
+    public async Task TwoNodes_BandwidthTestUrl_MeasuresThePeerReportsTheSlowerDirectionAndReusesItAfterARestart()
+    {
+        await using var peer = await TestNode.StartAsync();
+        var target = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
+        var directory = TestNode.NewDirectory();
+        var settings = new Dictionary<string, string?> { ["BANDWIDTH_TEST_URL"] = target };
+        JsonObject measured;
+        await using (var node = await TestNode.StartAsync(settings, directory))
+        {
+            var network = await WaitForMeasurementAsync(node.Client, "measured");
+            measured = network["measurement"]!.AsObject();
+            var metrics = await node.Client.GetStringAsync("/metrics", Timeouts.Token());
+
+            Assert.Equal(target, measured["target"]!.GetValue<string>());
+            Assert.Equal(TenMiB, measured["downloadBytes"]!.GetValue<long>());
+            Assert.Equal(TenMiB, measured["uploadBytes"]!.GetValue<long>());
+            var down = measured["downloadMbps"]!.GetValue<double>();
+            var up = measured["uploadMbps"]!.GetValue<double>();
+            Assert.True(down > 0 && up > 0);
+            Assert.True(measured["latencyMs"]!.GetValue<double>() > 0);
+            Assert.Null(measured["error"]);
+            Assert.Equal("measured", network["bandwidthSource"]!.GetValue<string>());
+            Assert.Equal(Math.Min(down, up), network["bandwidthMbps"]!.GetValue<double>());
+            Assert.Contains("tenzro_network_bandwidth_mbps{otel_scope_name=\"Tenzro.Node\",kind=\"download\"}", metrics, StringComparison.Ordinal);
+        }
+
+        await peer.StopAsync();
+        await using (var restarted = await TestNode.StartAsync(settings, directory))
+        {
+            // The peer is gone: figures can only come from the store, younger than BANDWIDTH_TEST_INTERVAL.
+            var network = await WaitForMeasurementAsync(restarted.Client, "cached");
+
+            Assert.Equal(measured["downloadMbps"]!.GetValue<double>(), network["measurement"]!["downloadMbps"]!.GetValue<double>());
+            Assert.Equal(measured["measuredAt"]!.GetValue<string>(), network["measurement"]!["measuredAt"]!.GetValue<string>());
+            Assert.Equal("measured", network["bandwidthSource"]!.GetValue<string>());
+        }
+
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Measure_TargetGone_FailsWithTheReasonAndKeepsTheLastFiguresMarkedFailed()
+    {
+        var peer = await TestNode.StartAsync();
+        var target = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["BANDWIDTH_TEST_URL"] = target, ["BANDWIDTH_TEST_INTERVAL"] = "0" });
+        var before = (await WaitForMeasurementAsync(node.Client, "measured"))["measurement"]!;
+        await peer.DisposeAsync();
+
+        using var response = await node.Client.PostAsync("/api/network/bandwidth/measure", null, Timeouts.Token(Timeouts.Long));
+        var problem = await TaskApi.ReadAsync(response);
+        var network = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("cannot reach", problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("failed", network["measurement"]!["state"]!.GetValue<string>());
+        Assert.Contains("cannot reach", network["measurement"]!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(before["downloadMbps"]!.GetValue<double>(), network["measurement"]!["downloadMbps"]!.GetValue<double>());
+        Assert.Equal("measured", network["bandwidthSource"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Measure_OnRequest_AnswersTheFiguresAndAnotherTargetThatFailsLeavesThemAlone()
+    {
+        await using var peer = await TestNode.StartAsync();
+        await using var node = await TestNode.StartAsync();
+        var target = Uri.EscapeDataString(new Uri(peer.BaseAddress, "/api/network/bandwidth?bytes=2097152").ToString());
+
+        using var measured = await node.Client.PostAsync($"/api/network/bandwidth/measure?target={target}", null, Timeouts.Token(Timeouts.Long));
+        var answer = await TaskApi.ReadAsync(measured);
+        var small = Uri.EscapeDataString(new Uri(peer.BaseAddress, "/health").ToString());
+        using var failed = await node.Client.PostAsync($"/api/network/bandwidth/measure?target={small}", null, Timeouts.Token(Timeouts.Long));
+        var problem = await TaskApi.ReadAsync(failed);
+        var network = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
+
+        Assert.Equal(HttpStatusCode.OK, measured.StatusCode);
+        Assert.Equal(2097152, answer!["measurement"]!["downloadBytes"]!.GetValue<long>());
+        Assert.Equal("measured", answer["bandwidthSource"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
+        Assert.Contains("too few to measure bandwidth", problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("measured", network["measurement"]!["state"]!.GetValue<string>());
+        Assert.Equal(2097152, network["measurement"]!["downloadBytes"]!.GetValue<long>());
+    }
+
+    [Theory]
+    [InlineData("", HttpStatusCode.Conflict, "BANDWIDTH_TEST_URL is not set")]
+    [InlineData("?target=ftp://example.org/file", HttpStatusCode.BadRequest, "give an http:// or https:// URL")]
+    public async Task Measure_NoUsableTarget_IsAProblemThatSaysWhatToSet(string query, HttpStatusCode status, string expected)
+    {
+        await using var node = await TestNode.StartAsync();
+
+        using var response = await node.Client.PostAsync("/api/network/bandwidth/measure" + query, null, Timeouts.Token());
+        var problem = await TaskApi.ReadAsync(response);
+
+        Assert.Equal(status, response.StatusCode);
+        Assert.Contains(expected, problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Probe_TargetRefusesUploads_MeasuresTheDownloadAndSaysWhyTheUploadIsMissing()
+    {
+        await using var server = await SmallServer.StartAsync(app => app.MapGet("/file", () => Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream")));
+        using var http = new HttpClient();
+        var probe = new BandwidthProbe(http, TimeProvider.System);
+
+        var measurement = await probe.MeasureAsync(new Uri(server.BaseAddress, "/file"), BandwidthLimits.Default, Timeouts.Token(Timeouts.Long));
+
+        Assert.Equal(BandwidthState.Measured, measurement.State);
+        Assert.Equal(2 * 1024 * 1024, measurement.DownloadBytes);
+        Assert.NotNull(measurement.DownloadMbps);
+        Assert.Null(measurement.UploadMbps);
+        Assert.Contains("upload not measured", measurement.Error, StringComparison.Ordinal);
+        Assert.Contains("405", measurement.Error, StringComparison.Ordinal);
+        Assert.Equal(measurement.DownloadMbps, measurement.ReportedMbps);
+    }
+
+    [Fact]
+    public async Task Probe_SlowTarget_MeasuresWhatArrivedWithinTheTimeAllowed()
+    {
+        await using var server = await SmallServer.StartAsync(app => app.MapGet("/slow", async (HttpContext context) =>
+        {
+            var block = new byte[16 * 1024];
+            for (var i = 0; i < 1000 && !context.RequestAborted.IsCancellationRequested; i++)
+            {
+                await context.Response.Body.WriteAsync(block, context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                await Task.Delay(50, context.RequestAborted);
+            }
+        }));
+        using var http = new HttpClient();
+        var probe = new BandwidthProbe(http, TimeProvider.System);
+        var limits = new BandwidthLimits(MaxBytes: 100L * 1024 * 1024, MinBytes: 16 * 1024, PerDirection: TimeSpan.FromSeconds(1));
+
+        var measurement = await probe.MeasureAsync(new Uri(server.BaseAddress, "/slow"), limits, Timeouts.Token());
+
+        Assert.Equal(BandwidthState.Measured, measurement.State);
+        Assert.InRange(measurement.DownloadBytes, 16 * 1024, 1024 * 1024);
+        // About 16 KiB per 50 ms: 2.6 Mbps; far below what loopback carries, so the figure is the server's pace.
+        Assert.InRange(measurement.DownloadMbps!.Value, 0.5, 20);
+    }
+
+    [Fact]
+    public async Task Probe_NothingListens_FailsWithCannotReach()
+    {
+        using var http = new HttpClient();
+        var probe = new BandwidthProbe(http, TimeProvider.System);
+        var port = FreePort();
+
+        var error = await Assert.ThrowsAsync<BandwidthProbeException>(() =>
+            probe.MeasureAsync(new Uri($"http://127.0.0.1:{port}/api/network/bandwidth"), BandwidthLimits.Default, Timeouts.Token()));
+
+        Assert.Contains($"cannot reach http://127.0.0.1:{port}/api/network/bandwidth for the download", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Monitor_FreshStoredMeasurement_IsPublishedAsCachedWithoutMeasuring()
+    {
+        var directory = TestNode.NewDirectory();
+        try
+        {
+            var database = new NodeDatabase(Path.Combine(directory, "node.db"));
+            database.Migrate(Migrations.All);
+            var store = new BandwidthStore(database);
+            var target = new Uri($"http://127.0.0.1:{FreePort()}/api/network/bandwidth");
+            store.Save(new BandwidthMeasurement
+            {
+                Target = target.ToString(),
+                State = BandwidthState.Measured,
+                DownloadMbps = 480,
+                UploadMbps = 95,
+                LatencyMs = 12,
+                DownloadBytes = TenMiB,
+                UploadBytes = TenMiB,
+                MeasuredAt = Core.Tasks.TaskStore.Format(DateTimeOffset.UtcNow.AddMinutes(-5)),
+            });
+            var profiler = Profiler();
+            using var http = new HttpClient();
+            using var monitor = new BandwidthMonitor(profiler, new BandwidthProbe(http, TimeProvider.System), store,
+                new NetworkOptions { BandwidthTestUrl = target }, BandwidthLimits.Default, TimeProvider.System, NullLogger<BandwidthMonitor>.Instance);
+            using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => monitor.RunAsync(stop.Token));
+
+            Assert.Equal(BandwidthState.Cached, profiler.Current.Network.Measurement!.State);
+            Assert.Equal(95, profiler.Current.Network.BandwidthMbps);
+            Assert.Equal("measured", profiler.Current.Network.BandwidthSource);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Heartbeat_MeasuredBandwidth_IsWhatNodeStatusReports()
+    {
+        await using var peer = await TestNode.StartAsync();
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?>
+        {
+            ["BANDWIDTH_TEST_URL"] = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString(),
+        });
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        var network = await WaitForMeasurementAsync(node.Client, "measured");
+        var reported = network["bandwidthMbps"]!.GetValue<double>();
+
+        await regional.WaitUntilAsync(
+            () => regional.Received().Any(m => m.Type == "node_status" && m.PeerId == peerId && m.Message["status"]?["resources"]?["bandwidth"]?.GetValue<double>() == reported),
+            "a node_status with the measured bandwidth",
+            Timeouts.Long);
+    }
+
+    [Theory]
+    [InlineData("BANDWIDTH_TEST_URL", "ftp://example.org/big", "BANDWIDTH_TEST_URL: 'ftp://example.org/big'")]
+    [InlineData("BANDWIDTH_TEST_INTERVAL", "1000", "0 (start-up and on request only) or an interval from 60000")]
+    [InlineData("BANDWIDTH_TEST_INTERVAL", "soon", "BANDWIDTH_TEST_INTERVAL: 'soon'")]
+    public void Settings_BadBandwidthTestValue_NamesTheKeyAndWhatItExpects(string key, string value, string expected)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection([new KeyValuePair<string, string?>(key, value)]).Build();
+
+        var error = Assert.Throws<ConfigurationException>(() => NodeSettings.Load(configuration, "/base"));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.Equal([key], error.Errors.Select(e => e.Key));
+    }
+
+    private static async Task<JsonObject> WaitForMeasurementAsync(HttpClient client, string state)
+    {
+        var deadline = DateTime.UtcNow + Timeouts.Long;
+        while (DateTime.UtcNow < deadline)
+        {
+            var network = (await client.GetJsonAsync("/api/hardware/profile"))["network"]!.AsObject();
+            if (network["measurement"]?["state"]?.GetValue<string>() == state)
+            {
+                return network;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException($"no bandwidth measurement in state {state} within {Timeouts.Long}");
+    }
+
+    private static HardwareProfiler Profiler() =>
+        new(TierAndRequirementsTests.Facts(4, 8L << 30, 0), new NodeOptions(), new NetworkOptions(), TimeProvider.System);
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>A bare HTTP server on a free loopback port, for targets that are not nodes.</summary>
+    private sealed class SmallServer : IAsyncDisposable
+    {
+        private readonly WebApplication _app;
+
+        private SmallServer(WebApplication app)
+        {
+            _app = app;
+            BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        }
+
+        public Uri BaseAddress { get; }
+
+        public static async Task<SmallServer> StartAsync(Action<WebApplication> map)
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+            builder.Logging.ClearProviders();
+            var app = builder.Build();
+            map(app);
+            await app.StartAsync(Timeouts.Token());
+            return new SmallServer(app);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _app.StopAsync(Timeouts.Token());
+            await _app.DisposeAsync();
+        }
+    }
+}
