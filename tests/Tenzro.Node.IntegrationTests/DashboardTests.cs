@@ -15,7 +15,7 @@ public sealed class DashboardTests
     public async Task Dashboard_LoadsWithoutErrors_ShowsASubmittedTaskAndChartsData()
     {
         Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does.");
-        await using var node = await NodeProcess.StartAsync();
+        await using var node = await NodeProcess.StartAsync(new Dictionary<string, string> { ["BANDWIDTH_MBPS"] = "250" });
         using var playwright = await Playwright.CreateAsync();
         await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -40,6 +40,8 @@ public sealed class DashboardTests
         await page.WaitForSelectorAsync($"tr[data-task='{taskId}']", new PageWaitForSelectorOptions { Timeout = 30_000 });
         await page.WaitForFunctionAsync("() => Number(document.getElementById('chart-usage').dataset.points) >= 2", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
         var identity = await page.TextContentAsync("#identity");
+        await page.WaitForFunctionAsync("() => document.getElementById('hardware').textContent.includes('bandwidth')", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        var hardware = await page.TextContentAsync("#hardware");
         var screenshot = Environment.GetEnvironmentVariable("TENZRO_DASHBOARD_SCREENSHOT");
         if (!string.IsNullOrEmpty(screenshot))
         {
@@ -48,6 +50,7 @@ public sealed class DashboardTests
 
         Assert.True(response!.Ok);
         Assert.Contains("individual", identity);
+        Assert.Contains("250 Mbps (configured)", hardware);
         Assert.Empty(errors);
     }
 

@@ -103,6 +103,15 @@ async function refreshTasks() {
     <td title="${esc(t.error ?? t.waitingFor?.detail ?? "")}">${esc(t.error ?? t.waitingFor?.detail ?? "")}</td></tr>`).join("");
 }
 
+function bandwidthText(network) {
+  if (network?.bandwidthMbps == null) return "unknown (set BANDWIDTH_TEST_URL or BANDWIDTH_MBPS)";
+  const m = network.measurement;
+  const detail = network.bandwidthSource === "measured" && m
+    ? ` · ${m.downloadMbps} down, ${m.uploadMbps ?? "?"} up, ${m.latencyMs} ms`
+    : "";
+  return `${network.bandwidthMbps} Mbps (${network.bandwidthSource})${detail}`;
+}
+
 async function loadHardware() {
   try {
     const p = await get("/api/hardware/profile");
@@ -111,6 +120,7 @@ async function loadHardware() {
       ["memory", `${((p.memory?.totalBytes ?? 0) / 2 ** 30).toFixed(1)} GiB (${((p.memory?.availableBytes ?? 0) / 2 ** 30).toFixed(1)} available)`],
       ["storage", `${((p.storage?.freeBytes ?? 0) / 2 ** 30).toFixed(1)} GiB free of ${((p.storage?.totalBytes ?? 0) / 2 ** 30).toFixed(1)}`],
       ["gpus", (p.gpus ?? []).length ? p.gpus.map((g) => g.name).join(", ") : "none"],
+      ["bandwidth", bandwidthText(p.network)],
       ["fingerprint", (p.fingerprint ?? "").slice(0, 16)],
     ];
     $("hardware").innerHTML = rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join("");
