@@ -119,21 +119,25 @@ public sealed class MaintenanceCliTests
     public async Task Bandwidth_TwoNodeProcesses_MeasuresThePeerAndTheProfileTableShowsIt()
     {
         await using var peer = await NodeProcess.StartAsync();
-        await using var node = await NodeProcess.StartAsync();
-        var target = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
+        var configured = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
+        await using var node = await NodeProcess.StartAsync(new Dictionary<string, string> { ["BANDWIDTH_TEST_URL"] = configured, ["BANDWIDTH_TEST_INTERVAL"] = "0" });
 
-        var (code, output) = await Cli.RunAsync("bandwidth", "--target", target, "--url", node.BaseAddress.ToString());
+        var (code, output) = await Cli.RunAsync("bandwidth", "--url", node.BaseAddress.ToString());
         var (profileCode, profile) = await Cli.RunAsync("profile", "--url", node.BaseAddress.ToString());
-        var (noTargetCode, noTarget) = await Cli.RunAsync("bandwidth", "--url", node.BaseAddress.ToString());
+        var (otherCode, other) = await Cli.RunAsync("bandwidth", "--target", configured + "?bytes=2097152", "--url", node.BaseAddress.ToString());
+        var (noTargetCode, noTarget) = await Cli.RunAsync("bandwidth", "--url", peer.BaseAddress.ToString());
         var (badCode, bad) = await Cli.RunAsync("bandwidth", "--target", "ftp://example.org/", "--url", node.BaseAddress.ToString());
 
         Assert.Equal(0, code);
         Assert.Matches(@"download:\s+[0-9.]+ Mbps \(10485760 bytes\)", output);
         Assert.Matches(@"upload:\s+[0-9.]+ Mbps \(10485760 bytes\)", output);
-        Assert.Matches(@"reported:\s+[0-9.]+ Mbps \(measured\)", output);
+        Assert.Matches(@"(?m)reported:\s+[0-9.]+ Mbps \(measured\)\r?$", output);
         Assert.Equal(0, profileCode);
         Assert.Contains("(measured)", profile);
         Assert.Contains("Mbps down", profile);
+        Assert.Equal(0, otherCode);
+        Assert.Contains("(2097152 bytes)", other);
+        Assert.Contains("this target is not BANDWIDTH_TEST_URL, so its figures are not reported", other);
         Assert.Equal(1, noTargetCode);
         Assert.Contains("BANDWIDTH_TEST_URL is not set", noTarget);
         Assert.Equal(2, badCode);

@@ -114,6 +114,7 @@ public sealed record NodeSettings
                 BandwidthMbps = r.OptionalDouble("BANDWIDTH_MBPS", 0, 1e7),
                 BandwidthTestUrl = r.OptionalUrl("BANDWIDTH_TEST_URL", "http", "https"),
                 BandwidthTestInterval = BandwidthInterval(r),
+                BandwidthProbeEnabled = r.Bool("BANDWIDTH_PROBE_ENABLED"),
             },
             Aggregation = new AggregationOptions
             {
@@ -195,13 +196,13 @@ public sealed record NodeSettings
         return path;
     }
 
-    /// <summary>BANDWIDTH_TEST_INTERVAL: 0, or at least a minute (a measurement moves megabytes).</summary>
+    /// <summary>BANDWIDTH_TEST_INTERVAL: 0, or at least five minutes (a measurement moves megabytes and spends two of a probe's hourly permits).</summary>
     private static TimeSpan BandwidthInterval(SettingsReader r)
     {
         var interval = r.Milliseconds("BANDWIDTH_TEST_INTERVAL", 0, 30L * 86_400_000);
-        if (interval > TimeSpan.Zero && interval < TimeSpan.FromMinutes(1))
+        if (interval > TimeSpan.Zero && interval < TimeSpan.FromMinutes(5))
         {
-            r.Fail("BANDWIDTH_TEST_INTERVAL", r.Raw("BANDWIDTH_TEST_INTERVAL"), "0 (start-up and on request only) or an interval from 60000 to 2592000000 ms");
+            r.Fail("BANDWIDTH_TEST_INTERVAL", r.Raw("BANDWIDTH_TEST_INTERVAL"), "0 (start-up and on request only) or an interval from 300000 to 2592000000 ms");
             return TimeSpan.FromHours(6);
         }
 

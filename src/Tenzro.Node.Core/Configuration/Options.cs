@@ -62,6 +62,9 @@ public sealed record NetworkOptions
     /// <summary>BANDWIDTH_TEST_INTERVAL; <see cref="TimeSpan.Zero"/> measures once at start-up and on request only.</summary>
     public TimeSpan BandwidthTestInterval { get; init; } = TimeSpan.FromHours(6);
 
+    /// <summary>BANDWIDTH_PROBE_ENABLED: serve the probe other nodes measure against.</summary>
+    public bool BandwidthProbeEnabled { get; init; } = true;
+
     /// <summary>The regional node to join: REGIONAL_NODE_URL, else the first BOOTSTRAP_NODES entry; null when standalone.</summary>
     public Uri? EffectiveRegionalUrl => RegionalNodeUrl ?? (BootstrapNodes.Count > 0 ? BootstrapNodes[0] : null);
 }

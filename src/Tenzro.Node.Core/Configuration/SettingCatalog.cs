@@ -51,7 +51,8 @@ public static class SettingCatalog
         new("LOCAL_DISCOVERY_PORT", "8081", "Network", "UDP port for LAN discovery."),
         new("BANDWIDTH_MBPS", "", "Network", "Network bandwidth reported to the regional node, in Mbps; empty: the figure measured against BANDWIDTH_TEST_URL, else the link speed the OS reports."),
         new("BANDWIDTH_TEST_URL", "", "Network", "http(s) URL the node measures its bandwidth against (download by GET, upload by POST), e.g. another node's http://host:8080/api/network/bandwidth. Empty: no measurement, no traffic."),
-        new("BANDWIDTH_TEST_INTERVAL", "21600000", "Network", "Interval between bandwidth measurements, in ms (at least 60000); 0: measure once at start-up and on request only."),
+        new("BANDWIDTH_TEST_INTERVAL", "21600000", "Network", "Interval between bandwidth measurements, in ms (at least 300000); 0: measure once at start-up and on request only."),
+        new("BANDWIDTH_PROBE_ENABLED", "true", "Network", "Serve /api/network/bandwidth for other nodes to measure their bandwidth against (2 at a time, 1 and 24 an hour per remote address, 15 s each)."),
 
         new("AGGREGATION_THRESHOLD", "3", "Aggregation", "Number of eligible peers needed to form an aggregation group."),
         new("AGGREGATION_TIMEOUT", "60000", "Aggregation", "Time allowed for group formation, in ms."),

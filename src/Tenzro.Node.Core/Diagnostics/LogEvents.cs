@@ -23,4 +23,5 @@ internal static class LogEvents
     public const int BenchmarkFailed = 4001;
     public const int BandwidthMeasured = 4201;
     public const int BandwidthFailed = 4202;
+    public const int BandwidthStoreFailed = 4203;
 }

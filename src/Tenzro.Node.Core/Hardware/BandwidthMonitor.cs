@@ -7,11 +7,13 @@ namespace Tenzro.Node.Core.Hardware;
 /// <summary>
 /// Measures the node's bandwidth against BANDWIDTH_TEST_URL at start-up (or publishes a measurement of
 /// that target still younger than BANDWIDTH_TEST_INTERVAL), then every interval, and on request; publishes
-/// each result to the profile, whose <c>network.bandwidthMbps</c> node_status reports.
+/// each result to the profile, whose <c>network.bandwidthMbps</c> node_status reports. A measurement of any
+/// other target (asked for on request) is a diagnosis: it is answered, never published or stored.
 /// </summary>
 /// <remarks>
-/// Thread-safe. One measurement runs at a time (two would share the link and halve each other); a request
-/// while one runs joins it. <see cref="Cancel"/> (host shutdown) stops a measurement in progress.
+/// Thread-safe. Measurements run one after another (two at once would share the link and halve each other);
+/// a request for the target being measured joins that measurement. <see cref="Cancel"/> (host shutdown)
+/// stops a measurement in progress.
 /// </remarks>
 public sealed partial class BandwidthMonitor(
     HardwareProfiler profiler,
@@ -23,36 +25,29 @@ public sealed partial class BandwidthMonitor(
     ILogger<BandwidthMonitor> logger) : IDisposable
 {
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _turn = new(1, 1);
     private readonly CancellationTokenSource _shutdown = new();
+    private Uri? _runningTarget;
     private Task<BandwidthMeasurement>? _running;
 
     /// <summary>BANDWIDTH_TEST_URL; null when the node measures only on request.</summary>
     public Uri? ConfiguredTarget => options.BandwidthTestUrl;
 
     /// <summary>
-    /// Measures against <paramref name="target"/> now, or joins the measurement in progress (whatever its
-    /// target). The result is what this attempt measured, or state failed with the reason; the profile
-    /// shows a success, and keeps the last good figures through a failure (of the same target: with state
-    /// failed and the reason; of another target given on request: unchanged).
+    /// Measures against <paramref name="target"/> (after any measurement in progress, or joining it when it
+    /// is of the same target) and returns what was measured, or state failed with the reason. Only a
+    /// measurement of <see cref="ConfiguredTarget"/> reaches the profile; a failure keeps its last good
+    /// figures there, marked failed.
     /// </summary>
     public Task<BandwidthMeasurement> MeasureAsync(Uri target, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
         lock (_gate)
         {
-            if (_running is null || _running.IsCompleted)
+            if (_running is null || _running.IsCompleted || _runningTarget != target)
             {
-                var before = profiler.Current.Network.Measurement;
-                if (before?.Target == target.ToString())
-                {
-                    profiler.PublishBandwidth(before with { State = BandwidthState.Running });
-                }
-                else if (before?.DownloadMbps is null)
-                {
-                    profiler.PublishBandwidth(new BandwidthMeasurement { Target = target.ToString(), State = BandwidthState.Running });
-                }
-
-                _running = Task.Run(() => MeasureOnceAsync(target, before), CancellationToken.None);
+                _runningTarget = target;
+                _running = Task.Run(() => MeasureInTurnAsync(target), CancellationToken.None);
             }
 
             return _running.WaitAsync(cancellationToken);
@@ -69,14 +64,13 @@ public sealed partial class BandwidthMonitor(
 
         var interval = options.BandwidthTestInterval;
         var wait = TimeSpan.Zero;
-        if (interval > TimeSpan.Zero && store.Find(target) is { MeasuredAt: { } measuredAt } cached)
+        if (interval > TimeSpan.Zero && FindStored(target) is { } cached)
         {
-            var age = time.GetUtcNow() - DateTimeOffset.Parse(measuredAt, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
-            if (age >= TimeSpan.Zero && age < interval)
-            {
-                profiler.PublishBandwidth(cached with { State = BandwidthState.Cached });
-                wait = interval - age;
-            }
+            // The last good figures are shown in any case; they stand for the target until the interval ends.
+            var age = time.GetUtcNow() - cached.At;
+            var fresh = age >= TimeSpan.Zero && age < interval;
+            profiler.PublishBandwidth(cached.Measurement with { State = fresh ? BandwidthState.Cached : BandwidthState.Measured });
+            wait = fresh ? interval - age : TimeSpan.Zero;
         }
 
         while (!stoppingToken.IsCancellationRequested)
@@ -109,47 +103,121 @@ public sealed partial class BandwidthMonitor(
     {
         Cancel();
         _shutdown.Dispose();
+        _turn.Dispose();
     }
 
-    private async Task<BandwidthMeasurement> MeasureOnceAsync(Uri target, BandwidthMeasurement? before)
+    private async Task<BandwidthMeasurement> MeasureInTurnAsync(Uri target)
     {
         try
         {
-            var measurement = await probe.MeasureAsync(target, limits, _shutdown.Token);
-            store.Save(measurement);
-            LogMeasured(logger, target, measurement.DownloadMbps, measurement.UploadMbps, measurement.LatencyMs, measurement.Error ?? "");
-            profiler.PublishBandwidth(measurement);
-            return measurement;
+            await _turn.WaitAsync(_shutdown.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return ShuttingDown(target);
+        }
+
+        try
+        {
+            return await MeasureOnceAsync(target);
+        }
+        finally
+        {
+            _turn.Release();
+        }
+    }
+
+    private async Task<BandwidthMeasurement> MeasureOnceAsync(Uri target)
+    {
+        var reported = target == options.BandwidthTestUrl;
+        var before = profiler.Current.Network.Measurement;
+        if (reported)
+        {
+            profiler.PublishBandwidth(before?.DownloadMbps is null
+                ? new BandwidthMeasurement { Target = target.ToString(), State = BandwidthState.Running }
+                : before with { State = BandwidthState.Running });
+        }
+
+        BandwidthMeasurement measurement;
+        try
+        {
+            measurement = await probe.MeasureAsync(target, limits, _shutdown.Token);
         }
         catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
         {
-            Settle(before, null);
-            return (before ?? new BandwidthMeasurement { Target = target.ToString(), State = BandwidthState.Failed }) with { Error = "the node is shutting down" };
+            if (reported)
+            {
+                profiler.PublishBandwidth(before);
+            }
+
+            return ShuttingDown(target);
         }
         catch (Exception e)
         {
-            // The edge of a measurement: an unreachable target or a full store must not take the node down.
+            // The edge of a measurement: an unreachable target or a bad answer must not take the node down.
             LogFailed(logger, target, e.Message);
-            var failed = new BandwidthMeasurement { Target = target.ToString(), State = BandwidthState.Failed, Error = e.Message };
-            Settle(before, failed);
-            return failed;
+            if (reported)
+            {
+                profiler.PublishBandwidth(before?.DownloadMbps is null
+                    ? new BandwidthMeasurement { Target = target.ToString(), State = BandwidthState.Failed, Error = e.Message }
+                    : before with { State = BandwidthState.Failed, Error = e.Message });
+            }
+
+            return new BandwidthMeasurement { Target = target.ToString(), State = BandwidthState.Failed, Error = e.Message };
+        }
+
+        LogMeasured(logger, target, measurement.DownloadMbps, measurement.UploadMbps, measurement.LatencyMs, measurement.Error ?? "");
+        if (reported)
+        {
+            profiler.PublishBandwidth(measurement);
+            Save(measurement);
+        }
+
+        return measurement;
+    }
+
+    private (BandwidthMeasurement Measurement, DateTimeOffset At)? FindStored(Uri target)
+    {
+        try
+        {
+            return store.Find(target) is { MeasuredAt: { } at } found
+                && DateTimeOffset.TryParse(at, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var measuredAt)
+                ? (found, measuredAt)
+                : null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // An unreadable store is a cache miss: the node measures again.
+            LogStoreFailed(logger, e);
+            return null;
         }
     }
 
-    /// <summary>After a failed or stopped attempt the earlier figures stay; a failure of their own target marks them failed.</summary>
-    private void Settle(BandwidthMeasurement? before, BandwidthMeasurement? failed)
+    private void Save(BandwidthMeasurement measurement)
     {
-        var next = before?.DownloadMbps is null
-            ? failed ?? before
-            : failed is not null && before.Target == failed.Target ? before with { State = BandwidthState.Failed, Error = failed.Error } : before;
-        profiler.PublishBandwidth(next);
+        try
+        {
+            store.Save(measurement);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The figures are published already; only the reuse after a restart is lost.
+            LogStoreFailed(logger, e);
+        }
     }
 
+    private static BandwidthMeasurement ShuttingDown(Uri target) =>
+        new() { Target = target.ToString(), State = BandwidthState.Failed, Error = "the node is shutting down" };
+
     [LoggerMessage(EventId = Diagnostics.LogEvents.BandwidthMeasured, Level = LogLevel.Information,
-        Message = "Bandwidth against {Target}: {DownloadMbps} Mbps down, {UploadMbps} Mbps up, {LatencyMs} ms to first answer {Note}")]
+        Message = "Bandwidth against {Target}: {DownloadMbps} Mbps down, {UploadMbps} Mbps up, {LatencyMs} ms round trip {Note}")]
     private static partial void LogMeasured(ILogger logger, Uri target, double? downloadMbps, double? uploadMbps, double? latencyMs, string note);
 
     [LoggerMessage(EventId = Diagnostics.LogEvents.BandwidthFailed, Level = LogLevel.Warning,
         Message = "Bandwidth measurement against {Target} failed: {Reason}")]
     private static partial void LogFailed(ILogger logger, Uri target, string reason);
+
+    [LoggerMessage(EventId = Diagnostics.LogEvents.BandwidthStoreFailed, Level = LogLevel.Warning,
+        Message = "The stored bandwidth measurement cannot be read or written; the node measures again at start-up")]
+    private static partial void LogStoreFailed(ILogger logger, Exception exception);
 }

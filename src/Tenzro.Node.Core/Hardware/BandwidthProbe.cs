@@ -6,7 +6,7 @@ namespace Tenzro.Node.Core.Hardware;
 
 /// <summary>How much one measurement may move and how long each direction may take.</summary>
 /// <param name="MaxBytes">Bytes read at most from the download, and sent at most as the upload.</param>
-/// <param name="MinBytes">A download shorter than this is not a measurement (a small page says nothing about bandwidth).</param>
+/// <param name="MinBytes">A download that ends (the body is complete) before this many bytes is not a measurement: a small page says nothing about bandwidth.</param>
 /// <param name="PerDirection">Time allowed for each direction, connection set-up included; what moved by then is measured.</param>
 public sealed record BandwidthLimits(long MaxBytes, long MinBytes, TimeSpan PerDirection)
 {
@@ -19,31 +19,48 @@ public sealed class BandwidthProbeException(string message, Exception? inner = n
 
 /// <summary>
 /// Measures throughput against an HTTP target: a GET whose body is read (up to <see cref="BandwidthLimits.MaxBytes"/>
-/// or the time allowed), then a POST of as many incompressible bytes. Another node's
-/// <c>/api/network/bandwidth</c> serves both; any URL that serves a large file measures the download, and a
-/// target that refuses the POST leaves the upload unmeasured with the reason.
+/// or the time allowed), then, when the target is a node's probe (it marks its answers with
+/// <see cref="ProbeHeader"/>), a POST of as many incompressible bytes. Any other URL that serves a large
+/// body measures the download only: the node never uploads to a server that did not offer to take it.
 /// </summary>
-/// <remarks>Thread-safe if the <see cref="HttpClient"/> is; callers run one measurement at a time so that two do not share the link.</remarks>
+/// <remarks>
+/// Give it a client from <see cref="CreateHttpClient"/>: one that follows redirects would let a POST
+/// redirected as a GET report an upload nothing received; a redirect is reported with its location instead.
+/// Callers run one measurement at a time so that two do not share the link.
+/// </remarks>
 public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
 {
     /// <summary>The size of the random block that bodies are made of.</summary>
     public const int ChunkBytes = 64 * 1024;
 
-    /// <summary>Measures both directions; throws <see cref="BandwidthProbeException"/> when the download cannot be measured.</summary>
+    /// <summary>The header a node's probe puts on its GET and HEAD answers: it takes uploads at the same URL.</summary>
+    public const string ProbeHeader = "X-Tenzro-Bandwidth-Probe";
+
+    /// <summary>
+    /// Measures the round trip, the download and, against a node's probe, the upload. Throws
+    /// <see cref="BandwidthProbeException"/> when either direction cannot be measured.
+    /// </summary>
     public async Task<BandwidthMeasurement> MeasureAsync(Uri target, BandwidthLimits limits, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(limits);
         var roundTrip = await RoundTripAsync(target, limits.PerDirection, cancellationToken);
         var download = await DownloadAsync(target, limits, cancellationToken);
-        if (download.Bytes < Math.Min(limits.MinBytes, limits.MaxBytes))
+        if (download.Complete && download.Bytes < Math.Min(limits.MinBytes, limits.MaxBytes))
         {
             throw new BandwidthProbeException(
                 $"{target} served {download.Bytes} bytes, too few to measure bandwidth (at least {limits.MinBytes} are needed). " +
                 "Point BANDWIDTH_TEST_URL at a URL that serves a large body, such as another node's /api/network/bandwidth.");
         }
 
-        var upload = await UploadAsync(target, Math.Clamp(download.Bytes, limits.MinBytes, limits.MaxBytes), limits.PerDirection, cancellationToken);
+        if (download.Bytes == 0)
+        {
+            throw new BandwidthProbeException($"no byte of the download from {target} arrived within {limits.PerDirection.TotalSeconds} s.");
+        }
+
+        (long Bytes, double? Mbps, string? Note) upload = download.IsProbe
+            ? await UploadAsync(target, Math.Clamp(download.Bytes, limits.MinBytes, limits.MaxBytes), limits.PerDirection, cancellationToken)
+            : (0, null, $"upload not measured: {target} is not a node's bandwidth probe, and the node uploads only to a probe");
         return new BandwidthMeasurement
         {
             Target = target.ToString(),
@@ -53,14 +70,36 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
             LatencyMs = Math.Round((roundTrip ?? download.Latency).TotalMilliseconds, 2),
             UploadMbps = upload.Mbps,
             UploadBytes = upload.Bytes,
-            Error = upload.Refusal,
+            Error = upload.Note,
             MeasuredAt = Tasks.TaskStore.Format(time.GetUtcNow()),
         };
     }
 
+    /// <summary>
+    /// The client a probe needs: it follows no redirect, asks for no compression and leaves the time limits
+    /// to the probe (each direction has its own).
+    /// </summary>
+    public static HttpClient CreateHttpClient() => new(new SocketsHttpHandler
+    {
+        ConnectTimeout = TimeSpan.FromSeconds(10),
+        AutomaticDecompression = DecompressionMethods.None,
+        AllowAutoRedirect = false,
+    })
+    {
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
     /// <summary>Megabits (10^6 bits) per second, rounded to 0.01; null when no time passed.</summary>
     public static double? Mbps(long bytes, TimeSpan elapsed) =>
         elapsed > TimeSpan.Zero ? Math.Round(bytes * 8 / elapsed.TotalSeconds / 1e6, 2) : null;
+
+    /// <summary>A fresh block of random bytes, so that no compressing hop shrinks a body made of it.</summary>
+    public static byte[] RandomBlock()
+    {
+        var block = new byte[ChunkBytes];
+        RandomNumberGenerator.Fill(block);
+        return block;
+    }
 
     /// <summary>
     /// Two HEAD requests: the first opens the connection (which the download then reuses), the second is
@@ -96,7 +135,7 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
         return roundTrip;
     }
 
-    private async Task<(long Bytes, double? Mbps, TimeSpan Latency)> DownloadAsync(Uri target, BandwidthLimits limits, CancellationToken cancellationToken)
+    private async Task<Download> DownloadAsync(Uri target, BandwidthLimits limits, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(limits.PerDirection);
@@ -108,11 +147,12 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
         var latency = time.GetElapsedTime(sent);
         if (!response.IsSuccessStatusCode)
         {
-            throw new BandwidthProbeException($"{target} answered {(int)response.StatusCode} {response.ReasonPhrase} to the download (GET); it must answer 200 with a body.");
+            throw new BandwidthProbeException($"{target} answered {Describe(response)} to the download (GET); it must answer 200 with a body.");
         }
 
         var buffer = new byte[ChunkBytes];
         long bytes = 0;
+        var complete = false;
         var started = time.GetTimestamp();
         var elapsed = TimeSpan.Zero;
         try
@@ -123,6 +163,7 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
                 var read = await body.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, limits.MaxBytes - bytes)), deadline.Token);
                 if (read == 0)
                 {
+                    complete = true;
                     break;
                 }
 
@@ -139,10 +180,15 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
             throw new BandwidthProbeException($"the download from {target} broke off after {bytes} bytes: {e.Message}", e);
         }
 
-        return (bytes, Mbps(bytes, elapsed), latency);
+        return new Download(bytes, Mbps(bytes, elapsed), latency, complete, response.Headers.Contains(ProbeHeader));
     }
 
-    private async Task<(long Bytes, double? Mbps, string? Refusal)> UploadAsync(Uri target, long bytes, TimeSpan limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// The upload to a node's probe. A probe that says it takes no uploads (405, 501) leaves the upload
+    /// unmeasured with the reason; any other failure (busy, an error, no answer) fails the measurement, so a
+    /// passing problem never turns into a reported figure from the download alone.
+    /// </summary>
+    private async Task<(long Bytes, double? Mbps, string? Note)> UploadAsync(Uri target, long bytes, TimeSpan limit, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // The body stops at the limit; the answer then gets a few seconds more.
@@ -150,30 +196,28 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
         using var content = new UploadContent(bytes, limit, time);
         using var request = new HttpRequestMessage(HttpMethod.Post, target) { Content = content };
         var started = time.GetTimestamp();
-        HttpResponseMessage response;
-        try
+        using var response = await SendAsync(request, "upload", limit, deadline.Token, cancellationToken);
+        var elapsed = time.GetElapsedTime(started);
+        if (response.IsSuccessStatusCode)
         {
-            response = await SendAsync(request, "upload", limit, deadline.Token, cancellationToken);
-        }
-        catch (BandwidthProbeException e)
-        {
-            return (content.Written, null, e.Message);
+            return (content.Written, Mbps(content.Written, elapsed), null);
         }
 
-        using (response)
+        if (response.StatusCode is HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented)
         {
-            var elapsed = time.GetElapsedTime(started);
-            return response.IsSuccessStatusCode
-                ? (content.Written, Mbps(content.Written, elapsed), null)
-                : (0, null, $"upload not measured: {target} answered {(int)response.StatusCode} {response.ReasonPhrase} to the POST");
+            return (0, null, $"upload not measured: {target} answered {Describe(response)} to the upload (POST)");
         }
+
+        var retry = response.Headers.RetryAfter?.Delta is { } wait ? $"; it asks to retry after {wait.TotalSeconds} s" : "";
+        throw new BandwidthProbeException($"{target} answered {Describe(response)} to the upload (POST){retry}.");
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string direction, TimeSpan limit, CancellationToken deadline, CancellationToken cancellationToken)
     {
+        HttpResponseMessage response;
         try
         {
-            return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline);
+            response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -181,15 +225,29 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
         }
         catch (HttpRequestException e)
         {
-            var reason = e.HttpRequestError == HttpRequestError.ConnectionError || e.StatusCode is null ? e.Message : $"{(int)e.StatusCode} {(HttpStatusCode)e.StatusCode}";
-            throw new BandwidthProbeException($"cannot reach {request.RequestUri} for the {direction}: {reason}", e);
+            throw new BandwidthProbeException($"cannot reach {request.RequestUri} for the {direction}: {e.Message}", e);
         }
+
+        if ((int)response.StatusCode is >= 300 and < 400)
+        {
+            var location = response.Headers.Location;
+            response.Dispose();
+            throw new BandwidthProbeException(
+                $"{request.RequestUri} redirects the {direction} to {location?.ToString() ?? "another URL"}; give the final URL (the node does not follow redirects, so that each figure is of the URL named).");
+        }
+
+        return response;
     }
 
-    /// <summary>Repeats one random block (incompressible) until the bytes are sent or the time is up; sent chunked.</summary>
+    private static string Describe(HttpResponseMessage response) => $"{(int)response.StatusCode} {response.ReasonPhrase}".TrimEnd();
+
+    private sealed record Download(long Bytes, double? Mbps, TimeSpan Latency, bool Complete, bool IsProbe);
+
+    /// <summary>Repeats one random block (incompressible) until the bytes are sent or the time is up; sent chunked, once.</summary>
     private sealed class UploadContent(long bytes, TimeSpan limit, TimeProvider time) : HttpContent
     {
         private long _written;
+        private int _sent;
 
         public long Written => Interlocked.Read(ref _written);
 
@@ -198,6 +256,12 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
+            if (Interlocked.Exchange(ref _sent, 1) != 0)
+            {
+                // A second send (a retry or a redirect) would count the same bytes twice.
+                throw new InvalidOperationException("The upload body is sent once.");
+            }
+
             var block = RandomBlock();
             var started = time.GetTimestamp();
             while (Written < bytes && time.GetElapsedTime(started) < limit)
@@ -213,13 +277,5 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
             length = 0;
             return false;
         }
-    }
-
-    /// <summary>A fresh block of random bytes, so that no compressing hop shrinks a body made of it.</summary>
-    public static byte[] RandomBlock()
-    {
-        var block = new byte[ChunkBytes];
-        RandomNumberGenerator.Fill(block);
-        return block;
     }
 }

@@ -172,10 +172,10 @@ public sealed record BandwidthMeasurement
     /// <summary>Body bytes per second received, in Mbps (10^6 bits per second); null until measured.</summary>
     public double? DownloadMbps { get; init; }
 
-    /// <summary>Body bytes per second sent, in Mbps; null when the target does not take uploads.</summary>
+    /// <summary>Body bytes per second sent, in Mbps; null when the target is not a node's probe or does not take uploads.</summary>
     public double? UploadMbps { get; init; }
 
-    /// <summary>Time from sending the download request to its response headers, in ms (one round trip plus connection set-up and the server's start).</summary>
+    /// <summary>One HTTP round trip on an open connection (a HEAD request), in ms; where the target does not answer HEAD, the download's time to its headers.</summary>
     public double? LatencyMs { get; init; }
 
     public long DownloadBytes { get; init; }

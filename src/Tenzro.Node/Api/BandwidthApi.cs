@@ -1,9 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json.Nodes;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Hardware;
 
@@ -23,6 +26,12 @@ internal static class BandwidthApi
     /// <summary>The most one probe request moves either way: 100 MiB.</summary>
     public const long MaxBytes = 100L * 1024 * 1024;
 
+    /// <summary>How long one probe request may take; then the connection is closed.</summary>
+    public static readonly TimeSpan MaxProbeTime = TimeSpan.FromSeconds(15);
+
+    /// <summary>Below this rate (after a 2 s grace) Kestrel drops a probe: a slow reader must not hold a slot.</summary>
+    private static readonly MinDataRate ProbeMinRate = new(bytesPerSecond: 16 * 1024, gracePeriod: TimeSpan.FromSeconds(2));
+
     public static WebApplication MapBandwidthApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/network/bandwidth").WithTags("Network");
@@ -34,20 +43,26 @@ internal static class BandwidthApi
             .WithSummary("Read a body of up to 100 MiB (any content type) for another node to measure its upload against; answers the bytes and the time they took.");
         group.MapPost("/measure", MeasureAsync)
             .WithName("MeasureBandwidth")
-            .WithSummary("Measure this node's bandwidth now against BANDWIDTH_TEST_URL or 'target' (loopback callers only); answers the profile's network section.");
+            .WithSummary("Measure this node's bandwidth now against BANDWIDTH_TEST_URL or 'target' (loopback callers only); answers the measurement and what node_status reports.");
         return app;
     }
 
-    private static async Task<IResult> ServeAsync(HttpContext context, BandwidthProbeGate gate, string? bytes, CancellationToken cancellationToken)
+    private static async Task<IResult> ServeAsync(HttpContext context, BandwidthProbeGate gate, NetworkOptions network, string? bytes, CancellationToken cancellationToken)
     {
+        if (!network.BandwidthProbeEnabled)
+        {
+            return Disabled();
+        }
+
         var count = DefaultBytes;
         if (bytes is not null && (!long.TryParse(bytes, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count > MaxBytes))
         {
             return HttpSetup.Problem(400, "Invalid bytes", $"'bytes' is '{bytes}'; give a whole number from 0 to {MaxBytes} (100 MiB), or leave it out for {DefaultBytes} (10 MiB).");
         }
 
-        context.Response.ContentType = "application/octet-stream";
+        context.Response.Headers[BandwidthProbe.ProbeHeader] = "1";
         context.Response.Headers.CacheControl = "no-store";
+        context.Response.ContentType = "application/octet-stream";
         if (HttpMethods.IsHead(context.Request.Method))
         {
             context.Response.ContentLength = count;
@@ -60,37 +75,50 @@ internal static class BandwidthApi
             return Refused(context, lease);
         }
 
+        if (context.Features.Get<IHttpMinResponseDataRateFeature>() is { } minRate)
+        {
+            minRate.MinDataRate = ProbeMinRate;
+        }
+
         context.Response.ContentLength = count;
         var block = BandwidthProbe.RandomBlock();
-        var body = context.Response.Body;
+        using var timeLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeLimit.CancelAfter(MaxProbeTime);
         try
         {
             for (var left = count; left > 0;)
             {
                 var size = (int)Math.Min(block.Length, left);
-                await body.WriteAsync(block.AsMemory(0, size), cancellationToken);
+                await context.Response.Body.WriteAsync(block.AsMemory(0, size), timeLimit.Token);
                 left -= size;
             }
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException && context.RequestAborted.IsCancellationRequested)
+        catch (Exception e) when (e is IOException or OperationCanceledException && (timeLimit.IsCancellationRequested || context.RequestAborted.IsCancellationRequested))
         {
-            // The measuring side stops reading once it has enough or its time is up: that is how a probe ends.
+            // The measuring side stops reading once it has enough or its time is up, which is how a probe
+            // ends; past MaxProbeTime the node ends it. The body is short of its length either way: close.
+            context.Abort();
         }
 
         return Results.Empty;
     }
 
-    private static async Task<IResult> ReceiveAsync(HttpContext context, BandwidthProbeGate gate, CancellationToken cancellationToken)
+    private static async Task<IResult> ReceiveAsync(HttpContext context, BandwidthProbeGate gate, NetworkOptions network, CancellationToken cancellationToken)
     {
-        using var lease = gate.Acquire(context);
-        if (!lease.IsAcquired)
+        if (!network.BandwidthProbeEnabled)
         {
-            return Refused(context, lease);
+            return Disabled();
         }
 
         if (context.Request.ContentLength > MaxBytes)
         {
-            return HttpSetup.Problem(413, "Probe body too large", $"A bandwidth probe takes at most {MaxBytes} bytes (100 MiB); send less.");
+            return TooLarge();
+        }
+
+        using var lease = gate.Acquire(context);
+        if (!lease.IsAcquired)
+        {
+            return Refused(context, lease);
         }
 
         // The probe's own cap replaces MAX_REQUEST_SIZE, which is sized for tasks and models.
@@ -99,20 +127,31 @@ internal static class BandwidthApi
             limit.MaxRequestBodySize = MaxBytes;
         }
 
+        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } minRate)
+        {
+            minRate.MinDataRate = ProbeMinRate;
+        }
+
         var buffer = new byte[BandwidthProbe.ChunkBytes];
         long received = 0;
         var started = Stopwatch.GetTimestamp();
+        using var timeLimit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeLimit.CancelAfter(MaxProbeTime);
         try
         {
             int read;
-            while ((read = await context.Request.Body.ReadAsync(buffer, cancellationToken)) > 0)
+            while ((read = await context.Request.Body.ReadAsync(buffer, timeLimit.Token)) > 0)
             {
                 received += read;
             }
         }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return HttpSetup.Problem(413, "Probe body too large", $"A bandwidth probe takes at most {MaxBytes} bytes (100 MiB); send less.");
+            return TooLarge();
+        }
+        catch (OperationCanceledException) when (timeLimit.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            return HttpSetup.Problem(408, "Probe took too long", $"A bandwidth probe upload may take {MaxProbeTime.TotalSeconds} s; {received} bytes arrived by then. Send less.");
         }
 
         var elapsed = Stopwatch.GetElapsedTime(started);
@@ -126,9 +165,9 @@ internal static class BandwidthApi
 
     private static async Task<IResult> MeasureAsync(HttpContext context, BandwidthMonitor monitor, HardwareProfiler profiler, string? target, CancellationToken cancellationToken)
     {
-        if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
+        if (LocalAdmin.Refusal(context, "Measuring bandwidth moves up to 200 MiB") is { } refusal)
         {
-            return HttpSetup.Problem(403, "Loopback only", "Measuring bandwidth moves up to 200 MiB: call it from the node's own machine (127.0.0.1).");
+            return refusal;
         }
 
         Uri? url = monitor.ConfiguredTarget;
@@ -144,33 +183,47 @@ internal static class BandwidthApi
         }
 
         var measurement = await monitor.MeasureAsync(url, cancellationToken);
-        return measurement.State == BandwidthState.Failed
-            ? HttpSetup.Problem(502, "Bandwidth measurement failed", measurement.Error ?? "The measurement failed.")
-            : TypedResults.Ok(new BandwidthAnswer(measurement, profiler.Current.Network.BandwidthMbps, profiler.Current.Network.BandwidthSource));
+        if (measurement.State == BandwidthState.Failed)
+        {
+            return HttpSetup.Problem(502, "Bandwidth measurement failed", measurement.Error ?? "The measurement failed.");
+        }
+
+        var network = profiler.Current.Network;
+        return TypedResults.Ok(new BandwidthAnswer(measurement, url == monitor.ConfiguredTarget, network.BandwidthMbps, network.BandwidthSource));
     }
+
+    private static IResult Disabled() =>
+        HttpSetup.Problem(404, "Bandwidth probe disabled", "This node does not serve the bandwidth probe (BANDWIDTH_PROBE_ENABLED=false); measure against another node.");
+
+    private static IResult TooLarge() =>
+        HttpSetup.Problem(413, "Probe body too large", $"A bandwidth probe takes at most {MaxBytes} bytes (100 MiB); send less.");
 
     private static IResult Refused(HttpContext context, RateLimitLease lease)
     {
         var retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? wait : TimeSpan.FromSeconds(5);
         var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         return HttpSetup.Problem(429, "Bandwidth probe busy",
-            $"This node serves {BandwidthProbeGate.Concurrent} bandwidth probes at a time and {BandwidthProbeGate.PerRemotePerHour} per hour to each remote address; retry after {seconds} s.",
+            $"This node serves {BandwidthProbeGate.Concurrent} bandwidth probes at a time, one at a time and {BandwidthProbeGate.PerRemotePerHour} per hour to each remote address; retry after {seconds} s.",
             retryAfterSeconds: seconds, context: context);
     }
 }
 
-/// <summary>The answer of a measurement made on request: its figures, and what the node now reports (BANDWIDTH_MBPS still wins when set).</summary>
-internal sealed record BandwidthAnswer(BandwidthMeasurement Measurement, double? BandwidthMbps, string? BandwidthSource);
+/// <summary>
+/// The answer of a measurement made on request: its figures, whether they are what the node reports (only
+/// a measurement of BANDWIDTH_TEST_URL is), and what node_status reports now.
+/// </summary>
+internal sealed record BandwidthAnswer(BandwidthMeasurement Measurement, bool Reported, double? BandwidthMbps, string? BandwidthSource);
 
 /// <summary>
 /// Bounds what the probe may cost this node: <see cref="Concurrent"/> probes at once (a queue would only
-/// skew the measurements), and <see cref="PerRemotePerHour"/> per remote address per hour; loopback callers
-/// only share the concurrency bound unless QUOTA_LOOPBACK is set.
+/// skew the measurements), and per remote address (an IPv6 address counts by its /64) one at a time and
+/// <see cref="PerRemotePerHour"/> an hour (a measurement spends two: its GET and its POST); loopback callers
+/// share only the first bound, unless QUOTA_LOOPBACK is set.
 /// </summary>
 internal sealed class BandwidthProbeGate : IDisposable
 {
     public const int Concurrent = 2;
-    public const int PerRemotePerHour = 12;
+    public const int PerRemotePerHour = 24;
 
     private readonly PartitionedRateLimiter<HttpContext> _limiter;
 
@@ -178,22 +231,42 @@ internal sealed class BandwidthProbeGate : IDisposable
     {
         ArgumentNullException.ThrowIfNull(quotas);
         var applyToLoopback = quotas.ApplyToLoopback;
+        string? Requester(HttpContext context) =>
+            context.Connection.RemoteIpAddress is not { } remote || (IPAddress.IsLoopback(remote) && !applyToLoopback) ? null : RequesterKey(remote);
         _limiter = PartitionedRateLimiter.CreateChained(
             PartitionedRateLimiter.Create<HttpContext, string>(_ => RateLimitPartition.GetConcurrencyLimiter(
                 "all", _ => new ConcurrencyLimiterOptions { PermitLimit = Concurrent, QueueLimit = 0 })),
-            PartitionedRateLimiter.Create<HttpContext, string>(context =>
-            {
-                var remote = context.Connection.RemoteIpAddress;
-                return remote is null || (IPAddress.IsLoopback(remote) && !applyToLoopback)
-                    ? RateLimitPartition.GetNoLimiter("loopback")
-                    : RateLimitPartition.GetSlidingWindowLimiter(remote.ToString(), _ => new SlidingWindowRateLimiterOptions
-                    {
-                        PermitLimit = PerRemotePerHour,
-                        Window = TimeSpan.FromHours(1),
-                        SegmentsPerWindow = 12,
-                        QueueLimit = 0,
-                    });
-            }));
+            PartitionedRateLimiter.Create<HttpContext, string>(context => Requester(context) is { } key
+                ? RateLimitPartition.GetConcurrencyLimiter(key, _ => new ConcurrencyLimiterOptions { PermitLimit = 1, QueueLimit = 0 })
+                : RateLimitPartition.GetNoLimiter("loopback")),
+            PartitionedRateLimiter.Create<HttpContext, string>(context => Requester(context) is { } key
+                ? RateLimitPartition.GetSlidingWindowLimiter(key, _ => new SlidingWindowRateLimiterOptions
+                {
+                    PermitLimit = PerRemotePerHour,
+                    Window = TimeSpan.FromHours(1),
+                    SegmentsPerWindow = 12,
+                    QueueLimit = 0,
+                })
+                : RateLimitPartition.GetNoLimiter("loopback")));
+    }
+
+    /// <summary>The address a quota is kept for: IPv4 as is, IPv6 by its /64 (one host usually holds a whole /64).</summary>
+    public static string RequesterKey(IPAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (address.AddressFamily != AddressFamily.InterNetworkV6)
+        {
+            return address.ToString();
+        }
+
+        var bytes = address.GetAddressBytes();
+        Array.Clear(bytes, 8, 8);
+        return new IPAddress(bytes) + "/64";
     }
 
     /// <summary>A lease to dispose when the probe ends; not acquired when a bound is reached.</summary>

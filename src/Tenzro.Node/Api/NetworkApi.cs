@@ -75,9 +75,9 @@ internal static class NetworkApi
 
         group.MapPost("/reset", (HttpContext context, RegionalLink link) =>
         {
-            if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
+            if (LocalAdmin.Refusal(context, "Resetting the regional link is an admin action") is { } refusal)
             {
-                return (IResult)HttpSetup.Problem(403, "Loopback only", "Resetting the regional link is an admin action: call it from the node's own machine (127.0.0.1).");
+                return refusal;
             }
 
             if (!link.RequestReset())

@@ -117,10 +117,10 @@ internal static class ResourcesApi
 
         group.MapPost("/clear", (HttpContext context, IResourceLedger ledger, TaskEngine engine, Hosting.SecurityEvents security) =>
         {
-            if (context.Connection.RemoteIpAddress is not { } remote || !IPAddress.IsLoopback(remote))
+            if (LocalAdmin.Refusal(context, "Releasing reservations is an admin action") is { } refusal)
             {
                 security.AdminRefused("clear-resources", context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
-                return (IResult)HttpSetup.Problem(403, "Loopback only", "Releasing reservations is an admin action: call it from the node's own machine (127.0.0.1).");
+                return refusal;
             }
 
             var released = ledger.Reservations.Where(r => !engine.IsRunning(r.TaskId) && ledger.Release(r.TaskId)).Select(r => r.TaskId).ToList();

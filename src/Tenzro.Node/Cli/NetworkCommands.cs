@@ -61,7 +61,7 @@ internal static class NetworkCommands
             "https");
         var command = new Command(
             "bandwidth",
-            "Make the running node measure its bandwidth now (download, upload, round trip; up to 10 s each way) against BANDWIDTH_TEST_URL or --target. The figure is what node_status reports unless BANDWIDTH_MBPS is set.")
+            "Make the running node measure its bandwidth now (download, upload, round trip; up to 10 s each way) against BANDWIDTH_TEST_URL, whose figure node_status reports (unless BANDWIDTH_MBPS is set), or against --target, to check a link without changing what is reported.")
         { url, json, target };
         command.SetAction(async (parse, ct) =>
         {
@@ -118,7 +118,10 @@ internal static class NetworkCommands
                     Console.WriteLine($"note:       {note}");
                 }
 
-                Console.WriteLine($"reported:   {body?["bandwidthMbps"]} Mbps ({body?["bandwidthSource"]})");
+                var reported = body?["bandwidthMbps"] is { } mbps ? $"{mbps} Mbps ({body?["bandwidthSource"]})" : "unknown";
+                Console.WriteLine(body?["reported"]?.GetValue<bool>() == true
+                    ? $"reported:   {reported}"
+                    : $"reported:   {reported}; this target is not BANDWIDTH_TEST_URL, so its figures are not reported");
                 return CliApp.Ok;
             }
         });

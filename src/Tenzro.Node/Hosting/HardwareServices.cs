@@ -35,12 +35,7 @@ internal static class HardwareServices
         services.AddSingleton<BenchmarkStore>();
         services.AddSingleton<HardwareBenchmarks>();
         services.AddSingleton<BandwidthStore>();
-        services.AddSingleton(sp => new BandwidthProbe(
-            new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(10), AutomaticDecompression = System.Net.DecompressionMethods.None })
-            {
-                Timeout = Timeout.InfiniteTimeSpan, // each direction has its own deadline
-            },
-            sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new BandwidthProbe(BandwidthProbe.CreateHttpClient(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(BandwidthLimits.Default);
         services.AddSingleton<BandwidthMonitor>();
         services.AddSingleton<Api.BandwidthProbeGate>();

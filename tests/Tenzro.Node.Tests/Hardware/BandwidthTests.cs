@@ -37,6 +37,7 @@ public sealed class BandwidthTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("application/octet-stream", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(200000, response.Content.Headers.ContentLength);
+        Assert.True(response.Headers.Contains(BandwidthProbe.ProbeHeader));
         Assert.Contains("no-store", response.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
         Assert.Equal(200000, body.Length);
         Assert.True(body.Distinct().Count() > 200, "the body is random, not a repeated byte");
@@ -85,7 +86,7 @@ public sealed class BandwidthTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(upload.Length, answer!["bytes"]!.GetValue<long>());
-        Assert.True(answer["seconds"]!.GetValue<double>() >= 0);
+        Assert.True(answer["seconds"]!.GetValue<double>() > 0);
         Assert.NotNull(answer["mbps"]);
     }
 
@@ -110,28 +111,47 @@ public sealed class BandwidthTests
     }
 
     [Fact]
-    public void Gate_RemoteAddress_GetsTwelvePerHourWhileLoopbackIsOnlyBoundByConcurrency()
+    public void Gate_RemoteAddress_GetsOneAtATimeAndTwentyFourAnHourWhileLoopbackIsOnlyBoundByConcurrency()
     {
         using var gate = new BandwidthProbeGate(new QuotaOptions());
-        var remote = new DefaultHttpContext();
-        remote.Connection.RemoteIpAddress = IPAddress.Parse("192.0.2.7");
-        var loopback = new DefaultHttpContext();
-        loopback.Connection.RemoteIpAddress = IPAddress.Loopback;
+        var remote = Caller("192.0.2.7");
+        var loopback = Caller("127.0.0.1");
 
-        var remoteGrants = Enumerable.Range(0, 13).Select(_ =>
+        bool held;
+        bool second;
+        using (var first = gate.Acquire(remote))
+        {
+            held = first.IsAcquired;
+            using var again = gate.Acquire(remote);
+            second = again.IsAcquired;
+        }
+
+        var hourly = Enumerable.Range(0, 24).Select(_ =>
         {
             using var lease = gate.Acquire(remote);
             return lease.IsAcquired;
         }).ToList();
-        var loopbackGrants = Enumerable.Range(0, 20).Select(_ =>
+        var loopbackGrants = Enumerable.Range(0, 40).Select(_ =>
         {
             using var lease = gate.Acquire(loopback);
             return lease.IsAcquired;
         }).ToList();
 
-        Assert.Equal(12, remoteGrants.Count(g => g));
-        Assert.False(remoteGrants[12]);
+        Assert.True(held);
+        Assert.False(second);
+        Assert.Equal(23, hourly.Count(g => g)); // the first lease above spent one of the 24
+        Assert.False(hourly[^1]);
         Assert.All(loopbackGrants, Assert.True);
+    }
+
+    [Theory]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true)]
+    [InlineData("2001:db8:1:2::1", "2001:db8:1:3::1", false)]
+    [InlineData("::ffff:192.0.2.7", "192.0.2.7", true)]
+    [InlineData("192.0.2.7", "192.0.2.8", false)]
+    public void Gate_RequesterKey_CountsAnIpv6AddressByItsSlash64(string a, string b, bool same)
+    {
+        Assert.Equal(same, BandwidthProbeGate.RequesterKey(IPAddress.Parse(a)) == BandwidthProbeGate.RequesterKey(IPAddress.Parse(b)));
     }
 
     [Fact]
@@ -197,26 +217,123 @@ public sealed class BandwidthTests
     }
 
     [Fact]
-    public async Task Measure_OnRequest_AnswersTheFiguresAndAnotherTargetThatFailsLeavesThemAlone()
+    public async Task Measure_AnotherTarget_IsAnsweredButNeitherReportedNorStored()
     {
         await using var peer = await TestNode.StartAsync();
-        await using var node = await TestNode.StartAsync();
-        var target = Uri.EscapeDataString(new Uri(peer.BaseAddress, "/api/network/bandwidth?bytes=2097152").ToString());
+        var configured = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["BANDWIDTH_TEST_URL"] = configured, ["BANDWIDTH_TEST_INTERVAL"] = "0" });
+        var before = await WaitForMeasurementAsync(node.Client, "measured");
+        var other = Uri.EscapeDataString(new Uri(peer.BaseAddress, "/api/network/bandwidth?bytes=2097152").ToString());
 
-        using var measured = await node.Client.PostAsync($"/api/network/bandwidth/measure?target={target}", null, Timeouts.Token(Timeouts.Long));
+        using var measured = await node.Client.PostAsync($"/api/network/bandwidth/measure?target={other}", null, Timeouts.Token(Timeouts.Long));
         var answer = await TaskApi.ReadAsync(measured);
         var small = Uri.EscapeDataString(new Uri(peer.BaseAddress, "/health").ToString());
         using var failed = await node.Client.PostAsync($"/api/network/bandwidth/measure?target={small}", null, Timeouts.Token(Timeouts.Long));
         var problem = await TaskApi.ReadAsync(failed);
-        var network = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
+        var after = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
 
         Assert.Equal(HttpStatusCode.OK, measured.StatusCode);
         Assert.Equal(2097152, answer!["measurement"]!["downloadBytes"]!.GetValue<long>());
-        Assert.Equal("measured", answer["bandwidthSource"]!.GetValue<string>());
+        Assert.False(answer["reported"]!.GetValue<bool>());
+        Assert.Equal(before["bandwidthMbps"]!.GetValue<double>(), answer["bandwidthMbps"]!.GetValue<double>());
         Assert.Equal(HttpStatusCode.BadGateway, failed.StatusCode);
         Assert.Contains("too few to measure bandwidth", problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal("measured", network["measurement"]!["state"]!.GetValue<string>());
-        Assert.Equal(2097152, network["measurement"]!["downloadBytes"]!.GetValue<long>());
+        Assert.Equal("measured", after["measurement"]!["state"]!.GetValue<string>());
+        Assert.Equal(configured, after["measurement"]!["target"]!.GetValue<string>());
+        Assert.Equal(TenMiB, after["measurement"]!["downloadBytes"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task Measure_ConfiguredTargetOnRequest_IsReported()
+    {
+        await using var peer = await TestNode.StartAsync();
+        var configured = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["BANDWIDTH_TEST_URL"] = configured, ["BANDWIDTH_TEST_INTERVAL"] = "0" });
+        var first = (await WaitForMeasurementAsync(node.Client, "measured"))["measurement"]!;
+
+        using var response = await node.Client.PostAsync("/api/network/bandwidth/measure", null, Timeouts.Token(Timeouts.Long));
+        var answer = await TaskApi.ReadAsync(response);
+        var network = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(answer!["reported"]!.GetValue<bool>());
+        Assert.Equal("measured", answer["bandwidthSource"]!.GetValue<string>());
+        Assert.Equal(answer["measurement"]!["measuredAt"]!.GetValue<string>(), network["measurement"]!["measuredAt"]!.GetValue<string>());
+        Assert.NotEqual(first["measuredAt"]!.GetValue<string>(), network["measurement"]!["measuredAt"]!.GetValue<string>());
+    }
+
+    [Theory]
+    [InlineData("Origin", "http://evil.example", "Cross-site request")]
+    [InlineData("Sec-Fetch-Site", "cross-site", "Cross-site request")]
+    [InlineData("Host", "evil.example", "Host not local")]
+    public async Task Measure_FromAWebPageOfAnotherSiteOrARebindingName_IsRefused(string header, string value, string title)
+    {
+        await using var node = await TestNode.StartAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/network/bandwidth/measure?target=http://192.0.2.1/file");
+        if (header == "Host")
+        {
+            request.Headers.Host = value;
+        }
+        else
+        {
+            request.Headers.TryAddWithoutValidation(header, value);
+        }
+
+        using var response = await node.Client.SendAsync(request, Timeouts.Token());
+        var problem = await TaskApi.ReadAsync(response);
+        using var reset = new HttpRequestMessage(HttpMethod.Post, "/api/network/reset");
+        reset.Headers.TryAddWithoutValidation("Origin", "http://evil.example");
+        using var resetResponse = await node.Client.SendAsync(reset, Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(title, problem!["title"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Forbidden, resetResponse.StatusCode);
+    }
+
+    [Fact]
+    public async Task Measure_FromTheNodesOwnDashboardOrigin_IsAllowed()
+    {
+        await using var node = await TestNode.StartAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/network/bandwidth/measure");
+        request.Headers.TryAddWithoutValidation("Origin", node.BaseAddress.GetLeftPart(UriPartial.Authority));
+        request.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "same-origin");
+
+        using var response = await node.Client.SendAsync(request, Timeouts.Token());
+
+        // Past the admin rule: the answer is about the missing target.
+        Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Probe_Disabled_AnswersNotFoundThatSaysWhy()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["BANDWIDTH_PROBE_ENABLED"] = "false" });
+
+        using var get = await node.Client.GetAsync("/api/network/bandwidth", Timeouts.Token());
+        using var post = await node.Client.PostAsync("/api/network/bandwidth", new ByteArrayContent(new byte[10]), Timeouts.Token());
+        var problem = await TaskApi.ReadAsync(get);
+
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, post.StatusCode);
+        Assert.Contains("BANDWIDTH_PROBE_ENABLED=false", problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ProbePost_DeclaredOverTheCap_Is413BeforeAnyByteIsRead()
+    {
+        await using var node = await TestNode.StartAsync();
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, node.BaseAddress.Port, Timeouts.Token());
+        var stream = client.GetStream();
+        var head = $"POST /api/network/bandwidth HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {BandwidthApi.MaxBytes + 1}\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head), Timeouts.Token());
+
+        var buffer = new byte[4096];
+        var read = await stream.ReadAsync(buffer, Timeouts.Token());
+        var answer = System.Text.Encoding.ASCII.GetString(buffer, 0, read);
+
+        Assert.StartsWith("HTTP/1.1 413", answer, StringComparison.Ordinal);
+        Assert.Contains("at most 104857600 bytes", answer, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -234,10 +351,19 @@ public sealed class BandwidthTests
     }
 
     [Fact]
-    public async Task Probe_TargetRefusesUploads_MeasuresTheDownloadAndSaysWhyTheUploadIsMissing()
+    public async Task Probe_PlainFileServer_MeasuresTheDownloadOnlyAndNeverUploads()
     {
-        await using var server = await SmallServer.StartAsync(app => app.MapGet("/file", () => Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream")));
-        using var http = new HttpClient();
+        var posts = 0;
+        await using var server = await SmallServer.StartAsync(app =>
+        {
+            app.MapGet("/file", () => Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream"));
+            app.MapPost("/file", () =>
+            {
+                Interlocked.Increment(ref posts);
+                return Results.Ok();
+            });
+        });
+        using var http = BandwidthProbe.CreateHttpClient();
         var probe = new BandwidthProbe(http, TimeProvider.System);
 
         var measurement = await probe.MeasureAsync(new Uri(server.BaseAddress, "/file"), BandwidthLimits.Default, Timeouts.Token(Timeouts.Long));
@@ -246,32 +372,94 @@ public sealed class BandwidthTests
         Assert.Equal(2 * 1024 * 1024, measurement.DownloadBytes);
         Assert.NotNull(measurement.DownloadMbps);
         Assert.Null(measurement.UploadMbps);
-        Assert.Contains("upload not measured", measurement.Error, StringComparison.Ordinal);
-        Assert.Contains("405", measurement.Error, StringComparison.Ordinal);
+        Assert.Equal(0, posts);
+        Assert.Contains("is not a node's bandwidth probe", measurement.Error, StringComparison.Ordinal);
         Assert.Equal(measurement.DownloadMbps, measurement.ReportedMbps);
+    }
+
+    [Fact]
+    public async Task Probe_ProbeThatTakesNoUploads_LeavesTheUploadUnmeasuredWithTheReason()
+    {
+        await using var server = await ProbeLikeServer(StatusCodes.Status405MethodNotAllowed);
+        using var http = BandwidthProbe.CreateHttpClient();
+
+        var measurement = await new BandwidthProbe(http, TimeProvider.System).MeasureAsync(new Uri(server.BaseAddress, "/probe"), BandwidthLimits.Default, Timeouts.Token(Timeouts.Long));
+
+        Assert.Equal(BandwidthState.Measured, measurement.State);
+        Assert.Null(measurement.UploadMbps);
+        Assert.Contains("answered 405", measurement.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Probe_UploadRefusedForNow_FailsTheMeasurementInsteadOfReportingTheDownloadAlone()
+    {
+        await using var server = await ProbeLikeServer(StatusCodes.Status429TooManyRequests);
+        using var http = BandwidthProbe.CreateHttpClient();
+
+        var error = await Assert.ThrowsAsync<BandwidthProbeException>(() =>
+            new BandwidthProbe(http, TimeProvider.System).MeasureAsync(new Uri(server.BaseAddress, "/probe"), BandwidthLimits.Default, Timeouts.Token(Timeouts.Long)));
+
+        Assert.Contains("answered 429", error.Message, StringComparison.Ordinal);
+        Assert.Contains("retry after 30 s", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Probe_TargetRedirects_FailsNamingWhereToInsteadOfFollowing()
+    {
+        await using var server = await SmallServer.StartAsync(app =>
+        {
+            app.MapMethods("/old", [HttpMethods.Get, HttpMethods.Head], () => Results.Redirect("/new", permanent: true));
+            app.MapGet("/new", () => Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream"));
+        });
+        using var http = BandwidthProbe.CreateHttpClient();
+
+        var error = await Assert.ThrowsAsync<BandwidthProbeException>(() =>
+            new BandwidthProbe(http, TimeProvider.System).MeasureAsync(new Uri(server.BaseAddress, "/old"), BandwidthLimits.Default, Timeouts.Token()));
+
+        Assert.Contains("redirects the download to /new; give the final URL", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Monitor_Cancelled_AnswersThatTheNodeIsShuttingDownAndKeepsTheProfile()
+    {
+        await using var server = await SlowServer();
+        var profiler = Profiler();
+        var directory = TestNode.NewDirectory();
+        var database = new NodeDatabase(Path.Combine(directory, "node.db"));
+        database.Migrate(Migrations.All);
+        using var http = BandwidthProbe.CreateHttpClient();
+        using var monitor = new BandwidthMonitor(profiler, new BandwidthProbe(http, TimeProvider.System), new BandwidthStore(database),
+            new NetworkOptions { BandwidthTestUrl = new Uri(server.BaseAddress, "/slow") }, BandwidthLimits.Default, TimeProvider.System, NullLogger<BandwidthMonitor>.Instance);
+
+        var measuring = monitor.MeasureAsync(new Uri(server.BaseAddress, "/slow"), Timeouts.Token());
+        await Task.Delay(300);
+        var running = profiler.Current.Network.Measurement?.State;
+        monitor.Cancel();
+        var result = await measuring.WaitAsync(Timeouts.Token());
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
+
+        Assert.Equal(BandwidthState.Running, running);
+
+        Assert.Equal(BandwidthState.Failed, result.State);
+        Assert.Equal("the node is shutting down", result.Error);
+        Assert.Null(profiler.Current.Network.Measurement);
+        Assert.NotEqual("measured", profiler.Current.Network.BandwidthSource);
     }
 
     [Fact]
     public async Task Probe_SlowTarget_MeasuresWhatArrivedWithinTheTimeAllowed()
     {
-        await using var server = await SmallServer.StartAsync(app => app.MapGet("/slow", async (HttpContext context) =>
-        {
-            var block = new byte[16 * 1024];
-            for (var i = 0; i < 1000 && !context.RequestAborted.IsCancellationRequested; i++)
-            {
-                await context.Response.Body.WriteAsync(block, context.RequestAborted);
-                await context.Response.Body.FlushAsync(context.RequestAborted);
-                await Task.Delay(50, context.RequestAborted);
-            }
-        }));
-        using var http = new HttpClient();
+        await using var server = await SlowServer();
+        using var http = BandwidthProbe.CreateHttpClient();
         var probe = new BandwidthProbe(http, TimeProvider.System);
-        var limits = new BandwidthLimits(MaxBytes: 100L * 1024 * 1024, MinBytes: 16 * 1024, PerDirection: TimeSpan.FromSeconds(1));
+        // Less than MinBytes arrives in the second allowed: a slow link is still a measurement, not "too few bytes".
+        var limits = new BandwidthLimits(MaxBytes: 100L * 1024 * 1024, MinBytes: 1024 * 1024, PerDirection: TimeSpan.FromSeconds(1));
 
         var measurement = await probe.MeasureAsync(new Uri(server.BaseAddress, "/slow"), limits, Timeouts.Token());
 
         Assert.Equal(BandwidthState.Measured, measurement.State);
-        Assert.InRange(measurement.DownloadBytes, 16 * 1024, 1024 * 1024);
+        Assert.InRange(measurement.DownloadBytes, 16 * 1024, 1024 * 1024 - 1);
         // About 16 KiB per 50 ms: 2.6 Mbps; far below what loopback carries, so the figure is the server's pace.
         Assert.InRange(measurement.DownloadMbps!.Value, 0.5, 20);
     }
@@ -279,7 +467,7 @@ public sealed class BandwidthTests
     [Fact]
     public async Task Probe_NothingListens_FailsWithCannotReach()
     {
-        using var http = new HttpClient();
+        using var http = BandwidthProbe.CreateHttpClient();
         var probe = new BandwidthProbe(http, TimeProvider.System);
         var port = FreePort();
 
@@ -311,7 +499,7 @@ public sealed class BandwidthTests
                 MeasuredAt = Core.Tasks.TaskStore.Format(DateTimeOffset.UtcNow.AddMinutes(-5)),
             });
             var profiler = Profiler();
-            using var http = new HttpClient();
+            using var http = BandwidthProbe.CreateHttpClient();
             using var monitor = new BandwidthMonitor(profiler, new BandwidthProbe(http, TimeProvider.System), store,
                 new NetworkOptions { BandwidthTestUrl = target }, BandwidthLimits.Default, TimeProvider.System, NullLogger<BandwidthMonitor>.Instance);
             using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
@@ -350,7 +538,7 @@ public sealed class BandwidthTests
 
     [Theory]
     [InlineData("BANDWIDTH_TEST_URL", "ftp://example.org/big", "BANDWIDTH_TEST_URL: 'ftp://example.org/big'")]
-    [InlineData("BANDWIDTH_TEST_INTERVAL", "1000", "0 (start-up and on request only) or an interval from 60000")]
+    [InlineData("BANDWIDTH_TEST_INTERVAL", "60000", "0 (start-up and on request only) or an interval from 300000")]
     [InlineData("BANDWIDTH_TEST_INTERVAL", "soon", "BANDWIDTH_TEST_INTERVAL: 'soon'")]
     public void Settings_BadBandwidthTestValue_NamesTheKeyAndWhatItExpects(string key, string value, string expected)
     {
@@ -379,6 +567,44 @@ public sealed class BandwidthTests
 
         throw new TimeoutException($"no bandwidth measurement in state {state} within {Timeouts.Long}");
     }
+
+    private static DefaultHttpContext Caller(string address)
+    {
+        var context = new DefaultHttpContext();
+        context.Connection.RemoteIpAddress = IPAddress.Parse(address);
+        return context;
+    }
+
+    /// <summary>Serves 2 MiB marked as a node's probe on GET and HEAD, and answers POST with <paramref name="postStatus"/> (Retry-After 30 on 429).</summary>
+    private static Task<SmallServer> ProbeLikeServer(int postStatus) => SmallServer.StartAsync(app =>
+    {
+        app.MapMethods("/probe", [HttpMethods.Get, HttpMethods.Head], (HttpContext context) =>
+        {
+            context.Response.Headers[BandwidthProbe.ProbeHeader] = "1";
+            return Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream");
+        });
+        app.MapPost("/probe", (HttpContext context) =>
+        {
+            if (postStatus == StatusCodes.Status429TooManyRequests)
+            {
+                context.Response.Headers.RetryAfter = "30";
+            }
+
+            return Results.StatusCode(postStatus);
+        });
+    });
+
+    /// <summary>Trickles 16 KiB every 50 ms at /slow.</summary>
+    private static Task<SmallServer> SlowServer() => SmallServer.StartAsync(app => app.MapGet("/slow", async (HttpContext context) =>
+    {
+        var block = new byte[16 * 1024];
+        for (var i = 0; i < 1000 && !context.RequestAborted.IsCancellationRequested; i++)
+        {
+            await context.Response.Body.WriteAsync(block, context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+            await Task.Delay(50, context.RequestAborted);
+        }
+    }));
 
     private static HardwareProfiler Profiler() =>
         new(TierAndRequirementsTests.Facts(4, 8L << 30, 0), new NodeOptions(), new NetworkOptions(), TimeProvider.System);
