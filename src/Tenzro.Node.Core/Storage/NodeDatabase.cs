@@ -122,10 +122,17 @@ public sealed class NodeDatabase : IAsyncDisposable
         return (long)command.ExecuteScalar()!;
     }
 
-    /// <summary>Writes a row and reads it back in a transaction that is rolled back: proves the file is writable.</summary>
-    public void CheckWritable()
+    /// <summary>
+    /// Writes a row in a transaction that is rolled back: proves the file is writable. Waits at most
+    /// <paramref name="timeout"/> (whole seconds, at least one) for SQLite's write lock, so that a lock held
+    /// elsewhere is reported promptly instead of after the writers' 30 s.
+    /// </summary>
+    public void CheckWritable(TimeSpan timeout)
     {
-        using var connection = OpenConnection();
+        var seconds = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder(_connectionString) { DefaultTimeout = seconds, Pooling = false }.ToString());
+        connection.Open();
+        Execute(connection, $"PRAGMA busy_timeout={seconds * 1000};");
         using var transaction = connection.BeginTransaction();
         using var command = connection.CreateCommand();
         command.Transaction = transaction;

@@ -117,42 +117,62 @@ internal static class HealthApi
     };
 
     /// <summary>
-    /// Proves the database is writable with a write that is rolled back. The probe takes SQLite's write
-    /// lock, so its result is reused for HEALTH_CHECK_INTERVAL (the background evaluation refreshes it):
-    /// a busy /health must not compete with task submissions for the writer.
+    /// Proves the database is writable with a write that is rolled back, waiting at most
+    /// <see cref="ProbeTimeout"/> for the write lock. The probe takes SQLite's write lock, so its result is
+    /// reused for HEALTH_CHECK_INTERVAL (the background evaluation refreshes it): a busy /health must not
+    /// compete with task submissions for the writer. While a probe runs, callers get the last result at
+    /// once instead of waiting on a locked database.
     /// </summary>
     internal sealed class StoreHealthCheck(NodeDatabase database, Core.Configuration.MonitoringOptions options, TimeProvider time) : IHealthCheck
     {
-        private readonly Lock _lock = new();
-        private HealthCheckResult _last;
-        private DateTimeOffset _checkedAt = DateTimeOffset.MinValue;
+        public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
 
-        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        private readonly Lock _lock = new();
+        private Task<HealthCheckResult>? _probe;
+        private HealthCheckResult? _last;
+        private DateTimeOffset _startedAt = DateTimeOffset.MinValue;
+
+        public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
+            Task<HealthCheckResult> probe;
             lock (_lock)
             {
                 var now = time.GetUtcNow();
-                if (now - _checkedAt >= options.HealthCheckInterval)
+                if (_probe is null || (_probe.IsCompleted && now - _startedAt >= options.HealthCheckInterval))
                 {
-                    _last = Probe();
-                    _checkedAt = now;
+                    _startedAt = now;
+                    _probe = Task.Run(Probe, CancellationToken.None);
                 }
 
-                return Task.FromResult(_last);
+                probe = _probe;
+                if (!probe.IsCompleted && _last is { } last)
+                {
+                    return last;
+                }
             }
+
+            return await probe.WaitAsync(cancellationToken);
         }
 
         private HealthCheckResult Probe()
         {
+            HealthCheckResult result;
             try
             {
-                database.CheckWritable();
-                return HealthCheckResult.Healthy($"{database.Path} is writable");
+                database.CheckWritable(ProbeTimeout);
+                result = HealthCheckResult.Healthy($"{database.Path} is writable");
             }
             catch (Exception e)
             {
-                return HealthCheckResult.Unhealthy($"{database.Path} is not writable: {e.Message}");
+                result = HealthCheckResult.Unhealthy($"{database.Path} is not writable: {e.Message}");
             }
+
+            lock (_lock)
+            {
+                _last = result;
+            }
+
+            return result;
         }
     }
 

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Tests.Support;
 
@@ -32,5 +34,56 @@ public sealed class HealthTransitionTests
         Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
         Assert.Equal("healthy", recovered!["status"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    [Fact]
+    public async Task Health_StoreCannotBeWritten_IsUnhealthy503NamingTheStoreAndRecovers()
+    {
+        await using var node = await TestNode.StartAsync();
+        await using var blocker = new SqliteConnection($"Data Source={Path.Combine(node.DataDirectory, "node.db")};Pooling=False");
+        await blocker.OpenAsync(Timeouts.Token());
+        await using (var hold = blocker.CreateCommand())
+        {
+            // Another process holding SQLite's write lock past the node's busy timeout (10 s): the node cannot write.
+            hold.CommandText = "BEGIN EXCLUSIVE;";
+            await hold.ExecuteNonQueryAsync(Timeouts.Token());
+        }
+
+        var (unhealthyStatus, unhealthy) = await WaitForHealthAsync(node.Client, HttpStatusCode.ServiceUnavailable);
+        using var notReady = await node.Client.GetAsync("/health/ready", Timeouts.Token(Timeouts.Long));
+        await using (var release = blocker.CreateCommand())
+        {
+            release.CommandText = "ROLLBACK;";
+            await release.ExecuteNonQueryAsync(Timeouts.Token());
+        }
+
+        var (recoveredStatus, recovered) = await WaitForHealthAsync(node.Client, HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unhealthyStatus);
+        Assert.Equal("unhealthy", unhealthy["status"]!.GetValue<string>());
+        Assert.Equal("unhealthy", unhealthy["checks"]!["store"]!["status"]!.GetValue<string>());
+        Assert.Contains("node.db is not writable", unhealthy["checks"]!["store"]!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("locked", unhealthy["checks"]!["store"]!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, recoveredStatus);
+        Assert.Equal("healthy", recovered["checks"]!["store"]!["status"]!.GetValue<string>());
+    }
+
+    /// <summary>Polls /health until it answers <paramref name="status"/>; fails the test after a minute.</summary>
+    private static async Task<(HttpStatusCode Status, JsonObject Body)> WaitForHealthAsync(HttpClient client, HttpStatusCode status)
+    {
+        var deadline = DateTime.UtcNow + Timeouts.Long;
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await client.GetAsync("/health", Timeouts.Token(Timeouts.Long));
+            if (response.StatusCode == status)
+            {
+                return (response.StatusCode, (await TaskApi.ReadAsync(response))!);
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"/health did not answer {(int)status} within {Timeouts.Long}");
     }
 }
