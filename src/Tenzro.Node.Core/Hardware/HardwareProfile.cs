@@ -40,6 +40,9 @@ public sealed record HardwareProfile
 
     /// <summary>Each container limit that lowered a usable figure; empty when none did.</summary>
     public required IReadOnlyList<AppliedLimit> LimitsApplied { get; init; }
+
+    /// <summary>What this machine did not let the node read (another OS, a locked-down container), and where the figure comes from instead.</summary>
+    public IReadOnlyList<string> NotDetected { get; init; } = [];
 }
 
 /// <summary>Operating system, kernel, .NET runtime and host name.</summary>

@@ -48,6 +48,7 @@ public sealed class HardwareProfiler
                 TierRules.Qualify(facts.Cpu.UsableCores, facts.Memory.UsableBytes, largestGpu),
                 TierRules.Shortfalls(node.NodeTier, facts.Cpu.UsableCores, facts.Memory.UsableBytes, largestGpu)),
             LimitsApplied = facts.LimitsApplied,
+            NotDetected = facts.NotDetected,
         };
     }
 

@@ -12,7 +12,11 @@ public sealed record HardwareFacts(
     IReadOnlyList<NetworkInterfaceProfile> Interfaces,
     IReadOnlyList<AppliedLimit> LimitsApplied,
     string? MachineId,
-    IReadOnlyList<string> Problems);
+    IReadOnlyList<string> Problems)
+{
+    /// <summary>What could not be read on this machine, and where the figure comes from instead; empty when everything was.</summary>
+    public IReadOnlyList<string> NotDetected { get; init; } = [];
+}
 
 /// <summary>Reads the machine's hardware.</summary>
 public interface IHardwareSource

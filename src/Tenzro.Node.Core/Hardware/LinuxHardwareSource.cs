@@ -41,6 +41,7 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
         var problems = results.Where(r => r.Outcome is ToolOutcome.Failed or ToolOutcome.TimedOut).Select(r => r.Detail ?? r.Outcome.ToString()).Distinct().ToList();
         var pciDevices = results[2].Outcome == ToolOutcome.Ok ? LspciParser.Parse(results[2].Output) : [];
         var gpus = CombineGpus(results[0], results[1], pciDevices);
+        var notDetected = NotDetected(lspciRan: results[2].Outcome == ToolOutcome.Ok).ToList();
         return new HardwareFacts(
             ReadOs(),
             cpu,
@@ -50,7 +51,48 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
             NetworkInterfaces.Read(Root),
             applied,
             SysFs.ReadTrimmed(Root, "/etc/machine-id") ?? SysFs.ReadTrimmed(Root, "/var/lib/dbus/machine-id"),
-            problems);
+            problems)
+        {
+            NotDetected = notDetected,
+        };
+    }
+
+    /// <summary>
+    /// What this machine does not let the node read (another OS, a locked-down container), each with the
+    /// file that is missing and where the figure comes from instead; empty on an ordinary Linux machine.
+    /// </summary>
+    private IEnumerable<string> NotDetected(bool lspciRan)
+    {
+        bool Missing(string path) => !File.Exists(SysFs.Under(Root, path)) && !Directory.Exists(SysFs.Under(Root, path));
+        if (Missing("/proc/cpuinfo"))
+        {
+            yield return "CPU model, vendor, features and frequencies (/proc/cpuinfo is not readable; the core count comes from the .NET runtime)";
+        }
+
+        if (Missing("/proc/meminfo"))
+        {
+            yield return "memory and swap (/proc/meminfo is not readable; total and available memory come from the .NET runtime, swap is unknown)";
+        }
+
+        if (Missing("/proc/self/mountinfo"))
+        {
+            yield return "the filesystem and device under DATA_DIR and whether it is rotational (/proc/self/mountinfo is not readable)";
+        }
+
+        if (Missing("/sys/fs/cgroup"))
+        {
+            yield return "container CPU and memory limits (/sys/fs/cgroup is absent)";
+        }
+
+        if (Missing("/sys/class/net"))
+        {
+            yield return "network interfaces and link speeds (/sys/class/net is absent)";
+        }
+
+        if (Missing("/sys/class/drm") && !lspciRan)
+        {
+            yield return "GPUs other than NVIDIA ones that nvidia-smi lists (/sys/class/drm is absent and lspci is not installed)";
+        }
     }
 
     /// <summary>The dynamic figures of this source's machine for <paramref name="dataDirectory"/>.</summary>

@@ -110,6 +110,11 @@ internal static class ProfileCommand
             ? "none"
             : string.Join("; ", limits.Select(l => $"{l?["resource"]} {Limit(l)} by {l?["mechanism"]}")));
         Row(machine, "fingerprint", profile["fingerprint"]?.ToString() ?? "?");
+        foreach (var missing in profile["notDetected"]?.AsArray() ?? [])
+        {
+            Row(machine, "not detected", missing?.ToString() ?? "");
+        }
+
         AnsiConsole.Write(machine);
 
         var gpus = new Table().Title("[bold]GPUs[/]").AddColumn("vendor").AddColumn("name").AddColumn("memory").AddColumn("driver").AddColumn("bus").AddColumn("found by").Border(TableBorder.Rounded);

@@ -28,6 +28,11 @@ internal sealed partial class HardwareStartupService(
             LogToolProblem(logger, problem);
         }
 
+        foreach (var missing in facts.NotDetected)
+        {
+            LogNotDetected(logger, missing);
+        }
+
         if (profile.Tier.Shortfalls.Count > 0)
         {
             LogTierAbove(logger, profile.Tier.Configured, profile.Tier.Qualified, TierRules.Requirement(profile.Tier.Configured), string.Join("; ", profile.Tier.Shortfalls));
@@ -72,6 +77,9 @@ internal sealed partial class HardwareStartupService(
 
     [LoggerMessage(EventId = LogEvents.HardwareToolProblem, Level = LogLevel.Warning, Message = "Hardware profiling: {Problem}")]
     private static partial void LogToolProblem(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = LogEvents.HardwareNotDetected, Level = LogLevel.Warning, Message = "Hardware profiling: not detected on this machine: {What}")]
+    private static partial void LogNotDetected(ILogger logger, string what);
 
     [LoggerMessage(EventId = LogEvents.TierAboveQualified, Level = LogLevel.Warning,
         Message = "NODE_TIER {ConfiguredTier} is above the tier this machine qualifies for ({QualifiedTier}): it needs {Requirement}, and this machine has {Shortfalls}. The node starts anyway because ENFORCE_TIER is false")]

@@ -109,6 +109,20 @@ public sealed class LinuxHardwareSourceTests : IDisposable
         Assert.Empty(facts.Gpus);
         Assert.Empty(facts.LimitsApplied);
         Assert.Null(facts.MachineId);
+        Assert.Equal(
+            ["/proc/cpuinfo", "/proc/meminfo", "/proc/self/mountinfo", "/sys/fs/cgroup", "/sys/class/net", "/sys/class/drm"],
+            facts.NotDetected.Select(n => System.Text.RegularExpressions.Regex.Match(n, "\\((/[a-z/]+)").Groups[1].Value));
+        Assert.Contains("the core count comes from the .NET runtime", facts.NotDetected[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CollectAsync_FixtureMachine_SaysNothingIsMissing()
+    {
+        var source = new LinuxHardwareSource(FakeTools.Nvidia(), _tree.Root);
+
+        var facts = await source.CollectAsync(_dataDirectory, Timeouts.Token());
+
+        Assert.Empty(facts.NotDetected);
     }
 
     [Fact]
