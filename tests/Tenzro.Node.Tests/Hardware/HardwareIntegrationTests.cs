@@ -5,7 +5,7 @@ using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Hardware;
 
-/// <summary>The real profiler on this machine, checked against nproc, /proc/meminfo and df.</summary>
+/// <summary>The real profiler on this machine, checked against nproc, free (and /proc/meminfo) and df.</summary>
 [Trait("Suite", "hardware")]
 public sealed partial class HardwareIntegrationTests : IDisposable
 {
@@ -35,11 +35,16 @@ public sealed partial class HardwareIntegrationTests : IDisposable
     }
 
     [Fact]
-    public async Task CollectAsync_ThisMachine_TotalMemoryIsMemTotal()
+    public async Task CollectAsync_ThisMachine_TotalMemoryIsWhatFreeAndMemTotalSay()
     {
         var facts = await new LinuxHardwareSource(_tools).CollectAsync(_dataDirectory, Timeouts.Token());
         var memTotalKiB = long.Parse(MemTotal().Match(await File.ReadAllTextAsync("/proc/meminfo")).Groups[1].Value, CultureInfo.InvariantCulture);
+        var free = await _tools.RunAsync("free", ["-b"], TimeSpan.FromSeconds(5), Timeouts.Token());
+        var freeTotal = free.Output.Split('\n').Single(l => l.StartsWith("Mem:", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1];
 
+        Assert.Equal(ToolOutcome.Ok, free.Outcome);
+        Assert.Equal(long.Parse(freeTotal, CultureInfo.InvariantCulture), facts.Memory.TotalBytes);
         Assert.Equal(memTotalKiB * 1024, facts.Memory.TotalBytes);
         Assert.InRange(facts.Memory.UsableBytes, 1, facts.Memory.TotalBytes);
         Assert.InRange(facts.Memory.AvailableBytes, 1, facts.Memory.UsableBytes);
