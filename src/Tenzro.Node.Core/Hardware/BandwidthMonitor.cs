@@ -11,8 +11,9 @@ namespace Tenzro.Node.Core.Hardware;
 /// other target (asked for on request) is a diagnosis: it is answered, never published or stored.
 /// </summary>
 /// <remarks>
-/// Thread-safe. Measurements run one after another (two at once would share the link and halve each other);
-/// a request for the target being measured joins that measurement. <see cref="Cancel"/> (host shutdown)
+/// Thread-safe. Measurements run one after another (two at once would share the link and halve each other).
+/// Requests for BANDWIDTH_TEST_URL join the measurement of it in progress; a diagnosis belongs to its caller
+/// alone and stops (queued or running) when the caller goes away. <see cref="Cancel"/> (host shutdown)
 /// stops a measurement in progress.
 /// </remarks>
 public sealed partial class BandwidthMonitor(
@@ -25,32 +26,37 @@ public sealed partial class BandwidthMonitor(
     ILogger<BandwidthMonitor> logger) : IDisposable
 {
     private readonly Lock _gate = new();
+
+    // Never disposed: a measurement still unwinding at shutdown releases it, and it holds no wait handle.
     private readonly SemaphoreSlim _turn = new(1, 1);
     private readonly CancellationTokenSource _shutdown = new();
-    private Uri? _runningTarget;
-    private Task<BandwidthMeasurement>? _running;
+    private Task<BandwidthMeasurement>? _configured;
 
     /// <summary>BANDWIDTH_TEST_URL; null when the node measures only on request.</summary>
     public Uri? ConfiguredTarget => options.BandwidthTestUrl;
 
     /// <summary>
-    /// Measures against <paramref name="target"/> (after any measurement in progress, or joining it when it
-    /// is of the same target) and returns what was measured, or state failed with the reason. Only a
-    /// measurement of <see cref="ConfiguredTarget"/> reaches the profile; a failure keeps its last good
-    /// figures there, marked failed.
+    /// Measures against <paramref name="target"/> once any measurement in progress has ended, and returns
+    /// what was measured, or state failed with the reason. A measurement of <see cref="ConfiguredTarget"/>
+    /// is shared by every caller asking for it meanwhile and reaches the profile (a failure keeps its last
+    /// good figures there, marked failed); one of any other target stops when <paramref name="cancellationToken"/> fires.
     /// </summary>
     public Task<BandwidthMeasurement> MeasureAsync(Uri target, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
+        if (target != options.BandwidthTestUrl)
+        {
+            return MeasureInTurnAsync(target, reported: false, cancellationToken);
+        }
+
         lock (_gate)
         {
-            if (_running is null || _running.IsCompleted || _runningTarget != target)
+            if (_configured is null || _configured.IsCompleted)
             {
-                _runningTarget = target;
-                _running = Task.Run(() => MeasureInTurnAsync(target), CancellationToken.None);
+                _configured = Task.Run(() => MeasureInTurnAsync(target, reported: true, CancellationToken.None), CancellationToken.None);
             }
 
-            return _running.WaitAsync(cancellationToken);
+            return _configured.WaitAsync(cancellationToken);
         }
     }
 
@@ -93,33 +99,33 @@ public sealed partial class BandwidthMonitor(
     /// <summary>Stops a measurement in progress; idempotent.</summary>
     public void Cancel()
     {
-        if (!_shutdown.IsCancellationRequested)
+        lock (_gate)
         {
-            _shutdown.Cancel();
+            if (!_shutdown.IsCancellationRequested)
+            {
+                _shutdown.Cancel();
+            }
         }
     }
 
-    public void Dispose()
-    {
-        Cancel();
-        _shutdown.Dispose();
-        _turn.Dispose();
-    }
+    /// <summary>Stops what runs; the token source is left to the collector, since a measurement unwinding after shutdown still reads it.</summary>
+    public void Dispose() => Cancel();
 
-    private async Task<BandwidthMeasurement> MeasureInTurnAsync(Uri target)
+    private async Task<BandwidthMeasurement> MeasureInTurnAsync(Uri target, bool reported, CancellationToken caller)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(_shutdown.Token, caller);
         try
         {
-            await _turn.WaitAsync(_shutdown.Token);
+            await _turn.WaitAsync(stop.Token);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
         {
             return ShuttingDown(target);
         }
 
         try
         {
-            return await MeasureOnceAsync(target);
+            return await MeasureOnceAsync(target, reported, stop.Token);
         }
         finally
         {
@@ -127,9 +133,8 @@ public sealed partial class BandwidthMonitor(
         }
     }
 
-    private async Task<BandwidthMeasurement> MeasureOnceAsync(Uri target)
+    private async Task<BandwidthMeasurement> MeasureOnceAsync(Uri target, bool reported, CancellationToken stop)
     {
-        var reported = target == options.BandwidthTestUrl;
         var before = profiler.Current.Network.Measurement;
         if (reported)
         {
@@ -141,16 +146,22 @@ public sealed partial class BandwidthMonitor(
         BandwidthMeasurement measurement;
         try
         {
-            measurement = await probe.MeasureAsync(target, limits, _shutdown.Token);
+            measurement = await probe.MeasureAsync(target, limits, stop);
         }
-        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             if (reported)
             {
                 profiler.PublishBandwidth(before);
             }
 
-            return ShuttingDown(target);
+            if (_shutdown.IsCancellationRequested)
+            {
+                return ShuttingDown(target);
+            }
+
+            // The caller of a diagnosis went away: nobody reads the answer.
+            throw;
         }
         catch (Exception e)
         {

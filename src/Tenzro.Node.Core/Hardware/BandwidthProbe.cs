@@ -15,7 +15,11 @@ public sealed record BandwidthLimits(long MaxBytes, long MinBytes, TimeSpan PerD
 }
 
 /// <summary>A measurement that could not be made; the message says why and what to change.</summary>
-public sealed class BandwidthProbeException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class BandwidthProbeException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>The target refused for now (429): a moment later it may not.</summary>
+    public bool Busy { get; init; }
+}
 
 /// <summary>
 /// Measures throughput against an HTTP target: a GET whose body is read (up to <see cref="BandwidthLimits.MaxBytes"/>
@@ -35,6 +39,9 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
 
     /// <summary>The header a node's probe puts on its GET and HEAD answers: it takes uploads at the same URL.</summary>
     public const string ProbeHeader = "X-Tenzro-Bandwidth-Probe";
+
+    /// <summary>The wait before the one retry of an upload the probe refused as busy (429).</summary>
+    public static readonly TimeSpan UploadRetryDelay = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Measures the round trip, the download and, against a node's probe, the upload. Throws
@@ -173,7 +180,8 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            // The time allowed is up: what arrived by then is the measurement.
+            // The time allowed is up: what arrived by then, over the whole time waited, is the measurement.
+            elapsed = time.GetElapsedTime(started);
         }
         catch (Exception e) when (e is HttpRequestException or IOException)
         {
@@ -189,6 +197,21 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
     /// passing problem never turns into a reported figure from the download alone.
     /// </summary>
     private async Task<(long Bytes, double? Mbps, string? Note)> UploadAsync(Uri target, long bytes, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await UploadOnceAsync(target, bytes, limit, cancellationToken);
+        }
+        catch (BandwidthProbeException e) when (e.Busy)
+        {
+            // The probe may not have seen the download's connection close yet, and it serves one probe at a
+            // time per address: one more try, a moment later.
+            await Task.Delay(UploadRetryDelay, time, cancellationToken);
+            return await UploadOnceAsync(target, bytes, limit, cancellationToken);
+        }
+    }
+
+    private async Task<(long Bytes, double? Mbps, string? Note)> UploadOnceAsync(Uri target, long bytes, TimeSpan limit, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // The body stops at the limit; the answer then gets a few seconds more.
@@ -209,7 +232,10 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
         }
 
         var retry = response.Headers.RetryAfter?.Delta is { } wait ? $"; it asks to retry after {wait.TotalSeconds} s" : "";
-        throw new BandwidthProbeException($"{target} answered {Describe(response)} to the upload (POST){retry}.");
+        throw new BandwidthProbeException($"{target} answered {Describe(response)} to the upload (POST){retry}.")
+        {
+            Busy = response.StatusCode == HttpStatusCode.TooManyRequests,
+        };
     }
 
     private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, string direction, TimeSpan limit, CancellationToken deadline, CancellationToken cancellationToken)

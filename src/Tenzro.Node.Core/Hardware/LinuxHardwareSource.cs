@@ -41,7 +41,7 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
         var problems = results.Where(r => r.Outcome is ToolOutcome.Failed or ToolOutcome.TimedOut).Select(r => r.Detail ?? r.Outcome.ToString()).Distinct().ToList();
         var pciDevices = results[2].Outcome == ToolOutcome.Ok ? LspciParser.Parse(results[2].Output) : [];
         var gpus = CombineGpus(results[0], results[1], pciDevices);
-        var notDetected = NotDetected(lspciRan: results[2].Outcome == ToolOutcome.Ok).ToList();
+        var notDetected = NotDetected(lspciAnswered: results[2].Outcome == ToolOutcome.Ok).ToList();
         return new HardwareFacts(
             ReadOs(),
             cpu,
@@ -59,39 +59,40 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
 
     /// <summary>
     /// What this machine does not let the node read (another OS, a locked-down container), each with the
-    /// file that is missing and where the figure comes from instead; empty on an ordinary Linux machine.
+    /// file that could not be read and where the figure comes from instead; empty on an ordinary Linux machine.
     /// </summary>
-    private IEnumerable<string> NotDetected(bool lspciRan)
+    private IEnumerable<string> NotDetected(bool lspciAnswered)
     {
-        bool Missing(string path) => !File.Exists(SysFs.Under(Root, path)) && !Directory.Exists(SysFs.Under(Root, path));
-        if (Missing("/proc/cpuinfo"))
+        bool Unreadable(string path) => SysFs.ReadText(Root, path) is null;
+        if (Unreadable("/proc/cpuinfo"))
         {
             yield return "CPU model, vendor, features and frequencies (/proc/cpuinfo is not readable; the core count comes from the .NET runtime)";
         }
 
-        if (Missing("/proc/meminfo"))
+        if (SysFs.ReadText(Root, "/proc/meminfo") is not { } meminfo || !MemInfoParser.TryParse(meminfo, out _))
         {
-            yield return "memory and swap (/proc/meminfo is not readable; total and available memory come from the .NET runtime, swap is unknown)";
+            yield return "memory and swap (/proc/meminfo is not readable or not understood; total and available memory come from the .NET runtime, swap is unknown)";
         }
 
-        if (Missing("/proc/self/mountinfo"))
+        var mountinfo = Unreadable("/proc/self/mountinfo");
+        if (mountinfo)
         {
             yield return "the filesystem and device under DATA_DIR and whether it is rotational (/proc/self/mountinfo is not readable)";
         }
 
-        if (Missing("/sys/fs/cgroup"))
+        if (mountinfo || Unreadable("/proc/self/cgroup"))
         {
-            yield return "container CPU and memory limits (/sys/fs/cgroup is absent)";
+            yield return "container CPU and memory limits (/proc/self/cgroup or /proc/self/mountinfo is not readable)";
         }
 
-        if (Missing("/sys/class/net"))
+        if (!Directory.Exists(SysFs.Under(Root, "/sys/class/net")))
         {
             yield return "network interfaces and link speeds (/sys/class/net is absent)";
         }
 
-        if (Missing("/sys/class/drm") && !lspciRan)
+        if (!Directory.Exists(SysFs.Under(Root, "/sys/class/drm")) && !lspciAnswered)
         {
-            yield return "GPUs other than NVIDIA ones that nvidia-smi lists (/sys/class/drm is absent and lspci is not installed)";
+            yield return "GPUs other than NVIDIA ones that nvidia-smi lists (/sys/class/drm is absent and lspci is not installed or gave no answer)";
         }
     }
 

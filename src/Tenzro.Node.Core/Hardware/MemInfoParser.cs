@@ -12,6 +12,21 @@ public sealed record MemInfo(long TotalBytes, long AvailableBytes, long SwapTota
 /// <summary>Parses the text of /proc/meminfo. Pure: no file access.</summary>
 public static class MemInfoParser
 {
+    /// <summary>Parses, or answers false when the text has no MemTotal line.</summary>
+    public static bool TryParse(string procMeminfo, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out MemInfo? info)
+    {
+        try
+        {
+            info = Parse(procMeminfo);
+            return true;
+        }
+        catch (FormatException)
+        {
+            info = null;
+            return false;
+        }
+    }
+
     /// <exception cref="FormatException">The text has no MemTotal line.</exception>
     public static MemInfo Parse(string procMeminfo)
     {

@@ -75,7 +75,8 @@ internal static class BandwidthApi
             return Refused(context, lease);
         }
 
-        if (context.Features.Get<IHttpMinResponseDataRateFeature>() is { } minRate)
+        // Kestrel takes a per-request minimum rate on HTTP/1.1 only (HTTP/2 throws); there the 15 s cap stands alone.
+        if (HttpProtocol.IsHttp11(context.Request.Protocol) && context.Features.Get<IHttpMinResponseDataRateFeature>() is { } minRate)
         {
             minRate.MinDataRate = ProbeMinRate;
         }
@@ -127,7 +128,7 @@ internal static class BandwidthApi
             limit.MaxRequestBodySize = MaxBytes;
         }
 
-        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } minRate)
+        if (HttpProtocol.IsHttp11(context.Request.Protocol) && context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } minRate)
         {
             minRate.MinDataRate = ProbeMinRate;
         }
@@ -225,6 +226,7 @@ internal sealed class BandwidthProbeGate : IDisposable
     public const int Concurrent = 2;
     public const int PerRemotePerHour = 24;
 
+    private readonly PartitionedRateLimiter<HttpContext>[] _parts;
     private readonly PartitionedRateLimiter<HttpContext> _limiter;
 
     public BandwidthProbeGate(QuotaOptions quotas)
@@ -233,7 +235,8 @@ internal sealed class BandwidthProbeGate : IDisposable
         var applyToLoopback = quotas.ApplyToLoopback;
         string? Requester(HttpContext context) =>
             context.Connection.RemoteIpAddress is not { } remote || (IPAddress.IsLoopback(remote) && !applyToLoopback) ? null : RequesterKey(remote);
-        _limiter = PartitionedRateLimiter.CreateChained(
+        _parts =
+        [
             PartitionedRateLimiter.Create<HttpContext, string>(_ => RateLimitPartition.GetConcurrencyLimiter(
                 "all", _ => new ConcurrencyLimiterOptions { PermitLimit = Concurrent, QueueLimit = 0 })),
             PartitionedRateLimiter.Create<HttpContext, string>(context => Requester(context) is { } key
@@ -247,7 +250,9 @@ internal sealed class BandwidthProbeGate : IDisposable
                     SegmentsPerWindow = 12,
                     QueueLimit = 0,
                 })
-                : RateLimitPartition.GetNoLimiter("loopback")));
+                : RateLimitPartition.GetNoLimiter("loopback")),
+        ];
+        _limiter = PartitionedRateLimiter.CreateChained(_parts);
     }
 
     /// <summary>The address a quota is kept for: IPv4 as is, IPv6 by its /64 (one host usually holds a whole /64).</summary>
@@ -272,5 +277,13 @@ internal sealed class BandwidthProbeGate : IDisposable
     /// <summary>A lease to dispose when the probe ends; not acquired when a bound is reached.</summary>
     public RateLimitLease Acquire(HttpContext context) => _limiter.AttemptAcquire(context);
 
-    public void Dispose() => _limiter.Dispose();
+    public void Dispose()
+    {
+        // The chain does not dispose what it chains (each part holds a timer).
+        _limiter.Dispose();
+        foreach (var part in _parts)
+        {
+            part.Dispose();
+        }
+    }
 }

@@ -127,24 +127,32 @@ internal static class HealthApi
     {
         public static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(5);
 
+        /// <summary>A probe still running this long after its own timeout is stuck (a hung filesystem): unhealthy.</summary>
+        private static readonly TimeSpan StuckAfter = ProbeTimeout + TimeSpan.FromSeconds(5);
+
         private readonly Lock _lock = new();
         private Task<HealthCheckResult>? _probe;
         private HealthCheckResult? _last;
-        private DateTimeOffset _startedAt = DateTimeOffset.MinValue;
+        private long _startedAt;
 
         public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
         {
             Task<HealthCheckResult> probe;
             lock (_lock)
             {
-                var now = time.GetUtcNow();
-                if (_probe is null || (_probe.IsCompleted && now - _startedAt >= options.HealthCheckInterval))
+                if (_probe is null || (_probe.IsCompleted && time.GetElapsedTime(_startedAt) >= options.HealthCheckInterval))
                 {
-                    _startedAt = now;
+                    _startedAt = time.GetTimestamp();
                     _probe = Task.Run(Probe, CancellationToken.None);
                 }
 
                 probe = _probe;
+                var running = time.GetElapsedTime(_startedAt);
+                if (!probe.IsCompleted && running >= StuckAfter)
+                {
+                    return HealthCheckResult.Unhealthy($"{database.Path}: the write probe has not finished after {running.TotalSeconds:F0} s");
+                }
+
                 if (!probe.IsCompleted && _last is { } last)
                 {
                     return last;

@@ -69,7 +69,7 @@ internal static class NetworkCommands
             var path = parse.GetValue(target) is { } explicitTarget
                 ? "/api/network/bandwidth/measure?target=" + Uri.EscapeDataString(explicitTarget.ToString())
                 : "/api/network/bandwidth/measure";
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
+            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(120) };
             HttpResponseMessage response;
             string text;
             try

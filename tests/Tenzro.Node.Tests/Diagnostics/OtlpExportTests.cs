@@ -32,9 +32,11 @@ public sealed class OtlpExportTests
         }
 
         // Stopping the node flushes what its batch has not sent yet.
-        var export = await collector.WaitForAsync(text => text.Contains(taskId, StringComparison.Ordinal), Timeouts.Long);
+        // The task.run span carries the task id as tenzro.task.id (the polling requests carry it only in their path).
+        var export = await collector.WaitForAsync(
+            text => text.Contains("task.run", StringComparison.Ordinal) && text.Contains("tenzro.task.id", StringComparison.Ordinal) && text.Contains(taskId, StringComparison.Ordinal),
+            Timeouts.Long);
 
-        Assert.Contains("task.run", export, StringComparison.Ordinal);
         Assert.Contains("tenzro.task.type", export, StringComparison.Ordinal);
         Assert.Contains("tenzro-node", export, StringComparison.Ordinal);
         Assert.Contains(collector.Exports, e => e.Contains("/api/tasks/execute", StringComparison.Ordinal));

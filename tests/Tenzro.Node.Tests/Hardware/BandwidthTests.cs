@@ -241,6 +241,8 @@ public sealed class BandwidthTests
         Assert.Equal("measured", after["measurement"]!["state"]!.GetValue<string>());
         Assert.Equal(configured, after["measurement"]!["target"]!.GetValue<string>());
         Assert.Equal(TenMiB, after["measurement"]!["downloadBytes"]!.GetValue<long>());
+        Assert.Null(node.Service<BandwidthStore>().Find(new Uri(Uri.UnescapeDataString(other))));
+        Assert.NotNull(node.Service<BandwidthStore>().Find(new Uri(configured)));
     }
 
     [Fact]
@@ -401,6 +403,7 @@ public sealed class BandwidthTests
 
         Assert.Contains("answered 429", error.Message, StringComparison.Ordinal);
         Assert.Contains("retry after 30 s", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, server.Posts); // one more try a moment later, then the refusal stands
     }
 
     [Fact]
@@ -423,28 +426,56 @@ public sealed class BandwidthTests
     public async Task Monitor_Cancelled_AnswersThatTheNodeIsShuttingDownAndKeepsTheProfile()
     {
         await using var server = await SlowServer();
-        var profiler = Profiler();
-        var directory = TestNode.NewDirectory();
-        var database = new NodeDatabase(Path.Combine(directory, "node.db"));
-        database.Migrate(Migrations.All);
-        using var http = BandwidthProbe.CreateHttpClient();
-        using var monitor = new BandwidthMonitor(profiler, new BandwidthProbe(http, TimeProvider.System), new BandwidthStore(database),
-            new NetworkOptions { BandwidthTestUrl = new Uri(server.BaseAddress, "/slow") }, BandwidthLimits.Default, TimeProvider.System, NullLogger<BandwidthMonitor>.Instance);
+        var slow = new Uri(server.BaseAddress, "/slow");
+        await using var kit = MonitorKit.Create(slow, BandwidthLimits.Default);
 
-        var measuring = monitor.MeasureAsync(new Uri(server.BaseAddress, "/slow"), Timeouts.Token());
-        await Task.Delay(300);
-        var running = profiler.Current.Network.Measurement?.State;
-        monitor.Cancel();
+        var measuring = kit.Monitor.MeasureAsync(slow, Timeouts.Token());
+        await WaitUntilAsync(() => server.Gets > 0, "the slow download to start");
+        var running = kit.Profiler.Current.Network.Measurement?.State;
+        kit.Monitor.Cancel();
         var result = await measuring.WaitAsync(Timeouts.Token());
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(directory, recursive: true);
 
         Assert.Equal(BandwidthState.Running, running);
-
         Assert.Equal(BandwidthState.Failed, result.State);
         Assert.Equal("the node is shutting down", result.Error);
-        Assert.Null(profiler.Current.Network.Measurement);
-        Assert.NotEqual("measured", profiler.Current.Network.BandwidthSource);
+        Assert.Null(kit.Profiler.Current.Network.Measurement);
+        Assert.NotEqual("measured", kit.Profiler.Current.Network.BandwidthSource);
+    }
+
+    [Fact]
+    public async Task Monitor_TwoTargetsAsked_MeasuresThemOneAfterTheOther()
+    {
+        await using var server = await SlowServer();
+        var limits = new BandwidthLimits(MaxBytes: 100L * 1024 * 1024, MinBytes: 16 * 1024, PerDirection: TimeSpan.FromSeconds(1));
+        await using var kit = MonitorKit.Create(new Uri(server.BaseAddress, "/slow?configured"), limits);
+
+        var configured = kit.Monitor.MeasureAsync(new Uri(server.BaseAddress, "/slow?configured"), Timeouts.Token());
+        var diagnosis = kit.Monitor.MeasureAsync(new Uri(server.BaseAddress, "/slow?other"), Timeouts.Token());
+        var results = await Task.WhenAll(configured, diagnosis).WaitAsync(Timeouts.Token());
+
+        Assert.All(results, r => Assert.Equal(BandwidthState.Measured, r.State));
+        Assert.Equal(2, server.Gets);
+        // Each download runs for its whole second; run together, both GETs would arrive within milliseconds.
+        var arrivals = server.Arrivals;
+        Assert.True(arrivals[1] - arrivals[0] >= TimeSpan.FromSeconds(0.9), $"the second GET came {(arrivals[1] - arrivals[0]).TotalMilliseconds} ms after the first");
+    }
+
+    [Fact]
+    public async Task Monitor_DiagnosisWhoseCallerGoesAway_StopsAndFreesTheTurn()
+    {
+        await using var slowServer = await SlowServer();
+        await using var peer = await TestNode.StartAsync();
+        await using var kit = MonitorKit.Create(null, BandwidthLimits.Default);
+        using var caller = new CancellationTokenSource();
+
+        var abandoned = kit.Monitor.MeasureAsync(new Uri(slowServer.BaseAddress, "/slow"), caller.Token);
+        await WaitUntilAsync(() => slowServer.Gets > 0, "the slow download to start");
+        await caller.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned.WaitAsync(Timeouts.Token()));
+        var next = await kit.Monitor.MeasureAsync(new Uri(peer.BaseAddress, "/api/network/bandwidth?bytes=2097152"), Timeouts.Token());
+
+        Assert.Equal(BandwidthState.Measured, next.State);
+        Assert.Equal(2097152, next.DownloadBytes);
     }
 
     [Fact]
@@ -453,8 +484,8 @@ public sealed class BandwidthTests
         await using var server = await SlowServer();
         using var http = BandwidthProbe.CreateHttpClient();
         var probe = new BandwidthProbe(http, TimeProvider.System);
-        // Less than MinBytes arrives in the second allowed: a slow link is still a measurement, not "too few bytes".
-        var limits = new BandwidthLimits(MaxBytes: 100L * 1024 * 1024, MinBytes: 1024 * 1024, PerDirection: TimeSpan.FromSeconds(1));
+        // Less than MinBytes arrives in the two seconds allowed: a slow link is still a measurement, not "too few bytes".
+        var limits = new BandwidthLimits(MaxBytes: 100L * 1024 * 1024, MinBytes: 1024 * 1024, PerDirection: TimeSpan.FromSeconds(2));
 
         var measurement = await probe.MeasureAsync(new Uri(server.BaseAddress, "/slow"), limits, Timeouts.Token());
 
@@ -578,6 +609,7 @@ public sealed class BandwidthTests
     /// <summary>Serves 2 MiB marked as a node's probe on GET and HEAD, and answers POST with <paramref name="postStatus"/> (Retry-After 30 on 429).</summary>
     private static Task<SmallServer> ProbeLikeServer(int postStatus) => SmallServer.StartAsync(app =>
     {
+        var server = app.Services.GetRequiredService<SmallServer.Counter>();
         app.MapMethods("/probe", [HttpMethods.Get, HttpMethods.Head], (HttpContext context) =>
         {
             context.Response.Headers[BandwidthProbe.ProbeHeader] = "1";
@@ -585,6 +617,7 @@ public sealed class BandwidthTests
         });
         app.MapPost("/probe", (HttpContext context) =>
         {
+            server.Add();
             if (postStatus == StatusCodes.Status429TooManyRequests)
             {
                 context.Response.Headers.RetryAfter = "30";
@@ -594,17 +627,44 @@ public sealed class BandwidthTests
         });
     });
 
-    /// <summary>Trickles 16 KiB every 50 ms at /slow.</summary>
-    private static Task<SmallServer> SlowServer() => SmallServer.StartAsync(app => app.MapGet("/slow", async (HttpContext context) =>
+    /// <summary>Trickles 16 KiB every 50 ms at /slow, counting the GETs and how many ran at once.</summary>
+    private static async Task<CountingServer> SlowServer()
     {
-        var block = new byte[16 * 1024];
-        for (var i = 0; i < 1000 && !context.RequestAborted.IsCancellationRequested; i++)
+        var counts = new CountingServer();
+        counts.Server = await SmallServer.StartAsync(app => app.MapGet("/slow", async (HttpContext context) =>
         {
-            await context.Response.Body.WriteAsync(block, context.RequestAborted);
-            await context.Response.Body.FlushAsync(context.RequestAborted);
-            await Task.Delay(50, context.RequestAborted);
+            counts.Enter();
+            try
+            {
+                var block = new byte[16 * 1024];
+                for (var i = 0; i < 1000 && !context.RequestAborted.IsCancellationRequested; i++)
+                {
+                    await context.Response.Body.WriteAsync(block, context.RequestAborted);
+                    await context.Response.Body.FlushAsync(context.RequestAborted);
+                    await Task.Delay(50, context.RequestAborted);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The measuring side hung up.
+            }
+        }));
+        return counts;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeouts.Short;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"waited {Timeouts.Short} for {what}");
+            }
+
+            await Task.Delay(20);
         }
-    }));
+    }
 
     private static HardwareProfiler Profiler() =>
         new(TierAndRequirementsTests.Facts(4, 8L << 30, 0), new NodeOptions(), new NetworkOptions(), TimeProvider.System);
@@ -614,6 +674,89 @@ public sealed class BandwidthTests
         using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>A <see cref="SmallServer"/> that counts the GETs it served and when each arrived.</summary>
+    private sealed class CountingServer : IAsyncDisposable
+    {
+        private readonly List<TimeSpan> _arrivals = [];
+        private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
+
+        public SmallServer Server { get; set; } = null!;
+
+        public Uri BaseAddress => Server.BaseAddress;
+
+        public int Gets
+        {
+            get
+            {
+                lock (_arrivals)
+                {
+                    return _arrivals.Count;
+                }
+            }
+        }
+
+        public IReadOnlyList<TimeSpan> Arrivals
+        {
+            get
+            {
+                lock (_arrivals)
+                {
+                    return [.. _arrivals];
+                }
+            }
+        }
+
+        public void Enter()
+        {
+            lock (_arrivals)
+            {
+                _arrivals.Add(_clock.Elapsed);
+            }
+        }
+
+        public ValueTask DisposeAsync() => Server.DisposeAsync();
+    }
+
+    /// <summary>A monitor over a fresh store and a test profiler, measuring <c>configured</c> as BANDWIDTH_TEST_URL.</summary>
+    private sealed class MonitorKit : IAsyncDisposable
+    {
+        private readonly string _directory;
+        private readonly HttpClient _http;
+
+        private MonitorKit(string directory, HttpClient http, HardwareProfiler profiler, BandwidthMonitor monitor)
+        {
+            _directory = directory;
+            _http = http;
+            Profiler = profiler;
+            Monitor = monitor;
+        }
+
+        public HardwareProfiler Profiler { get; }
+
+        public BandwidthMonitor Monitor { get; }
+
+        public static MonitorKit Create(Uri? configured, BandwidthLimits limits)
+        {
+            var directory = TestNode.NewDirectory();
+            var database = new NodeDatabase(Path.Combine(directory, "node.db"));
+            database.Migrate(Migrations.All);
+            var http = BandwidthProbe.CreateHttpClient();
+            var profiler = Profiler();
+            var monitor = new BandwidthMonitor(profiler, new BandwidthProbe(http, TimeProvider.System), new BandwidthStore(database),
+                new NetworkOptions { BandwidthTestUrl = configured }, limits, TimeProvider.System, NullLogger<BandwidthMonitor>.Instance);
+            return new MonitorKit(directory, http, profiler, monitor);
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Monitor.Dispose();
+            _http.Dispose();
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(_directory, recursive: true);
+            return ValueTask.CompletedTask;
+        }
     }
 
     /// <summary>A bare HTTP server on a free loopback port, for targets that are not nodes.</summary>
@@ -629,11 +772,15 @@ public sealed class BandwidthTests
 
         public Uri BaseAddress { get; }
 
+        /// <summary>What the handlers counted with <see cref="Counter"/> (the POSTs of a probe-like server).</summary>
+        public int Posts => _app.Services.GetRequiredService<Counter>().Count;
+
         public static async Task<SmallServer> StartAsync(Action<WebApplication> map)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.WebHost.UseUrls("http://127.0.0.1:0");
             builder.Logging.ClearProviders();
+            builder.Services.AddSingleton<Counter>();
             var app = builder.Build();
             map(app);
             await app.StartAsync(Timeouts.Token());
@@ -644,6 +791,16 @@ public sealed class BandwidthTests
         {
             await _app.StopAsync(Timeouts.Token());
             await _app.DisposeAsync();
+        }
+
+        /// <summary>A count a handler adds to.</summary>
+        public sealed class Counter
+        {
+            private int _count;
+
+            public int Count => Volatile.Read(ref _count);
+
+            public void Add() => Interlocked.Increment(ref _count);
         }
     }
 }

@@ -110,7 +110,7 @@ public sealed class LinuxHardwareSourceTests : IDisposable
         Assert.Empty(facts.LimitsApplied);
         Assert.Null(facts.MachineId);
         Assert.Equal(
-            ["/proc/cpuinfo", "/proc/meminfo", "/proc/self/mountinfo", "/sys/fs/cgroup", "/sys/class/net", "/sys/class/drm"],
+            ["/proc/cpuinfo", "/proc/meminfo", "/proc/self/mountinfo", "/proc/self/cgroup", "/sys/class/net", "/sys/class/drm"],
             facts.NotDetected.Select(n => System.Text.RegularExpressions.Regex.Match(n, "\\((/[a-z/]+)").Groups[1].Value));
         Assert.Contains("the core count comes from the .NET runtime", facts.NotDetected[0], StringComparison.Ordinal);
     }

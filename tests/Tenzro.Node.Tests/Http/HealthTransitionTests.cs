@@ -50,7 +50,10 @@ public sealed class HealthTransitionTests
         }
 
         var (unhealthyStatus, unhealthy) = await WaitForHealthAsync(node.Client, HttpStatusCode.ServiceUnavailable);
+        // With the lock still held, a caller gets the last result instead of waiting on the next probe (5 s).
+        var watch = System.Diagnostics.Stopwatch.StartNew();
         using var notReady = await node.Client.GetAsync("/health/ready", Timeouts.Token(Timeouts.Long));
+        var answeredIn = watch.Elapsed;
         await using (var release = blocker.CreateCommand())
         {
             release.CommandText = "ROLLBACK;";
@@ -65,6 +68,7 @@ public sealed class HealthTransitionTests
         Assert.Contains("node.db is not writable", unhealthy["checks"]!["store"]!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("locked", unhealthy["checks"]!["store"]!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, notReady.StatusCode);
+        Assert.True(answeredIn < TimeSpan.FromSeconds(4), $"/health/ready waited {answeredIn.TotalSeconds:F1} s on the locked store");
         Assert.Equal(HttpStatusCode.OK, recoveredStatus);
         Assert.Equal("healthy", recovered["checks"]!["store"]!["status"]!.GetValue<string>());
     }
