@@ -15,7 +15,7 @@ namespace Tenzro.Node.Tests.Diagnostics;
 /// Traces leave the node by OTLP: a collector on loopback that speaks OTLP's gRPC transport (HTTP/2,
 /// <c>TraceService/Export</c>) receives the spans of a task's path.
 /// </summary>
-[Trait("Suite", "observability")]
+[Trait("Suite", "metrics")]
 public sealed class OtlpExportTests
 {
     [Fact]
