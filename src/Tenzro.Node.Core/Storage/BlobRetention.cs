@@ -7,9 +7,32 @@ namespace Tenzro.Node.Core.Storage;
 /// its retention ends; putting the same content again extends it. Blobs that a model record refers to are
 /// never swept. Blobs with no row (models uploaded with PUT /api/models) are kept until deleted.
 /// </summary>
-/// <remarks>Thread-safe: each call uses its own connection.</remarks>
-public sealed class BlobRetention(NodeDatabase database, BlobStore blobs)
+/// <remarks>
+/// Thread-safe: each call uses its own connection, and putting a blob with its retention never interleaves
+/// with the sweep (a blob kept again while the sweep looked at it would otherwise lose its file).
+/// </remarks>
+public sealed class BlobRetention(NodeDatabase database, BlobStore blobs) : IDisposable
 {
+    /// <summary>The most blobs one sweep batch deletes; a sweep runs batches until one comes back short.</summary>
+    public const int SweepBatch = 1000;
+
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    /// <summary>Stores <paramref name="content"/> and keeps it at least until <paramref name="expiresAt"/>; returns its SHA-256.</summary>
+    public async Task<string> PutAndKeepAsync(ReadOnlyMemory<byte> content, string kind, DateTimeOffset createdAt, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var hash = await blobs.PutAsync(content, cancellationToken);
+            await KeepAsync(hash, content.Length, kind, createdAt, expiresAt);
+            return hash;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
     /// <summary>Records, durably, that <paramref name="sha256"/> must be kept at least until <paramref name="expiresAt"/>.</summary>
     public Task KeepAsync(string sha256, long size, string kind, DateTimeOffset createdAt, DateTimeOffset expiresAt) => database.Writer.WriteAsync(connection =>
     {
@@ -36,36 +59,50 @@ public sealed class BlobRetention(NodeDatabase database, BlobStore blobs)
         return command.ExecuteScalar() is string text ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture) : null;
     }
 
-    /// <summary>Deletes blobs whose retention ended before <paramref name="now"/> and that no model uses; returns their hashes.</summary>
-    public IReadOnlyList<string> Sweep(DateTimeOffset now)
+    /// <summary>
+    /// Deletes up to <see cref="SweepBatch"/> blobs whose retention ended before <paramref name="now"/> and
+    /// that no model uses; returns their hashes. A row is deleted only while it is still expired, and the file
+    /// only with its row.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> SweepAsync(DateTimeOffset now, CancellationToken cancellationToken = default)
     {
-        var expired = new List<string>();
-        using var connection = database.OpenConnection();
-        using (var select = connection.CreateCommand())
+        await _gate.WaitAsync(cancellationToken);
+        try
         {
-            select.CommandText = """
-                SELECT sha256 FROM blobs WHERE expires_at IS NOT NULL AND expires_at < $now
-                AND sha256 NOT IN (SELECT sha256 FROM models) LIMIT 1000;
-                """;
-            select.Parameters.AddWithValue("$now", Format(now));
-            using var reader = select.ExecuteReader();
-            while (reader.Read())
+            return await database.Writer.WriteAsync<IReadOnlyList<string>>(connection =>
             {
-                expired.Add(reader.GetString(0));
-            }
-        }
+                using var delete = connection.CreateCommand();
+                delete.CommandText = $"""
+                    DELETE FROM blobs WHERE sha256 IN (
+                        SELECT sha256 FROM blobs WHERE expires_at IS NOT NULL AND expires_at < $now
+                        AND sha256 NOT IN (SELECT sha256 FROM models) LIMIT {SweepBatch})
+                    RETURNING sha256;
+                    """;
+                delete.Parameters.AddWithValue("$now", Format(now));
+                var deleted = new List<string>();
+                using (var reader = delete.ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        deleted.Add(reader.GetString(0));
+                    }
+                }
 
-        foreach (var sha256 in expired)
+                foreach (var sha256 in deleted)
+                {
+                    blobs.Delete(sha256);
+                }
+
+                return deleted;
+            });
+        }
+        finally
         {
-            blobs.Delete(sha256);
-            using var delete = connection.CreateCommand();
-            delete.CommandText = "DELETE FROM blobs WHERE sha256 = $h;";
-            delete.Parameters.AddWithValue("$h", sha256);
-            delete.ExecuteNonQuery();
+            _gate.Release();
         }
-
-        return expired;
     }
+
+    public void Dispose() => _gate.Dispose();
 
     private static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 }

@@ -67,5 +67,8 @@ public static class Migrations
         new(7, "bandwidth_measurements", """
             CREATE TABLE bandwidth_measurements (target TEXT NOT NULL PRIMARY KEY, measured_at TEXT NOT NULL, body TEXT NOT NULL);
             """),
+        new(8, "tasks_expiring", """
+            CREATE INDEX tasks_expiring ON tasks(expires_at) WHERE expired = 0 AND expires_at IS NOT NULL;
+            """),
     ];
 }

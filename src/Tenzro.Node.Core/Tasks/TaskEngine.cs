@@ -42,6 +42,15 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     private bool _stopping;
     private RunLimit? _runLimit;
 
+    // The first queued task that did not fit ("next in line", CONTRACTS.md) and what has been freed for it
+    // since it began to wait: backfill may use only what is free beyond that, so smaller tasks behind it
+    // cannot take every freed resource and keep it waiting forever.
+    private string? _holdFor;
+    private ResourceAmounts _holdRequest = NoResources;
+    private ResourceAmounts _held = NoResources;
+
+    private static readonly ResourceAmounts NoResources = new(0, 0, 0, 0, 0);
+
     public TaskEngine(
         TaskStore store,
         IResourceLedger ledger,
@@ -262,6 +271,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         var current = _store.Get(taskId);
         if (current is null || current.State.IsFinal())
         {
+            // Registered before the check so that an end in between is not missed; nobody completes it now.
+            _finalWaiters.TryRemove(new KeyValuePair<string, TaskCompletionSource<TaskRecord>>(taskId, waiter));
             return current;
         }
 
@@ -314,6 +325,17 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 };
             }
 
+            if (_holdFor is not null && _holdFor != taskId && !_ledger.Free.Minus(_held).Fits(request))
+            {
+                return new JsonObject
+                {
+                    ["reason"] = "next_in_line",
+                    ["task"] = _holdFor,
+                    ["position"] = position,
+                    ["detail"] = $"the resources being freed are held for task '{_holdFor}', which waits ahead of this one",
+                };
+            }
+
             if (_running.Count >= _options.MaxConcurrentTasks)
             {
                 return new JsonObject
@@ -357,11 +379,13 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             changes = RebalanceLocked();
             var startNothing = _intake.Draining || _intake.UserActive is not null;
 
-            // Highest priority first; a task that does not fit lets a smaller one behind it run (backfill).
-            // The scan stops at the free slots and looks at most BackfillWindow entries deep, so a long
-            // queue costs nothing per submission while the slots are full.
+            // Highest priority first; a task that does not fit lets a smaller one behind it run (backfill),
+            // but only from what is free beyond the resources freed for it since it began to wait, so that
+            // it is next in line. The scan stops at the free slots and looks at most BackfillWindow entries
+            // deep, so a long queue costs nothing per submission while the slots are full.
             var scanned = 0;
             List<QueueEntry> toStart = [];
+            string? head = null;
             foreach (var entry in startNothing ? [] : _queue)
             {
                 if (_running.Count + toStart.Count >= _options.MaxConcurrentTasks || ++scanned > BackfillWindow)
@@ -369,10 +393,32 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                     break;
                 }
 
-                if (_ledger.TryReserve(entry.Spec.TaskId, ResourceAmounts.From(entry.Spec.Requirements), out _))
+                var request = ResourceAmounts.From(entry.Spec.Requirements);
+                if (head is not null && !_ledger.Free.Minus(_held).Fits(request))
+                {
+                    continue;
+                }
+
+                if (_ledger.TryReserve(entry.Spec.TaskId, request, out _))
                 {
                     toStart.Add(entry);
                 }
+                else if (head is null)
+                {
+                    head = entry.Spec.TaskId;
+                    if (_holdFor != head)
+                    {
+                        _holdFor = head;
+                        _holdRequest = request;
+                        _held = NoResources;
+                    }
+                }
+            }
+
+            if (head is null && !startNothing)
+            {
+                _holdFor = null;
+                _held = NoResources;
             }
 
             foreach (var entry in toStart)
@@ -425,7 +471,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         var spec = running.Entry.Spec;
         var attempts = running.Entry.Attempts + 1;
         var startedAt = running.PickedAt;
-        var scratch = Path.Combine(_scratchRoot, spec.TaskId.Replace(':', '_'));
+        var scratch = ScratchDirectory(spec.TaskId);
         using var activity = TaskTracing.Source.StartActivity("task.run", System.Diagnostics.ActivityKind.Internal, running.Entry.TraceParent);
         activity?.SetTag("tenzro.task.id", spec.TaskId);
         activity?.SetTag("tenzro.task.type", spec.Type);
@@ -516,9 +562,15 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
         finally
         {
-            _ledger.Release(spec.TaskId);
             lock (_lock)
             {
+                _ledger.Release(spec.TaskId);
+                if (_holdFor is not null)
+                {
+                    // What this task gave back goes first to the task next in line, up to what it asks.
+                    _held = _held.Plus(ResourceAmounts.From(spec.Requirements)).Min(_holdRequest);
+                }
+
                 _running.Remove(spec.TaskId);
             }
 
@@ -564,6 +616,13 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             }
         }
     }
+
+    /// <summary>
+    /// The task's scratch directory: named by the SHA-256 of its id, so that no id can name a path outside
+    /// the scratch root and two ids never share a directory ("job:1" and "job_1" would, by a character swap).
+    /// </summary>
+    private string ScratchDirectory(string taskId) =>
+        Path.Combine(_scratchRoot, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(taskId))));
 
     private static void TryDeleteDirectory(string path)
     {

@@ -40,6 +40,11 @@ public static class TaskParser
                 {
                     errors.Add("taskId", $"must be 1-{MaxTaskIdLength} characters of letters, digits, '-', '_', '.' or ':'.");
                 }
+                else if (taskId.All(c => c == '.'))
+                {
+                    // "." and ".." are path segments: no URL could name the task.
+                    errors.Add("taskId", "must not be made of dots only.");
+                }
             }
         }
 

@@ -104,9 +104,13 @@ public sealed class TaskStore : IAsyncDisposable
             return true;
         });
 
+    /// <summary>The most tasks one expiry batch handles; the sweeper runs batches until one comes back short.</summary>
+    public const int ExpireBatch = 1000;
+
     /// <summary>
-    /// Drops the results and data of tasks whose retention ended before <paramref name="now"/>, keeping a
-    /// small tombstone so that the result endpoint can answer 410 instead of 404. Returns the ids expired.
+    /// Drops the results and data of up to <see cref="ExpireBatch"/> tasks whose retention ended before
+    /// <paramref name="now"/>, keeping a small tombstone so that the result endpoint can answer 410 instead
+    /// of 404. Returns the ids expired.
     /// </summary>
     public Task<IReadOnlyList<string>> ExpireResultsAsync(DateTimeOffset now) =>
         Enqueue<IReadOnlyList<string>>(connection =>
@@ -114,7 +118,7 @@ public sealed class TaskStore : IAsyncDisposable
             var ids = new List<string>();
             using (var select = connection.CreateCommand())
             {
-                select.CommandText = "SELECT task_id FROM tasks WHERE expired=0 AND expires_at IS NOT NULL AND expires_at < $now LIMIT 1000;";
+                select.CommandText = $"SELECT task_id FROM tasks WHERE expired=0 AND expires_at IS NOT NULL AND expires_at < $now LIMIT {ExpireBatch};";
                 select.Parameters.AddWithValue("$now", Format(now));
                 using var reader = select.ExecuteReader();
                 while (reader.Read())

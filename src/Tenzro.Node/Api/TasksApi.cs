@@ -51,7 +51,7 @@ internal static class TasksApi
         return app;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpContext context, TaskEngine engine, TaskOptions options, RequesterQuotas quotas, Hosting.SecurityEvents security, [FromQuery] string? wait)
+    private static async Task<IResult> SubmitAsync(HttpContext context, TaskEngine engine, TaskOptions options, RequesterQuotas quotas, Hosting.SecurityEvents security, TimeProvider time, [FromQuery] string? wait)
     {
         var contentType = context.Request.ContentType;
         if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
@@ -123,7 +123,7 @@ internal static class TasksApi
             if (record is not null && record.State.IsFinal())
             {
                 context.Response.Headers.Location = location;
-                return TypedResults.Json(ResultBody(record), statusCode: 200);
+                return Expired(record, time) ?? TypedResults.Json(ResultBody(record), statusCode: 200);
             }
         }
 
@@ -162,13 +162,14 @@ internal static class TasksApi
             return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["state"] = record.State.ToWire(), ["progress"] = engine.LiveProgress(taskId) ?? record.Progress }, statusCode: 202);
         }
 
-        if (record.ExpiresAt is { } expires && expires < time.GetUtcNow())
-        {
-            return HttpSetup.Problem(410, "Result expired", $"The result of task '{taskId}' was kept until {TaskStore.Format(expires)} (RESULT_RETENTION_PERIOD) and has been deleted. Resubmit the task to compute it again.");
-        }
-
-        return TypedResults.Json(ResultBody(record));
+        return Expired(record, time) ?? TypedResults.Json(ResultBody(record));
     }
+
+    /// <summary>The 410 of a final task whose result is past RESULT_RETENTION_PERIOD; null while it is kept.</summary>
+    private static IResult? Expired(TaskRecord record, TimeProvider time) =>
+        record.ExpiresAt is { } expires && expires < time.GetUtcNow()
+            ? HttpSetup.Problem(410, "Result expired", $"The result of task '{record.Spec.TaskId}' was kept until {TaskStore.Format(expires)} (RESULT_RETENTION_PERIOD) and has been deleted. Resubmit the task with another taskId to compute it again.")
+            : null;
 
     private static IResult List(TaskEngine engine, [FromQuery] string? state, [FromQuery] string? type, [FromQuery] int? limit, [FromQuery] string? cursor)
     {
@@ -208,14 +209,17 @@ internal static class TasksApi
         return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["status"] = "cancelling" }, statusCode: 202);
     }
 
-    private static IResult Events(string taskId, TaskEngine engine, CancellationToken cancellationToken)
+    private static IResult Events(string taskId, TaskEngine engine, IHostApplicationLifetime lifetime, CancellationToken cancellationToken)
     {
         var record = engine.Store.Get(taskId);
-        return record is null ? NotFound(taskId) : TypedResults.ServerSentEvents(Stream(taskId, record, engine, cancellationToken));
+        return record is null ? NotFound(taskId) : TypedResults.ServerSentEvents(Stream(taskId, record, engine, lifetime.ApplicationStopping, cancellationToken));
     }
 
-    private static async IAsyncEnumerable<SseItem<JsonObject>> Stream(string taskId, TaskRecord first, TaskEngine engine, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The task's events until it is final, the client leaves, or the node stops (an open stream must not hold up shutdown).</summary>
+    private static async IAsyncEnumerable<SseItem<JsonObject>> Stream(string taskId, TaskRecord first, TaskEngine engine, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
     {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping, requestAborted);
+        var cancellationToken = stop.Token;
         using var subscription = engine.Events.Subscribe(taskId);
         var current = engine.Store.Get(taskId) ?? first;
         yield return new SseItem<JsonObject>(StatusBody(current, engine), "state");
@@ -224,25 +228,41 @@ internal static class TasksApi
             yield break;
         }
 
-        await foreach (var e in subscription.Reader.ReadAllAsync(cancellationToken))
+        while (await WaitToReadAsync(subscription.Reader, cancellationToken))
         {
-            if (e.Kind == "progress")
+            while (subscription.Reader.TryRead(out var e))
             {
-                yield return new SseItem<JsonObject>(new JsonObject { ["taskId"] = taskId, ["progress"] = e.Progress }, "progress");
-                continue;
-            }
+                if (e.Kind == "progress")
+                {
+                    yield return new SseItem<JsonObject>(new JsonObject { ["taskId"] = taskId, ["progress"] = e.Progress }, "progress");
+                    continue;
+                }
 
-            var latest = engine.Store.Get(taskId);
-            if (latest is null)
-            {
-                yield break;
-            }
+                var latest = engine.Store.Get(taskId);
+                if (latest is null)
+                {
+                    yield break;
+                }
 
-            yield return new SseItem<JsonObject>(StatusBody(latest, engine), "state");
-            if (latest.State.IsFinal())
-            {
-                yield break;
+                yield return new SseItem<JsonObject>(StatusBody(latest, engine), "state");
+                if (latest.State.IsFinal())
+                {
+                    yield break;
+                }
             }
+        }
+    }
+
+    /// <summary>Whether more events may come; false once the client left or the node stops (the stream then just ends).</summary>
+    private static async Task<bool> WaitToReadAsync<T>(System.Threading.Channels.ChannelReader<T> reader, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await reader.WaitToReadAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

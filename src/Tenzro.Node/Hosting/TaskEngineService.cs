@@ -27,11 +27,25 @@ internal sealed partial class ResultSweeper(TaskStore store, Core.Storage.BlobRe
             {
                 try
                 {
-                    var expired = await store.ExpireResultsAsync(time.GetUtcNow());
-                    var blobsDropped = blobs.Sweep(time.GetUtcNow());
-                    if (expired.Count > 0 || blobsDropped.Count > 0)
+                    // Batch after batch until one comes back short, so that a busy node never falls behind;
+                    // other writes go between the batches.
+                    var now = time.GetUtcNow();
+                    int expired = 0, dropped = 0, batch;
+                    do
                     {
-                        LogExpired(logger, expired.Count, blobsDropped.Count);
+                        expired += batch = (await store.ExpireResultsAsync(now)).Count;
+                    }
+                    while (batch == TaskStore.ExpireBatch && !stoppingToken.IsCancellationRequested);
+
+                    do
+                    {
+                        dropped += batch = (await blobs.SweepAsync(now, stoppingToken)).Count;
+                    }
+                    while (batch == Core.Storage.BlobRetention.SweepBatch && !stoppingToken.IsCancellationRequested);
+
+                    if (expired > 0 || dropped > 0)
+                    {
+                        LogExpired(logger, expired, dropped);
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)

@@ -151,6 +151,35 @@ public sealed class TaskEngineTests
     }
 
     [Fact]
+    public async Task Queue_BigTaskWaiting_IsNextInLineWhileSmallerOnesKeepComing()
+    {
+        var (node, runtime) = await ScriptedRuntime.StartNodeAsync(new Dictionary<string, string?> { ["MAX_MEMORY_GB"] = "1" });
+        await using var _ = node;
+        var a = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"low","requirements":{"memoryMB":512},"data":{"action":"gate","gate":"a"}}""")).Body);
+        var b = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"low","requirements":{"memoryMB":512},"data":{"action":"gate","gate":"b"}}""")).Body);
+        await ResourcesApiTests.WaitUntilAsync(() => runtime.Started.Contains(a) && runtime.Started.Contains(b));
+        var big = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"high","requirements":{"memoryMB":1024},"data":{"action":"complete"}}""")).Body);
+        var small = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"low","requirements":{"memoryMB":256},"data":{"action":"complete"}}""")).Body);
+
+        // a ends: its 512 MB would let the small task start, but they are held for the big one ahead of it.
+        runtime.Open("a");
+        await node.Client.WaitFinalAsync(a);
+        JsonObject? held = null;
+        await ResourcesApiTests.WaitUntilAsync(() =>
+        {
+            held = node.Client.GetJsonAsync($"/api/tasks/{small}").GetAwaiter().GetResult();
+            return held["waitingFor"]?["reason"]?.GetValue<string>() == "next_in_line";
+        });
+        runtime.Open("b");
+        await node.Client.WaitFinalAsync(big);
+        await node.Client.WaitFinalAsync(small);
+
+        Assert.Equal("queued", held!["state"]!.GetValue<string>());
+        Assert.Equal(big, held["waitingFor"]!["task"]!.GetValue<string>());
+        Assert.Equal([a, b, big, small], runtime.Started.ToArray());
+    }
+
+    [Fact]
     public async Task Status_RunningTask_ShowsReservationProgressAndTimings()
     {
         var (node, runtime) = await ScriptedRuntime.StartNodeAsync();
@@ -206,6 +235,36 @@ public sealed class TaskEngineTests
         Assert.Equal(HttpStatusCode.OK, before.StatusCode);
         Assert.Equal(HttpStatusCode.Gone, after.StatusCode);
         Assert.Contains("RESULT_RETENTION_PERIOD", await after.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task SubmitWithWait_SameTaskAfterItsRetention_Is410LikeTheResult()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["RESULT_RETENTION_PERIOD"] = "1" });
+        const string Task = """{"taskId":"kept-briefly","type":"store","data":{"content":"x"}}""";
+        var (first, _) = await node.Client.SubmitAsync(Task, "?wait=5s");
+
+        await System.Threading.Tasks.Task.Delay(TimeSpan.FromSeconds(2.5));
+        var (again, problem) = await node.Client.SubmitAsync(Task, "?wait=1s");
+
+        Assert.Equal(HttpStatusCode.OK, first);
+        Assert.Equal(HttpStatusCode.Gone, again);
+        Assert.Contains("RESULT_RETENTION_PERIOD", problem!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(".")]
+    [InlineData("..")]
+    [InlineData("...")]
+    public async Task Submit_TaskIdOfDotsOnly_Is422(string taskId)
+    {
+        await using var node = await TestNode.StartAsync();
+
+        var (status, problem) = await node.Client.SubmitAsync($$$"""{"taskId":"{{{taskId}}}","type":"store","data":{"content":"x"}}""");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        Assert.Contains("must not be made of dots only", problem!.ToJsonString(), StringComparison.Ordinal);
+        Assert.True(Directory.Exists(node.DataDirectory));
     }
 
     [Fact]

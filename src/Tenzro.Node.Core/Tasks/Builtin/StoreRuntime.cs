@@ -36,9 +36,8 @@ public sealed class StoreRuntime(BlobStore blobs, BlobRetention retention, Resou
                 $"storage quota: storing {content.Length} bytes would take the blob store to {blobs.TotalBytes() + content.Length} bytes, above the {ledger.Allowed.StorageMB} MB this node lends (MAX_STORAGE_GB). Delete blobs or raise MAX_STORAGE_GB.");
         }
 
-        await blobs.PutAsync(content, context.CancellationToken);
         var now = time.GetUtcNow();
-        await retention.KeepAsync(hash, content.Length, "store", now, now + keepFor);
+        await retention.PutAndKeepAsync(content, "store", now, now + keepFor, context.CancellationToken);
         context.Progress.Report(1);
         return new JsonObject { ["sha256"] = hash, ["size"] = content.Length };
     }
