@@ -172,12 +172,21 @@ public static class RegionalMessages
     }
 
     /// <summary>Reads a message's <c>type</c>, or null when it has none or it is not a string.</summary>
-    public static string? TypeOf(JsonObject message) =>
-        message["type"] is JsonValue value && value.TryGetValue<string>(out var type) ? type : null;
+    public static string? TypeOf(JsonObject message) => StringMember(message, "type");
 
-    /// <summary>Reads a string member, or null.</summary>
-    public static string? StringMember(JsonObject message, string name) =>
-        message[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+    /// <summary>Reads a string member, or null when it is absent, not a string, or not valid UTF-16.</summary>
+    public static string? StringMember(JsonObject message, string name)
+    {
+        try
+        {
+            return message[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+        }
+        catch (InvalidOperationException)
+        {
+            // A string that is not valid UTF-16 (a lone surrogate escaped as \ud800) cannot be read: as if absent.
+            return null;
+        }
+    }
 
     private static string CanonicalDigest(JsonNode? result)
     {

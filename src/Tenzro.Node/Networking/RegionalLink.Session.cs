@@ -180,7 +180,7 @@ internal sealed partial class RegionalLink
                         break;
                     }
 
-                    if (Accept(frame) is { } message)
+                    if (AcceptOrDrop(frame) is { } message)
                     {
                         await inbound.WriteAsync(message, cancellationToken);
                     }
@@ -194,6 +194,21 @@ internal sealed partial class RegionalLink
             inbound.TryComplete();
             _joinAnswer.TrySetResult($"the link closed before the join was acknowledged: {reason}");
             return reason;
+        }
+
+        /// <summary><see cref="Accept"/>, with any frame it cannot read (duplicate keys, a lone surrogate) dropped as malformed: one frame never ends the link.</summary>
+        private JsonObject? AcceptOrDrop(RegionalFrame frame)
+        {
+            try
+            {
+                return Accept(frame);
+            }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or JsonException)
+            {
+                Interlocked.Increment(ref link._malformed);
+                LogMalformedFrame(link._logger, frame.Size, e.Message);
+                return null;
+            }
         }
 
         /// <summary>Turns a frame into a message, or drops it (logged and counted) when it is oversized, not a JSON object, or badly signed.</summary>
@@ -280,8 +295,9 @@ internal sealed partial class RegionalLink
             switch (type)
             {
                 case RegionalMessageTypes.NetworkState:
-                    link.ReplacePeers(message["peers"] as JsonArray);
+                    // The acknowledgement first: a peer list the node cannot read must not keep it from joining.
                     _joinAnswer.TrySetResult(null);
+                    link.ReplacePeers(message["peers"] as JsonArray);
                     break;
                 case RegionalMessageTypes.Error:
                     var error = RegionalMessages.StringMember(message, "error") ?? message["error"]?.ToJsonString() ?? "(no text)";

@@ -140,6 +140,8 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
                     return Reject(taskId, $"taskId '{taskId}' is already used on this node by a task with different content");
             }
 
+            // Accepted again on a repeated assignment: the regional node stores the assigning validator's task
+            // object afresh (its acceptedNodes empty, PROTOCOL.md 5 and 7), so it must hear the accept again.
             var accepted = Append(RegionalMessages.TaskAccepted(_identity.PeerId, taskId));
             var record = outcome.Status == SubmitStatus.Existing ? _engine.Store.Get(taskId) : null;
             if (record is not null && record.State.IsFinal())

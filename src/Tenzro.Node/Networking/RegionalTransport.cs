@@ -56,6 +56,12 @@ internal interface IRegionalConnection : IAsyncDisposable
 /// </summary>
 internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposable
 {
+    /// <summary>How long a ping may go unanswered before the link counts as dead.</summary>
+    public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long one message may take to send before the link counts as dead.</summary>
+    public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(30);
+
     private readonly RegionalTrust? _trust;
     private readonly long _maxMessageSize;
     private long _bytesSent;
@@ -99,7 +105,10 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
                 socket.Options.RemoteCertificateValidationCallback = trust.Validate;
             }
 
-            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(30);
+            // A ping every 15 s that must be answered within 30 s: a link that died without a close (a NAT
+            // that forgot it, a cable pulled) is noticed and redialled instead of swallowing messages.
+            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+            socket.Options.KeepAliveTimeout = KeepAliveTimeout;
             await socket.ConnectAsync(url, cancellationToken);
             return new WebSocketConnection(socket, maxMessageSize, this);
         }
@@ -124,7 +133,19 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
             await _sendLock.WaitAsync(cancellationToken);
             try
             {
-                await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                timeout.CancelAfter(SendTimeout);
+                try
+                {
+                    await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // A send that cannot complete means the link is gone: drop it so that the node redials.
+                    socket.Abort();
+                    throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, $"a message could not be sent within {SendTimeout.TotalSeconds} s");
+                }
+
                 Interlocked.Add(ref owner._bytesSent, bytes.Length);
             }
             finally
@@ -155,6 +176,11 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
                     catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                     {
                         return new RegionalFrame(RegionalFrameKind.Closed, "the link was closed by this node", size);
+                    }
+                    catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+                    {
+                        // The socket was aborted under the read (no pong within the keep-alive timeout, a failed send).
+                        return new RegionalFrame(RegionalFrameKind.Closed, $"the link broke: {e.Message}", size);
                     }
 
                     if (result.MessageType == WebSocketMessageType.Close)

@@ -455,6 +455,46 @@ public sealed class RegionalLinkTests
     }
 
     [Fact]
+    public async Task Frames_DuplicateKeysOrALoneSurrogate_AreDroppedAndTheNodeKeepsRunning()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await node.Client.WaitForRegionalStateAsync("joined");
+
+        await regional.SendRawAsync(peerId, """{"type":"status","type":"status"}""");
+        await regional.SendRawAsync(peerId, """{"type":"reward_distribution","peerId":"\ud800","publicKey":"x","signature":"y","reward":9}""");
+        await regional.SendRewardAsync(peerId, "t-after", 4);
+        var status = await node.Client.WaitForJsonAsync("/status", s => s["earnings"]!["total"]!.GetValue<double>() > 0, "the reward after the bad frames");
+        var network = await node.Client.GetJsonAsync("/api/network/status");
+
+        Assert.Equal(4, status["earnings"]!["total"]!.GetValue<double>());
+        Assert.True(network["regional"]!["droppedFrames"]!["malformed"]!.GetValue<long>() + network["regional"]!["droppedFrames"]!["badSignature"]!.GetValue<long>() >= 2);
+        Assert.Equal("joined", status["regional"]!["state"]!.GetValue<string>());
+        Assert.False(node.Service<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
+    }
+
+    [Fact]
+    public async Task Join_NetworkStateWithAnUnreadablePeer_JoinsAndListsTheOthers()
+    {
+        await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { AnswerJoin = false });
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitForAsync(m => m.Type == "join" && m.PeerId == peerId, "the join");
+
+        await regional.SendRawAsync(peerId, """
+            {"type":"network_state","peers":[
+              {"peerId":"\ud800","nodeType":"individual","nodeTier":"inference","region":"us-east","tokenBalance":0,"connected":true,"lastSeen":"2026-01-01T00:00:00.000Z"},
+              {"peerId":"node-ok","nodeType":"individual","nodeTier":"inference","region":"us-east","tokenBalance":0,"connected":true,"lastSeen":"2026-01-01T00:00:00.000Z"}],
+             "regions":[],"activeTasks":0,"completedTasks":0,"totalRewardsDistributed":0,"timestamp":"2026-01-01T00:00:00.000Z"}
+            """);
+        await node.Client.WaitForRegionalStateAsync("joined");
+        var network = await node.Client.GetJsonAsync("/api/network/status");
+
+        Assert.Contains(network["peers"]!.AsArray(), p => p!["peerId"]!.GetValue<string>() == "node-ok");
+    }
+
+    [Fact]
     public async Task Wss_SelfSignedCertificateInRegionalCaCert_Joins()
     {
         var (certificate, pem) = RegionalKit.SelfSignedCertificate();
