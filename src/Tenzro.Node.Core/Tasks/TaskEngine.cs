@@ -403,8 +403,10 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 {
                     toStart.Add(entry);
                 }
-                else if (head is null)
+                else if (head is null && _ledger.Allowed.Fits(request))
                 {
+                    // Only a task that can run under the limits in force now is held for: one that needs the
+                    // idle limits while the user is active must not stop everything else meanwhile.
                     head = entry.Spec.TaskId;
                     if (_holdFor != head)
                     {
