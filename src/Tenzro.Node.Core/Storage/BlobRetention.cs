@@ -69,7 +69,7 @@ public sealed class BlobRetention(NodeDatabase database, BlobStore blobs) : IDis
         await _gate.WaitAsync(cancellationToken);
         try
         {
-            return await database.Writer.WriteAsync<IReadOnlyList<string>>(connection =>
+            var deleted = await database.Writer.WriteAsync<IReadOnlyList<string>>(connection =>
             {
                 using var delete = connection.CreateCommand();
                 delete.CommandText = $"""
@@ -79,22 +79,32 @@ public sealed class BlobRetention(NodeDatabase database, BlobStore blobs) : IDis
                     RETURNING sha256;
                     """;
                 delete.Parameters.AddWithValue("$now", Format(now));
-                var deleted = new List<string>();
+                var rows = new List<string>();
                 using (var reader = delete.ExecuteReader())
                 {
                     while (reader.Read())
                     {
-                        deleted.Add(reader.GetString(0));
+                        rows.Add(reader.GetString(0));
                     }
                 }
 
-                foreach (var sha256 in deleted)
+                return rows;
+            });
+
+            // The files go after the rows are committed, outside the writer; a file that cannot be deleted now
+            // (open elsewhere) only costs space: no row points at it any more.
+            foreach (var sha256 in deleted)
+            {
+                try
                 {
                     blobs.Delete(sha256);
                 }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                }
+            }
 
-                return deleted;
-            });
+            return deleted;
         }
         finally
         {

@@ -271,8 +271,13 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         var current = _store.Get(taskId);
         if (current is null || current.State.IsFinal())
         {
-            // Registered before the check so that an end in between is not missed; nobody completes it now.
-            _finalWaiters.TryRemove(new KeyValuePair<string, TaskCompletionSource<TaskRecord>>(taskId, waiter));
+            // Registered before the check so that an end in between is not missed. The end may have been
+            // written but not yet announced: whoever shares this waiter gets the final record from here.
+            if (_finalWaiters.TryRemove(new KeyValuePair<string, TaskCompletionSource<TaskRecord>>(taskId, waiter)) && current is not null)
+            {
+                waiter.TrySetResult(current);
+            }
+
             return current;
         }
 
@@ -386,14 +391,29 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             var scanned = 0;
             List<QueueEntry> toStart = [];
             string? head = null;
+            var scannedAll = true;
             foreach (var entry in startNothing ? [] : _queue)
             {
-                if (_running.Count + toStart.Count >= _options.MaxConcurrentTasks || ++scanned > BackfillWindow)
+                var slotsFull = _running.Count + toStart.Count >= _options.MaxConcurrentTasks;
+                if ((slotsFull && head is not null) || ++scanned > BackfillWindow)
                 {
+                    scannedAll = false;
                     break;
                 }
 
                 var request = ResourceAmounts.From(entry.Spec.Requirements);
+                if (slotsFull)
+                {
+                    // Nothing can start; only find the task next in line, so that what the next task to end
+                    // gives back is held for it.
+                    if (!_ledger.Free.Fits(request) && _ledger.Allowed.Fits(request))
+                    {
+                        head = HoldFor(entry.Spec.TaskId, request);
+                    }
+
+                    continue;
+                }
+
                 if (head is not null && !_ledger.Free.Minus(_held).Fits(request))
                 {
                     continue;
@@ -407,17 +427,13 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 {
                     // Only a task that can run under the limits in force now is held for: one that needs the
                     // idle limits while the user is active must not stop everything else meanwhile.
-                    head = entry.Spec.TaskId;
-                    if (_holdFor != head)
-                    {
-                        _holdFor = head;
-                        _holdRequest = request;
-                        _held = NoResources;
-                    }
+                    head = HoldFor(entry.Spec.TaskId, request);
                 }
             }
 
-            if (head is null && !startNothing)
+            // The hold ends when nothing waits for resources any more (a whole scan found no head); a scan cut
+            // short by full slots or the window says nothing about it, so the hold stays.
+            if (head is null && scannedAll && !startNothing)
             {
                 _holdFor = null;
                 _held = NoResources;
@@ -430,6 +446,13 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 var running = new RunningTask(entry, new CancellationTokenSource(), _time, _runtimes[entry.Spec.Type].SupportsPause, ++_startOrder);
                 _running[entry.Spec.TaskId] = running;
                 started.Add(running);
+            }
+
+            if (_holdFor is not null && !_queued.ContainsKey(_holdFor))
+            {
+                // The task held for started, was cancelled or left the queue: hold nothing for it.
+                _holdFor = null;
+                _held = NoResources;
             }
         }
 
@@ -617,6 +640,19 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 waiter.TrySetResult(record);
             }
         }
+    }
+
+    /// <summary>Makes <paramref name="taskId"/> the task next in line (keeping what is held when it already is); returns it. Call under the lock.</summary>
+    private string HoldFor(string taskId, ResourceAmounts request)
+    {
+        if (_holdFor != taskId)
+        {
+            _holdFor = taskId;
+            _holdRequest = request;
+            _held = NoResources;
+        }
+
+        return taskId;
     }
 
     /// <summary>

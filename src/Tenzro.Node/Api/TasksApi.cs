@@ -51,7 +51,7 @@ internal static class TasksApi
         return app;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpContext context, TaskEngine engine, TaskOptions options, RequesterQuotas quotas, Hosting.SecurityEvents security, TimeProvider time, [FromQuery] string? wait)
+    private static async Task<IResult> SubmitAsync(HttpContext context, TaskEngine engine, TaskOptions options, RequesterQuotas quotas, Hosting.SecurityEvents security, TimeProvider time, IHostApplicationLifetime lifetime, [FromQuery] string? wait)
     {
         var contentType = context.Request.ContentType;
         if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
@@ -119,7 +119,18 @@ internal static class TasksApi
         var location = $"/api/tasks/{Uri.EscapeDataString(spec.TaskId)}";
         if (waitFor is { } delay && delay > TimeSpan.Zero)
         {
-            var record = await engine.WaitAsync(spec.TaskId, delay, context.RequestAborted);
+            // The wait ends early when the node stops (the answer is then the 202 below), never holding up shutdown.
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, lifetime.ApplicationStopping);
+            TaskRecord? record;
+            try
+            {
+                record = await engine.WaitAsync(spec.TaskId, delay, stop.Token);
+            }
+            catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+            {
+                record = null;
+            }
+
             if (record is not null && record.State.IsFinal())
             {
                 context.Response.Headers.Location = location;

@@ -57,10 +57,13 @@ internal interface IRegionalConnection : IAsyncDisposable
 internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposable
 {
     /// <summary>How long a ping may go unanswered before the link counts as dead.</summary>
-    public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(90);
 
-    /// <summary>How long one message may take to send before the link counts as dead.</summary>
+    /// <summary>How long a small message may take to send before the link counts as dead; a large one gets one second more per 16 KiB.</summary>
     public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>The time allowed to send <paramref name="bytes"/> bytes (a 16 MB result gets about 17 minutes).</summary>
+    public static TimeSpan SendTimeoutFor(int bytes) => SendTimeout + TimeSpan.FromSeconds(bytes / 16384.0);
 
     private readonly RegionalTrust? _trust;
     private readonly long _maxMessageSize;
@@ -105,9 +108,11 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
                 socket.Options.RemoteCertificateValidationCallback = trust.Validate;
             }
 
-            // A ping every 15 s that must be answered within 30 s: a link that died without a close (a NAT
-            // that forgot it, a cable pulled) is noticed and redialled instead of swallowing messages.
-            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+            // A ping every 30 s that must be answered within 90 s: a link that died without a close (a NAT
+            // that forgot it, a cable pulled) is noticed and redialled instead of swallowing messages. Pongs are
+            // read only while a receive is pending, and the session pauses reading while its inbound queue is
+            // full, so the timeout is far longer than any such pause.
+            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(30);
             socket.Options.KeepAliveTimeout = KeepAliveTimeout;
             await socket.ConnectAsync(url, cancellationToken);
             return new WebSocketConnection(socket, maxMessageSize, this);
@@ -134,7 +139,8 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
             try
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(SendTimeout);
+                var allowed = SendTimeoutFor(bytes.Length);
+                timeout.CancelAfter(allowed);
                 try
                 {
                     await socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, timeout.Token);
@@ -143,7 +149,7 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
                 {
                     // A send that cannot complete means the link is gone: drop it so that the node redials.
                     socket.Abort();
-                    throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, $"a message could not be sent within {SendTimeout.TotalSeconds} s");
+                    throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, $"a message of {bytes.Length} bytes could not be sent within {allowed.TotalSeconds:F0} s");
                 }
 
                 Interlocked.Add(ref owner._bytesSent, bytes.Length);
