@@ -44,15 +44,16 @@ public sealed class RegionalLinkTests
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         await node.Client.WaitForRegionalStateAsync("joined");
 
-        // The join's bytes are counted once its send completes, which may be just after network_state arrives.
+        // The join's bytes are counted once its send completes, which may be just after network_state arrives,
+        // and the metrics snapshot is refreshed every METRICS_UPDATE_INTERVAL: poll until both have happened.
         JsonObject metrics;
         JsonArray points;
         var deadline = DateTime.UtcNow + Timeouts.Short;
         while (true)
         {
             metrics = await node.Client.GetJsonAsync("/api/metrics");
-            points = metrics["metrics"]!["tenzro.regional.link.io"]!["points"]!.AsArray();
-            if (Bytes("transmit") > 0 || DateTime.UtcNow > deadline)
+            points = metrics["metrics"]?["tenzro.regional.link.io"]?["points"]?.AsArray() ?? [];
+            if ((Bytes("transmit") > 0 && Bytes("receive") > 0) || DateTime.UtcNow > deadline)
             {
                 break;
             }
@@ -60,7 +61,8 @@ public sealed class RegionalLinkTests
             await Task.Delay(20);
         }
 
-        long Bytes(string direction) => points.Single(p => p!["tags"]!["direction"]!.GetValue<string>() == direction)!["value"]!.GetValue<long>();
+        long Bytes(string direction) =>
+            points.SingleOrDefault(p => p!["tags"]!["direction"]!.GetValue<string>() == direction)?["value"]?.GetValue<long>() ?? 0;
 
         Assert.True(Bytes("transmit") > 0, "no bytes sent counted after a join");
         Assert.True(Bytes("receive") > 0, "no bytes received counted after network_state");
