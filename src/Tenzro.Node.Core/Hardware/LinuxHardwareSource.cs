@@ -23,8 +23,10 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
         var lspci = tools.RunAsync("lspci", ["-mm", "-D"], ToolTimeout, cancellationToken);
 
         var limits = CgroupLimits.Read(Root);
-        var cpu = ReadCpu(limits);
-        var memory = ReadMemory(limits);
+        var cpuInfo = SysFs.ReadText(Root, "/proc/cpuinfo") is { } cpuText ? CpuInfoParser.Parse(cpuText) : null;
+        var memInfo = ReadMemInfo();
+        var cpu = ReadCpu(cpuInfo, limits);
+        var memory = ReadMemory(memInfo, limits);
         var storage = ReadStorage(dataDirectory);
         var applied = new List<AppliedLimit>();
         if (limits.Cpu is { } cpuLimit && cpuLimit.Value < cpu.LogicalCores)
@@ -41,7 +43,7 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
         var problems = results.Where(r => r.Outcome is ToolOutcome.Failed or ToolOutcome.TimedOut).Select(r => r.Detail ?? r.Outcome.ToString()).Distinct().ToList();
         var pciDevices = results[2].Outcome == ToolOutcome.Ok ? LspciParser.Parse(results[2].Output) : [];
         var gpus = CombineGpus(results[0], results[1], pciDevices);
-        var notDetected = NotDetected(lspciAnswered: results[2].Outcome == ToolOutcome.Ok).ToList();
+        var notDetected = NotDetected(cpuInfo is not null, memInfo is not null, lspciAnswered: results[2].Outcome == ToolOutcome.Ok).ToList();
         return new HardwareFacts(
             ReadOs(),
             cpu,
@@ -61,15 +63,15 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
     /// What this machine does not let the node read (another OS, a locked-down container), each with the
     /// file that could not be read and where the figure comes from instead; empty on an ordinary Linux machine.
     /// </summary>
-    private IEnumerable<string> NotDetected(bool lspciAnswered)
+    private IEnumerable<string> NotDetected(bool cpuInfoRead, bool memInfoRead, bool lspciAnswered)
     {
-        bool Unreadable(string path) => SysFs.ReadText(Root, path) is null;
-        if (Unreadable("/proc/cpuinfo"))
+        bool Unreadable(string path) => !SysFs.CanRead(Root, path);
+        if (!cpuInfoRead)
         {
             yield return "CPU model, vendor, features and frequencies (/proc/cpuinfo is not readable; the core count comes from the .NET runtime)";
         }
 
-        if (SysFs.ReadText(Root, "/proc/meminfo") is not { } meminfo || !MemInfoParser.TryParse(meminfo, out _))
+        if (!memInfoRead)
         {
             yield return "memory and swap (/proc/meminfo is not readable or not understood; total and available memory come from the .NET runtime, swap is unknown)";
         }
@@ -99,14 +101,12 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
     /// <summary>The dynamic figures of this source's machine for <paramref name="dataDirectory"/>.</summary>
     public DynamicHardwareFigures ReadDynamic(string dataDirectory)
     {
-        var limits = CgroupLimits.Read(Root);
-        var memory = ReadMemory(limits);
+        var memory = ReadMemory(ReadMemInfo(), CgroupLimits.Read(Root));
         return new DynamicHardwareFigures(memory.AvailableBytes, FreeSpace(dataDirectory).Free);
     }
 
-    private CpuProfile ReadCpu(CgroupLimits limits)
+    private CpuProfile ReadCpu(CpuInfo? info, CgroupLimits limits)
     {
-        var info = SysFs.ReadText(Root, "/proc/cpuinfo") is { } text ? CpuInfoParser.Parse(text) : null;
         var allowed = SysFs.ReadText(Root, "/proc/self/status") is { } status ? AllowedCpus(status) : 0;
         var logical = allowed > 0 ? allowed : info is { Processors: > 0 } ? info.Processors : Environment.ProcessorCount;
         var usable = limits.Cpu is { } quota ? Math.Min(logical, quota.Value) : logical;
@@ -125,20 +125,14 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
         };
     }
 
-    private MemoryProfile ReadMemory(CgroupLimits limits)
-    {
-        MemInfo info;
-        try
-        {
-            info = SysFs.ReadText(Root, "/proc/meminfo") is { } text
-                ? MemInfoParser.Parse(text)
-                : FromRuntime();
-        }
-        catch (FormatException)
-        {
-            info = FromRuntime();
-        }
+    /// <summary>/proc/meminfo parsed; null when it cannot be read or has no MemTotal.</summary>
+    private MemInfo? ReadMemInfo() =>
+        SysFs.ReadText(Root, "/proc/meminfo") is { } text && MemInfoParser.TryParse(text, out var info) ? info : null;
 
+    /// <summary>The memory figures from <paramref name="memInfo"/>, or from the .NET runtime when it is null, under the cgroup limit.</summary>
+    private static MemoryProfile ReadMemory(MemInfo? memInfo, CgroupLimits limits)
+    {
+        var info = memInfo ?? FromRuntime();
         var usable = info.TotalBytes;
         var available = info.AvailableBytes;
         if (limits.Memory is { } limit && limit.Value < info.TotalBytes)

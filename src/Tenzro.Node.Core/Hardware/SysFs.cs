@@ -25,6 +25,20 @@ internal static class SysFs
         }
     }
 
+    /// <summary>Whether the file can be opened for reading (without reading it).</summary>
+    public static bool CanRead(string root, string absolutePath)
+    {
+        try
+        {
+            using var stream = File.OpenRead(Under(root, absolutePath));
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
     public static string? ReadTrimmed(string root, string absolutePath) => Trimmed(ReadText(root, absolutePath));
 
     public static string? ReadFileTrimmed(string fullPath) => Trimmed(ReadFile(fullPath));

@@ -33,8 +33,9 @@ public sealed class BlobRetention(NodeDatabase database, BlobStore blobs) : IDis
             _gate.Release();
         }
     }
+
     /// <summary>Records, durably, that <paramref name="sha256"/> must be kept at least until <paramref name="expiresAt"/>.</summary>
-    public Task KeepAsync(string sha256, long size, string kind, DateTimeOffset createdAt, DateTimeOffset expiresAt) => database.Writer.WriteAsync(connection =>
+    private Task KeepAsync(string sha256, long size, string kind, DateTimeOffset createdAt, DateTimeOffset expiresAt) => database.Writer.WriteAsync(connection =>
     {
         using var command = connection.CreateCommand();
         command.CommandText = """
@@ -48,16 +49,6 @@ public sealed class BlobRetention(NodeDatabase database, BlobStore blobs) : IDis
         command.Parameters.AddWithValue("$e", Format(expiresAt));
         return command.ExecuteNonQuery();
     });
-
-    /// <summary>When a blob's retention ends; null when it has no row (kept until deleted).</summary>
-    public DateTimeOffset? ExpiresAt(string sha256)
-    {
-        using var connection = database.OpenConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT expires_at FROM blobs WHERE sha256 = $h;";
-        command.Parameters.AddWithValue("$h", sha256);
-        return command.ExecuteScalar() is string text ? DateTimeOffset.Parse(text, CultureInfo.InvariantCulture) : null;
-    }
 
     /// <summary>
     /// Deletes up to <see cref="SweepBatch"/> blobs whose retention ended before <paramref name="now"/> and

@@ -431,14 +431,6 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 }
             }
 
-            // The hold ends when nothing waits for resources any more (a whole scan found no head); a scan cut
-            // short by full slots or the window says nothing about it, so the hold stays.
-            if (head is null && scannedAll && !startNothing)
-            {
-                _holdFor = null;
-                _held = NoResources;
-            }
-
             foreach (var entry in toStart)
             {
                 _queue.Remove(entry);
@@ -448,9 +440,11 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 started.Add(running);
             }
 
-            if (_holdFor is not null && !_queued.ContainsKey(_holdFor))
+            // The hold ends when nothing waits for resources any more (a whole scan found no head; a scan cut
+            // short by full slots or the window says nothing about it), or when the task held for started, was
+            // cancelled or left the queue.
+            if ((head is null && scannedAll && !startNothing) || (_holdFor is not null && !_queued.ContainsKey(_holdFor)))
             {
-                // The task held for started, was cancelled or left the queue: hold nothing for it.
                 _holdFor = null;
                 _held = NoResources;
             }

@@ -237,13 +237,21 @@ internal static class ClientCommands
             : $"{state}: {result["error"]}";
     }
 
-    internal static async Task<(int Code, JsonObject? Body, string? Error)> GetAsync(Uri? url, string path, CancellationToken ct)
+    internal static Task<(int Code, JsonObject? Body, string? Error)> GetAsync(Uri? url, string path, CancellationToken ct) =>
+        SendAsync(url, HttpMethod.Get, path, TimeSpan.FromSeconds(10), ct);
+
+    /// <summary>
+    /// Sends a bodiless request to the node and reads its JSON answer; <c>Code</c> 0 and <c>Error</c>
+    /// (the address and why) when the node cannot be reached within <paramref name="timeout"/>.
+    /// </summary>
+    internal static async Task<(int Code, JsonObject? Body, string? Error)> SendAsync(Uri? url, HttpMethod method, string path, TimeSpan timeout, CancellationToken ct)
     {
         var baseUrl = url ?? CliApp.DefaultUrl();
-        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = timeout };
         try
         {
-            var response = await http.GetAsync(path, ct);
+            using var request = new HttpRequestMessage(method, path);
+            using var response = await http.SendAsync(request, ct);
             return ((int)response.StatusCode, await ReadJsonAsync(response, ct), null);
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
@@ -264,7 +272,7 @@ internal static class ClientCommands
         }
     }
 
-    private static int Unreachable(string? error)
+    internal static int Unreachable(string? error)
     {
         Console.Error.WriteLine($"Cannot reach the node at {error}. Is it running? Pass --url to point at it.");
         return CliApp.Unreachable;

@@ -65,65 +65,43 @@ internal static class NetworkCommands
         { url, json, target };
         command.SetAction(async (parse, ct) =>
         {
-            var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
             var path = parse.GetValue(target) is { } explicitTarget
                 ? "/api/network/bandwidth/measure?target=" + Uri.EscapeDataString(explicitTarget.ToString())
                 : "/api/network/bandwidth/measure";
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(120) };
-            HttpResponseMessage response;
-            string text;
-            try
+            Console.Error.WriteLine("measuring (up to 10 s each way)...");
+            var (code, body, error) = await ClientCommands.SendAsync(parse.GetValue(url), HttpMethod.Post, path, TimeSpan.FromSeconds(120), ct);
+            if (error is not null)
             {
-                Console.Error.WriteLine("measuring (up to 10 s each way)...");
-                response = await http.PostAsync(path, null, ct);
-                text = await response.Content.ReadAsStringAsync(ct);
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested)
-            {
-                await Console.Error.WriteLineAsync($"Cannot reach the node at {baseUrl}: {e.Message}. Is it running? Pass --url to point at it.");
-                return CliApp.Unreachable;
+                return ClientCommands.Unreachable(error);
             }
 
-            using (response)
+            if (code is < 200 or > 299)
             {
-                JsonNode? body;
-                try
-                {
-                    body = text.Length == 0 ? null : JsonNode.Parse(text);
-                }
-                catch (JsonException)
-                {
-                    body = null;
-                }
+                await Console.Error.WriteLineAsync($"The node answered {code}: {body?["detail"] ?? body?.ToJsonString() ?? "no JSON body"}");
+                return CliApp.CheckFailed;
+            }
 
-                if (!response.IsSuccessStatusCode)
-                {
-                    await Console.Error.WriteLineAsync($"The node answered {(int)response.StatusCode}: {body?["detail"] ?? text}");
-                    return CliApp.CheckFailed;
-                }
-
-                if (parse.GetValue(json))
-                {
-                    Console.WriteLine(body?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-                    return CliApp.Ok;
-                }
-
-                var measurement = body?["measurement"];
-                Console.WriteLine($"target:     {measurement?["target"]}");
-                Console.WriteLine($"download:   {measurement?["downloadMbps"]} Mbps ({measurement?["downloadBytes"]} bytes)");
-                Console.WriteLine($"upload:     {(measurement?["uploadMbps"] is { } up ? $"{up} Mbps ({measurement?["uploadBytes"]} bytes)" : "not measured")}");
-                Console.WriteLine($"round trip: {measurement?["latencyMs"]} ms");
-                if (measurement?["error"] is { } note)
-                {
-                    Console.WriteLine($"note:       {note}");
-                }
-
-                var reported = body?["bandwidthMbps"] is { } mbps ? $"{mbps} Mbps ({body?["bandwidthSource"]})" : "unknown";
-                Console.WriteLine(body?["reported"]?.GetValue<bool>() == true
-                    ? $"reported:   {reported}"
-                    : $"reported:   {reported}; this target is not BANDWIDTH_TEST_URL, so its figures are not reported");
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(body?.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return CliApp.Ok;
             }
+
+            var measurement = body?["measurement"];
+            Console.WriteLine($"target:     {measurement?["target"]}");
+            Console.WriteLine($"download:   {measurement?["downloadMbps"]} Mbps ({measurement?["downloadBytes"]} bytes)");
+            Console.WriteLine($"upload:     {(measurement?["uploadMbps"] is { } up ? $"{up} Mbps ({measurement?["uploadBytes"]} bytes)" : "not measured")}");
+            Console.WriteLine($"round trip: {measurement?["latencyMs"]} ms");
+            if (measurement?["error"] is { } note)
+            {
+                Console.WriteLine($"note:       {note}");
+            }
+
+            var reported = body?["bandwidthMbps"] is { } mbps ? $"{mbps} Mbps ({body?["bandwidthSource"]})" : "unknown";
+            Console.WriteLine(body?["reported"]?.GetValue<bool>() == true
+                ? $"reported:   {reported}"
+                : $"reported:   {reported}; this target is not BANDWIDTH_TEST_URL, so its figures are not reported");
+            return CliApp.Ok;
         });
         return command;
     }

@@ -2,11 +2,8 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Logging;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Diagnostics;
@@ -50,16 +47,11 @@ public sealed class OtlpExportTests
     /// </summary>
     private sealed class OtlpCollector : IAsyncDisposable
     {
-        private readonly WebApplication _app;
         private readonly ConcurrentQueue<string> _exports = new();
         private readonly ConcurrentQueue<string> _contentTypes = new();
+        private LoopbackServer _server = null!;
 
-        private OtlpCollector(WebApplication app)
-        {
-            _app = app;
-        }
-
-        public Uri Endpoint => new(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        public Uri Endpoint => _server.BaseAddress;
 
         public IReadOnlyCollection<string> Exports => [.. _exports];
 
@@ -67,23 +59,20 @@ public sealed class OtlpExportTests
 
         public static async Task<OtlpCollector> StartAsync()
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
-            var collector = new OtlpCollector(app);
-            app.MapPost("/opentelemetry.proto.collector.trace.v1.TraceService/Export", async (HttpContext context) =>
-            {
-                using var body = new MemoryStream();
-                await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-                collector._contentTypes.Enqueue(context.Request.ContentType ?? "");
-                collector._exports.Enqueue(Encoding.UTF8.GetString(body.ToArray()));
-                context.Response.ContentType = "application/grpc";
-                // One gRPC frame: not compressed, length 0 (an empty ExportTraceServiceResponse).
-                await context.Response.Body.WriteAsync(new byte[5], context.RequestAborted);
-                context.Response.AppendTrailer("grpc-status", "0");
-            });
-            await app.StartAsync(Timeouts.Token());
+            var collector = new OtlpCollector();
+            collector._server = await LoopbackServer.StartAsync(
+                app => app.MapPost("/opentelemetry.proto.collector.trace.v1.TraceService/Export", async (HttpContext context) =>
+                {
+                    using var body = new MemoryStream();
+                    await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+                    collector._contentTypes.Enqueue(context.Request.ContentType ?? "");
+                    collector._exports.Enqueue(Encoding.UTF8.GetString(body.ToArray()));
+                    context.Response.ContentType = "application/grpc";
+                    // One gRPC frame: not compressed, length 0 (an empty ExportTraceServiceResponse).
+                    await context.Response.Body.WriteAsync(new byte[5], context.RequestAborted);
+                    context.Response.AppendTrailer("grpc-status", "0");
+                }),
+                builder => builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2)));
             return collector;
         }
 
@@ -104,10 +93,6 @@ public sealed class OtlpExportTests
             throw new TimeoutException($"no OTLP export matched within {timeout}; {_exports.Count} arrived");
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync(Timeouts.Token());
-            await _app.DisposeAsync();
-        }
+        public ValueTask DisposeAsync() => _server.DisposeAsync();
     }
 }

@@ -1,11 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Tenzro.Node.Api;
 using Tenzro.Node.Core.Configuration;
@@ -13,6 +9,7 @@ using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Tests.Regional;
+using Tenzro.Node.Tests.Resources;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Hardware;
@@ -356,7 +353,7 @@ public sealed class BandwidthTests
     public async Task Probe_PlainFileServer_MeasuresTheDownloadOnlyAndNeverUploads()
     {
         var posts = 0;
-        await using var server = await SmallServer.StartAsync(app =>
+        await using var server = await LoopbackServer.StartAsync(app =>
         {
             app.MapGet("/file", () => Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream"));
             app.MapPost("/file", () =>
@@ -403,13 +400,13 @@ public sealed class BandwidthTests
 
         Assert.Contains("answered 429", error.Message, StringComparison.Ordinal);
         Assert.Contains("retry after 30 s", error.Message, StringComparison.Ordinal);
-        Assert.Equal(2, server.Posts); // one more try a moment later, then the refusal stands
+        Assert.Equal(2, server.Count); // POSTs: one more try a moment later, then the refusal stands
     }
 
     [Fact]
     public async Task Probe_TargetRedirects_FailsNamingWhereToInsteadOfFollowing()
     {
-        await using var server = await SmallServer.StartAsync(app =>
+        await using var server = await LoopbackServer.StartAsync(app =>
         {
             app.MapMethods("/old", [HttpMethods.Get, HttpMethods.Head], () => Results.Redirect("/new", permanent: true));
             app.MapGet("/new", () => Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream"));
@@ -430,7 +427,7 @@ public sealed class BandwidthTests
         await using var kit = MonitorKit.Create(slow, BandwidthLimits.Default);
 
         var measuring = kit.Monitor.MeasureAsync(slow, Timeouts.Token());
-        await WaitUntilAsync(() => server.Gets > 0, "the slow download to start");
+        await ResourcesApiTests.WaitUntilAsync(() => server.Count > 0);
         var running = kit.Profiler.Current.Network.Measurement?.State;
         kit.Monitor.Cancel();
         var result = await measuring.WaitAsync(Timeouts.Token());
@@ -454,7 +451,7 @@ public sealed class BandwidthTests
         var results = await Task.WhenAll(configured, diagnosis).WaitAsync(Timeouts.Token());
 
         Assert.All(results, r => Assert.Equal(BandwidthState.Measured, r.State));
-        Assert.Equal(2, server.Gets);
+        Assert.Equal(2, server.Count);
         // Each download runs for its whole second; run together, both GETs would arrive within milliseconds.
         var arrivals = server.Arrivals;
         Assert.True(arrivals[1] - arrivals[0] >= TimeSpan.FromSeconds(0.9), $"the second GET came {(arrivals[1] - arrivals[0]).TotalMilliseconds} ms after the first");
@@ -469,7 +466,7 @@ public sealed class BandwidthTests
         using var caller = new CancellationTokenSource();
 
         var abandoned = kit.Monitor.MeasureAsync(new Uri(slowServer.BaseAddress, "/slow"), caller.Token);
-        await WaitUntilAsync(() => slowServer.Gets > 0, "the slow download to start");
+        await ResourcesApiTests.WaitUntilAsync(() => slowServer.Count > 0);
         await caller.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => abandoned.WaitAsync(Timeouts.Token()));
         var next = await kit.Monitor.MeasureAsync(new Uri(peer.BaseAddress, "/api/network/bandwidth?bytes=2097152"), Timeouts.Token());
@@ -500,7 +497,7 @@ public sealed class BandwidthTests
     {
         using var http = BandwidthProbe.CreateHttpClient();
         var probe = new BandwidthProbe(http, TimeProvider.System);
-        var port = FreePort();
+        var port = RegionalKit.FreePort();
 
         var error = await Assert.ThrowsAsync<BandwidthProbeException>(() =>
             probe.MeasureAsync(new Uri($"http://127.0.0.1:{port}/api/network/bandwidth"), BandwidthLimits.Default, Timeouts.Token()));
@@ -517,7 +514,7 @@ public sealed class BandwidthTests
             var database = new NodeDatabase(Path.Combine(directory, "node.db"));
             database.Migrate(Migrations.All);
             var store = new BandwidthStore(database);
-            var target = new Uri($"http://127.0.0.1:{FreePort()}/api/network/bandwidth");
+            var target = new Uri($"http://127.0.0.1:{RegionalKit.FreePort()}/api/network/bandwidth");
             store.Save(new BandwidthMeasurement
             {
                 Target = target.ToString(),
@@ -582,22 +579,12 @@ public sealed class BandwidthTests
         Assert.Equal([key], error.Errors.Select(e => e.Key));
     }
 
-    private static async Task<JsonObject> WaitForMeasurementAsync(HttpClient client, string state)
-    {
-        var deadline = DateTime.UtcNow + Timeouts.Long;
-        while (DateTime.UtcNow < deadline)
-        {
-            var network = (await client.GetJsonAsync("/api/hardware/profile"))["network"]!.AsObject();
-            if (network["measurement"]?["state"]?.GetValue<string>() == state)
-            {
-                return network;
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new TimeoutException($"no bandwidth measurement in state {state} within {Timeouts.Long}");
-    }
+    private static async Task<JsonObject> WaitForMeasurementAsync(HttpClient client, string state) =>
+        (await client.WaitForJsonAsync(
+            "/api/hardware/profile",
+            p => p["network"]?["measurement"]?["state"]?.GetValue<string>() == state,
+            $"a bandwidth measurement in state {state}",
+            Timeouts.Long))["network"]!.AsObject();
 
     private static DefaultHttpContext Caller(string address)
     {
@@ -606,32 +593,36 @@ public sealed class BandwidthTests
         return context;
     }
 
-    /// <summary>Serves 2 MiB marked as a node's probe on GET and HEAD, and answers POST with <paramref name="postStatus"/> (Retry-After 30 on 429).</summary>
-    private static Task<SmallServer> ProbeLikeServer(int postStatus) => SmallServer.StartAsync(app =>
+    /// <summary>Serves 2 MiB marked as a node's probe on GET and HEAD, and answers POST with <paramref name="postStatus"/> (Retry-After 30 on 429), counting the POSTs.</summary>
+    private static async Task<CountingServer> ProbeLikeServer(int postStatus)
     {
-        var server = app.Services.GetRequiredService<SmallServer.Counter>();
-        app.MapMethods("/probe", [HttpMethods.Get, HttpMethods.Head], (HttpContext context) =>
+        var posts = new CountingServer();
+        posts.Server = await LoopbackServer.StartAsync(app =>
         {
-            context.Response.Headers[BandwidthProbe.ProbeHeader] = "1";
-            return Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream");
-        });
-        app.MapPost("/probe", (HttpContext context) =>
-        {
-            server.Add();
-            if (postStatus == StatusCodes.Status429TooManyRequests)
+            app.MapMethods("/probe", [HttpMethods.Get, HttpMethods.Head], (HttpContext context) =>
             {
-                context.Response.Headers.RetryAfter = "30";
-            }
+                context.Response.Headers[BandwidthProbe.ProbeHeader] = "1";
+                return Results.Bytes(new byte[2 * 1024 * 1024], "application/octet-stream");
+            });
+            app.MapPost("/probe", (HttpContext context) =>
+            {
+                posts.Enter();
+                if (postStatus == StatusCodes.Status429TooManyRequests)
+                {
+                    context.Response.Headers.RetryAfter = "30";
+                }
 
-            return Results.StatusCode(postStatus);
+                return Results.StatusCode(postStatus);
+            });
         });
-    });
+        return posts;
+    }
 
-    /// <summary>Trickles 16 KiB every 50 ms at /slow, counting the GETs and how many ran at once.</summary>
+    /// <summary>Trickles 16 KiB every 50 ms at /slow, counting the GETs and when each arrived.</summary>
     private static async Task<CountingServer> SlowServer()
     {
         var counts = new CountingServer();
-        counts.Server = await SmallServer.StartAsync(app => app.MapGet("/slow", async (HttpContext context) =>
+        counts.Server = await LoopbackServer.StartAsync(app => app.MapGet("/slow", async (HttpContext context) =>
         {
             counts.Enter();
             try
@@ -652,41 +643,20 @@ public sealed class BandwidthTests
         return counts;
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Timeouts.Short;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"waited {Timeouts.Short} for {what}");
-            }
-
-            await Task.Delay(20);
-        }
-    }
-
     private static HardwareProfiler Profiler() =>
         new(TierAndRequirementsTests.Facts(4, 8L << 30, 0), new NodeOptions(), new NetworkOptions(), TimeProvider.System);
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>A <see cref="SmallServer"/> that counts the GETs it served and when each arrived.</summary>
+    /// <summary>A <see cref="LoopbackServer"/> whose handlers count the requests they served, and when each arrived.</summary>
     private sealed class CountingServer : IAsyncDisposable
     {
         private readonly List<TimeSpan> _arrivals = [];
         private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
 
-        public SmallServer Server { get; set; } = null!;
+        public LoopbackServer Server { get; set; } = null!;
 
         public Uri BaseAddress => Server.BaseAddress;
 
-        public int Gets
+        public int Count
         {
             get
             {
@@ -756,51 +726,6 @@ public sealed class BandwidthTests
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(_directory, recursive: true);
             return ValueTask.CompletedTask;
-        }
-    }
-
-    /// <summary>A bare HTTP server on a free loopback port, for targets that are not nodes.</summary>
-    private sealed class SmallServer : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-
-        private SmallServer(WebApplication app)
-        {
-            _app = app;
-            BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        }
-
-        public Uri BaseAddress { get; }
-
-        /// <summary>What the handlers counted with <see cref="Counter"/> (the POSTs of a probe-like server).</summary>
-        public int Posts => _app.Services.GetRequiredService<Counter>().Count;
-
-        public static async Task<SmallServer> StartAsync(Action<WebApplication> map)
-        {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            builder.Services.AddSingleton<Counter>();
-            var app = builder.Build();
-            map(app);
-            await app.StartAsync(Timeouts.Token());
-            return new SmallServer(app);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync(Timeouts.Token());
-            await _app.DisposeAsync();
-        }
-
-        /// <summary>A count a handler adds to.</summary>
-        public sealed class Counter
-        {
-            private int _count;
-
-            public int Count => Volatile.Read(ref _count);
-
-            public void Add() => Interlocked.Increment(ref _count);
         }
     }
 }

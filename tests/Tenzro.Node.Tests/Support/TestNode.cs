@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Hosting;
@@ -19,8 +17,7 @@ public sealed class TestNode : IAsyncDisposable
         App = app;
         DataDirectory = dataDirectory;
         _ownsDirectory = ownsDirectory;
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address);
+        BaseAddress = LoopbackServer.AddressOf(app);
         Client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
