@@ -79,6 +79,7 @@ internal static partial class HttpSetup
                     (413, "Request body too large", $"The body is larger than MAX_REQUEST_SIZE ({context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes). Send less, or raise MAX_REQUEST_SIZE."),
                 BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
                 JsonException json => (400, "Malformed JSON", $"The body is not valid JSON: {json.Message}"),
+                System.Text.DecoderFallbackException => (400, "Malformed text", "The body is not valid UTF-8; send the text encoded as UTF-8."),
                 _ => (500, "Internal error", "The node failed to handle the request; the error is in its log. Retry, and report it if it persists."),
             };
 

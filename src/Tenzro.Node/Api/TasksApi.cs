@@ -70,14 +70,10 @@ internal static class TasksApi
             waitFor = parsed;
         }
 
-        JsonNode? node;
-        try
+        var (node, malformed) = await JsonBody.ReadAsync(context, """one task object, e.g. {"type":"store","data":{"content":"hello"}}""");
+        if (malformed is not null)
         {
-            node = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
-        }
-        catch (JsonException e)
-        {
-            return HttpSetup.Problem(400, "Malformed JSON", $"The body is not valid JSON ({e.Message}). Send one task object, e.g. {{\"type\":\"store\",\"data\":{{\"content\":\"hello\"}}}}.");
+            return malformed;
         }
 
         if (node is not JsonObject body)
