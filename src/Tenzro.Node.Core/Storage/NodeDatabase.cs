@@ -68,12 +68,14 @@ public sealed class NodeDatabase : IAsyncDisposable
     /// Switches the database to WAL and applies every migration newer than its recorded version,
     /// each in its own transaction.
     /// </summary>
-    /// <exception cref="StoreException">The database was written by a newer version of the node, or is not a database.</exception>
+    /// <exception cref="StoreException">The database was written by a newer version of the node, or cannot be opened.</exception>
+    /// <exception cref="DatabaseDamagedException">The file is damaged, not a database, or another program's database.</exception>
     public void Migrate(IReadOnlyList<Migration> migrations)
     {
         try
         {
             using var connection = OpenConnection();
+            DatabaseIntegrity.RefuseForeign(connection, Path);
             Execute(connection, "PRAGMA journal_mode=WAL;");
             Execute(connection, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL);");
             var current = CurrentVersion(connection);
@@ -108,10 +110,29 @@ public sealed class NodeDatabase : IAsyncDisposable
                 transaction.Commit();
             }
         }
+        catch (SqliteException e) when (DatabaseIntegrity.IsDamage(e))
+        {
+            throw DatabaseIntegrity.Explain(Path, e);
+        }
         catch (SqliteException e)
         {
             throw new StoreException($"The database {Path} cannot be opened or migrated: {e.Message}", e);
         }
+    }
+
+    /// <summary>
+    /// Copies the write-ahead log into the database file and empties it, then closes pooled connections, so a
+    /// cleanly stopped node leaves one self-contained file (what a backup copies, and what the start-up checks read).
+    /// Call once nothing else uses the database.
+    /// </summary>
+    public void Checkpoint()
+    {
+        using (var connection = OpenConnection())
+        {
+            Execute(connection, "PRAGMA wal_checkpoint(TRUNCATE);");
+        }
+
+        SqliteConnection.ClearAllPools();
     }
 
     /// <summary>The highest applied migration, 0 for a new database.</summary>

@@ -80,10 +80,22 @@ internal static class RunCommand
 
         using (dataLock)
         {
+            var databasePath = Path.Combine(settings.Storage.DataDirectory, "node.db");
+            var running = RunningMarker.Begin(settings.Storage.DataDirectory);
             WebApplication app;
             try
             {
+                if (running.PreviousRunUnclean)
+                {
+                    DatabaseIntegrity.QuickCheck(databasePath);
+                }
+
                 app = NodeApp.Create(settings);
+            }
+            catch (Exception e) when (DatabaseIntegrity.IsDamage(e))
+            {
+                await Console.Error.WriteLineAsync(DatabaseIntegrity.Explain(databasePath, e).Message);
+                return DatabaseDamagedException.ExitCode;
             }
             catch (IdentityException e)
             {
@@ -101,11 +113,17 @@ internal static class RunCommand
                 return ConfigurationException.ExitCode;
             }
 
+            var database = app.Services.GetRequiredService<NodeDatabase>();
             await using (app)
             {
                 try
                 {
                     await app.RunAsync();
+                }
+                catch (Exception e) when (DatabaseIntegrity.IsDamage(e))
+                {
+                    await Console.Error.WriteLineAsync(DatabaseIntegrity.Explain(databasePath, e).Message);
+                    return DatabaseDamagedException.ExitCode;
                 }
                 catch (IOException e) when (e.InnerException is System.Net.Sockets.SocketException || e.Message.Contains("address", StringComparison.OrdinalIgnoreCase))
                 {
@@ -113,6 +131,9 @@ internal static class RunCommand
                     return CliApp.CheckFailed;
                 }
             }
+
+            database.Checkpoint();
+            running.End();
         }
 
         return CliApp.Ok;

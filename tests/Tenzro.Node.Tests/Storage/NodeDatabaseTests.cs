@@ -58,9 +58,54 @@ public sealed class NodeDatabaseTests : IDisposable
         var path = Path.Combine(_directory, "node.db");
         File.WriteAllText(path, new string('x', 4096));
 
-        var error = Assert.Throws<StoreException>(() => new NodeDatabase(path).Migrate(Migrations.All));
+        var error = Assert.Throws<DatabaseDamagedException>(() => new NodeDatabase(path).Migrate(Migrations.All));
 
         Assert.Contains(path, error.Message);
+        Assert.Contains("not an SQLite database", error.Message);
+        Assert.Equal(new string('x', 4096), File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void Migrate_AnotherProgramsDatabase_IsRefusedAndLeftAsItWas()
+    {
+        var path = Path.Combine(_directory, "node.db");
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE contacts(name TEXT); INSERT INTO contacts VALUES ('ada');";
+            command.ExecuteNonQuery();
+        }
+
+        var before = File.ReadAllBytes(path);
+
+        var error = Assert.Throws<DatabaseDamagedException>(() => new NodeDatabase(path).Migrate(Migrations.All));
+
+        Assert.Contains("another program", error.Message);
+        Assert.Contains("move it aside", error.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+    }
+
+    [Fact]
+    public void QuickCheck_DamagedPage_ThrowsWithRestoreAdvice()
+    {
+        var path = Path.Combine(_directory, "node.db");
+        var database = new NodeDatabase(path);
+        database.Migrate(Migrations.All);
+        using (var connection = database.OpenConnection())
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TABLE filler(x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200) INSERT INTO filler SELECT randomblob(500) FROM n; CREATE INDEX filler_x ON filler(x); PRAGMA wal_checkpoint(TRUNCATE);";
+            command.ExecuteNonQuery();
+        }
+
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        DatabaseIntegrity.QuickCheck(path);
+        DatabaseFiles.Damage(path, offset: 12 * 1024, length: 40 * 1024);
+
+        var error = Assert.Throws<DatabaseDamagedException>(() => DatabaseIntegrity.QuickCheck(path));
+
+        Assert.Contains("restore it from a backup", error.Message);
     }
 
     [Fact]
