@@ -31,6 +31,14 @@ public interface ITaskRuntime
     /// is active; the others run to their end.
     /// </summary>
     bool SupportsPause => false;
+
+    /// <summary>
+    /// True (the default) when a run could take the whole process down: native code (Wasmtime, ONNX Runtime) or a
+    /// task inside a task. The engine then stores the attempt before the run starts, so a task that kills the
+    /// node is failed after MAX_TASK_ATTEMPTS instead of running again at every start. Runtimes of managed code
+    /// only answer false and save that commit on short tasks.
+    /// </summary>
+    bool MayCrashTheProcess => true;
 }
 
 /// <summary>What a runtime gets for one execution.</summary>

@@ -500,8 +500,17 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             // The running state is written RunningMarkDelay after the start, or together with the end when the
             // task is over sooner: a short task costs one commit, not two. A crash before the mark requeues the
             // task without counting the attempt, which is safe because nothing was acknowledged as run; the
-            // API shows the running state from memory meanwhile.
+            // API shows the running state from memory meanwhile. Runtimes that may crash the process are the
+            // exception: their mark is written before the run.
             using var mark = new RunningMark(this, spec.TaskId, startedAt, attempts);
+            if (_runtimes[spec.Type].MayCrashTheProcess)
+            {
+                // Counted before the run: a task that kills the process is then failed after MAX_TASK_ATTEMPTS
+                // restarts instead of running again at every start.
+                mark.Settle();
+                await _store.MarkRunningAsync(spec.TaskId, startedAt, attempts);
+            }
+
             Events.Publish(new TaskRecord { Spec = spec, ContentHash = string.Empty, SubmittedAt = startedAt, State = TaskState.Running, Attempts = attempts, StartedAt = startedAt });
             _metrics.QueueWait(spec.Type, startedAt - running.Entry.EnqueuedAt);
 

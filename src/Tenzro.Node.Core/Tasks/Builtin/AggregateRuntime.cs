@@ -23,6 +23,9 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
 
     public IReadOnlyCollection<string> Types { get; } = ["aggregate"];
 
+    /// <summary>Managed code only: the attempt is stored with the first write, not before the run.</summary>
+    public bool MayCrashTheProcess => false;
+
     public void Validate(TaskSpec task, ValidationErrors errors) => _ = Read(task, errors);
 
     public Task<JsonObject> ExecuteAsync(TaskExecutionContext context) =>

@@ -12,6 +12,9 @@ internal sealed class ProcessRuntime : ITaskRuntime
 {
     public IReadOnlyCollection<string> Types { get; } = ["process"];
 
+    /// <summary>Managed code only: the attempt is stored with the first write, not before the run.</summary>
+    public bool MayCrashTheProcess => false;
+
     public void Validate(TaskSpec task, ValidationErrors errors) => _ = ProcessPipeline.Build(task, errors);
 
     public Task<JsonObject> ExecuteAsync(TaskExecutionContext context) =>

@@ -17,6 +17,9 @@ public sealed class StoreRuntime(BlobStore blobs, BlobRetention retention, Resou
 {
     public IReadOnlyCollection<string> Types { get; } = ["store"];
 
+    /// <summary>Managed code only: the attempt is stored with the first write, not before the run.</summary>
+    public bool MayCrashTheProcess => false;
+
     public void Validate(TaskSpec task, ValidationErrors errors)
     {
         _ = Content(task, errors);
