@@ -89,7 +89,7 @@ public static class TaskParser
             }
             else
             {
-                var seconds = timeoutNode.GetValue<double>();
+                var seconds = NumberOf(timeoutNode);
                 if (seconds <= 0 || double.IsNaN(seconds))
                 {
                     errors.Add("timeout", $"must be more than 0 seconds; got {seconds}.");
@@ -100,7 +100,7 @@ public static class TaskParser
                 }
                 else
                 {
-                    timeout = TimeSpan.FromSeconds(seconds);
+                    timeout = Seconds(seconds);
                 }
             }
         }
@@ -189,7 +189,7 @@ public static class TaskParser
                 r["gpuCount"]!.GetValue<int>(), r["gpuMemoryMB"]!.GetValue<long>()),
             Data = node["data"]!.AsObject().DeepClone().AsObject(),
             Config = node["config"]!.AsObject().DeepClone().AsObject(),
-            Timeout = TimeSpan.FromSeconds(node["timeout"]!.GetValue<double>()),
+            Timeout = Seconds(node["timeout"]!.GetValue<double>()),
             Origin = node["origin"]?.GetValue<string>() ?? TaskOrigins.Api,
             Requester = node["requester"]?.GetValue<string>() ?? "local",
         };
@@ -245,7 +245,7 @@ public static class TaskParser
             return fallback;
         }
 
-        var value = node.GetValue<double>();
+        var value = NumberOf(node);
         if (value < min || double.IsNaN(value))
         {
             errors.Add($"requirements.{name}", $"must be at least {min}; got {value}.");
@@ -271,6 +271,21 @@ public static class TaskParser
 
         return node.DeepClone().AsObject();
     }
+
+    /// <summary>
+    /// Seconds to the nearest tick. <see cref="TimeSpan.FromSeconds(double)"/> truncates, so a timeout written as its
+    /// TotalSeconds and read back could lose a tick and change the task's content hash.
+    /// </summary>
+    private static TimeSpan Seconds(double seconds) => TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond));
+
+    /// <summary>
+    /// A JSON number as a double, whether parsed from text or built in memory from another numeric type (the
+    /// regional mapper writes <c>memoryMB</c> as a long), which <c>GetValue&lt;double&gt;</c> refuses.
+    /// </summary>
+    private static double NumberOf(JsonNode node) =>
+        node.AsValue().TryGetValue<double>(out var value)
+            ? value
+            : double.Parse(node.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
 
     private static bool IsIdCharacter(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':';
 
