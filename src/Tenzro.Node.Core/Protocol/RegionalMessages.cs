@@ -174,7 +174,7 @@ public static class RegionalMessages
     /// <summary>Reads a message's <c>type</c>, or null when it has none or it is not a string.</summary>
     public static string? TypeOf(JsonObject message) => StringMember(message, "type");
 
-    /// <summary>Reads a string member, or null when it is absent, not a string, or not valid UTF-16.</summary>
+    /// <summary>Reads a string member, or null when it is absent, not a string, or not valid UTF-16, or the object repeats a key.</summary>
     public static string? StringMember(JsonObject message, string name)
     {
         try
@@ -184,6 +184,11 @@ public static class RegionalMessages
         catch (InvalidOperationException)
         {
             // A string that is not valid UTF-16 (a lone surrogate escaped as \ud800) cannot be read: as if absent.
+            return null;
+        }
+        catch (ArgumentException)
+        {
+            // An object parsed with a repeated key throws when it is first read: none of its members can be trusted.
             return null;
         }
     }

@@ -1,0 +1,132 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Runtimes.Wasm;
+
+namespace Tenzro.Node.Fuzz;
+
+/// <summary>
+/// The parsers that read untrusted bytes, each driven the way the node drives it. An input may be refused in the
+/// ways the node itself answers (a problem, a rejection); any other exception escaping a target is a crash.
+/// </summary>
+/// <remarks>Not thread-safe: one input at a time, as AFL++ and the corpus replay run them.</remarks>
+public static class FuzzTargets
+{
+    private static readonly TimeSpan MaxTimeout = TimeSpan.FromSeconds(1800);
+    private static readonly string[] Types = ["store", "compute", "process", "aggregate", "validate", "inference", "train"];
+    private static readonly Lazy<BlobStore> Blobs = new(() => new BlobStore(Directory.CreateTempSubdirectory("tenzro-fuzz-").FullName));
+
+    /// <summary>Target names, as the fuzz script and the corpus folders spell them.</summary>
+    public static readonly IReadOnlyDictionary<string, Action<byte[]>> All = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
+    {
+        ["task-json"] = TaskJson,
+        ["regional"] = RegionalMessage,
+        ["wasm-entry"] = WasmEntry,
+    };
+
+    /// <summary>An HTTP task body: strict JSON, then the parser, the content hash and the stored form.</summary>
+    public static void TaskJson(byte[] input)
+    {
+        if (!StrictJson.TryParse(input, out var node, out _) || node is not JsonObject body)
+        {
+            return;
+        }
+
+        var errors = new ValidationErrors();
+        var spec = TaskParser.Parse(body, MaxTimeout, Types, TaskOrigins.Api, errors);
+        if (spec is null || !errors.IsEmpty)
+        {
+            _ = errors.ToString();
+            return;
+        }
+
+        _ = TaskParser.ContentHash(spec);
+        var stored = TaskParser.FromStored(TaskParser.ToStored(spec));
+        if (TaskParser.ContentHash(stored) != TaskParser.ContentHash(spec))
+        {
+            throw new InvalidOperationException("the stored form of a task changed its content hash");
+        }
+    }
+
+    /// <summary>
+    /// A regional frame's text, read as the link reads it (JSON, the signature check when the frame is signed, the
+    /// type), then as the intake reads a task assignment: the task id outside any handler, the mapping to a local task
+    /// and its parsing inside the one that answers task_rejected.
+    /// </summary>
+    public static void RegionalMessage(byte[] input)
+    {
+        string text;
+        try
+        {
+            text = new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(input);
+        }
+        catch (DecoderFallbackException)
+        {
+            return;
+        }
+
+        JsonObject? message;
+        try
+        {
+            // What the link's Accept reads; it drops a frame that throws one of these (AcceptOrDrop).
+            message = JsonNode.Parse(text) as JsonObject;
+            if (message is null)
+            {
+                return;
+            }
+
+            if (message.ContainsKey("publicKey") || message.ContainsKey("signature"))
+            {
+                _ = SignedEnvelope.Verify(message, DateTimeOffset.UnixEpoch.AddYears(56));
+            }
+
+            _ = RegionalMessages.TypeOf(message);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or JsonException)
+        {
+            return;
+        }
+
+        // The intake's reading of an assignment: every one with a taskId must be answered, accepted or rejected.
+        if (message["task"] is not JsonObject task || RegionalMessages.StringMember(task, "taskId") is not { Length: > 0 })
+        {
+            return;
+        }
+
+        try
+        {
+            var errors = new ValidationErrors();
+            var local = RegionalTaskMapper.ToLocal(task, DateTimeOffset.UnixEpoch.AddYears(56), MaxTimeout, errors);
+            var spec = TaskParser.Parse(local, MaxTimeout, Types, TaskOrigins.Regional, errors);
+            if (spec is not null)
+            {
+                _ = TaskParser.ContentHash(spec);
+            }
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException or ArgumentException)
+        {
+            // The intake answers these with task_rejected ("the task cannot be read").
+        }
+    }
+
+    /// <summary>A compute task's body: parsed as a task, then its Wasm entry (module source, entry, args, argv, env).</summary>
+    public static void WasmEntry(byte[] input)
+    {
+        if (!StrictJson.TryParse(input, out var node, out _) || node is not JsonObject body)
+        {
+            return;
+        }
+
+        body["type"] = "compute";
+        var errors = new ValidationErrors();
+        var spec = TaskParser.Parse(body, MaxTimeout, Types, TaskOrigins.Api, errors);
+        if (spec is not null)
+        {
+            _ = WasmTaskRequest.Parse(spec, errors, Blobs.Value);
+        }
+    }
+}
