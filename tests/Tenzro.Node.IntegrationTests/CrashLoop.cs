@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+
+namespace Tenzro.Node.IntegrationTests;
+
+/// <summary>What a crash loop did and found; <see cref="Problems"/> is empty when every property held.</summary>
+public sealed record CrashLoopReport(int Kills, int Submitted, int Acknowledged, int Completed, int Failed, int Lost, int Duplicates, IReadOnlyList<string> Problems)
+{
+    public override string ToString() =>
+        $"kills {Kills}, tasks submitted {Submitted}, acknowledged {Acknowledged} (completed {Completed}, failed {Failed}), lost {Lost}, duplicates {Duplicates}" +
+        (Problems.Count == 0 ? string.Empty : $"; problems:\n  {string.Join("\n  ", Problems)}");
+}
+
+/// <summary>
+/// Runs the real node process on one DATA_DIR while several clients submit tasks of every type, kills it with
+/// SIGKILL at random moments, restarts it, and at the end checks: every task that got a 202 is present and final;
+/// none that was seen completed ran again (same finish time, same digest); the blobs and the model that results
+/// refer to exist; no reservation is left; after a clean stop the store passes <c>PRAGMA integrity_check</c>.
+/// </summary>
+public sealed class CrashLoop(int kills, int clients, int seed, Action<string> log)
+{
+    private readonly ConcurrentDictionary<string, string> _acknowledged = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Digest, string FinishedAt)> _seenCompleted = new(StringComparer.Ordinal);
+    private readonly ConcurrentQueue<string> _problems = new();
+    private readonly Random _random = new(seed);
+    private int _submitted;
+    private int _duplicates;
+    private string _model = string.Empty;
+
+    public static readonly string[] Types = ["store", "compute", "process", "validate", "aggregate", "inference", "train"];
+
+    public async Task<CrashLoopReport> RunAsync()
+    {
+        var directory = NodeProcess.NewDirectory();
+        var port = NodeProcess.FreePort();
+        var environment = new Dictionary<string, string>(DatabaseDamageTests.Loopback) { ["MAX_TASK_ATTEMPTS"] = "50", ["LOG_LEVEL"] = "warning" };
+        var node = await NodeProcess.StartAsync(environment, directory, port);
+        try
+        {
+            _model = await UploadModelAsync(node.Client);
+            for (var round = 0; round < kills; round++)
+            {
+                using var stop = new CancellationTokenSource();
+                var submitters = Enumerable.Range(0, clients).Select(client => SubmitUntilStoppedAsync(node.BaseAddress, round, client, stop.Token)).ToArray();
+                await Task.Delay(_random.Next(300, 2000));
+                node.KillNow();
+                await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
+                await stop.CancelAsync();
+                await Task.WhenAll(submitters);
+                await node.DisposeAsync();
+                log($"kill {round + 1}/{kills}: {_acknowledged.Count} tasks acknowledged so far");
+                node = await NodeProcess.StartAsync(environment, directory, port);
+            }
+
+            var (completed, failed, lost) = await CheckEveryTaskAsync(node.Client);
+            await CheckNoReservationAsync(node.Client);
+            await node.SignalAsync(15);
+            if (!await node.WaitForExitAsync(TimeSpan.FromSeconds(30)) || node.ExitCode != 0)
+            {
+                _problems.Enqueue($"the node did not stop cleanly after the loop:\n{node.Output}");
+            }
+
+            CheckIntegrity(Path.Combine(directory, "data", "node.db"));
+            return new CrashLoopReport(kills, _submitted, _acknowledged.Count, completed, failed, lost, _duplicates, [.. _problems]);
+        }
+        finally
+        {
+            await node.DisposeAsync();
+        }
+    }
+
+    private async Task SubmitUntilStoppedAsync(Uri node, int round, int client, CancellationToken stop)
+    {
+        using var http = new HttpClient { BaseAddress = node, Timeout = TimeSpan.FromSeconds(10) };
+        var random = new Random(HashCode.Combine(seed, round, client));
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            var id = $"c{client}-r{round}-{n}";
+            var type = Types[random.Next(Types.Length)];
+            try
+            {
+                Interlocked.Increment(ref _submitted);
+                using var response = await http.PostAsync("/api/tasks/execute", new StringContent(TaskBody(id, type, n), Encoding.UTF8, "application/json"), stop);
+                if (response.StatusCode is HttpStatusCode.Accepted or HttpStatusCode.OK)
+                {
+                    _acknowledged[id] = type;
+                }
+                else if (response.StatusCode != HttpStatusCode.ServiceUnavailable)
+                {
+                    _problems.Enqueue($"{id} ({type}) answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(CancellationToken.None)}");
+                }
+
+                if (n % 4 == 0 && !_acknowledged.IsEmpty)
+                {
+                    await ObserveAsync(http, _acknowledged.Keys.ElementAt(random.Next(_acknowledged.Count)), stop);
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException)
+            {
+                // The node was killed under the request: the task may or may not be durable; it was not acknowledged.
+                await Task.Delay(20, CancellationToken.None);
+            }
+        }
+    }
+
+    /// <summary>Records a completed task's digest and finish time the first time it is seen, and counts a change as a second completion.</summary>
+    private async Task<JsonObject?> ObserveAsync(HttpClient http, string id, CancellationToken cancellationToken)
+    {
+        var status = await http.GetFromJsonAsync<JsonObject>($"/api/tasks/{id}", cancellationToken);
+        if (status?["state"]?.GetValue<string>() != "completed")
+        {
+            return status;
+        }
+
+        var result = await http.GetFromJsonAsync<JsonObject>($"/api/tasks/{id}/result", cancellationToken);
+        var seen = (result!["digest"]!.GetValue<string>(), status["finishedAt"]!.GetValue<string>());
+        var first = _seenCompleted.GetOrAdd(id, seen);
+        if (first != seen)
+        {
+            Interlocked.Increment(ref _duplicates);
+            _problems.Enqueue($"{id} completed twice: first {first}, then {seen}");
+            _seenCompleted[id] = seen;
+        }
+
+        return status;
+    }
+
+    private async Task<(int Completed, int Failed, int Lost)> CheckEveryTaskAsync(HttpClient http)
+    {
+        var completed = 0;
+        var failed = 0;
+        var lost = 0;
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        foreach (var (id, type) in _acknowledged.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            JsonObject? status;
+            while (true)
+            {
+                using var response = await http.GetAsync($"/api/tasks/{id}");
+                if (response.StatusCode == HttpStatusCode.NotFound)
+                {
+                    lost++;
+                    _problems.Enqueue($"{id} ({type}) got a 202 and is gone");
+                    status = null;
+                    break;
+                }
+
+                status = await ObserveAsync(http, id, CancellationToken.None);
+                var state = status!["state"]!.GetValue<string>();
+                if (state is "completed" or "failed" or "cancelled" or "timed_out" || DateTime.UtcNow > deadline)
+                {
+                    break;
+                }
+
+                await Task.Delay(50);
+            }
+
+            switch (status?["state"]?.GetValue<string>())
+            {
+                case null:
+                    break;
+                case "completed":
+                    completed++;
+                    await CheckReferencesAsync(http, id, type);
+                    break;
+                case "failed" or "cancelled" or "timed_out":
+                    failed++;
+                    _problems.Enqueue($"{id} ({type}) ended {status["state"]}: {status["error"]}");
+                    break;
+                default:
+                    lost++;
+                    _problems.Enqueue($"{id} ({type}) is still {status["state"]}");
+                    break;
+            }
+        }
+
+        return (completed, failed, lost);
+    }
+
+    private async Task CheckReferencesAsync(HttpClient http, string id, string type)
+    {
+        var result = await http.GetFromJsonAsync<JsonObject>($"/api/tasks/{id}/result");
+        var path = type switch
+        {
+            "store" => $"/api/blobs/{result!["result"]!["sha256"]}",
+            "inference" => $"/api/models/{_model}",
+            _ => null,
+        };
+        if (path is not null)
+        {
+            using var response = await http.GetAsync(path);
+            if (response.StatusCode != HttpStatusCode.OK)
+            {
+                _problems.Enqueue($"{id} ({type}) refers to {path}, which answers {(int)response.StatusCode}");
+            }
+        }
+    }
+
+    private async Task CheckNoReservationAsync(HttpClient http)
+    {
+        var status = await http.GetFromJsonAsync<JsonObject>("/api/resources/status");
+        var reserved = status!["reserved"]!.AsObject();
+        if (reserved["cpu"]!.GetValue<double>() != 0 || reserved["memoryMB"]!.GetValue<long>() != 0)
+        {
+            _problems.Enqueue($"reservations are left with every task final: {reserved.ToJsonString()}");
+        }
+    }
+
+    private void CheckIntegrity(string database)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = database, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA integrity_check;";
+        var answer = (string)command.ExecuteScalar()!;
+        if (answer != "ok")
+        {
+            _problems.Enqueue($"PRAGMA integrity_check: {answer}");
+        }
+    }
+
+    private static async Task<string> UploadModelAsync(HttpClient http)
+    {
+        var bytes = await File.ReadAllBytesAsync(Path.Combine(RepositoryRoot(), "tests", "models", "linear.onnx"));
+        using var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new("application/octet-stream");
+        using var response = await http.PutAsync("/api/models", content);
+        return (await response.Content.ReadFromJsonAsync<JsonObject>())!["sha256"]!.GetValue<string>();
+    }
+
+    /// <summary>A task of <paramref name="type"/> whose content (and so digest) depends on <paramref name="n"/> only.</summary>
+    private string TaskBody(string id, string type, int n) => (type switch
+    {
+        "store" => """{"taskId":"@ID","type":"store","data":{"content":"payload @ID"}}""",
+        "compute" => """{"taskId":"@ID","type":"compute","data":{"wat":"(module (func (export \"add\") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))","entry":"add","args":[@N,7]}}""",
+        "process" => """{"taskId":"@ID","type":"process","data":{"input":[3,1,2,@N],"config":{"op":"sum"}}}""",
+        "validate" => """{"taskId":"@ID","type":"validate","data":{"task":{"type":"process","data":{"input":[1,2,@N],"config":{"op":"sum"}}},"expectedDigest":"0000000000000000000000000000000000000000000000000000000000000000"}}""",
+        "aggregate" => """{"taskId":"@ID","type":"aggregate","data":{"strategy":"majority","inputs":["yes","no","yes","@N"]}}""",
+        "inference" => """{"taskId":"@ID","type":"inference","data":{"model":"@MODEL","inputs":{"x":{"type":"float32","shape":[2,4],"data":[1,2,3,4,0.5,-1,0,@N]}}}}""",
+        _ => """{"taskId":"@ID","type":"train","data":{"model":"linear","features":[[0,0],[1,0],[0,1]],"labels":[1,3,@N],"hyperparameters":{"epochs":5,"learningRate":0.1,"seed":1}}}""",
+    }).Replace("@ID", id, StringComparison.Ordinal).Replace("@MODEL", _model, StringComparison.Ordinal).Replace("@N", (n % 10).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tenzro.Node.slnx")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory!.FullName;
+    }
+}
