@@ -631,7 +631,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             }
         }
 
-        await _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error, startedAt, attempts);
+        await StoreFinalStateAsync(() => _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error, startedAt, attempts), spec.TaskId);
         var record = _store.Get(spec.TaskId);
         var ranFor = record?.StartedAt is { } started ? (finishedAt - started).TotalMilliseconds : 0;
         Log.TaskFinished(_logger, spec.TaskId, spec.Type, state.ToWire(), ranFor, error ?? string.Empty);

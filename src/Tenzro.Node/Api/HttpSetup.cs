@@ -69,6 +69,9 @@ internal static partial class HttpSetup
         return TypedResults.Problem(problem);
     }
 
+    /// <summary>Retry-After on a 503 for a full disk: space comes back when the retention sweep or the operator frees it.</summary>
+    private const string DiskFullRetryAfterSeconds = "30";
+
     private sealed partial class ProblemExceptionHandler(IProblemDetailsService problems, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
     {
         public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
@@ -80,6 +83,7 @@ internal static partial class HttpSetup
                 BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
                 JsonException json => (400, "Malformed JSON", $"The body is not valid JSON: {json.Message}"),
                 System.Text.DecoderFallbackException => (400, "Malformed text", "The body is not valid UTF-8; send the text encoded as UTF-8."),
+                _ when Core.Storage.DiskFull.Is(exception) => (503, "Storage full", $"The node's disk is full, so it cannot take this now; reads keep working. Retry after {DiskFullRetryAfterSeconds} s; the operator frees space in DATA_DIR."),
                 _ => (500, "Internal error", "The node failed to handle the request; the error is in its log. Retry, and report it if it persists."),
             };
 
@@ -89,6 +93,11 @@ internal static partial class HttpSetup
             }
 
             context.Response.StatusCode = status;
+            if (status == 503)
+            {
+                context.Response.Headers.RetryAfter = DiskFullRetryAfterSeconds;
+            }
+
             return await problems.TryWriteAsync(new ProblemDetailsContext
             {
                 HttpContext = context,

@@ -70,7 +70,8 @@ internal static class ClientCommands
     {
         var url = UrlOption();
         var json = JsonOption();
-        var command = new Command("health-check", "Check a running node's health: exit 0 healthy or degraded, 1 unhealthy, 2 unreachable.") { url, json };
+        var strict = new Option<bool>("--strict") { Description = "Exit 1 when the node is degraded, too (for monitors that page on it)." };
+        var command = new Command("health-check", "Check a running node's health: exit 0 healthy or degraded (1 with --strict), 1 unhealthy, 2 unreachable.") { url, json, strict };
         command.SetAction(async (parse, ct) =>
         {
             var (code, body, error) = await GetAsync(parse.GetValue(url), "/health", ct);
@@ -95,7 +96,8 @@ internal static class ClientCommands
                 }
             }
 
-            return code == 200 ? CliApp.Ok : CliApp.CheckFailed;
+            var degraded = body["status"]?.GetValue<string>() == "degraded";
+            return code == 200 && !(degraded && parse.GetValue(strict)) ? CliApp.Ok : CliApp.CheckFailed;
         });
         return command;
     }
