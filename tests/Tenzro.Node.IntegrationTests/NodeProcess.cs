@@ -80,11 +80,18 @@ public sealed class NodeProcess : IAsyncDisposable
     public static string NewDirectory() => Directory.CreateTempSubdirectory("tenzro-it-").FullName;
 
     /// <summary>Starts the process without waiting for it to be healthy.</summary>
-    public static NodeProcess Launch(IDictionary<string, string>? environment = null, string? dataDirectory = null, int? port = null, params string[] arguments)
+    public static NodeProcess Launch(IDictionary<string, string>? environment = null, string? dataDirectory = null, int? port = null, params string[] arguments) =>
+        LaunchUnder([], environment, dataDirectory, port, arguments);
+
+    /// <summary>
+    /// Starts the process as the last argument of <paramref name="wrapper"/> (a command such as <c>unshare</c> that
+    /// execs what follows it, so <see cref="Pid"/> is the node's), without waiting for it to be healthy.
+    /// </summary>
+    public static NodeProcess LaunchUnder(string[] wrapper, IDictionary<string, string>? environment = null, string? dataDirectory = null, int? port = null, params string[] arguments)
     {
         dataDirectory ??= NewDirectory();
         var chosenPort = port ?? FreePort();
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(wrapper.Length > 0 ? wrapper[0] : "dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -92,6 +99,14 @@ public sealed class NodeProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = dataDirectory,
         };
+        if (wrapper.Length > 0)
+        {
+            foreach (var part in wrapper.Skip(1).Append("dotnet"))
+            {
+                start.ArgumentList.Add(part);
+            }
+        }
+
         start.ArgumentList.Add(DllPath());
         foreach (var argument in arguments)
         {

@@ -22,6 +22,9 @@ public sealed partial class TaskEngine
         [LoggerMessage(EventId = LogEvents.TaskFinalWriteFailed, Level = LogLevel.Warning, Message = "Task {TaskId} ended, but its final state could not be stored (try {Attempt}); it keeps its slot and is retried in {BackoffSeconds} s")]
         public static partial void FinalWriteFailed(ILogger logger, Exception exception, string taskId, int attempt, double backoffSeconds);
 
+        [LoggerMessage(EventId = LogEvents.TaskRunDiskFull, Level = LogLevel.Warning, Message = "Task {TaskId} stopped because the disk is full (try {Attempt}); it keeps its slot and runs again in {BackoffSeconds} s")]
+        public static partial void RunDiskFull(ILogger logger, Exception exception, string taskId, int attempt, double backoffSeconds);
+
         [LoggerMessage(EventId = LogEvents.TaskCrashed, Level = LogLevel.Error, Message = "Task {TaskId} failed inside the node")]
         public static partial void TaskCrashed(ILogger logger, Exception exception, string taskId);
     }

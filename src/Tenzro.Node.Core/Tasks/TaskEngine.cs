@@ -537,7 +537,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             TaskState state;
             try
             {
-                result = await _runtimes[spec.Type].ExecuteAsync(context).WaitAsync(linked.Token);
+                result = await ExecuteWhileDiskFullAsync(_runtimes[spec.Type], context, linked.Token);
                 state = TaskState.Completed;
             }
             catch (Exception) when (linked.IsCancellationRequested)
