@@ -49,6 +49,7 @@ public sealed class PoisonTaskProcessTests
         Assert.True(final is not null, $"the task was still not failed after {kills} kills");
         Assert.True(kills >= 2, $"failed after {kills} kill(s), before MAX_TASK_ATTEMPTS");
         Assert.Contains("interrupted 2 times", final!["error"]!.GetValue<string>());
+        Assert.Equal("node", final["errorKind"]!.GetValue<string>());
     }
 
     /// <summary>Kills the node as soon as the task shows as running.</summary>

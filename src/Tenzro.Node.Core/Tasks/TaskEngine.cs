@@ -148,7 +148,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 if (record.Attempts >= _options.MaxAttempts)
                 {
                     var now = _time.GetUtcNow();
-                    var error = $"interrupted {record.Attempts} times (the node stopped while it ran); MAX_TASK_ATTEMPTS is {_options.MaxAttempts}";
+                    var error = $"{TaskErrorKinds.InterruptedPrefix}{record.Attempts} times (the node stopped while it ran); MAX_TASK_ATTEMPTS is {_options.MaxAttempts}";
                     await _store.MarkFinishedAsync(record.TaskId, TaskState.Failed, now, now + _options.ResultRetentionPeriod, null, null, error);
                     continue;
                 }
@@ -557,7 +557,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             catch (Exception e)
             {
                 state = TaskState.Failed;
-                error = $"internal error: {e.Message}";
+                error = TaskErrorKinds.InternalErrorPrefix + e.Message;
                 Log.TaskCrashed(_logger, e, spec.TaskId);
             }
 

@@ -309,6 +309,7 @@ internal static class TasksApi
             ["paused"] = record.State == TaskState.Running && engine.IsPaused(record.TaskId),
             ["pauseReason"] = record.State == TaskState.Running ? engine.PauseReason(record.TaskId) : null,
             ["error"] = record.Error,
+            ["errorKind"] = TaskErrorKinds.Of(record.Error),
         };
     }
 
