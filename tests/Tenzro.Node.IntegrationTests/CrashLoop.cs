@@ -225,7 +225,7 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
 
     private static async Task<string> UploadModelAsync(HttpClient http)
     {
-        var bytes = await File.ReadAllBytesAsync(Path.Combine(RepositoryRoot(), "tests", "models", "linear.onnx"));
+        var bytes = await File.ReadAllBytesAsync(Path.Combine(NodeProcess.RepositoryRoot(), "tests", "models", "linear.onnx"));
         using var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new("application/octet-stream");
         using var response = await http.PutAsync("/api/models", content);
@@ -243,15 +243,4 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
         "inference" => """{"taskId":"@ID","type":"inference","data":{"model":"@MODEL","inputs":{"x":{"type":"float32","shape":[2,4],"data":[1,2,3,4,0.5,-1,0,@N]}}}}""",
         _ => """{"taskId":"@ID","type":"train","data":{"model":"linear","features":[[0,0],[1,0],[0,1]],"labels":[1,3,@N],"hyperparameters":{"epochs":5,"learningRate":0.1,"seed":1}}}""",
     }).Replace("@ID", id, StringComparison.Ordinal).Replace("@MODEL", _model, StringComparison.Ordinal).Replace("@N", (n % 10).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tenzro.Node.slnx")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory!.FullName;
-    }
 }

@@ -25,14 +25,7 @@ public sealed class DatabaseDamageTests
     public async Task Start_DamagedPageAfterSigkill_QuickCheckRefusesWithExit65AndLeavesTheFile()
     {
         var directory = NodeProcess.NewDirectory();
-        await using (var node = await NodeProcess.StartAsync(Loopback, directory))
-        {
-            await SubmitStoreTasksAsync(node, 60);
-            await node.SignalAsync(15);
-            Assert.True(await node.WaitForExitAsync(ExitTimeout));
-            Assert.Equal(0, node.ExitCode);
-        }
-
+        await RunAndStopCleanlyAsync(directory, tasks: 60);
         await using (var node = await NodeProcess.StartAsync(Loopback, directory))
         {
             await node.SignalAsync(9);
@@ -58,12 +51,7 @@ public sealed class DatabaseDamageTests
     public async Task Start_GarbageHeaderAfterCleanStop_RefusedWithExit65AndLeavesTheFile()
     {
         var directory = NodeProcess.NewDirectory();
-        await using (var node = await NodeProcess.StartAsync(Loopback, directory))
-        {
-            await SubmitStoreTasksAsync(node, 5);
-            await node.SignalAsync(15);
-            Assert.True(await node.WaitForExitAsync(ExitTimeout));
-        }
+        await RunAndStopCleanlyAsync(directory, tasks: 5);
 
         var database = Path.Combine(directory, "data", "node.db");
         DatabaseFiles.Damage(database, offset: 0, length: 100);
@@ -82,18 +70,24 @@ public sealed class DatabaseDamageTests
     [Fact]
     public void SystemdUnit_DoesNotRestartOnExit65()
     {
-        var unit = File.ReadAllLines(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(NodeProcess.DllPath()))!, "..", "..", "..", "..", "deploy", "tenzro-node.service"));
+        var unit = File.ReadAllLines(Path.Combine(NodeProcess.RepositoryRoot(), "deploy", "tenzro-node.service"));
 
         var prevent = Assert.Single(unit, line => line.StartsWith("RestartPreventExitStatus=", StringComparison.Ordinal));
         Assert.Contains("65", prevent["RestartPreventExitStatus=".Length..].Split(' '));
     }
 
-    private static async Task SubmitStoreTasksAsync(NodeProcess node, int count)
+    /// <summary>Runs a node on <paramref name="directory"/>, stores <paramref name="tasks"/> results, and stops it with SIGTERM.</summary>
+    private static async Task RunAndStopCleanlyAsync(string directory, int tasks)
     {
-        for (var i = 0; i < count; i++)
+        await using var node = await NodeProcess.StartAsync(Loopback, directory);
+        for (var i = 0; i < tasks; i++)
         {
             var response = await node.Client.PostAsJsonAsync("/api/tasks/execute?wait=5s", new { type = "store", data = new { content = new string('x', 2000) + i } });
             Assert.True(response.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted, $"submit answered {(int)response.StatusCode}");
         }
+
+        await node.SignalAsync(15);
+        Assert.True(await node.WaitForExitAsync(ExitTimeout));
+        Assert.Equal(0, node.ExitCode);
     }
 }
