@@ -15,7 +15,7 @@ public sealed class MaintenanceCliTests
 
         var (checkCode, check) = await Cli.RunAsync("resource-check", "--url", node.BaseAddress.ToString());
         var (jsonCode, json) = await Cli.RunAsync("resource-check", "--json", "--url", node.BaseAddress.ToString());
-        var (clearCode, clear) = await Cli.RunAsync("clear-resources", "--url", node.BaseAddress.ToString());
+        var (clearCode, clear) = await Cli.RunOnAsync(node, "clear-resources");
 
         Assert.Equal(0, checkCode);
         Assert.Contains("cpu (cores)", check);
@@ -122,11 +122,11 @@ public sealed class MaintenanceCliTests
         var configured = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
         await using var node = await NodeProcess.StartAsync(new Dictionary<string, string> { ["BANDWIDTH_TEST_URL"] = configured, ["BANDWIDTH_TEST_INTERVAL"] = "0" });
 
-        var (code, output) = await Cli.RunAsync("bandwidth", "--url", node.BaseAddress.ToString());
+        var (code, output) = await Cli.RunOnAsync(node, "bandwidth");
         var (profileCode, profile) = await Cli.RunAsync("profile", "--url", node.BaseAddress.ToString());
-        var (otherCode, other) = await Cli.RunAsync("bandwidth", "--target", configured + "?bytes=2097152", "--url", node.BaseAddress.ToString());
-        var (noTargetCode, noTarget) = await Cli.RunAsync("bandwidth", "--url", peer.BaseAddress.ToString());
-        var (badCode, bad) = await Cli.RunAsync("bandwidth", "--target", "ftp://example.org/", "--url", node.BaseAddress.ToString());
+        var (otherCode, other) = await Cli.RunOnAsync(node, "bandwidth", "--target", configured + "?bytes=2097152");
+        var (noTargetCode, noTarget) = await Cli.RunOnAsync(peer, "bandwidth");
+        var (badCode, bad) = await Cli.RunOnAsync(node, "bandwidth", "--target", "ftp://example.org/");
 
         Assert.Equal(0, code);
         Assert.Matches(@"download:\s+[0-9.]+ Mbps \(10485760 bytes\)", output);

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Tenzro.Node.Core.Security;
 
 namespace Tenzro.Node.Core.Configuration;
 
@@ -18,6 +19,7 @@ public sealed record NodeSettings
     public ResourceOptions Resources { get; init; } = new();
     public MonitoringOptions Monitoring { get; init; } = new();
     public QuotaOptions Quotas { get; init; } = new();
+    public SecurityOptions Security { get; init; } = new();
 
     /// <summary>
     /// Builds the configuration with the documented precedence: command line over environment
@@ -166,6 +168,7 @@ public sealed record NodeSettings
             },
         };
 
+        settings = settings with { Security = ReadSecurity(r, settings.Http.Host) };
         if (settings.Network.ReconnectMaxInterval < settings.Network.ReconnectInterval)
         {
             r.Fail("RECONNECT_MAX_INTERVAL", r.Raw("RECONNECT_MAX_INTERVAL"), $"at least RECONNECT_INTERVAL ({r.Raw("RECONNECT_INTERVAL")})");
@@ -179,6 +182,58 @@ public sealed record NodeSettings
 
         return settings;
     }
+
+    /// <summary>The roles an API key may hold, lowest first.</summary>
+    public static readonly string[] Roles = ["reader", "submitter", "admin"];
+
+    private static SecurityOptions ReadSecurity(SettingsReader r, string host)
+    {
+        var keys = new List<ConfiguredApiKey>();
+        foreach (var entry in r.String("API_KEYS").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = entry.IndexOf(':', StringComparison.Ordinal);
+            var role = colon < 0 ? string.Empty : entry[..colon].Trim().ToLowerInvariant();
+            var key = colon < 0 ? entry : entry[(colon + 1)..].Trim();
+            if (!Roles.Contains(role) || !ApiKeyFormat.TryParse(key, out _, out _))
+            {
+                // The value is a secret: the message names the entry by position, never by content.
+                r.Fail("API_KEYS", $"<entry {keys.Count + 1}>", "comma-separated role:key pairs, role reader, submitter or admin and key tnz_<id>_<secret> (id: 1-32 letters or digits, secret: 16-128 letters or digits)");
+                continue;
+            }
+
+            keys.Add(new ConfiguredApiKey(role, key));
+        }
+
+        if (r.OptionalString("API_KEY") is { } single)
+        {
+            if (ApiKeyFormat.TryParse(single, out _, out _))
+            {
+                keys.Add(new ConfiguredApiKey("admin", single));
+            }
+            else
+            {
+                r.Fail("API_KEY", "<redacted>", "one admin key tnz_<id>_<secret> (id: 1-32 letters or digits, secret: 16-128 letters or digits)");
+            }
+        }
+
+        var duplicate = keys.GroupBy(k => ApiKeyFormat.TryParse(k.Key, out var id, out _) ? id : k.Key, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            r.Fail("API_KEYS", $"<id {duplicate.Key}>", "keys with distinct ids (the part between tnz_ and the second _)");
+        }
+
+        return new SecurityOptions
+        {
+            ApiKeys = keys,
+            PublicHostnames = [.. r.String("PUBLIC_HOSTNAMES").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(h => h.ToLowerInvariant())],
+            RequireAuthOnLoopback = r.Bool("REQUIRE_AUTH_ON_LOOPBACK"),
+        };
+    }
+
+    /// <summary>Whether <paramref name="host"/> (the HOST setting) listens on loopback only.</summary>
+    public static bool IsLoopbackHost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
 
     private static string? ExistingFile(SettingsReader r, string key, string baseDirectory)
     {

@@ -138,3 +138,22 @@ public sealed record QuotaOptions
     public double CpuSecondsPerHour { get; init; } = 7200;
     public bool ApplyToLoopback { get; init; }
 }
+
+/// <summary>Who may call the API (CONTRACTS.md "Access control").</summary>
+public sealed record SecurityOptions
+{
+    /// <summary>Keys from API_KEYS and API_KEY, as given: role and the whole bearer.</summary>
+    public IReadOnlyList<ConfiguredApiKey> ApiKeys { get; init; } = [];
+
+    /// <summary>Host names besides the loopback names and HOST that requests may be addressed to.</summary>
+    public IReadOnlyList<string> PublicHostnames { get; init; } = [];
+
+    public bool RequireAuthOnLoopback { get; init; }
+}
+
+/// <summary>An API key given in the configuration: its role and the whole <c>tnz_&lt;id&gt;_&lt;secret&gt;</c>.</summary>
+public sealed record ConfiguredApiKey(string Role, string Key)
+{
+    /// <summary>Never the key itself, so that logging the settings cannot leak it.</summary>
+    public override string ToString() => $"{Role}:<redacted>";
+}

@@ -29,6 +29,11 @@ public static class SettingCatalog
         new("PORT", "8080", "HTTP", "TCP port of the HTTP API (1-65535)."),
         new("MAX_REQUEST_SIZE", "16777216", "HTTP", "Largest accepted HTTP request body, in bytes."),
 
+        new("API_KEYS", "", "Security", "API keys for containers: comma-separated role:key pairs, role reader, submitter or admin and key a whole tnz_<id>_<secret>; hashed at start. Keys made with 'tenzro-node keys create' live in the database instead."),
+        new("API_KEY", "", "Security", "One admin API key (tnz_<id>_<secret>), the same as API_KEYS=admin:<key>."),
+        new("PUBLIC_HOSTNAMES", "", "Security", "Comma-separated host names the node is reached by besides localhost, 127.0.0.1, [::1] and HOST; requests addressed to any other name are refused (403) unless they carry a valid API key."),
+        new("REQUIRE_AUTH_ON_LOOPBACK", "false", "Security", "When true, loopback callers need an API key or the admin token like everyone else (no anonymous submitter role on 127.0.0.1)."),
+
         new("DATA_DIR", "./data", "Storage", "Directory for the database, identity key, blobs and caches."),
 
         new("LOG_LEVEL", "information", "Logging", "Minimum log level: trace, debug, information, warning, error, critical."),

@@ -71,6 +71,20 @@ public static class TaskOrigins
     public const string Regional = "regional";
 }
 
+/// <summary>Who owns a task (CONTRACTS.md "Access control"): the id of the API key that submitted it, or one of these.</summary>
+public static class TaskOwners
+{
+    /// <summary>A keyless request from loopback.</summary>
+    public const string AnonymousLoopback = "anonymous-loopback";
+
+    /// <summary>The admin token of DATA_DIR/admin.token.</summary>
+    public const string AdminToken = "admin-token";
+
+    public const string Regional = "regional";
+
+    public const string Group = "group";
+}
+
 /// <summary>A validated task, as accepted into the queue. Immutable.</summary>
 public sealed record TaskSpec
 {
@@ -85,6 +99,9 @@ public sealed record TaskSpec
 
     /// <summary>Who submitted the task, for quotas: "regional" or the caller's address ("127.0.0.1").</summary>
     public string Requester { get; init; } = "local";
+
+    /// <summary>Who may read the task's result, events and blobs and cancel it besides admin (see <see cref="TaskOwners"/>).</summary>
+    public string Owner { get; init; } = TaskOwners.AnonymousLoopback;
 
     /// <summary>The sandbox memory limit: <c>config.memoryLimitMB</c> if given, else <c>requirements.memoryMB</c>.</summary>
     public long MemoryLimitMB =>

@@ -4,6 +4,8 @@ using Tenzro.Node.Core.Protocol;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Networking;
 
+using Tenzro.Node.Security;
+
 namespace Tenzro.Node.Api;
 
 /// <summary><c>GET /api/network/status</c> (the regional link in detail) and the loopback-only <c>POST /api/network/reset</c>.</summary>
@@ -73,13 +75,8 @@ internal static class NetworkApi
             });
         }).WithName("GetRegionalMessages").WithSummary("What was written to the regional node about one task, with the regional node's error answers.");
 
-        group.MapPost("/reset", (HttpContext context, RegionalLink link) =>
+        group.MapPost("/reset", IResult (RegionalLink link) =>
         {
-            if (LocalAdmin.Refusal(context, "Resetting the regional link is an admin action") is { } refusal)
-            {
-                return refusal;
-            }
-
             if (!link.RequestReset())
             {
                 var snapshot = link.Snapshot();
@@ -90,7 +87,7 @@ internal static class NetworkApi
 
             var now = link.Snapshot();
             return TypedResults.Json(new JsonObject { ["reset"] = true, ["state"] = now.StateName, ["url"] = now.Url?.ToString() }, statusCode: 202);
-        }).WithName("ResetRegionalLink").WithSummary("Close the regional link and reconnect at once (loopback callers only).");
+        }).RequireAuthorization(NodePolicies.Admin).WithName("ResetRegionalLink").WithSummary("Close the regional link and reconnect at once (admin).");
         return app;
     }
 }

@@ -5,6 +5,8 @@ using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 
+using Tenzro.Node.Security;
+
 namespace Tenzro.Node.Api;
 
 /// <summary>
@@ -115,18 +117,12 @@ internal static class ResourcesApi
             });
         }).WithName("GetResourceStatus").WithSummary("Live usage, the user's activity and the limits in force, reservations, paused tasks and what is free to reserve.");
 
-        group.MapPost("/clear", (HttpContext context, IResourceLedger ledger, TaskEngine engine, Hosting.SecurityEvents security) =>
+        group.MapPost("/clear", (IResourceLedger ledger, TaskEngine engine) =>
         {
-            if (LocalAdmin.Refusal(context, "Releasing reservations is an admin action") is { } refusal)
-            {
-                security.AdminRefused("clear-resources", context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
-                return refusal;
-            }
-
             var released = ledger.Reservations.Where(r => !engine.IsRunning(r.TaskId) && ledger.Release(r.TaskId)).Select(r => r.TaskId).ToList();
             engine.Pump();
             return TypedResults.Json(new JsonObject { ["released"] = new JsonArray([.. released.Select(id => (JsonNode)id)]) });
-        }).WithName("ClearResources").WithSummary("Release reservations that no running task owns (loopback callers only).");
+        }).RequireAuthorization(NodePolicies.Admin).WithName("ClearResources").WithSummary("Release reservations that no running task owns (admin).");
         return app;
     }
 

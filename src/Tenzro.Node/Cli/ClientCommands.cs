@@ -122,7 +122,7 @@ internal static class ClientCommands
             }
 
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = Timeout.InfiniteTimeSpan };
+            using var http = NodeClient.Create(baseUrl, Timeout.InfiniteTimeSpan);
             HttpResponseMessage response;
             try
             {
@@ -170,7 +170,7 @@ internal static class ClientCommands
         command.SetAction(async (parse, ct) =>
         {
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(10) };
+            using var http = NodeClient.Create(baseUrl, TimeSpan.FromSeconds(10));
             try
             {
                 var response = await http.PostAsync(drain ? "/api/node/drain" : "/api/node/resume", null, ct);
@@ -241,16 +241,21 @@ internal static class ClientCommands
         SendAsync(url, HttpMethod.Get, path, TimeSpan.FromSeconds(10), ct);
 
     /// <summary>
-    /// Sends a bodiless request to the node and reads its JSON answer; <c>Code</c> 0 and <c>Error</c>
+    /// Sends a request (with <paramref name="body"/> as JSON, if given) to the node and reads its JSON answer; <c>Code</c> 0 and <c>Error</c>
     /// (the address and why) when the node cannot be reached within <paramref name="timeout"/>.
     /// </summary>
-    internal static async Task<(int Code, JsonObject? Body, string? Error)> SendAsync(Uri? url, HttpMethod method, string path, TimeSpan timeout, CancellationToken ct)
+    internal static async Task<(int Code, JsonObject? Body, string? Error)> SendAsync(Uri? url, HttpMethod method, string path, TimeSpan timeout, CancellationToken ct, JsonObject? body = null)
     {
         var baseUrl = url ?? CliApp.DefaultUrl();
-        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = timeout };
+        using var http = NodeClient.Create(baseUrl, timeout);
         try
         {
             using var request = new HttpRequestMessage(method, path);
+            if (body is not null)
+            {
+                request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+            }
+
             using var response = await http.SendAsync(request, ct);
             return ((int)response.StatusCode, await ReadJsonAsync(response, ct), null);
         }

@@ -4,6 +4,7 @@ using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.Networking;
 using Tenzro.Node.Runtimes.Training;
+using Tenzro.Node.Security;
 
 namespace Tenzro.Node.Hosting;
 
@@ -36,6 +37,7 @@ internal static class NodeApp
         builder.Services.AddNodeCore(settings);
         builder.Services.AddHardwareProfiler(settings);
         builder.Services.AddNodeHttp();
+        builder.Services.AddNodeSecurity(settings);
         builder.Services.AddTaskEngine();
         builder.Services.AddResourceManager();
         builder.Services.AddUserActivity();
@@ -63,6 +65,7 @@ internal static class NodeApp
         app.MapHardwareApi();
         app.MapNetworkApi();
         app.MapBandwidthApi();
+        app.MapKeysApi();
         return app;
     }
 

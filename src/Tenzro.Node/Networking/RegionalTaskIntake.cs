@@ -126,7 +126,7 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
             return Reject(taskId, $"invalid task: {errors}");
         }
 
-        spec = AlignWithExisting(spec with { Requester = TaskOrigins.Regional });
+        spec = AlignWithExisting(spec with { Requester = TaskOrigins.Regional, Owner = TaskOwners.Regional });
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _admitting[taskId] = gate;
         try

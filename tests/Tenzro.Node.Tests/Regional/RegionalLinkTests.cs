@@ -77,7 +77,7 @@ public sealed class RegionalLinkTests
 
         var status = await node.Client.GetJsonAsync("/status");
         var health = await node.Client.GetJsonAsync("/health");
-        var reset = await node.Client.PostAsync("/api/network/reset", null, Timeouts.Token());
+        var reset = await node.Admin.PostAsync("/api/network/reset", null, Timeouts.Token());
 
         Assert.Equal("disabled", status["regional"]!["state"]!.GetValue<string>());
         Assert.Null(status["regional"]!["url"]);
@@ -209,7 +209,7 @@ public sealed class RegionalLinkTests
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
-        (await node.Client.PostAsync("/api/node/drain", null, Timeouts.Token())).EnsureSuccessStatusCode();
+        (await node.Admin.PostAsync("/api/node/drain", null, Timeouts.Token())).EnsureSuccessStatusCode();
 
         await regional.AssignAsync(RegionalKit.RegionalTask("task-drain-1", "store", "x"));
         var rejected = await regional.WaitForAsync(m => m.Type == "task_rejected" && m.TaskId == "task-drain-1", "task_rejected");
@@ -354,7 +354,7 @@ public sealed class RegionalLinkTests
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
 
-        var (exit, _) = await RunCliAsync("reset-connections", "--url", node.BaseAddress.ToString());
+        var (exit, _) = await RunCliAsync("reset-connections", "--url", node.BaseAddress.ToString(), "--api-key-file", Path.Combine(node.DataDirectory, "admin.token"));
         await regional.WaitUntilAsync(() => regional.Received().Count(m => m.Type == "join" && m.PeerId == peerId) == 2, "a second join");
         var status = await node.Client.WaitForJsonAsync("/status", s => s["regional"]!["state"]!.GetValue<string>() == "joined" && s["regional"]!["reconnects"]!.GetValue<long>() == 1, "joined again");
 

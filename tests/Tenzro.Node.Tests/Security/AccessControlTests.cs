@@ -1,0 +1,254 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Hosting;
+using Tenzro.Node.Tests.Support;
+
+namespace Tenzro.Node.Tests.Security;
+
+/// <summary>Roles by the route table, keys, the admin token, the Host and Origin rules (CONTRACTS.md "Access control").</summary>
+[Trait("Suite", "security")]
+public sealed class AccessControlTests : IAsyncLifetime
+{
+    private const string Reader = "tnz_reader1_9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+    private const string Submitter = "tnz_subm1_0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    private const string OtherSubmitter = "tnz_subm2_1b2c3d4e5f60718293a4b5c6d7e8f90a";
+    private const string AdminKey = "tnz_admin1_5e4d3c2b1a09f8e7d6c5b4a392817060";
+    private const string StoreTask = """{"type":"store","data":{"content":"aGVsbG8=","encoding":"base64"}}""";
+
+    private TestNode _node = null!;
+
+    public async Task InitializeAsync() => _node = await TestNode.StartAsync(new Dictionary<string, string?>
+    {
+        ["API_KEYS"] = $"reader:{Reader},submitter:{Submitter},submitter:{OtherSubmitter}",
+        ["API_KEY"] = AdminKey,
+    });
+
+    public async Task DisposeAsync() => await _node.DisposeAsync();
+
+    [Theory]
+    [InlineData(null, "GET", "/api/tasks", HttpStatusCode.OK)]
+    [InlineData(Reader, "GET", "/api/tasks", HttpStatusCode.OK)]
+    [InlineData(Reader, "GET", "/api/resources/status", HttpStatusCode.OK)]
+    [InlineData(Reader, "POST", "/api/tasks/execute", HttpStatusCode.Forbidden)]
+    [InlineData(Submitter, "POST", "/api/tasks/execute", HttpStatusCode.Accepted)]
+    [InlineData(null, "POST", "/api/tasks/execute", HttpStatusCode.Accepted)]
+    [InlineData(null, "POST", "/api/node/drain", HttpStatusCode.Forbidden)]
+    [InlineData(Submitter, "POST", "/api/node/drain", HttpStatusCode.Forbidden)]
+    [InlineData(Submitter, "POST", "/api/resources/clear", HttpStatusCode.Forbidden)]
+    [InlineData(Submitter, "GET", "/api/keys", HttpStatusCode.Forbidden)]
+    [InlineData(AdminKey, "POST", "/api/node/drain", HttpStatusCode.OK)]
+    [InlineData(AdminKey, "GET", "/api/keys", HttpStatusCode.OK)]
+    [InlineData("tnz_nobody_00000000000000000000000000000000", "GET", "/api/tasks", HttpStatusCode.Unauthorized)]
+    [InlineData("not-a-key", "GET", "/status", HttpStatusCode.Unauthorized)]
+    [InlineData("tnz_nobody_00000000000000000000000000000000", "GET", "/health", HttpStatusCode.OK)]
+    public async Task Route_ByRole_AnswersAsTheRouteTableSays(string? key, string method, string path, HttpStatusCode expected)
+    {
+        using var client = key is null ? null : _node.ClientWith(key);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (method == "POST")
+        {
+            request.Content = new StringContent(path.EndsWith("execute", StringComparison.Ordinal) ? StoreTask : "{}", Encoding.UTF8, "application/json");
+        }
+
+        using var response = await (client ?? _node.Client).SendAsync(request, Timeouts.Token());
+
+        Assert.Equal(expected, response.StatusCode);
+        if ((int)expected >= 400)
+        {
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+            Assert.False(string.IsNullOrEmpty((await TaskApi.ReadAsync(response))!["detail"]?.GetValue<string>()));
+        }
+    }
+
+    [Fact]
+    public async Task AdminToken_FromLoopback_IsAdminAndItsFileIsOwnerOnly()
+    {
+        var path = Path.Combine(_node.DataDirectory, "admin.token");
+
+        using var drained = await _node.Admin.PostAsync("/api/node/drain", null, Timeouts.Token());
+        using var resumed = await _node.Admin.PostAsync("/api/node/resume", null, Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.OK, drained.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, OperatingSystem.IsWindows() ? UnixFileMode.UserRead | UnixFileMode.UserWrite : File.GetUnixFileMode(path));
+    }
+
+    [Fact]
+    public async Task Task_OfAnotherSubmitter_ShowsItsStatusButNotItsResultBlobOrCancel()
+    {
+        using var owner = _node.ClientWith(Submitter);
+        using var other = _node.ClientWith(OtherSubmitter);
+        using var reader = _node.ClientWith(Reader);
+        var (_, submitted) = await owner.SubmitAsync(StoreTask);
+        var taskId = submitted!["taskId"]!.GetValue<string>();
+        var final = await owner.WaitFinalAsync(taskId);
+        using var ownResult = await owner.GetAsync($"/api/tasks/{taskId}/result", Timeouts.Token());
+        var sha256 = (await TaskApi.ReadAsync(ownResult))!["result"]!["sha256"]!.GetValue<string>();
+
+        using var otherResult = await other.GetAsync($"/api/tasks/{taskId}/result", Timeouts.Token());
+        using var otherBlob = await other.GetAsync($"/api/blobs/{sha256}", Timeouts.Token());
+        using var otherCancel = await other.DeleteAsync($"/api/tasks/{taskId}", Timeouts.Token());
+        using var anonymousResult = await _node.Client.GetAsync($"/api/tasks/{taskId}/result", Timeouts.Token());
+        using var readerStatus = await reader.GetAsync($"/api/tasks/{taskId}", Timeouts.Token());
+        using var readerResult = await reader.GetAsync($"/api/tasks/{taskId}/result", Timeouts.Token());
+        using var ownBlob = await owner.GetAsync($"/api/blobs/{sha256}", Timeouts.Token());
+        using var adminResult = await _node.Admin.GetAsync($"/api/tasks/{taskId}/result", Timeouts.Token());
+
+        Assert.Equal("completed", final["state"]!.GetValue<string>());
+        Assert.Equal("subm1", final["owner"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Forbidden, otherResult.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, otherBlob.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, otherCancel.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, anonymousResult.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, readerStatus.StatusCode);
+        Assert.Null((await TaskApi.ReadAsync(readerStatus))!["result"]);
+        Assert.Equal(HttpStatusCode.Forbidden, readerResult.StatusCode);
+        Assert.Equal("hello", await ownBlob.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, adminResult.StatusCode);
+    }
+
+    [Fact]
+    public async Task Keys_CreatedRotatedAndRevoked_WorkUntilRevokedAndAreAudited()
+    {
+        using var create = await _node.Admin.PostAsync("/api/keys", Json("""{"role":"submitter","name":"ci","expires":"30d"}"""), Timeouts.Token());
+        var created = (await TaskApi.ReadAsync(create))!;
+        var id = created["id"]!.GetValue<string>();
+        using var first = _node.ClientWith(created["key"]!.GetValue<string>());
+        var (firstStatus, _) = await first.SubmitAsync(StoreTask);
+        using var rotate = await _node.Admin.PostAsync($"/api/keys/{id}/rotate", null, Timeouts.Token());
+        using var second = _node.ClientWith((await TaskApi.ReadAsync(rotate))!["key"]!.GetValue<string>());
+        using var oldDuringGrace = await first.GetAsync("/api/tasks", Timeouts.Token());
+        using var revoke = await _node.Admin.DeleteAsync($"/api/keys/{id}", Timeouts.Token());
+        using var afterRevoke = await second.GetAsync("/api/tasks", Timeouts.Token());
+        var list = await _node.Admin.GetJsonAsync("/api/keys");
+        var audit = await _node.Admin.GetJsonAsync("/api/keys/audit");
+
+        Assert.Equal(HttpStatusCode.Created, create.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, firstStatus);
+        Assert.Equal(HttpStatusCode.OK, oldDuringGrace.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, revoke.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, afterRevoke.StatusCode);
+        Assert.Contains("revoked", (await TaskApi.ReadAsync(afterRevoke))!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        var listed = list["keys"]!.AsArray().Single(k => k!["id"]!.GetValue<string>() == id)!;
+        Assert.Equal("revoked", listed["state"]!.GetValue<string>());
+        Assert.Null(listed["key"]);
+        Assert.DoesNotContain(created["key"]!.GetValue<string>(), list.ToJsonString(), StringComparison.Ordinal);
+        var actions = audit["entries"]!.AsArray().Select(e => $"{e!["actor"]} {e["action"]} {e["status"]}").ToList();
+        Assert.Contains("admin-token POST /api/keys 201", actions);
+        Assert.Contains($"admin-token DELETE /api/keys/{id} 200", actions);
+    }
+
+    [Theory]
+    [InlineData("Host", "attacker.example", "Host not local")]
+    [InlineData("Origin", "http://attacker.example", "Cross-site request")]
+    [InlineData("Origin", "null", "Cross-site request")]
+    [InlineData("Sec-Fetch-Site", "cross-site", "Cross-site request")]
+    public async Task Submit_FromAWebPage_IsRefusedEvenWithoutContentType(string header, string value, string title)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/tasks/execute") { Content = new ByteArrayContent(Encoding.UTF8.GetBytes(StoreTask)) };
+        if (header == "Host")
+        {
+            request.Headers.Host = value;
+        }
+        else
+        {
+            request.Headers.TryAddWithoutValidation(header, value);
+        }
+
+        using var response = await _node.Client.SendAsync(request, Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(title, (await TaskApi.ReadAsync(response))!["title"]!.GetValue<string>());
+        Assert.Empty((await _node.Admin.GetJsonAsync("/api/tasks"))["items"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task ForeignHost_WithAValidKeyOrOnHealth_IsServed()
+    {
+        using var keyed = new HttpRequestMessage(HttpMethod.Get, "/status");
+        keyed.Headers.Host = "node.example";
+        keyed.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Reader);
+        using var health = new HttpRequestMessage(HttpMethod.Get, "/health");
+        health.Headers.Host = "node.example";
+        using var sameOrigin = new HttpRequestMessage(HttpMethod.Post, "/api/tasks/execute") { Content = Json(StoreTask) };
+        sameOrigin.Headers.TryAddWithoutValidation("Origin", _node.BaseAddress.GetLeftPart(UriPartial.Authority));
+
+        using var keyedResponse = await _node.Client.SendAsync(keyed, Timeouts.Token());
+        using var healthResponse = await _node.Client.SendAsync(health, Timeouts.Token());
+        using var sameOriginResponse = await _node.Client.SendAsync(sameOrigin, Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.OK, keyedResponse.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, healthResponse.StatusCode);
+        Assert.Equal(HttpStatusCode.Accepted, sameOriginResponse.StatusCode);
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+}
+
+/// <summary>Nodes configured for one rule each.</summary>
+[Trait("Suite", "security")]
+public sealed class AccessConfigurationTests
+{
+    [Fact]
+    public async Task RequireAuthOnLoopback_KeylessCaller_Gets401ExceptOnHealth()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["REQUIRE_AUTH_ON_LOOPBACK"] = "true" });
+
+        using var status = await node.Client.GetAsync("/status", Timeouts.Token());
+        using var health = await node.Client.GetAsync("/health", Timeouts.Token());
+        using var probe = await node.Client.GetAsync("/api/network/bandwidth?bytes=1024", Timeouts.Token());
+        using var admin = await node.Admin.GetAsync("/status", Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.Unauthorized, status.StatusCode);
+        Assert.Equal("Bearer", status.Headers.WwwAuthenticate.ToString());
+        Assert.Contains("tenzro-node keys create", (await TaskApi.ReadAsync(status))!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, admin.StatusCode);
+    }
+
+    [Fact]
+    public async Task PublicHostname_IsAnOwnName()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["PUBLIC_HOSTNAMES"] = "node.example, other.example" });
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/tasks");
+        request.Headers.Host = "node.example";
+
+        using var response = await node.Client.SendAsync(request, Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public void OpenHost_WithoutAnyKey_StopsStartUpSayingHowToMakeOne()
+    {
+        var directory = TestNode.NewDirectory();
+        try
+        {
+            var settings = TestNode.Settings(directory, new Dictionary<string, string?> { ["HOST"] = "0.0.0.0" });
+
+            var error = Assert.Throws<Cli.StartupRequirementException>(() => NodeApp.Create(settings));
+
+            Assert.Contains("API_KEY", error.Message, StringComparison.Ordinal);
+            Assert.Contains("tenzro-node keys create", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("API_KEYS", "writer:tnz_abc_0123456789abcdef0123")]
+    [InlineData("API_KEYS", "admin:tnz_abc_short")]
+    [InlineData("API_KEY", "secret-but-not-a-key")]
+    public void BadKeySetting_IsRejectedWithoutEchoingTheKey(string key, string value)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => TestNode.Settings(TestNode.NewDirectory(), new Dictionary<string, string?> { [key] = value }));
+
+        Assert.Contains(error.Errors, e => e.Key == key);
+        Assert.DoesNotContain(value.Split(':')[^1], error.Message, StringComparison.Ordinal);
+    }
+}
