@@ -159,6 +159,8 @@ public sealed record NodeSettings
                 TasksPerMinute = r.Int("QUOTA_TASKS_PER_MINUTE", 1, 10_000_000),
                 CpuSecondsPerHour = r.Double("QUOTA_CPU_SECONDS_PER_HOUR", 1, 1e12),
                 ApplyToLoopback = r.Bool("QUOTA_LOOPBACK"),
+                QueuedBytes = r.Long("QUOTA_QUEUED_BYTES", 1024, long.MaxValue),
+                StoredBytes = r.OptionalString("QUOTA_STORED_BYTES") is null ? null : r.Long("QUOTA_STORED_BYTES", 1024, long.MaxValue),
             },
             Monitoring = new MonitoringOptions
             {

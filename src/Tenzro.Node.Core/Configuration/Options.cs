@@ -137,6 +137,12 @@ public sealed record QuotaOptions
     public int TasksPerMinute { get; init; } = 120;
     public double CpuSecondsPerHour { get; init; } = 7200;
     public bool ApplyToLoopback { get; init; }
+
+    /// <summary>QUOTA_QUEUED_BYTES: bytes of payloads ('data') the queue may hold, every origin together.</summary>
+    public long QueuedBytes { get; init; } = 1L << 30;
+
+    /// <summary>QUOTA_STORED_BYTES: bytes of task inputs and results the store may keep; null: the storage the network may use (MAX_STORAGE_GB).</summary>
+    public long? StoredBytes { get; init; }
 }
 
 /// <summary>Who may call the API (CONTRACTS.md "Access control").</summary>

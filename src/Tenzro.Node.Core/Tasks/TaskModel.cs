@@ -141,3 +141,6 @@ public sealed class ValidationErrors
         return list;
     }
 }
+
+/// <summary>The byte budgets: bytes of queued payloads and of kept inputs and results, and their limits.</summary>
+public sealed record ByteBudgets(long QueuedBytes, long QueuedLimit, long StoredBytes, long StoredLimit);

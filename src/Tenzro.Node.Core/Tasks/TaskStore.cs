@@ -224,6 +224,15 @@ public sealed class TaskStore : IAsyncDisposable
         return command.ExecuteScalar() is not null;
     }
 
+    /// <summary>Bytes of the inputs and results the store keeps (tasks whose results have not expired).</summary>
+    public long StoredBytes()
+    {
+        using var connection = _database.OpenReadConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE(SUM(length(CAST(body AS BLOB)) + COALESCE(length(CAST(result AS BLOB)), 0)), 0) FROM tasks WHERE expired=0;";
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+    }
+
     public TaskCounts Counts()
     {
         using var connection = _database.OpenReadConnection();

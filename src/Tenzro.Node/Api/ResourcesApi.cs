@@ -114,6 +114,7 @@ internal static class ResourcesApi
                 ["draining"] = intake.Draining,
                 ["running"] = engine.RunningCount,
                 ["queued"] = engine.QueuedCount,
+                ["quotas"] = Budgets(engine.Budgets()),
             });
         }).WithName("GetResourceStatus").WithSummary("Live usage, the user's activity and the limits in force, reservations, paused tasks and what is free to reserve.");
 
@@ -125,6 +126,15 @@ internal static class ResourcesApi
         }).RequireAuthorization(NodePolicies.Admin).WithName("ClearResources").WithSummary("Release reservations that no running task owns (admin).");
         return app;
     }
+
+    /// <summary>The byte budgets (QUOTA_QUEUED_BYTES, QUOTA_STORED_BYTES): what is used and the limit.</summary>
+    public static JsonObject Budgets(ByteBudgets budgets) => new()
+    {
+        ["queuedBytes"] = budgets.QueuedBytes,
+        ["queuedBytesLimit"] = budgets.QueuedLimit,
+        ["storedBytes"] = budgets.StoredBytes,
+        ["storedBytesLimit"] = budgets.StoredLimit,
+    };
 
     public static JsonObject Amounts(ResourceAmounts amounts) => new()
     {

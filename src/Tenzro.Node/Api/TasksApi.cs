@@ -22,7 +22,7 @@ internal static class TasksApi
     public static WebApplication MapTasksApi(this WebApplication app)
     {
         var tasks = app.MapGroup("/api/tasks").WithTags("Tasks");
-        tasks.MapPost("/execute", SubmitAsync).RequireAuthorization(NodePolicies.Submitter).WithName("SubmitTask").WithSummary("Submit a task; 202 once it is durable.")
+        tasks.MapPost("/execute", SubmitAsync).RequireAuthorization(NodePolicies.Submitter).RequireRateLimiting(NodeRateLimiting.Submissions).WithName("SubmitTask").WithSummary("Submit a task; 202 once it is durable.")
             .Accepts<JsonObject>("application/json");
         tasks.MapGet("/{taskId}", GetStatus).WithName("GetTask").WithSummary("Task status, with why it waits.");
         tasks.MapGet("/{taskId}/result", GetResult).RequireAuthorization(NodePolicies.Submitter).WithName("GetTaskResult").WithSummary("200 result, 202 not final, 404 unknown, 410 expired.");
@@ -111,7 +111,7 @@ internal static class TasksApi
         }
 
         var requester = Caller.Key(context);
-        if (!quotas.TryAdmit(requester, Caller.IsLoopback(context) && !Caller.HasKey(context.User), out var retryAfter, out var quotaReason))
+        if (!quotas.TryAdmit(requester, Caller.IsLoopback(context), out var retryAfter, out var quotaReason))
         {
             security.QuotaExceeded(requester, quotaReason!);
             var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);

@@ -19,12 +19,13 @@ internal static class SecurityServices
             .AddScheme<AuthenticationSchemeOptions, NodeAuthentication>(NodeAuthentication.SchemeName, null);
         services.AddAuthorization(NodePolicies.Add);
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
+        services.AddNodeRateLimiting(settings.Quotas);
         return services;
     }
 
     /// <summary>
     /// Authentication, then the Host and Origin guard (before anything is served, static files included),
-    /// then the caller's role against the endpoint's policy, then the audit of admin actions.
+    /// then the caller's role against the endpoint's policy, then the rate limiter, then the audit of admin actions.
     /// </summary>
     /// <param name="staticFiles">Adds the dashboard's static files, which every role may read.</param>
     public static WebApplication UseNodeSecurity(this WebApplication app, Action<WebApplication> staticFiles)
@@ -43,6 +44,7 @@ internal static class SecurityServices
         app.Use(guard.InvokeAsync);
         staticFiles(app);
         app.UseAuthorization();
+        app.UseRateLimiter();
         app.Use(AuditAsync);
         return app;
     }

@@ -210,6 +210,75 @@ public sealed class AccessConfigurationTests
     }
 
     [Fact]
+    public async Task RateLimiter_WithQuotaLoopback_Answers429WithRetryAfterPerCaller()
+    {
+        const string key = "tnz_rate1_0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?>
+        {
+            ["QUOTA_LOOPBACK"] = "true",
+            ["QUOTA_TASKS_PER_MINUTE"] = "2",
+            ["API_KEYS"] = $"submitter:{key}",
+        });
+        using var keyed = node.ClientWith(key);
+
+        var first = await node.Client.SubmitAsync("""{"type":"store","data":{"content":"a"}}""");
+        var second = await node.Client.SubmitAsync("""{"type":"store","data":{"content":"b"}}""");
+        using var third = await node.Client.PostAsync("/api/tasks/execute", new StringContent("""{"type":"store","data":{"content":"c"}}""", Encoding.UTF8, "application/json"), Timeouts.Token());
+        var other = await keyed.SubmitAsync("""{"type":"store","data":{"content":"d"}}""");
+
+        Assert.Equal(HttpStatusCode.Accepted, first.Status);
+        Assert.Equal(HttpStatusCode.Accepted, second.Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        Assert.True(third.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        Assert.Equal("application/problem+json", third.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("QUOTA_TASKS_PER_MINUTE", (await TaskApi.ReadAsync(third))!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Accepted, other.Status);
+    }
+
+    [Fact]
+    public async Task RateLimiter_Loopback_IsExemptByDefault()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["QUOTA_TASKS_PER_MINUTE"] = "1" });
+
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 3; i++)
+        {
+            answers.Add((await node.Client.SubmitAsync(StoreJson($"{i}"))).Status);
+        }
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.Accepted, a));
+    }
+
+    [Fact]
+    public async Task ByteBudgets_OverQueuedOrStoredBytes_RefuseAndShowInResourceStatus()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["QUOTA_QUEUED_BYTES"] = "1500", ["QUOTA_STORED_BYTES"] = "2500" });
+        var content = new string('x', 900);
+        var big = await node.Client.SubmitAsync(StoreJson(new string('y', 1600)));
+        var answers = new List<HttpStatusCode>();
+        string? detail = null;
+        for (var i = 0; i < 3; i++)
+        {
+            var (status, body) = await node.Client.SubmitAsync(StoreJson(i + content), "?wait=5s");
+            answers.Add(status);
+            detail = body?["detail"]?.GetValue<string>() ?? detail;
+        }
+
+        var quotas = (await node.Client.GetJsonAsync("/api/resources/status"))["quotas"]!;
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, big.Status);
+        Assert.Contains("QUOTA_QUEUED_BYTES", big.Body!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.ServiceUnavailable], answers);
+        Assert.Contains("QUOTA_STORED_BYTES", detail, StringComparison.Ordinal);
+        Assert.Equal(0, quotas["queuedBytes"]!.GetValue<long>());
+        Assert.Equal(1500, quotas["queuedBytesLimit"]!.GetValue<long>());
+        Assert.InRange(quotas["storedBytes"]!.GetValue<long>(), 1800, 2500);
+        Assert.Equal(2500, quotas["storedBytesLimit"]!.GetValue<long>());
+    }
+
+    private static string StoreJson(string content) => new JsonObject { ["type"] = "store", ["data"] = new JsonObject { ["content"] = content } }.ToJsonString();
+
+    [Fact]
     public async Task PublicHostname_IsAnOwnName()
     {
         await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["PUBLIC_HOSTNAMES"] = "node.example, other.example" });
