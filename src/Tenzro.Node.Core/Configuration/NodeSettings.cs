@@ -108,6 +108,7 @@ public sealed record NodeSettings
                 ReconnectMaxInterval = r.Milliseconds("RECONNECT_MAX_INTERVAL", 10, 86_400_000),
                 MaxReconnectAttempts = r.Int("MAX_RECONNECT_ATTEMPTS", 1, 1_000_000),
                 MaxMessageSize = r.Long("MAX_MESSAGE_SIZE", 1024, int.MaxValue),
+                RegionalNodeKey = PublicKey(r, "REGIONAL_NODE_KEY"),
                 AllowInsecureTransport = r.Bool("ALLOW_INSECURE_TRANSPORT"),
                 RegionalCaCertificate = ExistingFile(r, "REGIONAL_CA_CERT", baseDirectory),
                 DhtEnabled = r.Bool("DHT_ENABLED"),
@@ -183,6 +184,29 @@ public sealed record NodeSettings
         }
 
         return settings;
+    }
+
+    private static byte[]? PublicKey(SettingsReader r, string key)
+    {
+        if (r.OptionalString(key) is not { } text)
+        {
+            return null;
+        }
+
+        try
+        {
+            var bytes = Convert.FromBase64String(text);
+            if (bytes.Length == 32)
+            {
+                return bytes;
+            }
+        }
+        catch (FormatException)
+        {
+        }
+
+        r.Fail(key, text, "an Ed25519 public key: standard base64 of 32 bytes (44 characters ending in '=')");
+        return null;
     }
 
     /// <summary>The roles an API key may hold, lowest first.</summary>

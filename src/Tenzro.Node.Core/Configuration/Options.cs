@@ -46,7 +46,10 @@ public sealed record NetworkOptions
     public TimeSpan ReconnectInterval { get; init; } = TimeSpan.FromSeconds(5);
     public TimeSpan ReconnectMaxInterval { get; init; } = TimeSpan.FromSeconds(60);
     public int MaxReconnectAttempts { get; init; } = 5;
-    public long MaxMessageSize { get; init; } = 100 * 1024 * 1024;
+    public long MaxMessageSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>REGIONAL_NODE_KEY: the regional node's pinned Ed25519 public key; null: pinned by the first validly signed frame.</summary>
+    public byte[]? RegionalNodeKey { get; init; }
     public bool AllowInsecureTransport { get; init; }
 
     /// <summary>Absolute path of REGIONAL_CA_CERT: a PEM CA certificate trusted for wss:// besides the system store; null when unset.</summary>

@@ -83,6 +83,14 @@ public static class TaskOwners
     public const string Regional = "regional";
 
     public const string Group = "group";
+
+    /// <summary>
+    /// Whether a task of <paramref name="reader"/> (an aggregate or validate task) may read a task of
+    /// <paramref name="owner"/> by id: its own tasks; keyless loopback also the regional node's and the group's;
+    /// the admin token every task.
+    /// </summary>
+    public static bool MayRead(string reader, string owner) =>
+        reader == AdminToken || reader == owner || (reader == AnonymousLoopback && owner is Regional or Group);
 }
 
 /// <summary>A validated task, as accepted into the queue. Immutable.</summary>

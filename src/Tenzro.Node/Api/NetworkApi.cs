@@ -38,7 +38,11 @@ internal static class NetworkApi
                         ["malformed"] = snapshot.Dropped.Malformed,
                         ["oversized"] = snapshot.Dropped.Oversized,
                         ["badSignature"] = snapshot.Dropped.BadSignature,
+                        ["unsigned"] = snapshot.Dropped.Unsigned,
                     },
+                    ["regionalKey"] = new JsonObject { ["pinned"] = snapshot.PinnedKey is not null, ["by"] = snapshot.PinnedBy, ["publicKey"] = snapshot.PinnedKey },
+                    ["warnings"] = new JsonArray([.. Warnings(snapshot).Select(w => (JsonNode)w)]),
+                    ["refusedRewards"] = snapshot.RefusedRewards,
                     ["recentErrors"] = new JsonArray([.. snapshot.RecentErrors.Select(e => (JsonNode)new JsonObject
                     {
                         ["at"] = TaskStore.Format(e.At),
@@ -56,6 +60,14 @@ internal static class NetworkApi
                 ["peers"] = new JsonArray([.. snapshot.Peers.Select(p => (JsonNode)p)]),
             });
         }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers.");
+
+        static IEnumerable<string> Warnings(RegionalLinkSnapshot snapshot)
+        {
+            if (snapshot.State != RegionalLinkState.Disabled && snapshot.PinnedKey is null)
+            {
+                yield return "unpinned: the regional node has signed no frame and REGIONAL_NODE_KEY is not set, so frames from the link cannot be told from forged ones; set REGIONAL_NODE_KEY to its public key";
+            }
+        }
 
         group.MapGet("/outbox/{taskId}", (string taskId, RegionalOutbox outbox) =>
         {

@@ -33,12 +33,8 @@ internal sealed partial class SecurityEvents
         LogQuotaExceeded(_logger, requester, reason);
     }
 
-    /// <summary>A regional frame dropped for <paramref name="reason"/> (unsigned, bad signature, too large).</summary>
-    public void FrameDropped(string reason, long size)
-    {
-        Count("frame", reason);
-        LogFrameDropped(_logger, reason, size);
-    }
+    /// <summary>Counts a regional frame dropped or refused for <paramref name="reason"/>; the link logs it itself, with its details.</summary>
+    public void CountDroppedFrame(string reason) => Count("frame", reason);
 
     private void Count(string status, string reason) =>
         _refusals.Add(1, new KeyValuePair<string, object?>("status", status), new KeyValuePair<string, object?>("reason", reason));
@@ -48,7 +44,4 @@ internal sealed partial class SecurityEvents
 
     [LoggerMessage(EventId = LogEvents.QuotaExceeded, Level = LogLevel.Warning, Message = "Refused a task from {Requester}: {Reason}")]
     private static partial void LogQuotaExceeded(ILogger logger, string requester, string reason);
-
-    [LoggerMessage(EventId = LogEvents.RegionalFrameDropped, Level = LogLevel.Warning, Message = "Dropped a regional frame ({Reason}, {Size} bytes)")]
-    private static partial void LogFrameDropped(ILogger logger, string reason, long size);
 }
