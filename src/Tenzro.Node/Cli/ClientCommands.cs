@@ -43,6 +43,11 @@ internal static class ClientCommands
                 return Unreachable(error);
             }
 
+            if (code is 401 or 403)
+            {
+                return Refused(code, body);
+            }
+
             if (parse.GetValue(json))
             {
                 Console.WriteLine(body.ToJsonString(Indented));
@@ -175,6 +180,11 @@ internal static class ClientCommands
             {
                 var response = await http.PostAsync(drain ? "/api/node/drain" : "/api/node/resume", null, ct);
                 var body = await ReadJsonAsync(response, ct);
+                if (!response.IsSuccessStatusCode)
+                {
+                    return Refused((int)response.StatusCode, body);
+                }
+
                 Console.WriteLine(drain
                     ? $"draining: {body?["running"]} task(s) still running, {body?["queued"]} queued"
                     : $"taking tasks again: {body?["queued"]} queued");
@@ -275,6 +285,18 @@ internal static class ClientCommands
         {
             return null;
         }
+    }
+
+    /// <summary>Says why the node refused (401 no or bad key, 403 role too low, …) and returns <see cref="CliApp.CheckFailed"/>.</summary>
+    internal static int Refused(int code, JsonObject? body)
+    {
+        Console.Error.WriteLine($"The node answered {code}: {body?["detail"] ?? body?.ToJsonString()}");
+        if (code == 401)
+        {
+            Console.Error.WriteLine($"Pass --api-key-file FILE or set {NodeClient.KeyVariable}; on the node's own machine, run as its user so that DATA_DIR/admin.token can be read.");
+        }
+
+        return CliApp.CheckFailed;
     }
 
     internal static int Unreachable(string? error)

@@ -125,7 +125,6 @@ internal static class KeyCommands
             return null;
         }
 
-        Console.Error.WriteLine($"The node answered {code}: {answer?["detail"] ?? answer?.ToJsonString()}");
-        return CliApp.CheckFailed;
+        return ClientCommands.Refused(code, answer);
     }
 }
