@@ -9,10 +9,10 @@ namespace Tenzro.Node.Security;
 /// <summary>Registration and middleware of access control (CONTRACTS.md "Access control").</summary>
 internal static class SecurityServices
 {
-    /// <summary>The scheme, the role policies, the key store and the admin token (written now, before the node listens).</summary>
+    /// <summary>The scheme, the role policies, the rate limiter, the key store and the admin token (only registered: <see cref="UseNodeSecurity"/> writes the token).</summary>
     public static IServiceCollection AddNodeSecurity(this IServiceCollection services, NodeSettings settings)
     {
-        services.AddSingleton(AdminToken.Create(settings.Storage.DataDirectory));
+        services.AddSingleton(_ => AdminToken.Create(settings.Storage.DataDirectory));
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<RequestGuard>();
         services.AddAuthentication(NodeAuthentication.SchemeName)
@@ -39,6 +39,8 @@ internal static class SecurityServices
                 "or API_KEYS=role:key,... ; or start it with HOST=127.0.0.1 and run 'tenzro-node keys create --role admin'.");
         }
 
+        // The start-up gate of access control: the admin token is written before the node listens.
+        app.Services.GetRequiredService<AdminToken>();
         var guard = app.Services.GetRequiredService<RequestGuard>();
         app.UseAuthentication();
         app.Use(guard.InvokeAsync);
