@@ -89,6 +89,8 @@ public sealed record NodeSettings
                 Host = RequireNonEmpty(r, "HOST"),
                 Port = r.Int("PORT", 0, 65535),
                 MaxRequestSize = r.Long("MAX_REQUEST_SIZE", 1024, 1L << 34),
+                TlsCertificatePath = ExistingFile(r, "TLS_CERT_PATH", baseDirectory),
+                TlsKeyPath = ExistingFile(r, "TLS_KEY_PATH", baseDirectory),
             },
             Storage = new StorageOptions { DataDirectory = Path.GetFullPath(dataDir, baseDirectory) },
             Logging = new LoggingOptions
@@ -178,6 +180,12 @@ public sealed record NodeSettings
         }
 
         CheckActiveLimits(r, settings.Resources);
+        if ((settings.Http.TlsCertificatePath is null) != (settings.Http.TlsKeyPath is null) && r.Errors.All(e => e.Key is not ("TLS_CERT_PATH" or "TLS_KEY_PATH")))
+        {
+            var missing = settings.Http.TlsCertificatePath is null ? "TLS_CERT_PATH" : "TLS_KEY_PATH";
+            r.Fail(missing, string.Empty, "set together with " + (missing == "TLS_CERT_PATH" ? "TLS_KEY_PATH" : "TLS_CERT_PATH") + ": the PEM certificate and its private key");
+        }
+
         if (r.Errors.Count > 0)
         {
             throw new ConfigurationException(r.Errors);

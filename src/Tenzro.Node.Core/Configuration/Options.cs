@@ -19,6 +19,12 @@ public sealed record HttpOptions
     public string Host { get; init; } = "127.0.0.1";
     public int Port { get; init; } = 8080;
     public long MaxRequestSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>TLS_CERT_PATH: the PEM certificate the API is served with over HTTPS; null: plain HTTP.</summary>
+    public string? TlsCertificatePath { get; init; }
+
+    /// <summary>TLS_KEY_PATH: the PEM private key of <see cref="TlsCertificatePath"/>.</summary>
+    public string? TlsKeyPath { get; init; }
 }
 
 /// <summary>Where the node keeps its state.</summary>

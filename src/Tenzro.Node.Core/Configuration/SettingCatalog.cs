@@ -28,6 +28,8 @@ public static class SettingCatalog
         new("HOST", "127.0.0.1", "HTTP", "Address the HTTP API listens on. Loopback by default; 0.0.0.0 exposes it."),
         new("PORT", "8080", "HTTP", "TCP port of the HTTP API (1-65535)."),
         new("MAX_REQUEST_SIZE", "16777216", "HTTP", "Largest accepted HTTP request body, in bytes."),
+        new("TLS_CERT_PATH", "", "HTTP", "PEM certificate (with its chain) to serve the API over HTTPS instead of HTTP; reloaded when the file changes. Set together with TLS_KEY_PATH."),
+        new("TLS_KEY_PATH", "", "HTTP", "PEM private key of TLS_CERT_PATH; reloaded when the file changes."),
 
         new("API_KEYS", "", "Security", "API keys for containers: comma-separated role:key pairs, role reader, submitter or admin and key a whole tnz_<id>_<secret>; hashed at start. Keys made with 'tenzro-node keys create' live in the database instead."),
         new("API_KEY", "", "Security", "One admin API key (tnz_<id>_<secret>), the same as API_KEYS=admin:<key>."),

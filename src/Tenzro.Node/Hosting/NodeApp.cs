@@ -25,12 +25,18 @@ internal static class NodeApp
         });
 
         builder.WebHost.UseKestrelHttpsConfiguration();
+        var https = settings.Http.TlsCertificatePath is not null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = settings.Http.MaxRequestSize;
             kestrel.AddServerHeader = false;
+            if (https)
+            {
+                // Asked at every handshake, so a renewed certificate is served without a restart.
+                kestrel.ConfigureHttpsDefaults(options => options.ServerCertificateSelector = (_, _) => kestrel.ApplicationServices.GetRequiredService<TlsCertificate>().Current);
+            }
         });
-        builder.WebHost.UseUrls($"http://{FormatHost(settings.Http.Host)}:{settings.Http.Port}");
+        builder.WebHost.UseUrls($"{(https ? "https" : "http")}://{FormatHost(settings.Http.Host)}:{settings.Http.Port}");
         builder.Host.ConfigureHostOptions(o => o.ShutdownTimeout = TimeSpan.FromSeconds(8));
 
         builder.AddNodeLogging(settings.Logging);

@@ -13,6 +13,11 @@ internal static class SecurityServices
     public static IServiceCollection AddNodeSecurity(this IServiceCollection services, NodeSettings settings)
     {
         services.AddSingleton(_ => AdminToken.Create(settings.Storage.DataDirectory));
+        if (settings.Http.TlsCertificatePath is { } certificate && settings.Http.TlsKeyPath is { } key)
+        {
+            services.AddSingleton(sp => new TlsCertificate(certificate, key, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<TlsCertificate>>()));
+        }
+
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<RequestGuard>();
         services.AddAuthentication(NodeAuthentication.SchemeName)
@@ -39,8 +44,19 @@ internal static class SecurityServices
                 "or API_KEYS=role:key,... ; or start it with HOST=127.0.0.1 and run 'tenzro-node keys create --role admin'.");
         }
 
-        // The start-up gate of access control: the admin token is written before the node listens.
+        // The start-up gate of access control: the admin token is written and the HTTPS certificate read
+        // before the node listens.
         app.Services.GetRequiredService<AdminToken>();
+        try
+        {
+            app.Services.GetService<TlsCertificate>()?.LoadNow();
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException)
+        {
+            throw new Cli.StartupRequirementException(
+                $"TLS_CERT_PATH ({settings.Http.TlsCertificatePath}) and TLS_KEY_PATH ({settings.Http.TlsKeyPath}) must be a PEM certificate and its PEM private key: {e.Message}");
+        }
+
         var guard = app.Services.GetRequiredService<RequestGuard>();
         app.UseAuthentication();
         app.Use(guard.InvokeAsync);

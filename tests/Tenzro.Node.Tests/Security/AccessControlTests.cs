@@ -279,6 +279,69 @@ public sealed class AccessConfigurationTests
     private static string StoreJson(string content) => new JsonObject { ["type"] = "store", ["data"] = new JsonObject { ["content"] = content } }.ToJsonString();
 
     [Fact]
+    public async Task Https_FromTlsCertAndKey_ServesAndReloadsWhenTheFilesChange()
+    {
+        var directory = TestNode.NewDirectory();
+        var certificatePath = Path.Combine(directory, "cert.pem");
+        var keyPath = Path.Combine(directory, "key.pem");
+        var first = WriteCertificate(certificatePath, keyPath, "CN=first");
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["TLS_CERT_PATH"] = certificatePath, ["TLS_KEY_PATH"] = keyPath });
+        var served = await ServedThumbprintAsync(node.BaseAddress);
+
+        var second = WriteCertificate(certificatePath, keyPath, "CN=second");
+        var deadline = DateTime.UtcNow + Timeouts.Short;
+        var reloaded = served;
+        while (reloaded != second && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+            reloaded = await ServedThumbprintAsync(node.BaseAddress);
+        }
+
+        Assert.Equal("https", node.BaseAddress.Scheme);
+        Assert.Equal(first, served);
+        Assert.Equal(second, reloaded);
+        Directory.Delete(directory, recursive: true);
+    }
+
+    [Fact]
+    public void Tls_OnlyOneOfCertAndKey_IsAConfigurationError()
+    {
+        var directory = TestNode.NewDirectory();
+        var certificatePath = Path.Combine(directory, "cert.pem");
+        WriteCertificate(certificatePath, Path.Combine(directory, "key.pem"), "CN=alone");
+
+        var error = Assert.Throws<ConfigurationException>(() => TestNode.Settings(directory, new Dictionary<string, string?> { ["TLS_CERT_PATH"] = certificatePath }));
+
+        Assert.Contains(error.Errors, e => e.Key == "TLS_KEY_PATH");
+        Directory.Delete(directory, recursive: true);
+    }
+
+    /// <summary>Writes a fresh self-signed certificate for 127.0.0.1 and its key as PEM; returns its thumbprint.</summary>
+    private static string WriteCertificate(string certificatePath, string keyPath, string subject)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest(subject, key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var names = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        names.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(names.Build());
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        return certificate.Thumbprint;
+    }
+
+    /// <summary>The thumbprint of the certificate a new TLS connection to <paramref name="address"/> is shown.</summary>
+    private static async Task<string> ServedThumbprintAsync(Uri address)
+    {
+        string? seen = null;
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, certificate, _, _) => (seen = certificate?.Thumbprint) is not null };
+        using var client = new HttpClient(handler) { BaseAddress = address };
+        using var response = await client.GetAsync("/health", Timeouts.Token());
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return seen!;
+    }
+
+    [Fact]
     public async Task PublicHostname_IsAnOwnName()
     {
         await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["PUBLIC_HOSTNAMES"] = "node.example, other.example" });
