@@ -7,7 +7,7 @@ using Tenzro.Node.Security;
 
 namespace Tenzro.Node.Api;
 
-/// <summary>API keys (admin only): make, list, revoke, rotate; and the audit log of admin actions.</summary>
+/// <summary>API keys (admin only): make, list, revoke, rotate; the audit log of admin actions; the dashboard's session.</summary>
 internal static class KeysApi
 {
     public static WebApplication MapKeysApi(this WebApplication app)
@@ -21,6 +21,12 @@ internal static class KeysApi
         })).WithName("ListKeys").WithSummary("Every key: id, name, role, state, dates; never a secret.");
         keys.MapDelete("/{id}", RevokeAsync).WithName("RevokeKey").WithSummary("Revoke a key made through the API.");
         keys.MapPost("/{id}/rotate", RotateAsync).WithName("RotateKey").WithSummary("Give a key a new secret (shown once); the old one works for one more hour.");
+        app.MapPost("/api/session", (HttpContext context, DashboardSessions sessions) =>
+        {
+            sessions.Start(context, context.User);
+            return TypedResults.Json(new JsonObject { ["role"] = NodeClaims.Name(context.User.RoleOf()), ["owner"] = context.User.OwnerOf() });
+        }).RequireAuthorization(NodePolicies.Reader).WithTags("Keys").WithName("StartSession")
+            .WithSummary("Start a dashboard session for the caller's key: an HttpOnly, SameSite=Strict cookie, so the dashboard sends the key once.");
         keys.MapGet("/audit", (ApiKeyStore store, int? limit) => TypedResults.Json(new JsonObject
         {
             ["entries"] = JsonSerializer.SerializeToNode(store.Audit(Math.Clamp(limit ?? 100, 1, 1000)), AuditJson.Default.IReadOnlyListAuditEntry),

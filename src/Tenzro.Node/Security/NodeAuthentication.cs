@@ -10,7 +10,8 @@ namespace Tenzro.Node.Security;
 
 /// <summary>
 /// The node's authentication scheme: <c>Authorization: Bearer</c> with an API key (its role) or, from loopback,
-/// the admin token (admin); a keyless loopback request is the anonymous submitter unless
+/// the admin token (admin); else the dashboard's session cookie (<see cref="DashboardSessions"/>); a keyless
+/// loopback request is the anonymous submitter unless
 /// REQUIRE_AUTH_ON_LOOPBACK is set. A bearer that is neither fails authentication, so it gets 401 even where
 /// a keyless caller would be let in: a wrong key is never quietly downgraded.
 /// </summary>
@@ -20,6 +21,7 @@ internal sealed class NodeAuthentication(
     UrlEncoder encoder,
     ApiKeyStore keys,
     AdminToken adminToken,
+    DashboardSessions sessions,
     SecurityOptions security)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
@@ -29,6 +31,11 @@ internal sealed class NodeAuthentication(
     {
         var loopback = Context.Connection.RemoteIpAddress is { } remote && IPAddress.IsLoopback(remote);
         var bearer = Bearer(Request);
+        if (bearer is null && sessions.Find(Request) is { } session)
+        {
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(session, SchemeName)));
+        }
+
         if (bearer is null)
         {
             return Task.FromResult(loopback && !security.RequireAuthOnLoopback

@@ -20,6 +20,7 @@ internal static class SecurityServices
 
         services.AddSingleton<ApiKeyStore>();
         services.AddSingleton<RequestGuard>();
+        services.AddSingleton<DashboardSessions>();
         services.AddAuthentication(NodeAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, NodeAuthentication>(NodeAuthentication.SchemeName, null);
         services.AddAuthorization(NodePolicies.Add);
@@ -60,6 +61,7 @@ internal static class SecurityServices
         var guard = app.Services.GetRequiredService<RequestGuard>();
         app.UseAuthentication();
         app.Use(guard.InvokeAsync);
+        app.Use(app.Services.GetRequiredService<DashboardSessions>().SetOnDashboardAsync);
         staticFiles(app);
         app.UseAuthorization();
         app.UseRateLimiter();

@@ -342,6 +342,36 @@ public sealed class AccessConfigurationTests
     }
 
     [Fact]
+    public async Task DashboardSession_FromGetSlashOrAKeyOnce_IsAnHttpOnlyStrictCookie()
+    {
+        const string key = "tnz_dash1_0a1b2c3d4e5f60718293a4b5c6d7e8f9";
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["API_KEYS"] = $"reader:{key}" });
+        await using var strict = await TestNode.StartAsync(new Dictionary<string, string?> { ["API_KEYS"] = $"reader:{key}", ["REQUIRE_AUTH_ON_LOOPBACK"] = "true" });
+
+        using var page = await node.Client.GetAsync("/", Timeouts.Token());
+        var cookie = page.Headers.GetValues("Set-Cookie").Single();
+        using var keyless = await strict.Client.GetAsync("/status", Timeouts.Token());
+        using var started = await strict.ClientWith(key).PostAsync("/api/session", null, Timeouts.Token());
+        var session = started.Headers.GetValues("Set-Cookie").Single().Split(';')[0];
+        using var withCookie = new HttpRequestMessage(HttpMethod.Get, "/status");
+        withCookie.Headers.Add("Cookie", session);
+        using var served = await strict.Client.SendAsync(withCookie, Timeouts.Token());
+        using var submit = new HttpRequestMessage(HttpMethod.Post, "/api/tasks/execute") { Content = new StringContent(StoreJson("x"), Encoding.UTF8, "application/json") };
+        submit.Headers.Add("Cookie", session);
+        using var refused = await strict.Client.SendAsync(submit, Timeouts.Token());
+
+        Assert.StartsWith(DashboardSessionsCookie + "=", cookie, StringComparison.Ordinal);
+        Assert.Contains("httponly", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", cookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpStatusCode.Unauthorized, keyless.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, started.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+    }
+
+    private const string DashboardSessionsCookie = "tenzro_session";
+
+    [Fact]
     public async Task PublicHostname_IsAnOwnName()
     {
         await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["PUBLIC_HOSTNAMES"] = "node.example, other.example" });
