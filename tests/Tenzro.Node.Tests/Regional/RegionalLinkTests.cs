@@ -268,7 +268,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Reconnect_RegionalRestartedOnSamePort_RejoinsAndDeliversWhatWasWrittenWhileDownOnce()
     {
-        var runtime = new ScriptedRuntime();
+        var runtime = new ScriptedRuntime("compute");
         var first = await TestRegionalNode.StartAsync();
         var port = first.Port;
         await using var node = await RegionalKit.StartNodeAsync(first.Url, configure: b => b.Services.AddSingleton<Core.Tasks.ITaskRuntime>(runtime));
@@ -276,11 +276,12 @@ public sealed class RegionalLinkTests
         TestRegionalNode? second = null;
         try
         {
-            await first.WaitForAsync(m => m.Type == "join" && m.PeerId == peerId, "the first join");
+            // Joined as the regional node sees it (a node_status after the join), not only the join received.
+            await first.WaitUntilAsync(() => first.StatusOf(peerId) is not null, "the first join");
             await first.SendAssignmentAsync(peerId, new JsonObject
             {
                 ["taskId"] = "task-outbox-1",
-                ["type"] = "script",
+                ["type"] = "compute",
                 ["data"] = new JsonObject { ["action"] = "gate", ["gate"] = "g1", ["value"] = 7 },
             });
             var accepted = await first.WaitForAsync(m => m.Type == "task_accepted" && m.TaskId == "task-outbox-1", "task_accepted");
@@ -519,6 +520,21 @@ public sealed class RegionalLinkTests
 
         Assert.Equal("task_rejected", rejected.Type);
         Assert.Contains("QUOTA_QUEUED_BYTES", rejected.Message["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RegionalTask_OfATypeOutsideTheProtocol_IsRejectedThoughTheNodeRunsIt()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
+
+        await regional.SendAssignmentAsync(peerId, RegionalKit.RegionalTask("task-inference", "inference", "x"));
+        var answer = await regional.WaitForAsync(m => m.TaskId == "task-inference" && m.Type is "task_rejected" or "task_accepted", "the answer to the inference task");
+
+        Assert.Equal("task_rejected", answer.Type);
+        Assert.Contains("not a task type of the regional protocol", answer.Message["reason"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     /// <summary>An <c>error</c> frame: once the node accepts it, its text shows in recentErrors, in the order frames were handled.</summary>
