@@ -244,7 +244,7 @@ internal sealed partial class RegionalLink
             JsonObject? message;
             try
             {
-                message = JsonNode.Parse(frame.Text!) as JsonObject;
+                message = JsonNode.Parse(frame.Utf8!) as JsonObject;
             }
             catch (JsonException e)
             {
