@@ -69,8 +69,14 @@ internal static class NetworkApi
             }
         }
 
-        group.MapGet("/outbox/{taskId}", (string taskId, RegionalOutbox outbox) =>
+        group.MapGet("/outbox/{taskId}", IResult (string taskId, HttpContext context, RegionalOutbox outbox) =>
         {
+            // The messages carry the regional task's result: only who may read the regional node's tasks sees them.
+            if (!context.User.MayReadTaskOf(Core.Tasks.TaskOwners.Regional))
+            {
+                return HttpSetup.Problem(403, "Not your task", "The regional node's messages carry its tasks' results: the anonymous loopback caller and admin may read them.");
+            }
+
             var rows = outbox.ForTask(taskId);
             return TypedResults.Json(new JsonObject
             {
@@ -85,7 +91,7 @@ internal static class NetworkApi
                     ["message"] = r.Message,
                 })]),
             });
-        }).WithName("GetRegionalMessages").WithSummary("What was written to the regional node about one task, with the regional node's error answers.");
+        }).RequireAuthorization(NodePolicies.Submitter).WithName("GetRegionalMessages").WithSummary("What was written to the regional node about one task, with the regional node's error answers.");
 
         group.MapPost("/reset", IResult (RegionalLink link) =>
         {
