@@ -7,6 +7,10 @@ public static class Cli
 {
     public static Task<(int ExitCode, string Output)> RunAsync(params string[] arguments) => RunInAsync(null, null, arguments);
 
+    /// <summary>Runs on <paramref name="node"/>'s machine as its owner would: in its directory, so the CLI finds DATA_DIR/admin.token.</summary>
+    public static Task<(int ExitCode, string Output)> RunOnAsync(NodeProcess node, params string[] arguments) =>
+        RunInAsync(node.DataDirectory, new Dictionary<string, string> { ["DATA_DIR"] = Path.Combine(node.DataDirectory, "data") }, [.. arguments, "--url", node.BaseAddress.ToString()]);
+
     /// <summary>Runs in <paramref name="workingDirectory"/> with extra environment variables.</summary>
     public static async Task<(int ExitCode, string Output)> RunInAsync(string? workingDirectory, IDictionary<string, string>? environment, params string[] arguments)
     {

@@ -107,14 +107,14 @@ public sealed class LifecycleTests
         var ids = new List<string>();
         await using (var node = await NodeProcess.StartAsync(new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = "1" }, directory, port))
         {
-            await node.Client.PostAsync("/api/node/drain", null);
+            await node.Admin.PostAsync("/api/node/drain", null);
             for (var i = 0; i < 40; i++)
             {
                 var response = await node.Client.PostAsJsonAsync("/api/tasks/execute?", new { type = "store", priority = i % 2 == 0 ? "low" : "high", data = new { content = $"item {i}" } });
                 Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
             }
 
-            await node.Client.PostAsync("/api/node/resume", null);
+            await node.Admin.PostAsync("/api/node/resume", null);
             for (var i = 0; i < 40; i++)
             {
                 var response = await node.Client.PostAsJsonAsync("/api/tasks/execute", new { type = "store", priority = "low", data = new { content = $"item {i}" } });

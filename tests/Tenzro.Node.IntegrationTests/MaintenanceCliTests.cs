@@ -15,7 +15,7 @@ public sealed class MaintenanceCliTests
 
         var (checkCode, check) = await Cli.RunAsync("resource-check", "--url", node.BaseAddress.ToString());
         var (jsonCode, json) = await Cli.RunAsync("resource-check", "--json", "--url", node.BaseAddress.ToString());
-        var (clearCode, clear) = await Cli.RunAsync("clear-resources", "--url", node.BaseAddress.ToString());
+        var (clearCode, clear) = await Cli.RunOnAsync(node, "clear-resources");
 
         Assert.Equal(0, checkCode);
         Assert.Contains("cpu (cores)", check);
@@ -77,27 +77,46 @@ public sealed class MaintenanceCliTests
     }
 
     [Fact]
-    public async Task BackupConfig_WritesSettingsEnvAndKeyReadableOnlyByOwner()
+    public async Task BackupConfig_WritesSettingsEnvAndKeyReadableOnlyByOwnerWithSecretsRedacted()
     {
+        const string key = "tnz_backup1_0a1b2c3d4e5f60718293a4b5c6d7e8f9";
         var directory = NodeProcess.NewDirectory();
-        await File.WriteAllTextAsync(Path.Combine(directory, ".env"), "REGION=eu-west\n");
+        await File.WriteAllTextAsync(Path.Combine(directory, ".env"), $"REGION=eu-west\nAPI_KEY={key}\nexport TENZRO_API_KEY={key}\n");
         await using (var node = await NodeProcess.StartAsync(dataDirectory: directory))
         {
             await node.SignalAsync(15);
             await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
         }
 
-        var (code, output) = await Cli.RunInAsync(directory, new Dictionary<string, string> { ["DATA_DIR"] = Path.Combine(directory, "data") }, "backup-config", "-o", Path.Combine(directory, "backups"));
+        var data = Path.Combine(directory, "data");
+        var (code, output) = await Cli.RunInAsync(directory, new Dictionary<string, string> { ["DATA_DIR"] = data }, "backup-config", "-o", Path.Combine(directory, "backups"));
         var archive = Directory.GetFiles(Path.Combine(directory, "backups"), "*.zip").Single();
-        using var zip = ZipFile.OpenRead(archive);
-        using var reader = new StreamReader(zip.GetEntry("effective.env")!.Open());
-        var effective = await reader.ReadToEndAsync();
+        string effective, env;
+        using (var zip = ZipFile.OpenRead(archive))
+        {
+            Assert.Equal(["effective.env", ".env", "node.key"], zip.Entries.Select(e => e.FullName));
+            using var reader = new StreamReader(zip.GetEntry("effective.env")!.Open());
+            effective = await reader.ReadToEndAsync();
+            using var envReader = new StreamReader(zip.GetEntry(".env")!.Open());
+            env = await envReader.ReadToEndAsync();
+        }
+
+        var (withCode, _) = await Cli.RunInAsync(directory, new Dictionary<string, string> { ["DATA_DIR"] = data }, "backup-config", "--include-secrets", "-o", Path.Combine(directory, "with-secrets"));
+        using var withSecrets = ZipFile.OpenRead(Directory.GetFiles(Path.Combine(directory, "with-secrets"), "*.zip").Single());
+        using var withReader = new StreamReader(withSecrets.GetEntry("effective.env")!.Open());
+        var kept = await withReader.ReadToEndAsync();
 
         Assert.Equal(0, code);
         Assert.Contains("node.key", output);
-        Assert.Equal(["effective.env", ".env", "node.key"], zip.Entries.Select(e => e.FullName));
         Assert.Contains("REGION=eu-west", effective);
+        Assert.DoesNotContain(key, effective + env, StringComparison.Ordinal);
+        Assert.Contains("API_KEY=<redacted>", effective);
+        Assert.Contains("TENZRO_API_KEY=<redacted>", env);
+        Assert.Equal(0, withCode);
+        Assert.Contains($"API_KEY={key}", kept);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(archive));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(data));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(data, "node.db")));
     }
 
     [Fact]
@@ -122,11 +141,11 @@ public sealed class MaintenanceCliTests
         var configured = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString();
         await using var node = await NodeProcess.StartAsync(new Dictionary<string, string> { ["BANDWIDTH_TEST_URL"] = configured, ["BANDWIDTH_TEST_INTERVAL"] = "0" });
 
-        var (code, output) = await Cli.RunAsync("bandwidth", "--url", node.BaseAddress.ToString());
+        var (code, output) = await Cli.RunOnAsync(node, "bandwidth");
         var (profileCode, profile) = await Cli.RunAsync("profile", "--url", node.BaseAddress.ToString());
-        var (otherCode, other) = await Cli.RunAsync("bandwidth", "--target", configured + "?bytes=2097152", "--url", node.BaseAddress.ToString());
-        var (noTargetCode, noTarget) = await Cli.RunAsync("bandwidth", "--url", peer.BaseAddress.ToString());
-        var (badCode, bad) = await Cli.RunAsync("bandwidth", "--target", "ftp://example.org/", "--url", node.BaseAddress.ToString());
+        var (otherCode, other) = await Cli.RunOnAsync(node, "bandwidth", "--target", configured + "?bytes=2097152");
+        var (noTargetCode, noTarget) = await Cli.RunOnAsync(peer, "bandwidth");
+        var (badCode, bad) = await Cli.RunOnAsync(node, "bandwidth", "--target", "ftp://example.org/");
 
         Assert.Equal(0, code);
         Assert.Matches(@"download:\s+[0-9.]+ Mbps \(10485760 bytes\)", output);

@@ -13,6 +13,7 @@ public sealed class NodeProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private HttpClient? _admin;
 
     private NodeProcess(Process process, int port, string dataDirectory)
     {
@@ -33,7 +34,11 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>A keyless loopback client: the anonymous submitter.</summary>
     public HttpClient Client { get; }
+
+    /// <summary>A client with the admin token of DATA_DIR/admin.token (written before the node listens), as the CLI sends it.</summary>
+    public HttpClient Admin => _admin ??= AdminClient();
 
     public int Pid => _process.Id;
 
@@ -197,9 +202,18 @@ public sealed class NodeProcess : IAsyncDisposable
         }
     }
 
+    private HttpClient AdminClient()
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        var token = File.ReadAllText(Path.Combine(DataDirectory, "data", "admin.token")).Trim();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
+        _admin?.Dispose();
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);

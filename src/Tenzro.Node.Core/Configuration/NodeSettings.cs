@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Tenzro.Node.Core.Security;
 
 namespace Tenzro.Node.Core.Configuration;
 
@@ -18,6 +19,7 @@ public sealed record NodeSettings
     public ResourceOptions Resources { get; init; } = new();
     public MonitoringOptions Monitoring { get; init; } = new();
     public QuotaOptions Quotas { get; init; } = new();
+    public SecurityOptions Security { get; init; } = new();
 
     /// <summary>
     /// Builds the configuration with the documented precedence: command line over environment
@@ -87,6 +89,8 @@ public sealed record NodeSettings
                 Host = RequireNonEmpty(r, "HOST"),
                 Port = r.Int("PORT", 0, 65535),
                 MaxRequestSize = r.Long("MAX_REQUEST_SIZE", 1024, 1L << 34),
+                TlsCertificatePath = ExistingFile(r, "TLS_CERT_PATH", baseDirectory),
+                TlsKeyPath = ExistingFile(r, "TLS_KEY_PATH", baseDirectory),
             },
             Storage = new StorageOptions { DataDirectory = Path.GetFullPath(dataDir, baseDirectory) },
             Logging = new LoggingOptions
@@ -106,6 +110,7 @@ public sealed record NodeSettings
                 ReconnectMaxInterval = r.Milliseconds("RECONNECT_MAX_INTERVAL", 10, 86_400_000),
                 MaxReconnectAttempts = r.Int("MAX_RECONNECT_ATTEMPTS", 1, 1_000_000),
                 MaxMessageSize = r.Long("MAX_MESSAGE_SIZE", 1024, int.MaxValue),
+                RegionalNodeKey = PublicKey(r, "REGIONAL_NODE_KEY"),
                 AllowInsecureTransport = r.Bool("ALLOW_INSECURE_TRANSPORT"),
                 RegionalCaCertificate = ExistingFile(r, "REGIONAL_CA_CERT", baseDirectory),
                 DhtEnabled = r.Bool("DHT_ENABLED"),
@@ -157,6 +162,8 @@ public sealed record NodeSettings
                 TasksPerMinute = r.Int("QUOTA_TASKS_PER_MINUTE", 1, 10_000_000),
                 CpuSecondsPerHour = r.Double("QUOTA_CPU_SECONDS_PER_HOUR", 1, 1e12),
                 ApplyToLoopback = r.Bool("QUOTA_LOOPBACK"),
+                QueuedBytes = r.Long("QUOTA_QUEUED_BYTES", 1024, long.MaxValue),
+                StoredBytes = r.OptionalString("QUOTA_STORED_BYTES") is null ? null : r.Long("QUOTA_STORED_BYTES", 1024, long.MaxValue),
             },
             Monitoring = new MonitoringOptions
             {
@@ -166,12 +173,19 @@ public sealed record NodeSettings
             },
         };
 
+        settings = settings with { Security = ReadSecurity(r, settings.Http.Host) };
         if (settings.Network.ReconnectMaxInterval < settings.Network.ReconnectInterval)
         {
             r.Fail("RECONNECT_MAX_INTERVAL", r.Raw("RECONNECT_MAX_INTERVAL"), $"at least RECONNECT_INTERVAL ({r.Raw("RECONNECT_INTERVAL")})");
         }
 
         CheckActiveLimits(r, settings.Resources);
+        if ((settings.Http.TlsCertificatePath is null) != (settings.Http.TlsKeyPath is null) && r.Errors.All(e => e.Key is not ("TLS_CERT_PATH" or "TLS_KEY_PATH")))
+        {
+            var missing = settings.Http.TlsCertificatePath is null ? "TLS_CERT_PATH" : "TLS_KEY_PATH";
+            r.Fail(missing, string.Empty, "set together with " + (missing == "TLS_CERT_PATH" ? "TLS_KEY_PATH" : "TLS_CERT_PATH") + ": the PEM certificate and its private key");
+        }
+
         if (r.Errors.Count > 0)
         {
             throw new ConfigurationException(r.Errors);
@@ -179,6 +193,81 @@ public sealed record NodeSettings
 
         return settings;
     }
+
+    private static byte[]? PublicKey(SettingsReader r, string key)
+    {
+        if (r.OptionalString(key) is not { } text)
+        {
+            return null;
+        }
+
+        try
+        {
+            var bytes = Convert.FromBase64String(text);
+            if (bytes.Length == 32)
+            {
+                return bytes;
+            }
+        }
+        catch (FormatException)
+        {
+        }
+
+        r.Fail(key, text, "an Ed25519 public key: standard base64 of 32 bytes (44 characters ending in '=')");
+        return null;
+    }
+
+    /// <summary>The roles an API key may hold, lowest first.</summary>
+    public static readonly string[] Roles = ["reader", "submitter", "admin"];
+
+    private static SecurityOptions ReadSecurity(SettingsReader r, string host)
+    {
+        var keys = new List<ConfiguredApiKey>();
+        foreach (var entry in r.String("API_KEYS").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var colon = entry.IndexOf(':', StringComparison.Ordinal);
+            var role = colon < 0 ? string.Empty : entry[..colon].Trim().ToLowerInvariant();
+            var key = colon < 0 ? entry : entry[(colon + 1)..].Trim();
+            if (!Roles.Contains(role) || !ApiKeyFormat.TryParse(key, out _, out _))
+            {
+                // The value is a secret: the message names the entry by position, never by content.
+                r.Fail("API_KEYS", $"<entry {keys.Count + 1}>", "comma-separated role:key pairs, role reader, submitter or admin and key tnz_<id>_<secret> (id: 1-32 letters or digits, secret: 16-128 letters or digits)");
+                continue;
+            }
+
+            keys.Add(new ConfiguredApiKey(role, key));
+        }
+
+        if (r.OptionalString("API_KEY") is { } single)
+        {
+            if (ApiKeyFormat.TryParse(single, out _, out _))
+            {
+                keys.Add(new ConfiguredApiKey("admin", single));
+            }
+            else
+            {
+                r.Fail("API_KEY", "<redacted>", "one admin key tnz_<id>_<secret> (id: 1-32 letters or digits, secret: 16-128 letters or digits)");
+            }
+        }
+
+        var duplicate = keys.GroupBy(k => ApiKeyFormat.TryParse(k.Key, out var id, out _) ? id : k.Key, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            r.Fail("API_KEYS", $"<id {duplicate.Key}>", "keys with distinct ids (the part between tnz_ and the second _)");
+        }
+
+        return new SecurityOptions
+        {
+            ApiKeys = keys,
+            PublicHostnames = [.. r.String("PUBLIC_HOSTNAMES").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(h => h.ToLowerInvariant())],
+            RequireAuthOnLoopback = r.Bool("REQUIRE_AUTH_ON_LOOPBACK"),
+        };
+    }
+
+    /// <summary>Whether <paramref name="host"/> (the HOST setting) listens on loopback only.</summary>
+    public static bool IsLoopbackHost(string host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
+        || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
 
     private static string? ExistingFile(SettingsReader r, string key, string baseDirectory)
     {

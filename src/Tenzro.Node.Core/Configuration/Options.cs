@@ -19,6 +19,12 @@ public sealed record HttpOptions
     public string Host { get; init; } = "127.0.0.1";
     public int Port { get; init; } = 8080;
     public long MaxRequestSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>TLS_CERT_PATH: the PEM certificate the API is served with over HTTPS; null: plain HTTP.</summary>
+    public string? TlsCertificatePath { get; init; }
+
+    /// <summary>TLS_KEY_PATH: the PEM private key of <see cref="TlsCertificatePath"/>.</summary>
+    public string? TlsKeyPath { get; init; }
 }
 
 /// <summary>Where the node keeps its state.</summary>
@@ -46,7 +52,10 @@ public sealed record NetworkOptions
     public TimeSpan ReconnectInterval { get; init; } = TimeSpan.FromSeconds(5);
     public TimeSpan ReconnectMaxInterval { get; init; } = TimeSpan.FromSeconds(60);
     public int MaxReconnectAttempts { get; init; } = 5;
-    public long MaxMessageSize { get; init; } = 100 * 1024 * 1024;
+    public long MaxMessageSize { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>REGIONAL_NODE_KEY: the regional node's pinned Ed25519 public key; null: pinned by the first validly signed frame.</summary>
+    public byte[]? RegionalNodeKey { get; init; }
     public bool AllowInsecureTransport { get; init; }
 
     /// <summary>Absolute path of REGIONAL_CA_CERT: a PEM CA certificate trusted for wss:// besides the system store; null when unset.</summary>
@@ -137,4 +146,29 @@ public sealed record QuotaOptions
     public int TasksPerMinute { get; init; } = 120;
     public double CpuSecondsPerHour { get; init; } = 7200;
     public bool ApplyToLoopback { get; init; }
+
+    /// <summary>QUOTA_QUEUED_BYTES: bytes of payloads ('data') the queue may hold, every origin together.</summary>
+    public long QueuedBytes { get; init; } = 1L << 30;
+
+    /// <summary>QUOTA_STORED_BYTES: bytes of task inputs and results the store may keep; null: the storage the network may use (MAX_STORAGE_GB).</summary>
+    public long? StoredBytes { get; init; }
+}
+
+/// <summary>Who may call the API (CONTRACTS.md "Access control").</summary>
+public sealed record SecurityOptions
+{
+    /// <summary>Keys from API_KEYS and API_KEY, as given: role and the whole bearer.</summary>
+    public IReadOnlyList<ConfiguredApiKey> ApiKeys { get; init; } = [];
+
+    /// <summary>Host names besides the loopback names and HOST that requests may be addressed to.</summary>
+    public IReadOnlyList<string> PublicHostnames { get; init; } = [];
+
+    public bool RequireAuthOnLoopback { get; init; }
+}
+
+/// <summary>An API key given in the configuration: its role and the whole <c>tnz_&lt;id&gt;_&lt;secret&gt;</c>.</summary>
+public sealed record ConfiguredApiKey(string Role, string Key)
+{
+    /// <summary>Never the key itself, so that logging the settings cannot leak it.</summary>
+    public override string ToString() => $"{Role}:<redacted>";
 }

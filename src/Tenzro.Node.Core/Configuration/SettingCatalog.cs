@@ -28,6 +28,13 @@ public static class SettingCatalog
         new("HOST", "127.0.0.1", "HTTP", "Address the HTTP API listens on. Loopback by default; 0.0.0.0 exposes it."),
         new("PORT", "8080", "HTTP", "TCP port of the HTTP API (1-65535)."),
         new("MAX_REQUEST_SIZE", "16777216", "HTTP", "Largest accepted HTTP request body, in bytes."),
+        new("TLS_CERT_PATH", "", "HTTP", "PEM certificate (with its chain) to serve the API over HTTPS instead of HTTP; reloaded when the file changes. Set together with TLS_KEY_PATH."),
+        new("TLS_KEY_PATH", "", "HTTP", "PEM private key of TLS_CERT_PATH; reloaded when the file changes."),
+
+        new("API_KEYS", "", "Security", "API keys for containers: comma-separated role:key pairs, role reader, submitter or admin and key a whole tnz_<id>_<secret>; hashed at start. Keys made with 'tenzro-node keys create' live in the database instead."),
+        new("API_KEY", "", "Security", "One admin API key (tnz_<id>_<secret>), the same as API_KEYS=admin:<key>."),
+        new("PUBLIC_HOSTNAMES", "", "Security", "Comma-separated host names the node is reached by besides localhost, 127.0.0.1, [::1] and HOST; requests addressed to any other name are refused (403) unless they carry a valid API key."),
+        new("REQUIRE_AUTH_ON_LOOPBACK", "false", "Security", "When true, loopback callers need an API key or the admin token like everyone else (no anonymous submitter role on 127.0.0.1)."),
 
         new("DATA_DIR", "./data", "Storage", "Directory for the database, identity key, blobs and caches."),
 
@@ -43,7 +50,8 @@ public static class SettingCatalog
         new("RECONNECT_INTERVAL", "5000", "Network", "First reconnect delay after a lost link, in ms; doubles up to RECONNECT_MAX_INTERVAL."),
         new("RECONNECT_MAX_INTERVAL", "60000", "Network", "Cap of the reconnect delay, in ms."),
         new("MAX_RECONNECT_ATTEMPTS", "5", "Network", "Consecutive failures after which the link is reported failed (retrying continues)."),
-        new("MAX_MESSAGE_SIZE", "104857600", "Network", "Largest WebSocket message accepted, in bytes."),
+        new("MAX_MESSAGE_SIZE", "16777216", "Network", "Largest WebSocket message accepted from the regional node, in bytes; a larger frame is dropped, counted and logged with its size."),
+        new("REGIONAL_NODE_KEY", "", "Network", "The regional node's Ed25519 public key (standard base64 of 32 bytes). Set: only frames it signed are accepted. Empty: the key of the first validly signed frame is pinned; until then the link is 'unpinned' (a warning in /api/network/status)."),
         new("ALLOW_INSECURE_TRANSPORT", "false", "Network", "Allow ws:// to non-loopback hosts."),
         new("REGIONAL_CA_CERT", "", "Network", "Path of a PEM CA certificate trusted for wss:// regional links in addition to the system store (e.g. a private CA or a self-signed certificate)."),
         new("DHT_ENABLED", "true", "Network", "Take part in the Kademlia DHT."),
@@ -82,9 +90,11 @@ public static class SettingCatalog
         new("RUN_ONLY_WHEN_IDLE", "false", "Resources", "Take and run tasks only while the machine's user is idle; while the user is active, submissions get 503 and running Wasm tasks are paused."),
         new("IDLE_AFTER", "300000", "Resources", "Time without keyboard or mouse input after which the machine's user counts as idle, in ms. A machine with no local session and no input device is always idle."),
 
-        new("QUOTA_TASKS_PER_MINUTE", "120", "Resources", "Tasks one remote requester may submit per minute; beyond it, 429 with Retry-After."),
-        new("QUOTA_CPU_SECONDS_PER_HOUR", "7200", "Resources", "CPU-seconds (reserved cores x run time) one remote requester may use per hour."),
-        new("QUOTA_LOOPBACK", "false", "Resources", "Apply the per-requester quotas to loopback callers too (by default they are unlimited)."),
+        new("QUOTA_TASKS_PER_MINUTE", "120", "Resources", "Submissions (tasks and model uploads) one caller may send per minute (the rate limiter; a caller is its API key, else its address, IPv6 by /64); beyond it, 429 with Retry-After."),
+        new("QUOTA_CPU_SECONDS_PER_HOUR", "7200", "Resources", "CPU-seconds (reserved cores x run time) one caller may use per hour."),
+        new("QUOTA_LOOPBACK", "false", "Resources", "Apply the rate limiter and the CPU quota to loopback callers too (by default they are exempt)."),
+        new("QUOTA_QUEUED_BYTES", "1073741824", "Resources", "Bytes of task payloads ('data') the queue may hold, every origin (API, loopback, regional) together; beyond it submissions get 503 and regional tasks task_rejected."),
+        new("QUOTA_STORED_BYTES", "", "Resources", "Bytes of task inputs and results the node may keep, every origin together; empty: the storage the network may use (MAX_STORAGE_GB)."),
 
         new("METRICS_UPDATE_INTERVAL", "15000", "Monitoring", "Sampling period of resource usage and metrics, in ms."),
         new("HEALTH_CHECK_INTERVAL", "30000", "Monitoring", "Period of the background health evaluation, in ms."),

@@ -44,6 +44,19 @@ public sealed class EarningsLedger
         }
     }
 
+    /// <summary>The most one reward may credit (PROTOCOL.md "Rewards"); a larger one is refused whole.</summary>
+    public const double MaxRewardPerTask = 10_000;
+
+    /// <summary>Whether a reward for <paramref name="taskId"/> was credited already (a task is paid once).</summary>
+    public bool HasReward(string taskId)
+    {
+        using var connection = _database.OpenReadConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT 1 FROM earnings WHERE task_id=$task LIMIT 1;";
+        command.Parameters.AddWithValue("$task", taskId);
+        return command.ExecuteScalar() is not null;
+    }
+
     /// <summary>Records one reward durably and returns the new totals.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The reward is negative or not finite.</exception>
     public EarningsTotals Record(string? taskId, double reward)

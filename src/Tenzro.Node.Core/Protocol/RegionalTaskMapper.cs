@@ -26,6 +26,15 @@ public static class RegionalTaskMapper
     /// <param name="now">The current time, for <c>expiry</c>.</param>
     /// <param name="maxTimeout">TASK_TIMEOUT: the default, and the cap of any timeout.</param>
     /// <param name="errors">Receives mapping errors.</param>
+    /// <summary>
+    /// The task types of the regional protocol (its task object's <c>type</c>): the regional node may assign
+    /// only these, even where this node runs more (an <c>inference</c> task is an API task only).
+    /// </summary>
+    public static readonly IReadOnlySet<string> ProtocolTypes = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "compute", "train", "process", "aggregate", "store", "validate", "verify", "dispute", "report", "update",
+    };
+
     public static JsonObject ToLocal(JsonObject task, DateTimeOffset now, TimeSpan maxTimeout, ValidationErrors errors)
     {
         ArgumentNullException.ThrowIfNull(task);

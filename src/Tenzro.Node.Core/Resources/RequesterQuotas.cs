@@ -3,21 +3,33 @@ using Tenzro.Node.Core.Configuration;
 namespace Tenzro.Node.Core.Resources;
 
 /// <summary>
-/// Per-requester quotas: tasks submitted per minute and CPU-seconds used per hour, over sliding windows.
-/// A requester is the regional node, or a remote address until API keys exist. Loopback callers are not
-/// limited unless QUOTA_LOOPBACK is true. Figures live in memory: a restart starts every window afresh.
+/// Per-requester CPU quota: CPU-seconds (reserved cores × run time) used per hour, over a sliding window. A
+/// requester is an API key, else a remote address (an IPv6 address by its /64); the rate of submissions is
+/// the HTTP rate limiter's job. Loopback callers are not limited unless QUOTA_LOOPBACK is true. Figures live
+/// in memory: a restart starts every window afresh, and a requester whose window empties is forgotten.
 /// </summary>
 /// <remarks>Thread-safe.</remarks>
 public sealed class RequesterQuotas(QuotaOptions options, TimeProvider time)
 {
-    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Window> _windows = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<(DateTimeOffset At, double Seconds)>> _windows = new(StringComparer.Ordinal);
 
     public QuotaOptions Options => options;
 
-    /// <summary>Counts a submission if the requester is within quota; otherwise says why and when to retry.</summary>
+    /// <summary>Requesters with CPU-seconds in the last hour.</summary>
+    public int Tracked
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _windows.Count;
+            }
+        }
+    }
+
+    /// <summary>Whether the requester is within its CPU quota; otherwise says why and when to retry.</summary>
     public bool TryAdmit(string requester, bool isLoopback, out TimeSpan retryAfter, out string? reason)
     {
         retryAfter = TimeSpan.Zero;
@@ -30,24 +42,19 @@ public sealed class RequesterQuotas(QuotaOptions options, TimeProvider time)
         var now = time.GetUtcNow();
         lock (_lock)
         {
-            var window = Get(requester);
-            window.Trim(now);
-            if (window.Submissions.Count >= options.TasksPerMinute)
+            if (!_windows.TryGetValue(requester, out var window) || !Trim(requester, window, now))
             {
-                retryAfter = window.Submissions.Peek() + Minute - now;
-                reason = $"{requester} submitted {window.Submissions.Count} tasks in the last minute; QUOTA_TASKS_PER_MINUTE is {options.TasksPerMinute}";
-                return false;
+                return true;
             }
 
-            var used = window.CpuSeconds.Sum(c => c.Seconds);
+            var used = window.Sum(c => c.Seconds);
             if (used >= options.CpuSecondsPerHour)
             {
-                retryAfter = window.CpuSeconds.Peek().At + Hour - now;
+                retryAfter = window.Peek().At + Hour - now;
                 reason = $"{requester} used {used:F0} CPU-seconds in the last hour; QUOTA_CPU_SECONDS_PER_HOUR is {options.CpuSecondsPerHour}";
                 return false;
             }
 
-            window.Submissions.Enqueue(now);
             return true;
         }
     }
@@ -60,40 +67,37 @@ public sealed class RequesterQuotas(QuotaOptions options, TimeProvider time)
             return;
         }
 
+        var now = time.GetUtcNow();
         lock (_lock)
         {
-            Get(requester).CpuSeconds.Enqueue((time.GetUtcNow(), cpuSeconds));
+            if (!_windows.TryGetValue(requester, out var window))
+            {
+                window = new Queue<(DateTimeOffset, double)>();
+                _windows[requester] = window;
+            }
+
+            window.Enqueue((now, cpuSeconds));
+            foreach (var (other, otherWindow) in _windows.ToList())
+            {
+                Trim(other, otherWindow, now);
+            }
         }
     }
 
-    private Window Get(string requester)
+    /// <summary>Drops charges older than an hour; forgets the requester when none is left. False when forgotten.</summary>
+    private bool Trim(string requester, Queue<(DateTimeOffset At, double Seconds)> window, DateTimeOffset now)
     {
-        if (!_windows.TryGetValue(requester, out var window))
+        while (window.Count > 0 && window.Peek().At <= now - Hour)
         {
-            window = new Window();
-            _windows[requester] = window;
+            window.Dequeue();
         }
 
-        return window;
-    }
-
-    private sealed class Window
-    {
-        public Queue<DateTimeOffset> Submissions { get; } = new();
-
-        public Queue<(DateTimeOffset At, double Seconds)> CpuSeconds { get; } = new();
-
-        public void Trim(DateTimeOffset now)
+        if (window.Count == 0)
         {
-            while (Submissions.Count > 0 && Submissions.Peek() <= now - Minute)
-            {
-                Submissions.Dequeue();
-            }
-
-            while (CpuSeconds.Count > 0 && CpuSeconds.Peek().At <= now - Hour)
-            {
-                CpuSeconds.Dequeue();
-            }
+            _windows.Remove(requester);
+            return false;
         }
+
+        return true;
     }
 }

@@ -70,5 +70,29 @@ public static class Migrations
         new(8, "tasks_expiring", """
             CREATE INDEX tasks_expiring ON tasks(expires_at) WHERE expired = 0 AND expires_at IS NOT NULL;
             """),
+        new(9, "access_control", """
+            ALTER TABLE tasks ADD COLUMN owner TEXT NOT NULL DEFAULT 'anonymous-loopback';
+            UPDATE tasks SET owner = 'regional' WHERE origin = 'regional';
+            CREATE INDEX tasks_owner ON tasks(owner, type);
+            CREATE TABLE api_keys (
+                id TEXT NOT NULL PRIMARY KEY,
+                name TEXT,
+                role TEXT NOT NULL,
+                secret_sha256 TEXT NOT NULL,
+                previous_sha256 TEXT,
+                previous_until TEXT,
+                created_at TEXT NOT NULL,
+                expires_at TEXT,
+                revoked_at TEXT
+            );
+            CREATE TABLE audit_log (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                remote TEXT,
+                status INTEGER NOT NULL
+            );
+            """),
     ];
 }

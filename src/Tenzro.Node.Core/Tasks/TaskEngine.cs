@@ -1,3 +1,4 @@
+using System.Text;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -24,6 +25,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     private readonly IResourceLedger _ledger;
     private readonly IntakeState _intake;
     private readonly TaskOptions _options;
+    private readonly QuotaOptions _quotas;
     private readonly TimeProvider _time;
     private readonly ILogger<TaskEngine> _logger;
     private readonly TaskMetrics _metrics;
@@ -38,6 +40,11 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     private readonly ConcurrentDictionary<string, TaskCompletionSource<TaskRecord>> _finalWaiters = new(StringComparer.Ordinal);
     private readonly string _scratchRoot;
     private long _sequence;
+
+    // Bytes of the payloads ('data') of queued tasks, and of the inputs and results the store keeps: the byte
+    // budgets QUOTA_QUEUED_BYTES and QUOTA_STORED_BYTES, for every origin. Guarded by _lock.
+    private long _queuedBytes;
+    private long _storedBytes;
     private long _startOrder;
     private bool _stopping;
     private RunLimit? _runLimit;
@@ -60,8 +67,10 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         StorageOptions storage,
         TimeProvider time,
         TaskMetrics metrics,
-        ILogger<TaskEngine> logger)
+        ILogger<TaskEngine> logger,
+        QuotaOptions? quotas = null)
     {
+        _quotas = quotas ?? new QuotaOptions();
         _store = store;
         _ledger = ledger;
         _intake = intake;
@@ -123,6 +132,30 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
     }
 
+    /// <summary>Bytes of queued payloads and of stored inputs and results, with their budgets.</summary>
+    public ByteBudgets Budgets()
+    {
+        lock (_lock)
+        {
+            return new ByteBudgets(_queuedBytes, _quotas.QueuedBytes, _storedBytes, StoredBudget);
+        }
+    }
+
+    /// <summary>Counts again what the store keeps (after results expired); called by the result sweeper.</summary>
+    public void RecountStoredBytes()
+    {
+        var stored = _store.StoredBytes();
+        lock (_lock)
+        {
+            _storedBytes = stored;
+        }
+    }
+
+    private long StoredBudget => _quotas.StoredBytes ?? (long)(_ledger.Maximum.StorageMB * 1024 * 1024);
+
+    /// <summary>The UTF-8 size of a task's payload, what the queue's byte budget counts.</summary>
+    private static long PayloadSize(TaskSpec task) => Encoding.UTF8.GetByteCount(task.Data.ToJsonString());
+
     /// <summary>Queue depth by priority, for metrics.</summary>
     public IReadOnlyDictionary<TaskPriority, int> QueueDepthByPriority()
     {
@@ -141,6 +174,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             TryDeleteDirectory(stale);
         }
 
+        RecountStoredBytes();
         foreach (var record in _store.LoadUnfinished())
         {
             if (record.State == TaskState.Running)
@@ -159,7 +193,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
             lock (_lock)
             {
-                var entry = new QueueEntry(record.Spec, record.Sequence, record.Attempts, record.SubmittedAt);
+                var entry = new QueueEntry(record.Spec with { Data = [] }, record.Sequence, record.Attempts, record.SubmittedAt, PayloadSize(record.Spec));
+                _queuedBytes += entry.PayloadBytes;
                 _queue.Add(entry);
                 _queued[record.TaskId] = entry;
                 _sequence = Math.Max(_sequence, record.Sequence);
@@ -205,11 +240,39 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             return SubmitOutcome.Refused($"the queue holds MAX_QUEUED_TASKS ({_options.MaxQueuedTasks}) tasks");
         }
 
+        var size = PayloadSize(task);
+        lock (_lock)
+        {
+            if (_queuedBytes + size > _quotas.QueuedBytes)
+            {
+                return SubmitOutcome.Refused($"queued tasks hold {_queuedBytes} bytes of data and this one {size} more; QUOTA_QUEUED_BYTES is {_quotas.QueuedBytes}");
+            }
+
+            if (_storedBytes + size > StoredBudget)
+            {
+                return SubmitOutcome.Refused($"kept task inputs and results take {_storedBytes} bytes and this task {size} more; QUOTA_STORED_BYTES is {StoredBudget}");
+            }
+
+            _queuedBytes += size;
+            _storedBytes += size;
+        }
+
         var hash = TaskParser.ContentHash(task);
         var record = new TaskRecord { Spec = task, ContentHash = hash, SubmittedAt = _time.GetUtcNow(), State = TaskState.Queued };
-        var inserted = await _store.InsertAsync(record);
+        bool inserted;
+        try
+        {
+            inserted = await _store.InsertAsync(record);
+        }
+        catch
+        {
+            Unbudget(size);
+            throw;
+        }
+
         if (!inserted)
         {
+            Unbudget(size);
             var existing = _store.Get(task.TaskId);
             return existing is not null && existing.ContentHash == hash
                 ? SubmitOutcome.Existing(existing)
@@ -219,7 +282,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         _metrics.Submitted(task.Type);
         lock (_lock)
         {
-            var entry = new QueueEntry(task, ++_sequence, 0, record.SubmittedAt) { TraceParent = System.Diagnostics.Activity.Current?.Context ?? default };
+            // The queue keeps what it schedules by; the payload stays in the store until the task starts.
+            var entry = new QueueEntry(task with { Data = [] }, ++_sequence, 0, record.SubmittedAt, size) { TraceParent = System.Diagnostics.Activity.Current?.Context ?? default };
             _queue.Add(entry);
             _queued[task.TaskId] = entry;
         }
@@ -239,6 +303,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             if (_queued.Remove(taskId, out var entry))
             {
                 _queue.Remove(entry);
+                _queuedBytes -= entry.PayloadBytes;
                 dequeued = entry;
             }
             else if (_running.TryGetValue(taskId, out running))
@@ -435,6 +500,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             {
                 _queue.Remove(entry);
                 _queued.Remove(entry.Spec.TaskId);
+                _queuedBytes -= entry.PayloadBytes;
                 var running = new RunningTask(entry, new CancellationTokenSource(), _time, _runtimes[entry.Spec.Type].SupportsPause, ++_startOrder);
                 _running[entry.Spec.TaskId] = running;
                 started.Add(running);
@@ -524,7 +590,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             var progress = new ProgressSink(this, running, spec.TaskId);
             var context = new TaskExecutionContext
             {
-                Task = spec,
+                // The payload is read now: a queued task does not hold it in memory.
+                Task = _store.Get(spec.TaskId)?.Spec ?? spec,
                 CancellationToken = linked.Token,
                 Deadline = deadline,
                 Progress = progress,
@@ -632,6 +699,14 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
 
         await StoreFinalStateAsync(() => _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error, startedAt, attempts), spec.TaskId);
+        if (resultText is not null)
+        {
+            lock (_lock)
+            {
+                _storedBytes += Encoding.UTF8.GetByteCount(resultText);
+            }
+        }
+
         var record = _store.Get(spec.TaskId);
         var ranFor = record?.StartedAt is { } started ? (finishedAt - started).TotalMilliseconds : 0;
         Log.TaskFinished(_logger, spec.TaskId, spec.Type, state.ToWire(), ranFor, error ?? string.Empty);
@@ -835,7 +910,16 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
     }
 
-    private sealed class QueueEntry(TaskSpec spec, long sequence, int attempts, DateTimeOffset enqueuedAt)
+    private void Unbudget(long size)
+    {
+        lock (_lock)
+        {
+            _queuedBytes -= size;
+            _storedBytes -= size;
+        }
+    }
+
+    private sealed class QueueEntry(TaskSpec spec, long sequence, int attempts, DateTimeOffset enqueuedAt, long payloadBytes)
     {
         public static readonly IComparer<QueueEntry> Order = Comparer<QueueEntry>.Create(static (a, b) =>
         {
@@ -848,6 +932,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         public long Sequence { get; } = sequence;
 
         public int Attempts { get; } = attempts;
+
+        /// <summary>The size of the payload, which stays in the store while the task waits.</summary>
+        public long PayloadBytes { get; } = payloadBytes;
 
         /// <summary>When the task was submitted (the engine's clock), for the queue-wait histogram.</summary>
         public DateTimeOffset EnqueuedAt { get; } = enqueuedAt;

@@ -71,6 +71,28 @@ public static class TaskOrigins
     public const string Regional = "regional";
 }
 
+/// <summary>Who owns a task (CONTRACTS.md "Access control"): the id of the API key that submitted it, or one of these.</summary>
+public static class TaskOwners
+{
+    /// <summary>A keyless request from loopback.</summary>
+    public const string AnonymousLoopback = "anonymous-loopback";
+
+    /// <summary>The admin token of DATA_DIR/admin.token.</summary>
+    public const string AdminToken = "admin-token";
+
+    public const string Regional = "regional";
+
+    public const string Group = "group";
+
+    /// <summary>
+    /// Whether a task of <paramref name="reader"/> (an aggregate or validate task) may read a task of
+    /// <paramref name="owner"/> by id: its own tasks; keyless loopback also the regional node's and the group's;
+    /// the admin token every task.
+    /// </summary>
+    public static bool MayRead(string reader, string owner) =>
+        reader == AdminToken || reader == owner || (reader == AnonymousLoopback && owner is Regional or Group);
+}
+
 /// <summary>A validated task, as accepted into the queue. Immutable.</summary>
 public sealed record TaskSpec
 {
@@ -85,6 +107,9 @@ public sealed record TaskSpec
 
     /// <summary>Who submitted the task, for quotas: "regional" or the caller's address ("127.0.0.1").</summary>
     public string Requester { get; init; } = "local";
+
+    /// <summary>Who may read the task's result, events and blobs and cancel it besides admin (see <see cref="TaskOwners"/>).</summary>
+    public string Owner { get; init; } = TaskOwners.AnonymousLoopback;
 
     /// <summary>The sandbox memory limit: <c>config.memoryLimitMB</c> if given, else <c>requirements.memoryMB</c>.</summary>
     public long MemoryLimitMB =>
@@ -124,3 +149,6 @@ public sealed class ValidationErrors
         return list;
     }
 }
+
+/// <summary>The byte budgets: bytes of queued payloads and of kept inputs and results, and their limits.</summary>
+public sealed record ByteBudgets(long QueuedBytes, long QueuedLimit, long StoredBytes, long StoredLimit);

@@ -172,6 +172,7 @@ public static class TaskParser
         ["timeout"] = task.Timeout.TotalSeconds,
         ["origin"] = task.Origin,
         ["requester"] = task.Requester,
+        ["owner"] = task.Owner,
     }.ToJsonString();
 
     public static TaskSpec FromStored(string json)
@@ -192,6 +193,7 @@ public static class TaskParser
             Timeout = Seconds(node["timeout"]!.GetValue<double>()),
             Origin = node["origin"]?.GetValue<string>() ?? TaskOrigins.Api,
             Requester = node["requester"]?.GetValue<string>() ?? "local",
+            Owner = node["owner"]?.GetValue<string>() ?? (node["origin"]?.GetValue<string>() == TaskOrigins.Regional ? TaskOwners.Regional : TaskOwners.AnonymousLoopback),
         };
     }
 

@@ -22,8 +22,8 @@ public sealed class TaskStore : IAsyncDisposable
         {
             using var command = connection.CreateCommand();
             command.CommandText = """
-                INSERT INTO tasks(task_id, type, priority, state, origin, content_hash, body, attempts, progress, submitted_at)
-                VALUES ($id, $type, $priority, $state, $origin, $hash, $body, $attempts, 0, $submitted)
+                INSERT INTO tasks(task_id, type, priority, state, origin, owner, content_hash, body, attempts, progress, submitted_at)
+                VALUES ($id, $type, $priority, $state, $origin, $owner, $hash, $body, $attempts, 0, $submitted)
                 ON CONFLICT(task_id) DO NOTHING;
                 """;
             command.Parameters.AddWithValue("$id", record.TaskId);
@@ -31,6 +31,7 @@ public sealed class TaskStore : IAsyncDisposable
             command.Parameters.AddWithValue("$priority", (int)record.Spec.Priority);
             command.Parameters.AddWithValue("$state", record.State.ToWire());
             command.Parameters.AddWithValue("$origin", record.Spec.Origin);
+            command.Parameters.AddWithValue("$owner", record.Spec.Owner);
             command.Parameters.AddWithValue("$hash", record.ContentHash);
             command.Parameters.AddWithValue("$body", TaskParser.ToStored(record.Spec));
             command.Parameters.AddWithValue("$attempts", record.Attempts);
@@ -205,6 +206,31 @@ public sealed class TaskStore : IAsyncDisposable
         }
 
         return new TaskPage(items, next);
+    }
+
+    /// <summary>Whether a completed <c>store</c> task of one of <paramref name="owners"/> stored the blob <paramref name="sha256"/>.</summary>
+    public bool StoredBlob(IReadOnlyCollection<string> owners, string sha256)
+    {
+        using var connection = _database.OpenReadConnection();
+        using var command = connection.CreateCommand();
+        var names = owners.Select((_, i) => "$o" + i.ToString(CultureInfo.InvariantCulture)).ToArray();
+        command.CommandText = $"SELECT 1 FROM tasks WHERE owner IN ({string.Join(",", names)}) AND type='store' AND state='completed' AND json_extract(result, '$.sha256')=$sha LIMIT 1;";
+        foreach (var (owner, i) in owners.Select((o, i) => (o, i)))
+        {
+            command.Parameters.AddWithValue(names[i], owner);
+        }
+
+        command.Parameters.AddWithValue("$sha", sha256);
+        return command.ExecuteScalar() is not null;
+    }
+
+    /// <summary>Bytes of the inputs and results the store keeps (tasks whose results have not expired).</summary>
+    public long StoredBytes()
+    {
+        using var connection = _database.OpenReadConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COALESCE(SUM(length(CAST(body AS BLOB)) + COALESCE(length(CAST(result AS BLOB)), 0)), 0) FROM tasks WHERE expired=0;";
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
     public TaskCounts Counts()

@@ -10,6 +10,8 @@ using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Hardware;
 
+using Tenzro.Node.Security;
+
 namespace Tenzro.Node.Api;
 
 /// <summary>
@@ -36,14 +38,17 @@ internal static class BandwidthApi
     {
         var group = app.MapGroup("/api/network/bandwidth").WithTags("Network");
         group.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], ServeAsync)
+            .AllowAnonymous()
             .WithName("ServeBandwidthProbe")
             .WithSummary("Serve 'bytes' random bytes (default 10 MiB, at most 100 MiB) for another node to measure its download against; HEAD answers the headers only (a round trip).");
         group.MapPost("/", ReceiveAsync)
+            .AllowAnonymous()
             .WithName("ReceiveBandwidthProbe")
             .WithSummary("Read a body of up to 100 MiB (any content type) for another node to measure its upload against; answers the bytes and the time they took.");
         group.MapPost("/measure", MeasureAsync)
+            .RequireAuthorization(NodePolicies.Admin)
             .WithName("MeasureBandwidth")
-            .WithSummary("Measure this node's bandwidth now against BANDWIDTH_TEST_URL or 'target' (loopback callers only); answers the measurement and what node_status reports.");
+            .WithSummary("Measure this node's bandwidth now against BANDWIDTH_TEST_URL or 'target' (admin); answers the measurement and what node_status reports.");
         return app;
     }
 
@@ -166,11 +171,6 @@ internal static class BandwidthApi
 
     private static async Task<IResult> MeasureAsync(HttpContext context, BandwidthMonitor monitor, HardwareProfiler profiler, string? target, CancellationToken cancellationToken)
     {
-        if (LocalAdmin.Refusal(context, "Measuring bandwidth moves up to 200 MiB") is { } refusal)
-        {
-            return refusal;
-        }
-
         Uri? url = monitor.ConfiguredTarget;
         if (target is not null && (!Uri.TryCreate(target, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https")))
         {
@@ -234,7 +234,7 @@ internal sealed class BandwidthProbeGate : IDisposable
         ArgumentNullException.ThrowIfNull(quotas);
         var applyToLoopback = quotas.ApplyToLoopback;
         string? Requester(HttpContext context) =>
-            context.Connection.RemoteIpAddress is not { } remote || (IPAddress.IsLoopback(remote) && !applyToLoopback) ? null : RequesterKey(remote);
+            context.Connection.RemoteIpAddress is not { } remote || (IPAddress.IsLoopback(remote) && !applyToLoopback) ? null : Caller.AddressKey(remote);
         _parts =
         [
             PartitionedRateLimiter.Create<HttpContext, string>(_ => RateLimitPartition.GetConcurrencyLimiter(
@@ -253,25 +253,6 @@ internal sealed class BandwidthProbeGate : IDisposable
                 : RateLimitPartition.GetNoLimiter("loopback")),
         ];
         _limiter = PartitionedRateLimiter.CreateChained(_parts);
-    }
-
-    /// <summary>The address a quota is kept for: IPv4 as is, IPv6 by its /64 (one host usually holds a whole /64).</summary>
-    public static string RequesterKey(IPAddress address)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        if (address.IsIPv4MappedToIPv6)
-        {
-            address = address.MapToIPv4();
-        }
-
-        if (address.AddressFamily != AddressFamily.InterNetworkV6)
-        {
-            return address.ToString();
-        }
-
-        var bytes = address.GetAddressBytes();
-        Array.Clear(bytes, 8, 8);
-        return new IPAddress(bytes) + "/64";
     }
 
     /// <summary>A lease to dispose when the probe ends; not acquired when a bound is reached.</summary>

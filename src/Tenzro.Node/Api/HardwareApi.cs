@@ -2,6 +2,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Hardware.Benchmarks;
 
+using Tenzro.Node.Security;
+
 namespace Tenzro.Node.Api;
 
 /// <summary><c>GET /api/hardware/profile</c> (CONTRACTS.md "/api/hardware/profile") and <c>POST /api/hardware/benchmark</c>.</summary>
@@ -14,6 +16,7 @@ internal static class HardwareApi
             .WithName("GetHardwareProfile")
             .WithSummary("CPU, memory, storage, GPUs, network, benchmarks, tier and container limits of this machine.");
         hardware.MapPost("/benchmark", RunBenchmarksAsync)
+            .RequireAuthorization(NodePolicies.Admin)
             .WithName("RunHardwareBenchmarks")
             .WithSummary("Run the micro-benchmarks now (about 3 s), store them for this fingerprint and answer the new profile.");
         return app;

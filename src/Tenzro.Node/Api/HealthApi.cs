@@ -33,11 +33,11 @@ internal static class HealthApi
         // "intake" only speaks for readiness: a draining node is alive and healthy, but not ready.
         var reports = app.Services.GetRequiredService<HealthReports>();
         app.MapGet("/health", (HttpContext context) => ServeAsync(context, reports.GetAsync("all", c => c.Name != "intake", context.RequestAborted)))
-            .WithTags("Health").WithName("Health").WithSummary("Every component's health: 200 healthy or degraded, 503 unhealthy.");
+            .AllowAnonymous().WithTags("Health").WithName("Health").WithSummary("Every component's health: 200 healthy or degraded, 503 unhealthy.");
         app.MapGet("/health/live", (HttpContext context) => ServeAsync(context, Task.FromResult(new HealthReport(new Dictionary<string, HealthReportEntry>(), TimeSpan.Zero))))
-            .WithTags("Health").WithName("Liveness").WithSummary("200 while the process runs.");
+            .AllowAnonymous().WithTags("Health").WithName("Liveness").WithSummary("200 while the process runs.");
         app.MapGet("/health/ready", (HttpContext context) => ServeAsync(context, reports.GetAsync("ready", c => c.Tags.Contains(ReadyTag), context.RequestAborted)))
-            .WithTags("Health").WithName("Readiness").WithSummary("503 while the store is not writable, the node drains or is under pressure.");
+            .AllowAnonymous().WithTags("Health").WithName("Readiness").WithSummary("503 while the store is not writable, the node drains or is under pressure.");
         return app;
     }
 

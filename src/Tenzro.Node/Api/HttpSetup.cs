@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Tenzro.Node.Hosting;
+using Tenzro.Node.Security;
 
 namespace Tenzro.Node.Api;
 
@@ -40,9 +41,23 @@ internal static partial class HttpSetup
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseDefaultFiles();
-        app.UseStaticFiles();
+        app.UseNodeSecurity(static files =>
+        {
+            files.UseDefaultFiles();
+            files.UseStaticFiles();
+        });
         return app;
+    }
+
+    /// <summary>Writes <paramref name="problem"/> as the response, for middleware that answers before any endpoint.</summary>
+    public static async Task WriteProblemAsync(HttpContext context, ProblemDetails problem)
+    {
+        context.Response.StatusCode = problem.Status ?? 500;
+        var problems = context.RequestServices.GetRequiredService<IProblemDetailsService>();
+        if (!await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = context, ProblemDetails = problem }))
+        {
+            await context.Response.WriteAsJsonAsync(problem, (JsonSerializerOptions?)null, "application/problem+json");
+        }
     }
 
     /// <summary>Maps the OpenAPI document.</summary>

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Runtimes.Onnx;
 
+using Tenzro.Node.Security;
+
 namespace Tenzro.Node.Api;
 
 /// <summary>The model store: upload ONNX models, list them with their inputs and outputs, delete them.</summary>
@@ -12,10 +14,10 @@ internal static class ModelsApi
     {
         var models = app.MapGroup("/api/models").WithTags("Models");
         // No Accepts metadata: it would make routing answer 415 to curl's default form content type.
-        models.MapPut("/", PutAsync).WithName("PutModel").WithSummary("Store an ONNX model (raw bytes, application/octet-stream); 201 with its sha256, inputs and outputs.");
+        models.MapPut("/", PutAsync).RequireAuthorization(NodePolicies.Submitter).RequireRateLimiting(NodeRateLimiting.Submissions).WithName("PutModel").WithSummary("Store an ONNX model (raw bytes, application/octet-stream); 201 with its sha256, inputs and outputs.");
         models.MapGet("/", List).WithName("ListModels").WithSummary("Stored models, and what this node's ONNX Runtime can use.");
         models.MapGet("/{sha256}", Get).WithName("GetModel").WithSummary("One model's size, inputs and outputs.");
-        models.MapDelete("/{sha256}", Delete).WithName("DeleteModel").WithSummary("Delete a model; 409 while inference tasks use it.");
+        models.MapDelete("/{sha256}", Delete).RequireAuthorization(NodePolicies.Admin).WithName("DeleteModel").WithSummary("Delete a model; 409 while inference tasks use it.");
         return app;
     }
 

@@ -4,6 +4,8 @@ using Tenzro.Node.Core.Protocol;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Networking;
 
+using Tenzro.Node.Security;
+
 namespace Tenzro.Node.Api;
 
 /// <summary><c>GET /api/network/status</c> (the regional link in detail) and the loopback-only <c>POST /api/network/reset</c>.</summary>
@@ -36,7 +38,11 @@ internal static class NetworkApi
                         ["malformed"] = snapshot.Dropped.Malformed,
                         ["oversized"] = snapshot.Dropped.Oversized,
                         ["badSignature"] = snapshot.Dropped.BadSignature,
+                        ["unsigned"] = snapshot.Dropped.Unsigned,
                     },
+                    ["regionalKey"] = new JsonObject { ["pinned"] = snapshot.PinnedKey is not null, ["by"] = snapshot.PinnedBy, ["publicKey"] = snapshot.PinnedKey },
+                    ["warnings"] = new JsonArray([.. Warnings(snapshot).Select(w => (JsonNode)w)]),
+                    ["refusedRewards"] = snapshot.RefusedRewards,
                     ["recentErrors"] = new JsonArray([.. snapshot.RecentErrors.Select(e => (JsonNode)new JsonObject
                     {
                         ["at"] = TaskStore.Format(e.At),
@@ -55,8 +61,22 @@ internal static class NetworkApi
             });
         }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers.");
 
-        group.MapGet("/outbox/{taskId}", (string taskId, RegionalOutbox outbox) =>
+        static IEnumerable<string> Warnings(RegionalLinkSnapshot snapshot)
         {
+            if (snapshot.State != RegionalLinkState.Disabled && snapshot.PinnedKey is null)
+            {
+                yield return "unpinned: the regional node has signed no frame and REGIONAL_NODE_KEY is not set, so frames from the link cannot be told from forged ones; set REGIONAL_NODE_KEY to its public key";
+            }
+        }
+
+        group.MapGet("/outbox/{taskId}", IResult (string taskId, HttpContext context, RegionalOutbox outbox) =>
+        {
+            // The messages carry the regional task's result: only who may read the regional node's tasks sees them.
+            if (!context.User.MayReadTaskOf(Core.Tasks.TaskOwners.Regional))
+            {
+                return HttpSetup.Problem(403, "Not your task", "The regional node's messages carry its tasks' results: the anonymous loopback caller and admin may read them.");
+            }
+
             var rows = outbox.ForTask(taskId);
             return TypedResults.Json(new JsonObject
             {
@@ -71,15 +91,10 @@ internal static class NetworkApi
                     ["message"] = r.Message,
                 })]),
             });
-        }).WithName("GetRegionalMessages").WithSummary("What was written to the regional node about one task, with the regional node's error answers.");
+        }).RequireAuthorization(NodePolicies.Submitter).WithName("GetRegionalMessages").WithSummary("What was written to the regional node about one task, with the regional node's error answers.");
 
-        group.MapPost("/reset", (HttpContext context, RegionalLink link) =>
+        group.MapPost("/reset", IResult (RegionalLink link) =>
         {
-            if (LocalAdmin.Refusal(context, "Resetting the regional link is an admin action") is { } refusal)
-            {
-                return refusal;
-            }
-
             if (!link.RequestReset())
             {
                 var snapshot = link.Snapshot();
@@ -90,7 +105,7 @@ internal static class NetworkApi
 
             var now = link.Snapshot();
             return TypedResults.Json(new JsonObject { ["reset"] = true, ["state"] = now.StateName, ["url"] = now.Url?.ToString() }, statusCode: 202);
-        }).WithName("ResetRegionalLink").WithSummary("Close the regional link and reconnect at once (loopback callers only).");
+        }).RequireAuthorization(NodePolicies.Admin).WithName("ResetRegionalLink").WithSummary("Close the regional link and reconnect at once (admin).");
         return app;
     }
 }

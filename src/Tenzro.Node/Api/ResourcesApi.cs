@@ -5,6 +5,8 @@ using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 
+using Tenzro.Node.Security;
+
 namespace Tenzro.Node.Api;
 
 /// <summary>
@@ -112,23 +114,27 @@ internal static class ResourcesApi
                 ["draining"] = intake.Draining,
                 ["running"] = engine.RunningCount,
                 ["queued"] = engine.QueuedCount,
+                ["quotas"] = Budgets(engine.Budgets()),
             });
         }).WithName("GetResourceStatus").WithSummary("Live usage, the user's activity and the limits in force, reservations, paused tasks and what is free to reserve.");
 
-        group.MapPost("/clear", (HttpContext context, IResourceLedger ledger, TaskEngine engine, Hosting.SecurityEvents security) =>
+        group.MapPost("/clear", (IResourceLedger ledger, TaskEngine engine) =>
         {
-            if (LocalAdmin.Refusal(context, "Releasing reservations is an admin action") is { } refusal)
-            {
-                security.AdminRefused("clear-resources", context.Connection.RemoteIpAddress?.ToString() ?? "unknown");
-                return refusal;
-            }
-
             var released = ledger.Reservations.Where(r => !engine.IsRunning(r.TaskId) && ledger.Release(r.TaskId)).Select(r => r.TaskId).ToList();
             engine.Pump();
             return TypedResults.Json(new JsonObject { ["released"] = new JsonArray([.. released.Select(id => (JsonNode)id)]) });
-        }).WithName("ClearResources").WithSummary("Release reservations that no running task owns (loopback callers only).");
+        }).RequireAuthorization(NodePolicies.Admin).WithName("ClearResources").WithSummary("Release reservations that no running task owns (admin).");
         return app;
     }
+
+    /// <summary>The byte budgets (QUOTA_QUEUED_BYTES, QUOTA_STORED_BYTES): what is used and the limit.</summary>
+    public static JsonObject Budgets(ByteBudgets budgets) => new()
+    {
+        ["queuedBytes"] = budgets.QueuedBytes,
+        ["queuedBytesLimit"] = budgets.QueuedLimit,
+        ["storedBytes"] = budgets.StoredBytes,
+        ["storedBytesLimit"] = budgets.StoredLimit,
+    };
 
     public static JsonObject Amounts(ResourceAmounts amounts) => new()
     {

@@ -10,6 +10,8 @@ using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 
+using Tenzro.Node.Security;
+
 namespace Tenzro.Node.Api;
 
 /// <summary>The task API: submit, status, result, list, cancel, events, and drain/resume of the node.</summary>
@@ -20,15 +22,15 @@ internal static class TasksApi
     public static WebApplication MapTasksApi(this WebApplication app)
     {
         var tasks = app.MapGroup("/api/tasks").WithTags("Tasks");
-        tasks.MapPost("/execute", SubmitAsync).WithName("SubmitTask").WithSummary("Submit a task; 202 once it is durable.")
+        tasks.MapPost("/execute", SubmitAsync).RequireAuthorization(NodePolicies.Submitter).RequireRateLimiting(NodeRateLimiting.Submissions).WithName("SubmitTask").WithSummary("Submit a task; 202 once it is durable.")
             .Accepts<JsonObject>("application/json");
         tasks.MapGet("/{taskId}", GetStatus).WithName("GetTask").WithSummary("Task status, with why it waits.");
-        tasks.MapGet("/{taskId}/result", GetResult).WithName("GetTaskResult").WithSummary("200 result, 202 not final, 404 unknown, 410 expired.");
+        tasks.MapGet("/{taskId}/result", GetResult).RequireAuthorization(NodePolicies.Submitter).WithName("GetTaskResult").WithSummary("200 result, 202 not final, 404 unknown, 410 expired.");
         tasks.MapGet("/", List).WithName("ListTasks").WithSummary("Tasks, newest first, filtered by state and type, paged by cursor.");
-        tasks.MapDelete("/{taskId}", CancelAsync).WithName("CancelTask").WithSummary("Cancel a queued or running task.");
-        tasks.MapGet("/{taskId}/events", Events).WithName("TaskEvents").WithSummary("State changes and progress as Server-Sent Events.");
+        tasks.MapDelete("/{taskId}", CancelAsync).RequireAuthorization(NodePolicies.Submitter).WithName("CancelTask").WithSummary("Cancel a queued or running task.");
+        tasks.MapGet("/{taskId}/events", Events).RequireAuthorization(NodePolicies.Submitter).WithName("TaskEvents").WithSummary("State changes and progress as Server-Sent Events.");
 
-        var node = app.MapGroup("/api/node").WithTags("Node");
+        var node = app.MapGroup("/api/node").WithTags("Node").RequireAuthorization(NodePolicies.Admin);
         node.MapPost("/drain", (IntakeState intake, TaskEngine engine) =>
         {
             intake.SetDraining(true);
@@ -41,13 +43,23 @@ internal static class TasksApi
             return TypedResults.Ok(new { draining = false, running = engine.RunningCount, queued = engine.QueuedCount });
         }).WithName("Resume").WithSummary("Take tasks again after a drain.");
 
-        app.MapGet("/api/blobs/{sha256}", (string sha256, BlobStore blobs) =>
+        app.MapGet("/api/blobs/{sha256}", IResult (string sha256, HttpContext context, BlobStore blobs, TaskEngine engine) =>
         {
-            var stream = blobs.Open(sha256.ToLowerInvariant());
-            return stream is null
-                ? (IResult)HttpSetup.Problem(404, "Blob not found", $"No blob with sha256 {sha256} is stored here. Store it with a 'store' task first.")
-                : TypedResults.Stream(stream, "application/octet-stream");
-        }).WithTags("Blobs").WithName("GetBlob").WithSummary("Read a stored blob by its sha256.");
+            var hash = sha256.ToLowerInvariant();
+            var stream = blobs.Open(hash);
+            if (stream is null)
+            {
+                return HttpSetup.Problem(404, "Blob not found", $"No blob with sha256 {sha256} is stored here. Store it with a 'store' task first.");
+            }
+
+            if (context.User.ReadableOwners() is { } owners && !engine.Store.StoredBlob(owners, hash))
+            {
+                stream.Dispose();
+                return HttpSetup.Problem(403, "Not your blob", $"Blob {sha256} was not stored by a task of this caller; only the owner of the task that stored it, and admin, may read it.");
+            }
+
+            return TypedResults.Stream(stream, "application/octet-stream");
+        }).RequireAuthorization(NodePolicies.Submitter).WithTags("Blobs").WithName("GetBlob").WithSummary("Read a stored blob by its sha256.");
         return app;
     }
 
@@ -94,16 +106,15 @@ internal static class TasksApi
             return HttpSetup.Problem(status, "Invalid task", $"The task has {errors.ToDictionary().Count} invalid field(s): {errors}", errors.ToDictionary());
         }
 
-        var remote = context.Connection.RemoteIpAddress;
-        var requester = remote?.ToString() ?? "unknown";
-        if (!quotas.TryAdmit(requester, remote is not null && System.Net.IPAddress.IsLoopback(remote), out var retryAfter, out var quotaReason))
+        var requester = Caller.Key(context);
+        if (!quotas.TryAdmit(requester, Caller.IsLoopback(context), out var retryAfter, out var quotaReason))
         {
             security.QuotaExceeded(requester, quotaReason!);
             var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
             return HttpSetup.Problem(429, "Quota exceeded", $"{quotaReason}. Retry after {seconds} s.", retryAfterSeconds: seconds, context: context);
         }
 
-        var outcome = await engine.SubmitAsync(spec with { Requester = requester });
+        var outcome = await engine.SubmitAsync(spec with { Requester = requester, Owner = context.User.OwnerOf() ?? TaskOwners.AnonymousLoopback });
         switch (outcome.Status)
         {
             case SubmitStatus.Refused:
@@ -127,7 +138,7 @@ internal static class TasksApi
                 record = null;
             }
 
-            if (record is not null && record.State.IsFinal())
+            if (record is not null && record.State.IsFinal() && context.User.MayReadTaskOf(record.Spec.Owner))
             {
                 context.Response.Headers.Location = location;
                 return Expired(record, time) ?? TypedResults.Json(ResultBody(record), statusCode: 200);
@@ -156,12 +167,17 @@ internal static class TasksApi
         return record is null ? NotFound(taskId) : TypedResults.Json(StatusBody(record, engine));
     }
 
-    private static IResult GetResult(string taskId, TaskEngine engine, TimeProvider time)
+    private static IResult GetResult(string taskId, HttpContext context, TaskEngine engine, TimeProvider time)
     {
         var record = engine.Store.Get(taskId);
         if (record is null)
         {
             return NotFound(taskId);
+        }
+
+        if (NotOwner(context, record) is { } refusal)
+        {
+            return refusal;
         }
 
         if (!record.State.IsFinal())
@@ -200,12 +216,17 @@ internal static class TasksApi
         });
     }
 
-    private static async Task<IResult> CancelAsync(string taskId, TaskEngine engine)
+    private static async Task<IResult> CancelAsync(string taskId, HttpContext context, TaskEngine engine)
     {
         var record = engine.Store.Get(taskId);
         if (record is null)
         {
             return NotFound(taskId);
+        }
+
+        if (NotOwner(context, record) is { } refusal)
+        {
+            return refusal;
         }
 
         if (record.State.IsFinal() || !await engine.CancelAsync(taskId))
@@ -216,10 +237,10 @@ internal static class TasksApi
         return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["status"] = "cancelling" }, statusCode: 202);
     }
 
-    private static IResult Events(string taskId, TaskEngine engine, IHostApplicationLifetime lifetime, CancellationToken cancellationToken)
+    private static IResult Events(string taskId, HttpContext context, TaskEngine engine, IHostApplicationLifetime lifetime, CancellationToken cancellationToken)
     {
         var record = engine.Store.Get(taskId);
-        return record is null ? NotFound(taskId) : TypedResults.ServerSentEvents(Stream(taskId, record, engine, lifetime.ApplicationStopping, cancellationToken));
+        return record is null ? NotFound(taskId) : (IResult?)NotOwner(context, record) ?? TypedResults.ServerSentEvents(Stream(taskId, record, engine, lifetime.ApplicationStopping, cancellationToken));
     }
 
     /// <summary>The task's events until it is final, the client leaves, or the node stops (an open stream must not hold up shutdown).</summary>
@@ -292,6 +313,7 @@ internal static class TasksApi
             ["progress"] = record.State == TaskState.Running ? engine.LiveProgress(record.TaskId) ?? record.Progress : record.Progress,
             ["attempts"] = record.Attempts,
             ["origin"] = record.Spec.Origin,
+            ["owner"] = record.Spec.Owner,
             ["submittedAt"] = TaskStore.Format(record.SubmittedAt),
             ["startedAt"] = record.StartedAt is { } s ? TaskStore.Format(s) : null,
             ["finishedAt"] = record.FinishedAt is { } f ? TaskStore.Format(f) : null,
@@ -322,6 +344,12 @@ internal static class TasksApi
         ["digest"] = record.Digest,
         ["error"] = record.Error,
     };
+
+    /// <summary>The 403 for a caller that may not see the task's data (another submitter's task); null when it may.</summary>
+    private static ProblemHttpResult? NotOwner(HttpContext context, TaskRecord record) =>
+        context.User.MayReadTaskOf(record.Spec.Owner)
+            ? null
+            : HttpSetup.Problem(403, "Not your task", $"Task '{record.TaskId}' belongs to another caller; a submitter sees the results and events of its own tasks and cancels only those. Ask the node's admin.");
 
     private static ProblemHttpResult NotFound(string taskId) =>
         HttpSetup.Problem(404, "Task not found", $"No task '{taskId}' is known to this node. Check the id, or list tasks with GET /api/tasks.");

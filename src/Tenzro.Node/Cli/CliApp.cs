@@ -33,6 +33,13 @@ internal static class CliApp
             return BadArguments;
         }
 
+        NodeClient.ApiKeyFile = parse.GetValue(NodeClient.ApiKeyFileOption);
+        if (NodeClient.ApiKeyFile is { Exists: false } keyFile)
+        {
+            await Console.Error.WriteLineAsync($"--api-key-file {keyFile.FullName} does not exist; give the path of a file holding one key tnz_<id>_<secret>.");
+            return BadArguments;
+        }
+
         return await parse.InvokeAsync();
     }
 
@@ -47,6 +54,7 @@ internal static class CliApp
         }
 
         root.Action = run.Action;
+        root.Options.Add(NodeClient.ApiKeyFileOption);
         root.Subcommands.Add(ClientCommands.Status());
         root.Subcommands.Add(ClientCommands.HealthCheck());
         root.Subcommands.Add(ClientCommands.Submit());
@@ -61,6 +69,7 @@ internal static class CliApp
         root.Subcommands.Add(NetworkCommands.ResetConnections());
         root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
         root.Subcommands.Add(NetworkCommands.Bandwidth());
+        root.Subcommands.Add(KeyCommands.Create());
         return root;
     }
 

@@ -43,6 +43,11 @@ internal static class ClientCommands
                 return Unreachable(error);
             }
 
+            if (code is 401 or 403)
+            {
+                return Refused(code, body);
+            }
+
             if (parse.GetValue(json))
             {
                 Console.WriteLine(body.ToJsonString(Indented));
@@ -124,7 +129,7 @@ internal static class ClientCommands
             }
 
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = Timeout.InfiniteTimeSpan };
+            using var http = NodeClient.Create(baseUrl, Timeout.InfiniteTimeSpan);
             HttpResponseMessage response;
             try
             {
@@ -172,11 +177,16 @@ internal static class ClientCommands
         command.SetAction(async (parse, ct) =>
         {
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(10) };
+            using var http = NodeClient.Create(baseUrl, TimeSpan.FromSeconds(10));
             try
             {
                 var response = await http.PostAsync(drain ? "/api/node/drain" : "/api/node/resume", null, ct);
                 var body = await ReadJsonAsync(response, ct);
+                if (!response.IsSuccessStatusCode)
+                {
+                    return Refused((int)response.StatusCode, body);
+                }
+
                 Console.WriteLine(drain
                     ? $"draining: {body?["running"]} task(s) still running, {body?["queued"]} queued"
                     : $"taking tasks again: {body?["queued"]} queued");
@@ -243,16 +253,21 @@ internal static class ClientCommands
         SendAsync(url, HttpMethod.Get, path, TimeSpan.FromSeconds(10), ct);
 
     /// <summary>
-    /// Sends a bodiless request to the node and reads its JSON answer; <c>Code</c> 0 and <c>Error</c>
+    /// Sends a request (with <paramref name="body"/> as JSON, if given) to the node and reads its JSON answer; <c>Code</c> 0 and <c>Error</c>
     /// (the address and why) when the node cannot be reached within <paramref name="timeout"/>.
     /// </summary>
-    internal static async Task<(int Code, JsonObject? Body, string? Error)> SendAsync(Uri? url, HttpMethod method, string path, TimeSpan timeout, CancellationToken ct)
+    internal static async Task<(int Code, JsonObject? Body, string? Error)> SendAsync(Uri? url, HttpMethod method, string path, TimeSpan timeout, CancellationToken ct, JsonObject? body = null)
     {
         var baseUrl = url ?? CliApp.DefaultUrl();
-        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = timeout };
+        using var http = NodeClient.Create(baseUrl, timeout);
         try
         {
             using var request = new HttpRequestMessage(method, path);
+            if (body is not null)
+            {
+                request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+            }
+
             using var response = await http.SendAsync(request, ct);
             return ((int)response.StatusCode, await ReadJsonAsync(response, ct), null);
         }
@@ -272,6 +287,18 @@ internal static class ClientCommands
         {
             return null;
         }
+    }
+
+    /// <summary>Says why the node refused (401 no or bad key, 403 role too low, …) and returns <see cref="CliApp.CheckFailed"/>.</summary>
+    internal static int Refused(int code, JsonObject? body)
+    {
+        Console.Error.WriteLine($"The node answered {code}: {body?["detail"] ?? body?.ToJsonString()}");
+        if (code == 401)
+        {
+            Console.Error.WriteLine($"Pass --api-key-file FILE or set {NodeClient.KeyVariable}; on the node's own machine, run as its user so that DATA_DIR/admin.token can be read.");
+        }
+
+        return CliApp.CheckFailed;
     }
 
     internal static int Unreachable(string? error)

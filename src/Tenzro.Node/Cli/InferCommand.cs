@@ -50,7 +50,7 @@ internal static class InferCommand
             }
 
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = Timeout.InfiniteTimeSpan };
+            using var http = NodeClient.Create(baseUrl, Timeout.InfiniteTimeSpan);
             try
             {
                 return await RunAsync(http, modelBytes, data, parse.GetValue(gpu), parse.GetValue(cpu), parse.GetValue(json), ct);

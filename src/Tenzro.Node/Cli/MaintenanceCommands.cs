@@ -87,7 +87,8 @@ internal static class MaintenanceCommands
     public static Command BackupConfig()
     {
         var output = new Option<string?>("--output", "-o") { Description = "Directory to write the archive to (default: the working directory)." };
-        var command = new Command("backup-config", "Write the effective settings, the .env file and the node's identity key to a zip archive (mode 0600).") { output };
+        var includeSecrets = new Option<bool>("--include-secrets") { Description = $"Keep the values of {string.Join(", ", SecretKeys)} (written as <redacted> otherwise)." };
+        var command = new Command("backup-config", "Write the effective settings, the .env file and the node's identity key to a zip archive (mode 0600); API keys are redacted unless --include-secrets.") { output, includeSecrets };
         command.SetAction(parse =>
         {
             var envFile = Path.Combine(Directory.GetCurrentDirectory(), ".env");
@@ -107,7 +108,9 @@ internal static class MaintenanceCommands
             Directory.CreateDirectory(directory);
             var archive = Path.Combine(directory, $"tenzro-backup-{DateTime.UtcNow:yyyyMMdd-HHmmss}.zip");
             var reader = new SettingsReader(configuration);
-            var effective = string.Join('\n', SettingCatalog.All.Select(s => $"{s.Key}={reader.Raw(s.Key)}")) + "\n";
+            var keep = parse.GetValue(includeSecrets);
+            string Value(string key, string value) => !keep && SecretKeys.Contains(key) && value.Length > 0 ? Redacted : value;
+            var effective = string.Join('\n', SettingCatalog.All.Select(s => $"{s.Key}={Value(s.Key, reader.Raw(s.Key))}")) + "\n";
             var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
             {
@@ -125,7 +128,14 @@ internal static class MaintenanceCommands
 
                 if (File.Exists(envFile))
                 {
-                    System.IO.Compression.ZipFileExtensions.CreateEntryFromFile(zip, envFile, ".env");
+                    using (var writer = new StreamWriter(zip.CreateEntry(".env").Open()))
+                    {
+                        foreach (var line in File.ReadLines(envFile))
+                        {
+                            writer.WriteLine(keep ? line : RedactLine(line));
+                        }
+                    }
+
                     included.Add(".env");
                 }
 
@@ -141,6 +151,20 @@ internal static class MaintenanceCommands
             return CliApp.Ok;
         });
         return command;
+    }
+
+    /// <summary>Settings whose values are secrets: written as <see cref="Redacted"/> unless --include-secrets. DATA_DIR/admin.token is never backed up.</summary>
+    public static readonly string[] SecretKeys = ["API_KEYS", "API_KEY", NodeClient.KeyVariable, "REGIONAL_NODE_KEY"];
+
+    public const string Redacted = "<redacted>";
+
+    /// <summary>A .env line with the value of a secret key replaced; other lines as they are.</summary>
+    public static string RedactLine(string line)
+    {
+        var trimmed = line.TrimStart();
+        var assignment = trimmed.StartsWith("export ", StringComparison.Ordinal) ? trimmed[7..].TrimStart() : trimmed;
+        var equals = assignment.IndexOf('=', StringComparison.Ordinal);
+        return equals > 0 && SecretKeys.Contains(assignment[..equals].Trim()) ? $"{assignment[..equals].Trim()}={Redacted}" : line;
     }
 
     public static bool TryParseAge(string text, out TimeSpan age)

@@ -25,7 +25,7 @@ internal static class NetworkCommands
         command.SetAction(async (parse, ct) =>
         {
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(10) };
+            using var http = NodeClient.Create(baseUrl, TimeSpan.FromSeconds(10));
             try
             {
                 var response = await http.PostAsync("/api/network/reset", null, ct);

@@ -26,7 +26,7 @@ internal static class ProfileCommand
         command.SetAction(async (parse, ct) =>
         {
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(60) };
+            using var http = NodeClient.Create(baseUrl, TimeSpan.FromSeconds(60));
             HttpResponseMessage response;
             try
             {

@@ -75,7 +75,7 @@ internal static class ResourceCommands
         command.SetAction(async (parse, ct) =>
         {
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
-            using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromSeconds(10) };
+            using var http = NodeClient.Create(baseUrl, TimeSpan.FromSeconds(10));
             try
             {
                 var response = await http.PostAsync("/api/resources/clear", null, ct);

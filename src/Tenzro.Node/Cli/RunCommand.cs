@@ -67,10 +67,15 @@ internal static class RunCommand
             return ConfigurationException.ExitCode;
         }
 
+        Security.FilePermissions.RestrictNewFiles();
         DataDirectoryLock dataLock;
         try
         {
             dataLock = DataDirectoryLock.Acquire(settings.Storage.DataDirectory);
+            if (Security.FilePermissions.RestrictDataDirectory(settings.Storage.DataDirectory) is { } warning)
+            {
+                await Console.Error.WriteLineAsync(warning);
+            }
         }
         catch (StoreException e)
         {

@@ -27,6 +27,7 @@ internal static class CoreServices
         services.AddSingleton(settings.Resources);
         services.AddSingleton(settings.Monitoring);
         services.AddSingleton(settings.Quotas);
+        services.AddSingleton(settings.Security);
         services.AddSingleton(settings.Aggregation);
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new NodeClock(DateTimeOffset.UtcNow));

@@ -11,6 +11,8 @@ internal static class LogEvents
     public const int HealthRecovered = 1006;
     public const int AdminRefused = 9001;
     public const int QuotaExceeded = 9002;
+    public const int TlsCertificateLoaded = 9004;
+    public const int TlsCertificateReloadFailed = 9005;
     public const int ResultsExpired = 2101;
     public const int ResultSweepFailed = 2102;
     public const int HardwareProfiled = 4101;
@@ -43,4 +45,7 @@ internal static class LogEvents
     public const int RegionalStoreFailed = 5121;
 
     public const int RegionalBadSignature = 9101;
+    public const int RegionalUnsignedFrame = 9102;
+    public const int RegionalRewardRefused = 9103;
+    public const int RegionalKeyPinned = 9104;
 }

@@ -4,6 +4,7 @@ using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.Networking;
 using Tenzro.Node.Runtimes.Training;
+using Tenzro.Node.Security;
 
 namespace Tenzro.Node.Hosting;
 
@@ -24,18 +25,25 @@ internal static class NodeApp
         });
 
         builder.WebHost.UseKestrelHttpsConfiguration();
+        var https = settings.Http.TlsCertificatePath is not null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = settings.Http.MaxRequestSize;
             kestrel.AddServerHeader = false;
+            if (https)
+            {
+                // Asked at every handshake, so a renewed certificate is served without a restart.
+                kestrel.ConfigureHttpsDefaults(options => options.ServerCertificateSelector = (_, _) => kestrel.ApplicationServices.GetRequiredService<TlsCertificate>().Current);
+            }
         });
-        builder.WebHost.UseUrls($"http://{FormatHost(settings.Http.Host)}:{settings.Http.Port}");
+        builder.WebHost.UseUrls($"{(https ? "https" : "http")}://{FormatHost(settings.Http.Host)}:{settings.Http.Port}");
         builder.Host.ConfigureHostOptions(o => o.ShutdownTimeout = TimeSpan.FromSeconds(8));
 
         builder.AddNodeLogging(settings.Logging);
         builder.Services.AddNodeCore(settings);
         builder.Services.AddHardwareProfiler(settings);
         builder.Services.AddNodeHttp();
+        builder.Services.AddNodeSecurity(settings);
         builder.Services.AddTaskEngine();
         builder.Services.AddResourceManager();
         builder.Services.AddUserActivity();
@@ -63,6 +71,7 @@ internal static class NodeApp
         app.MapHardwareApi();
         app.MapNetworkApi();
         app.MapBandwidthApi();
+        app.MapKeysApi();
         return app;
     }
 

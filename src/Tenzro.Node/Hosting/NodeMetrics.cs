@@ -31,6 +31,17 @@ internal sealed class NodeMetrics
         meter.CreateObservableGauge("tenzro.gpu.memory.used", () => sampler.Current.Gpus.Select(g => new Measurement<long>(g.MemoryUsedBytes, new KeyValuePair<string, object?>("gpu", g.Name))), "By", "GPU memory in use, where a GPU is present.");
         meter.CreateObservableGauge("tenzro.tasks.queued", () => engine.QueueDepthByPriority().Select(p => new Measurement<int>(p.Value, new KeyValuePair<string, object?>("priority", p.Key.ToWire()))), "{task}", "Tasks waiting in the queue, by priority.");
         meter.CreateObservableGauge("tenzro.tasks.running", () => engine.RunningCount, "{task}", "Tasks running now.");
+        meter.CreateObservableGauge("tenzro.quota.bytes", () =>
+        {
+            var budgets = engine.Budgets();
+            return new[]
+            {
+                new Measurement<long>(budgets.QueuedBytes, new KeyValuePair<string, object?>("budget", "queued"), new KeyValuePair<string, object?>("figure", "used")),
+                new Measurement<long>(budgets.QueuedLimit, new KeyValuePair<string, object?>("budget", "queued"), new KeyValuePair<string, object?>("figure", "limit")),
+                new Measurement<long>(budgets.StoredBytes, new KeyValuePair<string, object?>("budget", "stored"), new KeyValuePair<string, object?>("figure", "used")),
+                new Measurement<long>(budgets.StoredLimit, new KeyValuePair<string, object?>("budget", "stored"), new KeyValuePair<string, object?>("figure", "limit")),
+            };
+        }, "By", "The byte budgets: bytes of queued payloads (QUOTA_QUEUED_BYTES) and of kept task inputs and results (QUOTA_STORED_BYTES), used and limit.");
         meter.CreateObservableGauge("tenzro.regional.link.state", () => Enum.GetValues<Networking.RegionalLinkState>().Select(state =>
             new Measurement<int>(regional.Snapshot().State == state ? 1 : 0, new KeyValuePair<string, object?>("state", Networking.RegionalLinkSnapshot.Name(state)))),
             "1", "1 for the regional link's current state (disabled, connecting, joined, failed), 0 for the others.");

@@ -15,7 +15,7 @@ internal sealed class TaskEngineService(TaskEngine engine, TaskStore store) : IH
 }
 
 /// <summary>Drops results once RESULT_RETENTION_PERIOD has passed (the result endpoint then answers 410), and stored blobs whose retention ended.</summary>
-internal sealed partial class ResultSweeper(TaskStore store, Core.Storage.BlobRetention blobs, Core.Configuration.TaskOptions options, TimeProvider time, ILogger<ResultSweeper> logger) : BackgroundService
+internal sealed partial class ResultSweeper(TaskStore store, TaskEngine engine, Core.Storage.BlobRetention blobs, Core.Configuration.TaskOptions options, TimeProvider time, ILogger<ResultSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -45,6 +45,7 @@ internal sealed partial class ResultSweeper(TaskStore store, Core.Storage.BlobRe
 
                     if (expired > 0 || dropped > 0)
                     {
+                        engine.RecountStoredBytes();
                         LogExpired(logger, expired, dropped);
                     }
                 }

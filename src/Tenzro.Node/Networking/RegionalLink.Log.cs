@@ -34,6 +34,15 @@ internal sealed partial class RegionalLink
     [LoggerMessage(EventId = LogEvents.RegionalOversizedFrame, Level = LogLevel.Warning, Message = "Dropped a frame of {Size} bytes from the regional node: over MAX_MESSAGE_SIZE ({Limit} bytes)")]
     private static partial void LogOversizedFrame(ILogger logger, long size, long limit);
 
+    [LoggerMessage(EventId = LogEvents.RegionalUnsignedFrame, Level = LogLevel.Warning, Message = "Dropped an unsigned {Type} frame of {Size} bytes from the regional node at {Url}: its key is pinned, so every frame must be signed by it")]
+    private static partial void LogUnsignedFrame(ILogger logger, string type, long size, Uri url);
+
+    [LoggerMessage(EventId = LogEvents.RegionalRewardRefused, Level = LogLevel.Warning, Message = "Refused a reward_distribution of {Reward} for task {TaskId}: {Reason}")]
+    private static partial void LogRefusedReward(ILogger logger, string taskId, double reward, string reason);
+
+    [LoggerMessage(EventId = LogEvents.RegionalKeyPinned, Level = LogLevel.Information, Message = "Pinned the regional node's key {PublicKey} (the first validly signed frame)")]
+    private static partial void LogKeyPinned(ILogger logger, string publicKey);
+
     [LoggerMessage(EventId = LogEvents.RegionalError, Level = LogLevel.Warning, Message = "The regional node answered error '{Error}' (attributed to {MessageType} {TaskId})")]
     private static partial void LogRegionalError(ILogger logger, string error, string messageType, string taskId);
 

@@ -25,17 +25,25 @@ internal sealed partial class RegionalLink
 
         private readonly TaskCompletionSource<string?> _joinAnswer = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly SemaphoreSlim _flushLock = new(1, 1);
-        private readonly Dictionary<string, byte[]> _boundKeys = new(StringComparer.Ordinal);
+        private readonly SemaphoreSlim _drained = new(0, 1);
         private volatile bool _joined;
+
+        // Bytes of frames waiting in the inbound channel: at most two frames of MAX_MESSAGE_SIZE wait, so a
+        // flood of large frames holds back reading instead of filling memory (one always passes).
+        private long _inboundBytes;
 
         public bool IsJoined => _joined;
 
-        public void Dispose() => _flushLock.Dispose();
+        public void Dispose()
+        {
+            _flushLock.Dispose();
+            _drained.Dispose();
+        }
 
         public async Task<AttemptOutcome> RunAsync(CancellationToken attemptToken)
         {
             using var session = CancellationTokenSource.CreateLinkedTokenSource(attemptToken);
-            var inbound = Channel.CreateBounded<JsonObject>(new BoundedChannelOptions(InboundCapacity)
+            var inbound = Channel.CreateBounded<(JsonObject Message, long Size)>(new BoundedChannelOptions(InboundCapacity)
             {
                 FullMode = BoundedChannelFullMode.Wait,
                 SingleReader = true,
@@ -166,7 +174,7 @@ internal sealed partial class RegionalLink
             }
         }
 
-        private async Task<string> ReceiveLoopAsync(ChannelWriter<JsonObject> inbound, CancellationToken cancellationToken)
+        private async Task<string> ReceiveLoopAsync(ChannelWriter<(JsonObject Message, long Size)> inbound, CancellationToken cancellationToken)
         {
             string reason;
             try
@@ -182,7 +190,13 @@ internal sealed partial class RegionalLink
 
                     if (AcceptOrDrop(frame) is { } message)
                     {
-                        await inbound.WriteAsync(message, cancellationToken);
+                        while (Interlocked.Read(ref _inboundBytes) > 0 && Interlocked.Read(ref _inboundBytes) + frame.Size > 2 * link._network.MaxMessageSize)
+                        {
+                            await _drained.WaitAsync(cancellationToken);
+                        }
+
+                        Interlocked.Add(ref _inboundBytes, frame.Size);
+                        await inbound.WriteAsync((message, frame.Size), cancellationToken);
                     }
                 }
             }
@@ -218,7 +232,8 @@ internal sealed partial class RegionalLink
             {
                 case RegionalFrameKind.TooLarge:
                     Interlocked.Increment(ref link._oversized);
-                    LogOversizedFrame(link._logger, frame.Size, link._network.MaxMessageSize);
+                    link._securityEvents?.CountDroppedFrame("oversized");
+                    LogOversizedFrame(link._security, frame.Size, link._network.MaxMessageSize);
                     return null;
                 case RegionalFrameKind.Unreadable:
                     Interlocked.Increment(ref link._malformed);
@@ -229,7 +244,7 @@ internal sealed partial class RegionalLink
             JsonObject? message;
             try
             {
-                message = JsonNode.Parse(frame.Text!) as JsonObject;
+                message = JsonNode.Parse(frame.Utf8!) as JsonObject;
             }
             catch (JsonException e)
             {
@@ -245,35 +260,58 @@ internal sealed partial class RegionalLink
                 return null;
             }
 
-            if (message.ContainsKey("publicKey") || message.ContainsKey("signature"))
+            // PROTOCOL.md "Signatures": the regional node's key is pinned (REGIONAL_NODE_KEY, else the first validly
+            // signed frame); once it is, an unsigned frame or one signed otherwise is dropped.
+            var pinned = link.PinnedKey;
+            if (!message.ContainsKey("publicKey") && !message.ContainsKey("signature"))
             {
-                // PROTOCOL.md 10.5: a signed frame is checked like a signed message to a verifying regional node:
-                // valid signature, timestamp within 300 s, and the key bound to its peerId on first use.
-                var peerId = RegionalMessages.StringMember(message, "peerId");
-                var bound = peerId is not null && _boundKeys.TryGetValue(peerId, out var key) ? key : null;
-                var verdict = SignedEnvelope.Verify(message, link._time.GetUtcNow(), bound);
-                if (!verdict.IsValid)
+                if (pinned is null)
                 {
-                    Interlocked.Increment(ref link._badSignatures);
-                    LogBadSignature(link._security, RegionalMessages.TypeOf(message) ?? "(none)", peerId ?? "(none)", verdict.Reason ?? "invalid", link.Url!);
-                    return null;
+                    return message;
                 }
 
-                if (peerId is not null && bound is null)
-                {
-                    _boundKeys[peerId] = verdict.PublicKey!;
-                }
+                Interlocked.Increment(ref link._unsigned);
+                link._securityEvents?.CountDroppedFrame("unsigned");
+                LogUnsignedFrame(link._security, RegionalMessages.TypeOf(message) ?? "(none)", frame.Size, link.Url!);
+                return null;
+            }
+
+            var verdict = SignedEnvelope.Verify(message, link._time.GetUtcNow(), pinned);
+            if (!verdict.IsValid)
+            {
+                Interlocked.Increment(ref link._badSignatures);
+                link._securityEvents?.CountDroppedFrame("bad_signature");
+                LogBadSignature(link._security, RegionalMessages.TypeOf(message) ?? "(none)", RegionalMessages.StringMember(message, "peerId") ?? "(none)", verdict.Reason ?? "invalid", link.Url!);
+                return null;
+            }
+
+            if (pinned is null)
+            {
+                link.Pin(verdict.PublicKey!);
             }
 
             return message;
         }
 
-        private async Task DispatchLoopAsync(ChannelReader<JsonObject> inbound, CancellationToken cancellationToken)
+        private async Task DispatchLoopAsync(ChannelReader<(JsonObject Message, long Size)> inbound, CancellationToken cancellationToken)
         {
             try
             {
-                await foreach (var message in inbound.ReadAllAsync(cancellationToken))
+                await foreach (var (message, size) in inbound.ReadAllAsync(cancellationToken))
                 {
+                    Interlocked.Add(ref _inboundBytes, -size);
+                    if (_drained.CurrentCount == 0)
+                    {
+                        try
+                        {
+                            _drained.Release();
+                        }
+                        catch (SemaphoreFullException)
+                        {
+                            // Released by a concurrent read of CurrentCount: the waiter wakes either way.
+                        }
+                    }
+
                     try
                     {
                         await HandleAsync(message, cancellationToken);
@@ -338,12 +376,29 @@ internal sealed partial class RegionalLink
             }
         }
 
+        /// <summary>
+        /// Credits a reward only for a task this node completed for the regional node, once per task, and at most
+        /// <see cref="EarningsLedger.MaxRewardPerTask"/>; any other is refused, counted and logged as a security event.
+        /// </summary>
         private void RecordReward(JsonObject message)
         {
             var taskId = RegionalMessages.StringMember(message, "taskId");
             if (message["reward"] is not JsonValue value || !value.TryGetValue<double>(out var reward) || !double.IsFinite(reward) || reward < 0)
             {
                 LogBadReward(link._logger, taskId ?? "(none)", message["reward"]?.ToJsonString() ?? "(missing)");
+                return;
+            }
+
+            var refusal = taskId is null ? "it names no task"
+                : link._engine.Store.Get(taskId) is not { Spec.Origin: Core.Tasks.TaskOrigins.Regional, State: Core.Tasks.TaskState.Completed } ? "this node completed no regional task with that id"
+                : reward > EarningsLedger.MaxRewardPerTask ? $"it is over the cap of {EarningsLedger.MaxRewardPerTask} per task"
+                : link._earnings.HasReward(taskId) ? "the task was rewarded already"
+                : null;
+            if (refusal is not null)
+            {
+                Interlocked.Increment(ref link._refusedRewards);
+                link._securityEvents?.CountDroppedFrame("reward_refused");
+                LogRefusedReward(link._security, taskId ?? "(none)", reward, refusal);
                 return;
             }
 

@@ -53,6 +53,7 @@ internal sealed partial class RegionalLink : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<RegionalLink> _logger;
     private readonly ILogger _security;
+    private readonly Hosting.SecurityEvents? _securityEvents;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, JsonObject> _peers = new(StringComparer.Ordinal);
@@ -70,6 +71,13 @@ internal sealed partial class RegionalLink : BackgroundService
     private long _malformed;
     private long _oversized;
     private long _badSignatures;
+    private long _unsigned;
+    private long _refusedRewards;
+
+    // The regional node's key: REGIONAL_NODE_KEY, else the key of the first validly signed frame. Once
+    // pinned, only frames it signed are accepted, across reconnects, until the node restarts.
+    private byte[]? _pinnedKey;
+    private string? _pinnedBy;
     private CancellationTokenSource? _resetSource;
     private Session? _session;
     private volatile bool _stopping;
@@ -87,9 +95,13 @@ internal sealed partial class RegionalLink : BackgroundService
         RegionalLinkTimings timings,
         TimeProvider time,
         ILoggerFactory loggers,
-        Core.Hardware.HardwareProfiler? profiler = null)
+        Core.Hardware.HardwareProfiler? profiler = null,
+        Hosting.SecurityEvents? securityEvents = null)
     {
         _profiler = profiler;
+        _securityEvents = securityEvents;
+        _pinnedKey = network.RegionalNodeKey;
+        _pinnedBy = network.RegionalNodeKey is null ? null : "REGIONAL_NODE_KEY";
         _network = network;
         _node = node;
         _identity = identity;
@@ -129,7 +141,10 @@ internal sealed partial class RegionalLink : BackgroundService
                 LastNodeStatusAt = _lastNodeStatusAt,
                 Peers = [.. _peers.Values.Select(p => (JsonObject)p.DeepClone())],
                 RecentErrors = [.. _recentErrors],
-                Dropped = new DroppedFrameCounts(Interlocked.Read(ref _malformed), Interlocked.Read(ref _oversized), Interlocked.Read(ref _badSignatures)),
+                Dropped = new DroppedFrameCounts(Interlocked.Read(ref _malformed), Interlocked.Read(ref _oversized), Interlocked.Read(ref _badSignatures), Interlocked.Read(ref _unsigned)),
+                PinnedKey = _pinnedKey is null ? null : Convert.ToBase64String(_pinnedKey),
+                PinnedBy = _pinnedBy,
+                RefusedRewards = Interlocked.Read(ref _refusedRewards),
             };
         }
     }
@@ -365,6 +380,35 @@ internal sealed partial class RegionalLink : BackgroundService
         }
 
         _reason = reason;
+    }
+
+    /// <summary>The regional node's pinned key, null while unpinned.</summary>
+    private byte[]? PinnedKey
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _pinnedKey;
+            }
+        }
+    }
+
+    /// <summary>Pins the key of the first validly signed frame; from then on only frames it signed are accepted.</summary>
+    private void Pin(byte[] publicKey)
+    {
+        lock (_lock)
+        {
+            if (_pinnedKey is not null)
+            {
+                return;
+            }
+
+            _pinnedKey = publicKey;
+            _pinnedBy = "first signed frame";
+        }
+
+        LogKeyPinned(_security, Convert.ToBase64String(publicKey));
     }
 
     private void OnJoined(Session session, TimeSpan roundTrip)

@@ -23,7 +23,7 @@ internal enum RegionalLinkState
 internal sealed record RegionalErrorRecord(DateTimeOffset At, string Error, string? MessageType, string? TaskId, long? OutboxSequence);
 
 /// <summary>Frames from the regional node that were dropped, by cause.</summary>
-internal sealed record DroppedFrameCounts(long Malformed, long Oversized, long BadSignature);
+internal sealed record DroppedFrameCounts(long Malformed, long Oversized, long BadSignature, long Unsigned);
 
 /// <summary>A consistent snapshot of the link, for <c>/status</c>, <c>/health</c> and <c>/api/network/status</c>. Immutable.</summary>
 internal sealed record RegionalLinkSnapshot
@@ -40,7 +40,16 @@ internal sealed record RegionalLinkSnapshot
     public DateTimeOffset? LastNodeStatusAt { get; init; }
     public IReadOnlyList<JsonObject> Peers { get; init; } = [];
     public IReadOnlyList<RegionalErrorRecord> RecentErrors { get; init; } = [];
-    public DroppedFrameCounts Dropped { get; init; } = new(0, 0, 0);
+    public DroppedFrameCounts Dropped { get; init; } = new(0, 0, 0, 0);
+
+    /// <summary>The regional node's pinned key (base64), null while unpinned.</summary>
+    public string? PinnedKey { get; init; }
+
+    /// <summary>What pinned it: REGIONAL_NODE_KEY or the first signed frame.</summary>
+    public string? PinnedBy { get; init; }
+
+    /// <summary>reward_distribution messages not credited (not a task this node completed for the regional node, repeated, or over the cap).</summary>
+    public long RefusedRewards { get; init; }
 
     public string StateName => Name(State);
 

@@ -100,6 +100,11 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
             return Reject(taskId, "the task has no type");
         }
 
+        if (!RegionalTaskMapper.ProtocolTypes.Contains(type))
+        {
+            return Reject(taskId, $"task type '{type}' is not a task type of the regional protocol ({string.Join(", ", RegionalTaskMapper.ProtocolTypes.Order(StringComparer.Ordinal))})");
+        }
+
         if (!_engine.Types.Contains(type))
         {
             return Reject(taskId, $"task type '{type}' is not run by this node; it runs {string.Join(", ", _engine.Types.Order(StringComparer.Ordinal))}");
@@ -126,7 +131,7 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
             return Reject(taskId, $"invalid task: {errors}");
         }
 
-        spec = AlignWithExisting(spec with { Requester = TaskOrigins.Regional });
+        spec = AlignWithExisting(spec with { Requester = TaskOrigins.Regional, Owner = TaskOwners.Regional });
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _admitting[taskId] = gate;
         try

@@ -7,7 +7,7 @@ namespace Tenzro.Node.Networking;
 /// <summary>What <see cref="IRegionalConnection.ReceiveAsync"/> got.</summary>
 internal enum RegionalFrameKind
 {
-    /// <summary>A complete UTF-8 text message.</summary>
+    /// <summary>A complete UTF-8 text message, its bytes in <see cref="RegionalFrame.Utf8"/>.</summary>
     Text,
 
     /// <summary>A binary message, or text that is not valid UTF-8: the protocol has no use for it.</summary>
@@ -20,8 +20,8 @@ internal enum RegionalFrameKind
     Closed,
 }
 
-/// <summary>One received message.</summary>
-internal readonly record struct RegionalFrame(RegionalFrameKind Kind, string? Text, long Size);
+/// <summary>One received message: a text message's bytes (parsed from them, never copied into a string), or why the link closed.</summary>
+internal readonly record struct RegionalFrame(RegionalFrameKind Kind, string? Text, long Size, byte[]? Utf8 = null);
 
 /// <summary>Opens links to a regional node. The boundary between the link's protocol logic and the network.</summary>
 internal interface IRegionalTransport
@@ -129,7 +129,6 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
     private sealed class WebSocketConnection(ClientWebSocket socket, long maxMessageSize, WebSocketRegionalTransport owner) : IRegionalConnection
     {
         private const int ChunkSize = 16 * 1024;
-        private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
         private readonly SemaphoreSlim _sendLock = new(1, 1);
 
         public async Task SendAsync(string text, CancellationToken cancellationToken)
@@ -224,14 +223,9 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
                         return new RegionalFrame(RegionalFrameKind.Unreadable, null, size);
                     }
 
-                    try
-                    {
-                        return new RegionalFrame(RegionalFrameKind.Text, StrictUtf8.GetString(message.WrittenSpan), size);
-                    }
-                    catch (DecoderFallbackException)
-                    {
-                        return new RegionalFrame(RegionalFrameKind.Unreadable, null, size);
-                    }
+                    return System.Text.Unicode.Utf8.IsValid(message.WrittenSpan)
+                        ? new RegionalFrame(RegionalFrameKind.Text, null, size, message.WrittenSpan.ToArray())
+                        : new RegionalFrame(RegionalFrameKind.Unreadable, null, size);
                 }
             }
             finally

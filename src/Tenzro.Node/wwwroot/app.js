@@ -10,8 +10,21 @@ const $ = (id) => document.getElementById(id);
 const pct = (ratio) => (ratio * 100).toFixed(1) + " %";
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
+// Away from the node's own machine the API needs a key: asked once, it starts a session (an HttpOnly cookie).
+let askedForKey = false;
+async function startSession() {
+  if (askedForKey) return false;
+  askedForKey = true;
+  const key = window.prompt("This node needs an API key (tnz_<id>_<secret>) to show its dashboard:");
+  if (!key) return false;
+  const response = await fetch("/api/session", { method: "POST", headers: { authorization: "Bearer " + key.trim() } });
+  askedForKey = response.ok;
+  return response.ok;
+}
+
 async function get(path) {
-  const response = await fetch(path, { headers: { accept: "application/json" } });
+  let response = await fetch(path, { headers: { accept: "application/json" } });
+  if (response.status === 401 && await startSession()) response = await fetch(path, { headers: { accept: "application/json" } });
   if (!response.ok && response.status !== 503) throw new Error(path + " answered " + response.status);
   return response.json();
 }

@@ -38,7 +38,7 @@ public sealed class NodeSettingsTests
         Assert.Equal(TimeSpan.FromSeconds(1800), settings.Tasks.TaskTimeout);
         Assert.Equal(TimeSpan.FromSeconds(86400), settings.Tasks.ResultRetentionPeriod);
         Assert.Equal(16_777_216, settings.Http.MaxRequestSize);
-        Assert.Equal(104_857_600, settings.Network.MaxMessageSize);
+        Assert.Equal(16_777_216, settings.Network.MaxMessageSize);
         Assert.Equal(100_000, settings.Tasks.MaxQueuedTasks);
         Assert.True(settings.Hardware.BenchmarkOnStart);
     }

@@ -148,7 +148,7 @@ public sealed class BandwidthTests
     [InlineData("192.0.2.7", "192.0.2.8", false)]
     public void Gate_RequesterKey_CountsAnIpv6AddressByItsSlash64(string a, string b, bool same)
     {
-        Assert.Equal(same, BandwidthProbeGate.RequesterKey(IPAddress.Parse(a)) == BandwidthProbeGate.RequesterKey(IPAddress.Parse(b)));
+        Assert.Equal(same, Tenzro.Node.Security.Caller.AddressKey(IPAddress.Parse(a)) == Tenzro.Node.Security.Caller.AddressKey(IPAddress.Parse(b)));
     }
 
     [Fact]
@@ -201,7 +201,7 @@ public sealed class BandwidthTests
         var before = (await WaitForMeasurementAsync(node.Client, "measured"))["measurement"]!;
         await peer.DisposeAsync();
 
-        using var response = await node.Client.PostAsync("/api/network/bandwidth/measure", null, Timeouts.Token(Timeouts.Long));
+        using var response = await node.Admin.PostAsync("/api/network/bandwidth/measure", null, Timeouts.Token(Timeouts.Long));
         var problem = await TaskApi.ReadAsync(response);
         var network = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
 
@@ -222,10 +222,10 @@ public sealed class BandwidthTests
         var before = await WaitForMeasurementAsync(node.Client, "measured");
         var other = Uri.EscapeDataString(new Uri(peer.BaseAddress, "/api/network/bandwidth?bytes=2097152").ToString());
 
-        using var measured = await node.Client.PostAsync($"/api/network/bandwidth/measure?target={other}", null, Timeouts.Token(Timeouts.Long));
+        using var measured = await node.Admin.PostAsync($"/api/network/bandwidth/measure?target={other}", null, Timeouts.Token(Timeouts.Long));
         var answer = await TaskApi.ReadAsync(measured);
         var small = Uri.EscapeDataString(new Uri(peer.BaseAddress, "/health").ToString());
-        using var failed = await node.Client.PostAsync($"/api/network/bandwidth/measure?target={small}", null, Timeouts.Token(Timeouts.Long));
+        using var failed = await node.Admin.PostAsync($"/api/network/bandwidth/measure?target={small}", null, Timeouts.Token(Timeouts.Long));
         var problem = await TaskApi.ReadAsync(failed);
         var after = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
 
@@ -250,7 +250,7 @@ public sealed class BandwidthTests
         await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["BANDWIDTH_TEST_URL"] = configured, ["BANDWIDTH_TEST_INTERVAL"] = "0" });
         var first = (await WaitForMeasurementAsync(node.Client, "measured"))["measurement"]!;
 
-        using var response = await node.Client.PostAsync("/api/network/bandwidth/measure", null, Timeouts.Token(Timeouts.Long));
+        using var response = await node.Admin.PostAsync("/api/network/bandwidth/measure", null, Timeouts.Token(Timeouts.Long));
         var answer = await TaskApi.ReadAsync(response);
         var network = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
 
@@ -297,7 +297,7 @@ public sealed class BandwidthTests
         request.Headers.TryAddWithoutValidation("Origin", node.BaseAddress.GetLeftPart(UriPartial.Authority));
         request.Headers.TryAddWithoutValidation("Sec-Fetch-Site", "same-origin");
 
-        using var response = await node.Client.SendAsync(request, Timeouts.Token());
+        using var response = await node.Admin.SendAsync(request, Timeouts.Token());
 
         // Past the admin rule: the answer is about the missing target.
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
@@ -342,7 +342,7 @@ public sealed class BandwidthTests
     {
         await using var node = await TestNode.StartAsync();
 
-        using var response = await node.Client.PostAsync("/api/network/bandwidth/measure" + query, null, Timeouts.Token());
+        using var response = await node.Admin.PostAsync("/api/network/bandwidth/measure" + query, null, Timeouts.Token());
         var problem = await TaskApi.ReadAsync(response);
 
         Assert.Equal(status, response.StatusCode);

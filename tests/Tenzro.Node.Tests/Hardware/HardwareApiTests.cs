@@ -68,7 +68,7 @@ public sealed class HardwareApiTests
     {
         await using var node = await TestNode.StartAsync(configure: QuickBenchmarks);
 
-        var response = await node.Client.PostAsync("/api/hardware/benchmark", null, Timeouts.Token(Timeouts.Long));
+        var response = await node.Admin.PostAsync("/api/hardware/benchmark", null, Timeouts.Token(Timeouts.Long));
         var answer = await TaskApi.ReadAsync(response);
         var profile = await node.Client.GetJsonAsync("/api/hardware/profile");
 

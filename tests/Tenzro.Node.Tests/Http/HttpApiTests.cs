@@ -37,10 +37,10 @@ public sealed class HttpApiTests : IAsyncLifetime
     [Fact]
     public async Task Ready_WhileDraining_Is503AndRecoversOnResume()
     {
-        await _node.Client.PostAsync("/api/node/drain", null, Timeouts.Token());
+        await _node.Admin.PostAsync("/api/node/drain", null, Timeouts.Token());
         var draining = await _node.Client.GetAsync("/health/ready", Timeouts.Token());
         var live = await _node.Client.GetAsync("/health/live", Timeouts.Token());
-        await _node.Client.PostAsync("/api/node/resume", null, Timeouts.Token());
+        await _node.Admin.PostAsync("/api/node/resume", null, Timeouts.Token());
         var resumed = await _node.Client.GetAsync("/health/ready", Timeouts.Token());
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, draining.StatusCode);

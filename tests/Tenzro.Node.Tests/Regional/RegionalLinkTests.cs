@@ -77,7 +77,7 @@ public sealed class RegionalLinkTests
 
         var status = await node.Client.GetJsonAsync("/status");
         var health = await node.Client.GetJsonAsync("/health");
-        var reset = await node.Client.PostAsync("/api/network/reset", null, Timeouts.Token());
+        var reset = await node.Admin.PostAsync("/api/network/reset", null, Timeouts.Token());
 
         Assert.Equal("disabled", status["regional"]!["state"]!.GetValue<string>());
         Assert.Null(status["regional"]!["url"]);
@@ -209,7 +209,7 @@ public sealed class RegionalLinkTests
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
-        (await node.Client.PostAsync("/api/node/drain", null, Timeouts.Token())).EnsureSuccessStatusCode();
+        (await node.Admin.PostAsync("/api/node/drain", null, Timeouts.Token())).EnsureSuccessStatusCode();
 
         await regional.AssignAsync(RegionalKit.RegionalTask("task-drain-1", "store", "x"));
         var rejected = await regional.WaitForAsync(m => m.Type == "task_rejected" && m.TaskId == "task-drain-1", "task_rejected");
@@ -268,7 +268,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Reconnect_RegionalRestartedOnSamePort_RejoinsAndDeliversWhatWasWrittenWhileDownOnce()
     {
-        var runtime = new ScriptedRuntime();
+        var runtime = new ScriptedRuntime("compute");
         var first = await TestRegionalNode.StartAsync();
         var port = first.Port;
         await using var node = await RegionalKit.StartNodeAsync(first.Url, configure: b => b.Services.AddSingleton<Core.Tasks.ITaskRuntime>(runtime));
@@ -276,11 +276,12 @@ public sealed class RegionalLinkTests
         TestRegionalNode? second = null;
         try
         {
-            await first.WaitForAsync(m => m.Type == "join" && m.PeerId == peerId, "the first join");
+            // Joined as the regional node sees it (a node_status after the join), not only the join received.
+            await first.WaitUntilAsync(() => first.StatusOf(peerId) is not null, "the first join");
             await first.SendAssignmentAsync(peerId, new JsonObject
             {
                 ["taskId"] = "task-outbox-1",
-                ["type"] = "script",
+                ["type"] = "compute",
                 ["data"] = new JsonObject { ["action"] = "gate", ["gate"] = "g1", ["value"] = 7 },
             });
             var accepted = await first.WaitForAsync(m => m.Type == "task_accepted" && m.TaskId == "task-outbox-1", "task_accepted");
@@ -354,7 +355,7 @@ public sealed class RegionalLinkTests
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
 
-        var (exit, _) = await RunCliAsync("reset-connections", "--url", node.BaseAddress.ToString());
+        var (exit, _) = await RunCliAsync("reset-connections", "--url", node.BaseAddress.ToString(), "--api-key-file", Path.Combine(node.DataDirectory, "admin.token"));
         await regional.WaitUntilAsync(() => regional.Received().Count(m => m.Type == "join" && m.PeerId == peerId) == 2, "a second join");
         var status = await node.Client.WaitForJsonAsync("/status", s => s["regional"]!["state"]!.GetValue<string>() == "joined" && s["regional"]!["reconnects"]!.GetValue<long>() == 1, "joined again");
 
@@ -414,25 +415,133 @@ public sealed class RegionalLinkTests
     }
 
     [Fact]
-    public async Task SignedFrameFromRegionalNode_BadSignature_IsDroppedAndTheLinkStaysUp()
+    public async Task SignedFrameFromRegionalNode_BadSignature_IsDroppedAndTheFirstValidOnePinsTheKey()
     {
         await using var regional = await TestRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
         using var regionalIdentity = NodeIdentity.CreateEphemeral("regional-signer");
+        var unpinned = await node.Client.GetJsonAsync("/api/network/status");
 
-        var forged = SignedEnvelope.Sign(new JsonObject { ["type"] = "reward_distribution", ["taskId"] = "t-forged", ["reward"] = 1 }, regionalIdentity, DateTimeOffset.UtcNow);
-        forged["reward"] = 1000;
+        var forged = SignedEnvelope.Sign(Probe("forged"), regionalIdentity, DateTimeOffset.UtcNow);
+        forged["error"] = "forged, changed after signing";
         await regional.SendAsync(peerId, forged);
-        await regional.SendAsync(peerId, SignedEnvelope.Sign(new JsonObject { ["type"] = "reward_distribution", ["taskId"] = "t-real", ["reward"] = 7 }, regionalIdentity, DateTimeOffset.UtcNow));
-        var status = await node.Client.WaitForJsonAsync("/status", s => s["earnings"]!["total"]!.GetValue<double>() > 0, "the valid reward");
-        var network = await node.Client.GetJsonAsync("/api/network/status");
+        await regional.SendAsync(peerId, SignedEnvelope.Sign(Probe("signed"), regionalIdentity, DateTimeOffset.UtcNow));
+        await regional.SendAsync(peerId, Probe("unsigned after pinning"));
+        await regional.SendAsync(peerId, SignedEnvelope.Sign(Probe("signed again"), regionalIdentity, DateTimeOffset.UtcNow));
+        var network = await WaitForProbeAsync(node, "signed again");
 
-        Assert.Equal(7, status["earnings"]!["total"]!.GetValue<double>());
+        Assert.Contains(unpinned["regional"]!["warnings"]!.AsArray(), w => w!.GetValue<string>().StartsWith("unpinned", StringComparison.Ordinal));
+        var errors = network["regional"]!["recentErrors"]!.AsArray().Select(e => e!["error"]!.GetValue<string>()).ToList();
+        Assert.Equal(["signed", "signed again"], errors);
         Assert.Equal(1, network["regional"]!["droppedFrames"]!["badSignature"]!.GetValue<long>());
-        Assert.Equal("joined", status["regional"]!["state"]!.GetValue<string>());
+        Assert.Equal(1, network["regional"]!["droppedFrames"]!["unsigned"]!.GetValue<long>());
+        Assert.Equal(regionalIdentity.PublicKeyBase64, network["regional"]!["regionalKey"]!["publicKey"]!.GetValue<string>());
+        Assert.Equal("first signed frame", network["regional"]!["regionalKey"]!["by"]!.GetValue<string>());
+        Assert.Empty(network["regional"]!["warnings"]!.AsArray());
+        Assert.Equal("joined", network["regional"]!["state"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task RegionalNodeKey_Set_AcceptsOnlyFramesItSigned()
+    {
+        using var regionalIdentity = NodeIdentity.CreateEphemeral("regional-signer");
+        using var other = NodeIdentity.CreateEphemeral("other-signer");
+        await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { Signer = regionalIdentity });
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["REGIONAL_NODE_KEY"] = regionalIdentity.PublicKeyBase64 });
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await node.Client.WaitForRegionalStateAsync("joined");
+
+        await regional.SendAsync(peerId, Probe("unsigned"));
+        await regional.SendAsync(peerId, SignedEnvelope.Sign(Probe("another key"), other, DateTimeOffset.UtcNow));
+        await regional.SendAsync(peerId, SignedEnvelope.Sign(Probe("pinned key"), regionalIdentity, DateTimeOffset.UtcNow));
+        var network = await WaitForProbeAsync(node, "pinned key");
+
+        Assert.Equal(["pinned key"], network["regional"]!["recentErrors"]!.AsArray().Select(e => e!["error"]!.GetValue<string>()));
+        Assert.Equal(1, network["regional"]!["droppedFrames"]!["unsigned"]!.GetValue<long>());
+        Assert.Equal(1, network["regional"]!["droppedFrames"]!["badSignature"]!.GetValue<long>());
+        Assert.Equal("REGIONAL_NODE_KEY", network["regional"]!["regionalKey"]!["by"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Reward_ForgedRepeatedOrOverTheCap_IsNotCredited()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
+        await node.Admin.PostAsync("/api/tasks/execute", new StringContent("""{"taskId":"api-task","type":"store","data":{"content":"mine"}}""", Encoding.UTF8, "application/json"), Timeouts.Token());
+        await regional.AssignAsync(RegionalKit.RegionalTask("task-paid", "store", "paid once"));
+        var paid = await node.Client.WaitForJsonAsync("/status", s => s["earnings"]!["total"]!.GetValue<double>() > 0, "the reward of the completed task");
+
+        await regional.SendRewardAsync(peerId, "task-paid", 90);
+        await regional.SendRewardAsync(peerId, "no-such-task", 1_000_000);
+        await regional.SendRewardAsync(peerId, "api-task", 5);
+        await regional.SendAsync(peerId, Probe("after the rewards"));
+        var network = await WaitForProbeAsync(node, "after the rewards");
+        var status = await node.Client.GetJsonAsync("/status");
+
+        Assert.Equal(paid["earnings"]!["total"]!.GetValue<double>(), status["earnings"]!["total"]!.GetValue<double>());
+        Assert.Equal(1, network["earnings"]!["rewards"]!.GetValue<long>());
+        Assert.Equal(3, network["regional"]!["refusedRewards"]!.GetValue<long>());
+    }
+
+    [Fact]
+    public async Task RegionalAggregate_OfAnApiTask_CannotReadIt()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
+        var (_, owned) = await node.Client.SubmitAsync("""{"taskId":"owners-secret","type":"store","data":{"content":"the owner's secret"}}""", "?wait=5s");
+        var task = RegionalKit.RegionalTask("task-aggregate", "aggregate", null);
+        task["data"] = new JsonObject { ["taskIds"] = new JsonArray("owners-secret"), ["strategy"] = "concat" };
+
+        await regional.SendAssignmentAsync(peerId, task);
+        var outcome = await regional.WaitForAsync(m => m.TaskId == "task-aggregate" && m.Type is "task_failed" or "task_completed" or "task_rejected", "the aggregate's outcome");
+
+        Assert.Equal("completed", owned!["state"]!.GetValue<string>());
+        Assert.Equal("task_failed", outcome.Type);
+        Assert.Contains("no task with this id is known", outcome.Message["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain("owners-secret\",\"result", outcome.Raw, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RegionalTask_OverTheQueuedByteBudget_IsRejected()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["QUOTA_QUEUED_BYTES"] = "2048" });
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
+
+        await regional.SendAssignmentAsync(peerId, RegionalKit.RegionalTask("task-too-big", "store", new string('z', 4096)));
+        var rejected = await regional.WaitForAsync(m => m.TaskId == "task-too-big" && m.Type is "task_rejected" or "task_accepted", "the answer to the big task");
+
+        Assert.Equal("task_rejected", rejected.Type);
+        Assert.Contains("QUOTA_QUEUED_BYTES", rejected.Message["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RegionalTask_OfATypeOutsideTheProtocol_IsRejectedThoughTheNodeRunsIt()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
+
+        await regional.SendAssignmentAsync(peerId, RegionalKit.RegionalTask("task-inference", "inference", "x"));
+        var answer = await regional.WaitForAsync(m => m.TaskId == "task-inference" && m.Type is "task_rejected" or "task_accepted", "the answer to the inference task");
+
+        Assert.Equal("task_rejected", answer.Type);
+        Assert.Contains("not a task type of the regional protocol", answer.Message["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    /// <summary>An <c>error</c> frame: once the node accepts it, its text shows in recentErrors, in the order frames were handled.</summary>
+    private static JsonObject Probe(string text) => new() { ["type"] = "error", ["error"] = text };
+
+    private static Task<JsonObject> WaitForProbeAsync(Tenzro.Node.Tests.Support.TestNode node, string text) =>
+        node.Client.WaitForJsonAsync("/api/network/status", s => s["regional"]!["recentErrors"]!.AsArray().Any(e => e!["error"]!.GetValue<string>() == text), $"the probe '{text}'");
 
     [Fact]
     public async Task Frames_MalformedAndOversized_AreDroppedAndTheLinkStaysUp()
@@ -444,16 +553,15 @@ public sealed class RegionalLinkTests
 
         await regional.SendRawAsync(peerId, "this is not json {");
         await regional.SendRawAsync(peerId, "[1,2,3]");
-        await regional.SendAsync(peerId, new JsonObject { ["type"] = "reward_distribution", ["taskId"] = "t-big", ["reward"] = 500, ["padding"] = new string('x', 100_000) });
-        await regional.SendRewardAsync(peerId, "t-small", 3);
-        var status = await node.Client.WaitForJsonAsync("/status", s => s["earnings"]!["total"]!.GetValue<double>() > 0, "the reward after the bad frames");
-        var network = await node.Client.GetJsonAsync("/api/network/status");
+        await regional.SendAsync(peerId, new JsonObject { ["type"] = "error", ["error"] = "big", ["padding"] = new string('x', 100_000) });
+        await regional.SendAsync(peerId, Probe("small"));
+        var network = await WaitForProbeAsync(node, "small");
 
-        Assert.Equal(3, status["earnings"]!["total"]!.GetValue<double>());
+        Assert.DoesNotContain(network["regional"]!["recentErrors"]!.AsArray(), e => e!["error"]!.GetValue<string>() == "big");
         Assert.Equal(2, network["regional"]!["droppedFrames"]!["malformed"]!.GetValue<long>());
         Assert.Equal(1, network["regional"]!["droppedFrames"]!["oversized"]!.GetValue<long>());
         Assert.Single(regional.Received(), m => m.Type == "join" && m.PeerId == peerId);
-        Assert.Equal("joined", status["regional"]!["state"]!.GetValue<string>());
+        Assert.Equal("joined", network["regional"]!["state"]!.GetValue<string>());
     }
 
     [Fact]
@@ -466,13 +574,11 @@ public sealed class RegionalLinkTests
 
         await regional.SendRawAsync(peerId, """{"type":"status","type":"status"}""");
         await regional.SendRawAsync(peerId, """{"type":"reward_distribution","peerId":"\ud800","publicKey":"x","signature":"y","reward":9}""");
-        await regional.SendRewardAsync(peerId, "t-after", 4);
-        var status = await node.Client.WaitForJsonAsync("/status", s => s["earnings"]!["total"]!.GetValue<double>() > 0, "the reward after the bad frames");
-        var network = await node.Client.GetJsonAsync("/api/network/status");
+        await regional.SendAsync(peerId, Probe("after"));
+        var network = await WaitForProbeAsync(node, "after");
 
-        Assert.Equal(4, status["earnings"]!["total"]!.GetValue<double>());
         Assert.True(network["regional"]!["droppedFrames"]!["malformed"]!.GetValue<long>() + network["regional"]!["droppedFrames"]!["badSignature"]!.GetValue<long>() >= 2);
-        Assert.Equal("joined", status["regional"]!["state"]!.GetValue<string>());
+        Assert.Equal("joined", network["regional"]!["state"]!.GetValue<string>());
         Assert.False(node.Service<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
     }
 

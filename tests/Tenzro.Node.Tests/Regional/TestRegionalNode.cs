@@ -26,6 +26,9 @@ public sealed record TestRegionalOptions
 
     /// <summary>Serve wss:// with this certificate (with its private key).</summary>
     public X509Certificate2? Certificate { get; init; }
+
+    /// <summary>Sign every message it sends itself with this key (the original regional node signs nothing).</summary>
+    public Tenzro.Node.Core.Identity.NodeIdentity? Signer { get; init; }
 }
 
 /// <summary>A message a <see cref="TestRegionalNode"/> received.</summary>
@@ -340,7 +343,7 @@ public sealed class TestRegionalNode : IAsyncDisposable
         Connection connection;
         lock (_lock)
         {
-            connection = new Connection(++_nextConnection, socket);
+            connection = new Connection(++_nextConnection, socket, _options.Signer);
             _connections[connection.Id] = connection;
         }
 
@@ -789,13 +792,14 @@ public sealed class TestRegionalNode : IAsyncDisposable
         }
     }
 
-    private sealed class Connection(int id, WebSocket socket)
+    private sealed class Connection(int id, WebSocket socket, Tenzro.Node.Core.Identity.NodeIdentity? signer)
     {
         private readonly SemaphoreSlim _send = new(1, 1);
 
         public int Id { get; } = id;
 
-        public Task SendAsync(JsonObject message) => SendTextAsync(message.ToJsonString());
+        public Task SendAsync(JsonObject message) =>
+            SendTextAsync((signer is null ? message : SignedEnvelope.Sign((JsonObject)message.DeepClone(), signer, DateTimeOffset.UtcNow)).ToJsonString());
 
         public async Task SendTextAsync(string text)
         {

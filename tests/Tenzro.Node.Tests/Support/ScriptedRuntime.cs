@@ -8,13 +8,14 @@ namespace Tenzro.Node.Tests.Support;
 /// A task type "script" for engine tests, registered beside the real runtimes: <c>data.action</c> is
 /// "complete" (returns <c>data.value</c>), "fail" (throws with <c>data.reason</c>), "hang" (runs until
 /// cancelled), or "gate" (waits until the test opens the gate named <c>data.gate</c>). It records the
-/// order in which tasks started.
+/// order in which tasks started. Given another <paramref name="type"/>, it takes the place of that type's
+/// runtime (the regional node may assign only the protocol's task types).
 /// </summary>
-public sealed class ScriptedRuntime : ITaskRuntime
+public sealed class ScriptedRuntime(string type = "script") : ITaskRuntime
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _gates = new();
 
-    public IReadOnlyCollection<string> Types { get; } = ["script"];
+    public IReadOnlyCollection<string> Types { get; } = [type];
 
     public ConcurrentQueue<string> Started { get; } = new();
 

@@ -19,6 +19,8 @@ public sealed class TestNode : IAsyncDisposable
         _ownsDirectory = ownsDirectory;
         BaseAddress = LoopbackServer.AddressOf(app);
         Client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        AdminToken = File.ReadAllText(Path.Combine(dataDirectory, "admin.token")).Trim();
+        Admin = ClientWith(AdminToken);
     }
 
     public WebApplication App { get; }
@@ -27,7 +29,21 @@ public sealed class TestNode : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>A keyless loopback client: the anonymous submitter.</summary>
     public HttpClient Client { get; }
+
+    /// <summary>A client that sends the admin token of DATA_DIR/admin.token, as the CLI does on the node's machine.</summary>
+    public HttpClient Admin { get; }
+
+    public string AdminToken { get; }
+
+    /// <summary>A new client that sends <paramref name="bearer"/> (an API key or the admin token); the caller disposes it.</summary>
+    public HttpClient ClientWith(string bearer)
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+        return client;
+    }
 
     public T Service<T>() where T : notnull => App.Services.GetRequiredService<T>();
 
@@ -82,6 +98,7 @@ public sealed class TestNode : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
+        Admin.Dispose();
         try
         {
             await StopAsync();

@@ -30,7 +30,7 @@ public sealed class StoreTaskTests
     [Fact]
     public async Task Store_BeyondTheLentStorage_FailsNamingTheQuota()
     {
-        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["MAX_STORAGE_GB"] = "0.001" });
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["MAX_STORAGE_GB"] = "0.001", ["QUOTA_STORED_BYTES"] = "100000000" });
 
         var (_, body) = await node.Client.SubmitAsync("{\"type\":\"store\",\"data\":{\"content\":\"" + new string('z', 1_100_000) + "\"}}", "?wait=5s");
         var (_, small) = await node.Client.SubmitAsync("""{"type":"store","data":{"content":"fits"}}""", "?wait=5s");

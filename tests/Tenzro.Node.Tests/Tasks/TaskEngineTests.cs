@@ -273,8 +273,8 @@ public sealed class TaskEngineTests
     public async Task Cancel_QueuedTask_IsCancelledAndAFinalTaskIs409()
     {
         await using var node = await TestNode.StartAsync();
-        await node.Client.PostAsync("/api/node/drain", null, Timeouts.Token());
-        await node.Client.PostAsync("/api/node/resume", null, Timeouts.Token());
+        await node.Admin.PostAsync("/api/node/drain", null, Timeouts.Token());
+        await node.Admin.PostAsync("/api/node/resume", null, Timeouts.Token());
         var done = Id((await node.Client.SubmitAsync("""{"type":"store","data":{"content":"x"}}""", "?wait=5s")).Body);
 
         var again = await node.Client.DeleteAsync($"/api/tasks/{done}", Timeouts.Token());
@@ -293,13 +293,13 @@ public sealed class TaskEngineTests
         var queued = Id((await node.Client.SubmitAsync("""{"type":"script","data":{"action":"complete"}}""")).Body);
         await ResourcesApiTests.WaitUntilAsync(() => runtime.Started.Contains(running));
 
-        await node.Client.PostAsync("/api/node/drain", null, Timeouts.Token());
+        await node.Admin.PostAsync("/api/node/drain", null, Timeouts.Token());
         var refused = await node.Client.SubmitAsync("""{"type":"script","data":{"action":"complete"}}""");
         runtime.Open("r");
         await node.Client.WaitFinalAsync(running);
         await Task.Delay(200);
         var stillQueued = await node.Client.GetJsonAsync($"/api/tasks/{queued}");
-        await node.Client.PostAsync("/api/node/resume", null, Timeouts.Token());
+        await node.Admin.PostAsync("/api/node/resume", null, Timeouts.Token());
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
         Assert.Equal("queued", stillQueued["state"]!.GetValue<string>());

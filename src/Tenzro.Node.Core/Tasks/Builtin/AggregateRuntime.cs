@@ -43,7 +43,7 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
                 for (var i = 0; i < request.TaskIds.Count; i++)
                 {
                     context.CancellationToken.ThrowIfCancellationRequested();
-                    inputs.Add(ResultOf(request.TaskIds[i], i, request.Path));
+                    inputs.Add(ResultOf(request.TaskIds[i], i, request.Path, context.Task.Owner));
                 }
 
                 context.Progress.Report(0.5);
@@ -53,10 +53,12 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
             },
             context.CancellationToken);
 
-    private AggregateInput ResultOf(string taskId, int index, ResultPath? path)
+    private AggregateInput ResultOf(string taskId, int index, ResultPath? path, string reader)
     {
         var label = $"data.taskIds[{index}] ('{taskId}')";
-        var record = store.Get(taskId)
+
+        // A task of another owner is as unknown as a missing one: its existence is not this task's business.
+        var record = (store.Get(taskId) is { } found && TaskOwners.MayRead(reader, found.Spec.Owner) ? found : null)
             ?? throw new TaskExecutionException($"{label}: no task with this id is known on this node");
         if (record.State != TaskState.Completed)
         {

@@ -62,7 +62,7 @@ internal sealed class ValidateRuntime : ITaskRuntime
     {
         var errors = new ValidationErrors();
         var request = Read(context.Task, errors, checkStore: false) ?? throw new TaskExecutionException(errors.ToString());
-        var (target, expected, what) = request.TaskId is { } taskId ? Stored(taskId, request.ExpectedDigest) : (request.Task!, request.ExpectedDigest!, "the task in data.task");
+        var (target, expected, what) = request.TaskId is { } taskId ? Stored(taskId, request.ExpectedDigest, context.Task.Owner) : (request.Task!, request.ExpectedDigest!, "the task in data.task");
         if (!_runtimes.Value.TryGetValue(target.Type, out var runtime))
         {
             throw new TaskExecutionException($"{what} has type '{target.Type}', which this node does not run");
@@ -120,10 +120,12 @@ internal sealed class ValidateRuntime : ITaskRuntime
         };
     }
 
-    private (TaskSpec Task, string Expected, string What) Stored(string taskId, string? expectedDigest)
+    private (TaskSpec Task, string Expected, string What) Stored(string taskId, string? expectedDigest, string reader)
     {
         var what = $"task '{taskId}'";
-        var record = _store.Get(taskId) ?? throw new TaskExecutionException($"data.taskId: no task '{taskId}' is known on this node");
+
+        // A task of another owner is as unknown as a missing one.
+        var record = (_store.Get(taskId) is { } found && TaskOwners.MayRead(reader, found.Spec.Owner) ? found : null) ?? throw new TaskExecutionException($"data.taskId: no task '{taskId}' is known on this node");
         if (record.Spec.Type == OwnType)
         {
             throw new TaskExecutionException($"data.taskId: {what} is a validate task; a validate task cannot itself be validated");

@@ -111,11 +111,11 @@ public sealed class ModelsApiTests : IAsyncLifetime
     {
         var sha256 = await _node.Client.UploadAsync(ModelApi.CommittedModel("linear.onnx"));
 
-        var deleted = await _node.Client.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
+        var deleted = await _node.Admin.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
         var body = await TaskApi.ReadAsync(deleted);
         var get = await _node.Client.GetAsync($"/api/models/{sha256}", Timeouts.Token());
         var blob = await _node.Client.GetAsync($"/api/blobs/{sha256}", Timeouts.Token());
-        var again = await _node.Client.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
+        var again = await _node.Admin.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
 
         Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
         Assert.Equal(ModelApi.CommittedModel("linear.onnx").Length, body!["bytesFreed"]!.GetValue<long>());
@@ -135,12 +135,12 @@ public sealed class ModelsApiTests : IAsyncLifetime
         task["taskId"] = "uses-the-model";
         var (submitted, _) = await _node.Client.SubmitAsync(task.ToJsonString());
 
-        var response = await _node.Client.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
+        var response = await _node.Admin.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
         var body = await TaskApi.ReadAsync(response);
         ledger.Release("blocker");
         _node.Service<TaskEngine>().Pump();
         var final = await _node.Client.WaitFinalAsync("uses-the-model");
-        var afterwards = await _node.Client.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
+        var afterwards = await _node.Admin.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
 
         Assert.Equal(HttpStatusCode.Accepted, submitted);
         Assert.Equal(HttpStatusCode.Conflict, response.StatusCode);
@@ -162,7 +162,7 @@ public sealed class ModelsApiTests : IAsyncLifetime
 
         var result = await _node.Client.RunAsync(ModelApi.InferenceTask(sha256, new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 0, 0, 0) }));
         var list = await _node.Client.GetJsonAsync("/api/models");
-        var deleted = await _node.Client.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
+        var deleted = await _node.Admin.DeleteAsync($"/api/models/{sha256}", Timeouts.Token());
         var blob = await _node.Client.GetAsync($"/api/blobs/{sha256}", Timeouts.Token());
 
         Assert.Equal("completed", result["state"]!.GetValue<string>());
