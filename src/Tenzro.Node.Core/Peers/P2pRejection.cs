@@ -19,6 +19,7 @@ public static class P2pRejection
     public const string Flood = "flood";
     public const string Limit = "limit";
     public const string Duplicate = "duplicate";
+    public const string Unexpected = "unexpected";
 }
 
 /// <summary>A refusal: the metric reason and a sentence for the log and <c>lastError</c>.</summary>

@@ -2,7 +2,9 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Protocol;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Networking;
+using Tenzro.Node.Networking.Peers;
 
 namespace Tenzro.Node.Api;
 
@@ -12,7 +14,7 @@ internal static class NetworkApi
     public static WebApplication MapNetworkApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/network").WithTags("Network");
-        group.MapGet("/status", (RegionalLink link, RegionalOutbox outbox, EarningsLedger earnings) =>
+        group.MapGet("/status", (RegionalLink link, RegionalOutbox outbox, EarningsLedger earnings, PeerLinkService peerLinks, NetworkOptions network) =>
         {
             var snapshot = link.Snapshot();
             var totals = earnings.Totals;
@@ -52,8 +54,16 @@ internal static class NetworkApi
                     ["lastRewardAt"] = totals.LastRewardAt is { } at ? TaskStore.Format(at) : null,
                 },
                 ["peers"] = new JsonArray([.. snapshot.Peers.Select(p => (JsonNode)p)]),
+                ["links"] = new JsonObject { ["open"] = peerLinks.OpenLinks, ["max"] = peerLinks.MaxLinks },
+                ["p2p"] = new JsonObject
+                {
+                    ["host"] = network.P2pHost,
+                    ["port"] = peerLinks.Port == 0 ? null : peerLinks.Port,
+                    ["state"] = peerLinks.ListenerError is null ? "listening" : "failed",
+                    ["error"] = peerLinks.ListenerError,
+                },
             });
-        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers.");
+        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers; the peer links open and the P2P port.");
 
         group.MapGet("/outbox/{taskId}", (string taskId, RegionalOutbox outbox) =>
         {

@@ -3,6 +3,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.Networking;
+using Tenzro.Node.Networking.Peers;
 using Tenzro.Node.Runtimes.Training;
 
 namespace Tenzro.Node.Hosting;
@@ -45,6 +46,7 @@ internal static class NodeApp
         builder.Services.AddNodeHealth();
         builder.Services.AddNodeObservability(settings);
         builder.Services.AddRegionalLink();
+        builder.Services.AddPeerLinks();
 
         configure?.Invoke(builder);
 
@@ -62,6 +64,7 @@ internal static class NodeApp
         app.MapModelsApi();
         app.MapHardwareApi();
         app.MapNetworkApi();
+        app.MapPeersApi();
         app.MapBandwidthApi();
         return app;
     }

@@ -49,6 +49,7 @@ internal sealed partial class RegionalLink : BackgroundService
     private readonly TaskEngine _engine;
     private readonly ResourceSampler _sampler;
     private readonly Core.Hardware.HardwareProfiler? _profiler;
+    private readonly Core.Peers.PeerTable? _peerTable;
     private readonly RegionalLinkTimings _timings;
     private readonly TimeProvider _time;
     private readonly ILogger<RegionalLink> _logger;
@@ -87,8 +88,10 @@ internal sealed partial class RegionalLink : BackgroundService
         RegionalLinkTimings timings,
         TimeProvider time,
         ILoggerFactory loggers,
-        Core.Hardware.HardwareProfiler? profiler = null)
+        Core.Hardware.HardwareProfiler? profiler = null,
+        Core.Peers.PeerTable? peerTable = null)
     {
+        _peerTable = peerTable;
         _profiler = profiler;
         _network = network;
         _node = node;
@@ -402,8 +405,8 @@ internal sealed partial class RegionalLink : BackgroundService
             NodeType = _node.NodeType,
             NodeTier = _node.NodeTier,
             Region = _node.Region,
-            // The one open link this node holds: the regional link itself.
-            Connections = 1,
+            // CONTRACTS "Peer links": the number of open peer links.
+            Connections = _peerTable?.OpenLinks ?? 0,
             CpuPercent = usage.HostCpuPercent,
             MemoryAvailableGb = usage.MemoryAvailableBytes / bytesPerGigabyte,
             StorageFreeGb = usage.StorageFreeBytes / bytesPerGigabyte,
@@ -478,6 +481,25 @@ internal sealed partial class RegionalLink : BackgroundService
                 AddPeerLocked(peer);
             }
         }
+
+        PublishPeers();
+    }
+
+    /// <summary>Hands the regional peer list to the peer table (<c>foundBy: ["regional"]</c>, no address, no link).</summary>
+    private void PublishPeers()
+    {
+        if (_peerTable is null)
+        {
+            return;
+        }
+
+        List<(string, string?, string?)> peers;
+        lock (_lock)
+        {
+            peers = [.. _peers.Select(p => (p.Key, RegionalMessages.StringMember(p.Value, "nodeTier") ?? RegionalMessages.StringMember(p.Value, "tier"), RegionalMessages.StringMember(p.Value, "region")))];
+        }
+
+        _peerTable.ReplaceSource(Core.Peers.PeerSource.Regional, peers);
     }
 
     private void AddPeer(JsonObject? peer)
@@ -491,6 +513,8 @@ internal sealed partial class RegionalLink : BackgroundService
         {
             AddPeerLocked(peer);
         }
+
+        PublishPeers();
     }
 
     private void AddPeerLocked(JsonObject peer)
@@ -512,6 +536,8 @@ internal sealed partial class RegionalLink : BackgroundService
         {
             _peers.Remove(peerId);
         }
+
+        PublishPeers();
     }
 
     private readonly record struct AttemptOutcome(bool Joined, string Reason)
