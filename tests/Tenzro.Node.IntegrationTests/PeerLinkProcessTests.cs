@@ -38,6 +38,38 @@ public sealed class PeerLinkProcessTests
         Assert.Equal(2, status!["links"]!["open"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task Cli_PeersResetAndDiagnostics_ShowAndCheckTheLinks()
+    {
+        var ports = new[] { NodeProcess.FreePort(), NodeProcess.FreePort() };
+        await using var a = await StartAsync(ports[0]);
+        var aId = await IdOfAsync(a);
+        await using var b = await StartAsync(ports[1], Entry(aId, ports[0]));
+        await WaitLinkedAsync([a, b], [aId, await IdOfAsync(b)]);
+
+        var (tableExit, table) = await Cli.RunAsync("peers", "--url", b.BaseAddress.ToString());
+        var (jsonExit, json) = await Cli.RunAsync("peers", "--json", "--url", b.BaseAddress.ToString());
+        var (resetExit, reset) = await Cli.RunAsync("reset-connections", "--peers", "--url", b.BaseAddress.ToString());
+        var wrongId = new string('a', 64);
+        var (diagnosticsExit, diagnostics) = await Cli.RunInAsync(null, new Dictionary<string, string>
+        {
+            ["BOOTSTRAP_NODES"] = $"{Entry(aId, ports[0])},{Entry(wrongId, ports[0])}",
+        }, "network-diagnostics", "--timeout", "5");
+
+        Assert.Equal(0, tableExit);
+        Assert.Contains(aId[..16], table, StringComparison.Ordinal);
+        Assert.Contains("open", table, StringComparison.Ordinal);
+        Assert.Equal(0, jsonExit);
+        Assert.Equal(aId, JsonNode.Parse(json)!["peers"]![0]!["id"]!.GetValue<string>());
+        Assert.Equal(0, resetExit);
+        Assert.Contains("peer links reset: 1 closed", reset, StringComparison.Ordinal);
+        Assert.Equal(1, diagnosticsExit);
+        Assert.Contains("ok   hello", diagnostics, StringComparison.Ordinal);
+        Assert.Contains("FAIL identity", diagnostics, StringComparison.Ordinal);
+        Assert.Contains("wrong id", diagnostics, StringComparison.Ordinal);
+        await WaitLinkedAsync([a, b], [aId, await IdOfAsync(b)]);
+    }
+
     private static string Entry(string id, int port) => $"tenzro://{id}@127.0.0.1:{port}";
 
     private static Task<NodeProcess> StartAsync(int p2pPort, string? bootstrap = null, string? dataDirectory = null, int? port = null)

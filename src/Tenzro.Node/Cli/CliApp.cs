@@ -61,6 +61,7 @@ internal static class CliApp
         root.Subcommands.Add(NetworkCommands.ResetConnections());
         root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
         root.Subcommands.Add(NetworkCommands.Bandwidth());
+        root.Subcommands.Add(PeerCommands.Peers());
         return root;
     }
 
