@@ -1,10 +1,9 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Core.Configuration;
-using Tenzro.Node.Networking;
-using Tenzro.Node.Networking.Peers;
+using Tenzro.Node.Core.Peers;
 
 namespace Tenzro.Node.Api;
 
@@ -14,7 +13,7 @@ internal static class NetworkApi
     public static WebApplication MapNetworkApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/network").WithTags("Network");
-        group.MapGet("/status", (RegionalLink link, RegionalOutbox outbox, EarningsLedger earnings, PeerLinkService peerLinks, NetworkOptions network) =>
+        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, NetworkOptions network) =>
         {
             var snapshot = link.Snapshot();
             var totals = earnings.Totals;
@@ -83,7 +82,7 @@ internal static class NetworkApi
             });
         }).WithName("GetRegionalMessages").WithSummary("What was written to the regional node about one task, with the regional node's error answers.");
 
-        group.MapPost("/reset", (HttpContext context, RegionalLink link) =>
+        group.MapPost("/reset", (HttpContext context, IRegionalLinkStatus link) =>
         {
             if (LocalAdmin.Refusal(context, "Resetting the regional link is an admin action") is { } refusal)
             {

@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Core.Tasks;
-using Tenzro.Node.Networking.Peers;
 
 namespace Tenzro.Node.Api;
 
@@ -28,7 +27,7 @@ internal static class PeersApi
             return TypedResults.Json(new JsonObject { ["peers"] = new JsonArray([.. peers]) });
         }).WithName("GetPeers").WithSummary("Every peer this node knows: how it was found, its link and round trip, and the last error.");
 
-        group.MapPost("/redial", async (HttpContext context, PeerLinkService links) =>
+        group.MapPost("/redial", async (HttpContext context, IPeerLinks links) =>
         {
             if (LocalAdmin.Refusal(context, "Redialling the peer links is an admin action") is { } refusal)
             {

@@ -10,8 +10,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
-using Tenzro.Node.Networking;
+using Tenzro.Node.Core.Regional;
+using Tenzro.Node.Networking.Regional;
 
 namespace Tenzro.Node.Cli;
 

@@ -2,7 +2,7 @@ using Tenzro.Node.Api;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
-using Tenzro.Node.Networking;
+using Tenzro.Node.Networking.Regional;
 using Tenzro.Node.Networking.Peers;
 using Tenzro.Node.Runtimes.Training;
 

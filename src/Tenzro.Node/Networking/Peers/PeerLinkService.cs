@@ -26,7 +26,7 @@ namespace Tenzro.Node.Networking.Peers;
 /// thread. Lifecycle: the listener is bound in <see cref="StartAsync"/> (so the port is known before the API
 /// answers); a port that cannot be bound is reported by <see cref="ListenerError"/> and the node keeps running.
 /// </remarks>
-internal sealed partial class PeerLinkService : BackgroundService
+internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
 {
     private const int MaxInboundPerAddress = 4;
     private readonly NetworkOptions _network;

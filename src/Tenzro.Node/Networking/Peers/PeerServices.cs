@@ -15,13 +15,14 @@ internal static class PeerServices
         services.AddSingleton(sp => new PeerTransport(sp.GetRequiredService<Core.Identity.NodeIdentity>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<PeerLinkService>();
         services.AddHostedService(sp => sp.GetRequiredService<PeerLinkService>());
+        services.AddSingleton<IPeerLinks>(sp => sp.GetRequiredService<PeerLinkService>());
         services.AddHealthChecks().AddCheck<PeerHealthCheck>("p2p");
         return services;
     }
 }
 
 /// <summary>The <c>p2p</c> entry of <c>/health</c>: degraded with the reason when the peer-link port cannot be bound.</summary>
-internal sealed class PeerHealthCheck(PeerLinkService links) : IHealthCheck
+internal sealed class PeerHealthCheck(IPeerLinks links) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(links.ListenerError is { } error

@@ -2,11 +2,11 @@ using System.Net.WebSockets;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Tasks;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Networking.Regional;
 
 /// <summary>Time limits of the regional link that are fixed by the protocol rather than configured.</summary>
 internal sealed record RegionalLinkTimings
@@ -34,7 +34,7 @@ internal sealed record RegionalLinkTimings
 /// hosted service registered after the task engine's, so that its <see cref="StopAsync"/> (flush the outbox,
 /// send <c>leave</c>, close) runs before the engine stops.
 /// </remarks>
-internal sealed partial class RegionalLink : BackgroundService
+internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkStatus
 {
     private const int RecentErrorCount = 20;
     private const int RecentSendCount = 64;
