@@ -549,6 +549,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             {
                 if (_links.Count >= _network.MaxPeerLinks)
                 {
+                    _metrics.Rejected(P2pRejection.Limit);
                     throw new PeerLinkException($"MAX_PEER_LINKS ({_network.MaxPeerLinks}) links are open", P2pRejection.Limit);
                 }
 
