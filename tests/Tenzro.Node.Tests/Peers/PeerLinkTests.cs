@@ -64,12 +64,16 @@ public sealed class PeerLinkTests
         var entry = PeerKit.AddressOf(a) with { NodeId = wrong.NodeId };
         await using var d = await PeerKit.StartNodeAsync(new Dictionary<string, string?> { ["BOOTSTRAP_NODES"] = entry.ToString() });
 
-        await PeerKit.WaitUntilAsync(async () => (await d.PeersAsync()).Any(p => p["lastError"]?.GetValue<string>().Contains("wrong id", StringComparison.Ordinal) == true),
-            "the wrong-id entry was not listed with its error");
+        // The entry is redialled every few hundred ms, so it is "connecting" part of the time; wait for a failed listing.
+        JsonObject? listed = null;
+        await PeerKit.WaitUntilAsync(async () =>
+        {
+            listed = (await d.PeersAsync()).SingleOrDefault(p => p["link"]!.GetValue<string>() == "failed");
+            return listed?["lastError"]?.GetValue<string>().Contains("wrong id", StringComparison.Ordinal) == true;
+        }, "the wrong-id entry was not listed failed with its error");
 
-        var listed = Assert.Single(await d.PeersAsync());
-        Assert.Equal(wrong.NodeId, listed["id"]!.GetValue<string>());
-        Assert.Equal("failed", listed["link"]!.GetValue<string>());
+        Assert.Equal(wrong.NodeId, listed!["id"]!.GetValue<string>());
+        Assert.Single(await d.PeersAsync());
         Assert.Empty(await a.PeersAsync());
         await d.WaitRejectedAsync(P2pRejection.WrongId);
     }
@@ -213,6 +217,24 @@ public sealed class PeerLinkTests
         await DrainAsync(link);
 
         await a.WaitRejectedAsync(P2pRejection.Oversized);
+    }
+
+    [Fact]
+    public async Task Listener_MaxPeerLinksOpen_RefusesTheNextPeerBeforeTls()
+    {
+        await using var a = await PeerKit.StartNodeAsync(new Dictionary<string, string?> { ["MAX_PEER_LINKS"] = "1" });
+        using var first = new HandPeer();
+        using var second = new HandPeer();
+        await using var open = await first.DialAsync(a);
+        await PeerKit.SendAsync(open.Socket, first.Hello());
+        Assert.Equal("hello", (await PeerKit.ReceiveAsync(open.Socket))?["type"]?.GetValue<string>());
+
+        await Assert.ThrowsAnyAsync<Exception>(() => second.DialAsync(a));
+
+        await a.WaitRejectedAsync(P2pRejection.Limit);
+        var listed = Assert.Single(await a.PeersAsync());
+        Assert.Equal(first.Identity.NodeId, listed["id"]!.GetValue<string>());
+        Assert.Equal("open", listed["link"]!.GetValue<string>());
     }
 
     [Fact]

@@ -49,6 +49,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     private readonly Dictionary<string, PeerLink> _links = new(StringComparer.Ordinal);
     private readonly HashSet<PeerLink> _pending = [];
     private readonly Dictionary<string, CancellationTokenSource> _redial = new(StringComparer.Ordinal);
+    private readonly Dictionary<IPAddress, int> _inbound = [];
     private Socket? _listener;
     private CancellationToken _stopping;
 
@@ -223,7 +224,14 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         {
             foreach (var wake in _redial.Values)
             {
-                wake.Cancel();
+                try
+                {
+                    wake.Cancel();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // That dial loop is between two rounds; it dials at once anyway.
+                }
             }
         }
 
@@ -265,6 +273,24 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             return;
         }
 
+        try
+        {
+            await AcceptAdmittedAsync(socket, remote, stoppingToken);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                if (--_inbound[remote.Address] == 0)
+                {
+                    _inbound.Remove(remote.Address);
+                }
+            }
+        }
+    }
+
+    private async Task AcceptAdmittedAsync(Socket socket, IPEndPoint remote, CancellationToken stoppingToken)
+    {
         PeerConnection connection;
         try
         {
@@ -294,20 +320,28 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         await RunLinkAsync(connection, PeerSource.Inbound, stoppingToken);
     }
 
+    /// <summary>
+    /// Admits an inbound connection before any TLS work is spent on it: links and handshakes in progress count
+    /// against MAX_PEER_LINKS, and one remote address may hold at most four inbound connections (loopback exempt).
+    /// An admitted connection is counted in <see cref="_inbound"/> until it ends.
+    /// </summary>
     private P2pRefusal? AdmitInbound(IPAddress remote)
     {
         lock (_lock)
         {
-            var all = _links.Values.Concat(_pending).ToList();
-            if (all.Count >= _network.MaxPeerLinks)
+            var inboundUnregistered = _inbound.Values.Sum() - _links.Values.Count(l => !l.Dialled);
+            if (_links.Count + _pending.Count(l => l.Dialled) + Math.Max(0, inboundUnregistered) >= _network.MaxPeerLinks)
             {
-                return new P2pRefusal(P2pRejection.Limit, $"MAX_PEER_LINKS ({_network.MaxPeerLinks}) links are open");
+                return new P2pRefusal(P2pRejection.Limit, $"MAX_PEER_LINKS ({_network.MaxPeerLinks}) links are open or being opened");
             }
 
-            if (!IPAddress.IsLoopback(remote) && all.Count(l => !l.Dialled && l.Remote.Address.Equals(remote)) >= MaxInboundPerAddress)
+            var fromThere = _inbound.GetValueOrDefault(remote);
+            if (!IPAddress.IsLoopback(remote) && fromThere >= MaxInboundPerAddress)
             {
                 return new P2pRefusal(P2pRejection.Limit, $"{MaxInboundPerAddress} inbound links from {remote} are open already");
             }
+
+            _inbound[remote] = fromThere + 1;
         }
 
         return null;
