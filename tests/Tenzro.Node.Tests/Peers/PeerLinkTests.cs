@@ -108,11 +108,9 @@ public sealed class PeerLinkTests
         hello["timestamp"] = Timestamps.Format(DateTimeOffset.UtcNow.AddMinutes(-6));
         DomainSignature.Sign(hello, SignatureDomain.PeerHello, peer.Identity);
 
-        await using var link = await peer.DialAsync(a);
-        await PeerKit.SendAsync(link.Socket, hello);
-        await DrainAsync(link);
+        var closed = await RefusedAsync(a, peer, hello);
 
-        Assert.StartsWith(P2pRejection.Stale, link.Socket.CloseStatusDescription, StringComparison.Ordinal);
+        Assert.StartsWith(P2pRejection.Stale, closed, StringComparison.Ordinal);
         await a.WaitRejectedAsync(P2pRejection.Stale);
     }
 
@@ -122,11 +120,9 @@ public sealed class PeerLinkTests
         await using var a = await PeerKit.StartNodeAsync();
         using var peer = new HandPeer();
 
-        await using var link = await peer.DialAsync(a);
-        await PeerKit.SendAsync(link.Socket, peer.Hello(domain: SignatureDomain.Group));
-        await DrainAsync(link);
+        var closed = await RefusedAsync(a, peer, peer.Hello(domain: SignatureDomain.Group));
 
-        Assert.StartsWith(P2pRejection.BadSignature, link.Socket.CloseStatusDescription, StringComparison.Ordinal);
+        Assert.StartsWith(P2pRejection.BadSignature, closed, StringComparison.Ordinal);
         await a.WaitRejectedAsync(P2pRejection.BadSignature);
     }
 
@@ -137,11 +133,9 @@ public sealed class PeerLinkTests
         using var peer = new HandPeer();
         using var victim = NodeIdentity.CreateEphemeral();
 
-        await using var link = await peer.DialAsync(a);
-        await PeerKit.SendAsync(link.Socket, peer.Hello(peer.Record(of: victim)));
-        await DrainAsync(link);
+        var closed = await RefusedAsync(a, peer, peer.Hello(peer.Record(of: victim)));
 
-        Assert.StartsWith(P2pRejection.Certificate, link.Socket.CloseStatusDescription, StringComparison.Ordinal);
+        Assert.StartsWith(P2pRejection.Certificate, closed, StringComparison.Ordinal);
         Assert.DoesNotContain(await a.PeersAsync(), p => p["link"]!.GetValue<string>() == "open");
     }
 
@@ -151,10 +145,9 @@ public sealed class PeerLinkTests
         await using var a = await PeerKit.StartNodeAsync();
         using var peer = new HandPeer();
 
-        await using var link = await peer.DialAsync(a);
-        await PeerKit.SendAsync(link.Socket, peer.Hello(peer.Record(protocol: "2.0")));
-        await DrainAsync(link);
+        var closed = await RefusedAsync(a, peer, peer.Hello(peer.Record(protocol: "2.0")));
 
+        Assert.StartsWith(P2pRejection.Version, closed, StringComparison.Ordinal);
         var listed = Assert.Single(await a.PeersAsync());
         Assert.Equal(peer.Identity.NodeId, listed["id"]!.GetValue<string>());
         Assert.Equal("failed", listed["link"]!.GetValue<string>());
@@ -211,11 +204,9 @@ public sealed class PeerLinkTests
     {
         await using var a = await PeerKit.StartNodeAsync();
         using var peer = new HandPeer();
-        await using var link = await peer.DialAsync(a);
+        var closed = await RefusedAsync(a, peer, new JsonObject { ["type"] = "hello", ["padding"] = new string('x', 70 * 1024) });
 
-        await PeerKit.SendAsync(link.Socket, new JsonObject { ["type"] = "hello", ["padding"] = new string('x', 70 * 1024) });
-        await DrainAsync(link);
-
+        Assert.StartsWith(P2pRejection.Oversized, closed, StringComparison.Ordinal);
         await a.WaitRejectedAsync(P2pRejection.Oversized);
     }
 
@@ -285,6 +276,15 @@ public sealed class PeerLinkTests
         var status = await a.Client.GetJsonAsync("/api/network/status");
         Assert.Equal("failed", status["p2p"]!["state"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, (await a.Client.GetAsync("/status", Timeouts.Token())).StatusCode);
+    }
+
+    /// <summary>Dials <paramref name="node"/>, sends <paramref name="first"/> and returns the reason the node closed the link with.</summary>
+    private static async Task<string?> RefusedAsync(TestNode node, HandPeer peer, JsonObject first)
+    {
+        await using var link = await peer.DialAsync(node);
+        await PeerKit.SendAsync(link.Socket, first);
+        await DrainAsync(link);
+        return link.Socket.CloseStatusDescription;
     }
 
     /// <summary>Reads until the node closes the link (its reason is then in the close description).</summary>

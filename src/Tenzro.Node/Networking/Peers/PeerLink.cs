@@ -112,8 +112,23 @@ internal sealed class PeerLink : IAsyncDisposable
         timeout.CancelAfter(_timings.HelloTimeout);
         var started = _time.GetTimestamp();
         await SendAsync(hello, timeout.Token);
-        var message = await ReceiveAsync(MaxFrameBeforeHello, timeout.Token)
-            ?? throw new PeerLinkException("the peer closed the link before its hello: " + (_connection.Socket.CloseStatusDescription ?? "no reason given"));
+        JsonObject? message;
+        try
+        {
+            message = await ReceiveAsync(MaxFrameBeforeHello, timeout.Token);
+        }
+        catch (PeerLinkException e) when (e.Reason is not null)
+        {
+            // Oversized, malformed or flooding before the hello: counted where it was found; tell the peer why.
+            await CloseAsync($"{e.Reason}: {e.Message}", e.Reason == P2pRejection.Oversized ? WebSocketCloseStatus.MessageTooBig : WebSocketCloseStatus.PolicyViolation);
+            throw;
+        }
+
+        if (message is null)
+        {
+            throw new PeerLinkException("the peer closed the link before its hello: " + (_connection.Socket.CloseStatusDescription ?? "no reason given"));
+        }
+
         RttMs = Math.Round(_time.GetElapsedTime(started).TotalMilliseconds, 3);
         NoteRtt(RttMs);
         _metrics.Message(Type(message), "in");
