@@ -32,6 +32,7 @@ namespace Tenzro.Node.Benchmarks.Peers;
 [MedianColumn]
 public class PeerLinkBenchmarks
 {
+    private static readonly PeerLinkTimings Unlimited = new() { MessagesPerSecond = int.MaxValue, BytesPerSecond = long.MaxValue };
     private static readonly byte[] PingFrame = Encoding.UTF8.GetBytes("{\"type\":\"ping\",\"id\":1}");
     private WebApplication _node = null!;
     private WebApplication _echo = null!;
@@ -50,6 +51,7 @@ public class PeerLinkBenchmarks
     private TaskCompletionSource<double> _pong = new();
     private readonly byte[] _buffer = new byte[4096];
 
+    // The per-peer quota (200 messages a second) would cut either side off as a flood: the benchmark pings as fast as it can.
     [GlobalSetup]
     public async Task SetupAsync()
     {
@@ -61,8 +63,7 @@ public class PeerLinkBenchmarks
             ["LOCAL_DISCOVERY_PORT"] = "0", ["RAFT_PORT"] = "0", ["P2P_HOST"] = "127.0.0.1",
             ["LAN_DISCOVERY_ENABLED"] = "false", ["DHT_ENABLED"] = "false",
         }).Build());
-        // The per-peer quota (200 messages a second) would cut this client off as a flood: the benchmark pings as fast as it can.
-        _node = NodeApp.Create(settings, b => b.Services.AddSingleton(new PeerLinkTimings { MessagesPerSecond = int.MaxValue, BytesPerSecond = long.MaxValue }));
+            _node = NodeApp.Create(settings, b => b.Services.AddSingleton(Unlimited));
         await _node.StartAsync();
         _address = new PeerAddress(_node.Services.GetRequiredService<NodeIdentity>().NodeId, "127.0.0.1", _node.Services.GetRequiredService<PeerLinkService>().Port);
 
@@ -150,7 +151,7 @@ public class PeerLinkBenchmarks
 
     private async Task<PeerLink> OpenLinkAsync()
     {
-        var link = new PeerLink(await _transport.DialAsync(_address, CancellationToken.None), new PeerLinkTimings(), TimeProvider.System, _metrics);
+        var link = new PeerLink(await _transport.DialAsync(_address, CancellationToken.None), Unlimited, TimeProvider.System, _metrics);
         var hello = _guard.StampAndSign(new JsonObject { ["type"] = "hello", ["record"] = _record.Json.DeepClone() }, SignatureDomain.PeerHello, _identity);
         await link.HandshakeAsync(hello, _guard, CancellationToken.None);
         return link;

@@ -51,7 +51,9 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
     public const string Path = "/p2p";
     private const int MaxHeaderBytes = 8192;
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
-    private readonly Lazy<X509Certificate2> _certificate = new(() => certificate ?? PeerCertificate.Create(identity, time.GetUtcNow()));
+    // One certificate and one certificate context for every connection: building the context walks the chain.
+    private readonly Lazy<SslStreamCertificateContext> _context = new(() =>
+        SslStreamCertificateContext.Create(certificate ?? PeerCertificate.Create(identity, time.GetUtcNow()), null, offline: true));
 
     /// <summary>Opens TCP to <paramref name="address"/>.</summary>
     public static async Task<Socket> ConnectTcpAsync(PeerAddress address, CancellationToken cancellationToken)
@@ -83,7 +85,7 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
         {
             TargetHost = "tenzro-" + NodeRecord.Short(expectedId),
             EnabledSslProtocols = SslProtocols.Tls13,
-            ClientCertificateContext = SslStreamCertificateContext.Create(_certificate.Value, null, offline: true),
+            ClientCertificateContext = _context.Value,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             RemoteCertificateValidationCallback = (_, remote, _, _) =>
             {
@@ -125,7 +127,7 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
         var ssl = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
         var options = new SslServerAuthenticationOptions
         {
-            ServerCertificateContext = SslStreamCertificateContext.Create(_certificate.Value, null, offline: true),
+            ServerCertificateContext = _context.Value,
             ClientCertificateRequired = true,
             EnabledSslProtocols = SslProtocols.Tls13,
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
@@ -175,6 +177,8 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(HandshakeTimeout);
         var remote = (IPEndPoint)socket.RemoteEndPoint!;
+        // Small frames (the upgrade answer, then the hello) must not wait for Nagle's algorithm and a delayed ACK.
+        socket.NoDelay = true;
         var (ssl, proven) = await AuthenticateAsServerAsync(socket, timeout.Token);
         try
         {
