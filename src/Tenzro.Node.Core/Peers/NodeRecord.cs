@@ -83,6 +83,9 @@ public sealed record NodeRecord
 
     public bool IsExpired(DateTimeOffset now) => now >= ExpiresAt;
 
+    /// <summary>Of two records of one node, the one with the higher <c>seq</c> wins; a record of another node never replaces this one.</summary>
+    public bool Supersedes(NodeRecord? other) => other is null || (other.Id == Id && Seq > other.Seq);
+
     /// <summary>Builds and signs a record of <paramref name="identity"/>.</summary>
     /// <exception cref="ArgumentException">The record would exceed <see cref="MaxCanonicalBytes"/>.</exception>
     public static NodeRecord Create(NodeIdentity identity, NodeRecordContent content, long seq, DateTimeOffset expiresAt)

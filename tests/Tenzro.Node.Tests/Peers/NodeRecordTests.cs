@@ -164,6 +164,20 @@ public sealed class NodeRecordTests : IDisposable
     }
 
     [Fact]
+    public void Supersedes_HigherSeqOfTheSameNode_WinsAndAnotherNodeNever()
+    {
+        using var other = NodeIdentity.CreateEphemeral();
+        var older = NodeRecord.Create(_identity, Content(), 7, Now.AddHours(1));
+        var newer = NodeRecord.Create(_identity, Content(cpu: 1), 8, Now.AddHours(1));
+        var stranger = NodeRecord.Create(other, Content(), 99, Now.AddHours(1));
+
+        Assert.True(newer.Supersedes(older));
+        Assert.False(older.Supersedes(newer));
+        Assert.False(stranger.Supersedes(older));
+        Assert.True(older.Supersedes(null));
+    }
+
+    [Fact]
     public void Signer_NewSignerAfterRestart_StartsAboveTheOldSeq()
     {
         var before = new NodeRecordSigner(_identity, _time).Current(Content());

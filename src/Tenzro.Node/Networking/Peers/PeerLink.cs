@@ -250,7 +250,15 @@ internal sealed class PeerLink : IAsyncDisposable
         }
 
         _connection.Socket.Abort();
-        await _closed.CancelAsync();
+        try
+        {
+            await _closed.CancelAsync();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The link was disposed meanwhile: it has ended already.
+        }
+
         End(reason);
     }
 

@@ -220,18 +220,22 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             await link.CloseAsync("reset requested by the node's operator");
         }
 
+        List<CancellationTokenSource> wakes;
         lock (_lock)
         {
-            foreach (var wake in _redial.Values)
+            wakes = [.. _redial.Values];
+        }
+
+        // Cancelled outside the lock: a dial loop may resume inline on this thread and take it.
+        foreach (var wake in wakes)
+        {
+            try
             {
-                try
-                {
-                    wake.Cancel();
-                }
-                catch (ObjectDisposedException)
-                {
-                    // That dial loop is between two rounds; it dials at once anyway.
-                }
+                wake.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // That dial loop is between two rounds; it dials at once anyway.
             }
         }
 
@@ -352,6 +356,8 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         var pipeline = DialPipeline();
         while (!stoppingToken.IsCancellationRequested)
         {
+            // Never loop inline: a round that ends at once (a link closed a moment ago) resumes on the thread pool.
+            await Task.Yield();
             using var wake = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
             lock (_lock)
             {
@@ -419,7 +425,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     {
         lock (_lock)
         {
-            if (_links.TryGetValue(peer.NodeId, out var open))
+            if (_links.TryGetValue(peer.NodeId, out var open) && !open.Completion.IsCompleted)
             {
                 return open;
             }
@@ -449,7 +455,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         }
 
         var link = await OpenLinkAsync(connection, PeerSource.Bootstrap, cancellationToken)
-            ?? Current(peer.NodeId)
+            ?? (Current(peer.NodeId) is { Completion.IsCompleted: false } current ? current : null)
             ?? throw new PeerLinkException(_table.Get(peer.NodeId)?.LastError ?? "the link was refused");
         if (!link.Dialled)
         {
@@ -493,7 +499,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
                 Link = PeerLinkState.Open,
                 RttMs = link.RttMs,
                 LastError = null,
-                Record = record,
+                Record = record.Supersedes(e.Record) ? record : e.Record,
             });
             if (duplicate is not null)
             {
