@@ -4,7 +4,7 @@ Run after adding a setting: python3 tools/gen-settings-docs.py (a test checks bo
 import pathlib, re
 root = pathlib.Path(__file__).resolve().parent.parent
 src = (root / "src/Tenzro.Node.Core/Configuration/SettingCatalog.cs").read_text()
-entries = re.findall(r'new\("([A-Z_]+)", "([^"]*)", "([A-Za-z]+)", "((?:[^"\\]|\\.)*)"\)', src)
+entries = re.findall(r'new\("([A-Z0-9_]+)", "([^"]*)", "([A-Za-z]+)", "((?:[^"\\]|\\.)*)"\)', src)
 env = ["# Tenzro Local Node settings. Every key is optional: the values shown are the embedded defaults.",
        "# Precedence: command line (--set KEY=VALUE) > environment > this file > defaults.",
        "# Intervals are milliseconds; TASK_TIMEOUT and RESULT_RETENTION_PERIOD are seconds.", ""]

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Json;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Runtimes.Wasm;

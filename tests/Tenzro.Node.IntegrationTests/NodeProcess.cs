@@ -132,6 +132,11 @@ public sealed class NodeProcess : IAsyncDisposable
         start.Environment["MIN_STORAGE_GB"] = "0";
         start.Environment["METRICS_UPDATE_INTERVAL"] = "200";
         start.Environment["HEALTH_CHECK_INTERVAL"] = "200";
+        start.Environment["LOCAL_DISCOVERY_PORT"] = "0";
+        start.Environment["RAFT_PORT"] = "0";
+        start.Environment["P2P_HOST"] = "127.0.0.1";
+        start.Environment["LAN_DISCOVERY_ENABLED"] = "false";
+        start.Environment["DHT_ENABLED"] = "false";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 
 namespace Tenzro.Node.Benchmarks.Micro;
 

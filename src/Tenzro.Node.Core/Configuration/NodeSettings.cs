@@ -71,6 +71,7 @@ public sealed record NodeSettings
             dataDir = "./data";
         }
 
+        var bootstrap = BootstrapEntries.Read(r);
         var settings = new NodeSettings
         {
             Node = new NodeOptions
@@ -103,7 +104,14 @@ public sealed record NodeSettings
             },
             Network = new NetworkOptions
             {
-                BootstrapNodes = r.UrlList("BOOTSTRAP_NODES", "ws", "wss"),
+                BootstrapNodes = bootstrap.Regional,
+                BootstrapPeers = bootstrap.Peers,
+                DhtContacts = bootstrap.DhtContacts,
+                P2pHost = IpAddress(r, "P2P_HOST"),
+                AdvertiseAddress = AdvertiseAddress(r),
+                MaxPeerLinks = r.Int("MAX_PEER_LINKS", 1, 4096),
+                RaftPort = r.Int("RAFT_PORT", 0, 65535),
+                LanDiscovery = r.OneOf("LAN_DISCOVERY_ENABLED", ["auto", "true", "false"]),
                 RegionalNodeUrl = r.OptionalUrl("REGIONAL_NODE_URL", "ws", "wss"),
                 HeartbeatInterval = r.Milliseconds("HEARTBEAT_INTERVAL", 10, 86_400_000),
                 ReconnectInterval = r.Milliseconds("RECONNECT_INTERVAL", 10, 86_400_000),
@@ -310,6 +318,36 @@ public sealed record NodeSettings
         {
             r.Fail("ACTIVE_MAX_MEMORY_GB", r.Raw("ACTIVE_MAX_MEMORY_GB"), $"at most MAX_MEMORY_GB ({r.Raw("MAX_MEMORY_GB")}), or empty");
         }
+    }
+
+    /// <summary>An IP address literal (the listener binds it, so a name would be ambiguous).</summary>
+    private static string IpAddress(SettingsReader r, string key)
+    {
+        var value = r.String(key);
+        if (!System.Net.IPAddress.TryParse(value, out _))
+        {
+            r.Fail(key, value, "an IP address such as 0.0.0.0, 127.0.0.1 or ::");
+            return SettingCatalog.Get(key).Default;
+        }
+
+        return value;
+    }
+
+    /// <summary>ADVERTISE_ADDRESS: empty, or a host name or IP address without a port or scheme.</summary>
+    private static string? AdvertiseAddress(SettingsReader r)
+    {
+        if (r.OptionalString("ADVERTISE_ADDRESS") is not { } value)
+        {
+            return null;
+        }
+
+        if (System.Net.IPAddress.TryParse(value, out _) || Uri.CheckHostName(value) == UriHostNameType.Dns)
+        {
+            return value;
+        }
+
+        r.Fail("ADVERTISE_ADDRESS", value, "empty, or a host name or IP address (no scheme, no port)");
+        return null;
     }
 
     private static string RequireNonEmpty(SettingsReader r, string key)

@@ -46,7 +46,38 @@ public sealed record LoggingOptions
 /// <summary>The regional link and peer discovery.</summary>
 public sealed record NetworkOptions
 {
+    /// <summary>The ws:// and wss:// entries of BOOTSTRAP_NODES: regional nodes only.</summary>
     public IReadOnlyList<Uri> BootstrapNodes { get; init; } = [];
+
+    /// <summary>The <c>tenzro://&lt;node id&gt;@host:port</c> entries of BOOTSTRAP_NODES: peers to keep linked.</summary>
+    public IReadOnlyList<PeerAddress> BootstrapPeers { get; init; } = [];
+
+    /// <summary>The <c>udp://host:port</c> entries of BOOTSTRAP_NODES: DHT contacts for the DHT to join through.</summary>
+    public IReadOnlyList<DnsEndPointText> DhtContacts { get; init; } = [];
+
+    /// <summary>P2P_HOST: the address the peer-link listener (and later the DHT and group log) binds.</summary>
+    public string P2pHost { get; init; } = "0.0.0.0";
+
+    /// <summary>ADVERTISE_ADDRESS: the host peers are told to dial; null: each interface's own address.</summary>
+    public string? AdvertiseAddress { get; init; }
+
+    /// <summary>MAX_PEER_LINKS: open peer links at most, inbound and outbound together.</summary>
+    public int MaxPeerLinks { get; init; } = 32;
+
+    /// <summary>RAFT_PORT: the aggregation group log's TCP port (0 picks a free one), announced in the node record.</summary>
+    public int RaftPort { get; init; } = 8082;
+
+    /// <summary>LAN_DISCOVERY_ENABLED as written: auto, true or false.</summary>
+    public string LanDiscovery { get; init; } = "auto";
+
+    /// <summary>Whether LAN discovery runs: <c>auto</c> means on only when the node takes part in a network.</summary>
+    public bool LanDiscoveryEnabled => LanDiscovery switch
+    {
+        "true" => true,
+        "false" => false,
+        _ => EffectiveRegionalUrl is not null || BootstrapPeers.Count > 0 || DhtContacts.Count > 0,
+    };
+
     public Uri? RegionalNodeUrl { get; init; }
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(15);
     public TimeSpan ReconnectInterval { get; init; } = TimeSpan.FromSeconds(5);
@@ -76,6 +107,21 @@ public sealed record NetworkOptions
 
     /// <summary>The regional node to join: REGIONAL_NODE_URL, else the first BOOTSTRAP_NODES entry; null when standalone.</summary>
     public Uri? EffectiveRegionalUrl => RegionalNodeUrl ?? (BootstrapNodes.Count > 0 ? BootstrapNodes[0] : null);
+}
+
+/// <summary>A peer to dial: its node id (lowercase hex SHA-256 of its Ed25519 key) and its address.</summary>
+public sealed record PeerAddress(string NodeId, string Host, int Port)
+{
+    public override string ToString() => $"tenzro://{NodeId}@{Endpoint}";
+
+    /// <summary><c>host:port</c>, with an IPv6 host in brackets.</summary>
+    public string Endpoint => new DnsEndPointText(Host, Port).ToString();
+}
+
+/// <summary>A host name or address and a port, as written in configuration.</summary>
+public sealed record DnsEndPointText(string Host, int Port)
+{
+    public override string ToString() => Host.Contains(':', StringComparison.Ordinal) ? $"[{Host}]:{Port}" : $"{Host}:{Port}";
 }
 
 public sealed record AggregationOptions

@@ -17,7 +17,7 @@ public sealed class NodeIdentity : IDisposable
     {
         _key = key;
         PublicKey = key.PublicKey.Export(KeyBlobFormat.RawPublicKey);
-        NodeId = Convert.ToHexStringLower(SHA256.HashData(PublicKey));
+        NodeId = DomainSignature.NodeIdOf(PublicKey);
         PeerId = deviceId ?? NodeId;
     }
 

@@ -1,8 +1,9 @@
 using System.Net;
 using System.Text.Json.Nodes;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Tasks;
-using Tenzro.Node.Networking;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Peers;
 
 using Tenzro.Node.Security;
 
@@ -14,7 +15,7 @@ internal static class NetworkApi
     public static WebApplication MapNetworkApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/network").WithTags("Network");
-        group.MapGet("/status", (RegionalLink link, RegionalOutbox outbox, EarningsLedger earnings) =>
+        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, NetworkOptions network) =>
         {
             var snapshot = link.Snapshot();
             var totals = earnings.Totals;
@@ -58,8 +59,16 @@ internal static class NetworkApi
                     ["lastRewardAt"] = totals.LastRewardAt is { } at ? TaskStore.Format(at) : null,
                 },
                 ["peers"] = new JsonArray([.. snapshot.Peers.Select(p => (JsonNode)p)]),
+                ["links"] = new JsonObject { ["open"] = peerLinks.OpenLinks, ["max"] = peerLinks.MaxLinks },
+                ["p2p"] = new JsonObject
+                {
+                    ["host"] = network.P2pHost,
+                    ["port"] = peerLinks.Port == 0 ? null : peerLinks.Port,
+                    ["state"] = peerLinks.ListenerError is null ? "listening" : "failed",
+                    ["error"] = peerLinks.ListenerError,
+                },
             });
-        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers.");
+        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers; the peer links open and the P2P port.");
 
         static IEnumerable<string> Warnings(RegionalLinkSnapshot snapshot)
         {
@@ -93,7 +102,7 @@ internal static class NetworkApi
             });
         }).RequireAuthorization(NodePolicies.Submitter).WithName("GetRegionalMessages").WithSummary("What was written to the regional node about one task, with the regional node's error answers.");
 
-        group.MapPost("/reset", IResult (RegionalLink link) =>
+        group.MapPost("/reset", IResult (IRegionalLinkStatus link) =>
         {
             if (!link.RequestReset())
             {

@@ -3,11 +3,10 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Hosting;
-using Tenzro.Node.Networking;
 
 namespace Tenzro.Node.Api;
 
@@ -19,7 +18,7 @@ internal static class StatusApi
 
     public static WebApplication MapStatusApi(this WebApplication app)
     {
-        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NodeClock clock, TimeProvider time, TaskStore store, TaskEngine engine, IntakeState intake, HardwareProfiler profiler, RegionalLink regional, EarningsLedger earnings) =>
+        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NodeClock clock, TimeProvider time, TaskStore store, TaskEngine engine, IntakeState intake, HardwareProfiler profiler, IRegionalLinkStatus regional, EarningsLedger earnings) =>
         {
             var counts = store.Counts();
             var earned = earnings.Totals;

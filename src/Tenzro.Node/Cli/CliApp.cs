@@ -70,6 +70,7 @@ internal static class CliApp
         root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
         root.Subcommands.Add(NetworkCommands.Bandwidth());
         root.Subcommands.Add(KeyCommands.Create());
+        root.Subcommands.Add(PeerCommands.Peers());
         return root;
     }
 

@@ -10,7 +10,7 @@ namespace Tenzro.Node.Cli;
 /// <summary>Subcommands that call a running node's HTTP API.</summary>
 internal static class ClientCommands
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+    internal static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
     public static Option<Uri?> UrlOption() => new("--url", "-u")
     {

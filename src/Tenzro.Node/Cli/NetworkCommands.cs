@@ -10,25 +10,27 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
-using Tenzro.Node.Networking;
+using Tenzro.Node.Core.Regional;
+using Tenzro.Node.Networking.Regional;
 
 namespace Tenzro.Node.Cli;
 
-/// <summary><c>reset-connections</c> and <c>network-diagnostics</c>.</summary>
-internal static class NetworkCommands
+/// <summary><c>reset-connections</c>, <c>network-diagnostics</c> and <c>bandwidth</c>.</summary>
+internal static partial class NetworkCommands
 {
     public static Command ResetConnections()
     {
         var url = ClientCommands.UrlOption();
-        var command = new Command("reset-connections", "Close the running node's regional link and reconnect at once (clears the failure count).") { url };
+        var peers = new Option<bool>("--peers") { Description = "Close the peer links instead and dial the tenzro:// entries of BOOTSTRAP_NODES again at once." };
+        var command = new Command("reset-connections", "Close the running node's regional link and reconnect at once (clears the failure count); with --peers, redial the peer links.") { url, peers };
         command.SetAction(async (parse, ct) =>
         {
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
+            var redialPeers = parse.GetValue(peers);
             using var http = NodeClient.Create(baseUrl, TimeSpan.FromSeconds(10));
             try
             {
-                var response = await http.PostAsync("/api/network/reset", null, ct);
+                var response = await http.PostAsync(redialPeers ? "/api/peers/redial" : "/api/network/reset", null, ct);
                 var text = await response.Content.ReadAsStringAsync(ct);
                 var body = text.Length == 0 ? null : JsonNode.Parse(text);
                 if (!response.IsSuccessStatusCode)
@@ -37,7 +39,9 @@ internal static class NetworkCommands
                     return CliApp.CheckFailed;
                 }
 
-                Console.WriteLine($"regional link reset: reconnecting to {body?["url"]}");
+                Console.WriteLine(redialPeers
+                    ? $"peer links reset: {body?["closed"]} closed, dialling the tenzro:// entries again"
+                    : $"regional link reset: reconnecting to {body?["url"]}");
                 return CliApp.Ok;
             }
             catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
@@ -117,7 +121,7 @@ internal static class NetworkCommands
         var timeout = new Option<double>("--timeout") { Description = "Seconds allowed for each step.", DefaultValueFactory = _ => 10 };
         var command = new Command(
             "network-diagnostics",
-            "Check the way to the regional node step by step: resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip. Exit 1 at the first step that fails.")
+            "Check the way to the regional node step by step (resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip), then each tenzro:// entry of BOOTSTRAP_NODES (TCP, TLS, identity, hello). Each check stops at its first failing step; exit 1 if any failed.")
         { regionalUrl, timeout };
         command.SetAction(async (parse, ct) =>
         {
@@ -134,14 +138,21 @@ internal static class NetworkCommands
             }
 
             var target = parse.GetValue(regionalUrl) is { } explicitUrl ? RegionalEndpoint.WithPath(explicitUrl) : RegionalEndpoint.Resolve(settings.Network);
-            if (target is null)
+            var peers = settings.Network.BootstrapPeers;
+            if (target is null && peers.Count == 0)
             {
-                Console.WriteLine("No REGIONAL_NODE_URL or BOOTSTRAP_NODES set: the node runs standalone, there is no regional node to check. Pass --regional-url to check one.");
+                Console.WriteLine("No REGIONAL_NODE_URL or BOOTSTRAP_NODES set: the node runs standalone, there is no regional node or peer to check. Pass --regional-url to check one.");
                 return CliApp.CheckFailed;
             }
 
-            var diagnostics = new Diagnostics(target, settings, TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(timeout))));
-            return await diagnostics.RunAsync(ct) ? CliApp.Ok : CliApp.CheckFailed;
+            var stepTimeout = TimeSpan.FromSeconds(Math.Max(0.1, parse.GetValue(timeout)));
+            var ok = target is null || await new Diagnostics(target, settings, stepTimeout).RunAsync(ct);
+            foreach (var peer in peers)
+            {
+                ok &= await CheckPeerAsync(peer, settings, stepTimeout, ct);
+            }
+
+            return ok ? CliApp.Ok : CliApp.CheckFailed;
         });
         return command;
     }
@@ -190,39 +201,13 @@ internal static class NetworkCommands
 
             using (trust)
             {
-                return await StepAsync("resolve", ResolveAsync, cancellationToken)
-                    && await StepAsync("tcp", TcpAsync, cancellationToken)
-                    && await StepAsync("tls", ct => TlsAsync(trust, ct), cancellationToken)
-                    && await StepAsync("websocket", ct => UpgradeAsync(trust, ct), cancellationToken)
-                    && await StepAsync("join", ct => JoinAsync(trust, ct), cancellationToken);
+                return await StepAsync("resolve", ResolveAsync, stepTimeout, cancellationToken)
+                    && await StepAsync("tcp", TcpAsync, stepTimeout, cancellationToken)
+                    && await StepAsync("tls", ct => TlsAsync(trust, ct), stepTimeout, cancellationToken)
+                    && await StepAsync("websocket", ct => UpgradeAsync(trust, ct), stepTimeout, cancellationToken)
+                    && await StepAsync("join", ct => JoinAsync(trust, ct), stepTimeout, cancellationToken);
             }
         }
-
-        private async Task<bool> StepAsync(string name, Func<CancellationToken, Task<string>> step, CancellationToken cancellationToken)
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(stepTimeout);
-            var watch = Stopwatch.StartNew();
-            try
-            {
-                var detail = await step(timeout.Token);
-                Report(true, name, detail, watch.Elapsed);
-                return true;
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                Report(false, name, $"no answer within {stepTimeout.TotalSeconds} s", watch.Elapsed);
-            }
-            catch (Exception e) when (e is SocketException or IOException or WebSocketException or System.Security.Authentication.AuthenticationException or DiagnosticException or JsonException or HttpRequestException)
-            {
-                Report(false, name, Describe(e), watch.Elapsed);
-            }
-
-            return false;
-        }
-
-        private static void Report(bool ok, string step, string detail, TimeSpan elapsed) =>
-            Console.WriteLine($"  {(ok ? "ok  " : "FAIL")} {step,-10} {detail} ({elapsed.TotalMilliseconds:F1} ms)");
 
         private async Task<string> ResolveAsync(CancellationToken cancellationToken)
         {
@@ -378,20 +363,47 @@ internal static class NetworkCommands
 
             return JsonNode.Parse(message.ToArray()) as JsonObject ?? throw new DiagnosticException("the regional node sent something that is not a JSON object");
         }
+    }
 
-        private static string Describe(Exception e)
+    /// <summary>Runs one diagnostics step under <paramref name="stepTimeout"/> and prints its line; false when it failed.</summary>
+    private static async Task<bool> StepAsync(string name, Func<CancellationToken, Task<string>> step, TimeSpan stepTimeout, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(stepTimeout);
+        var watch = Stopwatch.StartNew();
+        try
         {
-            var parts = new List<string>();
-            for (var current = e; current is not null; current = current.InnerException)
-            {
-                if (!parts.Any(p => p.Contains(current.Message, StringComparison.Ordinal)))
-                {
-                    parts.Add(current.Message);
-                }
-            }
-
-            return string.Join(": ", parts);
+            var detail = await step(timeout.Token);
+            Report(true, name, detail, watch.Elapsed);
+            return true;
         }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            Report(false, name, $"no answer within {stepTimeout.TotalSeconds} s", watch.Elapsed);
+        }
+        catch (Exception e) when (e is SocketException or IOException or WebSocketException or System.Security.Authentication.AuthenticationException or DiagnosticException or JsonException or HttpRequestException or Networking.Peers.PeerLinkException)
+        {
+            Report(false, name, Describe(e), watch.Elapsed);
+        }
+
+        return false;
+    }
+
+    private static void Report(bool ok, string step, string detail, TimeSpan elapsed) =>
+        Console.WriteLine($"  {(ok ? "ok  " : "FAIL")} {step,-10} {detail} ({elapsed.TotalMilliseconds:F1} ms)");
+
+    private static string Describe(Exception e)
+    {
+        var parts = new List<string>();
+        for (var current = e; current is not null; current = current.InnerException)
+        {
+            if (!parts.Any(p => p.Contains(current.Message, StringComparison.Ordinal)))
+            {
+                parts.Add(current.Message);
+            }
+        }
+
+        return string.Join(": ", parts);
     }
 
     private sealed class DiagnosticException(string message) : Exception(message);

@@ -44,8 +44,17 @@ internal static class LogEvents
     public const int RegionalOutboxReconciled = 5120;
     public const int RegionalStoreFailed = 5121;
 
+    public const int PeerListening = 5201;
+    public const int PeerListenerFailed = 5202;
+    public const int PeerAcceptFailed = 5203;
+    public const int PeerInboundFailed = 5204;
+    public const int PeerDialFailed = 5205;
+    public const int PeerLinkOpened = 5206;
+    public const int PeerLinkClosed = 5207;
+
     public const int RegionalBadSignature = 9101;
     public const int RegionalUnsignedFrame = 9102;
     public const int RegionalRewardRefused = 9103;
     public const int RegionalKeyPinned = 9104;
+    public const int PeerRejected = 9105;
 }

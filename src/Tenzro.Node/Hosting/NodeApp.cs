@@ -2,7 +2,8 @@ using Tenzro.Node.Api;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
-using Tenzro.Node.Networking;
+using Tenzro.Node.Networking.Regional;
+using Tenzro.Node.Networking.Peers;
 using Tenzro.Node.Runtimes.Training;
 using Tenzro.Node.Security;
 
@@ -53,6 +54,7 @@ internal static class NodeApp
         builder.Services.AddNodeHealth();
         builder.Services.AddNodeObservability(settings);
         builder.Services.AddRegionalLink();
+        builder.Services.AddPeerLinks();
 
         configure?.Invoke(builder);
 
@@ -70,6 +72,7 @@ internal static class NodeApp
         app.MapModelsApi();
         app.MapHardwareApi();
         app.MapNetworkApi();
+        app.MapPeersApi();
         app.MapBandwidthApi();
         app.MapKeysApi();
         return app;

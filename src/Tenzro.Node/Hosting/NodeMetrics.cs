@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Tasks;
 
 namespace Tenzro.Node.Hosting;
@@ -10,7 +11,7 @@ namespace Tenzro.Node.Hosting;
 /// </summary>
 internal sealed class NodeMetrics
 {
-    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake, Networking.RegionalLink regional, Networking.IRegionalTransport transport, Core.Hardware.HardwareProfiler profiler)
+    public NodeMetrics(IMeterFactory meterFactory, ResourceSampler sampler, TaskEngine engine, IntakeState intake, IRegionalLinkStatus regional, Networking.Regional.IRegionalTransport transport, Core.Hardware.HardwareProfiler profiler)
     {
         var meter = meterFactory.Create(TaskMetrics.MeterName);
         meter.CreateObservableGauge("tenzro.host.cpu.utilization", () => sampler.Current.HostCpuPercent / 100, "1", "Host CPU busy share over the last sampling period (0-1).");
@@ -42,11 +43,11 @@ internal sealed class NodeMetrics
                 new Measurement<long>(budgets.StoredLimit, new KeyValuePair<string, object?>("budget", "stored"), new KeyValuePair<string, object?>("figure", "limit")),
             };
         }, "By", "The byte budgets: bytes of queued payloads (QUOTA_QUEUED_BYTES) and of kept task inputs and results (QUOTA_STORED_BYTES), used and limit.");
-        meter.CreateObservableGauge("tenzro.regional.link.state", () => Enum.GetValues<Networking.RegionalLinkState>().Select(state =>
-            new Measurement<int>(regional.Snapshot().State == state ? 1 : 0, new KeyValuePair<string, object?>("state", Networking.RegionalLinkSnapshot.Name(state)))),
+        meter.CreateObservableGauge("tenzro.regional.link.state", () => Enum.GetValues<Core.Regional.RegionalLinkState>().Select(state =>
+            new Measurement<int>(regional.Snapshot().State == state ? 1 : 0, new KeyValuePair<string, object?>("state", Core.Regional.RegionalLinkSnapshot.Name(state)))),
             "1", "1 for the regional link's current state (disabled, connecting, joined, failed), 0 for the others.");
         meter.CreateObservableCounter("tenzro.regional.reconnects", () => regional.Snapshot().Reconnects, "{reconnect}", "Reconnections of the regional link since start.");
-        if (transport is Networking.WebSocketRegionalTransport websocket)
+        if (transport is Networking.Regional.WebSocketRegionalTransport websocket)
         {
             meter.CreateObservableCounter("tenzro.regional.link.io", () => new[]
             {

@@ -94,11 +94,15 @@ async function refreshStatus() {
   const dl = $("regional");
   dl.innerHTML = `<dt>state</dt><dd>${esc(st.regional.state)}</dd><dt>url</dt><dd>${esc(st.regional.url ?? "standalone")}</dd>` +
     `<dt>since</dt><dd>${esc(st.regional.since ?? "")}</dd><dt>reconnects</dt><dd>${esc(st.regional.reconnects)}</dd><dt>tokens</dt><dd>${esc(st.tokenBalance)}</dd>`;
-  if (st.regional.state !== "disabled") try {
-    const net = await get("/api/network/status");
-    const peers = net.peers ?? [];
-    $("peers").innerHTML = peers.length ? peers.map((p) => `<li>${esc(p.peerId)} <span class="muted">${esc(p.nodeTier ?? "")} ${esc(p.region ?? "")}</span></li>`).join("") : '<li class="muted">none known</li>';
-  } catch { /* the peer list is optional: the link may be down */ }
+  try {
+    const [list, net] = await Promise.all([get("/api/peers"), get("/api/network/status")]);
+    const peers = list.peers ?? [];
+    $("peers-note").textContent = net.links ? `${net.links.open} of ${net.links.max} links open` : "";
+    $("peers").innerHTML = peers.length ? peers.map((p) =>
+      `<li title="${esc(p.id)}"><span class="pill ${({ open: "ok", connecting: "warn", failed: "bad" })[p.link] ?? ""}">${esc(p.link)}</span> ${esc(p.id.slice(0, 16))}` +
+      ` <span class="muted">${esc(p.foundBy.join(", "))} · ${esc(p.tier ?? "")} ${esc(p.region ?? "")}${p.rttMs != null ? " · " + esc(p.rttMs) + " ms" : ""}` +
+      `${p.lastError ? " · " + esc(p.lastError) : ""}</span></li>`).join("") : '<li class="muted">none known</li>';
+  } catch { /* the peer list is optional: the panel keeps its last content */ }
   const health = await get("/health");
   const h = $("health");
   h.textContent = "health: " + health.status;

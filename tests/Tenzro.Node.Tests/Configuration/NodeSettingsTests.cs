@@ -139,6 +139,57 @@ public sealed class NodeSettingsTests
         }
     }
 
+    [Fact]
+    public void Load_BootstrapNodes_SplitsRegionalPeerAndDhtEntries()
+    {
+        var id = new string('a', 64);
+        var settings = Load(("BOOTSTRAP_NODES", $"tenzro://{id}@127.0.0.1:9001, ws://127.0.0.1:7000/ws, udp://127.0.0.1:9002, tenzro://{id}@[::1]:9003"));
+
+        Assert.Equal(new Uri("ws://127.0.0.1:7000/ws"), settings.Network.EffectiveRegionalUrl);
+        Assert.Equal([new PeerAddress(id, "127.0.0.1", 9001), new PeerAddress(id, "::1", 9003)], settings.Network.BootstrapPeers);
+        Assert.Equal([new DnsEndPointText("127.0.0.1", 9002)], settings.Network.DhtContacts);
+        Assert.True(settings.Network.LanDiscoveryEnabled);
+    }
+
+    [Fact]
+    public void Load_OnlyPeerEntries_NeverTakesOneForTheRegionalNode()
+    {
+        var settings = Load(("BOOTSTRAP_NODES", $"tenzro://{new string('b', 64)}@127.0.0.1:9001"));
+
+        Assert.Null(settings.Network.EffectiveRegionalUrl);
+        Assert.Single(settings.Network.BootstrapPeers);
+    }
+
+    [Fact]
+    public void Load_PeerLinkDefaults_MatchTheContract()
+    {
+        var settings = Load();
+
+        Assert.Equal("0.0.0.0", settings.Network.P2pHost);
+        Assert.Equal(32, settings.Network.MaxPeerLinks);
+        Assert.Equal(8082, settings.Network.RaftPort);
+        Assert.Null(settings.Network.AdvertiseAddress);
+        Assert.Equal("auto", settings.Network.LanDiscovery);
+        Assert.False(settings.Network.LanDiscoveryEnabled);
+    }
+
+    [Theory]
+    [InlineData("BOOTSTRAP_NODES", "tenzro://abc@127.0.0.1:9001", "tenzro://<64 hex node id>@host:port")]
+    [InlineData("BOOTSTRAP_NODES", "http://127.0.0.1:9001", "ws:// or wss://")]
+    [InlineData("P2P_HOST", "localhost", "an IP address")]
+    [InlineData("MAX_PEER_LINKS", "0", "an integer from 1 to 4096")]
+    [InlineData("RAFT_PORT", "70000", "an integer from 0 to 65535")]
+    [InlineData("LAN_DISCOVERY_ENABLED", "sometimes", "one of auto, true, false")]
+    [InlineData("ADVERTISE_ADDRESS", "http://x:1", "a host name or IP address")]
+    public void Load_BadPeerSetting_NamesTheKeyAndWhatIsExpected(string key, string value, string expected)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => Load((key, value)));
+
+        var line = Assert.Single(error.Errors);
+        Assert.Equal(key, line.Key);
+        Assert.Contains(expected, line.Expected, StringComparison.Ordinal);
+    }
+
     internal static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);

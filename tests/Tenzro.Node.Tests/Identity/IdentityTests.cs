@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Identity;

@@ -3,8 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
-using Tenzro.Node.Networking;
+using Tenzro.Node.Core.Regional;
+using Tenzro.Node.Networking.Regional;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Regional;
@@ -672,6 +672,29 @@ public sealed class RegionalLinkTests
         }
 
         await node.Client.WaitForJsonAsync("/api/network/status", s => s["peers"]!.AsArray().All(p => p!["peerId"]!.GetValue<string>() != "peer-other"), "peer-other gone");
+    }
+
+    [Fact]
+    public async Task Peers_KnownOnlyFromTheRegionalNode_AreListedAtApiPeersWithoutLink()
+    {
+        await using var regional = await TestRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url);
+        await node.Client.WaitForRegionalStateAsync("joined");
+
+        await using (var other = await RawRegionalClient.ConnectAsync(regional.Url))
+        {
+            await other.SendAsync(new JsonObject { ["type"] = "join", ["peerId"] = "peer-other", ["nodeType"] = "individual", ["nodeTier"] = "training", ["region"] = "us-east" });
+            await other.ReceiveAsync("network_state");
+            var peers = await node.Client.WaitForJsonAsync("/api/peers", s => s["peers"]!.AsArray().Any(p => p!["id"]!.GetValue<string>() == "peer-other"), "peer-other listed at /api/peers");
+            var listed = peers["peers"]!.AsArray().Single(p => p!["id"]!.GetValue<string>() == "peer-other")!;
+            Assert.Equal(["regional"], listed["foundBy"]!.AsArray().Select(f => f!.GetValue<string>()));
+            Assert.Equal("none", listed["link"]!.GetValue<string>());
+            Assert.Equal("training", listed["tier"]!.GetValue<string>());
+            Assert.Equal("us-east", listed["region"]!.GetValue<string>());
+            await other.SendAsync(new JsonObject { ["type"] = "leave", ["peerId"] = "peer-other" });
+        }
+
+        await node.Client.WaitForJsonAsync("/api/peers", s => s["peers"]!.AsArray().All(p => p!["id"]!.GetValue<string>() != "peer-other"), "peer-other gone from /api/peers");
     }
 
     [Fact]

@@ -1,10 +1,10 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Time.Testing;
 using Tenzro.Node.Core.Json;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
-using Tenzro.Node.Networking;
+using Tenzro.Node.Networking.Regional;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Regional;

@@ -1,7 +1,8 @@
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using Microsoft.Extensions.Time.Testing;
-using Tenzro.Node.Networking;
+using Tenzro.Node.Core.Regional;
+using Tenzro.Node.Networking.Regional;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Regional;

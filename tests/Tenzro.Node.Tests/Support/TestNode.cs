@@ -61,6 +61,11 @@ public sealed class TestNode : IAsyncDisposable
             ["LOG_LEVEL"] = "warning",
             ["METRICS_UPDATE_INTERVAL"] = "200",
             ["HEALTH_CHECK_INTERVAL"] = "200",
+            ["LOCAL_DISCOVERY_PORT"] = "0",
+            ["RAFT_PORT"] = "0",
+            ["P2P_HOST"] = "127.0.0.1",
+            ["LAN_DISCOVERY_ENABLED"] = "false",
+            ["DHT_ENABLED"] = "false",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {

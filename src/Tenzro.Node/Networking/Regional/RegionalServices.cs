@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Networking.Regional;
 
 /// <summary>DI registration of the regional link.</summary>
 internal static class RegionalServices
@@ -21,6 +21,7 @@ internal static class RegionalServices
         services.AddHostedService(sp => sp.GetRequiredService<RegionalTaskIntake>());
         services.AddSingleton<RegionalLink>();
         services.AddHostedService(sp => sp.GetRequiredService<RegionalLink>());
+        services.AddSingleton<IRegionalLinkStatus>(sp => sp.GetRequiredService<RegionalLink>());
         services.AddHealthChecks().AddCheck<RegionalHealthCheck>("regional");
         return services;
     }
@@ -30,7 +31,7 @@ internal static class RegionalServices
 /// The <c>regional</c> entry of <c>/health</c>: healthy when joined, connecting or standalone; degraded when the
 /// link has failed (the node still serves local work, so it is never unhealthy for this).
 /// </summary>
-internal sealed class RegionalHealthCheck(RegionalLink link) : IHealthCheck
+internal sealed class RegionalHealthCheck(IRegionalLinkStatus link) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {

@@ -2,11 +2,11 @@ using System.Net.WebSockets;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Tasks;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Networking.Regional;
 
 /// <summary>Time limits of the regional link that are fixed by the protocol rather than configured.</summary>
 internal sealed record RegionalLinkTimings
@@ -34,7 +34,7 @@ internal sealed record RegionalLinkTimings
 /// hosted service registered after the task engine's, so that its <see cref="StopAsync"/> (flush the outbox,
 /// send <c>leave</c>, close) runs before the engine stops.
 /// </remarks>
-internal sealed partial class RegionalLink : BackgroundService
+internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkStatus
 {
     private const int RecentErrorCount = 20;
     private const int RecentSendCount = 64;
@@ -49,6 +49,7 @@ internal sealed partial class RegionalLink : BackgroundService
     private readonly TaskEngine _engine;
     private readonly ResourceSampler _sampler;
     private readonly Core.Hardware.HardwareProfiler? _profiler;
+    private readonly Core.Peers.PeerTable? _peerTable;
     private readonly RegionalLinkTimings _timings;
     private readonly TimeProvider _time;
     private readonly ILogger<RegionalLink> _logger;
@@ -96,8 +97,10 @@ internal sealed partial class RegionalLink : BackgroundService
         TimeProvider time,
         ILoggerFactory loggers,
         Core.Hardware.HardwareProfiler? profiler = null,
-        Hosting.SecurityEvents? securityEvents = null)
+        Hosting.SecurityEvents? securityEvents = null,
+        Core.Peers.PeerTable? peerTable = null)
     {
+        _peerTable = peerTable;
         _profiler = profiler;
         _securityEvents = securityEvents;
         _pinnedKey = network.RegionalNodeKey;
@@ -446,8 +449,8 @@ internal sealed partial class RegionalLink : BackgroundService
             NodeType = _node.NodeType,
             NodeTier = _node.NodeTier,
             Region = _node.Region,
-            // The one open link this node holds: the regional link itself.
-            Connections = 1,
+            // CONTRACTS "Peer links": the number of open peer links.
+            Connections = _peerTable?.OpenLinks ?? 0,
             CpuPercent = usage.HostCpuPercent,
             MemoryAvailableGb = usage.MemoryAvailableBytes / bytesPerGigabyte,
             StorageFreeGb = usage.StorageFreeBytes / bytesPerGigabyte,
@@ -522,6 +525,25 @@ internal sealed partial class RegionalLink : BackgroundService
                 AddPeerLocked(peer);
             }
         }
+
+        PublishPeers();
+    }
+
+    /// <summary>Hands the regional peer list to the peer table (<c>foundBy: ["regional"]</c>, no address, no link).</summary>
+    private void PublishPeers()
+    {
+        if (_peerTable is null)
+        {
+            return;
+        }
+
+        List<(string, string?, string?)> peers;
+        lock (_lock)
+        {
+            peers = [.. _peers.Select(p => (p.Key, RegionalMessages.StringMember(p.Value, "nodeTier") ?? RegionalMessages.StringMember(p.Value, "tier"), RegionalMessages.StringMember(p.Value, "region")))];
+        }
+
+        _peerTable.ReplaceSource(Core.Peers.PeerSource.Regional, peers);
     }
 
     private void AddPeer(JsonObject? peer)
@@ -535,6 +557,8 @@ internal sealed partial class RegionalLink : BackgroundService
         {
             AddPeerLocked(peer);
         }
+
+        PublishPeers();
     }
 
     private void AddPeerLocked(JsonObject peer)
@@ -556,6 +580,8 @@ internal sealed partial class RegionalLink : BackgroundService
         {
             _peers.Remove(peerId);
         }
+
+        PublishPeers();
     }
 
     private readonly record struct AttemptOutcome(bool Joined, string Reason)

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using Tenzro.Node.Core.Storage;
 
-namespace Tenzro.Node.Core.Protocol;
+namespace Tenzro.Node.Core.Regional;
 
 /// <summary>One message waiting for, or already written to, the regional link.</summary>
 public sealed record OutboxEntry(

@@ -2,8 +2,9 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Regional;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Networking.Regional;
 
 /// <summary>Where and how the node reaches its regional node: the URL it dials and the transport rules.</summary>
 internal static class RegionalEndpoint

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Tasks;
 
-namespace Tenzro.Node.Core.Protocol;
+namespace Tenzro.Node.Core.Regional;
 
 /// <summary>
 /// Maps a task object received in <c>task_assignment</c> to the local task model (CONTRACTS.md "Task"),

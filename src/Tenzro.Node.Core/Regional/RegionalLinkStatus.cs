@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Tasks;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Core.Regional;
 
 /// <summary>States of the regional link, as <c>/status</c> names them.</summary>
 internal enum RegionalLinkState
@@ -70,4 +70,18 @@ internal sealed record RegionalLinkSnapshot
         ["reconnects"] = Reconnects,
         ["reason"] = Reason,
     };
+}
+
+/// <summary>
+/// The regional link as the API and health checks see it: its state and a way to reset it. The host's
+/// <c>RegionalLink</c> implements it; endpoints depend on this interface only.
+/// </summary>
+/// <remarks>Implementations are thread-safe.</remarks>
+internal interface IRegionalLinkStatus
+{
+    /// <summary>A consistent, immutable view of the link now.</summary>
+    RegionalLinkSnapshot Snapshot();
+
+    /// <summary>Closes the link and reconnects at once; false when the link is not retrying (standalone or misconfigured).</summary>
+    bool RequestReset();
 }

@@ -1,8 +1,9 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text;
+using Tenzro.Node.Core.Regional;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Networking.Regional;
 
 /// <summary>What <see cref="IRegionalConnection.ReceiveAsync"/> got.</summary>
 internal enum RegionalFrameKind

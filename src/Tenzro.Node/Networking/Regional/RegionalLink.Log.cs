@@ -1,6 +1,7 @@
 using Tenzro.Node.Hosting;
+using Tenzro.Node.Core.Regional;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Networking.Regional;
 
 internal sealed partial class RegionalLink
 {

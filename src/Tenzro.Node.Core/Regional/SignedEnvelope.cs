@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Json;
 
-namespace Tenzro.Node.Core.Protocol;
+namespace Tenzro.Node.Core.Regional;
 
 /// <summary>
 /// The signed message envelope of PROTOCOL.md section 10: every message carries <c>publicKey</c>,

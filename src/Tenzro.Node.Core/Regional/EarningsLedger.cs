@@ -1,7 +1,7 @@
 using System.Globalization;
 using Tenzro.Node.Core.Storage;
 
-namespace Tenzro.Node.Core.Protocol;
+namespace Tenzro.Node.Core.Regional;
 
 /// <summary>The totals of the earnings ledger.</summary>
 public sealed record EarningsTotals(double Total, long Rewards, DateTimeOffset? LastRewardAt);

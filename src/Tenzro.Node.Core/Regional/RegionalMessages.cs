@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Tenzro.Node.Core.Protocol;
+namespace Tenzro.Node.Core.Regional;
 
 /// <summary>The <c>type</c> values of the regional link (docs/PROTOCOL.md).</summary>
 public static class RegionalMessageTypes

@@ -3,10 +3,10 @@ using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Tasks;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Networking.Regional;
 
 /// <summary>A progress change of a regional task, in percent.</summary>
 internal readonly record struct ProgressUpdate(string TaskId, int Percent);

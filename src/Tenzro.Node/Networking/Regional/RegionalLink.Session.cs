@@ -1,9 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 
-namespace Tenzro.Node.Networking;
+namespace Tenzro.Node.Networking.Regional;
 
 internal sealed partial class RegionalLink
 {

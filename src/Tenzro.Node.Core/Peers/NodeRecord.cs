@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Json;
+
+namespace Tenzro.Node.Core.Peers;
+
+/// <summary>Free resources as a node record announces them (CONTRACTS "Node record", <c>free</c>).</summary>
+public sealed record FreeResources(double CpuCores, long MemoryMB, long StorageMB, int GpuCount, long GpuMemoryMB)
+{
+    /// <summary>
+    /// The figures rounded down to steps (half a core, 256 MB of memory and GPU memory, 1 GB of storage), so that
+    /// the small moves of every sample do not count as a change of the record.
+    /// </summary>
+    public FreeResources Coarse() => new(
+        Math.Floor(Math.Max(0, CpuCores) * 2) / 2,
+        Math.Max(0, MemoryMB) / 256 * 256,
+        Math.Max(0, StorageMB) / 1024 * 1024,
+        Math.Max(0, GpuCount),
+        Math.Max(0, GpuMemoryMB) / 256 * 256);
+}
+
+/// <summary>What a node record says, without its id, key, <c>seq</c>, expiry and signature.</summary>
+public sealed record NodeRecordContent
+{
+    public required string Version { get; init; }
+    public string Protocol { get; init; } = NodeRecord.ProtocolVersion;
+    public required string Tier { get; init; }
+    public required string QualifiedTier { get; init; }
+    public required string Region { get; init; }
+    public required string Arch { get; init; }
+    public IReadOnlyList<string> Addresses { get; init; } = [];
+    public int RaftPort { get; init; }
+    public IReadOnlyList<string> Capabilities { get; init; } = [];
+    public required FreeResources Free { get; init; }
+
+    /// <summary>Equal content means no new <c>seq</c> is due.</summary>
+    public bool SameAs(NodeRecordContent other) =>
+        Version == other.Version && Protocol == other.Protocol && Tier == other.Tier && QualifiedTier == other.QualifiedTier
+        && Region == other.Region && Arch == other.Arch && RaftPort == other.RaftPort && Free == other.Free
+        && Addresses.SequenceEqual(other.Addresses) && Capabilities.SequenceEqual(other.Capabilities);
+}
+
+/// <summary>
+/// A signed node record (CONTRACTS "Node record"): sent in the peer-link hello and, later, stored in the DHT.
+/// Signed in the <c>node-record</c> domain; at most <see cref="MaxCanonicalBytes"/> of canonical JSON; the highest
+/// <see cref="Seq"/> wins and an expired record is dropped. Immutable.
+/// </summary>
+public sealed record NodeRecord
+{
+    /// <summary>The protocol this node speaks; a peer whose major version differs is refused.</summary>
+    public const string ProtocolVersion = "1.0";
+
+    public const int MaxCanonicalBytes = 800;
+
+    private NodeRecord(string id, byte[] publicKey, long seq, DateTimeOffset expiresAt, NodeRecordContent content, JsonObject json)
+    {
+        Id = id;
+        PublicKey = publicKey;
+        Seq = seq;
+        ExpiresAt = expiresAt;
+        Content = content;
+        Json = json;
+    }
+
+    public string Id { get; }
+
+    /// <summary>The 32 raw bytes of the Ed25519 public key; <see cref="Id"/> is its SHA-256.</summary>
+    public byte[] PublicKey { get; }
+
+    public long Seq { get; }
+
+    public DateTimeOffset ExpiresAt { get; }
+
+    public NodeRecordContent Content { get; }
+
+    /// <summary>The signed record as it travels. Callers must not change it (clone it to embed it).</summary>
+    public JsonObject Json { get; }
+
+    /// <summary>The major number of <c>protocol</c> ("1" of "1.0").</summary>
+    public string ProtocolMajor => Major(Content.Protocol);
+
+    public bool IsExpired(DateTimeOffset now) => now >= ExpiresAt;
+
+    /// <summary>Of two records of one node, the one with the higher <c>seq</c> wins; a record of another node never replaces this one.</summary>
+    public bool Supersedes(NodeRecord? other) => other is null || (other.Id == Id && Seq > other.Seq);
+
+    /// <summary>Builds and signs a record of <paramref name="identity"/>.</summary>
+    /// <exception cref="ArgumentException">The record would exceed <see cref="MaxCanonicalBytes"/>.</exception>
+    public static NodeRecord Create(NodeIdentity identity, NodeRecordContent content, long seq, DateTimeOffset expiresAt)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        ArgumentNullException.ThrowIfNull(content);
+        var json = ToJson(identity.NodeId, identity.PublicKeyBase64, seq, expiresAt, content);
+        DomainSignature.Sign(json, SignatureDomain.NodeRecord, identity);
+        var size = CanonicalJson.Serialize(json).Length;
+        if (size > MaxCanonicalBytes)
+        {
+            throw new ArgumentException($"The node record is {size} bytes of canonical JSON; at most {MaxCanonicalBytes} are allowed (fewer addresses or capabilities).", nameof(content));
+        }
+
+        return new NodeRecord(identity.NodeId, identity.PublicKey, seq, expiresAt, content, json);
+    }
+
+    /// <summary>
+    /// Checks a received record: size, shape, the id being the hash of the key, the signature in the
+    /// <c>node-record</c> domain and the expiry, in that order (the cheap checks first).
+    /// </summary>
+    public static NodeRecord? Read(JsonNode? node, DateTimeOffset now, out P2pRefusal? refusal)
+    {
+        refusal = null;
+        if (node is not JsonObject json)
+        {
+            refusal = new P2pRefusal(P2pRejection.Malformed, "the record is not a JSON object");
+            return null;
+        }
+
+        int size;
+        try
+        {
+            size = CanonicalJson.Serialize(json).Length;
+        }
+        catch (FormatException e)
+        {
+            refusal = new P2pRefusal(P2pRejection.Malformed, "the record has no canonical form: " + e.Message);
+            return null;
+        }
+
+        if (size > MaxCanonicalBytes)
+        {
+            refusal = new P2pRefusal(P2pRejection.Oversized, $"the record is {size} bytes of canonical JSON, more than {MaxCanonicalBytes}");
+            return null;
+        }
+
+        NodeRecord record;
+        try
+        {
+            record = Parse(json);
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or JsonException or KeyNotFoundException)
+        {
+            refusal = new P2pRefusal(P2pRejection.Malformed, "the record is malformed: " + e.Message);
+            return null;
+        }
+
+        if (record.PublicKey.Length != 32 || DomainSignature.NodeIdOf(record.PublicKey) != record.Id)
+        {
+            refusal = new P2pRefusal(P2pRejection.IdMismatch, $"the record's id {Short(record.Id)} is not the SHA-256 of its public key");
+            return null;
+        }
+
+        if (!DomainSignature.Verify(json, SignatureDomain.NodeRecord, record.PublicKey))
+        {
+            refusal = new P2pRefusal(P2pRejection.BadSignature, $"the record of {Short(record.Id)} is not signed by its key in the node-record domain");
+            return null;
+        }
+
+        if (record.IsExpired(now))
+        {
+            refusal = new P2pRefusal(P2pRejection.Expired, $"the record of {Short(record.Id)} expired at {record.ExpiresAt:O}");
+            return null;
+        }
+
+        return record;
+    }
+
+    /// <summary>The 16-hex short form of a node id.</summary>
+    public static string Short(string id) => id.Length > 16 ? id[..16] : id;
+
+    /// <summary>The major number of a protocol version string.</summary>
+    public static string Major(string protocol)
+    {
+        var dot = protocol.IndexOf('.', StringComparison.Ordinal);
+        return dot < 0 ? protocol : protocol[..dot];
+    }
+
+    private static JsonObject ToJson(string id, string publicKey, long seq, DateTimeOffset expiresAt, NodeRecordContent c) => new()
+    {
+        ["id"] = id,
+        ["publicKey"] = publicKey,
+        ["seq"] = seq,
+        ["expiresAt"] = Timestamps.Format(expiresAt),
+        ["version"] = c.Version,
+        ["protocol"] = c.Protocol,
+        ["tier"] = c.Tier,
+        ["qualifiedTier"] = c.QualifiedTier,
+        ["region"] = c.Region,
+        ["arch"] = c.Arch,
+        ["addresses"] = new JsonArray([.. c.Addresses.Select(a => (JsonNode)a)]),
+        ["raftPort"] = c.RaftPort,
+        ["capabilities"] = new JsonArray([.. c.Capabilities.Select(a => (JsonNode)a)]),
+        ["free"] = new JsonObject
+        {
+            ["cpuCores"] = c.Free.CpuCores,
+            ["memoryMB"] = c.Free.MemoryMB,
+            ["storageMB"] = c.Free.StorageMB,
+            ["gpuCount"] = c.Free.GpuCount,
+            ["gpuMemoryMB"] = c.Free.GpuMemoryMB,
+        },
+    };
+
+    private static NodeRecord Parse(JsonObject json)
+    {
+        var free = json["free"] as JsonObject ?? throw new FormatException("free is missing");
+        var content = new NodeRecordContent
+        {
+            Version = Text(json, "version"),
+            Protocol = Text(json, "protocol"),
+            Tier = Text(json, "tier"),
+            QualifiedTier = Text(json, "qualifiedTier"),
+            Region = Text(json, "region"),
+            Arch = Text(json, "arch"),
+            Addresses = Strings(json, "addresses"),
+            RaftPort = json["raftPort"]?.GetValue<int>() ?? 0,
+            Capabilities = Strings(json, "capabilities"),
+            Free = new FreeResources(
+                free["cpuCores"]?.GetValue<double>() ?? 0,
+                free["memoryMB"]?.GetValue<long>() ?? 0,
+                free["storageMB"]?.GetValue<long>() ?? 0,
+                free["gpuCount"]?.GetValue<int>() ?? 0,
+                free["gpuMemoryMB"]?.GetValue<long>() ?? 0),
+        };
+        var expiresAt = Timestamps.Parse(Text(json, "expiresAt")) ?? throw new FormatException("expiresAt is not a timestamp");
+        var seq = json["seq"]?.GetValue<long>() ?? throw new FormatException("seq is missing");
+        return new NodeRecord(Text(json, "id"), Convert.FromBase64String(Text(json, "publicKey")), seq, expiresAt, content, json);
+    }
+
+    private static string Text(JsonObject json, string name) =>
+        json[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : throw new FormatException($"{name} is missing or not a string");
+
+    private static string[] Strings(JsonObject json, string name) =>
+        json[name] is JsonArray array ? [.. array.Select(item => item?.GetValue<string>() ?? throw new FormatException($"{name} holds a null"))] : [];
+}
+
+/// <summary>UTC timestamps of the peer protocol: ISO 8601 with milliseconds and <c>Z</c>.</summary>
+public static class Timestamps
+{
+    public static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    public static DateTimeOffset? Parse(string? text) =>
+        text is not null && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time)
+            ? time
+            : null;
+}

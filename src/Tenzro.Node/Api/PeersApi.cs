@@ -1,0 +1,59 @@
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Peers;
+using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Security;
+
+namespace Tenzro.Node.Api;
+
+/// <summary><c>GET /api/peers</c> (CONTRACTS "API additions") and <c>POST /api/peers/redial</c> (admin), in one route group.</summary>
+internal static class PeersApi
+{
+    public static WebApplication MapPeersApi(this WebApplication app)
+    {
+        var group = app.MapGroup("/api/peers").WithTags("Peers");
+        group.MapGet("/", (string? tier, string? region, PeerTable table, NodeOptions node) =>
+        {
+            if (tier is not null && !NodeSettings.Tiers.Contains(tier))
+            {
+                return (IResult)HttpSetup.Problem(400, "Unknown tier", $"tier must be one of {string.Join(", ", NodeSettings.Tiers)}.");
+            }
+
+            // With a tier filter the region defaults to this node's REGION (CONTRACTS); without one, every peer is listed.
+            var wantedRegion = region ?? (tier is null ? null : node.Region);
+            var peers = table.Snapshot()
+                .Where(p => tier is null || p.Tier == tier)
+                .Where(p => wantedRegion is null || p.Region == wantedRegion)
+                .Select(ToJson);
+            return TypedResults.Json(new JsonObject { ["peers"] = new JsonArray([.. peers]) });
+        }).WithName("GetPeers").WithSummary("Every peer this node knows: how it was found, its link and round trip, and the last error.");
+
+        group.MapPost("/redial", async (IPeerLinks links) =>
+        {
+            var closed = await links.RedialAsync();
+            return TypedResults.Json(new JsonObject { ["redial"] = true, ["closed"] = closed }, statusCode: 202);
+        }).RequireAuthorization(NodePolicies.Admin).WithName("RedialPeers").WithSummary("Close every peer link and dial the tenzro:// bootstrap entries again at once (admin).");
+        return app;
+    }
+
+    private static JsonNode ToJson(PeerEntry peer)
+    {
+        var json = new JsonObject
+        {
+            ["id"] = peer.Id,
+            ["addresses"] = new JsonArray([.. peer.Addresses.Select(a => (JsonNode)a)]),
+            ["foundBy"] = new JsonArray([.. peer.FoundBy.Select(f => (JsonNode)f)]),
+            ["tier"] = peer.Tier,
+            ["region"] = peer.Region,
+            ["lastSeen"] = TaskStore.Format(peer.LastSeen),
+            ["link"] = PeerEntry.LinkName(peer.Link),
+            ["rttMs"] = peer.RttMs,
+        };
+        if (peer.LastError is { } error)
+        {
+            json["lastError"] = error;
+        }
+
+        return json;
+    }
+}

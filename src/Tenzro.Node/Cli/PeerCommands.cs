@@ -1,0 +1,59 @@
+using System.CommandLine;
+
+namespace Tenzro.Node.Cli;
+
+/// <summary><c>peers</c>: the running node's peer table.</summary>
+internal static class PeerCommands
+{
+    public static Command Peers()
+    {
+        var url = ClientCommands.UrlOption();
+        var json = ClientCommands.JsonOption();
+        var command = new Command("peers", "List the peers the running node knows: how each was found, its link, round trip and last error.") { url, json };
+        command.SetAction(async (parse, ct) =>
+        {
+            var (code, body, error) = await ClientCommands.GetAsync(parse.GetValue(url), "/api/peers", ct);
+            if (body is null)
+            {
+                return ClientCommands.Unreachable(error);
+            }
+
+            if (parse.GetValue(json))
+            {
+                Console.WriteLine(body.ToJsonString(ClientCommands.Indented));
+                return code == 200 ? CliApp.Ok : CliApp.CheckFailed;
+            }
+
+            if (code != 200)
+            {
+                await Console.Error.WriteLineAsync($"The node answered {code}: {body["detail"]}");
+                return CliApp.CheckFailed;
+            }
+
+            var peers = body["peers"]?.AsArray() ?? [];
+            if (peers.Count == 0)
+            {
+                Console.WriteLine("No peers known. Add tenzro://<node id>@host:port entries to BOOTSTRAP_NODES to link with other nodes (docs/NETWORK.md).");
+                return CliApp.Ok;
+            }
+
+            // Plain aligned lines rather than a table: ids and addresses stay whole in any terminal width and in pipes.
+            Console.WriteLine($"{"id",-16}  {"link",-10}  {"rtt ms",8}  {"found by",-18}  {"tier / region",-24}  addresses  last error");
+            foreach (var peer in peers)
+            {
+                var id = peer?["id"]?.ToString() ?? "?";
+                Console.WriteLine(string.Join("  ",
+                    (id.Length > 16 ? id[..16] : id).PadRight(16),
+                    (peer?["link"]?.ToString() ?? "?").PadRight(10),
+                    (peer?["rttMs"]?.ToString() ?? "-").PadLeft(8),
+                    string.Join(",", peer?["foundBy"]?.AsArray().Select(f => f?.ToString()) ?? []).PadRight(18),
+                    $"{peer?["tier"] ?? "?"} / {peer?["region"] ?? "?"}".PadRight(24),
+                    string.Join(",", peer?["addresses"]?.AsArray().Select(a => a?.ToString()) ?? []),
+                    peer?["lastError"]?.ToString() ?? string.Empty).TrimEnd());
+            }
+
+            return CliApp.Ok;
+        });
+        return command;
+    }
+}
