@@ -47,6 +47,11 @@ internal static class CliApp
         }
 
         root.Action = run.Action;
+        foreach (var version in root.Options.OfType<VersionOption>())
+        {
+            version.Action = new PrintVersionAction();
+        }
+
         root.Subcommands.Add(ClientCommands.Status());
         root.Subcommands.Add(ClientCommands.HealthCheck());
         root.Subcommands.Add(ClientCommands.Submit());
@@ -62,6 +67,16 @@ internal static class CliApp
         root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
         root.Subcommands.Add(NetworkCommands.Bandwidth());
         return root;
+    }
+
+    /// <summary><c>--version</c> prints the version <c>/status</c> reports (without the source revision).</summary>
+    private sealed class PrintVersionAction : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            Console.Out.WriteLine(Api.StatusApi.Version);
+            return Ok;
+        }
     }
 
     /// <summary>The node's URL from --url, else http://127.0.0.1:{PORT} with PORT read like the node reads it.</summary>

@@ -31,7 +31,9 @@ internal static class CoreServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new NodeClock(DateTimeOffset.UtcNow));
 
-        var identity = NodeIdentity.LoadOrCreate(settings.Storage.DataDirectory, settings.Node.DeviceId);
+        var identity = settings.Node.IdentityKey is { } key
+            ? NodeIdentity.FromPrivateKey(key, settings.Node.DeviceId)
+            : NodeIdentity.LoadOrCreate(settings.Storage.DataDirectory, settings.Node.DeviceId);
         services.AddSingleton(identity);
 
         var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
