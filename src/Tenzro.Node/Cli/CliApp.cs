@@ -66,6 +66,8 @@ internal static class CliApp
         root.Subcommands.Add(NetworkCommands.ResetConnections());
         root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
         root.Subcommands.Add(NetworkCommands.Bandwidth());
+        root.Subcommands.Add(DevNetworkCommands.DevRegional());
+        root.Subcommands.Add(DevNetworkCommands.DevNetwork());
         return root;
     }
 
