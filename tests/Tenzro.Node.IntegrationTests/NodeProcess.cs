@@ -52,8 +52,8 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Path of the built executable of the same configuration as these tests.</summary>
-    public static string DllPath()
+    /// <summary>The folder that holds Tenzro.Node.slnx.</summary>
+    public static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
         while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Tenzro.Node.slnx")))
@@ -61,12 +61,19 @@ public sealed class NodeProcess : IAsyncDisposable
             directory = directory.Parent;
         }
 
+        return directory?.FullName ?? throw new InvalidOperationException("Tenzro.Node.slnx not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Path of the built executable of the same configuration as these tests.</summary>
+    public static string DllPath()
+    {
+
 #if DEBUG
         const string configuration = "Debug";
 #else
         const string configuration = "Release";
 #endif
-        var path = Path.Combine(directory!.FullName, "src", "Tenzro.Node", "bin", configuration, "net10.0", "tenzro-node.dll");
+        var path = Path.Combine(RepositoryRoot(), "src", "Tenzro.Node", "bin", configuration, "net10.0", "tenzro-node.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException("Build the solution first", path);
     }
 

@@ -62,6 +62,9 @@ internal static class CliApp
         root.Subcommands.Add(ResourceCommands.ClearResources());
         root.Subcommands.Add(MaintenanceCommands.CleanLogs());
         root.Subcommands.Add(MaintenanceCommands.BackupConfig());
+        root.Subcommands.Add(DataCommands.RestoreConfig());
+        root.Subcommands.Add(DataCommands.BackupData());
+        root.Subcommands.Add(DataCommands.RestoreData());
         root.Subcommands.Add(ProfileCommand.Create());
         root.Subcommands.Add(NetworkCommands.ResetConnections());
         root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());

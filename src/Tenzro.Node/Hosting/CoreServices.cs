@@ -37,7 +37,7 @@ internal static class CoreServices
         services.AddSingleton(identity);
 
         var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
-        database.Migrate(Migrations.All);
+        database.Migrate(Migrations.All, Path.Combine(settings.Storage.DataDirectory, "backups"));
         services.AddSingleton(database);
         var blobs = new BlobStore(settings.Storage.DataDirectory);
         services.AddSingleton(blobs);

@@ -19,7 +19,7 @@ public sealed class ToolPackageTests
 
         // The solution is built already (test.sh builds it first), so pack only publishes and zips.
         var (packCode, packOutput) = await RunAsync(
-            "dotnet", work, "pack", Path.Combine(RepositoryRoot(), "src", "Tenzro.Node", "Tenzro.Node.csproj"), "-c", Configuration, "--no-build", "-o", packages, "--nologo");
+            "dotnet", work, "pack", Path.Combine(NodeProcess.RepositoryRoot(), "src", "Tenzro.Node", "Tenzro.Node.csproj"), "-c", Configuration, "--no-build", "-o", packages, "--nologo");
         Assert.True(packCode == 0, packOutput);
         var package = Assert.Single(Directory.GetFiles(packages, "tenzro-node.*.nupkg"));
         using (var zip = ZipFile.OpenRead(package))
@@ -79,8 +79,6 @@ public sealed class ToolPackageTests
 #else
     private const string Configuration = "Release";
 #endif
-
-    private static string RepositoryRoot() => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(NodeProcess.DllPath())!, "..", "..", "..", "..", ".."));
 
     private static async Task<T> PollAsync<T>(Func<Task<T>> read, TimeSpan timeout)
     {
