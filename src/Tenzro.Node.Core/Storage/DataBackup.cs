@@ -95,12 +95,11 @@ public static partial class DataBackup
         }
     }
 
-    /// <summary>The identity key an archive holds, or null.</summary>
-    /// <exception cref="InvalidDataException">The file is not a zip archive.</exception>
-    public static byte[]? IdentityKeyOf(string archivePath)
+    /// <summary>The bytes of the entry <paramref name="name"/>, or null when the archive has none.</summary>
+    public static byte[]? ReadEntry(ZipArchive zip, string name)
     {
-        using var zip = ZipFile.OpenRead(archivePath);
-        if (zip.GetEntry(KeyEntry) is not { } entry)
+        ArgumentNullException.ThrowIfNull(zip);
+        if (zip.GetEntry(name) is not { } entry)
         {
             return null;
         }
@@ -244,15 +243,9 @@ public static partial class DataBackup
         }
 
         var key = Path.Combine(dataDirectory, KeyEntry);
-        if (zip.GetEntry(KeyEntry) is { } entry && File.Exists(key))
+        if (ReadEntry(zip, KeyEntry) is { } archived && File.Exists(key) && !CryptographicOperations.FixedTimeEquals(archived, File.ReadAllBytes(key)))
         {
-            using var stream = entry.Open();
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            if (!CryptographicOperations.FixedTimeEquals(buffer.ToArray(), File.ReadAllBytes(key)))
-            {
-                conflicts.Add("another identity (node.key)");
-            }
+            conflicts.Add("another identity (node.key)");
         }
 
         return conflicts;

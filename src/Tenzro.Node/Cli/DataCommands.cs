@@ -118,8 +118,8 @@ internal static class DataCommands
                     return CliApp.CheckFailed;
                 }
 
-                env = Read(zip, ".env");
-                key = Read(zip, "node.key");
+                env = DataBackup.ReadEntry(zip, ".env");
+                key = DataBackup.ReadEntry(zip, "node.key");
             }
             catch (InvalidDataException)
             {
@@ -192,19 +192,6 @@ internal static class DataCommands
             }
         });
         return command;
-    }
-
-    private static byte[]? Read(ZipArchive zip, string name)
-    {
-        if (zip.GetEntry(name) is not { } entry)
-        {
-            return null;
-        }
-
-        using var stream = entry.Open();
-        using var buffer = new MemoryStream();
-        stream.CopyTo(buffer);
-        return buffer.ToArray();
     }
 
     /// <summary>" (identity 1a2b...)" for the key in <paramref name="dataDirectory"/>, or nothing when there is none.</summary>

@@ -6,7 +6,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Spectre.Console;
-using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.DevNetwork;
 
 namespace Tenzro.Node.Cli;
@@ -83,17 +82,9 @@ internal static class DevNetworkCommands
                 return CliApp.BadArguments;
             }
 
-            var settings = new List<KeyValuePair<string, string>>();
-            foreach (var pair in parse.GetValue(set) ?? [])
+            if (RunCommand.ParseSettings(parse.GetValue(set)) is not { } settings)
             {
-                var equals = pair.IndexOf('=', StringComparison.Ordinal);
-                if (equals <= 0 || !SettingCatalog.Contains(pair[..equals].Trim()))
-                {
-                    await Console.Error.WriteLineAsync($"--set '{pair}' is not KEY=VALUE with a known key; the keys are listed in .env.example.");
-                    return CliApp.BadArguments;
-                }
-
-                settings.Add(new(pair[..equals].Trim(), pair[(equals + 1)..]));
+                return CliApp.BadArguments;
             }
 
             var keep = parse.GetValue(dataDir) is not null;

@@ -105,26 +105,8 @@ public sealed partial class ContainerImageTests
             Exec("VOLUME "));
     }
 
-    private static async Task<int> RunAsync(string[] command, Dictionary<string, string> environment)
-    {
-        var start = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in command.Skip(1))
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        foreach (var (key, value) in environment)
-        {
-            start.Environment[key] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var output = Task.WhenAll(process.StandardOutput.ReadToEndAsync(), process.StandardError.ReadToEndAsync());
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await process.WaitForExitAsync(timeout.Token);
-        await output;
-        return process.ExitCode;
-    }
+    private static async Task<int> RunAsync(string[] command, Dictionary<string, string> environment) =>
+        (await Cli.RunProgramAsync(command[0], null, environment, TimeSpan.FromSeconds(30), command[1..])).ExitCode;
 
     [GeneratedRegex(@"\\\r?\n")]
     private static partial Regex ContinuedLine();
