@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
 
 namespace Tenzro.Node.IntegrationTests.Operations;
 
@@ -82,6 +83,39 @@ public sealed class DevNetworkTests
             if (!network.HasExited)
             {
                 network.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task DevRegional_Alone_PrintsItsUrlAnswersHealthAndStopsOnSigterm()
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { NodeProcess.DllPath(), "dev-regional", "--port", "0" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var regional = Process.Start(start)!;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var line = await regional.StandardOutput.ReadLineAsync(timeout.Token) ?? string.Empty;
+            var port = Regex.Match(line, @"^regional: ws://127\.0\.0\.1:(\d+)/ws$").Groups[1].Value;
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            var health = await http.GetAsync($"http://127.0.0.1:{port}/health", timeout.Token);
+            await SignalAsync(regional.Id, 15);
+            await regional.WaitForExitAsync(timeout.Token);
+
+            Assert.NotEmpty(port);
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+            Assert.Equal(0, regional.ExitCode);
+        }
+        finally
+        {
+            if (!regional.HasExited)
+            {
+                regional.Kill(entireProcessTree: true);
             }
         }
     }

@@ -74,6 +74,20 @@ public sealed class ToolPackageTests
         }
     }
 
+    [Fact]
+    public async Task Run_BadIdentityKey_ExitsWithConfigurationErrorWithoutShowingTheValue()
+    {
+        var work = NodeProcess.NewDirectory();
+        const string secret = "c2VjcmV0LWJ1dC1ub3QtMzItYnl0ZXM=";
+
+        var (code, output) = await Cli.RunInAsync(work, new Dictionary<string, string> { ["IDENTITY_KEY"] = secret, ["DATA_DIR"] = Path.Combine(work, "data") });
+
+        Assert.Equal(78, code);
+        Assert.Contains("IDENTITY_KEY", output);
+        Assert.DoesNotContain(secret, output);
+        Assert.False(File.Exists(Path.Combine(work, "data", "node.key")));
+    }
+
 #if DEBUG
     private const string Configuration = "Debug";
 #else
