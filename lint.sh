@@ -3,9 +3,21 @@
 # the Dockerfile, the compose file (against the Compose specification's schema), the systemd unit and the
 # Kubernetes manifest. Ends with "lint: N passed, N failed"; exit 1 when a check fails.
 # The Dockerfile and compose linters come from npm (dockerfile-utils, dclint) and are installed into .lint/
-# on first use; systemd-analyze comes with systemd.
+# on first use; the Kubernetes schema is the one of Debian's python3-kubernetes; systemd-analyze comes with
+# systemd. As root with apt-get (a fresh machine, CI), the Debian packages are installed when missing.
 set -uo pipefail
 cd "$(dirname "$0")"
+
+# The Python that has the Kubernetes client: Debian's (/usr/bin/python3) unless the one on PATH has it too.
+k8s_python() { for python in python3 /usr/bin/python3; do "$python" -c 'import kubernetes, yaml' 2>/dev/null && { echo "$python"; return; }; done; echo python3; }
+need=()
+command -v npm >/dev/null || need+=(npm)
+"$(k8s_python)" -c 'import kubernetes, yaml' 2>/dev/null || need+=(python3-kubernetes)
+if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  echo "installing what lint needs: ${need[*]}"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; } \
+    || { echo "apt-get install ${need[*]} failed"; exit 1; }
+fi
 passed=0 failed=0
 check() { # check NAME COMMAND...: runs the command, prints its output only when it fails
   local name=$1; shift
@@ -40,7 +52,7 @@ else
   echo "skip deploy/tenzro-node.service: systemd-analyze is not installed"
 fi
 
-check "deploy/kubernetes/tenzro-node.yaml (probes, volume claim, non-root)" python3 tools/check-kubernetes.py deploy/kubernetes/tenzro-node.yaml
+check "deploy/kubernetes/tenzro-node.yaml (Kubernetes schema, probes, volume claim, non-root)" "$(k8s_python)" tools/check-kubernetes.py deploy/kubernetes/tenzro-node.yaml
 check "app.json (every seed setting declared and described)" python3 tools/check-app-json.py app.json
 
 echo "lint: $passed passed, $failed failed"
