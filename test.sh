@@ -3,10 +3,30 @@
 # "tests: N passed, N failed". Extra arguments go to 'dotnet test', for example:
 #   ./test.sh --filter Suite=resources          # one suite, like the seed's 'npm test -- --suite=resources'
 #   ./test.sh --collect:"XPlat Code Coverage"   # coverage (Cobertura XML under TestResults/)
+# On a Debian machine, as root, it first installs the packages the tests use (Chromium, promtool, procps).
 # The test projects run one after the other: on a 2-core machine, running them side by side only makes
 # the process tests slower and their timings noisier.
 set -uo pipefail
 cd "$(dirname "$0")"
+
+# Debian packages the tests use: Chromium for the dashboard test, promtool (in 'prometheus') to lint
+# /metrics, python3 to count the results, procps for `free` (the hardware test compares with it).
+# Installed when missing and this runs as root with apt-get (a fresh machine, CI); elsewhere, install them yourself.
+need=()
+command -v python3 >/dev/null || need+=(python3)
+command -v free >/dev/null || need+=(procps)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/bin/promtool ] || need+=(prometheus)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing what the tests need: ${need[*]}"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; } \
+      || { echo "apt-get install ${need[*]} failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
+  else
+    echo "warning: missing ${need[*]} (apt-get install ${need[*]}); the tests that use them will fail"
+  fi
+fi
+
 results=TestResults
 rm -rf "$results"
 dotnet build Tenzro.Node.slnx -c Release --nologo -clp:ErrorsOnly || { echo "tests: 0 passed, 1 failed"; exit 1; }

@@ -83,6 +83,7 @@ public sealed record NodeSettings
                 Region = RequireNonEmpty(r, "REGION"),
                 TokenBalance = r.Double("TOKEN_BALANCE", 0, 1e15),
                 DeviceId = r.OptionalString("DEVICE_ID"),
+                IdentityKey = IdentityKey(r),
                 WalletAddress = r.OptionalString("WALLET_ADDRESS"),
             },
             Http = new HttpOptions
@@ -276,6 +277,24 @@ public sealed record NodeSettings
     public static bool IsLoopbackHost(string host) =>
         host.Equals("localhost", StringComparison.OrdinalIgnoreCase)
         || (System.Net.IPAddress.TryParse(host.Trim('[', ']'), out var address) && System.Net.IPAddress.IsLoopback(address));
+
+    /// <summary>IDENTITY_KEY: base64 of 32 bytes. The message never repeats the value: it is a private key.</summary>
+    private static byte[]? IdentityKey(SettingsReader r)
+    {
+        if (r.OptionalString("IDENTITY_KEY") is not { } text)
+        {
+            return null;
+        }
+
+        var buffer = new byte[(text.Length * 3 / 4) + 3];
+        if (Convert.TryFromBase64String(text.Trim(), buffer, out var written) && written == 32)
+        {
+            return buffer[..32];
+        }
+
+        r.Fail("IDENTITY_KEY", $"<{text.Length} characters, not shown>", "the base64 of a 32-byte Ed25519 private key, such as 'base64 -w0 DATA_DIR/node.key' prints");
+        return null;
+    }
 
     private static string? ExistingFile(SettingsReader r, string key, string baseDirectory)
     {

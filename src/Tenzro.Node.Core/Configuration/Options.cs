@@ -10,6 +10,9 @@ public sealed record NodeOptions
     public string Region { get; init; } = "us-east";
     public double TokenBalance { get; init; }
     public string? DeviceId { get; init; }
+
+    /// <summary>IDENTITY_KEY: the 32-byte Ed25519 private key that replaces <c>DATA_DIR/node.key</c>; null: the key file.</summary>
+    public byte[]? IdentityKey { get; init; }
     public string? WalletAddress { get; init; }
 }
 

@@ -23,6 +23,7 @@ public static class SettingCatalog
         new("REGION", "us-east", "Node", "Region name announced to the regional node."),
         new("TOKEN_BALANCE", "0", "Node", "Token balance announced in join; rewards add to it."),
         new("DEVICE_ID", "", "Node", "Overrides the peer id; default is the hex SHA-256 of the node's Ed25519 public key."),
+        new("IDENTITY_KEY", "", "Node", "Base64 of the node's 32-byte Ed25519 private key; replaces DATA_DIR/node.key where the disk does not last (containers, Heroku). 'base64 -w0 DATA_DIR/node.key' prints an existing node's key; 'head -c 32 /dev/urandom | base64' makes a new one. Treat it as a secret."),
         new("WALLET_ADDRESS", "", "Node", "Wallet address that rewards are credited to (informational)."),
 
         new("HOST", "127.0.0.1", "HTTP", "Address the HTTP API listens on. Loopback by default; 0.0.0.0 exposes it."),

@@ -36,6 +36,18 @@ public sealed class NodeIdentity : IDisposable
     public static NodeIdentity CreateEphemeral(string? deviceId = null) =>
         new(Key.Create(Algorithm, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport }), deviceId);
 
+    /// <summary>Uses a raw 32-byte Ed25519 private key given in the settings (IDENTITY_KEY) instead of the key file.</summary>
+    /// <exception cref="IdentityException">The bytes are not a 32-byte private key.</exception>
+    public static NodeIdentity FromPrivateKey(ReadOnlySpan<byte> privateKey, string? deviceId)
+    {
+        if (privateKey.Length != 32)
+        {
+            throw new IdentityException("IDENTITY_KEY is not a 32-byte Ed25519 private key.");
+        }
+
+        return new NodeIdentity(Key.Import(Algorithm, privateKey, KeyBlobFormat.RawPrivateKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport }), deviceId);
+    }
+
     /// <summary>
     /// Loads the key from <c>{dataDirectory}/node.key</c>, creating it (mode 0600) on first start.
     /// </summary>

@@ -64,14 +64,21 @@ public sealed class NodeDatabase : IAsyncDisposable
         return connection;
     }
 
+    /// <summary>How many automatic pre-migration copies are kept in the backup directory.</summary>
+    public const int KeptMigrationBackups = 3;
+
     /// <summary>
     /// Switches the database to WAL and applies every migration newer than its recorded version,
-    /// each in its own transaction.
+    /// each in its own transaction. When an existing database is about to change and
+    /// <paramref name="backupDirectory"/> is given, a copy is made there first with <c>VACUUM INTO</c>
+    /// (<c>pre-migration-v{version}-{time}.db</c>; the newest <see cref="KeptMigrationBackups"/> are kept).
     /// </summary>
-    /// <exception cref="StoreException">The database was written by a newer version of the node, or cannot be opened.</exception>
+    /// <returns>The path of the copy made before migrating, or null when none was needed.</returns>
+    /// <exception cref="StoreException">The database was written by a newer version of the node, cannot be opened, or cannot be copied.</exception>
     /// <exception cref="DatabaseDamagedException">The file is damaged, not a database, or another program's database.</exception>
-    public void Migrate(IReadOnlyList<Migration> migrations)
+    public string? Migrate(IReadOnlyList<Migration> migrations, string? backupDirectory = null)
     {
+        string? backup = null;
         try
         {
             using var connection = OpenConnection();
@@ -85,6 +92,11 @@ public sealed class NodeDatabase : IAsyncDisposable
                 throw new StoreException(
                     $"The database {Path} is at schema version {current}, written by a newer tenzro-node; this one knows up to version {latest}. " +
                     "Upgrade tenzro-node, or set DATA_DIR to another directory.");
+            }
+
+            if (backupDirectory is not null && current > 0 && current < latest)
+            {
+                backup = BackUpBeforeMigrating(current, backupDirectory);
             }
 
             foreach (var migration in migrations.Where(m => m.Version > current).OrderBy(m => m.Version))
@@ -118,6 +130,21 @@ public sealed class NodeDatabase : IAsyncDisposable
         {
             throw new StoreException($"The database {Path} cannot be opened or migrated: {e.Message}", e);
         }
+
+        return backup;
+    }
+
+    private string BackUpBeforeMigrating(long version, string backupDirectory)
+    {
+        Directory.CreateDirectory(backupDirectory);
+        var target = System.IO.Path.Combine(backupDirectory, $"pre-migration-v{version}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.db");
+        DataBackup.VacuumInto(Path, target);
+        foreach (var old in Directory.GetFiles(backupDirectory, "pre-migration-v*.db").OrderByDescending(File.GetLastWriteTimeUtc).ThenByDescending(f => f, StringComparer.Ordinal).Skip(KeptMigrationBackups))
+        {
+            File.Delete(old);
+        }
+
+        return target;
     }
 
     /// <summary>

@@ -55,6 +55,11 @@ internal static class CliApp
 
         root.Action = run.Action;
         root.Options.Add(NodeClient.ApiKeyFileOption);
+        foreach (var version in root.Options.OfType<VersionOption>())
+        {
+            version.Action = new PrintVersionAction();
+        }
+
         root.Subcommands.Add(ClientCommands.Status());
         root.Subcommands.Add(ClientCommands.HealthCheck());
         root.Subcommands.Add(ClientCommands.Submit());
@@ -65,13 +70,28 @@ internal static class CliApp
         root.Subcommands.Add(ResourceCommands.ClearResources());
         root.Subcommands.Add(MaintenanceCommands.CleanLogs());
         root.Subcommands.Add(MaintenanceCommands.BackupConfig());
+        root.Subcommands.Add(DataCommands.RestoreConfig());
+        root.Subcommands.Add(DataCommands.BackupData());
+        root.Subcommands.Add(DataCommands.RestoreData());
         root.Subcommands.Add(ProfileCommand.Create());
         root.Subcommands.Add(NetworkCommands.ResetConnections());
         root.Subcommands.Add(NetworkCommands.NetworkDiagnostics());
         root.Subcommands.Add(NetworkCommands.Bandwidth());
         root.Subcommands.Add(KeyCommands.Create());
         root.Subcommands.Add(PeerCommands.Peers());
+        root.Subcommands.Add(DevNetworkCommands.DevRegional());
+        root.Subcommands.Add(DevNetworkCommands.DevNetwork());
         return root;
+    }
+
+    /// <summary><c>--version</c> prints the version <c>/status</c> reports (without the source revision).</summary>
+    private sealed class PrintVersionAction : System.CommandLine.Invocation.SynchronousCommandLineAction
+    {
+        public override int Invoke(ParseResult parseResult)
+        {
+            Console.Out.WriteLine(Api.StatusApi.Version);
+            return Ok;
+        }
     }
 
     /// <summary>The node's URL from --url, else http://127.0.0.1:{PORT} with PORT read like the node reads it.</summary>

@@ -23,18 +23,12 @@ internal static class RunCommand
         var command = new Command("run", "Run the node (the default when no subcommand is given).") { set, port, dataDir, envFile };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var overrides = new List<KeyValuePair<string, string?>>();
-            foreach (var pair in parse.GetValue(set) ?? [])
+            if (ParseSettings(parse.GetValue(set)) is not { } parsed)
             {
-                var equals = pair.IndexOf('=', StringComparison.Ordinal);
-                if (equals <= 0 || !SettingCatalog.Contains(pair[..equals].Trim()))
-                {
-                    await Console.Error.WriteLineAsync($"--set '{pair}' is not KEY=VALUE with a known key; the keys are listed in .env.example.");
-                    return CliApp.BadArguments;
-                }
-
-                overrides.Add(new(pair[..equals].Trim(), pair[(equals + 1)..]));
+                return CliApp.BadArguments;
             }
+
+            var overrides = parsed.Select(p => new KeyValuePair<string, string?>(p.Key, p.Value)).ToList();
 
             if (parse.GetValue(port) is { } p)
             {
@@ -50,6 +44,25 @@ internal static class RunCommand
             return await RunNodeAsync(overrides, envPath, cancellationToken);
         });
         return command;
+    }
+
+    /// <summary>Parses <c>--set KEY=VALUE</c> pairs; null after printing which one is not a known key.</summary>
+    public static List<KeyValuePair<string, string>>? ParseSettings(IEnumerable<string>? pairs)
+    {
+        var settings = new List<KeyValuePair<string, string>>();
+        foreach (var pair in pairs ?? [])
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0 || !SettingCatalog.Contains(pair[..equals].Trim()))
+            {
+                Console.Error.WriteLine($"--set '{pair}' is not KEY=VALUE with a known key; the keys are listed in .env.example.");
+                return null;
+            }
+
+            settings.Add(new(pair[..equals].Trim(), pair[(equals + 1)..]));
+        }
+
+        return settings;
     }
 
     /// <summary>Runs the node until SIGTERM/Ctrl-C. Returns the process exit code.</summary>

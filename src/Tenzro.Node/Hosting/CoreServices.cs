@@ -32,11 +32,13 @@ internal static class CoreServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new NodeClock(DateTimeOffset.UtcNow));
 
-        var identity = NodeIdentity.LoadOrCreate(settings.Storage.DataDirectory, settings.Node.DeviceId);
+        var identity = settings.Node.IdentityKey is { } key
+            ? NodeIdentity.FromPrivateKey(key, settings.Node.DeviceId)
+            : NodeIdentity.LoadOrCreate(settings.Storage.DataDirectory, settings.Node.DeviceId);
         services.AddSingleton(identity);
 
         var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
-        database.Migrate(Migrations.All);
+        database.Migrate(Migrations.All, Path.Combine(settings.Storage.DataDirectory, "backups"));
         services.AddSingleton(database);
         var blobs = new BlobStore(settings.Storage.DataDirectory);
         services.AddSingleton(blobs);

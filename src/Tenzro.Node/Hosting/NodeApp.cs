@@ -41,6 +41,9 @@ internal static class NodeApp
         builder.Host.ConfigureHostOptions(o => o.ShutdownTimeout = TimeSpan.FromSeconds(8));
 
         builder.AddNodeLogging(settings.Logging);
+
+        // Under systemd (Type=notify, deploy/tenzro-node.service): ready once listening, stopping on SIGTERM. Elsewhere nothing.
+        builder.Services.AddSystemd();
         builder.Services.AddNodeCore(settings);
         builder.Services.AddHardwareProfiler(settings);
         builder.Services.AddNodeHttp();

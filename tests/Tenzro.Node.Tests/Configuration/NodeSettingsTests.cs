@@ -190,6 +190,29 @@ public sealed class NodeSettingsTests
         Assert.Contains(expected, line.Expected, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Load_IdentityKey_DecodesThe32ByteKey()
+    {
+        var key = Enumerable.Range(1, 32).Select(i => (byte)i).ToArray();
+
+        var settings = Load(("IDENTITY_KEY", Convert.ToBase64String(key)));
+
+        Assert.Equal(key, settings.Node.IdentityKey);
+        Assert.Null(Load().Node.IdentityKey);
+    }
+
+    [Theory]
+    [InlineData("not base64!")]
+    [InlineData("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==")]
+    public void Load_BadIdentityKey_NamesTheKeyWithoutRepeatingTheValue(string value)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => Load(("IDENTITY_KEY", value)));
+
+        Assert.Contains("IDENTITY_KEY", error.Message);
+        Assert.Contains("32-byte Ed25519 private key", error.Message);
+        Assert.DoesNotContain(value, error.Message);
+    }
+
     internal static string RepositoryRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);

@@ -8,6 +8,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Storage;
+using Tenzro.Node.DevNetwork;
 using Tenzro.Node.Tests.Regional;
 using Tenzro.Node.Tests.Resources;
 using Tenzro.Node.Tests.Support;
@@ -549,7 +550,7 @@ public sealed class BandwidthTests
     public async Task Heartbeat_MeasuredBandwidth_IsWhatNodeStatusReports()
     {
         await using var peer = await TestNode.StartAsync();
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?>
         {
             ["BANDWIDTH_TEST_URL"] = new Uri(peer.BaseAddress, "/api/network/bandwidth").ToString(),

@@ -26,6 +26,24 @@ public sealed class IdentityTests : IDisposable
     }
 
     [Fact]
+    public void FromPrivateKey_TheKeyFileBytes_IsTheSameNode()
+    {
+        string nodeId;
+        using (var fromFile = NodeIdentity.LoadOrCreate(_directory, null))
+        {
+            nodeId = fromFile.NodeId;
+        }
+
+        var key = File.ReadAllBytes(Path.Combine(_directory, "node.key"));
+
+        using var fromSetting = NodeIdentity.FromPrivateKey(key, null);
+
+        Assert.Equal(nodeId, fromSetting.NodeId);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(fromSetting.PublicKey)), fromSetting.NodeId);
+        Assert.Throws<IdentityException>(() => NodeIdentity.FromPrivateKey(key.AsSpan(0, 31), null));
+    }
+
+    [Fact]
     public void LoadOrCreate_Restart_KeepsThePeerId()
     {
         string first;

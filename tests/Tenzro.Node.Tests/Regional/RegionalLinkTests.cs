@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Networking.Regional;
+using Tenzro.Node.DevNetwork;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Regional;
@@ -16,7 +17,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Join_UrlWithoutPath_JoinsAtWsWithSignedJoinAndNetworkStateAck()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["TOKEN_BALANCE"] = "12", ["REGION"] = "us-east" });
         var peerId = node.Service<NodeIdentity>().PeerId;
 
@@ -34,13 +35,13 @@ public sealed class RegionalLinkTests
         Assert.True(verdict.IsValid, verdict.Reason);
         Assert.Equal(0, regional.FirstFrameViolations);
         Assert.True(network["regional"]!["lastJoinRoundTripMs"]!.GetValue<double>() >= 0);
-        Assert.Contains(network["peers"]!.AsArray(), p => p!["peerId"]!.GetValue<string>() == TestRegionalNode.SelfPeerId);
+        Assert.Contains(network["peers"]!.AsArray(), p => p!["peerId"]!.GetValue<string>() == DevRegionalNode.SelfPeerId);
     }
 
     [Fact]
     public async Task Metrics_JoinedLink_CountsTheLinksOwnBytesBothWays()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         await node.Client.WaitForRegionalStateAsync("joined");
 
@@ -88,7 +89,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Heartbeat_WhileJoined_SendsFullNodeStatusThatTheRegionalNodeStores()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["BANDWIDTH_MBPS"] = "250" });
         var peerId = node.Service<NodeIdentity>().PeerId;
 
@@ -119,7 +120,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task StatusRequest_FromRegionalNode_IsAnsweredWithNodeStatus()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["HEARTBEAT_INTERVAL"] = "600000" });
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitForAsync(m => m.Type == "node_status" && m.PeerId == peerId, "the first node_status");
@@ -132,7 +133,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Assignment_StoreTask_RunsThroughTheQueueToTaskCompletedAndReward()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["TOKEN_BALANCE"] = "5" });
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -169,7 +170,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Assignment_ProcessTaskInRegionalForm_ReturnsTheSum()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["NODE_TIER"] = "aggregator" });
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -189,7 +190,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Assignment_UnsupportedType_IsRejectedWithTheReason()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["NODE_TIER"] = "training" });
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -205,7 +206,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Assignment_WhileDraining_IsRejectedAsNotTakingTasks()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -220,7 +221,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Assignment_TaskIdUsedByDifferentTask_IsRejectedAsAClash()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -236,7 +237,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Assignment_RequirementBeyondThisNode_IsRejectedAsNeverFitting()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
@@ -252,7 +253,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Assignment_ExpiredTask_IsRejectedWithTheValidationError()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -269,11 +270,11 @@ public sealed class RegionalLinkTests
     public async Task Reconnect_RegionalRestartedOnSamePort_RejoinsAndDeliversWhatWasWrittenWhileDownOnce()
     {
         var runtime = new ScriptedRuntime("compute");
-        var first = await TestRegionalNode.StartAsync();
+        var first = await DevRegionalNode.StartAsync();
         var port = first.Port;
         await using var node = await RegionalKit.StartNodeAsync(first.Url, configure: b => b.Services.AddSingleton<Core.Tasks.ITaskRuntime>(runtime));
         var peerId = node.Service<NodeIdentity>().PeerId;
-        TestRegionalNode? second = null;
+        DevRegionalNode? second = null;
         try
         {
             // Joined as the regional node sees it (a node_status after the join), not only the join received.
@@ -294,7 +295,7 @@ public sealed class RegionalLinkTests
             runtime.Open("g1");
             await node.Client.WaitForJsonAsync("/api/network/status", s => s["regional"]!["outboxDepth"]!.GetValue<long>() >= 2, "the final report to wait in the outbox");
 
-            second = await TestRegionalNode.StartAsync(port: port);
+            second = await DevRegionalNode.StartAsync(port: port);
             var completed = await second.WaitForAsync(m => m.Type == "task_completed" && m.TaskId == "task-outbox-1", "task_completed after the rejoin");
             await second.WaitUntilAsync(() => second.Received().Count(m => m.Type == "node_status" && m.Index > completed.Index) >= 2, "heartbeats after the delivery");
             var network = await node.Client.WaitForJsonAsync(
@@ -340,7 +341,7 @@ public sealed class RegionalLinkTests
         Assert.Equal("degraded", healthBody["checks"]!["regional"]!["status"]!.GetValue<string>());
         Assert.Equal("failed", (await node.Client.GetJsonAsync("/status"))["regional"]!["state"]!.GetValue<string>());
 
-        await using var regional = await TestRegionalNode.StartAsync(port: port);
+        await using var regional = await DevRegionalNode.StartAsync(port: port);
         await node.Client.WaitForRegionalStateAsync("joined");
         var healthy = await node.Client.GetJsonAsync("/health");
         Assert.Equal("healthy", healthy["checks"]!["regional"]!["status"]!.GetValue<string>());
@@ -349,7 +350,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task ResetConnections_WhileJoined_ClosesAndRejoinsAtOnce()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         // A long reconnect interval: only a reset that skips the backoff rejoins within the bounded wait.
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["RECONNECT_INTERVAL"] = "60000", ["RECONNECT_MAX_INTERVAL"] = "60000" });
         var peerId = node.Service<NodeIdentity>().PeerId;
@@ -366,7 +367,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Join_AnsweredWithError_IsAFailedJoinAndIsRetried()
     {
-        await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { Verifying = true });
+        await using var regional = await DevRegionalNode.StartAsync(new DevRegionalOptions { Verifying = true });
         using var other = NodeIdentity.CreateEphemeral();
         regional.BindKey("node-bound", other.PublicKey);
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["DEVICE_ID"] = "node-bound", ["MAX_RECONNECT_ATTEMPTS"] = "2" });
@@ -381,7 +382,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Join_NotAcknowledgedInTime_IsAFailedJoin()
     {
-        await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { AnswerJoin = false });
+        await using var regional = await DevRegionalNode.StartAsync(new DevRegionalOptions { AnswerJoin = false });
         await using var node = await RegionalKit.StartNodeAsync(
             regional.Url,
             new Dictionary<string, string?> { ["MAX_RECONNECT_ATTEMPTS"] = "1" },
@@ -395,7 +396,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Verifying_RegionalNodeChecksSignatures_AcceptsOursAndRejectsATamperedCopy()
     {
-        await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { Verifying = true });
+        await using var regional = await DevRegionalNode.StartAsync(new DevRegionalOptions { Verifying = true });
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var identity = node.Service<NodeIdentity>();
         var peerId = identity.PeerId;
@@ -417,7 +418,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task SignedFrameFromRegionalNode_BadSignature_IsDroppedAndTheFirstValidOnePinsTheKey()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
@@ -546,7 +547,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Frames_MalformedAndOversized_AreDroppedAndTheLinkStaysUp()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["MAX_MESSAGE_SIZE"] = "65536" });
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
@@ -567,7 +568,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Frames_DuplicateKeysOrALoneSurrogate_AreDroppedAndTheNodeKeepsRunning()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
@@ -585,7 +586,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Join_NetworkStateWithAnUnreadablePeer_JoinsAndListsTheOthers()
     {
-        await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { AnswerJoin = false });
+        await using var regional = await DevRegionalNode.StartAsync(new DevRegionalOptions { AnswerJoin = false });
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitForAsync(m => m.Type == "join" && m.PeerId == peerId, "the join");
@@ -612,7 +613,7 @@ public sealed class RegionalLinkTests
             await File.WriteAllTextAsync(caPath, pem);
             try
             {
-                await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { Certificate = certificate });
+                await using var regional = await DevRegionalNode.StartAsync(new DevRegionalOptions { Certificate = certificate });
                 await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["REGIONAL_CA_CERT"] = caPath });
 
                 var status = await node.Client.WaitForRegionalStateAsync("joined");
@@ -632,7 +633,7 @@ public sealed class RegionalLinkTests
         var (certificate, _) = RegionalKit.SelfSignedCertificate();
         using (certificate)
         {
-            await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { Certificate = certificate });
+            await using var regional = await DevRegionalNode.StartAsync(new DevRegionalOptions { Certificate = certificate });
             await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["MAX_RECONNECT_ATTEMPTS"] = "1" });
 
             var status = await node.Client.WaitForRegionalStateAsync("failed");
@@ -659,7 +660,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Peers_JoinedAndLeftInTheRegion_AreListedAtNetworkStatus()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         await node.Client.WaitForRegionalStateAsync("joined");
 
@@ -700,7 +701,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Stop_WhileJoined_SendsLeaveBeforeClosing()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
@@ -741,7 +742,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task NetworkDiagnostics_ReachableRegionalNode_PrintsEveryStepAndExitsZero()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
 
         var (exit, output) = await RunCliAsync("network-diagnostics", "--regional-url", regional.Url.ToString());
         await regional.WaitForAsync(m => m.Type == "leave" && m.PeerId!.StartsWith("diagnostics-", StringComparison.Ordinal), "the diagnostics peer to leave");

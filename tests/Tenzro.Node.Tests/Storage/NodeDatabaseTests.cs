@@ -41,6 +41,45 @@ public sealed class NodeDatabaseTests : IDisposable
     }
 
     [Fact]
+    public void Migrate_OlderDatabase_CopiesItWithVacuumIntoFirstAndKeepsTheNewestThree()
+    {
+        var backups = Path.Combine(_directory, "backups");
+        var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+        Assert.Null(database.Migrate([.. Migrations.All.Take(2)], backups));
+        using (var connection = database.OpenConnection())
+        using (var insert = connection.CreateCommand())
+        {
+            insert.CommandText = "INSERT INTO node_metadata(key, value) VALUES ('kept', 'yes');";
+            insert.ExecuteNonQuery();
+        }
+
+        Directory.CreateDirectory(backups);
+        foreach (var stale in new[] { "pre-migration-v0-20200101-000000.db", "pre-migration-v0-20200102-000000.db", "pre-migration-v0-20200103-000000.db" })
+        {
+            File.WriteAllText(Path.Combine(backups, stale), "old");
+            File.SetLastWriteTimeUtc(Path.Combine(backups, stale), new DateTime(2020, 1, 1, 0, 0, 0, DateTimeKind.Utc));
+        }
+
+        var backup = database.Migrate(Migrations.All, backups);
+        var again = database.Migrate(Migrations.All, backups);
+
+        Assert.NotNull(backup);
+        Assert.Null(again);
+        Assert.StartsWith("pre-migration-v2-", Path.GetFileName(backup), StringComparison.Ordinal);
+        var copy = new NodeDatabase(backup);
+        using (var connection = copy.OpenReadConnection())
+        using (var read = connection.CreateCommand())
+        {
+            Assert.Equal(2, NodeDatabase.CurrentVersion(connection));
+            read.CommandText = "SELECT value FROM node_metadata WHERE key = 'kept';";
+            Assert.Equal("yes", read.ExecuteScalar());
+        }
+
+        Assert.Equal(NodeDatabase.KeptMigrationBackups, Directory.GetFiles(backups).Length);
+        Assert.Contains(backup, Directory.GetFiles(backups));
+    }
+
+    [Fact]
     public void Migrate_DatabaseFromNewerVersion_IsRefusedWithAClearMessage()
     {
         var database = new NodeDatabase(Path.Combine(_directory, "node.db"));

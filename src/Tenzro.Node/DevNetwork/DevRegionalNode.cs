@@ -1,22 +1,19 @@
-using System.Globalization;
 using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Tenzro.Node.Core.Regional;
-using Tenzro.Node.Tests.Support;
 
-namespace Tenzro.Node.Tests.Regional;
+namespace Tenzro.Node.DevNetwork;
 
-/// <summary>How a <see cref="TestRegionalNode"/> behaves.</summary>
-public sealed record TestRegionalOptions
+/// <summary>How a <see cref="DevRegionalNode"/> behaves.</summary>
+internal sealed record DevRegionalOptions
 {
     /// <summary>Section 10.4: bind a peerId to the key of its first valid signed join; later bad signatures get <c>error</c> "Invalid signature".</summary>
     public bool Verifying { get; init; }
@@ -31,8 +28,8 @@ public sealed record TestRegionalOptions
     public Tenzro.Node.Core.Identity.NodeIdentity? Signer { get; init; }
 }
 
-/// <summary>A message a <see cref="TestRegionalNode"/> received.</summary>
-public sealed record ReceivedMessage(int Connection, int Index, JsonObject Message, string Raw)
+/// <summary>A message a <see cref="DevRegionalNode"/> received.</summary>
+internal sealed record ReceivedMessage(int Connection, int Index, JsonObject Message, string Raw)
 {
     public string? Type => RegionalMessages.TypeOf(Message);
 
@@ -42,18 +39,21 @@ public sealed record ReceivedMessage(int Connection, int Index, JsonObject Messa
 }
 
 /// <summary>
-/// A regional node for tests, speaking the protocol as docs/PROTOCOL.md (sections 1-9) describes the real
-/// one, quirks included: the first frame should be <c>join</c>, answered by <c>network_state</c> (and
+/// The development regional node (<c>tenzro-node dev-regional</c>, and the one <c>dev-network</c> and the tests
+/// start), speaking the protocol as docs/PROTOCOL.md (sections 1-9) describes the real one, quirks included: the first frame should be <c>join</c>, answered by <c>network_state</c> (and
 /// <c>peer_joined</c> to the others of the region); unknown types are ignored; <c>task_completed</c> must
 /// follow <c>task_accepted</c> (else "Task completion failed") and a falsy result is dropped;
 /// <c>node_status</c> replaces the stored status wholesale and is dropped unless its peer joined and it has a
 /// <c>status</c>; an evicted peer's socket is never closed. It sends <c>task_assignment</c> as a regional
 /// validator would (with the selection of section 7) and <c>reward_distribution</c> once all accepted nodes
-/// completed, and can verify signatures (section 10.4). Kestrel on 127.0.0.1.
+/// completed, and can verify signatures (section 10.4). Kestrel on 127.0.0.1 unless told otherwise.
+/// Besides <c>/ws</c> it answers <c>GET /health</c>, <c>GET /status</c> (peers and tasks), <c>POST /tasks</c>
+/// (assign a task as the region's validator would) and <c>GET /tasks/{taskId}</c> (who took it, results).
 /// </summary>
-public sealed class TestRegionalNode : IAsyncDisposable
+/// <remarks>Thread-safe: every member may be called while nodes are connected.</remarks>
+internal sealed partial class DevRegionalNode : IAsyncDisposable
 {
-    public const string SelfPeerId = "regional-test";
+    public const string SelfPeerId = "regional-dev";
     public const string RegionName = "us-east";
 
     private static readonly Dictionary<string, (string[] Tiers, double MinReward, double ValidatorShare)> TaskTypes = new()
@@ -73,7 +73,7 @@ public sealed class TestRegionalNode : IAsyncDisposable
     private static readonly Dictionary<string, int> TierTaskLimit = new() { ["inference"] = 5, ["aggregator"] = 10, ["training"] = 15, ["feedback"] = 20 };
 
     private readonly WebApplication _app;
-    private readonly TestRegionalOptions _options;
+    private readonly DevRegionalOptions _options;
     private readonly Lock _lock = new();
     private readonly List<ReceivedMessage> _received = [];
     private readonly Dictionary<int, Connection> _connections = [];
@@ -86,7 +86,7 @@ public sealed class TestRegionalNode : IAsyncDisposable
     private int _firstFrameViolations;
     private double _totalRewards;
 
-    private TestRegionalNode(WebApplication app, TestRegionalOptions options)
+    private DevRegionalNode(WebApplication app, DevRegionalOptions options)
     {
         _app = app;
         _options = options;
@@ -112,13 +112,17 @@ public sealed class TestRegionalNode : IAsyncDisposable
         }
     }
 
-    public static async Task<TestRegionalNode> StartAsync(TestRegionalOptions? options = null, int port = 0)
+    /// <summary>Starts listening on <paramref name="address"/> (127.0.0.1 by default) and <paramref name="port"/> (0: a free one).</summary>
+    public static async Task<DevRegionalNode> StartAsync(DevRegionalOptions? options = null, int port = 0, IPAddress? address = null)
     {
-        options ??= new TestRegionalOptions();
+        options ??= new DevRegionalOptions();
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+
+        // Whoever starts it stops it: without this the console lifetime would take SIGTERM and Ctrl-C for itself.
+        builder.Services.AddSingleton<IHostLifetime, StartedByCallerLifetime>();
         builder.WebHost.UseKestrelHttpsConfiguration();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen =>
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(address ?? IPAddress.Loopback, port, listen =>
         {
             if (options.Certificate is { } certificate)
             {
@@ -126,11 +130,13 @@ public sealed class TestRegionalNode : IAsyncDisposable
             }
         }));
         var app = builder.Build();
-        TestRegionalNode? node = null;
+        DevRegionalNode? node = null;
         app.UseWebSockets();
         app.Map("/ws", context => node!.AcceptAsync(context));
-        await app.StartAsync(Timeouts.Token());
-        node = new TestRegionalNode(app, options);
+        MapHttpApi(app, () => node!);
+        using var startTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await app.StartAsync(startTimeout.Token);
+        node = new DevRegionalNode(app, options);
         return node;
     }
 
@@ -193,7 +199,7 @@ public sealed class TestRegionalNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until a received message matches; fails the test after <paramref name="timeout"/>.</summary>
+    /// <summary>Waits until a received message matches; throws <see cref="TimeoutException"/> after <paramref name="timeout"/> (10 s by default).</summary>
     public async Task<ReceivedMessage> WaitForAsync(Func<ReceivedMessage, bool> predicate, string what, TimeSpan? timeout = null)
     {
         ReceivedMessage? hit = null;
@@ -204,7 +210,7 @@ public sealed class TestRegionalNode : IAsyncDisposable
     /// <summary>Waits until <paramref name="condition"/> (evaluated under the node's lock) holds.</summary>
     public async Task WaitUntilAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? Timeouts.Short);
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
         while (true)
         {
             Task changed;
@@ -221,7 +227,7 @@ public sealed class TestRegionalNode : IAsyncDisposable
             var remaining = deadline - DateTime.UtcNow;
             if (remaining <= TimeSpan.Zero)
             {
-                throw new TimeoutException($"the test regional node waited in vain for {what}; received: {string.Join(" | ", Received().Where(m => m.Type != "node_status").Select(m => m.Raw.Length > 400 ? m.Raw[..400] : m.Raw))}");
+                throw new TimeoutException($"the development regional node waited in vain for {what}; received: {string.Join(" | ", Received().Where(m => m.Type != "node_status").Select(m => m.Raw.Length > 400 ? m.Raw[..400] : m.Raw))}");
             }
 
             await Task.WhenAny(changed, Task.Delay(remaining));
@@ -319,7 +325,7 @@ public sealed class TestRegionalNode : IAsyncDisposable
     /// <summary>A copy read back from text, as a task that came over the wire (every number JSON-backed).</summary>
     private static JsonObject Parsed(JsonObject task) => JsonNode.Parse(task.ToJsonString())!.AsObject();
 
-    private static string Now() => DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+    private static string Now() => Now(DateTime.UtcNow);
 
     private Connection ConnectionOf(string peerId) =>
         _peers.FirstOrDefault(p => p.PeerId == peerId)?.Connection ?? throw new InvalidOperationException($"peer {peerId} has not joined");
@@ -792,6 +798,7 @@ public sealed class TestRegionalNode : IAsyncDisposable
         }
     }
 
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "A SemaphoreSlim whose AvailableWaitHandle is never read holds no unmanaged resource; sends may still race the socket's end, so it is never disposed.")]
     private sealed class Connection(int id, WebSocket socket, Tenzro.Node.Core.Identity.NodeIdentity? signer)
     {
         private readonly SemaphoreSlim _send = new(1, 1);
@@ -857,4 +864,12 @@ public sealed class TestRegionalNode : IAsyncDisposable
         public bool Completed { get; set; }
         public DateTime? StartedAt { get; set; }
     }
+}
+
+/// <summary>A host lifetime that leaves signals alone: the development regional node is stopped by its owner's dispose.</summary>
+internal sealed class StartedByCallerLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
