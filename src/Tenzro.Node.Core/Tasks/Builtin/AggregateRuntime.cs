@@ -11,7 +11,8 @@ namespace Tenzro.Node.Core.Tasks.Builtin;
 /// </summary>
 /// <remarks>
 /// Thread-safe. The regional form is accepted too: <c>data.input</c> for the inputs, and the strategy in
-/// <c>data.config.strategy</c> or <c>config.strategy</c>.
+/// <c>data.config.strategy</c> or <c>config.strategy</c>. <c>data.taskIds</c> can name only tasks of this
+/// task's origin: a regional task cannot read the results of tasks submitted through the API, nor the other way round.
 /// </remarks>
 internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
 {
@@ -40,7 +41,7 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
                 for (var i = 0; i < request.TaskIds.Count; i++)
                 {
                     context.CancellationToken.ThrowIfCancellationRequested();
-                    inputs.Add(ResultOf(request.TaskIds[i], i, request.Path));
+                    inputs.Add(ResultOf(request.TaskIds[i], i, request.Path, context.Task.Origin));
                 }
 
                 context.Progress.Report(0.5);
@@ -50,11 +51,12 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
             },
             context.CancellationToken);
 
-    private AggregateInput ResultOf(string taskId, int index, ResultPath? path)
+    private AggregateInput ResultOf(string taskId, int index, ResultPath? path, string origin)
     {
         var label = $"data.taskIds[{index}] ('{taskId}')";
-        var record = store.Get(taskId)
-            ?? throw new TaskExecutionException($"{label}: no task with this id is known on this node");
+        var record = store.Get(taskId) is { } found && string.Equals(found.Spec.Origin, origin, StringComparison.Ordinal)
+            ? found
+            : throw new TaskExecutionException($"{label}: no task with this id is known on this node");
         if (record.State != TaskState.Completed)
         {
             throw new TaskExecutionException($"{label}: the task is {record.State.ToWire()}, not completed{(record.Error is null ? string.Empty : $" ({record.Error})")}; aggregate only completed tasks");
