@@ -119,7 +119,7 @@ internal sealed partial class InferenceRuntime(
         }
         catch (OnnxRuntimeException e)
         {
-            throw new TaskExecutionException($"model {model.Sha256} cannot be loaded: {e.Message}", e);
+            throw new TaskExecutionException($"model {model.Sha256} cannot be loaded: {OnnxModelScan.WithoutPaths(e.Message)}", e);
         }
     }
 
@@ -153,7 +153,7 @@ internal sealed partial class InferenceRuntime(
         }
         catch (OnnxRuntimeException e)
         {
-            throw new TaskExecutionException($"the model failed on these inputs: {e.Message}", e);
+            throw new TaskExecutionException($"the model failed on these inputs: {OnnxModelScan.WithoutPaths(e.Message)}", e);
         }
         finally
         {
