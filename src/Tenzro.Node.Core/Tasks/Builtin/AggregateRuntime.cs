@@ -28,7 +28,7 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
 
     public Task<JsonObject> ExecuteAsync(TaskExecutionContext context) =>
         Task.Run(
-            () =>
+            () => context.CpuTime.Measure(() =>
             {
                 var errors = new ValidationErrors();
                 var request = Read(context.Task, errors) ?? throw new TaskExecutionException(errors.ToString());
@@ -48,7 +48,7 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
                 var result = AggregateStrategies.Combine(request.Strategy, inputs, request.Weights, context.CancellationToken);
                 context.Progress.Report(1);
                 return result;
-            },
+            }),
             context.CancellationToken);
 
     private AggregateInput ResultOf(string taskId, int index, ResultPath? path, string origin)

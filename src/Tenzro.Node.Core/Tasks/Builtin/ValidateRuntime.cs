@@ -92,6 +92,7 @@ internal sealed class ValidateRuntime : ITaskRuntime
             Deadline = ownDeadline < context.Deadline ? ownDeadline : context.Deadline,
             Progress = context.Progress,
             ScratchDirectory = scratch,
+            CpuTime = context.CpuTime,
         };
 
         JsonObject result;
