@@ -83,7 +83,7 @@ public static class SettingCatalog
         new("IDLE_AFTER", "300000", "Resources", "Time without keyboard or mouse input after which the machine's user counts as idle, in ms. A machine with no local session and no input device is always idle."),
 
         new("QUOTA_TASKS_PER_MINUTE", "120", "Resources", "Tasks one remote requester may submit per minute; beyond it, 429 with Retry-After."),
-        new("QUOTA_CPU_SECONDS_PER_HOUR", "7200", "Resources", "CPU-seconds (reserved cores x run time) one remote requester may use per hour."),
+        new("QUOTA_CPU_SECONDS_PER_HOUR", "7200", "Resources", "CPU-seconds one remote requester may use per hour: the measured CPU time of the task's thread (compute, process, aggregate, validate), else reserved cores x run time."),
         new("QUOTA_LOOPBACK", "false", "Resources", "Apply the per-requester quotas to loopback callers too (by default they are unlimited)."),
 
         new("METRICS_UPDATE_INTERVAL", "15000", "Monitoring", "Sampling period of resource usage and metrics, in ms."),
