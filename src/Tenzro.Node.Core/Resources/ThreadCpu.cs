@@ -86,6 +86,7 @@ public static class ThreadCpu
                     continue;
                 }
 
+                RemoveLeftovers(own);
                 var probe = Path.Combine(own, $"tenzro-{Environment.ProcessId}-probe");
                 Directory.CreateDirectory(probe);
                 var usable = File.Exists(Path.Combine(probe, "tasks"));
@@ -98,6 +99,19 @@ public static class ThreadCpu
         }
 
         return null;
+    }
+
+    /// <summary>Removes the groups of node processes that ended without removing theirs (killed mid-task); they hold no thread.</summary>
+    private static void RemoveLeftovers(string parent)
+    {
+        foreach (var group in Directory.EnumerateDirectories(parent, "tenzro-*"))
+        {
+            var parts = Path.GetFileName(group).Split('-');
+            if (parts.Length == 3 && int.TryParse(parts[1], CultureInfo.InvariantCulture, out var pid) && !Directory.Exists($"/proc/{pid}"))
+            {
+                TryRemove(group);
+            }
+        }
     }
 
     private static (int ThreadId, long UserTicks, long SystemTicks)? Read()
