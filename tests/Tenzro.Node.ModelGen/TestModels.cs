@@ -114,6 +114,28 @@ internal static class TestModels
             [new OnnxValueInfo("sum", OnnxDataType.Float, shape)]));
     }
 
+    /// <summary>
+    /// y = x + W where W (float32 [1]) keeps its data in the external file <paramref name="location"/>, relative to
+    /// the model's directory: a model this node must refuse at upload.
+    /// </summary>
+    public static byte[] ExternalData(string location = "etc/hostname") => OnnxModelWriter.Write(new OnnxGraph(
+        "external",
+        [new OnnxNode("Add", ["x", "W"], ["y"], "add")],
+        [OnnxInitializer.Floats("W", [1], [0f]) with { ExternalLocation = location }],
+        [new OnnxValueInfo("x", OnnxDataType.Float, [OnnxDim.Fixed(1)])],
+        [new OnnxValueInfo("y", OnnxDataType.Float, [OnnxDim.Fixed(1)])]));
+
+    /// <summary>
+    /// The review's memory bomb: c = ConstantOfShape(n) (float32 zeros of shape n, an int64 [1] input), y = ReduceSum(c).
+    /// A few bytes of model that allocate 4·n bytes when run.
+    /// </summary>
+    public static byte[] MemoryBomb() => OnnxModelWriter.Write(new OnnxGraph(
+        "bomb",
+        [new OnnxNode("ConstantOfShape", ["n"], ["c"], "fill"), new OnnxNode("ReduceSum", ["c"], ["y"], "sum")],
+        [],
+        [new OnnxValueInfo("n", OnnxDataType.Int64, [OnnxDim.Fixed(1)])],
+        [new OnnxValueInfo("y", OnnxDataType.Float, [OnnxDim.Fixed(1)])]));
+
     /// <summary>The committed models, by file name.</summary>
     public static IReadOnlyDictionary<string, Func<byte[]>> Committed { get; } = new Dictionary<string, Func<byte[]>>(StringComparer.Ordinal)
     {

@@ -97,7 +97,7 @@ public static class SettingCatalog
         new("IDLE_AFTER", "300000", "Resources", "Time without keyboard or mouse input after which the machine's user counts as idle, in ms. A machine with no local session and no input device is always idle."),
 
         new("QUOTA_TASKS_PER_MINUTE", "120", "Resources", "Submissions (tasks and model uploads) one caller may send per minute (the rate limiter; a caller is its API key, else its address, IPv6 by /64); beyond it, 429 with Retry-After."),
-        new("QUOTA_CPU_SECONDS_PER_HOUR", "7200", "Resources", "CPU-seconds (reserved cores x run time) one caller may use per hour."),
+        new("QUOTA_CPU_SECONDS_PER_HOUR", "7200", "Resources", "CPU-seconds one caller may use per hour: the measured CPU time of the task's thread (compute, process, aggregate, validate), else reserved cores x run time."),
         new("QUOTA_LOOPBACK", "false", "Resources", "Apply the rate limiter and the CPU quota to loopback callers too (by default they are exempt)."),
         new("QUOTA_QUEUED_BYTES", "1073741824", "Resources", "Bytes of task payloads ('data') the queue may hold, every origin (API, loopback, regional) together; beyond it submissions get 503 and regional tasks task_rejected."),
         new("QUOTA_STORED_BYTES", "", "Resources", "Bytes of task inputs and results the node may keep, every origin together; empty: the storage the network may use (MAX_STORAGE_GB)."),

@@ -59,7 +59,7 @@ public sealed class RequesterQuotas(QuotaOptions options, TimeProvider time)
         }
     }
 
-    /// <summary>Charges CPU-seconds (reserved cores × run time) used by a finished task to its requester.</summary>
+    /// <summary>Charges the CPU-seconds a finished task used (its threads' measured CPU time where its runtime measures it) to its requester.</summary>
     public void Charge(string requester, double cpuSeconds)
     {
         if (cpuSeconds <= 0)

@@ -66,6 +66,48 @@ public sealed class TaskExecutionContext
 
     /// <summary>A per-task empty directory, deleted after the task ends. Created on first use.</summary>
     public required string ScratchDirectory { get; init; }
+
+    /// <summary>The CPU time the task's threads used, where its runtime measures it; charged to the requester's CPU-seconds quota.</summary>
+    public TaskCpuTime CpuTime { get; init; } = new();
+}
+
+/// <summary>
+/// The CPU time a task has used, added up by its runtime from the threads that ran its work; <see cref="Measured"/>
+/// stays null for a runtime that cannot measure it, and the engine then charges reserved cores × run time.
+/// </summary>
+/// <remarks>Thread-safe.</remarks>
+public sealed class TaskCpuTime
+{
+    private long _ticks = -1;
+
+    public TimeSpan? Measured => Interlocked.Read(ref _ticks) is var ticks and >= 0 ? TimeSpan.FromTicks(ticks) : null;
+
+    /// <summary>Runs <paramref name="work"/> on the calling thread and adds the CPU time the thread used meanwhile.</summary>
+    public T Measure<T>(Func<T> work)
+    {
+        var before = Resources.ThreadCpu.Current();
+        try
+        {
+            return work();
+        }
+        finally
+        {
+            if (before is { } start && Resources.ThreadCpu.Current() is { } end)
+            {
+                Add(end - start);
+            }
+        }
+    }
+
+    public void Add(TimeSpan used)
+    {
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref _ticks);
+        }
+        while (Interlocked.CompareExchange(ref _ticks, Math.Max(current, 0) + Math.Max(used.Ticks, 0), current) != current);
+    }
 }
 
 /// <summary>A task failed for a reason the user should see (bad module, trap, out of fuel...).</summary>

@@ -99,6 +99,12 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     /// <summary>Raised after a task reaches a final state, with its run time less the time it spent paused (zero if it never ran). Handlers must be quick and not throw.</summary>
     public event Action<TaskSpec, TaskState, TimeSpan>? Finished;
 
+    /// <summary>
+    /// Raised after a task that ran reaches a final state, with the CPU-seconds it used: measured by its runtime
+    /// (<see cref="TaskExecutionContext.CpuTime"/>), else its reserved cores × its run time. Handlers must be quick and not throw.
+    /// </summary>
+    public event Action<TaskSpec, double>? CpuUsed;
+
     /// <summary>True while the task holds a run slot (its reservation is owned).</summary>
     public bool IsRunning(string taskId)
     {
@@ -650,6 +656,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             await mark.WrittenAsync();
             var active = ranFor - running.Gate.PausedTime;
             Finished?.Invoke(spec, state, active > TimeSpan.Zero ? active : TimeSpan.Zero);
+            CpuUsed?.Invoke(spec, context.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * Math.Max(active.TotalSeconds, 0));
         }
         catch (Exception e)
         {

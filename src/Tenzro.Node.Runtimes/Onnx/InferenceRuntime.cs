@@ -98,6 +98,10 @@ internal sealed partial class InferenceRuntime(
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+
+            // Without the arena, the buffers of a run are freed when it ends: with it, a cached session keeps the
+            // most any run ever needed (a few bytes of model can ask for gigabytes) for as long as it is cached.
+            EnableCpuMemArena = false,
         };
 
         // Spinning worker threads would burn the cores the ledger lent to other tasks.
@@ -119,7 +123,7 @@ internal sealed partial class InferenceRuntime(
         }
         catch (OnnxRuntimeException e)
         {
-            throw new TaskExecutionException($"model {model.Sha256} cannot be loaded: {e.Message}", e);
+            throw new TaskExecutionException($"model {model.Sha256} cannot be loaded: {OnnxModelScan.WithoutPaths(e.Message)}", e);
         }
     }
 
@@ -153,7 +157,7 @@ internal sealed partial class InferenceRuntime(
         }
         catch (OnnxRuntimeException e)
         {
-            throw new TaskExecutionException($"the model failed on these inputs: {e.Message}", e);
+            throw new TaskExecutionException($"the model failed on these inputs: {OnnxModelScan.WithoutPaths(e.Message)}", e);
         }
         finally
         {

@@ -10,12 +10,17 @@ namespace Tenzro.Node.Runtimes.Onnx;
 internal static class ModelInspector
 {
     /// <summary>The inputs and outputs of the model in <paramref name="model"/>.</summary>
-    /// <exception cref="InvalidModelException">ONNX Runtime cannot load the bytes.</exception>
+    /// <exception cref="InvalidModelException">ONNX Runtime cannot load the bytes, or a tensor's data is in an external file.</exception>
     public static (IReadOnlyList<ModelTensorInfo> Inputs, IReadOnlyList<ModelTensorInfo> Outputs) Inspect(byte[] model)
     {
         if (model.Length == 0)
         {
             throw new InvalidModelException("the body is empty; send the bytes of an .onnx file");
+        }
+
+        if (OnnxModelScan.ExternalDataReason(model) is { } external)
+        {
+            throw new InvalidModelException($"not an ONNX model this node can load: {external}");
         }
 
         try
@@ -32,7 +37,7 @@ internal static class ModelInspector
         }
         catch (OnnxRuntimeException e)
         {
-            throw new InvalidModelException($"not an ONNX model this node can load: {e.Message.TrimEnd('.', ' ')}", e);
+            throw new InvalidModelException($"not an ONNX model this node can load: {OnnxModelScan.WithoutPaths(e.Message).TrimEnd('.', ' ')}", e);
         }
     }
 

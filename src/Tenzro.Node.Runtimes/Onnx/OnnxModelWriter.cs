@@ -30,6 +30,9 @@ internal sealed record OnnxValueInfo(string Name, OnnxDataType Type, IReadOnlyLi
 /// <summary>An initializer; <paramref name="RawData"/> holds the little-endian element bytes.</summary>
 internal sealed record OnnxInitializer(string Name, OnnxDataType Type, IReadOnlyList<long> Dims, byte[] RawData)
 {
+    /// <summary>When set, the tensor's data is in this external file (data_location EXTERNAL) instead of <see cref="RawData"/>.</summary>
+    public string? ExternalLocation { get; init; }
+
     public static OnnxInitializer Floats(string name, IReadOnlyList<long> dims, float[] values)
     {
         var bytes = new byte[values.Length * sizeof(float)];
@@ -149,6 +152,18 @@ internal static class OnnxModelWriter
         output.WriteTag(2, WireFormat.WireType.Varint);
         output.WriteInt32((int)tensor.Type);
         WriteString(output, 8, tensor.Name);
+        if (tensor.ExternalLocation is { } location)
+        {
+            WriteMessage(output, 13, entry =>
+            {
+                WriteString(entry, 1, "location");
+                WriteString(entry, 2, location);
+            });
+            output.WriteTag(14, WireFormat.WireType.Varint);
+            output.WriteEnum(1); // DataLocation.EXTERNAL
+            return;
+        }
+
         output.WriteTag(9, WireFormat.WireType.LengthDelimited);
         output.WriteBytes(ByteString.CopyFrom(tensor.RawData));
     }

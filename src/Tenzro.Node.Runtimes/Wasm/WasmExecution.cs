@@ -24,6 +24,7 @@ internal sealed class WasmExecution
     private readonly OutputCapture? _stdout;
     private readonly OutputCapture? _stderr;
     private readonly string? _scratchDirectory;
+    private readonly ScratchMeter? _scratch;
 
     private WasmExecution(WasmEngine engine, Module module, WasmTaskRequest request, TaskExecutionContext context)
     {
@@ -40,6 +41,7 @@ internal sealed class WasmExecution
         if (request.Scratch)
         {
             _scratchDirectory = Path.Combine(context.ScratchDirectory, "scratch");
+            _scratch = new ScratchMeter(_scratchDirectory, request.ScratchLimitBytes);
         }
     }
 
@@ -77,6 +79,9 @@ internal sealed class WasmExecution
 
             // A module woken from a sleep by the cancellation may return before the next epoch stops it.
             cancellation.ThrowIfCancellationRequested();
+
+            // What it wrote since the last walk: a module that ends between two walks is held to the limit too.
+            ThrowIfScratchOver(force: true);
             _context.Progress.Report(1);
             return result;
         }
@@ -234,15 +239,7 @@ internal sealed class WasmExecution
         // where it stopped once the engine resumes it. Cancellation and shutdown still end it (the wait throws).
         _context.Pause.WaitWhilePaused(_context.CancellationToken);
         ThrowIfOutputOverflowed();
-        if (_scratchDirectory is not null)
-        {
-            var used = DirectorySize(_scratchDirectory);
-            if (used > _request.ScratchLimitBytes)
-            {
-                throw new WasmTaskException(WasmFailure.ScratchLimit, $"the module wrote {used} bytes to /scratch, more than requirements.storageMB ({_request.ScratchLimitBytes / (1024 * 1024)} MB); it was stopped");
-            }
-        }
-
+        ThrowIfScratchOver(force: false);
         if (DateTimeOffset.UtcNow > _context.CurrentDeadline + DeadlineGrace)
         {
             throw new WasmTaskException(WasmFailure.DeadlinePassed, "stopped at its deadline");
@@ -349,15 +346,11 @@ internal sealed class WasmExecution
         _ => "import",
     };
 
-    private static long DirectorySize(string path)
+    private void ThrowIfScratchOver(bool force)
     {
-        try
+        if (_scratch?.Check(force) is { } over)
         {
-            return new DirectoryInfo(path).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return 0;
+            throw new WasmTaskException(WasmFailure.ScratchLimit, over);
         }
     }
 

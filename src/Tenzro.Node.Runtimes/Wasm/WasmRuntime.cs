@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Tasks;
 using Wasmtime;
 
@@ -25,7 +26,14 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
     /// <summary>A module is held at its next epoch (within about <see cref="WasmDefaults.EpochInterval"/>) while its task is paused.</summary>
     public bool SupportsPause => true;
 
-    public void Validate(TaskSpec task, ValidationErrors errors) => _ = WasmTaskRequest.Parse(task, errors, blobs);
+    public void Validate(TaskSpec task, ValidationErrors errors)
+    {
+        _ = WasmTaskRequest.Parse(task, errors, blobs);
+        if (task.Requirements.Cpu < 1 && !ThreadCpu.CanLimit)
+        {
+            errors.Add("requirements.cpu", $"is {task.Requirements.Cpu.ToString(System.Globalization.CultureInfo.InvariantCulture)}, but a compute task runs on one thread, which can use a whole core, and this node cannot hold a thread to a fraction of a core (it may not make cgroup v1 cpu groups); ask for at least 1.");
+        }
+    }
 
     public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
     {
@@ -42,13 +50,16 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
                 ?? throw new WasmTaskException(WasmFailure.NotWasm, $"the blob {request.Source.Value} (data.moduleHash) was deleted before the task ran");
         }
 
-        return await RunOnOwnThreadAsync(() =>
+        return await RunOnOwnThreadAsync(() => context.CpuTime.Measure(() =>
         {
             var (hash, wasm) = Binary(request.Source, stored);
             var module = cache.GetOrCompile(hash, wasm);
+
+            // The module runs on this one thread: it can use one core, and no more than its share of one where a quota can hold it.
+            using var quota = ThreadCpu.Limit(context.Task.Requirements.Cpu);
             using var active = engine.BeginExecution();
             return WasmExecution.Run(engine, module, request, context);
-        });
+        }));
     }
 
     private const int MaxConvertedText = 256;

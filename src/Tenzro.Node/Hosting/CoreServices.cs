@@ -80,7 +80,7 @@ internal static class CoreServices
         services.AddSingleton(sp =>
         {
             var quotas = new RequesterQuotas(sp.GetRequiredService<QuotaOptions>(), sp.GetRequiredService<TimeProvider>());
-            sp.GetRequiredService<TaskEngine>().Finished += (spec, _, ranFor) => quotas.Charge(spec.Requester, spec.Requirements.Cpu * ranFor.TotalSeconds);
+            sp.GetRequiredService<TaskEngine>().CpuUsed += (spec, cpuSeconds) => quotas.Charge(spec.Requester, cpuSeconds);
             return quotas;
         });
         return services;

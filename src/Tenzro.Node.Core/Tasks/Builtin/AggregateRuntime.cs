@@ -11,7 +11,8 @@ namespace Tenzro.Node.Core.Tasks.Builtin;
 /// </summary>
 /// <remarks>
 /// Thread-safe. The regional form is accepted too: <c>data.input</c> for the inputs, and the strategy in
-/// <c>data.config.strategy</c> or <c>config.strategy</c>.
+/// <c>data.config.strategy</c> or <c>config.strategy</c>. <c>data.taskIds</c> can name only tasks of this
+/// task's origin: a regional task cannot read the results of tasks submitted through the API, nor the other way round.
 /// </remarks>
 internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
 {
@@ -30,7 +31,7 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
 
     public Task<JsonObject> ExecuteAsync(TaskExecutionContext context) =>
         Task.Run(
-            () =>
+            () => context.CpuTime.Measure(() =>
             {
                 var errors = new ValidationErrors();
                 var request = Read(context.Task, errors) ?? throw new TaskExecutionException(errors.ToString());
@@ -50,7 +51,7 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
                 var result = AggregateStrategies.Combine(request.Strategy, inputs, request.Weights, context.CancellationToken);
                 context.Progress.Report(1);
                 return result;
-            },
+            }),
             context.CancellationToken);
 
     private AggregateInput ResultOf(string taskId, int index, ResultPath? path, string reader)

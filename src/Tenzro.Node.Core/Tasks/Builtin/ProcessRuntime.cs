@@ -19,12 +19,12 @@ internal sealed class ProcessRuntime : ITaskRuntime
 
     public Task<JsonObject> ExecuteAsync(TaskExecutionContext context) =>
         Task.Run(
-            () =>
+            () => context.CpuTime.Measure(() =>
             {
                 var errors = new ValidationErrors();
                 var pipeline = ProcessPipeline.Build(context.Task, errors) ?? throw new TaskExecutionException(errors.ToString());
                 var output = pipeline.Run(context.Task.Data["input"]!.AsArray(), context.Progress, context.CancellationToken);
                 return new JsonObject { ["output"] = output };
-            },
+            }),
             context.CancellationToken);
 }

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Core.Tasks.Builtin;
 
@@ -15,22 +16,26 @@ namespace Tenzro.Node.Core.Tasks.Builtin;
 /// <remarks>
 /// Thread-safe. The other runtimes are resolved from <see cref="IServiceProvider"/> on first use, not in the
 /// constructor, because this runtime is itself one of the <see cref="ITaskRuntime"/> services. A validate
-/// task is never re-executed, so validations cannot nest. The re-execution gets its own scratch directory
-/// (below this task's) and its own timeout (the re-executed task's), and runs within this task's
-/// reservation and deadline.
+/// task is never re-executed, so validations cannot nest. The re-executed task is checked as the engine
+/// checks a submission (its runtime and the ledger's maximum), and its requirements must fit in this task's:
+/// it runs within this task's reservation (its memory and scratch limits come from its own requirements, so
+/// they are no larger than this task's) and deadline, with its own scratch directory (below this task's) and
+/// its own timeout. Only tasks of this task's origin can be named by <c>data.taskId</c>.
 /// </remarks>
 internal sealed class ValidateRuntime : ITaskRuntime
 {
     private const string OwnType = "validate";
     private readonly TaskStore _store;
     private readonly TaskOptions _options;
+    private readonly IResourceLedger _ledger;
     private readonly TimeProvider _time;
     private readonly Lazy<IReadOnlyDictionary<string, ITaskRuntime>> _runtimes;
 
-    public ValidateRuntime(IServiceProvider services, TaskStore store, TaskOptions options, TimeProvider time)
+    public ValidateRuntime(IServiceProvider services, TaskStore store, TaskOptions options, IResourceLedger ledger, TimeProvider time)
     {
         _store = store;
         _options = options;
+        _ledger = ledger;
         _time = time;
         _runtimes = new Lazy<IReadOnlyDictionary<string, ITaskRuntime>>(
             () =>
@@ -68,6 +73,14 @@ internal sealed class ValidateRuntime : ITaskRuntime
             throw new TaskExecutionException($"{what} has type '{target.Type}', which this node does not run");
         }
 
+        // Checked again here: a stored task was admitted under the ledger of its own time, and against its own requirements only.
+        var fit = new ValidationErrors();
+        CheckFits(target, context.Task, "requirements", what, fit);
+        if (!fit.IsEmpty)
+        {
+            throw new TaskExecutionException($"{what} cannot be re-executed within this task's reservation: {fit}");
+        }
+
         var scratch = Path.Combine(context.ScratchDirectory, "rerun");
         using var timeout = new CancellationTokenSource(target.Timeout, _time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, timeout.Token);
@@ -79,6 +92,7 @@ internal sealed class ValidateRuntime : ITaskRuntime
             Deadline = ownDeadline < context.Deadline ? ownDeadline : context.Deadline,
             Progress = context.Progress,
             ScratchDirectory = scratch,
+            CpuTime = context.CpuTime,
         };
 
         JsonObject result;
@@ -124,8 +138,7 @@ internal sealed class ValidateRuntime : ITaskRuntime
     {
         var what = $"task '{taskId}'";
 
-        // A task of another owner is as unknown as a missing one.
-        var record = (_store.Get(taskId) is { } found && TaskOwners.MayRead(reader, found.Spec.Owner) ? found : null) ?? throw new TaskExecutionException($"data.taskId: no task '{taskId}' is known on this node");
+        var record = Readable(taskId, reader) ?? throw new TaskExecutionException($"data.taskId: no task '{taskId}' is known on this node");
         if (record.Spec.Type == OwnType)
         {
             throw new TaskExecutionException($"data.taskId: {what} is a validate task; a validate task cannot itself be validated");
@@ -184,10 +197,17 @@ internal sealed class ValidateRuntime : ITaskRuntime
                 }
 
                 var taskId = idNode.GetValue<string>();
-                if (checkStore && _store.Get(taskId) is { Spec.Type: OwnType })
+                var stored = checkStore ? Readable(taskId, task.Owner) : null;
+                if (stored is { Spec.Type: OwnType })
                 {
                     errors.Add("data.taskId", $"'{taskId}' is a validate task; a validate task cannot itself be validated.");
                     return null;
+                }
+
+                if (stored is not null)
+                {
+                    CheckFits(stored.Spec, task, "requirements", $"task '{taskId}'", errors);
+                    valid &= errors.IsEmpty;
                 }
 
                 return valid ? new Request(taskId, null, expectedDigest) : null;
@@ -204,16 +224,16 @@ internal sealed class ValidateRuntime : ITaskRuntime
                     valid = false;
                 }
 
-                var target = ReadTask(body, task.Origin, errors);
+                var target = ReadTask(body, task, errors);
                 return valid && target is not null ? new Request(null, target, expectedDigest) : null;
         }
     }
 
-    private TaskSpec? ReadTask(JsonObject body, string origin, ValidationErrors errors)
+    private TaskSpec? ReadTask(JsonObject body, TaskSpec outer, ValidationErrors errors)
     {
         var inner = new ValidationErrors();
         var runtimes = _runtimes.Value;
-        var spec = TaskParser.Parse(body, _options.TaskTimeout, [.. runtimes.Keys, OwnType], origin, inner);
+        var spec = TaskParser.Parse(body, _options.TaskTimeout, [.. runtimes.Keys, OwnType], outer.Origin, inner);
         if (spec is not null && spec.Type == OwnType)
         {
             errors.Add("data.task.type", "is validate; a validate task cannot itself be validated.");
@@ -222,6 +242,7 @@ internal sealed class ValidateRuntime : ITaskRuntime
 
         if (spec is not null && runtimes.TryGetValue(spec.Type, out var runtime))
         {
+            CheckFits(spec, outer, "requirements", "the task", inner);
             runtime.Validate(spec, inner);
         }
 
@@ -241,6 +262,28 @@ internal sealed class ValidateRuntime : ITaskRuntime
         }
 
         return inner.IsEmpty ? spec : null;
+    }
+
+    /// <summary>A stored task that <paramref name="reader"/> (the validate task's owner) may read; a task of another owner is as unknown as a missing one.</summary>
+    private TaskRecord? Readable(string taskId, string reader) =>
+        _store.Get(taskId) is { } record && TaskOwners.MayRead(reader, record.Spec.Owner) ? record : null;
+
+    /// <summary>
+    /// Adds an error under <paramref name="field"/> for each resource in which <paramref name="target"/> asks for
+    /// more than the ledger could ever give (as <see cref="TaskEngine.Validate"/>) or than <paramref name="outer"/> reserves.
+    /// </summary>
+    private void CheckFits(TaskSpec target, TaskSpec outer, string field, string subject, ValidationErrors errors)
+    {
+        var request = ResourceAmounts.From(target.Requirements);
+        foreach (var (resource, asked, available) in _ledger.Maximum.Shortfalls(request))
+        {
+            errors.Add($"{field}.{resource}", $"{subject} asks for {asked} but this node allows at most {available}; the task can never run here.");
+        }
+
+        foreach (var (resource, asked, available) in ResourceAmounts.From(outer.Requirements).Shortfalls(request))
+        {
+            errors.Add($"{field}.{resource}", $"{subject} asks for {asked} but this validate task reserves {available}; the re-execution runs within the validate task's reservation, so requirements.{resource} of the validate task must be at least {asked}.");
+        }
     }
 
     private static void TryDelete(string directory)

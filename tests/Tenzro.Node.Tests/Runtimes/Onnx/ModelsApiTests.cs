@@ -64,6 +64,21 @@ public sealed class ModelsApiTests : IAsyncLifetime
         Assert.Equal(firstBody!["sha256"]!.GetValue<string>(), secondBody!["sha256"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Put_ModelWithExternalData_Answers422WithoutAPathOfThisMachine()
+    {
+        // ONNX Runtime would read the tensor from a file relative to its working directory (DATA_DIR under systemd).
+        var (status, body) = await _node.Client.PutModelAsync(TestModels.ExternalData("etc/hostname"));
+        var list = await _node.Client.GetJsonAsync("/api/models");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        var text = body!["detail"]!.GetValue<string>();
+        Assert.Contains("tensor 'W' keeps its data in an external file", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(_node.DataDirectory, text, StringComparison.Ordinal);
+        Assert.DoesNotContain(Environment.CurrentDirectory, text, StringComparison.Ordinal);
+        Assert.Empty(list["models"]!.AsArray());
+    }
+
     [Theory]
     [InlineData("this is not an onnx model")]
     [InlineData("")]

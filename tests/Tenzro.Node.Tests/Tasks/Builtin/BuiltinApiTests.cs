@@ -143,6 +143,48 @@ public sealed class BuiltinApiTests(BuiltinApiTests.NodeFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Validate_InnerTaskAboveTheNodesMaximum_Is422()
+    {
+        // The review's wrapper: a compute task refused on its own (memoryMB above the ledger maximum) inside a 16 MB validate task.
+        const string inner = """{"type":"compute","requirements":{"memoryMB":100000},"data":{"wat":"(module (memory (export \"memory\") 1) (func (export \"_start\")))"}}""";
+        var (alone, _) = await Client.SubmitAsync(inner);
+
+        var (status, body) = await Client.SubmitAsync($$$"""{"type":"validate","requirements":{"cpu":0.1,"memoryMB":16},"data":{"task":{{{inner}}},"expectedDigest":"{{{new string('0', 64)}}}"}}""");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, alone);
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        var messages = body!["errors"]!["data.task.requirements.memoryMB"]!.AsArray().Select(m => m!.GetValue<string>()).ToList();
+        Assert.Contains(messages, m => m.Contains("this node allows at most", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("this validate task reserves 16", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Validate_InnerTaskAskingMoreThanTheValidateTask_Is422()
+    {
+        const string inner = """{"type":"compute","requirements":{"cpu":1,"memoryMB":64,"storageMB":100},"config":{"scratch":true},"data":{"wat":"(module (memory (export \"memory\") 1) (func (export \"_start\")))"}}""";
+
+        var (status, body) = await Client.SubmitAsync($$$"""{"type":"validate","requirements":{"cpu":0.5,"memoryMB":64,"storageMB":1},"data":{"task":{{{inner}}},"expectedDigest":"{{{new string('0', 64)}}}"}}""");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        var errors = body!["errors"]!.AsObject();
+        Assert.Equal(["data.task.requirements.cpu", "data.task.requirements.storageMB"], errors.Select(e => e.Key).Order(StringComparer.Ordinal));
+        Assert.Contains("requirements.storageMB of the validate task must be at least 100", errors["data.task.requirements.storageMB"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Validate_ByTaskIdOfATaskAskingMore_Is422UntilTheValidateTaskReservesAsMuch()
+    {
+        var original = await RunAsync(Client, """{"type":"process","requirements":{"cpu":1,"memoryMB":300},"data":{"input":[1,2],"config":{"op":"sum"}}}""");
+
+        var (small, body) = await Client.SubmitAsync($$$"""{"type":"validate","requirements":{"cpu":1,"memoryMB":256},"data":{"taskId":"{{{Id(original)}}}"}}""");
+        var enough = await RunAsync(Client, $$$"""{"type":"validate","requirements":{"cpu":1,"memoryMB":300},"data":{"taskId":"{{{Id(original)}}}"}}""");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, small);
+        Assert.StartsWith($"task '{Id(original)}' asks for 300 but this validate task reserves 256", body!["errors"]!["requirements.memoryMB"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.True(enough["result"]!["match"]!.GetValue<bool>());
+    }
+
+    [Fact]
     public async Task Digests_TwoIndependentNodes_AreEqual()
     {
         await using var other = await TestNode.StartAsync();

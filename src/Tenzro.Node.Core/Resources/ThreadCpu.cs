@@ -1,0 +1,152 @@
+using System.Globalization;
+
+namespace Tenzro.Node.Core.Resources;
+
+/// <summary>
+/// The calling thread's CPU time and id, from <c>/proc/thread-self/stat</c> (Linux), and a CPU quota for one
+/// thread in a cgroup v1 <c>cpu</c> group beneath the node's own, where the node may make one.
+/// </summary>
+/// <remarks>Thread-safe. On a system without these files the time is unknown (null) and no quota can be set.</remarks>
+public static class ThreadCpu
+{
+    private const long PeriodMicroseconds = 100_000;
+    private const long MinQuotaMicroseconds = 1_000;
+
+    /// <summary>USER_HZ: the unit of utime and stime in <c>/proc/*/stat</c>; 100 on every Linux the node supports.</summary>
+    private const double TicksPerSecond = 100;
+
+    private static readonly Lazy<string?> NodeGroup = new(FindNodeGroup);
+    private static long _sequence;
+
+    /// <summary>True when a thread can be held to a fraction of a core here (see <see cref="Limit"/>).</summary>
+    public static bool CanLimit => NodeGroup.Value is not null;
+
+    /// <summary>The CPU time the calling thread has used (user and system), or null where it cannot be read.</summary>
+    public static TimeSpan? Current() => Read() is { } stat ? TimeSpan.FromSeconds((stat.UserTicks + stat.SystemTicks) / TicksPerSecond) : null;
+
+    /// <summary>
+    /// Holds the calling thread to <paramref name="cores"/> of a core (a cgroup v1 CPU quota) until the returned
+    /// object is disposed, on the same thread. Returns null when <paramref name="cores"/> is 1 or more (one thread
+    /// cannot use more) or no group can be made.
+    /// </summary>
+    public static IDisposable? Limit(double cores)
+    {
+        if (cores >= 1 || NodeGroup.Value is not { } parent || Read() is not { } stat)
+        {
+            return null;
+        }
+
+        var group = Path.Combine(parent, $"tenzro-{Environment.ProcessId}-{Interlocked.Increment(ref _sequence)}");
+        try
+        {
+            Directory.CreateDirectory(group);
+            File.WriteAllText(Path.Combine(group, "cpu.cfs_period_us"), PeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
+            var quota = Math.Max(MinQuotaMicroseconds, (long)Math.Ceiling(cores * PeriodMicroseconds));
+            File.WriteAllText(Path.Combine(group, "cpu.cfs_quota_us"), quota.ToString(CultureInfo.InvariantCulture));
+            File.WriteAllText(Path.Combine(group, "tasks"), stat.ThreadId.ToString(CultureInfo.InvariantCulture));
+            return new Quota(parent, group, stat.ThreadId);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TryRemove(group);
+            return null;
+        }
+    }
+
+    private static void TryRemove(string group)
+    {
+        try
+        {
+            Directory.Delete(group);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A group still holding a thread cannot be removed; an empty one left behind costs nothing.
+        }
+    }
+
+    /// <summary>The node's own cgroup v1 cpu group, if the node may make groups in it (probed once).</summary>
+    private static string? FindNodeGroup()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/self/cgroup")
+                .Select(l => l.Split(':', 3))
+                .FirstOrDefault(p => p.Length == 3 && p[1].Split(',').Contains("cpu"));
+            if (line is null)
+            {
+                return null;
+            }
+
+            foreach (var mount in new[] { "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct" })
+            {
+                var own = Path.Join(mount, line[2]);
+                if (!File.Exists(Path.Combine(own, "cpu.cfs_quota_us")))
+                {
+                    continue;
+                }
+
+                RemoveLeftovers(own);
+                var probe = Path.Combine(own, $"tenzro-{Environment.ProcessId}-probe");
+                Directory.CreateDirectory(probe);
+                var usable = File.Exists(Path.Combine(probe, "tasks"));
+                Directory.Delete(probe);
+                return usable ? own : null;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return null;
+    }
+
+    /// <summary>Removes the groups of node processes that ended without removing theirs (killed mid-task); they hold no thread.</summary>
+    private static void RemoveLeftovers(string parent)
+    {
+        foreach (var group in Directory.EnumerateDirectories(parent, "tenzro-*"))
+        {
+            var parts = Path.GetFileName(group).Split('-');
+            if (parts.Length == 3 && int.TryParse(parts[1], CultureInfo.InvariantCulture, out var pid) && !Directory.Exists($"/proc/{pid}"))
+            {
+                TryRemove(group);
+            }
+        }
+    }
+
+    private static (int ThreadId, long UserTicks, long SystemTicks)? Read()
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText("/proc/thread-self/stat");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        // "tid (comm) state ppid …": comm may hold spaces and parentheses, so fields are counted after the last ')'.
+        var close = text.LastIndexOf(')');
+        var fields = text[(close + 2)..].Split(' ');
+        return (int.Parse(text.AsSpan(0, text.IndexOf(' ')), CultureInfo.InvariantCulture),
+            long.Parse(fields[11], CultureInfo.InvariantCulture),
+            long.Parse(fields[12], CultureInfo.InvariantCulture));
+    }
+
+    private sealed class Quota(string parent, string group, int threadId) : IDisposable
+    {
+        public void Dispose()
+        {
+            try
+            {
+                File.WriteAllText(Path.Combine(parent, "tasks"), threadId.ToString(CultureInfo.InvariantCulture));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
+
+            TryRemove(group);
+        }
+    }
+}
