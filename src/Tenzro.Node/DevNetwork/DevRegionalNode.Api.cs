@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Tenzro.Node.Core.Protocol;
+using Tenzro.Node.Core.Regional;
 
 namespace Tenzro.Node.DevNetwork;
 

@@ -449,7 +449,7 @@ public sealed class RegionalLinkTests
     {
         using var regionalIdentity = NodeIdentity.CreateEphemeral("regional-signer");
         using var other = NodeIdentity.CreateEphemeral("other-signer");
-        await using var regional = await TestRegionalNode.StartAsync(new TestRegionalOptions { Signer = regionalIdentity });
+        await using var regional = await DevRegionalNode.StartAsync(new DevRegionalOptions { Signer = regionalIdentity });
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["REGIONAL_NODE_KEY"] = regionalIdentity.PublicKeyBase64 });
         var peerId = node.Service<NodeIdentity>().PeerId;
         await node.Client.WaitForRegionalStateAsync("joined");
@@ -468,7 +468,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Reward_ForgedRepeatedOrOverTheCap_IsNotCredited()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -491,7 +491,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task RegionalAggregate_OfAnApiTask_CannotReadIt()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -511,7 +511,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task RegionalTask_OverTheQueuedByteBudget_IsRejected()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["QUOTA_QUEUED_BYTES"] = "2048" });
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -526,7 +526,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task RegionalTask_OfATypeOutsideTheProtocol_IsRejectedThoughTheNodeRunsIt()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         var peerId = node.Service<NodeIdentity>().PeerId;
         await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "a stored node_status");
@@ -678,7 +678,7 @@ public sealed class RegionalLinkTests
     [Fact]
     public async Task Peers_KnownOnlyFromTheRegionalNode_AreListedAtApiPeersWithoutLink()
     {
-        await using var regional = await TestRegionalNode.StartAsync();
+        await using var regional = await DevRegionalNode.StartAsync();
         await using var node = await RegionalKit.StartNodeAsync(regional.Url);
         await node.Client.WaitForRegionalStateAsync("joined");
 
