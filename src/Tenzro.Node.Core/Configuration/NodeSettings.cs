@@ -253,9 +253,13 @@ public sealed record NodeSettings
             {
                 keys.Add(new ConfiguredApiKey("admin", single));
             }
+            else if (ApiKeyFormat.TryParseBare(single, out var bareId, out var bareSecret))
+            {
+                keys.Add(new ConfiguredApiKey("admin", $"{ApiKeyFormat.Prefix}{bareId}_{bareSecret}"));
+            }
             else
             {
-                r.Fail("API_KEY", "<redacted>", "one admin key tnz_<id>_<secret> (id: 1-32 letters or digits, secret: 16-128 letters or digits)");
+                r.Fail("API_KEY", "<redacted>", "one admin key tnz_<id>_<secret> (id: 1-32 letters or digits, secret: 16-128 letters or digits), or a bare secret of 16-128 letters or digits");
             }
         }
 

@@ -33,7 +33,7 @@ public static class SettingCatalog
         new("TLS_KEY_PATH", "", "HTTP", "PEM private key of TLS_CERT_PATH; reloaded when the file changes."),
 
         new("API_KEYS", "", "Security", "API keys for containers: comma-separated role:key pairs, role reader, submitter or admin and key a whole tnz_<id>_<secret>; hashed at start. Keys made with 'tenzro-node keys create' live in the database instead."),
-        new("API_KEY", "", "Security", "One admin API key (tnz_<id>_<secret>), the same as API_KEYS=admin:<key>."),
+        new("API_KEY", "", "Security", "One admin API key (tnz_<id>_<secret>), the same as API_KEYS=admin:<key>; or a bare secret of 16-128 letters or digits (as Heroku generates it), sent as the bearer as it is (the key tnz_admin_<secret>)."),
         new("PUBLIC_HOSTNAMES", "", "Security", "Comma-separated host names the node is reached by besides localhost, 127.0.0.1, [::1] and HOST; requests addressed to any other name are refused (403) unless they carry a valid API key."),
         new("REQUIRE_AUTH_ON_LOOPBACK", "false", "Security", "When true, loopback callers need an API key or the admin token like everyone else (no anonymous submitter role on 127.0.0.1)."),
 

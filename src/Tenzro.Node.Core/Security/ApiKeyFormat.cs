@@ -32,6 +32,25 @@ public static class ApiKeyFormat
         return true;
     }
 
+    /// <summary>The id of the key an <c>API_KEY</c> given as a bare secret stands for.</summary>
+    public const string BareKeyId = "admin";
+
+    /// <summary>
+    /// A bare secret (16-128 letters or digits, as Heroku's <c>secret</c> generator makes for <c>API_KEY</c>) stands for
+    /// the admin key <c>tnz_admin_&lt;secret&gt;</c>, so that it is sent as the bearer as it is.
+    /// </summary>
+    public static bool TryParseBare(string? key, out string id, out string secret)
+    {
+        id = secret = string.Empty;
+        if (key is null || key.Length is < 16 or > 128 || !IsAlphanumeric(key))
+        {
+            return false;
+        }
+
+        (id, secret) = (BareKeyId, key);
+        return true;
+    }
+
     /// <summary>A new key: 12 hex digits of id, 48 of secret (192 bits).</summary>
     public static (string Id, string Secret, string Key) Generate()
     {

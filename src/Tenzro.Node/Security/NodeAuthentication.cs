@@ -43,7 +43,8 @@ internal sealed class NodeAuthentication(
                 : AuthenticateResult.NoResult());
         }
 
-        if (ApiKeyFormat.TryParse(bearer, out var id, out var secret))
+        // The admin token first: a bare bearer is also tried as the bare API_KEY below.
+        if (ApiKeyFormat.TryParse(bearer, out var id, out var secret) || (!adminToken.Matches(bearer) && ApiKeyFormat.TryParseBare(bearer, out id, out secret)))
         {
             return Task.FromResult(keys.Check(id, secret, out var key) switch
             {

@@ -387,6 +387,23 @@ public sealed class AccessConfigurationTests
     }
 
     [Fact]
+    public async Task ApiKey_GivenAsABareSecret_IsTheAdminKeySentAsItIs()
+    {
+        const string secret = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a6978";
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["API_KEY"] = secret, ["REQUIRE_AUTH_ON_LOOPBACK"] = "true" });
+
+        using var asAdmin = new HttpRequestMessage(HttpMethod.Post, "/api/node/drain");
+        asAdmin.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", secret);
+        using var admitted = await node.Client.SendAsync(asAdmin, Timeouts.Token());
+        using var wrong = new HttpRequestMessage(HttpMethod.Post, "/api/node/drain");
+        wrong.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "ffffffffffffffffffffffffffffffffffffffffffffffff");
+        using var refused = await node.Client.SendAsync(wrong, Timeouts.Token());
+
+        Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+    }
+
+    [Fact]
     public void OpenHost_WithoutAnyKey_StopsStartUpSayingHowToMakeOne()
     {
         var directory = TestNode.NewDirectory();
