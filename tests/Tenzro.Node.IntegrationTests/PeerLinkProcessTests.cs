@@ -49,7 +49,7 @@ public sealed class PeerLinkProcessTests
 
         var (tableExit, table) = await Cli.RunAsync("peers", "--url", b.BaseAddress.ToString());
         var (jsonExit, json) = await Cli.RunAsync("peers", "--json", "--url", b.BaseAddress.ToString());
-        var (resetExit, reset) = await Cli.RunAsync("reset-connections", "--peers", "--url", b.BaseAddress.ToString());
+        var (resetExit, reset) = await Cli.RunOnAsync(b, "reset-connections", "--peers");
         var wrongId = new string('a', 64);
         var (diagnosticsExit, diagnostics) = await Cli.RunInAsync(null, new Dictionary<string, string>
         {

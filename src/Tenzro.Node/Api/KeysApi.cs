@@ -36,24 +36,25 @@ internal static class KeysApi
 
     private static async Task<IResult> CreateAsync(HttpContext context, ApiKeyStore store, TimeProvider time)
     {
-        JsonObject? body;
-        try
+        var (node, malformed) = await JsonBody.ReadAsync(context, """{"role":"submitter","name":"ci","expires":"30d"}""");
+        if (malformed is not null)
         {
-            body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted) as JsonObject;
-        }
-        catch (JsonException e)
-        {
-            return HttpSetup.Problem(400, "Malformed JSON", $"The body is not valid JSON ({e.Message}). Send {{\"role\":\"submitter\",\"name\":\"ci\",\"expires\":\"30d\"}}.");
+            return malformed;
         }
 
-        var role = body?["role"] is JsonValue r && r.TryGetValue<string>(out var text) ? text.ToLowerInvariant() : null;
+        if (node is not JsonObject body)
+        {
+            return HttpSetup.Problem(400, "Not a key request", """The body must be one JSON object such as {"role":"submitter","name":"ci","expires":"30d"}.""");
+        }
+
+        var role = body["role"] is JsonValue r && r.TryGetValue<string>(out var text) ? text.ToLowerInvariant() : null;
         if (role is null || !NodeSettings.Roles.Contains(role))
         {
             return HttpSetup.Problem(400, "Bad role", "'role' must be reader, submitter or admin.");
         }
 
         string? name = null;
-        if (body!["name"] is { } nameNode)
+        if (body["name"] is { } nameNode)
         {
             if (nameNode is not JsonValue n || !n.TryGetValue(out name) || name.Length is 0 or > 100)
             {

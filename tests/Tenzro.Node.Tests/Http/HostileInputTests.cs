@@ -14,13 +14,13 @@ namespace Tenzro.Node.Tests.Http;
 public sealed class HostileInputTests(HostileInputTests.NodeFixture fixture) : IClassFixture<HostileInputTests.NodeFixture>
 {
     /// <summary>Endpoints that read their body as JSON.</summary>
-    private static readonly string[] JsonEndpoints = ["POST /api/tasks/execute"];
+    private static readonly string[] JsonEndpoints = ["POST /api/tasks/execute", "POST /api/keys/"];
 
     /// <summary>Endpoints that read their body as raw bytes.</summary>
     private static readonly string[] ByteEndpoints = ["PUT /api/models/", "POST /api/network/bandwidth/"];
 
     /// <summary>Endpoints that take no body: whatever is sent is ignored. The benchmark run is left out (3 s of work per call).</summary>
-    private static readonly string[] BodylessEndpoints = ["POST /api/node/drain", "POST /api/node/resume", "POST /api/resources/clear", "POST /api/network/reset", "POST /api/network/bandwidth/measure"];
+    private static readonly string[] BodylessEndpoints = ["POST /api/node/drain", "POST /api/node/resume", "POST /api/resources/clear", "POST /api/network/reset", "POST /api/network/bandwidth/measure", "POST /api/session", "POST /api/peers/redial", "POST /api/keys/{id}/rotate"];
 
     private static readonly string[] Unsent = ["POST /api/hardware/benchmark"];
 
@@ -75,7 +75,10 @@ public sealed class HostileInputTests(HostileInputTests.NodeFixture fixture) : I
 
         using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
-        using var response = await _node.Client.SendAsync(request, Timeouts.Token());
+        // The key endpoints as admin, so that they read what they are sent (a lower role is refused before the body is read);
+        // the rest as the keyless loopback caller, so that drain cannot stop the node taking the other cases' tasks.
+        var client = path.StartsWith("/api/keys", StringComparison.Ordinal) ? _node.Admin : _node.Client;
+        using var response = await client.SendAsync(request, Timeouts.Token());
         var text = await response.Content.ReadAsStringAsync();
         using var live = await _node.Client.GetAsync("/health/live", Timeouts.Token());
 

@@ -34,33 +34,33 @@ public sealed class AggregateRuntimeTests : IAsyncLifetime
     private Task<JsonObject> AggregateAsync(string data) => ExecuteAsync(_runtime, $$$"""{"type":"aggregate","data":{{{data}}}}""");
 
     [Fact]
-    public async Task TaskIds_OfAnotherOrigin_AreNotKnown()
+    public async Task TaskIds_OfAnotherOwner_AreNotKnown()
     {
-        await StoreRegionalResultAsync("regional-private");
+        await StoreOtherOwnersResultAsync("other-owners-task");
 
-        var message = await FailureAsync(_runtime, """{"type":"aggregate","data":{"strategy":"concat","taskIds":["regional-private"]}}""");
+        var message = await FailureAsync(_runtime, """{"type":"aggregate","data":{"strategy":"concat","taskIds":["other-owners-task"]}}""");
 
-        Assert.Equal("data.taskIds[0] ('regional-private'): no task with this id is known on this node", message);
+        Assert.Equal("data.taskIds[0] ('other-owners-task'): no task with this id is known on this node", message);
     }
 
     [Fact]
-    public async Task Validate_TaskIdOfAnotherOrigin_IsNotKnown()
+    public async Task Validate_TaskIdOfAnotherOwner_IsNotKnown()
     {
-        await StoreRegionalResultAsync("regional-private");
+        await StoreOtherOwnersResultAsync("other-owners-task");
         using var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection().BuildServiceProvider();
         var validate = new ValidateRuntime(services, _store, new Core.Configuration.TaskOptions(), new Core.Resources.ResourceLedger(new Core.Resources.ResourceAmounts(4, 4096, 4096, 0, 0), TimeProvider.System), TimeProvider.System);
 
-        var message = await FailureAsync(validate, """{"type":"validate","data":{"taskId":"regional-private"}}""");
+        var message = await FailureAsync(validate, """{"type":"validate","data":{"taskId":"other-owners-task"}}""");
 
-        Assert.Equal("data.taskId: no task 'regional-private' is known on this node", message);
+        Assert.Equal("data.taskId: no task 'other-owners-task' is known on this node", message);
     }
 
-    /// <summary>A completed regional task: an API task may not read its result (nor a regional task an API task's).</summary>
-    private async Task StoreRegionalResultAsync(string taskId)
+    /// <summary>A completed task of another API key: the tasks run here (keyless loopback's) may not read its result.</summary>
+    private async Task StoreOtherOwnersResultAsync(string taskId)
     {
-        var regional = Spec(_runtime, $$$"""{"taskId":"{{{taskId}}}","type":"aggregate","data":{"strategy":"sum","inputs":[1]}}""") with { Origin = TaskOrigins.Regional };
+        var others = Spec(_runtime, $$$"""{"taskId":"{{{taskId}}}","type":"aggregate","data":{"strategy":"sum","inputs":[1]}}""") with { Owner = "otherkey1" };
         var now = DateTimeOffset.UtcNow;
-        await _store.InsertAsync(new TaskRecord { Spec = regional, ContentHash = TaskParser.ContentHash(regional), SubmittedAt = now });
+        await _store.InsertAsync(new TaskRecord { Spec = others, ContentHash = TaskParser.ContentHash(others), SubmittedAt = now });
         await _store.MarkFinishedAsync(taskId, TaskState.Completed, now, now.AddHours(1), """{"secret":42}""", new string('a', 64), null);
     }
 
