@@ -5,7 +5,6 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -152,8 +151,7 @@ public class PeerLinkBenchmarks
     private async Task<PeerLink> OpenLinkAsync()
     {
         var link = new PeerLink(await _transport.DialAsync(_address, CancellationToken.None), Unlimited, TimeProvider.System, _metrics);
-        var hello = _guard.StampAndSign(new JsonObject { ["type"] = "hello", ["record"] = _record.Json.DeepClone() }, SignatureDomain.PeerHello, _identity);
-        await link.HandshakeAsync(hello, _guard, CancellationToken.None);
+        await link.HandshakeAsync(PeerLink.Hello(_record, _guard, _identity), _guard, CancellationToken.None);
         return link;
     }
 

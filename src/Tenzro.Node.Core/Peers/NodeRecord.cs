@@ -232,14 +232,3 @@ public sealed record NodeRecord
     private static string[] Strings(JsonObject json, string name) =>
         json[name] is JsonArray array ? [.. array.Select(item => item?.GetValue<string>() ?? throw new FormatException($"{name} holds a null"))] : [];
 }
-
-/// <summary>UTC timestamps of the peer protocol: ISO 8601 with milliseconds and <c>Z</c>.</summary>
-public static class Timestamps
-{
-    public static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
-
-    public static DateTimeOffset? Parse(string? text) =>
-        text is not null && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time)
-            ? time
-            : null;
-}

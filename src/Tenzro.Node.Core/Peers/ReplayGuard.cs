@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Peers;
 

@@ -35,7 +35,7 @@ public static class SignedEnvelope
     public static JsonObject Sign(JsonObject message, NodeIdentity identity, DateTimeOffset now)
     {
         message["publicKey"] = identity.PublicKeyBase64;
-        message["timestamp"] = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        message["timestamp"] = Timestamps.Format(now);
         message.Remove("signature");
         message["signature"] = Convert.ToBase64String(identity.Sign(SignedBytes(message)));
         return message;

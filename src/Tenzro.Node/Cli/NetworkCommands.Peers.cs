@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Peers;
@@ -76,8 +75,7 @@ internal static partial class NetworkCommands
             Free = new FreeResources(0, 0, 0, 0, 0),
         }, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(5));
         var guard = new ReplayGuard(TimeProvider.System);
-        var hello = guard.StampAndSign(new JsonObject { ["type"] = "hello", ["record"] = record.Json.DeepClone() }, SignatureDomain.PeerHello, identity);
-        var theirs = await link.HandshakeAsync(hello, guard, cancellationToken);
+        var theirs = await link.HandshakeAsync(PeerLink.Hello(record, guard, identity), guard, cancellationToken);
         await link.CloseAsync("diagnostics done");
         return $"hello in {watch.Elapsed.TotalMilliseconds:F1} ms (round trip {link.RttMs} ms): {theirs.Content.Tier} node in {theirs.Content.Region}, version {theirs.Content.Version}, protocol {theirs.Content.Protocol}";
     }

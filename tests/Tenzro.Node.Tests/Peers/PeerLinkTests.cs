@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Networking.Peers;
 using Tenzro.Node.Tests.Support;

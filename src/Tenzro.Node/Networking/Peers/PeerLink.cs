@@ -271,6 +271,10 @@ internal sealed class PeerLink : IAsyncDisposable
         _writer.Dispose();
     }
 
+    /// <summary>A signed hello carrying <paramref name="record"/>, stamped with a fresh timestamp and nonce by <paramref name="guard"/>.</summary>
+    public static JsonObject Hello(NodeRecord record, ReplayGuard guard, NodeIdentity identity) =>
+        guard.StampAndSign(new JsonObject { ["type"] = "hello", ["record"] = record.Json.DeepClone() }, SignatureDomain.PeerHello, identity);
+
     /// <summary>The <c>type</c> member of a message, or an empty string.</summary>
     public static string Type(JsonObject message) =>
         message["type"] is JsonValue value && value.TryGetValue<string>(out var type) ? type : string.Empty;

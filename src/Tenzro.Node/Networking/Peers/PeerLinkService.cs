@@ -486,8 +486,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
 
         try
         {
-            var hello = _replay.StampAndSign(new JsonObject { ["type"] = "hello", ["record"] = CurrentRecord().Json.DeepClone() }, SignatureDomain.PeerHello, _identity);
-            var record = await link.HandshakeAsync(hello, _replay, cancellationToken);
+            var record = await link.HandshakeAsync(PeerLink.Hello(CurrentRecord(), _replay, _identity), _replay, cancellationToken);
             var duplicate = Register(link);
             _table.Update(record.Id, e => e with
             {
