@@ -54,7 +54,6 @@ internal sealed class LocalNetwork : IAsyncDisposable
         try
         {
             regionalStarted(network.RegionalUrl);
-            var passPeerEntries = NodesAcceptPeerEntries();
             var started = new List<(int Number, string NodeId, int PeerPort)>();
             for (var number = 1; number <= options.Nodes; number++)
             {
@@ -71,7 +70,7 @@ internal sealed class LocalNetwork : IAsyncDisposable
 
                 var port = FreePort();
                 var peerPort = FreePort();
-                var environment = NodeEnvironment(network.RegionalUrl, port, peerPort, directory, passPeerEntries ? PeerEntries(started.Select(s => (s.NodeId, s.PeerPort))) : []);
+                var environment = NodeEnvironment(network.RegionalUrl, port, peerPort, directory, PeerEntries(started.Select(s => (s.NodeId, s.PeerPort))));
                 foreach (var (key, value) in options.Settings)
                 {
                     environment[key] = value;
@@ -103,25 +102,6 @@ internal sealed class LocalNetwork : IAsyncDisposable
     /// </summary>
     internal static IReadOnlyList<string> PeerEntries(IEnumerable<(string NodeId, int PeerPort)> earlier) =>
         [.. earlier.Select(node => $"tenzro://{node.NodeId}@127.0.0.1:{node.PeerPort.ToString(CultureInfo.InvariantCulture)}")];
-
-    /// <summary>
-    /// Whether this build's settings accept <c>tenzro://</c> peer entries in <c>BOOTSTRAP_NODES</c>: a node
-    /// that has no peer links refuses them (exit 78), so they are passed only where they are understood.
-    /// </summary>
-    internal static bool NodesAcceptPeerEntries()
-    {
-        var sample = PeerEntries([(new string('0', 64), 1)])[0];
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection([new("BOOTSTRAP_NODES", sample)]).Build();
-        try
-        {
-            NodeSettings.Load(configuration);
-            return true;
-        }
-        catch (ConfigurationException e)
-        {
-            return !e.Errors.Any(error => error.Key == "BOOTSTRAP_NODES");
-        }
-    }
 
     /// <summary>The settings that keep a development node on loopback and quick to start.</summary>
     internal static Dictionary<string, string> NodeEnvironment(Uri regionalUrl, int port, int peerPort, string directory, IReadOnlyList<string> peerEntries)

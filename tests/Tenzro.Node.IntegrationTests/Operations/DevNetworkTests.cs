@@ -49,6 +49,13 @@ public sealed class DevNetworkTests
                 states.Add(await WaitForRegionalStateAsync(http, url, "joined", TimeSpan.FromSeconds(30)));
             }
 
+            // dev-network gives each node tenzro:// entries of the nodes started before it: all three link up.
+            var openLinks = new List<int>();
+            foreach (var url in urls)
+            {
+                openLinks.Add(await WaitForOpenLinksAsync(http, url, 2, TimeSpan.FromSeconds(30)));
+            }
+
             var taskFile = Path.Combine(work, "sum.json");
             await File.WriteAllTextAsync(taskFile, """{"type":"process","data":{"input":[1,2,3],"config":{"op":"sum"}}}""");
             var (submitCode, submitted) = await Cli.RunInAsync(work, environment, "dev-network", "submit", taskFile);
@@ -72,6 +79,7 @@ public sealed class DevNetworkTests
             Assert.Matches(@"^regional: ws://127\.0\.0\.1:\d+/ws$", lines[0]);
             Assert.Equal(["node 1", "node 2", "node 3"], lines.Skip(1).Take(3).Select(l => l[..6]));
             Assert.All(states, state => Assert.Equal("joined", state));
+            Assert.All(openLinks, open => Assert.Equal(2, open));
             Assert.True(submitCode == 0, submitted);
             Assert.Contains("assigned to 1 node(s)", submitted);
             Assert.Contains("\"output\":6", submitted);
@@ -131,6 +139,33 @@ public sealed class DevNetworkTests
 
         Assert.Equal(2, code);
         Assert.Contains("tenzro-node dev-network", output);
+    }
+
+
+    /// <summary>Polls <c>GET /api/peers</c> until the node lists <paramref name="wanted"/> open links or the time is up; the last count.</summary>
+    private static async Task<int> WaitForOpenLinksAsync(HttpClient http, Uri node, int wanted, TimeSpan within)
+    {
+        var open = 0;
+        var until = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < until)
+        {
+            try
+            {
+                var peers = System.Text.Json.Nodes.JsonNode.Parse(await http.GetStringAsync(new Uri(node, "/api/peers")))!["peers"]!.AsArray();
+                open = peers.Count(p => p?["link"]?.GetValue<string>() == "open");
+                if (open >= wanted)
+                {
+                    return open;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(200);
+        }
+
+        return open;
     }
 
     private static async Task<string?> WaitForRegionalStateAsync(HttpClient http, Uri url, string expected, TimeSpan timeout)
