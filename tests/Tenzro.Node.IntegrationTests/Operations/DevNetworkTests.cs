@@ -141,7 +141,6 @@ public sealed class DevNetworkTests
         Assert.Contains("tenzro-node dev-network", output);
     }
 
-
     /// <summary>Polls <c>GET /api/peers</c> until the node lists <paramref name="wanted"/> open links or the time is up; the last count.</summary>
     private static async Task<int> WaitForOpenLinksAsync(HttpClient http, Uri node, int wanted, TimeSpan within)
     {
