@@ -22,6 +22,9 @@ public sealed class HostileInputTests(HostileInputTests.NodeFixture fixture) : I
     /// <summary>Endpoints that take no body: whatever is sent is ignored. The benchmark run is left out (3 s of work per call).</summary>
     private static readonly string[] BodylessEndpoints = ["POST /api/node/drain", "POST /api/node/resume", "POST /api/resources/clear", "POST /api/network/reset", "POST /api/network/bandwidth/measure", "POST /api/session", "POST /api/peers/redial", "POST /api/keys/{id}/rotate"];
 
+    /// <summary>Well-formed JSON with a task field of the wrong type: another endpoint refuses it for its own fields, in its own words.</summary>
+    private static readonly string[] TaskFieldBodies = ["wrong type of type", "wrong type of timeout", "wrong type of requirements"];
+
     private static readonly string[] Unsent = ["POST /api/hardware/benchmark"];
 
     private readonly TestNode _node = fixture.Node;
@@ -88,7 +91,10 @@ public sealed class HostileInputTests(HostileInputTests.NodeFixture fixture) : I
         {
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-            Assert.Contains(says, JsonNode.Parse(text)!["detail"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
+            if (endpoint == "POST /api/tasks/execute" || !TaskFieldBodies.Contains(bodyName))
+            {
+                Assert.Contains(says, JsonNode.Parse(text)!["detail"]!.GetValue<string>(), StringComparison.OrdinalIgnoreCase);
+            }
         }
         else if (!response.IsSuccessStatusCode)
         {
