@@ -62,7 +62,7 @@ public class PeerLinkBenchmarks
             ["LOCAL_DISCOVERY_PORT"] = "0", ["RAFT_PORT"] = "0", ["P2P_HOST"] = "127.0.0.1",
             ["LAN_DISCOVERY_ENABLED"] = "false", ["DHT_ENABLED"] = "false",
         }).Build());
-            _node = NodeApp.Create(settings, b => b.Services.AddSingleton(Unlimited));
+        _node = NodeApp.Create(settings, b => b.Services.AddSingleton(Unlimited));
         await _node.StartAsync();
         _address = new PeerAddress(_node.Services.GetRequiredService<NodeIdentity>().NodeId, "127.0.0.1", _node.Services.GetRequiredService<PeerLinkService>().Port);
 

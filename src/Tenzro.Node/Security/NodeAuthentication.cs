@@ -49,8 +49,8 @@ internal sealed class NodeAuthentication(
             return Task.FromResult(keys.Check(id, secret, out var key) switch
             {
                 ApiKeyCheck.Valid => Success(NodeClaims.Parse(key!.Role) ?? NodeRole.Reader, id, CallerVia.Key, id),
-                ApiKeyCheck.Revoked => AuthenticateResult.Fail($"API key {id} was revoked. Ask the node's admin for a new key ('tenzro-node keys create').") ,
-                ApiKeyCheck.Expired => AuthenticateResult.Fail($"API key {id} has expired. Ask the node's admin for a new key, or rotate it ('tenzro-node keys rotate {id}').") ,
+                ApiKeyCheck.Revoked => AuthenticateResult.Fail($"API key {id} was revoked. Ask the node's admin for a new key ('tenzro-node keys create')."),
+                ApiKeyCheck.Expired => AuthenticateResult.Fail($"API key {id} has expired. Ask the node's admin for a new key, or rotate it ('tenzro-node keys rotate {id}')."),
                 _ => AuthenticateResult.Fail("The API key is not known to this node. Check the key, or make one with 'tenzro-node keys create --role submitter' on the node's machine."),
             });
         }
