@@ -53,6 +53,15 @@ internal static class PeerKit
             .Sum(p => p!["value"]!.GetValue<long>()) ?? 0;
     }
 
+    /// <summary>The value of <c>tenzro.p2p.messages</c> for <paramref name="type"/> and <paramref name="direction"/> in <c>/api/metrics</c>.</summary>
+    public static async Task<long> MessagesAsync(this TestNode node, string type, string direction)
+    {
+        var metrics = await node.Client.GetJsonAsync("/api/metrics");
+        return metrics["metrics"]?["tenzro.p2p.messages"]?["points"]?.AsArray()
+            .Where(p => p!["tags"]?["type"]?.GetValue<string>() == type && p!["tags"]?["direction"]?.GetValue<string>() == direction)
+            .Sum(p => p!["value"]!.GetValue<long>()) ?? 0;
+    }
+
     public static Task WaitRejectedAsync(this TestNode node, string reason) =>
         WaitUntilAsync(async () => await node.RejectedAsync(reason) > 0, $"no tenzro.p2p.rejected{{reason={reason}}} counted");
 

@@ -201,6 +201,30 @@ public sealed class PeerLinkTests
     }
 
     [Fact]
+    public async Task Link_Pings_AreAnsweredWithPongsEchoingTheirIdsAndCounted()
+    {
+        await using var a = await PeerKit.StartNodeAsync();
+        using var peer = new HandPeer();
+        await using var link = await peer.DialAsync(a);
+        await PeerKit.SendAsync(link.Socket, peer.Hello());
+        Assert.Equal("hello", (await PeerKit.ReceiveAsync(link.Socket))?["type"]?.GetValue<string>());
+
+        await SendTextAsync(link.Socket, "{\"id\":12345678901234,\"type\":\"ping\"}");
+        var pong = await PeerKit.ReceiveAsync(link.Socket);
+        Assert.Equal("pong", pong?["type"]?.GetValue<string>());
+        Assert.Equal(12345678901234, pong?["id"]?.GetValue<long>());
+        await SendTextAsync(link.Socket, "{\"type\":\"\\u0070ing\",\"id\":-7}");
+        Assert.Equal(-7, (await PeerKit.ReceiveAsync(link.Socket))?["id"]?.GetValue<long>());
+        await PeerKit.SendAsync(link.Socket, new JsonObject { ["type"] = "ping", ["id"] = "text" });
+        Assert.Equal("text", (await PeerKit.ReceiveAsync(link.Socket))?["id"]?.GetValue<string>());
+        await PeerKit.WaitUntilAsync(async () => await a.MessagesAsync("ping", "in") >= 3 && await a.MessagesAsync("pong", "out") >= 3, "the pings and pongs were not counted");
+
+        await SendTextAsync(link.Socket, "{\"type\":\"ping\",\"id\":1}x");
+        await a.WaitRejectedAsync(P2pRejection.Malformed);
+        Assert.Null(await PeerKit.ReceiveAsync(link.Socket));
+    }
+
+    [Fact]
     public async Task Link_FrameOver64KiBBeforeHello_IsCutOffAsOversized()
     {
         await using var a = await PeerKit.StartNodeAsync();
@@ -295,4 +319,7 @@ public sealed class PeerLinkTests
         {
         }
     }
+
+    private static Task SendTextAsync(System.Net.WebSockets.WebSocket socket, string text) =>
+        socket.SendAsync(Encoding.UTF8.GetBytes(text), System.Net.WebSockets.WebSocketMessageType.Text, true, Timeouts.Token());
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Text;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -39,6 +40,11 @@ internal sealed class PeerLink : IAsyncDisposable
 {
     public const int MaxFrameBeforeHello = 64 * 1024;
     public const int MaxFrameAfterHello = 1024 * 1024;
+    private const int ReceiveBufferSize = 4096;
+    // A pong echoes the ping's id as it was written; longer ids go the general way.
+    private const int MaxFastId = 32;
+    private static readonly byte[] PingPrefix = "{\"type\":\"ping\",\"id\":"u8.ToArray();
+    private static readonly byte[] PongPrefix = "{\"type\":\"pong\",\"id\":"u8.ToArray();
 
     private readonly PeerConnection _connection;
     private readonly PeerLinkTimings _timings;
@@ -49,6 +55,10 @@ internal sealed class PeerLink : IAsyncDisposable
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _lock = new();
     private readonly Dictionary<long, long> _pendingPings = [];
+    // Only the receive loop uses these two (one frame at a time): the frame being received, and the pong answering it.
+    private ArrayBufferWriter<byte> _frame = new(ReceiveBufferSize);
+    private readonly byte[] _pong = new byte[PongPrefix.Length + MaxFastId + 1];
+    private long _oldestPendingPing = 1;
     private readonly Queue<double> _recentRtts = new();
     private long _lastHeard;
     private long _nextPing;
@@ -115,7 +125,7 @@ internal sealed class PeerLink : IAsyncDisposable
         JsonObject? message;
         try
         {
-            message = await ReceiveAsync(MaxFrameBeforeHello, timeout.Token);
+            message = await ReceiveMessageAsync(MaxFrameBeforeHello, timeout.Token);
         }
         catch (PeerLinkException e) when (e.Reason is not null)
         {
@@ -170,13 +180,19 @@ internal sealed class PeerLink : IAsyncDisposable
         {
             while (!linked.IsCancellationRequested)
             {
-                var message = await ReceiveAsync(MaxFrameAfterHello, linked.Token);
-                if (message is null)
+                if (!await ReceiveFrameAsync(MaxFrameAfterHello, linked.Token))
                 {
                     End("the peer closed the link" + (_connection.Socket.CloseStatusDescription is { Length: > 0 } why ? ": " + why : string.Empty));
                     break;
                 }
 
+                // Pings and pongs, the most frequent frames, are answered without building a JsonObject.
+                if (await TryAnswerControlAsync(linked.Token))
+                {
+                    continue;
+                }
+
+                var message = ParseFrame();
                 var type = Type(message);
                 _metrics.Message(type, "in");
                 switch (type)
@@ -215,20 +231,23 @@ internal sealed class PeerLink : IAsyncDisposable
     }
 
     /// <summary>Sends one message as one text frame.</summary>
-    public async ValueTask SendAsync(JsonObject message, CancellationToken cancellationToken)
+    public ValueTask SendAsync(JsonObject message, CancellationToken cancellationToken) =>
+        SendFrameAsync(JsonSerializer.SerializeToUtf8Bytes(message), Type(message), cancellationToken);
+
+    /// <summary>Sends one serialized message of type <paramref name="type"/> as one text frame.</summary>
+    private async ValueTask SendFrameAsync(ReadOnlyMemory<byte> frame, string type, CancellationToken cancellationToken)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(message);
         await _writer.WaitAsync(cancellationToken);
         try
         {
-            await _connection.Socket.SendAsync(bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+            await _connection.Socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
         }
         finally
         {
             _writer.Release();
         }
 
-        _metrics.Message(Type(message), "out");
+        _metrics.Message(type, "out");
     }
 
     /// <summary>Closes the link with <paramref name="reason"/> (sent to the peer as the close description).</summary>
@@ -285,20 +304,30 @@ internal sealed class PeerLink : IAsyncDisposable
         _completion.TrySetResult();
     }
 
-    private async Task<JsonObject?> ReceiveAsync(int limit, CancellationToken cancellationToken)
+    private async Task<JsonObject?> ReceiveMessageAsync(int limit, CancellationToken cancellationToken) =>
+        await ReceiveFrameAsync(limit, cancellationToken) ? ParseFrame() : null;
+
+    /// <summary>Receives one whole frame into <see cref="_frame"/>, checking its size and the quota; false when the peer closed.</summary>
+    private async ValueTask<bool> ReceiveFrameAsync(int limit, CancellationToken cancellationToken)
     {
-        var buffer = new ArrayBufferWriter<byte>(4096);
+        if (_frame.Capacity > MaxFrameBeforeHello)
+        {
+            // A large frame's buffer is not kept for the link's lifetime.
+            _frame = new ArrayBufferWriter<byte>(ReceiveBufferSize);
+        }
+
+        _frame.ResetWrittenCount();
         while (true)
         {
-            var memory = buffer.GetMemory(4096);
+            var memory = _frame.GetMemory(ReceiveBufferSize);
             var result = await _connection.Socket.ReceiveAsync(memory, cancellationToken);
             if (result.MessageType == WebSocketMessageType.Close)
             {
-                return null;
+                return false;
             }
 
-            buffer.Advance(result.Count);
-            if (buffer.WrittenCount > limit)
+            _frame.Advance(result.Count);
+            if (_frame.WrittenCount > limit)
             {
                 _metrics.Rejected(P2pRejection.Oversized);
                 throw new PeerLinkException($"a frame is larger than {limit} bytes", P2pRejection.Oversized);
@@ -311,10 +340,15 @@ internal sealed class PeerLink : IAsyncDisposable
         }
 
         Interlocked.Exchange(ref _lastHeard, _time.GetTimestamp());
-        CheckQuota(buffer.WrittenCount);
+        CheckQuota(_frame.WrittenCount);
+        return true;
+    }
+
+    private JsonObject ParseFrame()
+    {
         try
         {
-            if (JsonNode.Parse(buffer.WrittenSpan) is JsonObject message && Type(message).Length > 0)
+            if (JsonNode.Parse(_frame.WrittenSpan) is JsonObject message && Type(message).Length > 0)
             {
                 return message;
             }
@@ -326,6 +360,92 @@ internal sealed class PeerLink : IAsyncDisposable
 
         _metrics.Rejected(P2pRejection.Malformed);
         throw new PeerLinkException("a frame is not a JSON object with a type", P2pRejection.Malformed);
+    }
+
+    /// <summary>
+    /// Answers the received frame when it is a ping or a pong with a numeric id: a ping with a pong echoing the id as
+    /// written, a pong by timing its ping. Anything else (other types, other ids, repeated members, invalid JSON) is
+    /// left to the general path, which refuses what is malformed.
+    /// </summary>
+    private async ValueTask<bool> TryAnswerControlAsync(CancellationToken cancellationToken)
+    {
+        if (!TryReadControl(_frame.WrittenSpan, out var ping, out var idStart, out var idLength))
+        {
+            return false;
+        }
+
+        if (!ping)
+        {
+            _metrics.Message("pong", "in");
+            if (Utf8Parser.TryParse(_frame.WrittenSpan.Slice(idStart, idLength), out long id, out var consumed) && consumed == idLength)
+            {
+                NotePong(id);
+            }
+
+            return true;
+        }
+
+        _metrics.Message("ping", "in");
+        PongPrefix.CopyTo(_pong, 0);
+        _frame.WrittenSpan.Slice(idStart, idLength).CopyTo(_pong.AsSpan(PongPrefix.Length));
+        var length = PongPrefix.Length + idLength;
+        _pong[length++] = (byte)'}';
+        await SendFrameAsync(_pong.AsMemory(0, length), "pong", cancellationToken);
+        return true;
+    }
+
+    /// <summary>Reads a frame shaped <c>{"type":"ping"|"pong","id":number}</c> (members in any order, nothing else).</summary>
+    private static bool TryReadControl(ReadOnlySpan<byte> frame, out bool ping, out int idStart, out int idLength)
+    {
+        (ping, idStart, idLength) = (false, -1, 0);
+        var typeSeen = false;
+        var reader = new Utf8JsonReader(frame);
+        try
+        {
+            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                if (reader.ValueTextEquals("type"u8) && !typeSeen)
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.String)
+                    {
+                        return false;
+                    }
+
+                    ping = reader.ValueTextEquals("ping"u8);
+                    if (!ping && !reader.ValueTextEquals("pong"u8))
+                    {
+                        return false;
+                    }
+
+                    typeSeen = true;
+                }
+                else if (reader.ValueTextEquals("id"u8) && idStart < 0)
+                {
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.Number || reader.ValueSpan.Length > MaxFastId)
+                    {
+                        return false;
+                    }
+
+                    (idStart, idLength) = ((int)reader.TokenStartIndex, reader.ValueSpan.Length);
+                }
+                else
+                {
+                    return false;
+                }
+            }
+
+            // The object must end here, with nothing after it.
+            return reader.TokenType == JsonTokenType.EndObject && typeSeen && idStart >= 0 && !reader.Read();
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     private void CheckQuota(int bytes)
@@ -381,13 +501,26 @@ internal sealed class PeerLink : IAsyncDisposable
         {
             id = ++_nextPing;
             _pendingPings[id] = _time.GetTimestamp();
-            foreach (var stale in _pendingPings.Keys.Where(k => k < id - 8).ToList())
+            // Ids are consecutive: the ones more than eight behind are given up.
+            for (; _oldestPendingPing < id - 8; _oldestPendingPing++)
             {
-                _pendingPings.Remove(stale);
+                _pendingPings.Remove(_oldestPendingPing);
             }
         }
 
-        await SendAsync(new JsonObject { ["type"] = "ping", ["id"] = id }, cancellationToken);
+        var frame = ArrayPool<byte>.Shared.Rent(PingPrefix.Length + 21);
+        try
+        {
+            PingPrefix.CopyTo(frame, 0);
+            Utf8Formatter.TryFormat(id, frame.AsSpan(PingPrefix.Length), out var written);
+            var length = PingPrefix.Length + written;
+            frame[length++] = (byte)'}';
+            await SendFrameAsync(frame.AsMemory(0, length), "ping", cancellationToken);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frame);
+        }
     }
 
     /// <summary>Completes when the next pong arrives; used by the benchmark and diagnostics to time one round trip.</summary>
@@ -395,10 +528,18 @@ internal sealed class PeerLink : IAsyncDisposable
 
     private void NotePong(JsonObject message)
     {
+        if (message["id"] is JsonValue value && value.TryGetValue<long>(out var id))
+        {
+            NotePong(id);
+        }
+    }
+
+    private void NotePong(long id)
+    {
         long sent;
         lock (_lock)
         {
-            if (message["id"] is not JsonValue value || !value.TryGetValue<long>(out var id) || !_pendingPings.Remove(id, out sent))
+            if (!_pendingPings.Remove(id, out sent))
             {
                 return;
             }
