@@ -88,4 +88,61 @@ public sealed class FullDiskTests
         Assert.All(states, pair => Assert.True(pair.Value == "completed", $"{pair.Key} is {pair.Value}: {errors.GetValueOrDefault(pair.Key)}"));
         Assert.DoesNotContain("Unhandled error", node.Output);
     }
+
+    [Fact]
+    public async Task FullDisk_Health_IsUnhealthy503NamingTheFullDiskAndRecoversWhenSpaceReturns()
+    {
+        if (Environment.UserName != "root")
+        {
+            Assert.Fail("this test mounts a tmpfs in a private mount namespace and needs root");
+        }
+
+        var environment = new Dictionary<string, string>(DatabaseDamageTests.Loopback) { ["LOG_LEVEL"] = "warning" };
+        await using var node = NodeProcess.LaunchUnder(PrivateTmpfs, environment);
+        await node.WaitHealthyAsync(TimeSpan.FromSeconds(60));
+        var rest = $"/proc/{node.Pid}/root{Path.Combine(node.DataDirectory, "data", "rest")}";
+        try
+        {
+            // Fill the tmpfs to its last page, as a disk that is completely full.
+            await using var file = new FileStream(rest, FileMode.Create, FileAccess.Write);
+            var chunk = new byte[64 * 1024];
+            while (true)
+            {
+                file.Write(chunk);
+                file.Flush(flushToDisk: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        var (fullStatus, full) = await WaitForHealthAsync(node, HttpStatusCode.ServiceUnavailable);
+        File.Delete(rest);
+        var (recoveredStatus, recovered) = await WaitForHealthAsync(node, HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, fullStatus);
+        Assert.Equal("unhealthy", full["checks"]!["store"]!["status"]!.GetValue<string>());
+        Assert.Matches("No space left on device|database or disk is full", full["checks"]!["store"]!["detail"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.OK, recoveredStatus);
+        Assert.Equal("healthy", recovered["checks"]!["store"]!["status"]!.GetValue<string>());
+        Assert.DoesNotContain("Unhandled error", node.Output);
+    }
+
+    /// <summary>Polls /health until it answers <paramref name="status"/>; fails the test after a minute.</summary>
+    private static async Task<(HttpStatusCode Status, JsonObject Body)> WaitForHealthAsync(NodeProcess node, HttpStatusCode status)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            using var response = await node.Client.GetAsync("/health");
+            if (response.StatusCode == status)
+            {
+                return (response.StatusCode, (await response.Content.ReadFromJsonAsync<JsonObject>())!);
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"/health did not answer {(int)status} within 60 s:\n{node.Output}");
+    }
 }

@@ -66,7 +66,9 @@ public static class DatabaseIntegrity
         var problems = new List<string>();
         try
         {
-            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWrite, Pooling = false }.ToString());
+            // Read-only: a read-write connection checkpoints the WAL into the file when it closes, which would
+            // change a damaged file the node then refuses.
+            using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
             connection.Open();
             using var command = connection.CreateCommand();
             command.CommandText = "PRAGMA quick_check(20);";

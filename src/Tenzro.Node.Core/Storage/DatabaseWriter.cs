@@ -7,7 +7,8 @@ namespace Tenzro.Node.Core.Storage;
 /// The database's single writer: writes from every component are queued and committed in batches
 /// (group commit). Each caller's write completes only after the transaction that holds it has committed
 /// with <c>synchronous=FULL</c>, so durability is never weakened, yet concurrent writes share one fsync and
-/// never wait on each other for SQLite's write lock.
+/// never wait on each other for SQLite's write lock. When a batch fails, its writes are committed again one by
+/// one, so a write that fails by itself (a constraint, a trigger) fails alone and the others still commit.
 /// </summary>
 /// <remarks>
 /// Thread-safe. The queue is unbounded on purpose: callers are bounded upstream (HTTP concurrency,
@@ -61,29 +62,63 @@ public sealed class DatabaseWriter : IAsyncDisposable
                 batch.Add(write);
             }
 
-            try
+            var error = TryCommit(connection, batch);
+            if (error is null)
             {
-                using var transaction = connection.BeginTransaction();
+                continue;
+            }
+
+            if (batch.Count == 1 || DiskFull.Is(error))
+            {
+                // A full disk refuses every write alike: fail them all at once, and their callers' full-disk
+                // handling retries them.
                 foreach (var write in batch)
                 {
-                    write.Run(connection);
+                    write.Fail(error);
                 }
 
-                transaction.Commit();
-                foreach (var write in batch)
-                {
-                    write.Complete();
-                }
+                continue;
             }
-            catch (Exception e)
+
+            // The batch rolled back, so nothing in it is durable. One bad write must not fail the others:
+            // commit each alone, so that only the writes that fail by themselves are reported as failed.
+            foreach (var write in batch)
             {
-                // The whole batch rolled back: fail every caller so none is told it is durable.
-                foreach (var write in batch)
+                if (TryCommit(connection, [write]) is { } own)
                 {
-                    write.Fail(e);
+                    write.Fail(own);
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="writes"/> in one transaction and, once it has committed, completes each of them.
+    /// Returns the error that rolled the transaction back, having completed none of them; null on success.
+    /// </summary>
+    private static Exception? TryCommit(SqliteConnection connection, IReadOnlyList<PendingWrite> writes)
+    {
+        try
+        {
+            using var transaction = connection.BeginTransaction();
+            foreach (var write in writes)
+            {
+                write.Run(connection);
+            }
+
+            transaction.Commit();
+        }
+        catch (Exception e)
+        {
+            return e;
+        }
+
+        foreach (var write in writes)
+        {
+            write.Complete();
+        }
+
+        return null;
     }
 
     private abstract class PendingWrite

@@ -94,5 +94,8 @@ public static class Migrations
                 status INTEGER NOT NULL
             );
             """),
+        new(10, "health_probe", """
+            CREATE TABLE health_probe (written_at TEXT NOT NULL);
+            """),
     ];
 }

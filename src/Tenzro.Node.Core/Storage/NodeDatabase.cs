@@ -13,6 +13,7 @@ namespace Tenzro.Node.Core.Storage;
 public sealed class NodeDatabase : IAsyncDisposable
 {
     private readonly string _connectionString;
+    private const int ProbePageBytes = 4096;
     private readonly Lazy<DatabaseWriter> _writer;
 
     public NodeDatabase(string path)
@@ -171,22 +172,39 @@ public sealed class NodeDatabase : IAsyncDisposable
     }
 
     /// <summary>
-    /// Writes a row in a transaction that is rolled back: proves the file is writable. Waits at most
+    /// Proves the store can take a write: commits a row written and deleted in <c>health_probe</c> (SQLite's write
+    /// lock, the WAL and its fsync), then writes, flushes and deletes one page in a file beside the database, because
+    /// SQLite reuses WAL space already allocated, so only a new page shows a full disk. Waits at most
     /// <paramref name="timeout"/> (whole seconds, at least one) for SQLite's write lock, so that a lock held
     /// elsewhere is reported promptly instead of after the writers' 30 s.
     /// </summary>
     public void CheckWritable(TimeSpan timeout)
     {
         var seconds = Math.Max(1, (int)Math.Ceiling(timeout.TotalSeconds));
-        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder(_connectionString) { DefaultTimeout = seconds, Pooling = false }.ToString());
-        connection.Open();
-        Execute(connection, $"PRAGMA busy_timeout={seconds * 1000};");
-        using var transaction = connection.BeginTransaction();
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "CREATE TEMP TABLE IF NOT EXISTS probe(x); INSERT INTO schema_version(version, name, applied_at) VALUES (-1, 'probe', '');";
-        command.ExecuteNonQuery();
-        transaction.Rollback();
+        using (var connection = new SqliteConnection(new SqliteConnectionStringBuilder(_connectionString) { DefaultTimeout = seconds, Pooling = false }.ToString()))
+        {
+            connection.Open();
+            Execute(connection, $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={seconds * 1000};");
+            using var transaction = connection.BeginTransaction();
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "INSERT INTO health_probe(written_at) VALUES ($at); DELETE FROM health_probe;";
+            command.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture));
+            command.ExecuteNonQuery();
+            transaction.Commit();
+        }
+
+        var probe = Path + ".probe";
+        try
+        {
+            using var file = new FileStream(probe, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.WriteThrough);
+            file.Write(new byte[ProbePageBytes]);
+            file.Flush(flushToDisk: true);
+        }
+        finally
+        {
+            File.Delete(probe);
+        }
     }
 
     private static void Execute(SqliteConnection connection, string sql)

@@ -73,6 +73,35 @@ public sealed class HealthTransitionTests
         Assert.Equal("healthy", recovered["checks"]!["store"]!["status"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Health_StoreRefusesTheProbeWrite_IsUnhealthy503NamingTheErrorAndRecovers()
+    {
+        await using var node = await TestNode.StartAsync();
+        await using var store = new SqliteConnection($"Data Source={Path.Combine(node.DataDirectory, "node.db")};Pooling=False");
+        await store.OpenAsync(Timeouts.Token());
+        await using (var refuse = store.CreateCommand())
+        {
+            // The store refuses the write itself, as SQLite does when the disk is full: a real trigger.
+            refuse.CommandText = "CREATE TRIGGER refuse_probe BEFORE INSERT ON health_probe BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;";
+            await refuse.ExecuteNonQueryAsync(Timeouts.Token());
+        }
+
+        var (unhealthyStatus, unhealthy) = await WaitForHealthAsync(node.Client, HttpStatusCode.ServiceUnavailable);
+        await using (var allow = store.CreateCommand())
+        {
+            allow.CommandText = "DROP TRIGGER refuse_probe;";
+            await allow.ExecuteNonQueryAsync(Timeouts.Token());
+        }
+
+        var (recoveredStatus, recovered) = await WaitForHealthAsync(node.Client, HttpStatusCode.OK);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unhealthyStatus);
+        Assert.Equal("unhealthy", unhealthy["checks"]!["store"]!["status"]!.GetValue<string>());
+        Assert.Contains("database or disk is full", unhealthy["checks"]!["store"]!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, recoveredStatus);
+        Assert.Equal("healthy", recovered["checks"]!["store"]!["status"]!.GetValue<string>());
+    }
+
     /// <summary>Polls /health until it answers <paramref name="status"/>; fails the test after a minute.</summary>
     private static async Task<(HttpStatusCode Status, JsonObject Body)> WaitForHealthAsync(HttpClient client, HttpStatusCode status)
     {

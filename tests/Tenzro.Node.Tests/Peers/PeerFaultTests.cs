@@ -1,0 +1,45 @@
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Networking.Peers;
+using Tenzro.Node.Tests.Support;
+
+namespace Tenzro.Node.Tests.Peers;
+
+/// <summary>
+/// Link faults on a peer link, injected by a <see cref="FaultProxy"/> between the dialling node and the other node's
+/// P2P port: the dialler shows the link down while it is, and opens it again by itself once the path is back.
+/// </summary>
+[Trait("Suite", "peers")]
+public sealed class PeerFaultTests
+{
+    [Fact]
+    public async Task ResetThenRefused_DiallerListsThePeerNotOpenAndNoOpenLinkThenRelinksOnceThePathIsBack()
+    {
+        await using var a = await PeerKit.StartNodeAsync();
+        await using var proxy = FaultProxy.Start(a.Service<PeerLinkService>().Port);
+        var aId = a.Service<NodeIdentity>().NodeId;
+        var viaProxy = new PeerAddress(aId, "127.0.0.1", proxy.Port);
+        await using var b = await PeerKit.StartNodeAsync(new Dictionary<string, string?> { ["BOOTSTRAP_NODES"] = viaProxy.ToString() });
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link to a through the proxy");
+
+        proxy.Mode = FaultProxy.Fault.Refuse;
+        proxy.ResetAll();
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) != "open", "b did not notice the reset");
+        var downLink = await LinkAsync(b, aId);
+        var downStatus = await b.Client.GetJsonAsync("/api/network/status");
+        var refusedDials = proxy.Accepted;
+        await PeerKit.WaitUntilAsync(() => Task.FromResult(proxy.Accepted > refusedDials), "b did not dial again while refused");
+        var stillDown = await LinkAsync(b, aId);
+        proxy.Mode = FaultProxy.Fault.None;
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link again once the path was back");
+        var upStatus = await b.Client.GetJsonAsync("/api/network/status");
+
+        Assert.NotEqual("open", downLink);
+        Assert.NotEqual("open", stillDown);
+        Assert.Equal(0, downStatus["links"]!["open"]!.GetValue<int>());
+        Assert.Equal(1, upStatus["links"]!["open"]!.GetValue<int>());
+    }
+
+    private static async Task<string?> LinkAsync(TestNode node, string peerId) =>
+        (await node.PeersAsync()).FirstOrDefault(p => p["id"]!.GetValue<string>() == peerId)?["link"]?.GetValue<string>();
+}
