@@ -78,6 +78,8 @@ public sealed class DevNetworkTests
 
             Assert.Matches(@"^regional: ws://127\.0\.0\.1:\d+/ws$", lines[0]);
             Assert.Equal(["node 1", "node 2", "node 3"], lines.Skip(1).Take(3).Select(l => l[..6]));
+            // Not a terminal: plain lines, no spinner and no escape codes.
+            Assert.DoesNotContain(lines, l => l.Contains('\u001b'));
             Assert.All(states, state => Assert.Equal("joined", state));
             Assert.All(openLinks, open => Assert.Equal(2, open));
             Assert.True(submitCode == 0, submitted);
