@@ -111,7 +111,7 @@ internal static class DevNetworkCommands
     private static async Task<LocalNetwork> StartAsync(LocalNetworkOptions options, CancellationToken ct)
     {
         static string NodeLine(LocalNode node) => $"node {node.Number}: {node.Url.ToString().TrimEnd('/')}  id {node.NodeId[..16]}  data {node.DataDirectory}";
-        string Awaiting(int number) => $"starting node {number} of {options.Nodes}";
+        string Awaiting(int number) => number <= options.Nodes ? $"starting node {number} of {options.Nodes}" : $"{options.Nodes} node(s) healthy";
 
         if (!Terminal.IsInteractive)
         {
