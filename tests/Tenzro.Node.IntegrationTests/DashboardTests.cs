@@ -17,12 +17,7 @@ public sealed class DashboardTests
         Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does.");
         await using var node = await NodeProcess.StartAsync(new Dictionary<string, string> { ["BANDWIDTH_MBPS"] = "250" });
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        });
+        await using var browser = await LaunchAsync(playwright);
         var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
         var errors = new List<string>();
         page.Console += (_, message) =>
@@ -55,6 +50,32 @@ public sealed class DashboardTests
     }
 
     [Fact]
+    public async Task Dashboard_TwoLinkedNodes_PeersPanelShowsThePeerWithLinkOpen()
+    {
+        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does.");
+        var ports = new[] { NodeProcess.FreePort(), NodeProcess.FreePort() };
+        await using var a = await PeerLinkProcessTests.StartAsync(ports[0]);
+        var aId = await PeerLinkProcessTests.IdOfAsync(a);
+        await using var b = await PeerLinkProcessTests.StartAsync(ports[1], PeerLinkProcessTests.Entry(aId, ports[0]));
+        await PeerLinkProcessTests.WaitLinkedAsync([a, b], [aId, await PeerLinkProcessTests.IdOfAsync(b)]);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await LaunchAsync(playwright);
+        var page = await browser.NewPageAsync();
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+
+        await page.GotoAsync(b.BaseAddress.ToString(), new PageGotoOptions { Timeout = 30_000 });
+        var peer = page.Locator($"#peers li[title='{aId}']");
+        await peer.Locator(".pill", new LocatorLocatorOptions { HasText = "open" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 30_000 });
+        var shown = await peer.TextContentAsync();
+        var note = await page.TextContentAsync("#peers-note");
+
+        Assert.StartsWith("open " + aId[..16], shown?.Trim());
+        Assert.StartsWith("1 of ", note);
+        Assert.Empty(errors);
+    }
+
+    [Fact]
     public async Task Dashboard_IsLight_AndUnknownPathsStayProblemJson()
     {
         await using var node = await NodeProcess.StartAsync();
@@ -70,4 +91,11 @@ public sealed class DashboardTests
         Assert.InRange(total, 1, 300 * 1024);
         Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType!.MediaType);
     }
+
+    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    {
+        ExecutablePath = ChromiumPath,
+        Headless = true,
+        Args = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    });
 }

@@ -70,9 +70,9 @@ public sealed class PeerLinkProcessTests
         await WaitLinkedAsync([a, b], [aId, await IdOfAsync(b)]);
     }
 
-    private static string Entry(string id, int port) => $"tenzro://{id}@127.0.0.1:{port}";
+    internal static string Entry(string id, int port) => $"tenzro://{id}@127.0.0.1:{port}";
 
-    private static Task<NodeProcess> StartAsync(int p2pPort, string? bootstrap = null, string? dataDirectory = null, int? port = null)
+    internal static Task<NodeProcess> StartAsync(int p2pPort, string? bootstrap = null, string? dataDirectory = null, int? port = null)
     {
         var environment = new Dictionary<string, string>
         {
@@ -87,13 +87,13 @@ public sealed class PeerLinkProcessTests
         return NodeProcess.StartAsync(environment, dataDirectory, port);
     }
 
-    private static async Task<string> IdOfAsync(NodeProcess node) =>
+    internal static async Task<string> IdOfAsync(NodeProcess node) =>
         (await node.Client.GetFromJsonAsync<JsonObject>("/status"))!["nodeId"]!.GetValue<string>();
 
     private static async Task<List<JsonObject>> PeersAsync(NodeProcess node) =>
         [.. (await node.Client.GetFromJsonAsync<JsonObject>("/api/peers"))!["peers"]!.AsArray().OfType<JsonObject>()];
 
-    private static async Task WaitLinkedAsync(NodeProcess[] nodes, string[] ids)
+    internal static async Task WaitLinkedAsync(NodeProcess[] nodes, string[] ids)
     {
         var deadline = DateTime.UtcNow + LinkTimeout;
         for (var i = 0; i < nodes.Length; i++)

@@ -85,6 +85,7 @@ public sealed record NodeSettings
                 DeviceId = r.OptionalString("DEVICE_ID"),
                 IdentityKey = IdentityKey(r),
                 WalletAddress = r.OptionalString("WALLET_ADDRESS"),
+                ParentProcessId = r.OptionalInt("PARENT_PID", 1, int.MaxValue),
             },
             Http = new HttpOptions
             {

@@ -14,6 +14,9 @@ public sealed record NodeOptions
     /// <summary>IDENTITY_KEY: the 32-byte Ed25519 private key that replaces <c>DATA_DIR/node.key</c>; null: the key file.</summary>
     public byte[]? IdentityKey { get; init; }
     public string? WalletAddress { get; init; }
+
+    /// <summary>PARENT_PID: the process whose end stops the node; null: none.</summary>
+    public int? ParentProcessId { get; init; }
 }
 
 /// <summary>The HTTP API listener.</summary>

@@ -25,6 +25,7 @@ public static class SettingCatalog
         new("DEVICE_ID", "", "Node", "Overrides the peer id; default is the hex SHA-256 of the node's Ed25519 public key."),
         new("IDENTITY_KEY", "", "Node", "Base64 of the node's 32-byte Ed25519 private key; replaces DATA_DIR/node.key where the disk does not last (containers, Heroku). 'base64 -w0 DATA_DIR/node.key' prints an existing node's key; 'head -c 32 /dev/urandom | base64' makes a new one. Treat it as a secret."),
         new("WALLET_ADDRESS", "", "Node", "Wallet address that rewards are credited to (informational)."),
+        new("PARENT_PID", "", "Node", "Process id of the process that started the node (1-2147483647); the node stops cleanly within about a second once that process has ended, even when it was killed. 'tenzro-node dev-network' sets it for its nodes. Empty: the node runs on its own."),
 
         new("HOST", "127.0.0.1", "HTTP", "Address the HTTP API listens on. Loopback by default; 0.0.0.0 exposes it."),
         new("PORT", "8080", "HTTP", "TCP port of the HTTP API (1-65535)."),

@@ -66,6 +66,24 @@ public sealed class SettingsReader(IConfiguration configuration)
         return ParseDefault(key, s => double.Parse(s, CultureInfo.InvariantCulture));
     }
 
+    /// <summary>An optional integer: empty means <c>null</c>.</summary>
+    public int? OptionalInt(string key, int min, int max)
+    {
+        var raw = Raw(key);
+        if (raw.Length == 0)
+        {
+            return null;
+        }
+
+        if (int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        Fail(key, raw, $"empty, or an integer from {min} to {max}");
+        return null;
+    }
+
     /// <summary>An optional number: empty means <c>null</c>.</summary>
     public double? OptionalDouble(string key, double min, double max)
     {

@@ -19,8 +19,11 @@ public static partial class DataBackup
     private const string BlobsFolder = "blobs";
 
     /// <summary>Writes the archive at <paramref name="archivePath"/> (which must not exist); returns what it holds.</summary>
+    /// <param name="dataDirectory">The node's DATA_DIR.</param>
+    /// <param name="archivePath">The archive to write.</param>
+    /// <param name="progress">Told what is being written: each step, and the blob count every 100 blobs.</param>
     /// <exception cref="StoreException">The database cannot be read.</exception>
-    public static IReadOnlyList<string> Create(string dataDirectory, string archivePath)
+    public static IReadOnlyList<string> Create(string dataDirectory, string archivePath, Action<string>? progress = null)
     {
         var included = new List<string>();
         var snapshot = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(archivePath))!, $".{Path.GetFileName(archivePath)}.db");
@@ -31,6 +34,7 @@ public static partial class DataBackup
             var database = Path.Combine(dataDirectory, DatabaseEntry);
             if (File.Exists(database))
             {
+                progress?.Invoke("copying the database");
                 VacuumInto(database, snapshot);
                 zip.CreateEntryFromFile(snapshot, DatabaseEntry);
                 included.Add(DatabaseEntry);
@@ -39,6 +43,7 @@ public static partial class DataBackup
             var key = Path.Combine(dataDirectory, KeyEntry);
             if (File.Exists(key))
             {
+                progress?.Invoke("adding the identity key");
                 zip.CreateEntryFromFile(key, KeyEntry);
                 included.Add(KeyEntry);
             }
@@ -47,6 +52,7 @@ public static partial class DataBackup
             var blobCount = 0;
             if (Directory.Exists(blobs))
             {
+                progress?.Invoke("adding blobs");
                 foreach (var file in Directory.EnumerateFiles(blobs, "*", SearchOption.AllDirectories))
                 {
                     var relative = Path.GetRelativePath(dataDirectory, file).Replace('\\', '/');
@@ -54,6 +60,10 @@ public static partial class DataBackup
                     {
                         zip.CreateEntryFromFile(file, relative);
                         blobCount++;
+                        if (blobCount % 100 == 0)
+                        {
+                            progress?.Invoke($"adding blobs: {blobCount} so far");
+                        }
                     }
                 }
             }

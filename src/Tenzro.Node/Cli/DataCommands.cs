@@ -22,7 +22,7 @@ internal static class DataCommands
         {
             output,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, _) =>
         {
             if (LoadSettings(null) is not { } settings)
             {
@@ -34,7 +34,10 @@ internal static class DataCommands
             var archive = Path.Combine(directory, $"tenzro-data-{DateTime.UtcNow:yyyyMMdd-HHmmss}.zip");
             try
             {
-                var included = DataBackup.Create(settings.Storage.DataDirectory, archive);
+                IReadOnlyList<string> included = [];
+                await Terminal.ShowProgressAsync(
+                    $"writing {archive}",
+                    report => Task.Run(() => included = DataBackup.Create(settings.Storage.DataDirectory, archive, report)));
                 Console.WriteLine($"wrote {archive} ({string.Join(", ", included)}); it holds the node's private key: keep it safe");
                 return CliApp.Ok;
             }

@@ -104,6 +104,37 @@ internal static class DevNetworkCommands
         return command;
     }
 
+    /// <summary>
+    /// Starts the network and prints one line per process as it becomes healthy; on a terminal a spinner below
+    /// those lines says which node is awaited, elsewhere the lines are all there is.
+    /// </summary>
+    private static async Task<LocalNetwork> StartAsync(LocalNetworkOptions options, CancellationToken ct)
+    {
+        static string NodeLine(LocalNode node) => $"node {node.Number}: {node.Url.ToString().TrimEnd('/')}  id {node.NodeId[..16]}  data {node.DataDirectory}";
+        string Awaiting(int number) => number <= options.Nodes ? $"starting node {number} of {options.Nodes}" : $"{options.Nodes} node(s) healthy";
+
+        if (!Terminal.IsInteractive)
+        {
+            return await LocalNetwork.StartAsync(options, regional => Console.WriteLine($"regional: {regional}"), node => Console.WriteLine(NodeLine(node)), ct);
+        }
+
+        return await AnsiConsole.Status().StartAsync(
+            "starting the regional node",
+            context => LocalNetwork.StartAsync(
+                options,
+                regional =>
+                {
+                    AnsiConsole.WriteLine($"regional: {regional}");
+                    context.Status(Markup.Escape(Awaiting(1)));
+                },
+                node =>
+                {
+                    AnsiConsole.WriteLine(NodeLine(node));
+                    context.Status(Markup.Escape(Awaiting(node.Number + 1)));
+                },
+                ct));
+    }
+
     private static async Task<int> RunNetworkAsync(LocalNetworkOptions options, CancellationToken cancellationToken)
     {
         using var stop = Terminal.OnStopSignal(cancellationToken);
@@ -111,11 +142,7 @@ internal static class DevNetworkCommands
         LocalNetwork network;
         try
         {
-            network = await LocalNetwork.StartAsync(
-                options,
-                regional => Console.WriteLine($"regional: {regional}"),
-                node => Console.WriteLine($"node {node.Number}: {node.Url.ToString().TrimEnd('/')}  id {node.NodeId[..16]}  data {node.DataDirectory}"),
-                ct);
+            network = await StartAsync(options, ct);
         }
         catch (LocalNetworkException e)
         {

@@ -24,7 +24,8 @@ internal sealed record LocalNode(int Number, string NodeId, Uri Url, int PeerPor
 /// regional node in this process and N <c>tenzro-node</c> processes on loopback, each with its own data
 /// directory, HTTP port and peer port, none of them sending anything beyond 127.0.0.1 (LAN discovery and the
 /// DHT are off). <see cref="StartAsync"/> reports each node as it becomes healthy; <see cref="DisposeAsync"/>
-/// stops them all (SIGTERM, then a kill after 15 s) and the regional node.
+/// stops them all (SIGTERM, then a kill after 15 s) and the regional node. Each node is given PARENT_PID, so
+/// that it also stops when this process is killed outright.
 /// </summary>
 /// <remarks>Not thread-safe: one caller starts and disposes it.</remarks>
 internal sealed class LocalNetwork : IAsyncDisposable
@@ -75,6 +76,9 @@ internal sealed class LocalNetwork : IAsyncDisposable
                 {
                     environment[key] = value;
                 }
+
+                // Set last: the node ends with this process even when it is killed and cannot stop it.
+                environment["PARENT_PID"] = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
 
                 var process = StartProcess(directory, environment, network._logPumps);
                 network._nodes.Add(new LocalNode(number, nodeId, new Uri($"http://127.0.0.1:{port}"), peerPort, directory, process));

@@ -9,6 +9,7 @@ internal static class LogEvents
     public const int UnhandledRequestError = 1004;
     public const int HealthChanged = 1005;
     public const int HealthRecovered = 1006;
+    public const int ParentProcessEnded = 1007;
     public const int AdminRefused = 9001;
     public const int QuotaExceeded = 9002;
     public const int TlsCertificateLoaded = 9004;

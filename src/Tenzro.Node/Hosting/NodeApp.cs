@@ -58,6 +58,7 @@ internal static class NodeApp
         builder.Services.AddNodeObservability(settings);
         builder.Services.AddRegionalLink();
         builder.Services.AddPeerLinks();
+        builder.Services.AddHostedService<ParentProcessWatch>();
 
         configure?.Invoke(builder);
 

@@ -38,6 +38,9 @@ public sealed class DataBackupCliTests
 
             Assert.Equal(0, backupCode);
             Assert.Contains("node.db, node.key, 1 blob(s)", backupOutput);
+            // Not a terminal: the steps are plain lines, no spinner and no escape codes.
+            Assert.Equal(["copying the database", "adding the identity key", "adding blobs"], backupOutput.Split('\n').Take(3).Select(l => l.TrimEnd('\r')));
+            Assert.DoesNotContain('\u001b', backupOutput);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(archive));
             Assert.True(restoreCode == 0, restoreOutput);
             Assert.Contains($"identity {nodeId[..16]}", restoreOutput);

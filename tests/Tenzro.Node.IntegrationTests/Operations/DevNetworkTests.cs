@@ -78,6 +78,8 @@ public sealed class DevNetworkTests
 
             Assert.Matches(@"^regional: ws://127\.0\.0\.1:\d+/ws$", lines[0]);
             Assert.Equal(["node 1", "node 2", "node 3"], lines.Skip(1).Take(3).Select(l => l[..6]));
+            // Not a terminal: plain lines, no spinner and no escape codes.
+            Assert.DoesNotContain(lines, l => l.Contains('\u001b'));
             Assert.All(states, state => Assert.Equal("joined", state));
             Assert.All(openLinks, open => Assert.Equal(2, open));
             Assert.True(submitCode == 0, submitted);
@@ -85,6 +87,69 @@ public sealed class DevNetworkTests
             Assert.Contains("\"output\":6", submitted);
             Assert.Equal(0, network.ExitCode);
             Assert.Equal(0, stillAnswering);
+        }
+        finally
+        {
+            if (!network.HasExited)
+            {
+                network.Kill(entireProcessTree: true);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task DevNetwork_KilledOutright_ItsNodeStopsAnswering()
+    {
+        var work = NodeProcess.NewDirectory();
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { NodeProcess.DllPath(), "dev-network", "--nodes", "1", "--port", "0" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["TMPDIR"] = work;
+        start.Environment["NO_COLOR"] = "1";
+        using var network = Process.Start(start)!;
+        Uri? url = null;
+        try
+        {
+            using var startup = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+            while (url is null)
+            {
+                var line = await network.StandardOutput.ReadLineAsync(startup.Token)
+                    ?? throw new InvalidOperationException($"dev-network ended early: {await network.StandardError.ReadToEndAsync(startup.Token)}");
+                if (line.StartsWith("node 1:", StringComparison.Ordinal))
+                {
+                    url = new Uri(line.Split(' ')[2]);
+                }
+            }
+
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+            var answeredBefore = (await http.GetAsync(new Uri(url, "/health"), startup.Token)).IsSuccessStatusCode;
+
+            // SIGKILL: dev-network gets no chance to stop its node; the node notices its parent is gone.
+            await SignalAsync(network.Id, 9);
+            await network.WaitForExitAsync(startup.Token);
+            var answering = true;
+            using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            while (answering && !stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    await http.GetAsync(new Uri(url, "/health"), stopping.Token);
+                    await Task.Delay(200, stopping.Token);
+                }
+                catch (HttpRequestException)
+                {
+                    answering = false;
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            Assert.True(answeredBefore);
+            Assert.False(answering, $"node 1 at {url} still answers /health 30 s after dev-network was killed");
         }
         finally
         {

@@ -68,6 +68,25 @@ public sealed class NodeSettingsTests
     }
 
     [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("init")]
+    public void Load_BadParentPid_NamesTheKeyAndWhatIsExpected(string value)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => Load(("PARENT_PID", value)));
+
+        Assert.Contains($"PARENT_PID: '{value}'", error.Message);
+        Assert.Contains("empty, or an integer from 1 to 2147483647", error.Message);
+    }
+
+    [Fact]
+    public void Load_ParentPid_IsTheProcessToWatchAndUnsetByDefault()
+    {
+        Assert.Equal(4242, Load(("PARENT_PID", "4242")).Node.ParentProcessId);
+        Assert.Null(Load().Node.ParentProcessId);
+    }
+
+    [Theory]
     [InlineData("regional_node", "regional node program")]
     [InlineData("global_node", "global node program")]
     [InlineData("supernode", "one of individual")]
