@@ -30,18 +30,72 @@ fi
 results=TestResults
 rm -rf "$results"
 dotnet build Tenzro.Node.slnx -c Release --nologo -clp:ErrorsOnly || { echo "tests: 0 passed, 1 failed"; exit 1; }
-status=0
-for project in tests/Tenzro.Node.Tests tests/Tenzro.Node.IntegrationTests; do
-  dotnet test "$project" -c Release --no-build --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=1
+projects=(tests/Tenzro.Node.Tests tests/Tenzro.Node.IntegrationTests)
+declare -A first_status
+for project in "${projects[@]}"; do
+  dotnet test "$project" -c Release --no-build --logger "trx" --logger "console;verbosity=normal" --results-directory "$results/first/$(basename "$project")" "$@"
+  first_status[$project]=$?
 done
-python3 - "$results" <<'PY'
+aborted=0
+
+# A test that fails is run once more (on its own, in its project), as CI runners do with --rerun-fails: a test that
+# then passes is reported by name as flaky, and counts as passed; one that fails again counts as failed. Only for a
+# whole run (no extra arguments), and only when at most 20 tests failed: more than that is not flakiness.
+for project in "${projects[@]}"; do
+  [ "${first_status[$project]}" -eq 0 ] && continue
+  [ $# -eq 0 ] || continue
+  filter=$(python3 - "$results/first/$(basename "$project")" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
-passed = failed = 0
-for path in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
-    counters = ET.parse(path).getroot().find(".//{*}Counters")
-    if counters is not None:
-        passed += int(counters.get("passed", 0))
-        failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
-print(f"tests: {passed} passed, {failed} failed")
+failed = set()
+for path in glob.glob(sys.argv[1] + "/*.trx"):
+    root = ET.parse(path).getroot()
+    methods = {t.get("id"): t.find("{*}TestMethod") for t in root.iterfind(".//{*}UnitTest")}
+    for r in root.iterfind(".//{*}UnitTestResult"):
+        if r.get("outcome") != "Passed" and r.get("outcome") != "NotExecuted":
+            m = methods.get(r.get("testId"))
+            if m is not None:
+                failed.add(m.get("className") + "." + m.get("name"))
+if 0 < len(failed) <= 20:
+    print("|".join("FullyQualifiedName=" + f for f in sorted(failed)))
 PY
-exit $status
+)
+    if [ -n "$filter" ]; then
+      echo "running again what failed in $project: ${filter//FullyQualifiedName=/}"
+      dotnet test "$project" -c Release --no-build --logger "trx" --logger "console;verbosity=normal" --results-directory "$results/rerun/$(basename "$project")" --filter "$filter"
+    elif ! python3 -c 'import glob,sys; sys.exit(0 if glob.glob(sys.argv[1] + "/*.trx") else 1)' "$results/first/$(basename "$project")"; then
+      echo "the tests of $project did not run to the end (no results were written)"; aborted=1
+    fi
+done
+
+python3 - "$results" "$aborted" <<'PY'
+import glob, os, sys, xml.etree.ElementTree as ET
+def read(folder):
+    """(passed count, {method: [outcomes of its results]}) of the trx files under folder."""
+    passed, outcomes = 0, {}
+    for path in glob.glob(folder + "/**/*.trx", recursive=True):
+        root = ET.parse(path).getroot()
+        methods = {t.get("id"): t.find("{*}TestMethod") for t in root.iterfind(".//{*}UnitTest")}
+        for r in root.iterfind(".//{*}UnitTestResult"):
+            m = methods.get(r.get("testId"))
+            name = m.get("className") + "." + m.get("name") if m is not None else r.get("testName")
+            outcomes.setdefault(name, []).append(r.get("outcome"))
+            passed += r.get("outcome") == "Passed"
+    return passed, outcomes
+passed, first = read(sys.argv[1] + "/first")
+_, rerun = read(sys.argv[1] + "/rerun")
+failed, flaky = 0, []
+for name, results in first.items():
+    bad = sum(o not in ("Passed", "NotExecuted") for o in results)
+    if bad == 0:
+        continue
+    if rerun.get(name) and all(o == "Passed" for o in rerun[name]):
+        passed += bad
+        flaky.append(name)
+    else:
+        failed += bad
+failed += int(sys.argv[2])  # a test run that ended without writing its results
+if flaky:
+    print(f"flaky: {len(flaky)} failed once and passed when run again: {', '.join(sorted(flaky))}")
+print(f"tests: {passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
+PY
