@@ -40,6 +40,31 @@ public sealed class PeerFaultTests
         Assert.Equal(1, upStatus["links"]!["open"]!.GetValue<int>());
     }
 
+    [Fact]
+    public async Task BlackHole_DiallerSeesTheSilentLinkDeadAndRelinksOnceThePathIsBack()
+    {
+        // Pings every 100 ms and a link silent for 1 s is dead, on both nodes (CONTRACTS: 15 s and 45 s). A dial made
+        // while the path is black-holed hangs until it times out before the next one is made, hence the longer wait.
+        var timings = new PeerLinkTimings { PingInterval = TimeSpan.FromMilliseconds(100), DeadAfter = TimeSpan.FromSeconds(1) };
+        var settings = new Dictionary<string, string?> { ["RECONNECT_INTERVAL"] = "200" };
+        await using var a = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
+        await using var proxy = FaultProxy.Start(a.Service<PeerLinkService>().Port);
+        var aId = a.Service<NodeIdentity>().NodeId;
+        settings["BOOTSTRAP_NODES"] = new PeerAddress(aId, "127.0.0.1", proxy.Port).ToString();
+        await using var b = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link to a through the proxy");
+
+        proxy.Mode = FaultProxy.Fault.BlackHole;
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) != "open", "b did not find the silent link dead");
+        var downStatus = await b.Client.GetJsonAsync("/api/network/status");
+        proxy.Mode = FaultProxy.Fault.None;
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link again once the path was back", Timeouts.Long);
+        var upStatus = await b.Client.GetJsonAsync("/api/network/status");
+
+        Assert.Equal(0, downStatus["links"]!["open"]!.GetValue<int>());
+        Assert.Equal(1, upStatus["links"]!["open"]!.GetValue<int>());
+    }
+
     private static async Task<string?> LinkAsync(TestNode node, string peerId) =>
         (await node.PeersAsync()).FirstOrDefault(p => p["id"]!.GetValue<string>() == peerId)?["link"]?.GetValue<string>();
 }
