@@ -15,6 +15,7 @@ using Tenzro.Node.Tests.Support;
 namespace Tenzro.Node.Tests.Peers;
 
 [Trait("Suite", "peers")]
+[Collection(PeerCountersCollection.Name)]
 public sealed class PeerLinkTests
 {
     [Fact]
@@ -322,4 +323,14 @@ public sealed class PeerLinkTests
 
     private static Task SendTextAsync(System.Net.WebSockets.WebSocket socket, string text) =>
         socket.SendAsync(Encoding.UTF8.GetBytes(text), System.Net.WebSockets.WebSocketMessageType.Text, true, Timeouts.Token());
+}
+
+/// <summary>
+/// The peer-link tests read the message counters of <c>/api/metrics</c>. Every in-process node's meters share one
+/// name, so nodes of other tests running at the same time could stand in the way of those counts; these tests run alone.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class PeerCountersCollection
+{
+    public const string Name = "peer counters";
 }
