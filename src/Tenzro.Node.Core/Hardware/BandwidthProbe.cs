@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Security.Cryptography;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Hardware;
 
@@ -78,7 +79,7 @@ public sealed class BandwidthProbe(HttpClient http, TimeProvider time)
             UploadMbps = upload.Mbps,
             UploadBytes = upload.Bytes,
             Error = upload.Note,
-            MeasuredAt = Tasks.TaskStore.Format(time.GetUtcNow()),
+            MeasuredAt = Json.Timestamps.FormatPrecise(time.GetUtcNow()),
         };
     }
 

@@ -1,5 +1,6 @@
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Hardware;
 
@@ -24,7 +25,7 @@ public sealed class HardwareProfiler
         ArgumentNullException.ThrowIfNull(node);
         ArgumentNullException.ThrowIfNull(network);
         _time = time ?? throw new ArgumentNullException(nameof(time));
-        var now = TaskStore.Format(time.GetUtcNow());
+        var now = Timestamps.FormatPrecise(time.GetUtcNow());
         var compute = gpuProbe?.Probe(facts.Gpus)
             ?? GpuComputeInfo.None(facts.Gpus.Count == 0 ? "no GPU detected" : "no GPU runtime is part of this build");
         var computeGpus = compute.Available ? facts.Gpus.Where(g => g.Usable && g.Vendor.Equals("NVIDIA", StringComparison.OrdinalIgnoreCase)) : [];
@@ -64,7 +65,7 @@ public sealed class HardwareProfiler
         ArgumentNullException.ThrowIfNull(figures);
         return Update(p => p with
         {
-            UpdatedAt = TaskStore.Format(_time.GetUtcNow()),
+            UpdatedAt = Timestamps.FormatPrecise(_time.GetUtcNow()),
             Memory = p.Memory with { AvailableBytes = figures.AvailableMemoryBytes },
             Storage = p.Storage with { FreeBytes = figures.FreeStorageBytes },
         });
@@ -88,7 +89,7 @@ public sealed class HardwareProfiler
             BenchmarkRun = new BenchmarkRunInfo
             {
                 State = cached ? BenchmarkState.Cached : BenchmarkState.Measured,
-                MeasuredAt = TaskStore.Format(result.MeasuredAt),
+                MeasuredAt = Timestamps.FormatPrecise(result.MeasuredAt),
             },
         });
     }

@@ -39,6 +39,9 @@ public static class CanonicalJson
     /// <inheritdoc cref="Digest(JsonElement)"/>
     public static string Digest(JsonNode? node) => Convert.ToHexStringLower(SHA256.HashData(Serialize(node)));
 
+    /// <summary>The digest of a text already in canonical form (as <see cref="ToCanonicalString"/> wrote it).</summary>
+    public static string DigestOfCanonical(string canonical) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+
     private static void Write(JsonElement element, StringBuilder output)
     {
         switch (element.ValueKind)

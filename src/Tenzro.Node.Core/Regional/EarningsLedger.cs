@@ -1,5 +1,6 @@
 using System.Globalization;
 using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Regional;
 
@@ -75,7 +76,7 @@ public sealed class EarningsLedger
                 command.CommandText = "INSERT INTO earnings(task_id, reward, at) VALUES ($task, $reward, $at);";
                 command.Parameters.AddWithValue("$task", (object?)taskId ?? DBNull.Value);
                 command.Parameters.AddWithValue("$reward", reward);
-                command.Parameters.AddWithValue("$at", Tasks.TaskStore.Format(now));
+                command.Parameters.AddWithValue("$at", Json.Timestamps.FormatPrecise(now));
                 command.ExecuteNonQuery();
             }
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Regional;
 
@@ -66,7 +67,7 @@ internal sealed record RegionalLinkSnapshot
     {
         ["state"] = StateName,
         ["url"] = Url?.ToString(),
-        ["since"] = TaskStore.Format(Since),
+        ["since"] = Timestamps.FormatPrecise(Since),
         ["reconnects"] = Reconnects,
         ["reason"] = Reason,
     };

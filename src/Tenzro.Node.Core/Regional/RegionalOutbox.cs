@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Regional;
 
@@ -182,7 +183,7 @@ public sealed class RegionalOutbox(NodeDatabase database, TimeProvider time)
         return list;
     }
 
-    private static string Format(DateTimeOffset time) => Tasks.TaskStore.Format(time);
+    private static string Format(DateTimeOffset time) => Json.Timestamps.FormatPrecise(time);
 
     private static DateTimeOffset Parse(string text) =>
         DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Security;
 
@@ -263,7 +264,7 @@ public sealed class ApiKeyStore
 
     private static DateTimeOffset? Optional(SqliteDataReader reader, int column) => reader.IsDBNull(column) ? null : Parse(reader.GetString(column));
 
-    private static string Format(DateTimeOffset time) => Tasks.TaskStore.Format(time);
+    private static string Format(DateTimeOffset time) => Json.Timestamps.FormatPrecise(time);
 
     private static DateTimeOffset Parse(string text) =>
         DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);

@@ -114,8 +114,6 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
     }
 
-    public TaskStore Store => _store;
-
     public int RunningCount
     {
         get
@@ -427,18 +425,6 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
     }
 
-    /// <summary>Progress of a running task, from memory (the store is updated at most once a second).</summary>
-    public double? LiveProgress(string taskId)
-    {
-        lock (_lock)
-        {
-            return _running.TryGetValue(taskId, out var running) ? running.Progress : null;
-        }
-    }
-
-    /// <summary>The reservation of a running task.</summary>
-    public Reservation? ReservationOf(string taskId) => _ledger.Reservations.FirstOrDefault(r => r.TaskId == taskId);
-
     /// <summary>Starts whatever can start now. Called after every change that could free a slot.</summary>
     public void Pump()
     {
@@ -696,7 +682,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             {
                 using var document = JsonDocument.Parse(result.ToJsonString());
                 resultText = CanonicalJson.ToCanonicalString(document.RootElement);
-                digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(resultText)));
+                digest = CanonicalJson.DigestOfCanonical(resultText);
             }
             catch (FormatException e)
             {
@@ -767,15 +753,6 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
     /// <summary>How long a task runs before its running state is written on its own (see <see cref="RunningMark"/>).</summary>
     public static readonly TimeSpan RunningMarkDelay = TimeSpan.FromMilliseconds(50);
-
-    /// <summary>The start time and attempt of a task holding a run slot, from memory; null when it is not running.</summary>
-    public (DateTimeOffset StartedAt, int Attempts)? RunningInfo(string taskId)
-    {
-        lock (_lock)
-        {
-            return _running.TryGetValue(taskId, out var running) ? (running.PickedAt, running.Entry.Attempts + 1) : null;
-        }
-    }
 
     /// <summary>
     /// Writes a task's running state once it has run for <see cref="RunningMarkDelay"/>, unless it ended

@@ -157,7 +157,7 @@ public static class TaskParser
             ["config"] = task.Config.DeepClone(),
             ["timeout"] = task.Timeout.TotalSeconds,
         };
-        return Convert.ToHexStringLower(SHA256.HashData(CanonicalJson.Serialize(normalized)));
+        return CanonicalJson.Digest(normalized);
     }
 
     /// <summary>The stored form of a task, read back by <see cref="FromStored"/>.</summary>

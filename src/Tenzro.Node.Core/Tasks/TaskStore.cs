@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Tasks;
 
@@ -35,7 +36,7 @@ public sealed class TaskStore : IAsyncDisposable
             command.Parameters.AddWithValue("$hash", record.ContentHash);
             command.Parameters.AddWithValue("$body", TaskParser.ToStored(record.Spec));
             command.Parameters.AddWithValue("$attempts", record.Attempts);
-            command.Parameters.AddWithValue("$submitted", Format(record.SubmittedAt));
+            command.Parameters.AddWithValue("$submitted", Timestamps.FormatPrecise(record.SubmittedAt));
             return command.ExecuteNonQuery() == 1;
         });
 
@@ -46,7 +47,7 @@ public sealed class TaskStore : IAsyncDisposable
             using var command = connection.CreateCommand();
             // Only a task that has not ended yet: a late running mark must never overwrite a final state.
             command.CommandText = "UPDATE tasks SET state='running', started_at=$t, attempts=$a, progress=0 WHERE task_id=$id AND state IN ('pending','queued');";
-            command.Parameters.AddWithValue("$t", Format(startedAt));
+            command.Parameters.AddWithValue("$t", Timestamps.FormatPrecise(startedAt));
             command.Parameters.AddWithValue("$a", attempts);
             command.Parameters.AddWithValue("$id", taskId);
             command.ExecuteNonQuery();
@@ -80,11 +81,11 @@ public sealed class TaskStore : IAsyncDisposable
                     started_at=COALESCE(started_at, $st), attempts=COALESCE($a, attempts)
                 WHERE task_id=$id;
                 """;
-            command.Parameters.AddWithValue("$st", startedAt is { } st ? Format(st) : DBNull.Value);
+            command.Parameters.AddWithValue("$st", startedAt is { } st ? Timestamps.FormatPrecise(st) : DBNull.Value);
             command.Parameters.AddWithValue("$a", attempts is { } a ? a : DBNull.Value);
             command.Parameters.AddWithValue("$s", state.ToWire());
-            command.Parameters.AddWithValue("$f", Format(finishedAt));
-            command.Parameters.AddWithValue("$e", Format(expiresAt));
+            command.Parameters.AddWithValue("$f", Timestamps.FormatPrecise(finishedAt));
+            command.Parameters.AddWithValue("$e", Timestamps.FormatPrecise(expiresAt));
             command.Parameters.AddWithValue("$r", (object?)result ?? DBNull.Value);
             command.Parameters.AddWithValue("$d", (object?)digest ?? DBNull.Value);
             command.Parameters.AddWithValue("$err", (object?)error ?? DBNull.Value);
@@ -120,7 +121,7 @@ public sealed class TaskStore : IAsyncDisposable
             using (var select = connection.CreateCommand())
             {
                 select.CommandText = $"SELECT task_id FROM tasks WHERE expired=0 AND expires_at IS NOT NULL AND expires_at < $now LIMIT {ExpireBatch};";
-                select.Parameters.AddWithValue("$now", Format(now));
+                select.Parameters.AddWithValue("$now", Timestamps.FormatPrecise(now));
                 using var reader = select.ExecuteReader();
                 while (reader.Read())
                 {
@@ -274,9 +275,6 @@ public sealed class TaskStore : IAsyncDisposable
             Digest = reader.IsDBNull(12) ? null : reader.GetString(12),
         };
     }
-
-    /// <summary>ISO 8601 UTC with seven fractional digits, so lexical order is time order.</summary>
-    public static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 
     private static DateTimeOffset Parse(string text) =>
         DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);

@@ -6,6 +6,7 @@ using Microsoft.Data.Sqlite;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Runtimes.Onnx;
 
@@ -230,7 +231,7 @@ internal sealed class ModelCatalog
         command.Parameters.AddWithValue("$inputs", Serialize(model.Inputs));
         command.Parameters.AddWithValue("$outputs", Serialize(model.Outputs));
         command.Parameters.AddWithValue("$source", model.Source);
-        command.Parameters.AddWithValue("$created", TaskStore.Format(model.CreatedAt));
+        command.Parameters.AddWithValue("$created", Timestamps.FormatPrecise(model.CreatedAt));
         command.ExecuteNonQuery();
         _known[model.Sha256] = model;
     }

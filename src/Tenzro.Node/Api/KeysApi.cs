@@ -4,6 +4,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Security;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Security;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Api;
 
@@ -120,10 +121,10 @@ internal static class KeysApi
         ["role"] = key.Role,
         ["state"] = key.RevokedAt is not null ? "revoked" : key.ExpiresAt <= now ? "expired" : "active",
         ["source"] = key.Source,
-        ["createdAt"] = TaskStore.Format(key.CreatedAt),
-        ["expiresAt"] = key.ExpiresAt is { } e ? TaskStore.Format(e) : null,
-        ["revokedAt"] = key.RevokedAt is { } r ? TaskStore.Format(r) : null,
-        ["previousSecretUntil"] = key.PreviousUntil is { } p && p > now ? TaskStore.Format(p) : null,
+        ["createdAt"] = Timestamps.FormatPrecise(key.CreatedAt),
+        ["expiresAt"] = key.ExpiresAt is { } e ? Timestamps.FormatPrecise(e) : null,
+        ["revokedAt"] = key.RevokedAt is { } r ? Timestamps.FormatPrecise(r) : null,
+        ["previousSecretUntil"] = key.PreviousUntil is { } p && p > now ? Timestamps.FormatPrecise(p) : null,
     };
 
     /// <summary>Parses "30d", "12h" or "90m".</summary>

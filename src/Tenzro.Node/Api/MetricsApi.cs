@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Hosting;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Api;
 
@@ -16,7 +17,7 @@ internal static class MetricsApi
             var metrics = snapshot.Collect();
             return TypedResults.Json(new JsonObject
             {
-                ["collectedAt"] = Core.Tasks.TaskStore.Format(time.GetUtcNow()),
+                ["collectedAt"] = Core.Json.Timestamps.FormatPrecise(time.GetUtcNow()),
                 ["summary"] = new JsonObject
                 {
                     ["hostCpuUtilization"] = Sum(metrics, "tenzro.host.cpu.utilization"),

@@ -6,6 +6,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Peers;
 
 using Tenzro.Node.Security;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Api;
 
@@ -25,14 +26,14 @@ internal static class NetworkApi
                 {
                     ["state"] = snapshot.StateName,
                     ["url"] = snapshot.Url?.ToString(),
-                    ["since"] = TaskStore.Format(snapshot.Since),
+                    ["since"] = Timestamps.FormatPrecise(snapshot.Since),
                     ["reason"] = snapshot.Reason,
                     ["reconnects"] = snapshot.Reconnects,
                     ["consecutiveFailures"] = snapshot.ConsecutiveFailures,
-                    ["joinedAt"] = snapshot.JoinedAt is { } joined ? TaskStore.Format(joined) : null,
+                    ["joinedAt"] = snapshot.JoinedAt is { } joined ? Timestamps.FormatPrecise(joined) : null,
                     ["lastJoinRoundTripMs"] = snapshot.LastJoinRoundTripMs,
                     ["lastNodeStatus"] = snapshot.LastNodeStatus,
-                    ["lastNodeStatusAt"] = snapshot.LastNodeStatusAt is { } sent ? TaskStore.Format(sent) : null,
+                    ["lastNodeStatusAt"] = snapshot.LastNodeStatusAt is { } sent ? Timestamps.FormatPrecise(sent) : null,
                     ["outboxDepth"] = outbox.PendingCount(),
                     ["droppedFrames"] = new JsonObject
                     {
@@ -46,7 +47,7 @@ internal static class NetworkApi
                     ["refusedRewards"] = snapshot.RefusedRewards,
                     ["recentErrors"] = new JsonArray([.. snapshot.RecentErrors.Select(e => (JsonNode)new JsonObject
                     {
-                        ["at"] = TaskStore.Format(e.At),
+                        ["at"] = Timestamps.FormatPrecise(e.At),
                         ["error"] = e.Error,
                         ["messageType"] = e.MessageType,
                         ["taskId"] = e.TaskId,
@@ -56,7 +57,7 @@ internal static class NetworkApi
                 {
                     ["total"] = totals.Total,
                     ["rewards"] = totals.Rewards,
-                    ["lastRewardAt"] = totals.LastRewardAt is { } at ? TaskStore.Format(at) : null,
+                    ["lastRewardAt"] = totals.LastRewardAt is { } at ? Timestamps.FormatPrecise(at) : null,
                 },
                 ["peers"] = new JsonArray([.. snapshot.Peers.Select(p => (JsonNode)p)]),
                 ["links"] = new JsonObject { ["open"] = peerLinks.OpenLinks, ["max"] = peerLinks.MaxLinks },
@@ -93,10 +94,10 @@ internal static class NetworkApi
                 ["messages"] = new JsonArray([.. rows.Select(r => (JsonNode)new JsonObject
                 {
                     ["type"] = r.Type,
-                    ["createdAt"] = TaskStore.Format(r.CreatedAt),
-                    ["sentAt"] = r.SentAt is { } sent ? TaskStore.Format(sent) : null,
+                    ["createdAt"] = Timestamps.FormatPrecise(r.CreatedAt),
+                    ["sentAt"] = r.SentAt is { } sent ? Timestamps.FormatPrecise(sent) : null,
                     ["error"] = r.Error,
-                    ["errorAt"] = r.ErrorAt is { } at ? TaskStore.Format(at) : null,
+                    ["errorAt"] = r.ErrorAt is { } at ? Timestamps.FormatPrecise(at) : null,
                     ["message"] = r.Message,
                 })]),
             });

@@ -3,6 +3,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Security;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Api;
 
@@ -45,7 +46,7 @@ internal static class PeersApi
             ["foundBy"] = new JsonArray([.. peer.FoundBy.Select(f => (JsonNode)f)]),
             ["tier"] = peer.Tier,
             ["region"] = peer.Region,
-            ["lastSeen"] = TaskStore.Format(peer.LastSeen),
+            ["lastSeen"] = Timestamps.FormatPrecise(peer.LastSeen),
             ["link"] = PeerEntry.LinkName(peer.Link),
             ["rttMs"] = peer.RttMs,
         };

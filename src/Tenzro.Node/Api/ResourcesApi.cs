@@ -6,6 +6,7 @@ using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 
 using Tenzro.Node.Security;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Api;
 
@@ -71,7 +72,7 @@ internal static class ResourcesApi
             var activity = user.Current;
             return TypedResults.Json(new JsonObject
             {
-                ["sampledAt"] = TaskStore.Format(usage.SampledAt),
+                ["sampledAt"] = Timestamps.FormatPrecise(usage.SampledAt),
                 ["usage"] = new JsonObject
                 {
                     ["hostCpuPercent"] = usage.HostCpuPercent,
@@ -95,7 +96,7 @@ internal static class ResourcesApi
                 ["idleFor"] = activity.IdleFor is { } idle ? Math.Round(idle.TotalSeconds, 1) : null,
                 ["activitySource"] = activity.Source,
                 ["activityProblem"] = activity.Problem,
-                ["userActiveSince"] = TaskStore.Format(activity.Since),
+                ["userActiveSince"] = Timestamps.FormatPrecise(activity.Since),
                 ["runOnlyWhenIdle"] = resources.RunOnlyWhenIdle,
                 ["limitsInForce"] = activity.UserActive ? "active" : "idle",
                 ["allowed"] = Amounts(ledger.Allowed),
@@ -106,7 +107,7 @@ internal static class ResourcesApi
                 ["paused"] = new JsonArray([.. engine.PausedTasks().Select(p => (JsonNode)new JsonObject
                 {
                     ["taskId"] = p.TaskId,
-                    ["pausedAt"] = TaskStore.Format(p.PausedAt),
+                    ["pausedAt"] = Timestamps.FormatPrecise(p.PausedAt),
                     ["holding"] = p.Holding,
                     ["reason"] = p.Reason,
                 })]),
@@ -149,7 +150,7 @@ internal static class ResourcesApi
     {
         var body = Amounts(reservation.Amounts);
         body["taskId"] = reservation.TaskId;
-        body["reservedAt"] = TaskStore.Format(reservation.ReservedAt);
+        body["reservedAt"] = Timestamps.FormatPrecise(reservation.ReservedAt);
         body["running"] = running;
         body["paused"] = paused;
         return body;

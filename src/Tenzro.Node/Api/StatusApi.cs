@@ -7,6 +7,7 @@ using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Hosting;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Api;
 
@@ -35,7 +36,7 @@ internal static class StatusApi
                 ["earnings"] = new JsonObject
                 {
                     ["total"] = earned.Total,
-                    ["lastRewardAt"] = earned.LastRewardAt is { } rewardedAt ? TaskStore.Format(rewardedAt) : null,
+                    ["lastRewardAt"] = earned.LastRewardAt is { } rewardedAt ? Timestamps.FormatPrecise(rewardedAt) : null,
                 },
                 ["regional"] = regional.Snapshot().ToStatusJson(),
                 ["tasks"] = new JsonObject

@@ -11,6 +11,7 @@ using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 
 using Tenzro.Node.Security;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Api;
 
@@ -52,7 +53,7 @@ internal static class TasksApi
                 return HttpSetup.Problem(404, "Blob not found", $"No blob with sha256 {sha256} is stored here. Store it with a 'store' task first.");
             }
 
-            if (context.User.ReadableOwners() is { } owners && !engine.Store.StoredBlob(owners, hash))
+            if (context.User.ReadableOwners() is { } owners && !engine.OwnsBlob(owners, hash))
             {
                 stream.Dispose();
                 return HttpSetup.Problem(403, "Not your blob", $"Blob {sha256} was not stored by a task of this caller; only the owner of the task that stored it, and admin, may read it.");
@@ -63,7 +64,7 @@ internal static class TasksApi
         return app;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpContext context, TaskEngine engine, TaskOptions options, RequesterQuotas quotas, Hosting.SecurityEvents security, TimeProvider time, IHostApplicationLifetime lifetime, [FromQuery] string? wait)
+    private static async Task<IResult> SubmitAsync(HttpContext context, TaskAdmission admission, TaskEngine engine, Hosting.SecurityEvents security, TimeProvider time, IHostApplicationLifetime lifetime, [FromQuery] string? wait)
     {
         var contentType = context.Request.ContentType;
         if (contentType is not null && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase))
@@ -93,36 +94,24 @@ internal static class TasksApi
             return HttpSetup.Problem(400, "Not a task object", "The body must be one JSON object with at least a 'type'; see docs/TASKS.md.");
         }
 
-        var errors = new ValidationErrors();
-        var spec = TaskParser.Parse(body, options.TaskTimeout, engine.Types, TaskOrigins.Api, errors);
-        if (spec is not null && engine.Types.Contains(spec.Type))
-        {
-            engine.Validate(spec, errors);
-        }
-
-        if (spec is null || !errors.IsEmpty)
-        {
-            var status = errors.HasTypeErrors ? 400 : 422;
-            return HttpSetup.Problem(status, "Invalid task", $"The task has {errors.ToDictionary().Count} invalid field(s): {errors}", errors.ToDictionary());
-        }
-
         var requester = Caller.Key(context);
-        if (!quotas.TryAdmit(requester, Caller.IsLoopback(context), out var retryAfter, out var quotaReason))
-        {
-            security.QuotaExceeded(requester, quotaReason!);
-            var seconds = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-            return HttpSetup.Problem(429, "Quota exceeded", $"{quotaReason}. Retry after {seconds} s.", retryAfterSeconds: seconds, context: context);
-        }
-
-        var outcome = await engine.SubmitAsync(spec with { Requester = requester, Owner = context.User.OwnerOf() ?? TaskOwners.AnonymousLoopback });
+        var submitter = new TaskSubmitter(TaskOrigins.Api, requester, context.User.OwnerOf() ?? TaskOwners.AnonymousLoopback, Caller.IsLoopback(context), ChargeQuota: true);
+        var outcome = await admission.AdmitAsync(body, submitter);
         switch (outcome.Status)
         {
-            case SubmitStatus.Refused:
+            case AdmissionStatus.Invalid:
+                return HttpSetup.Problem(outcome.Malformed ? 400 : 422, "Invalid task", $"The task has {outcome.Errors!.ToDictionary().Count} invalid field(s): {outcome.Errors}", outcome.Errors.ToDictionary());
+            case AdmissionStatus.QuotaExceeded:
+                security.QuotaExceeded(requester, outcome.Reason!);
+                var seconds = Math.Max(1, (int)Math.Ceiling(outcome.RetryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+                return HttpSetup.Problem(429, "Quota exceeded", $"{outcome.Reason}. Retry after {seconds} s.", retryAfterSeconds: seconds, context: context);
+            case AdmissionStatus.Refused:
                 return HttpSetup.Problem(503, "Not taking tasks", $"The node is not taking tasks now: {outcome.Reason}. Retry later.", retryAfterSeconds: "5", context: context);
-            case SubmitStatus.Conflict:
-                return HttpSetup.Problem(409, "Task id in use", $"A task with taskId '{spec.TaskId}' exists with different content. Use another taskId, or resubmit the same content to get the existing task.");
+            case AdmissionStatus.Conflict:
+                return HttpSetup.Problem(409, "Task id in use", $"A task with taskId '{outcome.TaskId}' exists with different content. Use another taskId, or resubmit the same content to get the existing task.");
         }
 
+        var spec = outcome.Spec!;
         var location = $"/api/tasks/{Uri.EscapeDataString(spec.TaskId)}";
         if (waitFor is { } delay && delay > TimeSpan.Zero)
         {
@@ -145,14 +134,13 @@ internal static class TasksApi
             }
         }
 
-        var current = outcome.Status == SubmitStatus.Existing ? outcome.Record! : engine.Store.Get(spec.TaskId) ?? outcome.Record!;
         var response = new JsonObject
         {
             ["taskId"] = spec.TaskId,
-            ["status"] = current.State.ToWire(),
+            ["status"] = outcome.View!.State.ToWire(),
             ["location"] = location,
         };
-        if (outcome.Status == SubmitStatus.Existing)
+        if (outcome.Status == AdmissionStatus.Existing)
         {
             return TypedResults.Json(response, statusCode: 200);
         }
@@ -163,35 +151,35 @@ internal static class TasksApi
 
     private static IResult GetStatus(string taskId, TaskEngine engine)
     {
-        var record = engine.Store.Get(taskId);
-        return record is null ? NotFound(taskId) : TypedResults.Json(StatusBody(record, engine));
+        var view = engine.View(taskId);
+        return view is null ? NotFound(taskId) : TypedResults.Json(StatusBody(view));
     }
 
     private static IResult GetResult(string taskId, HttpContext context, TaskEngine engine, TimeProvider time)
     {
-        var record = engine.Store.Get(taskId);
-        if (record is null)
+        var view = engine.View(taskId);
+        if (view is null)
         {
             return NotFound(taskId);
         }
 
-        if (NotOwner(context, record) is { } refusal)
+        if (NotOwner(context, view.Record) is { } refusal)
         {
             return refusal;
         }
 
-        if (!record.State.IsFinal())
+        if (!view.State.IsFinal())
         {
-            return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["state"] = record.State.ToWire(), ["progress"] = engine.LiveProgress(taskId) ?? record.Progress }, statusCode: 202);
+            return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["state"] = view.State.ToWire(), ["progress"] = view.Progress }, statusCode: 202);
         }
 
-        return Expired(record, time) ?? TypedResults.Json(ResultBody(record));
+        return Expired(view.Record, time) ?? TypedResults.Json(ResultBody(view.Record));
     }
 
     /// <summary>The 410 of a final task whose result is past RESULT_RETENTION_PERIOD; null while it is kept.</summary>
     private static IResult? Expired(TaskRecord record, TimeProvider time) =>
         record.ExpiresAt is { } expires && expires < time.GetUtcNow()
-            ? HttpSetup.Problem(410, "Result expired", $"The result of task '{record.Spec.TaskId}' was kept until {TaskStore.Format(expires)} (RESULT_RETENTION_PERIOD) and has been deleted. Resubmit the task with another taskId to compute it again.")
+            ? HttpSetup.Problem(410, "Result expired", $"The result of task '{record.Spec.TaskId}' was kept until {Timestamps.FormatPrecise(expires)} (RESULT_RETENTION_PERIOD) and has been deleted. Resubmit the task with another taskId to compute it again.")
             : null;
 
     private static IResult List(TaskEngine engine, [FromQuery] string? state, [FromQuery] string? type, [FromQuery] int? limit, [FromQuery] string? cursor)
@@ -208,17 +196,17 @@ internal static class TasksApi
         }
 
         var size = Math.Clamp(limit ?? 50, 1, 500);
-        var page = engine.Store.List(filter, type, size, cursor);
+        var (items, nextCursor) = engine.List(filter, type, size, cursor);
         return TypedResults.Json(new JsonObject
         {
-            ["items"] = new JsonArray([.. page.Items.Select(r => (JsonNode)StatusBody(r, engine))]),
-            ["nextCursor"] = page.NextCursor,
+            ["items"] = new JsonArray([.. items.Select(v => (JsonNode)StatusBody(v))]),
+            ["nextCursor"] = nextCursor,
         });
     }
 
     private static async Task<IResult> CancelAsync(string taskId, HttpContext context, TaskEngine engine)
     {
-        var record = engine.Store.Get(taskId);
+        var record = engine.Get(taskId);
         if (record is null)
         {
             return NotFound(taskId);
@@ -239,18 +227,18 @@ internal static class TasksApi
 
     private static IResult Events(string taskId, HttpContext context, TaskEngine engine, IHostApplicationLifetime lifetime, CancellationToken cancellationToken)
     {
-        var record = engine.Store.Get(taskId);
-        return record is null ? NotFound(taskId) : (IResult?)NotOwner(context, record) ?? TypedResults.ServerSentEvents(Stream(taskId, record, engine, lifetime.ApplicationStopping, cancellationToken));
+        var view = engine.View(taskId);
+        return view is null ? NotFound(taskId) : (IResult?)NotOwner(context, view.Record) ?? TypedResults.ServerSentEvents(Stream(taskId, view, engine, lifetime.ApplicationStopping, cancellationToken));
     }
 
     /// <summary>The task's events until it is final, the client leaves, or the node stops (an open stream must not hold up shutdown).</summary>
-    private static async IAsyncEnumerable<SseItem<JsonObject>> Stream(string taskId, TaskRecord first, TaskEngine engine, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
+    private static async IAsyncEnumerable<SseItem<JsonObject>> Stream(string taskId, TaskView first, TaskEngine engine, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping, requestAborted);
         var cancellationToken = stop.Token;
         using var subscription = engine.Events.Subscribe(taskId);
-        var current = engine.Store.Get(taskId) ?? first;
-        yield return new SseItem<JsonObject>(StatusBody(current, engine), "state");
+        var current = engine.View(taskId) ?? first;
+        yield return new SseItem<JsonObject>(StatusBody(current), "state");
         if (current.State.IsFinal())
         {
             yield break;
@@ -266,13 +254,13 @@ internal static class TasksApi
                     continue;
                 }
 
-                var latest = engine.Store.Get(taskId);
+                var latest = engine.View(taskId);
                 if (latest is null)
                 {
                     yield break;
                 }
 
-                yield return new SseItem<JsonObject>(StatusBody(latest, engine), "state");
+                yield return new SseItem<JsonObject>(StatusBody(latest), "state");
                 if (latest.State.IsFinal())
                 {
                     yield break;
@@ -295,31 +283,25 @@ internal static class TasksApi
     }
 
     /// <summary>The status object of CONTRACTS.md.</summary>
-    public static JsonObject StatusBody(TaskRecord record, TaskEngine engine)
+    public static JsonObject StatusBody(TaskView view)
     {
-        // A task that holds a run slot shows as running before its running state is written.
-        if (record.State is TaskState.Queued or TaskState.Pending && engine.RunningInfo(record.TaskId) is { } live)
-        {
-            record = record with { State = TaskState.Running, StartedAt = live.StartedAt, Attempts = live.Attempts };
-        }
-
-        var reservation = engine.ReservationOf(record.TaskId);
+        var record = view.Record;
         return new JsonObject
         {
             ["taskId"] = record.TaskId,
             ["type"] = record.Spec.Type,
             ["priority"] = record.Spec.Priority.ToWire(),
             ["state"] = record.State.ToWire(),
-            ["progress"] = record.State == TaskState.Running ? engine.LiveProgress(record.TaskId) ?? record.Progress : record.Progress,
+            ["progress"] = view.Progress,
             ["attempts"] = record.Attempts,
             ["origin"] = record.Spec.Origin,
             ["owner"] = record.Spec.Owner,
-            ["submittedAt"] = TaskStore.Format(record.SubmittedAt),
-            ["startedAt"] = record.StartedAt is { } s ? TaskStore.Format(s) : null,
-            ["finishedAt"] = record.FinishedAt is { } f ? TaskStore.Format(f) : null,
+            ["submittedAt"] = Timestamps.FormatPrecise(record.SubmittedAt),
+            ["startedAt"] = record.StartedAt is { } s ? Timestamps.FormatPrecise(s) : null,
+            ["finishedAt"] = record.FinishedAt is { } f ? Timestamps.FormatPrecise(f) : null,
             ["timeout"] = record.Spec.Timeout.TotalSeconds,
             ["requirements"] = TaskParser.RequirementsToJson(record.Spec.Requirements),
-            ["reservation"] = reservation is null ? null : new JsonObject
+            ["reservation"] = view.Reservation is not { } reservation ? null : new JsonObject
             {
                 ["cpu"] = reservation.Amounts.Cpu,
                 ["memoryMB"] = reservation.Amounts.MemoryMB,
@@ -327,9 +309,9 @@ internal static class TasksApi
                 ["gpuCount"] = reservation.Amounts.GpuCount,
                 ["gpuMemoryMB"] = reservation.Amounts.GpuMemoryMB,
             },
-            ["waitingFor"] = record.State == TaskState.Queued ? engine.WaitingReason(record.TaskId) : null,
-            ["paused"] = record.State == TaskState.Running && engine.IsPaused(record.TaskId),
-            ["pauseReason"] = record.State == TaskState.Running ? engine.PauseReason(record.TaskId) : null,
+            ["waitingFor"] = view.WaitingFor,
+            ["paused"] = view.Paused,
+            ["pauseReason"] = view.PauseReason,
             ["error"] = record.Error,
             ["errorKind"] = TaskErrorKinds.Of(record.Error),
         };

@@ -61,6 +61,7 @@ internal static class CoreServices
         services.AddSingleton<ITaskRuntime, AggregateRuntime>();
         services.AddSingleton<ITaskRuntime, ValidateRuntime>();
         services.AddSingleton<TaskEngine>();
+        services.AddSingleton<TaskAdmission>();
         services.AddHostedService<TaskEngineService>();
         services.AddHostedService<ResultSweeper>();
         return services;

@@ -12,6 +12,7 @@ using Tenzro.Node.DevNetwork;
 using Tenzro.Node.Tests.Regional;
 using Tenzro.Node.Tests.Resources;
 using Tenzro.Node.Tests.Support;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Tests.Hardware;
 
@@ -525,7 +526,7 @@ public sealed class BandwidthTests
                 LatencyMs = 12,
                 DownloadBytes = TenMiB,
                 UploadBytes = TenMiB,
-                MeasuredAt = Core.Tasks.TaskStore.Format(DateTimeOffset.UtcNow.AddMinutes(-5)),
+                MeasuredAt = Core.Json.Timestamps.FormatPrecise(DateTimeOffset.UtcNow.AddMinutes(-5)),
             });
             var profiler = Profiler();
             using var http = BandwidthProbe.CreateHttpClient();

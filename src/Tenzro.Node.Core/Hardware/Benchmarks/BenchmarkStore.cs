@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Hardware.Benchmarks;
 
@@ -70,7 +71,7 @@ public sealed class BenchmarkStore(NodeDatabase database)
             ON CONFLICT(fingerprint) DO UPDATE SET measured_at = excluded.measured_at, body = excluded.body;
             """;
         command.Parameters.AddWithValue("$f", fingerprint);
-        command.Parameters.AddWithValue("$m", TaskStore.Format(result.MeasuredAt));
+        command.Parameters.AddWithValue("$m", Timestamps.FormatPrecise(result.MeasuredAt));
         command.Parameters.AddWithValue("$b", new JsonObject { ["benchmarks"] = benchmarks }.ToJsonString());
         command.ExecuteNonQuery();
     }

@@ -390,7 +390,7 @@ internal sealed partial class RegionalLink
             }
 
             var refusal = taskId is null ? "it names no task"
-                : link._engine.Store.Get(taskId) is not { Spec.Origin: Core.Tasks.TaskOrigins.Regional, State: Core.Tasks.TaskState.Completed } ? "this node completed no regional task with that id"
+                : link._engine.Get(taskId) is not { Spec.Origin: Core.Tasks.TaskOrigins.Regional, State: Core.Tasks.TaskState.Completed } ? "this node completed no regional task with that id"
                 : reward > EarningsLedger.MaxRewardPerTask ? $"it is over the cap of {EarningsLedger.MaxRewardPerTask} per task"
                 : link._earnings.HasReward(taskId) ? "the task was rewarded already"
                 : null;

@@ -458,7 +458,7 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
             BandwidthMbps = _profiler?.Current.Network.BandwidthMbps ?? _network.BandwidthMbps ?? 0,
             Earnings = _earnings.Totals.Total,
             ActiveTasks = _engine.RunningCount + _engine.QueuedCount,
-            CompletedTasks = _engine.Store.Counts().Completed,
+            CompletedTasks = _engine.Counts().Completed,
             Now = _time.GetUtcNow(),
         });
     }

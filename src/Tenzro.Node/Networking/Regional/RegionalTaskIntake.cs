@@ -24,7 +24,11 @@ internal readonly record struct ProgressUpdate(string TaskId, int Percent);
 /// </remarks>
 internal sealed partial class RegionalTaskIntake : BackgroundService
 {
+    // Regional tasks are owned by the regional node and are not charged to a requester's CPU quota.
+    private static readonly TaskSubmitter Submitter = new(TaskOrigins.Regional, TaskOrigins.Regional, TaskOwners.Regional);
+
     private readonly TaskEngine _engine;
+    private readonly TaskAdmission _admission;
     private readonly RegionalOutbox _outbox;
     private readonly NodeIdentity _identity;
     private readonly TaskOptions _tasks;
@@ -45,9 +49,10 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
     // Regional tasks whose task_accepted is written and whose final row is not: the ones progress is reported for.
     private readonly ConcurrentDictionary<string, int> _active = new(StringComparer.Ordinal);
 
-    public RegionalTaskIntake(TaskEngine engine, RegionalOutbox outbox, NodeIdentity identity, TaskOptions tasks, TimeProvider time, ILogger<RegionalTaskIntake> logger)
+    public RegionalTaskIntake(TaskEngine engine, TaskAdmission admission, RegionalOutbox outbox, NodeIdentity identity, TaskOptions tasks, TimeProvider time, ILogger<RegionalTaskIntake> logger)
     {
         _engine = engine;
+        _admission = admission;
         _outbox = outbox;
         _identity = identity;
         _tasks = tasks;
@@ -110,15 +115,14 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
             return Reject(taskId, $"task type '{type}' is not run by this node; it runs {string.Join(", ", _engine.Types.Order(StringComparer.Ordinal))}");
         }
 
-        var errors = new ValidationErrors();
-        TaskSpec? spec;
+        JsonObject body;
         try
         {
-            var body = RegionalTaskMapper.ToLocal(task, _time.GetUtcNow(), _tasks.TaskTimeout, errors);
-            spec = TaskParser.Parse(body, _tasks.TaskTimeout, _engine.Types, TaskOrigins.Regional, errors);
-            if (spec is not null)
+            var errors = new ValidationErrors();
+            body = RegionalTaskMapper.ToLocal(task, _time.GetUtcNow(), _tasks.TaskTimeout, errors);
+            if (!errors.IsEmpty)
             {
-                _engine.Validate(spec, errors);
+                return Reject(taskId, $"invalid task: {errors}");
             }
         }
         catch (Exception e) when (e is InvalidOperationException or FormatException or System.Text.Json.JsonException or ArgumentException)
@@ -126,29 +130,25 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
             return Reject(taskId, $"the task cannot be read: {e.Message}");
         }
 
-        if (spec is null || !errors.IsEmpty)
-        {
-            return Reject(taskId, $"invalid task: {errors}");
-        }
-
-        spec = AlignWithExisting(spec with { Requester = TaskOrigins.Regional, Owner = TaskOwners.Regional });
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _admitting[taskId] = gate;
         try
         {
-            var outcome = await _engine.SubmitAsync(spec);
+            var outcome = await _admission.AdmitAsync(body, Submitter, AlignWithExisting);
             switch (outcome.Status)
             {
-                case SubmitStatus.Refused:
+                case AdmissionStatus.Invalid:
+                    return Reject(taskId, outcome.Reason!);
+                case AdmissionStatus.Refused:
                     return Reject(taskId, $"not taking tasks: {outcome.Reason}");
-                case SubmitStatus.Conflict:
+                case AdmissionStatus.Conflict:
                     return Reject(taskId, $"taskId '{taskId}' is already used on this node by a task with different content");
             }
 
             // Accepted again on a repeated assignment: the regional node stores the assigning validator's task
             // object afresh (its acceptedNodes empty, PROTOCOL.md 5 and 7), so it must hear the accept again.
             var accepted = Append(RegionalMessages.TaskAccepted(_identity.PeerId, taskId));
-            var record = outcome.Status == SubmitStatus.Existing ? _engine.Store.Get(taskId) : null;
+            var record = outcome.Status == AdmissionStatus.Existing ? outcome.View!.Record : null;
             if (record is not null && record.State.IsFinal())
             {
                 // A repeated assignment of a task that already ended: the regional node gets its outcome again.
@@ -159,7 +159,7 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
                 _active.TryAdd(taskId, -1);
             }
 
-            LogAccepted(_logger, taskId, spec.Type, outcome.Status == SubmitStatus.Existing);
+            LogAccepted(_logger, taskId, outcome.Spec!.Type, outcome.Status == AdmissionStatus.Existing);
             return accepted;
         }
         finally
@@ -209,7 +209,7 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
     /// </summary>
     private TaskSpec AlignWithExisting(TaskSpec spec)
     {
-        var existing = _engine.Store.Get(spec.TaskId);
+        var existing = _engine.Get(spec.TaskId);
         if (existing is null || existing.Spec.Origin != TaskOrigins.Regional || existing.Spec.Timeout == spec.Timeout)
         {
             return spec;
@@ -242,7 +242,7 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
                         await gate.Task.WaitAsync(stoppingToken);
                     }
 
-                    var record = _engine.Store.Get(taskId);
+                    var record = _engine.Get(taskId);
                     if (record is null || !record.State.IsFinal() || _outbox.HasFinal(taskId))
                     {
                         continue;
@@ -309,7 +309,7 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
                 restored++;
             }
 
-            if (final && !task.Reported && _engine.Store.Get(task.TaskId) is { } record)
+            if (final && !task.Reported && _engine.Get(task.TaskId) is { } record)
             {
                 AppendFinal(record);
                 restored++;
