@@ -125,9 +125,13 @@ public static partial class DataBackup
     /// <paramref name="force"/> it refuses to replace a database or a different identity key that is already
     /// there; with it, what it replaces is moved to <c>replaced-&lt;time&gt;/</c> in the data directory, never deleted.
     /// </summary>
+    /// <param name="archivePath">The archive to read.</param>
+    /// <param name="dataDirectory">The node's DATA_DIR.</param>
+    /// <param name="force">Replace a database or a different identity key that is already there.</param>
+    /// <param name="progress">Told what is being restored: each step, and the count every 100 files.</param>
     /// <returns>What was restored, and the folder the replaced files went to (null when nothing was replaced).</returns>
     /// <exception cref="DataRestoreException">The archive is not a data backup, or it would replace data without <paramref name="force"/>.</exception>
-    public static (IReadOnlyList<string> Restored, string? ReplacedInto) Restore(string archivePath, string dataDirectory, bool force)
+    public static (IReadOnlyList<string> Restored, string? ReplacedInto) Restore(string archivePath, string dataDirectory, bool force, Action<string>? progress = null)
     {
         using var zip = OpenArchive(archivePath);
         var entries = zip.Entries.Where(e => !e.FullName.EndsWith('/')).ToList();
@@ -149,6 +153,7 @@ public static partial class DataBackup
         string? replacedInto = null;
         if (conflicts.Count > 0)
         {
+            progress?.Invoke("moving the data it replaces aside");
             replacedInto = Path.Combine(dataDirectory, $"replaced-{DateTime.UtcNow:yyyyMMdd-HHmmss}");
             Directory.CreateDirectory(replacedInto);
             foreach (var name in new[] { DatabaseEntry, DatabaseEntry + "-wal", DatabaseEntry + "-shm", KeyEntry })
@@ -171,8 +176,14 @@ public static partial class DataBackup
 
         var restored = new List<string>();
         var blobCount = 0;
+        var written = 0;
         foreach (var entry in entries)
         {
+            if (written++ % 100 == 0)
+            {
+                progress?.Invoke($"restoring {entry.FullName} ({written} of {entries.Count} files)");
+            }
+
             var target = Path.Combine(dataDirectory, entry.FullName);
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             using (var source = entry.Open())

@@ -56,7 +56,7 @@ internal static class DataCommands
         var archive = new Argument<FileInfo>("ARCHIVE") { Description = "An archive written by 'tenzro-node backup-data'." };
         var force = new Option<bool>("--force") { Description = "Replace the database and identity already in DATA_DIR (they are moved to a replaced-<time> folder)." };
         var command = new Command("restore-data", "Restore the node's database, identity key and blobs from a backup-data archive into DATA_DIR; the node must be stopped.") { archive, force };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, _) =>
         {
             var file = parse.GetValue(archive)!;
             if (!file.Exists)
@@ -73,7 +73,11 @@ internal static class DataCommands
             try
             {
                 using var stopped = DataDirectoryLock.Acquire(settings.Storage.DataDirectory);
-                var (restored, replacedInto) = DataBackup.Restore(file.FullName, settings.Storage.DataDirectory, parse.GetValue(force));
+                (IReadOnlyList<string> Restored, string? ReplacedInto) outcome = ([], null);
+                await Terminal.ShowProgressAsync(
+                    $"reading {file.FullName}",
+                    report => Task.Run(() => outcome = DataBackup.Restore(file.FullName, settings.Storage.DataDirectory, parse.GetValue(force), report)));
+                var (restored, replacedInto) = outcome;
                 Console.WriteLine($"restored {string.Join(", ", restored)} into {settings.Storage.DataDirectory}{Identity(settings.Storage.DataDirectory)}");
                 if (replacedInto is not null)
                 {

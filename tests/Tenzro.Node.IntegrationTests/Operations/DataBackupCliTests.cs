@@ -44,6 +44,8 @@ public sealed class DataBackupCliTests
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(archive));
             Assert.True(restoreCode == 0, restoreOutput);
             Assert.Contains($"identity {nodeId[..16]}", restoreOutput);
+            Assert.StartsWith("restoring node.db (1 of 3 files)", restoreOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain('\u001b', restoreOutput);
             Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(target, "data", "node.key")));
             Assert.Equal(nodeId, status!["nodeId"]!.GetValue<string>());
             Assert.Equal(HttpStatusCode.OK, task.StatusCode);
