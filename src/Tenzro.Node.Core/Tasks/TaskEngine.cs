@@ -613,6 +613,11 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 state = TaskState.Failed;
                 error = e.Message;
             }
+            catch (Exception e) when (e is OutOfMemoryException or InsufficientMemoryException)
+            {
+                state = TaskState.Failed;
+                error = new ResourceError(ResourceShortage.Memory, e.Message).Message;
+            }
             catch (Exception e)
             {
                 state = TaskState.Failed;

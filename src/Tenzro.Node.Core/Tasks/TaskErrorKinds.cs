@@ -32,6 +32,17 @@ public static class TaskErrorKinds
             return null;
         }
 
+        if (error.StartsWith(ResourceError.Prefix, StringComparison.Ordinal))
+        {
+            return Resource;
+        }
+
+        if (error.StartsWith(NetworkError.Prefix, StringComparison.Ordinal))
+        {
+            return Network;
+        }
+
+        // Errors stored before the families had prefixes, and runtimes' own messages, are known by their words.
         if (ResourceSigns.Any(sign => error.Contains(sign, StringComparison.Ordinal)))
         {
             return Resource;

@@ -21,9 +21,9 @@ public sealed class ScriptedRuntime(string type = "script") : ITaskRuntime
 
     public void Validate(TaskSpec task, ValidationErrors errors)
     {
-        if (task.Data["action"]?.GetValue<string>() is not ("complete" or "fail" or "hang" or "gate"))
+        if (task.Data["action"]?.GetValue<string>() is not ("complete" or "fail" or "hang" or "gate" or "short" or "unreachable" or "oom"))
         {
-            errors.Add("data.action", "must be complete, fail, hang or gate.");
+            errors.Add("data.action", "must be complete, fail, hang, gate, short, unreachable or oom.");
         }
     }
 
@@ -37,6 +37,12 @@ public sealed class ScriptedRuntime(string type = "script") : ITaskRuntime
         {
             case "fail":
                 throw new TaskExecutionException(data["reason"]?.GetValue<string>() ?? "scripted failure");
+            case "short":
+                throw new ResourceError(ResourceShortage.DiskFull, data["reason"]?.GetValue<string>() ?? "scripted shortage");
+            case "unreachable":
+                throw new NetworkError(NetworkFailure.PeerUnreachable, data["reason"]?.GetValue<string>() ?? "scripted peer failure");
+            case "oom":
+                throw new OutOfMemoryException("scripted: the array was too large");
             case "hang":
                 await Task.Delay(Timeout.Infinite, context.CancellationToken);
                 break;

@@ -23,6 +23,23 @@ public sealed class ErrorKindTests
     }
 
     [Theory]
+    [InlineData("short", "resource", "resource error (disk full): scripted shortage")]
+    [InlineData("unreachable", "network", "network error (peer unreachable): scripted peer failure")]
+    [InlineData("oom", "resource", "resource error (out of memory): scripted: the array was too large")]
+    public async Task Status_ResourceAndNetworkErrors_NameTheirFamilyInErrorAndErrorKind(string action, string kind, string error)
+    {
+        var (node, _) = await ScriptedRuntime.StartNodeAsync();
+        await using var _ = node;
+
+        await node.Client.SubmitAsync($$$"""{"taskId":"t-{{{action}}}","type":"script","data":{"action":"{{{action}}}"}}""");
+        var failed = await node.Client.WaitFinalAsync($"t-{action}");
+
+        Assert.Equal("failed", failed["state"]!.GetValue<string>());
+        Assert.Equal(kind, failed["errorKind"]!.GetValue<string>());
+        Assert.Equal(error, failed["error"]!.GetValue<string>());
+    }
+
+    [Theory]
     [InlineData("stopped after its timeout of 5 s", "task")]
     [InlineData("internal error: Object reference not set to an instance of an object.", "node")]
     [InlineData("interrupted 3 times (the node stopped while it ran); MAX_TASK_ATTEMPTS is 3", "node")]
