@@ -8,11 +8,23 @@ using Microsoft.Data.Sqlite;
 namespace Tenzro.Node.IntegrationTests;
 
 /// <summary>What a crash loop did and found; <see cref="Problems"/> is empty when every property held.</summary>
-public sealed record CrashLoopReport(int Kills, int Submitted, int Acknowledged, int Completed, int Failed, int Lost, int Duplicates, IReadOnlyList<string> Problems)
+public sealed record CrashLoopReport(int Kills, int Submitted, int Acknowledged, int Completed, int Failed, int Lost, int Duplicates, RegionalReport Regional, IReadOnlyList<string> Problems)
 {
     public override string ToString() =>
-        $"kills {Kills}, tasks submitted {Submitted}, acknowledged {Acknowledged} (completed {Completed}, failed {Failed}), lost {Lost}, duplicates {Duplicates}" +
+        $"kills {Kills}, tasks submitted {Submitted}, acknowledged {Acknowledged} (completed {Completed}, failed {Failed}), lost {Lost}, duplicates {Duplicates}; {Regional}" +
         (Problems.Count == 0 ? string.Empty : $"; problems:\n  {string.Join("\n  ", Problems)}");
+}
+
+/// <summary>What the test regional node saw of the tasks it assigned during a crash loop.</summary>
+/// <param name="Assigned">task_assignments sent.</param>
+/// <param name="Accepted">Tasks the node answered task_accepted for: durable on the node, so their outcome must come.</param>
+/// <param name="Reported">Accepted tasks whose task_completed arrived.</param>
+/// <param name="Repeats">task_completed frames beyond the first, over all tasks (each allowed by a kill between the outbox write and its mark).</param>
+/// <param name="MostForOneTask">The most task_completed frames one task got.</param>
+public sealed record RegionalReport(int Assigned, int Accepted, int Reported, int Repeats, int MostForOneTask)
+{
+    public override string ToString() =>
+        $"regional: assigned {Assigned}, accepted {Accepted}, task_completed received for {Reported}, repeated task_completed {Repeats} (at most {MostForOneTask} for one task)";
 }
 
 /// <summary>
@@ -20,6 +32,8 @@ public sealed record CrashLoopReport(int Kills, int Submitted, int Acknowledged,
 /// SIGKILL at random moments, restarts it, and at the end checks: every task that got a 202 is present and final;
 /// none that was seen completed ran again (same finish time, same digest); the blobs and the model that results
 /// refer to exist; no reservation is left; after a clean stop the store passes <c>PRAGMA integrity_check</c>.
+/// Meanwhile a test regional node assigns store tasks: each task the node accepted gets its <c>task_completed</c> at
+/// least once, at most once more per kill, and every copy carries the same result.
 /// </summary>
 public sealed class CrashLoop(int kills, int clients, int seed, Action<string> log)
 {
@@ -29,6 +43,7 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
     private readonly Random _random = new(seed);
     private int _submitted;
     private int _duplicates;
+    private int _assigned;
     private string _model = string.Empty;
 
     public static readonly string[] Types = ["store", "compute", "process", "validate", "aggregate", "inference", "train"];
@@ -37,15 +52,31 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
     {
         var directory = NodeProcess.NewDirectory();
         var port = NodeProcess.FreePort();
-        var environment = new Dictionary<string, string>(DatabaseDamageTests.Loopback) { ["MAX_TASK_ATTEMPTS"] = "50", ["LOG_LEVEL"] = "warning" };
+        await using var regional = await DevRegionalProcess.StartAsync();
+        var environment = new Dictionary<string, string>(DatabaseDamageTests.Loopback)
+        {
+            ["MAX_TASK_ATTEMPTS"] = "50",
+            ["LOG_LEVEL"] = "warning",
+            ["REGIONAL_NODE_URL"] = regional.Url.ToString(),
+            ["HEARTBEAT_INTERVAL"] = "200",
+            ["RECONNECT_INTERVAL"] = "100",
+            ["RECONNECT_MAX_INTERVAL"] = "500",
+            ["MAX_RECONNECT_ATTEMPTS"] = "50",
+        };
         var node = await NodeProcess.StartAsync(environment, directory, port);
         try
         {
             _model = await UploadModelAsync(node.Client);
             for (var round = 0; round < kills; round++)
             {
+                if (!await regional.WaitForJoinedAsync(TimeSpan.FromSeconds(20)))
+                {
+                    _problems.Enqueue($"round {round + 1}: the node did not join the regional node within 20 s of starting");
+                }
+
                 using var stop = new CancellationTokenSource();
-                var submitters = Enumerable.Range(0, clients).Select(client => SubmitUntilStoppedAsync(node.BaseAddress, round, client, stop.Token)).ToArray();
+                var submitters = Enumerable.Range(0, clients).Select(client => SubmitUntilStoppedAsync(node.BaseAddress, round, client, stop.Token))
+                    .Append(AssignUntilStoppedAsync(regional, round, stop.Token)).ToArray();
                 await Task.Delay(_random.Next(300, 2000));
                 node.KillNow();
                 await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
@@ -57,6 +88,7 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
             }
 
             var (completed, failed, lost) = await CheckEveryTaskAsync(node.Client);
+            var regionalReport = await CheckRegionalReportsAsync(regional);
             await CheckNoReservationAsync(node.Client);
             await node.SignalAsync(15);
             if (!await node.WaitForExitAsync(TimeSpan.FromSeconds(30)) || node.ExitCode != 0)
@@ -65,7 +97,7 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
             }
 
             CheckIntegrity(Path.Combine(directory, "data", "node.db"));
-            return new CrashLoopReport(kills, _submitted, _acknowledged.Count, completed, failed, lost, _duplicates, [.. _problems]);
+            return new CrashLoopReport(kills, _submitted, _acknowledged.Count, completed, failed, lost, _duplicates, regionalReport, [.. _problems]);
         }
         finally
         {
@@ -105,6 +137,97 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
                 await Task.Delay(20, CancellationToken.None);
             }
         }
+    }
+
+    /// <summary>Submits a store task to the regional node every 100 ms; it assigns it to the node while the node is joined.</summary>
+    private async Task AssignUntilStoppedAsync(DevRegionalProcess regional, int round, CancellationToken stop)
+    {
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            if (await regional.SubmitAsync(RegionalStoreTask($"regional-r{round}-{n}")))
+            {
+                Interlocked.Increment(ref _assigned);
+            }
+
+            await Task.Delay(100, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Waits until every task the node accepted has its outcome at the regional node, then checks the outbox's
+    /// promise: at least one task_completed, at most one more per kill, all with the same result.
+    /// </summary>
+    private async Task<RegionalReport> CheckRegionalReportsAsync(DevRegionalProcess regional)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        List<JsonObject> accepted;
+        while (true)
+        {
+            var tasks = await regional.TasksAsync();
+            accepted = [.. tasks.Where(t => t["acceptedFrames"]!.GetValue<int>() > 0)];
+            var waiting = accepted.Where(t => t["completedFrames"]!.AsArray().Count == 0 && t["failures"]!.AsArray().Count == 0).ToList();
+            if (waiting.Count == 0)
+            {
+                break;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                foreach (var task in waiting.Take(10))
+                {
+                    _problems.Enqueue($"regional task {task["taskId"]} was accepted and its outcome never reached the regional node");
+                }
+
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        var repeats = 0;
+        var most = 0;
+        foreach (var task in accepted)
+        {
+            var frames = task["completedFrames"]!.AsArray();
+            foreach (var failure in task["failures"]!.AsArray())
+            {
+                _problems.Enqueue($"regional task {task["taskId"]} failed: {failure!.ToJsonString()}");
+            }
+
+            if (frames.Count > 1 + kills)
+            {
+                _problems.Enqueue($"regional task {task["taskId"]} got task_completed {frames.Count} times with {kills} kills");
+            }
+
+            if (frames.Select(f => f!["result"]?.ToJsonString()).Distinct(StringComparer.Ordinal).Count() > 1)
+            {
+                _problems.Enqueue($"regional task {task["taskId"]} got task_completed with different results");
+            }
+
+            repeats += Math.Max(0, frames.Count - 1);
+            most = Math.Max(most, frames.Count);
+        }
+
+        return new RegionalReport(_assigned, accepted.Count, accepted.Count(t => t["completedFrames"]!.AsArray().Count > 0), repeats, most);
+    }
+
+    /// <summary>A store task in the regional form (PROTOCOL.md section 6) whose content depends on its id only.</summary>
+    private static JsonObject RegionalStoreTask(string id)
+    {
+        static string Iso(DateTime time) => time.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        var now = DateTime.UtcNow;
+        return new JsonObject
+        {
+            ["taskId"] = id,
+            ["type"] = "store",
+            ["requirements"] = new JsonObject { ["minTier"] = "inference", ["priority"] = "medium", ["estimatedDuration"] = 60, ["maxNodes"] = 1 },
+            ["data"] = new JsonObject { ["input"] = $"regional payload {id}" },
+            ["reward"] = new JsonObject { ["total"] = 10, ["perNode"] = 9, ["validatorShare"] = 1, ["deadline"] = Iso(now.AddHours(1)), ["penaltyRate"] = 10 },
+            ["status"] = new JsonObject { ["state"] = "pending", ["assignedNodes"] = new JsonArray(), ["acceptedNodes"] = new JsonArray(), ["progress"] = 0 },
+            ["timestamp"] = Iso(now),
+            ["expiry"] = Iso(now.AddMinutes(10)),
+            ["submitter"] = "crash-loop",
+        };
     }
 
     /// <summary>Records a completed task's digest and finish time the first time it is seen, and counts a change as a second completion.</summary>

@@ -29,5 +29,6 @@ public sealed class CrashLoopTests(ITestOutputHelper output)
         Assert.True(report.Problems.Count == 0, report.ToString());
         Assert.Equal(kills, report.Kills);
         Assert.True(report.Acknowledged > 0, "no task was acknowledged");
+        Assert.True(report.Regional.Accepted > 0, $"the node accepted no task from the regional node: {report.Regional}");
     }
 }

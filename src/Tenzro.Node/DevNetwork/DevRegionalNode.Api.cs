@@ -117,6 +117,13 @@ internal sealed partial class DevRegionalNode
             ["acceptedNodes"] = new JsonArray([.. task.Accepted.Select(p => (JsonNode)p)]),
             ["completed"] = task.Completed,
             ["results"] = new JsonObject(task.Results.Select(r => new KeyValuePair<string, JsonNode?>(r.Key, r.Value.DeepClone()))),
+            // Frames as they came, whatever this node made of them: a peer that reconnects is no longer in acceptedNodes
+            // (section 7 forgets a leaving peer's acceptances), yet its outbox still sends what it owes.
+            ["acceptedFrames"] = _received.Count(m => m.TaskId == taskId && m.Type == "task_accepted"),
+            // Every task_completed frame, in order of arrival: a node's outbox may repeat one after a crash, never with other content.
+            ["completedFrames"] = new JsonArray([.. _received
+                .Where(m => m.TaskId == taskId && m.Type == "task_completed")
+                .Select(m => (JsonNode)new JsonObject { ["peerId"] = m.PeerId, ["result"] = m.Message["result"]?.DeepClone() })]),
             ["failures"] = new JsonArray([.. _received
                 .Where(m => m.TaskId == taskId && m.Type is "task_failed" or "task_rejected")
                 .Select(m => (JsonNode)new JsonObject { ["peerId"] = m.PeerId, ["type"] = m.Type, ["reason"] = (m.Message["reason"] ?? m.Message["error"])?.DeepClone() })]),
