@@ -110,6 +110,20 @@ public sealed class TaskStore : IAsyncDisposable
     public const int ExpireBatch = 1000;
 
     /// <summary>
+    /// Deletes up to <see cref="ExpireBatch"/> tombstones of tasks whose result expired before <paramref name="cutoff"/>
+    /// (the sweeper passes one more RESULT_RETENTION_PERIOD ago): after that the task is unknown (404), so the store's
+    /// size follows the rate of tasks, not their total. Returns how many it deleted.
+    /// </summary>
+    public Task<int> PurgeTombstonesAsync(DateTimeOffset cutoff) =>
+        Enqueue(connection =>
+        {
+            using var delete = connection.CreateCommand();
+            delete.CommandText = $"DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE expired=1 AND expires_at IS NOT NULL AND expires_at < $cutoff LIMIT {ExpireBatch});";
+            delete.Parameters.AddWithValue("$cutoff", Timestamps.FormatPrecise(cutoff));
+            return delete.ExecuteNonQuery();
+        });
+
+    /// <summary>
     /// Drops the results and data of up to <see cref="ExpireBatch"/> tasks whose retention ended before
     /// <paramref name="now"/>, keeping a small tombstone so that the result endpoint can answer 410 instead
     /// of 404. Returns the ids expired.

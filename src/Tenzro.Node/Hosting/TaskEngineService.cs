@@ -14,9 +14,15 @@ internal sealed class TaskEngineService(TaskEngine engine, TaskStore store) : IH
     }
 }
 
-/// <summary>Drops results once RESULT_RETENTION_PERIOD has passed (the result endpoint then answers 410), and stored blobs whose retention ended.</summary>
+/// <summary>
+/// Drops results once RESULT_RETENTION_PERIOD has passed (the result endpoint then answers 410), the tombstones one
+/// more period later (at least a minute; the task is then unknown), and stored blobs whose retention ended.
+/// </summary>
 internal sealed partial class ResultSweeper(TaskStore store, TaskEngine engine, Core.Storage.BlobRetention blobs, Core.Configuration.TaskOptions options, TimeProvider time, ILogger<ResultSweeper> logger) : BackgroundService
 {
+    /// <summary>How long a task's tombstone outlives its result: one more RESULT_RETENTION_PERIOD, at least a minute.</summary>
+    private TimeSpan TombstoneKept => options.ResultRetentionPeriod > TimeSpan.FromMinutes(1) ? options.ResultRetentionPeriod : TimeSpan.FromMinutes(1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var period = TimeSpan.FromTicks(Math.Clamp(options.ResultRetentionPeriod.Ticks / 4, TimeSpan.FromSeconds(1).Ticks, TimeSpan.FromMinutes(5).Ticks));
@@ -30,10 +36,17 @@ internal sealed partial class ResultSweeper(TaskStore store, TaskEngine engine, 
                     // Batch after batch until one comes back short, so that a busy node never falls behind;
                     // other writes go between the batches.
                     var now = time.GetUtcNow();
-                    int expired = 0, dropped = 0, batch;
+                    int expired = 0, dropped = 0, purged = 0, batch;
                     do
                     {
                         expired += batch = (await store.ExpireResultsAsync(now)).Count;
+                    }
+                    while (batch == TaskStore.ExpireBatch && !stoppingToken.IsCancellationRequested);
+
+                    // A tombstone answers 410 for one more retention period (at least a minute), then the task is forgotten (404).
+                    do
+                    {
+                        purged += batch = await store.PurgeTombstonesAsync(now - TombstoneKept);
                     }
                     while (batch == TaskStore.ExpireBatch && !stoppingToken.IsCancellationRequested);
 
@@ -43,10 +56,10 @@ internal sealed partial class ResultSweeper(TaskStore store, TaskEngine engine, 
                     }
                     while (batch == Core.Storage.BlobRetention.SweepBatch && !stoppingToken.IsCancellationRequested);
 
-                    if (expired > 0 || dropped > 0)
+                    if (expired > 0 || dropped > 0 || purged > 0)
                     {
                         engine.RecountStoredBytes();
-                        LogExpired(logger, expired, dropped);
+                        LogExpired(logger, expired, dropped, purged);
                     }
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -60,8 +73,8 @@ internal sealed partial class ResultSweeper(TaskStore store, TaskEngine engine, 
         }
     }
 
-    [LoggerMessage(EventId = LogEvents.ResultsExpired, Level = LogLevel.Information, Message = "Dropped {Count} expired task results and {Blobs} expired blobs")]
-    private static partial void LogExpired(ILogger logger, int count, int blobs);
+    [LoggerMessage(EventId = LogEvents.ResultsExpired, Level = LogLevel.Information, Message = "Dropped {Count} expired task results, {Blobs} expired blobs and {Tombstones} task tombstones past a second retention period")]
+    private static partial void LogExpired(ILogger logger, int count, int blobs, int tombstones);
 
     [LoggerMessage(EventId = LogEvents.ResultSweepFailed, Level = LogLevel.Warning, Message = "Expiring task results failed; retrying at the next sweep")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);
