@@ -1,0 +1,357 @@
+using System.Text;
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Resources;
+
+namespace Tenzro.Node.Core.Tasks;
+
+/// <summary>The run: a task in its slot, from its start through its runtime to its final state, progress and running mark.</summary>
+public sealed partial class TaskEngine
+{
+    private async Task RunAsync(RunningTask running)
+    {
+        var spec = running.Entry.Spec;
+        var attempts = running.Entry.Attempts + 1;
+        var startedAt = running.PickedAt;
+        var scratch = ScratchDirectory(spec.TaskId);
+        using var activity = TaskTracing.Source.StartActivity("task.run", System.Diagnostics.ActivityKind.Internal, running.Entry.TraceParent);
+        activity?.SetTag("tenzro.task.id", spec.TaskId);
+        activity?.SetTag("tenzro.task.type", spec.Type);
+        activity?.SetTag("tenzro.task.priority", spec.Priority.ToWire());
+        try
+        {
+            // The running state is written RunningMarkDelay after the start, or together with the end when the
+            // task is over sooner: a short task costs one commit, not two. A crash before the mark requeues the
+            // task without counting the attempt, which is safe because nothing was acknowledged as run; the
+            // API shows the running state from memory meanwhile. Runtimes that may crash the process are the
+            // exception: their mark is written before the run.
+            using var mark = new RunningMark(this, spec.TaskId, startedAt, attempts);
+            if (_runtimes[spec.Type].MayCrashTheProcess)
+            {
+                // Counted before the run: a task that kills the process is then failed after MAX_TASK_ATTEMPTS
+                // restarts instead of running again at every start.
+                mark.Settle();
+                await _store.MarkRunningAsync(spec.TaskId, startedAt, attempts);
+            }
+
+            Events.Publish(new TaskRecord { Spec = spec, ContentHash = string.Empty, SubmittedAt = startedAt, State = TaskState.Running, Attempts = attempts, StartedAt = startedAt });
+            _metrics.QueueWait(spec.Type, startedAt - running.Entry.EnqueuedAt);
+
+            var deadline = startedAt + spec.Timeout;
+            lock (_lock)
+            {
+                running.StartClock(startedAt);
+            }
+
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(running.Timeout.Token, running.Cancellation.Token);
+            var progress = new ProgressSink(this, running, spec.TaskId);
+            var context = new TaskExecutionContext
+            {
+                // The payload is read now: a queued task does not hold it in memory.
+                Task = _store.Get(spec.TaskId)?.Spec ?? spec,
+                CancellationToken = linked.Token,
+                Deadline = deadline,
+                Progress = progress,
+                ScratchDirectory = scratch,
+                Pause = running.Gate,
+            };
+
+            JsonObject? result = null;
+            string? error = null;
+            TaskState state;
+            try
+            {
+                result = await ExecuteWhileDiskFullAsync(_runtimes[spec.Type], context, linked.Token);
+                state = TaskState.Completed;
+            }
+            catch (Exception) when (linked.IsCancellationRequested)
+            {
+                (state, error) = running.StopReason switch
+                {
+                    StopReason.Cancelled => (TaskState.Cancelled, "cancelled by request while running"),
+                    StopReason.Shutdown => (TaskState.Queued, null),
+                    _ => (TaskState.TimedOut, $"stopped after its timeout of {spec.Timeout.TotalSeconds} s"),
+                };
+            }
+            catch (TaskExecutionException e)
+            {
+                state = TaskState.Failed;
+                error = e.Message;
+            }
+            catch (Exception e) when (e is OutOfMemoryException or InsufficientMemoryException)
+            {
+                state = TaskState.Failed;
+                error = new ResourceError(ResourceShortage.Memory, e.Message).Message;
+            }
+            catch (Exception e)
+            {
+                state = TaskState.Failed;
+                error = TaskErrorKinds.InternalErrorPrefix + e.Message;
+                Log.TaskCrashed(_logger, e, spec.TaskId);
+            }
+
+            if (state == TaskState.Queued)
+            {
+                // Shutdown: the attempt does not count; the next start picks the task up again.
+                mark.Settle();
+                await _store.RequeueAsync(spec.TaskId, attempts - 1);
+                await mark.WrittenAsync();
+                return;
+            }
+
+            activity?.SetTag("tenzro.task.state", state.ToWire());
+            if (state != TaskState.Completed)
+            {
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error);
+            }
+
+            var ranFor = _time.GetUtcNow() - startedAt;
+            _metrics.Finished(spec.Type, state, ranFor);
+            var markWritten = mark.Settle();
+            await FinishAsync(spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts);
+            await mark.WrittenAsync();
+            var active = ranFor - running.Gate.PausedTime;
+            Finished?.Invoke(spec, state, active > TimeSpan.Zero ? active : TimeSpan.Zero);
+            CpuUsed?.Invoke(spec, context.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * Math.Max(active.TotalSeconds, 0));
+        }
+        catch (Exception e)
+        {
+            Log.TaskCrashed(_logger, e, spec.TaskId);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _ledger.Release(spec.TaskId);
+                if (_holdFor is not null)
+                {
+                    // What this task gave back goes first to the task next in line, up to what it asks.
+                    _held = _held.Plus(ResourceAmounts.From(spec.Requirements)).Min(_holdRequest);
+                }
+
+                _running.Remove(spec.TaskId);
+            }
+
+            // Only now: pausing and resuming touch the timeout under the lock, and only for tasks in _running.
+            running.Timeout.Dispose();
+
+            TryDeleteDirectory(scratch);
+            running.Completion.TrySetResult();
+            Pump();
+        }
+    }
+
+    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
+    {
+        var finishedAt = _time.GetUtcNow();
+        string? resultText = null;
+        string? digest = null;
+        if (result is not null)
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(result.ToJsonString());
+                resultText = CanonicalJson.ToCanonicalString(document.RootElement);
+                digest = CanonicalJson.DigestOfCanonical(resultText);
+            }
+            catch (FormatException e)
+            {
+                state = TaskState.Failed;
+                error = $"the result cannot be represented as canonical JSON: {e.Message}";
+            }
+        }
+
+        await StoreFinalStateAsync(() => _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error, startedAt, attempts), spec.TaskId);
+        if (resultText is not null)
+        {
+            lock (_lock)
+            {
+                _storedBytes += Encoding.UTF8.GetByteCount(resultText);
+            }
+        }
+
+        var record = _store.Get(spec.TaskId);
+        var ranFor = record?.StartedAt is { } started ? (finishedAt - started).TotalMilliseconds : 0;
+        Log.TaskFinished(_logger, spec.TaskId, spec.Type, state.ToWire(), ranFor, error ?? string.Empty);
+        if (record is not null)
+        {
+            Events.Publish(record);
+            if (_finalWaiters.TryRemove(spec.TaskId, out var waiter))
+            {
+                waiter.TrySetResult(record);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The task's scratch directory: named by the SHA-256 of its id, so that no id can name a path outside
+    /// the scratch root and two ids never share a directory ("job:1" and "job_1" would, by a character swap).
+    /// </summary>
+    private string ScratchDirectory(string taskId) =>
+        Path.Combine(_scratchRoot, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(taskId))));
+
+    private static void TryDeleteDirectory(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+            // A scratch directory that cannot be removed now is removed at the next start.
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>How long a task runs before its running state is written on its own (see <see cref="RunningMark"/>).</summary>
+    public static readonly TimeSpan RunningMarkDelay = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// Writes a task's running state once it has run for <see cref="RunningMarkDelay"/>, unless it ended
+    /// first. Exactly one of the timer and <see cref="Settle"/> wins; the store ignores a running mark that
+    /// arrives after the final state.
+    /// </summary>
+    private sealed class RunningMark : IDisposable
+    {
+        private readonly ITimer _timer;
+        private int _settled;
+        private volatile Task? _write;
+
+        public RunningMark(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts) =>
+            _timer = engine._time.CreateTimer(
+                _ =>
+                {
+                    if (Interlocked.Exchange(ref _settled, 1) == 0)
+                    {
+                        _write = engine._store.MarkRunningAsync(taskId, startedAt, attempts);
+                    }
+                },
+                null,
+                RunningMarkDelay,
+                Timeout.InfiniteTimeSpan);
+
+        /// <summary>Stops the timer; true when the running mark was (or is being) written on its own.</summary>
+        public bool Settle()
+        {
+            _timer.Dispose();
+            return Interlocked.Exchange(ref _settled, 1) == 1;
+        }
+
+        /// <summary>Observes the running mark's write, if there was one.</summary>
+        public Task WrittenAsync() => _write ?? Task.CompletedTask;
+
+        public void Dispose() => _timer.Dispose();
+    }
+
+    private sealed class ProgressSink(TaskEngine engine, RunningTask running, string taskId) : IProgress<double>
+    {
+        // Progress is stored at most once a second, and not at all for tasks shorter than that.
+        private long _lastStoredTicks = engine._time.GetTimestamp();
+
+        public void Report(double value)
+        {
+            var clamped = Math.Clamp(double.IsNaN(value) ? 0 : value, 0, 1);
+            running.Progress = clamped;
+            var now = engine._time.GetTimestamp();
+            if (engine._time.GetElapsedTime(Interlocked.Read(ref _lastStoredTicks), now) >= TimeSpan.FromSeconds(1))
+            {
+                Interlocked.Exchange(ref _lastStoredTicks, now);
+                _ = engine._store.SetProgressAsync(taskId, clamped);
+            }
+
+            engine.Events.PublishProgress(taskId, clamped);
+        }
+    }
+
+    private enum StopReason
+    {
+        Timeout,
+        Cancelled,
+        Shutdown,
+    }
+
+    /// <summary>A task holding a run slot. The clock members are called under the engine's lock only.</summary>
+    private sealed class RunningTask(QueueEntry entry, CancellationTokenSource cancellation, TimeProvider time, bool canPause, long startOrder)
+    {
+        private DateTimeOffset? _startedAt;
+        private TimeSpan _pausedBeforeStart;
+
+        public QueueEntry Entry { get; } = entry;
+
+        public CancellationTokenSource Cancellation { get; } = cancellation;
+
+        /// <summary>Fires at the timeout; stopped while the task is paused, so paused time does not count.</summary>
+        public CancellationTokenSource Timeout { get; } = new(System.Threading.Timeout.InfiniteTimeSpan, time);
+
+        public TaskPauseGate Gate { get; } = new(time);
+
+        public bool CanPause { get; } = canPause;
+
+        public long StartOrder { get; } = startOrder;
+
+        /// <summary>When the scheduler gave the task its slot (under its lock): the task's start time, so start times follow the pick order.</summary>
+        public DateTimeOffset PickedAt { get; } = time.GetUtcNow();
+
+        public string? PauseReason { get; private set; }
+
+        public DateTimeOffset? PausedAt { get; private set; }
+
+        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public volatile StopReason StopReason = StopReason.Timeout;
+
+        public double Progress { get; set; }
+
+        /// <summary>Starts the timeout at the task's start, unless it is paused already (then at its resume).</summary>
+        public void StartClock(DateTimeOffset startedAt)
+        {
+            _startedAt = startedAt;
+            _pausedBeforeStart = Gate.PausedTime;
+            if (!Gate.IsPaused)
+            {
+                Timeout.CancelAfter(Entry.Spec.Timeout);
+            }
+        }
+
+        public bool Pause(string reason)
+        {
+            if (!Gate.Pause())
+            {
+                return false;
+            }
+
+            PauseReason = reason;
+            PausedAt = time.GetUtcNow();
+            Timeout.CancelAfter(System.Threading.Timeout.InfiniteTimeSpan);
+            return true;
+        }
+
+        public bool Resume()
+        {
+            if (!Gate.Resume())
+            {
+                return false;
+            }
+
+            PauseReason = null;
+            PausedAt = null;
+            if (_startedAt is { } started)
+            {
+                var ran = time.GetUtcNow() - started - (Gate.PausedTime - _pausedBeforeStart);
+                var left = Entry.Spec.Timeout - ran;
+                Timeout.CancelAfter(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            }
+
+            return true;
+        }
+    }
+}

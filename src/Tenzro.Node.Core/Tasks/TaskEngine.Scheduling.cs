@@ -1,0 +1,183 @@
+using System.Text;
+using System.Collections.Concurrent;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Resources;
+
+namespace Tenzro.Node.Core.Tasks;
+
+/// <summary>Scheduling: which queued task starts next (priority, backfill, the task next in line) and why a queued one waits.</summary>
+public sealed partial class TaskEngine
+{
+    /// <summary>Why a queued task is not running yet; null when it is not queued.</summary>
+    public JsonObject? WaitingReason(string taskId)
+    {
+        lock (_lock)
+        {
+            if (!_queued.TryGetValue(taskId, out var entry))
+            {
+                return null;
+            }
+
+            if (_intake.Draining)
+            {
+                return new JsonObject { ["reason"] = "draining", ["detail"] = "the node is draining: it finishes running tasks and starts no new ones until resumed" };
+            }
+
+            if (_intake.UserActive is not null)
+            {
+                return new JsonObject { ["reason"] = "user_active", ["detail"] = "waiting for the machine's user to be idle (RUN_ONLY_WHEN_IDLE)" };
+            }
+
+            var position = _queue.GetViewBetween(_queue.Min!, entry).Count;
+            var request = ResourceAmounts.From(entry.Spec.Requirements);
+            var shortfall = _ledger.Free.Shortfalls(request).FirstOrDefault();
+            if (shortfall.Resource is not null)
+            {
+                var limited = _runLimit is not null && _ledger.Allowed != _ledger.Maximum;
+                return new JsonObject
+                {
+                    ["reason"] = "resources",
+                    ["resource"] = shortfall.Resource,
+                    ["asked"] = shortfall.Asked,
+                    ["free"] = shortfall.Available,
+                    ["position"] = position,
+                    ["limits"] = limited ? "active" : "idle",
+                    ["detail"] = $"waiting for {shortfall.Resource}: asks {shortfall.Asked}, {shortfall.Available} free"
+                        + (limited ? " under the active limits (the machine's user is active)" : ""),
+                };
+            }
+
+            if (_holdFor is not null && _holdFor != taskId && !_ledger.Free.Minus(_held).Fits(request))
+            {
+                return new JsonObject
+                {
+                    ["reason"] = "next_in_line",
+                    ["task"] = _holdFor,
+                    ["position"] = position,
+                    ["detail"] = $"the resources being freed are held for task '{_holdFor}', which waits ahead of this one",
+                };
+            }
+
+            if (_running.Count >= _options.MaxConcurrentTasks)
+            {
+                return new JsonObject
+                {
+                    ["reason"] = "concurrency",
+                    ["position"] = position,
+                    ["running"] = _running.Count,
+                    ["detail"] = $"MAX_CONCURRENT_TASKS ({_options.MaxConcurrentTasks}) tasks are running; position {position} in the queue",
+                };
+            }
+
+            return new JsonObject { ["reason"] = "queue", ["position"] = position, ["detail"] = $"position {position} in the queue" };
+        }
+    }
+
+    /// <summary>Starts whatever can start now. Called after every change that could free a slot.</summary>
+    public void Pump()
+    {
+        List<RunningTask> started = [];
+        PauseChanges changes;
+        lock (_lock)
+        {
+            if (_stopping)
+            {
+                return;
+            }
+
+            // Pausing first: a task paused now keeps its reservation, so nothing below starts in its place.
+            changes = RebalanceLocked();
+            var startNothing = _intake.Draining || _intake.UserActive is not null;
+
+            // Highest priority first; a task that does not fit lets a smaller one behind it run (backfill),
+            // but only from what is free beyond the resources freed for it since it began to wait, so that
+            // it is next in line. The scan stops at the free slots and looks at most BackfillWindow entries
+            // deep, so a long queue costs nothing per submission while the slots are full.
+            var scanned = 0;
+            List<QueueEntry> toStart = [];
+            string? head = null;
+            var scannedAll = true;
+            foreach (var entry in startNothing ? [] : _queue)
+            {
+                var slotsFull = _running.Count + toStart.Count >= _options.MaxConcurrentTasks;
+                if ((slotsFull && head is not null) || ++scanned > BackfillWindow)
+                {
+                    scannedAll = false;
+                    break;
+                }
+
+                var request = ResourceAmounts.From(entry.Spec.Requirements);
+                if (slotsFull)
+                {
+                    // Nothing can start; only find the task next in line, so that what the next task to end
+                    // gives back is held for it.
+                    if (!_ledger.Free.Fits(request) && _ledger.Allowed.Fits(request))
+                    {
+                        head = HoldFor(entry.Spec.TaskId, request);
+                    }
+
+                    continue;
+                }
+
+                if (head is not null && !_ledger.Free.Minus(_held).Fits(request))
+                {
+                    continue;
+                }
+
+                if (_ledger.TryReserve(entry.Spec.TaskId, request, out _))
+                {
+                    toStart.Add(entry);
+                }
+                else if (head is null && _ledger.Allowed.Fits(request))
+                {
+                    // Only a task that can run under the limits in force now is held for: one that needs the
+                    // idle limits while the user is active must not stop everything else meanwhile.
+                    head = HoldFor(entry.Spec.TaskId, request);
+                }
+            }
+
+            foreach (var entry in toStart)
+            {
+                _queue.Remove(entry);
+                _queued.Remove(entry.Spec.TaskId);
+                _queuedBytes -= entry.PayloadBytes;
+                var running = new RunningTask(entry, new CancellationTokenSource(), _time, _runtimes[entry.Spec.Type].SupportsPause, ++_startOrder);
+                _running[entry.Spec.TaskId] = running;
+                started.Add(running);
+            }
+
+            // The hold ends when nothing waits for resources any more (a whole scan found no head; a scan cut
+            // short by full slots or the window says nothing about it), or when the task held for started, was
+            // cancelled or left the queue.
+            if ((head is null && scannedAll && !startNothing) || (_holdFor is not null && !_queued.ContainsKey(_holdFor)))
+            {
+                _holdFor = null;
+                _held = NoResources;
+            }
+        }
+
+        Report(changes);
+
+        foreach (var running in started)
+        {
+            _ = Task.Run(() => RunAsync(running));
+        }
+    }
+
+    /// <summary>Makes <paramref name="taskId"/> the task next in line (keeping what is held when it already is); returns it. Call under the lock.</summary>
+    private string HoldFor(string taskId, ResourceAmounts request)
+    {
+        if (_holdFor != taskId)
+        {
+            _holdFor = taskId;
+            _holdRequest = request;
+            _held = NoResources;
+        }
+
+        return taskId;
+    }
+}
