@@ -33,8 +33,12 @@ public sealed class PeerFaultTests
         proxy.Mode = FaultProxy.Fault.None;
         await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link again once the path was back");
         var upStatus = await b.Client.GetJsonAsync("/api/network/status");
+        var bId = b.Service<NodeIdentity>().NodeId;
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(a, bId) == "open", "a, the answering side, does not list b open once b linked again");
+        var answering = await a.Client.GetJsonAsync("/api/network/status");
 
         Assert.NotEqual("open", downLink);
+        Assert.Equal(1, answering["links"]!["open"]!.GetValue<int>());
         Assert.NotEqual("open", stillDown);
         Assert.Equal(0, downStatus["links"]!["open"]!.GetValue<int>());
         Assert.Equal(1, upStatus["links"]!["open"]!.GetValue<int>());
@@ -64,6 +68,37 @@ public sealed class PeerFaultTests
         Assert.Equal(0, downStatus["links"]!["open"]!.GetValue<int>());
         Assert.Equal(1, upStatus["links"]!["open"]!.GetValue<int>());
     }
+
+    [Fact]
+    public async Task TruncatedFrameThenSlowPath_TheLinkOpensAgainByItselfAndItsPingsShowTheDelay()
+    {
+        var timings = new PeerLinkTimings { PingInterval = TimeSpan.FromMilliseconds(100), DeadAfter = TimeSpan.FromSeconds(2) };
+        var settings = new Dictionary<string, string?> { ["RECONNECT_INTERVAL"] = "200" };
+        await using var a = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
+        await using var proxy = FaultProxy.Start(a.Service<PeerLinkService>().Port);
+        var aId = a.Service<NodeIdentity>().NodeId;
+        settings["BOOTSTRAP_NODES"] = new PeerAddress(aId, "127.0.0.1", proxy.Port).ToString();
+        await using var b = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
+        var bId = b.Service<NodeIdentity>().NodeId;
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link to a through the proxy");
+        var firstConnections = proxy.Accepted;
+
+        // The next frame b sends (a ping, within 100 ms) is cut after 5 bytes and its connection reset.
+        proxy.TruncateNext(5);
+        await PeerKit.WaitUntilAsync(() => Task.FromResult(proxy.Accepted > firstConnections), "b did not dial again after its frame was cut");
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link again after the cut frame");
+        proxy.Delay = TimeSpan.FromMilliseconds(60);
+        await PeerKit.WaitUntilAsync(async () => await RttAsync(b, aId) >= 60, "b's rttMs for a does not show the 60 ms the path now adds", Timeouts.Long);
+        var slowLink = await LinkAsync(b, aId);
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(a, bId) == "open", "a does not list b open over the slow path");
+        var answering = await a.Client.GetJsonAsync("/api/network/status");
+
+        Assert.Equal("open", slowLink);
+        Assert.Equal(1, answering["links"]!["open"]!.GetValue<int>());
+    }
+
+    private static async Task<double> RttAsync(TestNode node, string peerId) =>
+        (await node.PeersAsync()).FirstOrDefault(p => p["id"]!.GetValue<string>() == peerId)?["rttMs"]?.GetValue<double>() ?? 0;
 
     private static async Task<string?> LinkAsync(TestNode node, string peerId) =>
         (await node.PeersAsync()).FirstOrDefault(p => p["id"]!.GetValue<string>() == peerId)?["link"]?.GetValue<string>();

@@ -548,12 +548,23 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
 
     private async Task RunOpenLinkAsync(PeerLink link, CancellationToken stoppingToken)
     {
+        // Every pong refreshes the peer's rttMs and lastSeen in /api/peers (CONTRACTS: measured by the hello, then by every ping).
+        void OnPong(double rttMs)
+        {
+            if (ReferenceEquals(Current(link.PeerId), link))
+            {
+                _table.Update(link.PeerId, e => e with { LastSeen = _time.GetUtcNow(), RttMs = rttMs });
+            }
+        }
+
+        link.PongReceived += OnPong;
         try
         {
             await link.RunAsync(DispatchAsync, stoppingToken);
         }
         finally
         {
+            link.PongReceived -= OnPong;
             bool current;
             lock (_lock)
             {
