@@ -69,6 +69,29 @@ public sealed partial class LanDiscoveryProcessTests(LanNetwork network) : IClas
     }
 
     [Fact(Timeout = Timeout)]
+    public async Task NetworkDiagnostics_ReportsLanDiscoveryPerInterface()
+    {
+        network.Require();
+        var node = network.Nodes[3];
+        await UntilAsync("node 4 reports eth0 joined without an error", async () =>
+        {
+            var eth0 = (await node.GetAsync("/api/network/status"))?["lan"]?["interfaces"]?.AsArray().FirstOrDefault(i => i!["name"]!.GetValue<string>() == "eth0");
+            return eth0?["joined"]?.GetValue<bool>() == true && eth0["error"] is null;
+        }, TimeSpan.FromSeconds(30));
+
+        var (exitCode, output) = await Cli.RunProgramAsync("ip", node.Process.DataDirectory, new Dictionary<string, string>
+        {
+            ["LAN_DISCOVERY_ENABLED"] = "true",
+            ["DATA_DIR"] = Path.Combine(node.Process.DataDirectory, "data"),
+        }, TimeSpan.FromSeconds(60), "netns", "exec", node.Namespace, "dotnet", NodeProcess.DllPath(), "network-diagnostics", "--url", $"http://127.0.0.1:{LanNetwork.ApiPort}");
+
+        Assert.True(exitCode == 0, output);
+        Assert.Matches(@"ok\s+eth0\s+joined 224\.0\.0\.251/ff02::fb, announcing 10\.77\.0\.4", output);
+        Assert.Matches(@"FAIL\s+eth1\s+not joined: multicast is off on eth1", output);
+        Assert.Matches(@"ok\s+peers\s+\d+ found on the LAN", output);
+    }
+
+    [Fact(Timeout = Timeout)]
     public async Task ZeroconfBrowser_SeesEveryNode_WithTheTxtKeys()
     {
         network.Require();
