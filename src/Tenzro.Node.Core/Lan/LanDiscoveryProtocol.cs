@@ -36,6 +36,8 @@ public sealed class LanDiscoveryProtocol(NodeIdentity identity, TimeProvider tim
 
     public string SelfLabel { get; } = LanTxt.LabelOf(identity.NodeId);
 
+    public string SelfId => identity.NodeId;
+
     /// <summary>The peers seen and not yet gone, ordered by id.</summary>
     public IReadOnlyList<LanPeer> Peers
     {

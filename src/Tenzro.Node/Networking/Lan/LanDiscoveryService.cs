@@ -26,6 +26,9 @@ internal sealed partial class LanDiscoveryService : BackgroundService, ILanDisco
 {
     public static readonly TimeSpan RescanInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How long the higher id of two nodes that found each other waits before it dials too.</summary>
+    private static readonly TimeSpan SecondDialDelay = TimeSpan.FromSeconds(1);
     private readonly NetworkOptions _network;
     private readonly NodeOptions _node;
     private readonly PeerLinkService _links;
@@ -338,7 +341,10 @@ internal sealed partial class LanDiscoveryService : BackgroundService, ILanDisco
             Tier = e.Tier ?? peer.Txt.Tier,
             LastSeen = e.Link == PeerLinkState.Open ? e.LastSeen : now,
         });
-        _links.Discovered(address, PeerSource.Lan);
+        // Both nodes hear each other; the lower id dials at once and the other only if no link opened meanwhile,
+        // so a new node does not spend two TLS handshakes per peer (the link rule would close one of them anyway).
+        var first = string.CompareOrdinal(_protocol.SelfId, peer.Id) < 0;
+        _links.Discovered(address, PeerSource.Lan, first ? TimeSpan.Zero : SecondDialDelay);
         if (change.Kind == LanChangeKind.Found)
         {
             LogPeerFound(_logger, NodeRecord.Short(peer.Id), address.Endpoint, peer.Interface);
@@ -437,17 +443,19 @@ internal sealed partial class LanDiscoveryService : BackgroundService, ILanDisco
 
         var txt = _protocol.Txt(_node.NodeTier, _links.Port, out _);
         var packet = LanWire.Announcement(txt, state.Nic.Addresses, ttl);
+        if (!_announcedOnce && ttl > TimeSpan.Zero)
+        {
+            // Logged before the send, so that its time is the moment the announcement leaves (bench/lan measures from it).
+            _announcedOnce = true;
+            LogAnnounced(_logger, _protocol.SelfLabel, txt.Port, state.Nic.Name, txt.Seq);
+        }
+
         foreach (var socket in _sockets.Where(state.JoinedOn))
         {
             await SendAsync(state, socket, packet, ttl == TimeSpan.Zero ? "goodbye" : "announcement", cancellationToken);
         }
 
         _protocol.Announced(state.Nic.Name);
-        if (!_announcedOnce && ttl > TimeSpan.Zero)
-        {
-            _announcedOnce = true;
-            LogAnnounced(_logger, _protocol.SelfLabel, txt.Port, state.Nic.Name, txt.Seq);
-        }
     }
 
     private async Task QueryAllAsync(CancellationToken cancellationToken)

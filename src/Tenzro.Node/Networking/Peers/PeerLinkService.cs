@@ -183,6 +183,11 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             _table.Found(peer.NodeId, PeerSource.Bootstrap, [peer.Endpoint]);
         }
 
+        if (_listener is not null)
+        {
+            _ = Task.Run(_transport.Prepare, CancellationToken.None);
+        }
+
         return base.StartAsync(cancellationToken);
     }
 
@@ -355,9 +360,10 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     /// <summary>
     /// Keeps a peer that discovery found (<paramref name="source"/>: <c>lan</c>, later <c>dht</c>) linked: dials it,
     /// and redials a lost link, until <see cref="Forget"/>. A new address replaces the old one; a static entry's own
-    /// loop is left alone.
+    /// loop is left alone. The first dial waits <paramref name="delay"/> (so that of two nodes that found each other,
+    /// one dials and the other finds the link open).
     /// </summary>
-    public void Discovered(PeerAddress peer, string source)
+    public void Discovered(PeerAddress peer, string source, TimeSpan delay = default)
     {
         ArgumentNullException.ThrowIfNull(peer);
         if (peer.NodeId == _identity.NodeId || _network.BootstrapPeers.Any(p => p.NodeId == peer.NodeId) || _stopping.IsCancellationRequested)
@@ -384,7 +390,24 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         }
 
         var token = stop.Token;
-        _ = Task.Run(() => DialLoopAsync(peer, source, token), CancellationToken.None);
+        _ = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    if (delay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(delay, _time, token);
+                    }
+
+                    await DialLoopAsync(peer, source, token);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    // Forgotten or stopping before the first dial.
+                }
+            },
+            CancellationToken.None);
     }
 
     /// <summary>Stops dialling a discovered peer (it said goodbye or vanished); an open link stays until it fails.</summary>
