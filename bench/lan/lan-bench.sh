@@ -4,7 +4,7 @@
 # with a fresh identity, and the script measures, from the fifth's first announcement (its log line) until all
 # four list it, and until all four have an open link to it; then it is killed with SIGKILL and the script
 # measures until no table lists it as found on the LAN. Needs root (ip netns), iproute2 and python3.
-#   bench/lan/lan-bench.sh [RUNS]        (default 20)
+#   bench/lan/lan-bench.sh [RUNS]        (default 20; KEEP_LOG=1 keeps each node's last log in /tmp/lanbench-NS.log)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${1:-20}

@@ -1,5 +1,5 @@
 """The measuring half of lan-bench.sh, run in the switch namespace: reaches every node at 10.79.0.N."""
-import datetime, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+import datetime, json, math, os, re, shutil, signal, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 KEY = "tnz_benchlan_5e2d9c1b7a0f4e3d2c1b0a9f8e7d6c5b"
 DLL, NS, RUNS = os.environ["NODE_DLL"], os.environ["NS_LIST"].split(), int(os.environ["RUNS"])
@@ -45,7 +45,8 @@ class Node:
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
-        shutil.copy(self.log, "/tmp/lanbench-last.log") if os.environ.get("KEEP_LOG") else None
+        if os.environ.get("KEEP_LOG"):
+            shutil.copy(self.log, f"/tmp/lanbench-{self.ns}.log")  # the last log of each namespace, to see where time went
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -76,7 +77,7 @@ def start_all(nodes, holds):
 
 def summary(name, values):
     values = sorted(values)
-    p95 = values[min(len(values) - 1, int(round(0.95 * len(values) + 0.5)) - 1)]
+    p95 = values[math.ceil(0.95 * len(values)) - 1]  # nearest rank
     print(f"{name}: median {statistics.median(values) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {values[-1] * 1000:.0f} ms ({len(values)} runs)")
 
 

@@ -29,6 +29,9 @@ public sealed class LanDiscoveryProtocol(NodeIdentity identity, TimeProvider tim
     /// <summary>Answers to queries on one interface are at least this far apart (RFC 6762 section 6 asks for one second; a shorter gap keeps discovery fast).</summary>
     public static readonly TimeSpan AnswerGap = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>Peers kept at most: every key makes a valid announcement, so without a cap a flood of fresh identities would grow the table (and the dials) without end.</summary>
+    public const int MaxPeers = 256;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Entry> _peers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _answered = new(StringComparer.Ordinal);
@@ -199,6 +202,12 @@ public sealed class LanDiscoveryProtocol(NodeIdentity identity, TimeProvider tim
                         changes.Add(new LanPeerChange(LanChangeKind.Gone, known.Peer, "it said goodbye"));
                     }
 
+                    continue;
+                }
+
+                if (known is null && _peers.Count >= MaxPeers)
+                {
+                    refusals.Add(new P2pRefusal(P2pRejection.Limit, $"{txt.Label} is not kept: {MaxPeers} LAN peers are known already"));
                     continue;
                 }
 

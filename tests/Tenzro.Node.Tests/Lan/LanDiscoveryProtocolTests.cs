@@ -171,6 +171,23 @@ public sealed class LanDiscoveryProtocolTests : IDisposable
     }
 
     [Fact]
+    public void Receive_MoreIdentitiesThanTheCap_AreRefusedAsLimit()
+    {
+        var identities = Enumerable.Range(0, LanDiscoveryProtocol.MaxPeers + 1).Select(_ => NodeIdentity.CreateEphemeral()).ToList();
+        try
+        {
+            var results = identities.Select(i => Receive(LanKit.Announcement(i, Now))).ToList();
+
+            Assert.Equal(LanDiscoveryProtocol.MaxPeers, _protocol.Peers.Count);
+            Assert.Equal(P2pRejection.Limit, Assert.Single(results[^1].Refusals).Reason);
+        }
+        finally
+        {
+            identities.ForEach(i => i.Dispose());
+        }
+    }
+
+    [Fact]
     public void Receive_OtherServices_AreNeitherPeersNorRefusals()
     {
         var message = new Message { QR = true };

@@ -260,7 +260,7 @@ internal sealed partial class LanDiscoveryService : BackgroundService, ILanDisco
     {
         var name = InterfaceName(datagram.Index);
         var result = _protocol.Receive(datagram.Packet, datagram.Length, datagram.Source, name);
-        if (result.Refusals.Count == 0 || result.Instances > 0 || result.IsQuery)
+        if (result.IsQuery || result.Instances > 0)
         {
             _metrics.Packet(name, result.IsQuery ? "query" : result.Changes.Any(c => c.Kind == LanChangeKind.Gone) ? "goodbye" : "announcement", "in");
         }

@@ -18,7 +18,7 @@ internal sealed class LanMetrics
     {
         Meter = meters.Create(TaskMetrics.MeterName);
         _packets = Meter.CreateCounter<long>("tenzro.lan.packets", "{packet}", "mDNS packets of LAN discovery by interface, kind (announcement, query, answer, goodbye) and direction (in, out).");
-        _dropped = Meter.CreateCounter<long>("tenzro.lan.dropped", "{packet}", "mDNS packets or announcements dropped by interface and reason (malformed, oversized, bad_signature, id_mismatch, expired, stale, flood).");
+        _dropped = Meter.CreateCounter<long>("tenzro.lan.dropped", "{packet}", "mDNS packets or announcements dropped by interface and reason (malformed, oversized, bad_signature, id_mismatch, expired, stale, limit, flood).");
     }
 
     public Meter Meter { get; }
