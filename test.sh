@@ -10,13 +10,16 @@ set -uo pipefail
 cd "$(dirname "$0")"
 
 # Debian packages the tests use: Chromium for the dashboard test, promtool (in 'prometheus') to lint
-# /metrics, python3 to count the results, procps for `free` (the hardware test compares with it).
+# /metrics, python3 to count the results, procps for `free` (the hardware test compares with it), iproute2 and
+# python3-zeroconf for the LAN discovery tests (network namespaces, and an independent DNS-SD browser).
 # Installed when missing and this runs as root with apt-get (a fresh machine, CI); elsewhere, install them yourself.
 need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v free >/dev/null || need+=(procps)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/promtool ] || need+=(prometheus)
+command -v ip >/dev/null || need+=(iproute2)
+/usr/bin/python3 -c 'import zeroconf' 2>/dev/null || need+=(python3-zeroconf)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
     echo "installing what the tests need: ${need[*]}"

@@ -26,7 +26,29 @@ public static class FuzzTargets
         ["task-json"] = TaskJson,
         ["regional"] = RegionalMessage,
         ["wasm-entry"] = WasmEntry,
+        ["mdns"] = MdnsPacket,
     };
+
+    private static readonly Lazy<(Core.Identity.NodeIdentity Identity, Core.Lan.LanDiscoveryProtocol Protocol)> Lan = new(() =>
+    {
+        var identity = Core.Identity.NodeIdentity.CreateEphemeral();
+        return (identity, new Core.Lan.LanDiscoveryProtocol(identity, TimeProvider.System));
+    });
+
+    /// <summary>
+    /// A datagram on UDP 5353, handled as LAN discovery handles it: the codec's parse, then queries, announcements, TXT
+    /// records and their signatures. A refusal is an answer; only an exception escaping is a crash.
+    /// </summary>
+    public static void MdnsPacket(byte[] input)
+    {
+        var result = Lan.Value.Protocol.Receive(input, input.Length, System.Net.IPAddress.Loopback, "fuzz");
+        if (result.Refusals.Any(r => r.Reason is null))
+        {
+            throw new InvalidOperationException("a refusal without a reason");
+        }
+
+        Lan.Value.Protocol.Sweep();
+    }
 
     /// <summary>An HTTP task body: strict JSON, then the parser, the content hash and the stored form.</summary>
     public static void TaskJson(byte[] input)

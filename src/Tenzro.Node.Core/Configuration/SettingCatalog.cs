@@ -62,7 +62,7 @@ public static class SettingCatalog
         new("P2P_HOST", "0.0.0.0", "Network", "IP address the peer-link listener (and the DHT and the group log) binds; 127.0.0.1 keeps them on this machine."),
         new("ADVERTISE_ADDRESS", "", "Network", "Host name or IP address peers are told to dial (in the node record); empty: the listener's own addresses."),
         new("MAX_PEER_LINKS", "32", "Network", "Open peer links at most, inbound and outbound together (1-4096)."),
-        new("LAN_DISCOVERY_ENABLED", "auto", "Network", "LAN discovery over mDNS: auto (on when REGIONAL_NODE_URL or BOOTSTRAP_NODES is set, off for a standalone node), true or false. Validated now; discovery itself arrives with the LAN discovery feature."),
+        new("LAN_DISCOVERY_ENABLED", "auto", "Network", "LAN discovery over mDNS: auto (on when REGIONAL_NODE_URL or BOOTSTRAP_NODES is set, off for a standalone node), true or false. Joins 224.0.0.251 and ff02::fb on UDP 5353 on every interface (docs/NETWORK.md)."),
         new("RAFT_PORT", "8082", "Network", "TCP port of the aggregation group log on P2P_HOST, announced in the node record; 0 picks a free one. Bound only while the node is in a group (the aggregation feature)."),
         new("BANDWIDTH_MBPS", "", "Network", "Network bandwidth reported to the regional node, in Mbps; empty: the figure measured against BANDWIDTH_TEST_URL, else the link speed the OS reports."),
         new("BANDWIDTH_TEST_URL", "", "Network", "http(s) URL the node measures its bandwidth against (download by GET, upload by POST), e.g. another node's http://host:8080/api/network/bandwidth. Empty: no measurement, no traffic."),

@@ -83,6 +83,31 @@ public sealed class PeerTable(TimeProvider time)
         });
 
     /// <summary>
+    /// Takes <paramref name="source"/> from the entry of <paramref name="id"/> (a LAN peer that said goodbye or
+    /// expired); an entry that no source names any more and has no open link is removed.
+    /// </summary>
+    public void Lost(string id, string source)
+    {
+        lock (_lock)
+        {
+            if (!_peers.TryGetValue(id, out var entry))
+            {
+                return;
+            }
+
+            var rest = new SortedSet<string>(entry.FoundBy.Where(s => s != source), StringComparer.Ordinal);
+            if (rest.Count == 0 && entry.Link != PeerLinkState.Open)
+            {
+                _peers.Remove(id);
+            }
+            else
+            {
+                _peers[id] = entry with { FoundBy = rest };
+            }
+        }
+    }
+
+    /// <summary>
     /// Makes <paramref name="source"/> name exactly the peers in <paramref name="peers"/> (the regional node's list,
     /// which it replaces as a whole): entries no other source knows are removed.
     /// </summary>

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Lan;
 using Tenzro.Node.Core.Peers;
 
 using Tenzro.Node.Security;
@@ -16,9 +17,10 @@ internal static class NetworkApi
     public static WebApplication MapNetworkApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/network").WithTags("Network");
-        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, NetworkOptions network) =>
+        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, ILanDiscovery lan, NetworkOptions network) =>
         {
             var snapshot = link.Snapshot();
+            var lanStatus = lan.Status();
             var totals = earnings.Totals;
             return TypedResults.Json(new JsonObject
             {
@@ -61,6 +63,19 @@ internal static class NetworkApi
                 },
                 ["peers"] = new JsonArray([.. snapshot.Peers.Select(p => (JsonNode)p)]),
                 ["links"] = new JsonObject { ["open"] = peerLinks.OpenLinks, ["max"] = peerLinks.MaxLinks },
+                ["lan"] = new JsonObject
+                {
+                    ["enabled"] = lanStatus.Enabled,
+                    ["state"] = lanStatus.State,
+                    ["interfaces"] = new JsonArray([.. lanStatus.Interfaces.Select(i => (JsonNode)new JsonObject
+                    {
+                        ["name"] = i.Name,
+                        ["addresses"] = new JsonArray([.. i.Addresses.Select(a => (JsonNode)a)]),
+                        ["joined"] = i.Joined,
+                        ["error"] = i.Error,
+                    })]),
+                    ["peers"] = lanStatus.Peers,
+                },
                 ["p2p"] = new JsonObject
                 {
                     ["host"] = network.P2pHost,

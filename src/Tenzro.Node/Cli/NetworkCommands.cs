@@ -119,10 +119,11 @@ internal static partial class NetworkCommands
             "ws",
             "wss");
         var timeout = new Option<double>("--timeout") { Description = "Seconds allowed for each step.", DefaultValueFactory = _ => 10 };
+        var url = ClientCommands.UrlOption();
         var command = new Command(
             "network-diagnostics",
-            "Check the way to the regional node step by step (resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip), then each tenzro:// entry of BOOTSTRAP_NODES (TCP, TLS, identity, hello). Each check stops at its first failing step; exit 1 if any failed.")
-        { regionalUrl, timeout };
+            "Check the way to the regional node step by step (resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip), then each tenzro:// entry of BOOTSTRAP_NODES (TCP, TLS, identity, hello), then, when LAN discovery is on, the running node's mDNS state per interface. Each check stops at its first failing step; exit 1 if any failed.")
+        { regionalUrl, timeout, url };
         command.SetAction(async (parse, ct) =>
         {
             NodeSettings settings;
@@ -139,7 +140,8 @@ internal static partial class NetworkCommands
 
             var target = parse.GetValue(regionalUrl) is { } explicitUrl ? RegionalEndpoint.WithPath(explicitUrl) : RegionalEndpoint.Resolve(settings.Network);
             var peers = settings.Network.BootstrapPeers;
-            if (target is null && peers.Count == 0)
+            var lan = settings.Network.LanDiscoveryEnabled;
+            if (target is null && peers.Count == 0 && !lan)
             {
                 Console.WriteLine("No REGIONAL_NODE_URL or BOOTSTRAP_NODES set: the node runs standalone, there is no regional node or peer to check. Pass --regional-url to check one.");
                 return CliApp.CheckFailed;
@@ -150,6 +152,11 @@ internal static partial class NetworkCommands
             foreach (var peer in peers)
             {
                 ok &= await CheckPeerAsync(peer, settings, stepTimeout, ct);
+            }
+
+            if (lan)
+            {
+                ok &= await CheckLanAsync(parse.GetValue(url) ?? CliApp.DefaultUrl(), stepTimeout, ct);
             }
 
             return ok ? CliApp.Ok : CliApp.CheckFailed;

@@ -53,9 +53,19 @@ internal static class LogEvents
     public const int PeerLinkOpened = 5206;
     public const int PeerLinkClosed = 5207;
 
+    public const int LanStarted = 5401;
+    public const int LanSocketFailed = 5402;
+    public const int LanInterfaceJoined = 5403;
+    public const int LanInterfaceFailed = 5404;
+    public const int LanPeerFound = 5405;
+    public const int LanPeerGone = 5406;
+    public const int LanAnnounced = 5407;
+    public const int LanSendFailed = 5408;
+
     public const int RegionalBadSignature = 9101;
     public const int RegionalUnsignedFrame = 9102;
     public const int RegionalRewardRefused = 9103;
     public const int RegionalKeyPinned = 9104;
     public const int PeerRejected = 9105;
+    public const int LanRejected = 9110;
 }

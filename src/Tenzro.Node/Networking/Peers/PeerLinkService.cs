@@ -50,6 +50,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     private readonly HashSet<PeerLink> _pending = [];
     private readonly Dictionary<string, CancellationTokenSource> _redial = new(StringComparer.Ordinal);
     private readonly Dictionary<IPAddress, int> _inbound = [];
+    private readonly Dictionary<string, (PeerAddress Peer, CancellationTokenSource Stop)> _discovered = new(StringComparer.Ordinal);
     private Socket? _listener;
     private CancellationToken _stopping;
 
@@ -182,6 +183,11 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             _table.Found(peer.NodeId, PeerSource.Bootstrap, [peer.Endpoint]);
         }
 
+        if (_listener is not null)
+        {
+            _ = Task.Run(_transport.Prepare, CancellationToken.None);
+        }
+
         return base.StartAsync(cancellationToken);
     }
 
@@ -197,7 +203,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         loops.AddRange(_network.BootstrapPeers
             .Where(p => p.NodeId != _identity.NodeId)
             .DistinctBy(p => p.NodeId)
-            .Select(p => DialLoopAsync(p, stoppingToken)));
+            .Select(p => DialLoopAsync(p, PeerSource.Bootstrap, stoppingToken)));
         await Task.WhenAll(loops);
     }
 
@@ -351,7 +357,73 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         return null;
     }
 
-    private async Task DialLoopAsync(PeerAddress peer, CancellationToken stoppingToken)
+    /// <summary>
+    /// Keeps a peer that discovery found (<paramref name="source"/>: <c>lan</c>, later <c>dht</c>) linked: dials it,
+    /// and redials a lost link, until <see cref="Forget"/>. A new address replaces the old one; a static entry's own
+    /// loop is left alone. The first dial waits <paramref name="delay"/> (so that of two nodes that found each other,
+    /// one dials and the other finds the link open).
+    /// </summary>
+    public void Discovered(PeerAddress peer, string source, TimeSpan delay = default)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        if (peer.NodeId == _identity.NodeId || _network.BootstrapPeers.Any(p => p.NodeId == peer.NodeId) || _stopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        CancellationTokenSource stop;
+        lock (_lock)
+        {
+            if (_discovered.TryGetValue(peer.NodeId, out var current))
+            {
+                if (current.Peer == peer)
+                {
+                    return;
+                }
+
+                current.Stop.Cancel();
+                current.Stop.Dispose();
+            }
+
+            stop = CancellationTokenSource.CreateLinkedTokenSource(_stopping);
+            _discovered[peer.NodeId] = (peer, stop);
+        }
+
+        var token = stop.Token;
+        _ = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    if (delay > TimeSpan.Zero)
+                    {
+                        await Task.Delay(delay, _time, token);
+                    }
+
+                    await DialLoopAsync(peer, source, token);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    // Forgotten or stopping before the first dial.
+                }
+            },
+            CancellationToken.None);
+    }
+
+    /// <summary>Stops dialling a discovered peer (it said goodbye or vanished); an open link stays until it fails.</summary>
+    public void Forget(string nodeId)
+    {
+        lock (_lock)
+        {
+            if (_discovered.Remove(nodeId, out var current))
+            {
+                current.Stop.Cancel();
+                current.Stop.Dispose();
+            }
+        }
+    }
+
+    private async Task DialLoopAsync(PeerAddress peer, string source, CancellationToken stoppingToken)
     {
         var pipeline = DialPipeline();
         while (!stoppingToken.IsCancellationRequested)
@@ -366,7 +438,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
 
             try
             {
-                var link = await pipeline.ExecuteAsync(async token => await DialOnceAsync(peer, token), wake.Token);
+                var link = await pipeline.ExecuteAsync(async token => await DialOnceAsync(peer, source, token), wake.Token);
                 await link.Completion.WaitAsync(wake.Token);
             }
             catch (OperationCanceledException) when (wake.IsCancellationRequested)
@@ -409,11 +481,11 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             .Build();
     }
 
-    private async Task<PeerLink> DialOnceAsync(PeerAddress peer, CancellationToken cancellationToken)
+    private async Task<PeerLink> DialOnceAsync(PeerAddress peer, string source, CancellationToken cancellationToken)
     {
         try
         {
-            return await DialAndOpenAsync(peer, cancellationToken);
+            return await DialAndOpenAsync(peer, source, cancellationToken);
         }
         catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
         {
@@ -421,7 +493,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         }
     }
 
-    private async Task<PeerLink> DialAndOpenAsync(PeerAddress peer, CancellationToken cancellationToken)
+    private async Task<PeerLink> DialAndOpenAsync(PeerAddress peer, string source, CancellationToken cancellationToken)
     {
         lock (_lock)
         {
@@ -454,7 +526,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             throw;
         }
 
-        var link = await OpenLinkAsync(connection, PeerSource.Bootstrap, cancellationToken)
+        var link = await OpenLinkAsync(connection, source, cancellationToken)
             ?? (Current(peer.NodeId) is { Completion.IsCompleted: false } current ? current : null)
             ?? throw new PeerLinkException(_table.Get(peer.NodeId)?.LastError ?? "the link was refused");
         if (!link.Dialled)

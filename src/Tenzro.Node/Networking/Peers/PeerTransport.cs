@@ -55,6 +55,9 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
     private readonly Lazy<SslStreamCertificateContext> _context = new(() =>
         SslStreamCertificateContext.Create(certificate ?? PeerCertificate.Create(identity, time.GetUtcNow()), null, offline: true));
 
+    /// <summary>Builds the certificate and its context now, so that the first link (often right after start, when LAN discovery finds peers) does not wait for them.</summary>
+    public void Prepare() => _ = _context.Value;
+
     /// <summary>Opens TCP to <paramref name="address"/>.</summary>
     public static async Task<Socket> ConnectTcpAsync(PeerAddress address, CancellationToken cancellationToken)
     {
