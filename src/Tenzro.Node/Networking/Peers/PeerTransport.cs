@@ -55,6 +55,9 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
     private readonly Lazy<SslStreamCertificateContext> _context = new(() =>
         SslStreamCertificateContext.Create(certificate ?? PeerCertificate.Create(identity, time.GetUtcNow()), null, offline: true));
 
+    /// <summary>The identity-bound certificate this node presents (the group log presents it too).</summary>
+    public X509Certificate2 Certificate => (X509Certificate2)_context.Value.TargetCertificate;
+
     /// <summary>Opens TCP to <paramref name="address"/>.</summary>
     public static async Task<Socket> ConnectTcpAsync(PeerAddress address, CancellationToken cancellationToken)
     {
