@@ -38,6 +38,10 @@ public sealed class AggregationProcessTests
             Assert.Equal(3, formed["members"]!.AsArray().Count);
             Assert.True(formed["pooled"]!["cpuCores"]!.GetValue<double>() > 0);
             Assert.Equal("none", (await ViewAsync(d))["state"]!.GetValue<string>());
+            var (groupExit, groupText) = await Cli.RunAsync("group", "--url", a.BaseAddress.ToString());
+            Assert.Equal(0, groupExit);
+            Assert.Contains(groupId, groupText, StringComparison.Ordinal);
+            Assert.Contains(leaderId[..16], groupText, StringComparison.Ordinal);
             var dId = await PeerLinkProcessTests.IdOfAsync(d);
             var refused = await WaitForAsync(async () => (await CandidatesAsync(a)).FirstOrDefault(x => x["id"]!.GetValue<string>() == dId), FormTimeout, "the inference node is not a candidate of the first node");
             Assert.False(refused["eligible"]!.GetValue<bool>());
