@@ -11,6 +11,12 @@ public static class GroupStep
     public const string Accept = "accept";
     public const string Decline = "decline";
     public const string Finalize = "finalize";
+
+    /// <summary>A draining member asks the leader to remove it.</summary>
+    public const string Leave = "leave";
+
+    /// <summary>The leader tells a member that it was removed, so it stops its log at once.</summary>
+    public const string Removed = "removed";
 }
 
 /// <summary>
@@ -21,6 +27,7 @@ public static class GroupStep
 /// <item><c>accept</c>: <c>raft</c>, the host:port of the accepting node's group log.</item>
 /// <item><c>decline</c>: <c>reason</c>.</item>
 /// <item><c>finalize</c>: <c>members</c>, each <c>{"id","raft"}</c>.</item>
+/// <item><c>leave</c> (member to leader) and <c>removed</c> (leader to member): no other members.</item>
 /// </list>
 /// </summary>
 /// <remarks>Thread-safe (stateless; the replay guard is).</remarks>
@@ -44,6 +51,12 @@ public static class GroupMessages
             ["groupId"] = state.GroupId,
             ["members"] = new JsonArray([.. state.Members.Select(m => (JsonNode)new JsonObject { ["id"] = m.Id, ["raft"] = m.Raft })]),
         }, guard, identity);
+
+    public static JsonObject Leave(string groupId, ReplayGuard guard, NodeIdentity identity) =>
+        Sign(new JsonObject { ["step"] = GroupStep.Leave, ["groupId"] = groupId }, guard, identity);
+
+    public static JsonObject Removed(string groupId, ReplayGuard guard, NodeIdentity identity) =>
+        Sign(new JsonObject { ["step"] = GroupStep.Removed, ["groupId"] = groupId }, guard, identity);
 
     /// <summary>The message's text member <paramref name="name"/>, or null.</summary>
     public static string? Text(JsonObject message, string name) =>

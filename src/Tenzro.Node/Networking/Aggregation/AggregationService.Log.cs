@@ -40,4 +40,13 @@ internal sealed partial class AggregationService
 
     [LoggerMessage(EventId = 5113, Level = LogLevel.Warning, Message = "Group message from {Peer} refused ({Reason}): {Detail}")]
     private static partial void LogRefused(ILogger logger, string peer, string reason, string detail);
+
+    [LoggerMessage(EventId = 5114, Level = LogLevel.Information, Message = "Draining: handing over the leadership of group {GroupId}")]
+    private static partial void LogHandingOver(ILogger logger, string groupId);
+
+    [LoggerMessage(EventId = 5115, Level = LogLevel.Information, Message = "Member {Member} left group {GroupId}")]
+    private static partial void LogMemberLeft(ILogger logger, string member, string groupId);
+
+    [LoggerMessage(EventId = 5116, Level = LogLevel.Information, Message = "Left group {GroupId}: the leader removed this draining node")]
+    private static partial void LogLeft(ILogger logger, string groupId);
 }

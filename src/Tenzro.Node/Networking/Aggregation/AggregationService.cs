@@ -30,6 +30,8 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private readonly PeerTable _table;
     private readonly GroupInbox _inbox;
     private readonly IGroupLogFactory _factory;
+    private readonly Core.Resources.IntakeState _intake;
+    private readonly PeerBlocklist _blocklist;
     private readonly GroupFiles _files;
     private readonly ReplayGuard _replay;
     private readonly TimeProvider _time;
@@ -41,6 +43,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private Forming? _forming;
     private DateTimeOffset? _leaderlessSince;
     private DateTimeOffset _nextPing;
+    private DateTimeOffset _nextLeaveRequest;
     private int _raftPort;
 
     public AggregationService(
@@ -53,6 +56,8 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         PeerTable table,
         GroupInbox inbox,
         IGroupLogFactory factory,
+        Core.Resources.IntakeState intake,
+        PeerBlocklist blocklist,
         TimeProvider time,
         ILoggerFactory loggers)
     {
@@ -64,6 +69,8 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         _table = table;
         _inbox = inbox;
         _factory = factory;
+        _intake = intake;
+        _blocklist = blocklist;
         _time = time;
         _files = new GroupFiles(storage.DataDirectory);
         _replay = new ReplayGuard(time);
@@ -173,7 +180,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     {
         var self = _links.CurrentRecord();
         return [.. _links.Links
-            .Where(l => l.Record is not null)
+            .Where(l => l.Record is not null && !_blocklist.IsBlocked(l.PeerId))
             .Select(l => Eligibility.Judge(self, _table.Get(l.PeerId)?.Record ?? l.Record!, l.MedianRttMs, _options))
             .OrderBy(c => c.Id, StringComparer.Ordinal)];
     }
@@ -222,13 +229,13 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private async Task OnTickAsync(CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
+        PingCandidates(now, cancellationToken);
         if (_log is { } log)
         {
             await TendGroupAsync(log, now, cancellationToken);
             return;
         }
 
-        PingCandidates(now, cancellationToken);
         if (_forming is { } forming)
         {
             if (forming.Founder && (forming.Answered.IsSupersetOf(forming.Invited) || now >= forming.Deadline))
@@ -244,8 +251,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             return;
         }
 
-        var self = _links.CurrentRecord();
-        if (!Eligibility.SelfEligible(self, _options))
+        if (!SelfEligible())
         {
             return;
         }
@@ -379,9 +385,39 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private string? ProvenId(System.Security.Cryptography.X509Certificates.X509Certificate? certificate) =>
         PeerCertificate.ProvenKey(certificate, _time.GetUtcNow(), out _) is { } key ? DomainSignature.NodeIdOf(key) : null;
 
+    private bool SelfEligible() => !_intake.Draining && Eligibility.SelfEligible(_links.CurrentRecord(), _options);
+
+    /// <summary>
+    /// A draining member hands over leadership first (it resigns while it leads), then asks the leader to remove it;
+    /// the leader's <c>removed</c> answer ends its membership.
+    /// </summary>
+    private async Task DrainAsync(IGroupLog log, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (now < _nextLeaveRequest)
+        {
+            return;
+        }
+
+        _nextLeaveRequest = now + TimeSpan.FromSeconds(1);
+        if (log.IsLeader)
+        {
+            LogHandingOver(_logger, log.State.GroupId);
+            await log.ResignAsync(cancellationToken);
+        }
+        else if (log.LeaderId is { } leader)
+        {
+            await SendAsync(leader, GroupMessages.Leave(log.State.GroupId, _replay, _identity), cancellationToken);
+        }
+    }
+
     /// <summary>In a group: dissolve after AGGREGATION_TIMEOUT without a leader; as the leader, admit eligible peers while there is room.</summary>
     private async Task TendGroupAsync(IGroupLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        if (_intake.Draining)
+        {
+            await DrainAsync(log, now, cancellationToken);
+        }
+
         if (log.LeaderId is null)
         {
             _leaderlessSince ??= now;
@@ -395,6 +431,13 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
 
         _leaderlessSince = null;
+        if (log.IsLeader && log.State.Members.FirstOrDefault(m => _blocklist.IsBlocked(m.Id)) is { } blocked)
+        {
+            LogMemberLeft(_logger, NodeRecord.Short(blocked.Id), log.State.GroupId);
+            await log.RemoveMemberAsync(blocked.Id, cancellationToken);
+            return;
+        }
+
         if (!log.IsLeader || log.State.Members.Count >= Formation.MaxMembers || _forming is not null)
         {
             return;
@@ -449,6 +492,12 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             case GroupStep.Finalize:
                 await OnFinalizeAsync(link, message, groupId, cancellationToken);
                 break;
+            case GroupStep.Leave:
+                await OnLeaveAsync(link, groupId, cancellationToken);
+                break;
+            case GroupStep.Removed:
+                await OnRemovedAsync(link, groupId);
+                break;
             default:
                 break;
         }
@@ -468,9 +517,9 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         {
             reason = "already in group " + log.State.GroupId;
         }
-        else if (!Eligibility.SelfEligible(_links.CurrentRecord(), _options))
+        else if (!SelfEligible())
         {
-            reason = "this node is not eligible (tier or free resources)";
+            reason = _intake.Draining ? "this node is draining" : "this node is not eligible (tier or free resources)";
         }
         else if (judged is not { Eligible: true })
         {
@@ -544,6 +593,28 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         await StartLogAsync(self, known, coldStart: false, cancellationToken);
     }
 
+    /// <summary>The leader removes a member that asks to leave (draining), then tells it.</summary>
+    private async Task OnLeaveAsync(PeerLink link, string groupId, CancellationToken cancellationToken)
+    {
+        if (_log is not { IsLeader: true } log || log.State.GroupId != groupId || log.State.Find(link.PeerId) is null)
+        {
+            return;
+        }
+
+        await log.RemoveMemberAsync(link.PeerId, cancellationToken);
+        LogMemberLeft(_logger, NodeRecord.Short(link.PeerId), groupId);
+        await SendAsync(link.PeerId, GroupMessages.Removed(groupId, _replay, _identity), cancellationToken);
+    }
+
+    private async Task OnRemovedAsync(PeerLink link, string groupId)
+    {
+        if (_log is { } log && log.State.GroupId == groupId && log.LeaderId == link.PeerId)
+        {
+            LogLeft(_logger, groupId);
+            await LeaveAsync(log);
+        }
+    }
+
     /// <summary>This node's group log address: the host peers dial (P2P_HOST, or the first advertised address) and RAFT_PORT (0: a free port, kept once picked).</summary>
     private string RaftAddress()
     {
@@ -568,7 +639,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
-    /// <summary>Pings every linked peer every two seconds while this node is not in a group, so proximity is judged on five fresh round trips.</summary>
+    /// <summary>Pings every linked peer every two seconds, so proximity is judged on five fresh round trips rather than on the hello alone.</summary>
     private void PingCandidates(DateTimeOffset now, CancellationToken cancellationToken)
     {
         if (now < _nextPing)
