@@ -92,3 +92,19 @@ public interface IGroupLogFactory
 {
     IGroupLog Create(GroupLogStart start);
 }
+
+/// <summary>
+/// The port of this node's group log as the node record announces it: RAFT_PORT, or with RAFT_PORT=0 the free port
+/// picked once (and kept with a saved group). 0 until the aggregation service has chosen it.
+/// </summary>
+/// <remarks>Thread-safe.</remarks>
+public sealed class GroupLogPort
+{
+    private volatile int _port;
+
+    public int Port
+    {
+        get => _port;
+        set => _port = value;
+    }
+}

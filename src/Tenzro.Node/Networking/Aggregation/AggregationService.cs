@@ -32,6 +32,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private readonly IGroupLogFactory _factory;
     private readonly Core.Resources.IntakeState _intake;
     private readonly PeerBlocklist _blocklist;
+    private readonly GroupLogPort _port;
     private readonly GroupFiles _files;
     private readonly ReplayGuard _replay;
     private readonly TimeProvider _time;
@@ -58,6 +59,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         IGroupLogFactory factory,
         Core.Resources.IntakeState intake,
         PeerBlocklist blocklist,
+        GroupLogPort port,
         TimeProvider time,
         ILoggerFactory loggers)
     {
@@ -71,6 +73,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         _factory = factory;
         _intake = intake;
         _blocklist = blocklist;
+        _port = port;
         _time = time;
         _files = new GroupFiles(storage.DataDirectory);
         _replay = new ReplayGuard(time);
@@ -96,6 +99,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
 
         await ResumeAsync(stoppingToken);
+        RaftAddress();
         using var timer = new PeriodicTimer(Tick, _time);
         var reading = _inbox.Reader.WaitToReadAsync(stoppingToken).AsTask();
         var ticking = timer.WaitForNextTickAsync(stoppingToken).AsTask();
@@ -628,6 +632,8 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         {
             _raftPort = _network.RaftPort != 0 ? _network.RaftPort : FreePort(IPAddress.Parse(_network.P2pHost));
         }
+
+        _port.Port = _raftPort;
 
         return new IPEndPoint(host, _raftPort).ToString();
     }

@@ -10,6 +10,7 @@ internal static class AggregationServices
     public static IServiceCollection AddAggregation(this IServiceCollection services)
     {
         services.AddSingleton<GroupInbox>();
+        services.AddSingleton<GroupLogPort>();
         services.AddSingleton<IPeerMessageHandler, GroupMessageHandler>();
         services.AddSingleton<IGroupLogFactory>(sp => Node.Aggregation.GroupLogs.Factory(sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton<AggregationService>();

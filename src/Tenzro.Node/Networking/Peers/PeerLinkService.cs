@@ -41,6 +41,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     private readonly IResourceLedger _ledger;
     private readonly HardwareProfiler? _profiler;
     private readonly PeerBlocklist _blocklist;
+    private readonly Core.Aggregation.GroupLogPort? _raftPort;
     private readonly IReadOnlyList<string> _capabilities;
     private readonly Dictionary<string, IPeerMessageHandler> _handlers;
     private readonly TimeProvider _time;
@@ -68,8 +69,10 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         TimeProvider time,
         ILoggerFactory loggers,
         HardwareProfiler? profiler = null,
-        PeerBlocklist? blocklist = null)
+        PeerBlocklist? blocklist = null,
+        Core.Aggregation.GroupLogPort? raftPort = null)
     {
+        _raftPort = raftPort;
         _blocklist = blocklist ?? new PeerBlocklist(null);
         _network = network;
         _node = node;
@@ -135,7 +138,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             Region = _node.Region,
             Arch = RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
             Addresses = AdvertisedAddresses(),
-            RaftPort = _network.RaftPort,
+            RaftPort = _raftPort?.Port is > 0 and var picked ? picked : _network.RaftPort,
             Capabilities = _capabilities,
             Free = new FreeResources(Finite(free.Cpu), Finite(free.MemoryMB), Finite(free.StorageMB), (int)Math.Min(free.GpuCount, 1024), Finite(free.GpuMemoryMB)),
         };
