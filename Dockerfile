@@ -9,6 +9,7 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/Tenzro.Node.Core/Tenzro.Node.Core.csproj src/Tenzro.Node.Core/
 COPY src/Tenzro.Node.Runtimes/Tenzro.Node.Runtimes.csproj src/Tenzro.Node.Runtimes/
+COPY src/Tenzro.Node.Aggregation/Tenzro.Node.Aggregation.csproj src/Tenzro.Node.Aggregation/
 COPY src/Tenzro.Node/Tenzro.Node.csproj src/Tenzro.Node/
 RUN dotnet restore src/Tenzro.Node/Tenzro.Node.csproj
 COPY src/ src/

@@ -133,7 +133,10 @@ public sealed record NodeSettings
             },
             Aggregation = new AggregationOptions
             {
-                Threshold = r.Int("AGGREGATION_THRESHOLD", 1, 1000),
+                Enabled = r.Bool("AGGREGATION_ENABLED"),
+                Threshold = AggregationThreshold(r),
+                ElectionTimeout = r.Milliseconds("AGGREGATION_ELECTION_TIMEOUT", 50, 600_000),
+                Lease = r.Milliseconds("AGGREGATION_LEASE", 100, 86_400_000),
                 Timeout = r.Milliseconds("AGGREGATION_TIMEOUT", 100, 86_400_000),
                 MinTier = r.OneOf("MIN_AGGREGATION_TIER", Tiers),
             },
@@ -372,6 +375,18 @@ public sealed record NodeSettings
 
         r.Fail("ADVERTISE_ADDRESS", value, "empty, or a host name or IP address (no scheme, no port)");
         return null;
+    }
+
+    /// <summary>AGGREGATION_THRESHOLD counts this node; below 3 a group could not survive the loss of one voter.</summary>
+    private static int AggregationThreshold(SettingsReader r)
+    {
+        var threshold = r.Int("AGGREGATION_THRESHOLD", 1, 1000);
+        if (threshold is > 0 and < 3)
+        {
+            r.Fail("AGGREGATION_THRESHOLD", r.Raw("AGGREGATION_THRESHOLD"), "at least 3 (this node included): a Raft group needs 3 voters to survive the loss of one");
+        }
+
+        return threshold;
     }
 
     private static string RequireNonEmpty(SettingsReader r, string key)

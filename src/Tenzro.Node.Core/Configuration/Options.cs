@@ -132,7 +132,18 @@ public sealed record DnsEndPointText(string Host, int Port)
 
 public sealed record AggregationOptions
 {
+    /// <summary>AGGREGATION_ENABLED: forms groups only with eligible peers; false keeps the node out of groups.</summary>
+    public bool Enabled { get; init; } = true;
+
+    /// <summary>AGGREGATION_THRESHOLD: eligible linked nodes, this one included, that form a group (at least 3).</summary>
     public int Threshold { get; init; } = 3;
+
+    /// <summary>AGGREGATION_ELECTION_TIMEOUT: the lower Raft election timeout; the upper one is twice it.</summary>
+    public TimeSpan ElectionTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>AGGREGATION_LEASE: how long a leader's assignment of work holds.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(10);
+
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     public string MinTier { get; init; } = "aggregator";
 }

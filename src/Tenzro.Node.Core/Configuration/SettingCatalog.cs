@@ -69,8 +69,11 @@ public static class SettingCatalog
         new("BANDWIDTH_TEST_INTERVAL", "21600000", "Network", "Interval between bandwidth measurements, in ms (at least 300000); 0: measure once at start-up and on request only."),
         new("BANDWIDTH_PROBE_ENABLED", "true", "Network", "Serve /api/network/bandwidth for other nodes to measure their bandwidth against (2 at a time, 1 and 24 an hour per remote address, 15 s each)."),
 
-        new("AGGREGATION_THRESHOLD", "3", "Aggregation", "Number of eligible peers needed to form an aggregation group."),
-        new("AGGREGATION_TIMEOUT", "60000", "Aggregation", "Time allowed for group formation, in ms."),
+        new("AGGREGATION_ENABLED", "true", "Aggregation", "Forms aggregation groups with eligible linked peers; false keeps the node out of every group."),
+        new("AGGREGATION_THRESHOLD", "3", "Aggregation", "Eligible linked nodes, this one included, needed to form an aggregation group; at least 3 (a Raft group needs 3 voters to survive the loss of one)."),
+        new("AGGREGATION_TIMEOUT", "60000", "Aggregation", "Time allowed for group formation, in ms; a group without a majority for this long dissolves."),
+        new("AGGREGATION_ELECTION_TIMEOUT", "1000", "Aggregation", "Raft election timeout of the group log, in ms; each timeout is drawn between it and twice it."),
+        new("AGGREGATION_LEASE", "10000", "Aggregation", "Lease of work assigned by a group's leader, in ms (kept in the group log with each assignment)."),
         new("MIN_AGGREGATION_TIER", "aggregator", "Aggregation", "Lowest tier a peer needs to join an aggregation group."),
 
         new("MIN_CPU_CORES", "2", "Hardware", "Minimum usable CPU cores; below it the node does not start (exit 78)."),

@@ -18,6 +18,9 @@ public interface IPeerLinks
     /// <summary>MAX_PEER_LINKS.</summary>
     int MaxLinks { get; }
 
+    /// <summary>Closes the link to <paramref name="peerId"/> with <paramref name="reason"/>; false when none was open.</summary>
+    Task<bool> CloseAsync(string peerId, string reason);
+
     /// <summary>Closes every link and dials the static entries again at once; returns how many links were closed.</summary>
     Task<int> RedialAsync();
 }

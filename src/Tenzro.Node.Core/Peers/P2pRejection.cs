@@ -20,6 +20,7 @@ public static class P2pRejection
     public const string Limit = "limit";
     public const string Duplicate = "duplicate";
     public const string Unexpected = "unexpected";
+    public const string Blocked = "blocked";
 }
 
 /// <summary>A refusal: the metric reason and a sentence for the log and <c>lastError</c>.</summary>

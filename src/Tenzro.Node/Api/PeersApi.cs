@@ -34,6 +34,27 @@ internal static class PeersApi
             var closed = await links.RedialAsync();
             return TypedResults.Json(new JsonObject { ["redial"] = true, ["closed"] = closed }, statusCode: 202);
         }).RequireAuthorization(NodePolicies.Admin).WithName("RedialPeers").WithSummary("Close every peer link and dial the tenzro:// bootstrap entries again at once (admin).");
+        group.MapPost("/{id}/block", async (string id, PeerBlocklist blocklist, IPeerLinks links) =>
+        {
+            if (!PeerBlocklist.IsNodeId(id))
+            {
+                return (IResult)HttpSetup.Problem(400, "Not a node id", "The id must be a node id: 64 lowercase hex digits, as /api/peers lists them.");
+            }
+
+            var added = blocklist.Block(id);
+            var closed = await links.CloseAsync(id, "blocked by this node's operator");
+            return TypedResults.Json(new JsonObject { ["id"] = id, ["blocked"] = true, ["new"] = added, ["linkClosed"] = closed });
+        }).RequireAuthorization(NodePolicies.Admin).WithName("BlockPeer").WithSummary("Keep a peer out: close its link, refuse its links and keep it out of groups, across restarts (admin).");
+
+        group.MapDelete("/{id}/block", (string id, PeerBlocklist blocklist) =>
+        {
+            if (!PeerBlocklist.IsNodeId(id))
+            {
+                return (IResult)HttpSetup.Problem(400, "Not a node id", "The id must be a node id: 64 lowercase hex digits, as /api/peers lists them.");
+            }
+
+            return TypedResults.Json(new JsonObject { ["id"] = id, ["blocked"] = false, ["wasBlocked"] = blocklist.Unblock(id) });
+        }).RequireAuthorization(NodePolicies.Admin).WithName("UnblockPeer").WithSummary("Lift the block of a peer (admin).");
         return app;
     }
 

@@ -79,6 +79,7 @@ internal static class CliApp
         root.Subcommands.Add(NetworkCommands.Bandwidth());
         root.Subcommands.Add(KeyCommands.Create());
         root.Subcommands.Add(PeerCommands.Peers());
+        root.Subcommands.Add(GroupCommand.Group());
         root.Subcommands.Add(DevNetworkCommands.DevRegional());
         root.Subcommands.Add(DevNetworkCommands.DevNetwork());
         return root;

@@ -54,6 +54,39 @@ internal static class PeerCommands
 
             return CliApp.Ok;
         });
+        command.Subcommands.Add(Block(block: true));
+        command.Subcommands.Add(Block(block: false));
+        return command;
+    }
+
+    /// <summary><c>peers block ID</c> and <c>peers unblock ID</c> (admin): keep a peer out of links and groups, or let it back.</summary>
+    private static Command Block(bool block)
+    {
+        var url = ClientCommands.UrlOption();
+        var id = new Argument<string>("id") { Description = "The peer's node id (64 hex), as tenzro-node peers --json lists it." };
+        var command = new Command(block ? "block" : "unblock", block
+            ? "Keep a peer out: close its link, refuse its links and keep it out of aggregation groups, across restarts."
+            : "Lift the block of a peer.") { url, id };
+        command.SetAction(async (parse, ct) =>
+        {
+            var peer = parse.GetValue(id)!;
+            var (code, body, error) = await ClientCommands.SendAsync(parse.GetValue(url), block ? HttpMethod.Post : HttpMethod.Delete, $"/api/peers/{Uri.EscapeDataString(peer)}/block", TimeSpan.FromSeconds(10), ct);
+            if (body is null && code == 0)
+            {
+                return ClientCommands.Unreachable(error);
+            }
+
+            if (code != 200)
+            {
+                await Console.Error.WriteLineAsync($"The node answered {code}: {body?["detail"]}");
+                return CliApp.CheckFailed;
+            }
+
+            Console.WriteLine(block
+                ? $"blocked {peer}{(body?["linkClosed"]?.GetValue<bool>() == true ? "; its link was closed" : string.Empty)}"
+                : $"unblocked {peer}");
+            return CliApp.Ok;
+        });
         return command;
     }
 }

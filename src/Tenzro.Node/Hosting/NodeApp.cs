@@ -4,6 +4,7 @@ using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.Networking.Regional;
 using Tenzro.Node.Networking.Lan;
+using Tenzro.Node.Networking.Aggregation;
 using Tenzro.Node.Networking.Peers;
 using Tenzro.Node.Runtimes.Training;
 using Tenzro.Node.Security;
@@ -60,6 +61,7 @@ internal static class NodeApp
         builder.Services.AddRegionalLink();
         builder.Services.AddPeerLinks();
         builder.Services.AddLanDiscovery();
+        builder.Services.AddAggregation();
         builder.Services.AddHostedService<ParentProcessWatch>();
 
         configure?.Invoke(builder);
@@ -79,6 +81,7 @@ internal static class NodeApp
         app.MapHardwareApi();
         app.MapNetworkApi();
         app.MapPeersApi();
+        app.MapAggregationApi();
         app.MapBandwidthApi();
         app.MapKeysApi();
         return app;

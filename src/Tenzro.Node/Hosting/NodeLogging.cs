@@ -40,6 +40,8 @@ internal static class NodeLogging
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("Microsoft.Hosting.Lifetime", level > LogEventLevel.Information ? level : LogEventLevel.Information)
             .MinimumLevel.Override("System", LogEventLevel.Warning)
+            // The group log's engine warns with a stack trace for every member it cannot reach (normal while one is down); the aggregation service logs what matters.
+            .MinimumLevel.Override("DotNext", LogEventLevel.Error)
             .Enrich.FromLogContext();
 
         if (options.Format == "json")

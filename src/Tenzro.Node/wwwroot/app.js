@@ -103,6 +103,16 @@ async function refreshStatus() {
       ` <span class="muted">${esc(p.foundBy.join(", "))} · ${esc(p.tier ?? "")} ${esc(p.region ?? "")}${p.rttMs != null ? " · " + esc(p.rttMs) + " ms" : ""}` +
       `${p.lastError ? " · " + esc(p.lastError) : ""}</span></li>`).join("") : '<li class="muted">none known</li>';
   } catch { /* the peer list is optional: the panel keeps its last content */ }
+  try {
+    const g = await get("/api/aggregation");
+    const p = g.pooled ?? {};
+    $("group-note").textContent = !g.enabled ? "off" : g.state === "none" ? "" :
+      `${g.state} · ${g.members.length} members · pooled ${p.cpuCores} cores, ${p.memoryMB} MB`;
+    $("group").innerHTML = g.members?.length ? g.members.map((m) =>
+      `<li title="${esc(m.id)}"><span class="pill ${m.alive ? "ok" : "bad"}">${m.alive ? "alive" : "down"}</span> ${esc(m.id.slice(0, 16))}` +
+      ` <span class="muted">${esc(m.role)}${m.free ? " · " + esc(m.free.cpuCores) + " cores free" : ""}</span></li>`).join("") :
+      `<li class="muted">${g.state === "forming" ? "forming a group" : "not in a group"}</li>`;
+  } catch { /* the group panel is optional: it keeps its last content */ }
   const health = await get("/health");
   const h = $("health");
   h.textContent = "health: " + health.status;

@@ -20,7 +20,7 @@ public sealed class HostileInputTests(HostileInputTests.NodeFixture fixture) : I
     private static readonly string[] ByteEndpoints = ["PUT /api/models/", "POST /api/network/bandwidth/"];
 
     /// <summary>Endpoints that take no body: whatever is sent is ignored. The benchmark run is left out (3 s of work per call).</summary>
-    private static readonly string[] BodylessEndpoints = ["POST /api/node/drain", "POST /api/node/resume", "POST /api/resources/clear", "POST /api/network/reset", "POST /api/network/bandwidth/measure", "POST /api/session", "POST /api/peers/redial", "POST /api/keys/{id}/rotate"];
+    private static readonly string[] BodylessEndpoints = ["POST /api/node/drain", "POST /api/node/resume", "POST /api/resources/clear", "POST /api/network/reset", "POST /api/network/bandwidth/measure", "POST /api/session", "POST /api/peers/redial", "POST /api/peers/{id}/block", "POST /api/keys/{id}/rotate"];
 
     /// <summary>Well-formed JSON with a task field of the wrong type: another endpoint refuses it for its own fields, in its own words.</summary>
     private static readonly string[] TaskFieldBodies = ["wrong type of type", "wrong type of timeout", "wrong type of requirements"];

@@ -40,6 +40,8 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     private readonly NodeRecordSigner _signer;
     private readonly IResourceLedger _ledger;
     private readonly HardwareProfiler? _profiler;
+    private readonly PeerBlocklist _blocklist;
+    private readonly Core.Aggregation.GroupLogPort? _raftPort;
     private readonly IReadOnlyList<string> _capabilities;
     private readonly Dictionary<string, IPeerMessageHandler> _handlers;
     private readonly TimeProvider _time;
@@ -67,8 +69,12 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         IEnumerable<IPeerMessageHandler> handlers,
         TimeProvider time,
         ILoggerFactory loggers,
-        HardwareProfiler? profiler = null)
+        HardwareProfiler? profiler = null,
+        PeerBlocklist? blocklist = null,
+        Core.Aggregation.GroupLogPort? raftPort = null)
     {
+        _raftPort = raftPort;
+        _blocklist = blocklist ?? new PeerBlocklist(null);
         _network = network;
         _node = node;
         _identity = identity;
@@ -133,7 +139,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             Region = _node.Region,
             Arch = RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
             Addresses = AdvertisedAddresses(),
-            RaftPort = _network.RaftPort,
+            RaftPort = _raftPort?.Port is > 0 and var picked ? picked : _network.RaftPort,
             Capabilities = _capabilities,
             Free = new FreeResources(Finite(free.Cpu), Finite(free.MemoryMB), Finite(free.StorageMB), (int)Math.Min(free.GpuCount, 1024), Finite(free.GpuMemoryMB)),
         };
@@ -215,6 +221,17 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         {
             await link.CloseAsync("the node is stopping", System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable);
         }
+    }
+
+    public async Task<bool> CloseAsync(string peerId, string reason)
+    {
+        if (Current(peerId) is not { } link)
+        {
+            return false;
+        }
+
+        await link.CloseAsync(reason, System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation);
+        return true;
     }
 
     /// <summary>Closes every link; the bootstrap entries are dialled again at once (<c>reset-connections --peers</c>).</summary>
@@ -559,6 +576,13 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         try
         {
             var record = await link.HandshakeAsync(PeerLink.Hello(CurrentRecord(), _replay, _identity), _replay, cancellationToken);
+            if (_blocklist.IsBlocked(record.Id))
+            {
+                _metrics.Rejected(P2pRejection.Blocked);
+                await link.CloseAsync("blocked by this node's operator", System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation);
+                throw new PeerLinkException($"{NodeRecord.Short(record.Id)} is blocked by this node's operator (DELETE /api/peers/{{id}}/block lifts it)", P2pRejection.Blocked);
+            }
+
             var duplicate = Register(link);
             _table.Update(record.Id, e => e with
             {

@@ -10,6 +10,7 @@ internal static class PeerServices
     public static IServiceCollection AddPeerLinks(this IServiceCollection services)
     {
         services.AddSingleton<PeerTable>();
+        services.AddSingleton(sp => new PeerBlocklist(sp.GetRequiredService<Core.Configuration.StorageOptions>().DataDirectory));
         services.AddSingleton<PeerLinkTimings>();
         services.AddSingleton<PeerMetrics>();
         services.AddSingleton(sp => new PeerTransport(sp.GetRequiredService<Core.Identity.NodeIdentity>(), sp.GetRequiredService<TimeProvider>()));

@@ -58,6 +58,9 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
     /// <summary>Builds the certificate and its context now, so that the first link (often right after start, when LAN discovery finds peers) does not wait for them.</summary>
     public void Prepare() => _ = _context.Value;
 
+    /// <summary>The identity-bound certificate this node presents (the group log presents it too).</summary>
+    public X509Certificate2 Certificate => (X509Certificate2)_context.Value.TargetCertificate;
+
     /// <summary>Opens TCP to <paramref name="address"/>.</summary>
     public static async Task<Socket> ConnectTcpAsync(PeerAddress address, CancellationToken cancellationToken)
     {

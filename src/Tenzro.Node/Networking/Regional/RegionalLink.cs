@@ -50,6 +50,7 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
     private readonly ResourceSampler _sampler;
     private readonly Core.Hardware.HardwareProfiler? _profiler;
     private readonly Core.Peers.PeerTable? _peerTable;
+    private readonly Core.Aggregation.IAggregationGroup? _aggregation;
     private readonly RegionalLinkTimings _timings;
     private readonly TimeProvider _time;
     private readonly ILogger<RegionalLink> _logger;
@@ -98,9 +99,11 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
         ILoggerFactory loggers,
         Core.Hardware.HardwareProfiler? profiler = null,
         Hosting.SecurityEvents? securityEvents = null,
-        Core.Peers.PeerTable? peerTable = null)
+        Core.Peers.PeerTable? peerTable = null,
+        Core.Aggregation.IAggregationGroup? aggregation = null)
     {
         _peerTable = peerTable;
+        _aggregation = aggregation;
         _profiler = profiler;
         _securityEvents = securityEvents;
         _pinnedKey = network.RegionalNodeKey;
@@ -444,7 +447,7 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
     {
         var usage = _sampler.Current;
         const double bytesPerGigabyte = 1024d * 1024 * 1024;
-        return RegionalMessages.NodeStatus(_identity.PeerId, new NodeStatusFigures
+        var message = RegionalMessages.NodeStatus(_identity.PeerId, new NodeStatusFigures
         {
             NodeType = _node.NodeType,
             NodeTier = _node.NodeTier,
@@ -461,6 +464,14 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
             CompletedTasks = _engine.Counts().Completed,
             Now = _time.GetUtcNow(),
         });
+
+        // CONTRACTS "API additions": a group's leader reports the group beside its own resources.
+        if (_aggregation?.LeaderStatus() is { } group)
+        {
+            message["status"]!["aggregation"] = group;
+        }
+
+        return message;
     }
 
     private void NoteSent(string type, string? taskId, long? sequence, JsonObject message)

@@ -1,0 +1,259 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Cluster.Consensus.Raft.Membership;
+using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
+using DotNext.Net.Security;
+using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Aggregation;
+
+namespace Tenzro.Node.Aggregation;
+
+/// <summary>
+/// The group log on DotNext.Net.Cluster's Raft over TCP with TLS 1.3. Both sides of every connection present the
+/// peer links' identity-bound certificate and accept only a certificate proving an admitted member: DotNext knows
+/// members by address alone and does not check that a sender is a member, so admission is this class's job.
+/// The write-ahead log, the snapshot of <see cref="GroupState"/> and the Raft membership live under
+/// <see cref="GroupLogStart.Directory"/>, so a restarted member rejoins from its saved state.
+/// </summary>
+/// <remarks>Thread-safe. Membership changes are serialised (DotNext allows one at a time).</remarks>
+internal sealed partial class RaftGroupLog : IGroupLog
+{
+    private readonly GroupLogStart _start;
+    private readonly ILogger _logger;
+    private readonly ILoggerFactory _loggers;
+    private readonly ConcurrentDictionary<string, byte> _admitted = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _changes = new(1, 1);
+    private GroupStateMachine? _machine;
+    private WriteAheadLog? _wal;
+    private RaftCluster? _cluster;
+
+    public RaftGroupLog(GroupLogStart start, ILoggerFactory loggers)
+    {
+        _start = start;
+        _loggers = loggers;
+        _logger = loggers.CreateLogger<RaftGroupLog>();
+        foreach (var member in start.Known.Members.Append(start.Self))
+        {
+            _admitted[member.Id] = 0;
+        }
+    }
+
+    public int Port => _start.Self.EndPoint.Port;
+
+    public bool IsLeader => _cluster?.Leader is { IsRemote: false };
+
+    public string? LeaderId
+    {
+        get
+        {
+            if (_cluster?.Leader is not { } leader)
+            {
+                return null;
+            }
+
+            if (!leader.IsRemote)
+            {
+                return _start.Self.Id;
+            }
+
+            return KnownMembers().FirstOrDefault(m => m.EndPoint.Equals(leader.EndPoint))?.Id;
+        }
+    }
+
+    public GroupState State
+    {
+        get
+        {
+            var state = _machine?.State;
+            return state is null || state.GroupId.Length == 0 ? _start.Known : state;
+        }
+    }
+
+    public bool Admits(string id) => _admitted.ContainsKey(id);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var root = Directory.CreateDirectory(_start.Directory);
+        var snapshots = root.CreateSubdirectory("snapshots");
+        _machine = new GroupStateMachine(snapshots, Applied);
+        await _machine.RestoreAsync(cancellationToken);
+        _wal = new WriteAheadLog(new WriteAheadLog.Options { Location = Path.Combine(root.FullName, "wal") }, _machine);
+        var timeout = (int)_start.ElectionTimeout.TotalMilliseconds;
+        var configuration = new RaftCluster.TcpConfiguration(new IPEndPoint(IPAddress.Parse(_start.ListenHost), _start.Self.EndPoint.Port))
+        {
+            PublicEndPoint = _start.Self.EndPoint,
+            ColdStart = _start.ColdStart,
+            LowerElectionTimeout = timeout,
+            UpperElectionTimeout = timeout * 2,
+            RequestTimeout = TimeSpan.FromMilliseconds(timeout),
+            ConnectTimeout = TimeSpan.FromMilliseconds(Math.Max(100, timeout / 2)),
+            ConfigurationStorage = new EndPointStorage(Path.Combine(root.FullName, "membership")),
+            SslOptions = Tls(),
+            LoggerFactory = _loggers,
+        };
+        _cluster = new RaftCluster(configuration) { AuditTrail = _wal };
+        _cluster.LeaderChanged += (_, leader) => LogLeader(_logger, leader?.EndPoint?.ToString() ?? "none");
+        await _cluster.StartAsync(cancellationToken);
+        LogStarted(_logger, _start.Self.Raft, _start.ColdStart);
+    }
+
+    public async Task PublishAsync(GroupState state, CancellationToken cancellationToken)
+    {
+        var cluster = _cluster ?? throw new InvalidOperationException("the group log is not running");
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            foreach (var member in state.Members)
+            {
+                _admitted[member.Id] = 0;
+            }
+
+            await cluster.ReplicateAsync(GroupStateMachine.Encode(state), null, cancellationToken);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task AddMemberAsync(GroupMember member, CancellationToken cancellationToken)
+    {
+        var cluster = _cluster ?? throw new InvalidOperationException("the group log is not running");
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            _admitted[member.Id] = 0;
+            if (!cluster.Members.Any(m => m.EndPoint.Equals(member.EndPoint)))
+            {
+                if (!await cluster.AddMemberAsync(member.EndPoint, cancellationToken))
+                {
+                    throw new InvalidOperationException($"the group log did not take {member.Raft} as a member");
+                }
+            }
+
+            var next = Replicated().With(member);
+            await cluster.ReplicateAsync(GroupStateMachine.Encode(next), null, cancellationToken);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task RemoveMemberAsync(string id, CancellationToken cancellationToken)
+    {
+        var cluster = _cluster ?? throw new InvalidOperationException("the group log is not running");
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            if (State.Find(id) is { } member)
+            {
+                await cluster.RemoveMemberAsync(member.EndPoint, cancellationToken);
+                await cluster.ReplicateAsync(GroupStateMachine.Encode(Replicated().Without(id)), null, cancellationToken);
+            }
+
+            _admitted.TryRemove(id, out _);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
+
+    public async Task<bool> ResignAsync(CancellationToken cancellationToken) =>
+        _cluster is { } cluster && IsLeader && await ((DotNext.Net.Cluster.ICluster)cluster).ResignAsync(cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_cluster is { } cluster)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await cluster.StopAsync(timeout.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+            {
+                LogStopFailed(_logger, e.Message);
+            }
+
+            await cluster.DisposeAsync();
+        }
+
+        if (_wal is not null)
+        {
+            await _wal.DisposeAsync();
+        }
+
+        if (_machine is not null)
+        {
+            await _machine.DisposeAsync();
+        }
+
+        _changes.Dispose();
+    }
+
+    /// <summary>The replicated state; before the first entry, the group of this node alone (the founder after its cold start).</summary>
+    private GroupState Replicated() =>
+        _machine?.State is { GroupId.Length: > 0 } state ? state : new GroupState(_start.Known.GroupId, [_start.Self]);
+
+    private IEnumerable<GroupMember> KnownMembers() => State.Members.Concat(_start.Known.Members);
+
+    private void Applied(GroupState state)
+    {
+        foreach (var member in state.Members)
+        {
+            _admitted[member.Id] = 0;
+        }
+    }
+
+    private SslOptions Tls()
+    {
+        var context = SslStreamCertificateContext.Create(_start.Certificate, null, offline: true);
+        var options = new SslOptions();
+        options.ServerOptions.ServerCertificateContext = context;
+        options.ServerOptions.ClientCertificateRequired = true;
+        options.ServerOptions.EnabledSslProtocols = SslProtocols.Tls13;
+        options.ServerOptions.RemoteCertificateValidationCallback = Pinned;
+        options.ClientOptions.ClientCertificateContext = context;
+        options.ClientOptions.EnabledSslProtocols = SslProtocols.Tls13;
+        options.ClientOptions.TargetHost = "tenzro-group";
+        options.ClientOptions.RemoteCertificateValidationCallback = Pinned;
+        return options;
+    }
+
+    /// <summary>Accepts a TLS peer only when its certificate proves the identity of an admitted member.</summary>
+    private bool Pinned(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        var id = _start.ProvenId(certificate);
+        if (id is not null && Admits(id))
+        {
+            return true;
+        }
+
+        LogRefused(_logger, id is null ? "no identity-bound certificate" : id[..Math.Min(16, id.Length)]);
+        return false;
+    }
+
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "Group log started on {Endpoint} (cold start: {ColdStart})")]
+    private static partial void LogStarted(ILogger logger, string endpoint, bool coldStart);
+
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Group leader is now {Leader}")]
+    private static partial void LogLeader(ILogger logger, string leader);
+
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Group log connection refused: {Who} is not an admitted member")]
+    private static partial void LogRefused(ILogger logger, string who);
+
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Warning, Message = "Group log did not stop cleanly: {Reason}")]
+    private static partial void LogStopFailed(ILogger logger, string reason);
+}
+
+/// <summary>Makes <see cref="RaftGroupLog"/>s.</summary>
+internal sealed class RaftGroupLogFactory(ILoggerFactory loggers) : IGroupLogFactory
+{
+    public IGroupLog Create(GroupLogStart start) => new RaftGroupLog(start, loggers);
+}

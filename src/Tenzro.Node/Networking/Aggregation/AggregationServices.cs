@@ -1,0 +1,21 @@
+using Tenzro.Node.Core.Aggregation;
+using Tenzro.Node.Networking.Peers;
+
+namespace Tenzro.Node.Networking.Aggregation;
+
+/// <summary>DI registration of aggregation groups.</summary>
+internal static class AggregationServices
+{
+    /// <summary>The group message handler and inbox, the group log factory (Raft) and the aggregation service.</summary>
+    public static IServiceCollection AddAggregation(this IServiceCollection services)
+    {
+        services.AddSingleton<GroupInbox>();
+        services.AddSingleton<GroupLogPort>();
+        services.AddSingleton<IPeerMessageHandler, GroupMessageHandler>();
+        services.AddSingleton<IGroupLogFactory>(sp => Node.Aggregation.GroupLogs.Factory(sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton<AggregationService>();
+        services.AddHostedService(sp => sp.GetRequiredService<AggregationService>());
+        services.AddSingleton<IAggregationGroup>(sp => sp.GetRequiredService<AggregationService>());
+        return services;
+    }
+}

@@ -1,0 +1,116 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
+using DotNext.Net.Cluster.Consensus.Raft;
+using DotNext.Net.Security;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tenzro.Node.Aggregation;
+using Tenzro.Node.Core.Aggregation;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Networking.Peers;
+using Tenzro.Node.Tests.Support;
+
+namespace Tenzro.Node.Tests.Aggregation;
+
+/// <summary>The Raft group log between two members in one process, and a raw DotNext node that was never admitted.</summary>
+[Trait("Suite", "peers")]
+public sealed class GroupLogAdmissionTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("tenzro-group-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public async Task AdmittedMemberJoins_StrangerWithABoundCertificateCannotAppend()
+    {
+        using var aId = NodeIdentity.CreateEphemeral();
+        using var bId = NodeIdentity.CreateEphemeral();
+        using var strangerId = NodeIdentity.CreateEphemeral();
+        var a = new GroupMember(aId.NodeId, $"127.0.0.1:{FreePort()}");
+        var b = new GroupMember(bId.NodeId, $"127.0.0.1:{FreePort()}");
+        var group = new GroupState("g1", [a, b]);
+        await using var leader = Log(aId, a, group, coldStart: true);
+        await using var follower = Log(bId, b, group, coldStart: false);
+        using var timeout = new CancellationTokenSource(Timeouts.Long);
+
+        await leader.StartAsync(timeout.Token);
+        await follower.StartAsync(timeout.Token);
+        await WaitUntilAsync(() => leader.IsLeader, "the cold-started member did not lead");
+        await leader.PublishAsync(group, timeout.Token);
+        await leader.AddMemberAsync(b, timeout.Token);
+        await WaitUntilAsync(() => follower.LeaderId == aId.NodeId && follower.State.Members.Count == 2, "the admitted member did not follow the leader");
+
+        using var strangerCertificate = PeerCertificate.Create(strangerId, DateTimeOffset.UtcNow);
+        var strangerEndPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
+        var tls = new SslOptions();
+        tls.ServerOptions.ServerCertificate = strangerCertificate;
+        tls.ServerOptions.RemoteCertificateValidationCallback = (_, c, _, _) => PeerCertificate.ProvenKey(c, DateTimeOffset.UtcNow, out _) is not null;
+        tls.ClientOptions.ClientCertificates = [strangerCertificate];
+        tls.ClientOptions.TargetHost = "tenzro-group";
+        tls.ClientOptions.RemoteCertificateValidationCallback = (_, c, _, _) => PeerCertificate.ProvenKey(c, DateTimeOffset.UtcNow, out _) is not null;
+        var strangerDirectory = Directory.CreateDirectory(Path.Combine(_directory, "stranger"));
+        await using var strangerLog = new DotNext.Net.Cluster.Consensus.Raft.StateMachine.WriteAheadLog(
+            new() { Location = Path.Combine(strangerDirectory.FullName, "wal") },
+            new GroupStateMachine(strangerDirectory.CreateSubdirectory("snapshots"), _ => { }));
+        using var stranger = new RaftCluster(new RaftCluster.TcpConfiguration(strangerEndPoint)
+        {
+            ConfigurationStorage = new EndPointStorage(Path.Combine(strangerDirectory.FullName, "membership")),
+            ColdStart = true,
+            LowerElectionTimeout = 150,
+            UpperElectionTimeout = 300,
+            SslOptions = tls,
+            ConnectTimeout = TimeSpan.FromSeconds(1),
+            RequestTimeout = TimeSpan.FromSeconds(1),
+        })
+        { AuditTrail = strangerLog };
+        await stranger.StartAsync(timeout.Token);
+        await WaitUntilAsync(() => stranger.Leader is { IsRemote: false }, "the stranger did not lead its own one-node cluster");
+
+        using var attempt = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        var added = false;
+        try
+        {
+            added = await stranger.AddMemberAsync(b.EndPoint, attempt.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or System.Security.Authentication.AuthenticationException or SocketException)
+        {
+            // Refused at the TLS handshake: the follower's certificate check names no admitted member.
+        }
+
+        Assert.False(added);
+        Assert.False(follower.Admits(strangerId.NodeId));
+        Assert.Equal(aId.NodeId, follower.LeaderId);
+        Assert.Equal(new[] { aId.NodeId, bId.NodeId }.Order(StringComparer.Ordinal), follower.State.Members.Select(m => m.Id).Order(StringComparer.Ordinal));
+        await stranger.StopAsync(CancellationToken.None);
+    }
+
+    private IGroupLog Log(NodeIdentity identity, GroupMember self, GroupState known, bool coldStart) =>
+        GroupLogs.Factory(NullLoggerFactory.Instance).Create(new GroupLogStart
+        {
+            Directory = Path.Combine(_directory, identity.NodeId[..8]),
+            Self = self,
+            ListenHost = "127.0.0.1",
+            Known = known,
+            ColdStart = coldStart,
+            ElectionTimeout = TimeSpan.FromSeconds(1),
+            Certificate = PeerCertificate.Create(identity, DateTimeOffset.UtcNow),
+            ProvenId = c => PeerCertificate.ProvenKey(c, DateTimeOffset.UtcNow, out _) is { } key ? DomainSignature.NodeIdOf(key) : null,
+        });
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Timeouts.Long;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, what);
+            await Task.Delay(50);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)socket.LocalEndPoint!).Port;
+    }
+}
