@@ -121,7 +121,7 @@ class Load:
                 code, answer = self.node.request("POST", "/api/tasks/execute", json.dumps(body))
                 if code in (200, 202):
                     with self.lock:
-                        self.accepted.append(task_id)
+                        self.accepted.append((task_id, time.time()))
                     if rng.random() < 0.02:
                         if self.node.request("DELETE", f"/api/tasks/{task_id}")[0] == 202:
                             with self.lock:
@@ -223,10 +223,13 @@ def main():
                 break
             time.sleep(1)
         samples.append(last)
-        stuck = []
-        for task_id in load.accepted:
+        # Every accepted task is final, or gone because its tombstone outlived two retention periods (404 is then right).
+        stuck, purged = [], 0
+        for task_id, accepted_at in load.accepted:
             code, status = node.request("GET", f"/api/tasks/{task_id}")
-            if code != 200 or status.get("state") not in ("completed", "failed", "cancelled", "timed_out"):
+            if code == 404 and accepted_at < time.time() - 2 * RETENTION:
+                purged += 1
+            elif code != 200 or status.get("state") not in ("completed", "failed", "cancelled", "timed_out"):
                 stuck.append(f"{task_id}: {code} {(status or {}).get('state')}")
         # The store reaches its steady size once tombstones begin to go: two retention periods (RETENTION) after the
         # first tasks ended. The warm-up is that, or the first fifth of the run if that is longer (short runs: a fifth).
@@ -240,7 +243,7 @@ def main():
             print(f"{key}: first {warm[0][key]}, last {warm[-1][key]}, min {min(values)}, max {max(values)}, "
                   f"slope after warm-up {slope_per_hour([(s['seconds'], s[key]) for s in warm]):+.2f}/hour")
         print(f"after the load: queued {last['queued']}, running {last['running']}, reservations left {last['reservations']}, "
-              f"tasks not final {len(stuck)}")
+              f"tasks forgotten after two retention periods {purged}, tasks not final or lost {len(stuck)}")
         for line in (load.errors[:5] + stuck[:5]):
             print("  " + line)
         ok = last["reservations"] == 0 and not stuck and last["queued"] == 0 and last["running"] == 0 and not load.errors
