@@ -2,51 +2,51 @@ namespace Tenzro.Node.Networking.Aggregation;
 
 internal sealed partial class AggregationService
 {
-    [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "Proposing group {GroupId} to {Invited} eligible peers")]
+    [LoggerMessage(EventId = 5601, Level = LogLevel.Information, Message = "Proposing group {GroupId} to {Invited} eligible peers")]
     private static partial void LogProposing(ILogger logger, string groupId, int invited);
 
-    [LoggerMessage(EventId = 5102, Level = LogLevel.Information, Message = "Accepting group {GroupId} founded by {Founder}")]
+    [LoggerMessage(EventId = 5602, Level = LogLevel.Information, Message = "Accepting group {GroupId} founded by {Founder}")]
     private static partial void LogAccepting(ILogger logger, string groupId, string founder);
 
-    [LoggerMessage(EventId = 5103, Level = LogLevel.Information, Message = "Peer {Peer} declined group {GroupId}: {Reason}")]
+    [LoggerMessage(EventId = 5603, Level = LogLevel.Information, Message = "Peer {Peer} declined group {GroupId}: {Reason}")]
     private static partial void LogDeclined(ILogger logger, string peer, string groupId, string reason);
 
-    [LoggerMessage(EventId = 5104, Level = LogLevel.Information, Message = "Joined group {GroupId}; its log is at {Raft} (cold start: {ColdStart})")]
+    [LoggerMessage(EventId = 5604, Level = LogLevel.Information, Message = "Joined group {GroupId}; its log is at {Raft} (cold start: {ColdStart})")]
     private static partial void LogJoined(ILogger logger, string groupId, string raft, bool coldStart);
 
-    [LoggerMessage(EventId = 5105, Level = LogLevel.Information, Message = "Group {GroupId} not formed: {Accepted} of {Threshold} nodes accepted")]
+    [LoggerMessage(EventId = 5605, Level = LogLevel.Information, Message = "Group {GroupId} not formed: {Accepted} of {Threshold} nodes accepted")]
     private static partial void LogTooFewAccepted(ILogger logger, string groupId, int accepted, int threshold);
 
-    [LoggerMessage(EventId = 5106, Level = LogLevel.Information, Message = "Formation of group {GroupId} expired without a finalize")]
+    [LoggerMessage(EventId = 5606, Level = LogLevel.Information, Message = "Formation of group {GroupId} expired without a finalize")]
     private static partial void LogFormationExpired(ILogger logger, string groupId);
 
-    [LoggerMessage(EventId = 5107, Level = LogLevel.Information, Message = "Member {Member} added to the group log at {Raft}")]
+    [LoggerMessage(EventId = 5607, Level = LogLevel.Information, Message = "Member {Member} added to the group log at {Raft}")]
     private static partial void LogMemberAdded(ILogger logger, string member, string raft);
 
-    [LoggerMessage(EventId = 5108, Level = LogLevel.Warning, Message = "Member {Member} could not be added: {Reason}")]
+    [LoggerMessage(EventId = 5608, Level = LogLevel.Warning, Message = "Member {Member} could not be added: {Reason}")]
     private static partial void LogAddFailed(ILogger logger, string member, string reason);
 
-    [LoggerMessage(EventId = 5109, Level = LogLevel.Warning, Message = "Group {GroupId} dissolved: no leader for {Seconds} s (AGGREGATION_TIMEOUT)")]
+    [LoggerMessage(EventId = 5609, Level = LogLevel.Warning, Message = "Group {GroupId} dissolved: no leader for {Seconds} s (AGGREGATION_TIMEOUT)")]
     private static partial void LogDissolved(ILogger logger, string groupId, double seconds);
 
-    [LoggerMessage(EventId = 5110, Level = LogLevel.Information, Message = "Resuming group {GroupId} from the saved state")]
+    [LoggerMessage(EventId = 5610, Level = LogLevel.Information, Message = "Resuming group {GroupId} from the saved state")]
     private static partial void LogResuming(ILogger logger, string groupId);
 
-    [LoggerMessage(EventId = 5111, Level = LogLevel.Warning, Message = "Aggregation step failed: {Reason}")]
+    [LoggerMessage(EventId = 5611, Level = LogLevel.Warning, Message = "Aggregation step failed: {Reason}")]
     private static partial void LogStepFailed(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 5112, Level = LogLevel.Debug, Message = "Group message to {Peer} not sent: {Reason}")]
+    [LoggerMessage(EventId = 5612, Level = LogLevel.Debug, Message = "Group message to {Peer} not sent: {Reason}")]
     private static partial void LogSendFailed(ILogger logger, string peer, string reason);
 
-    [LoggerMessage(EventId = 5113, Level = LogLevel.Warning, Message = "Group message from {Peer} refused ({Reason}): {Detail}")]
+    [LoggerMessage(EventId = 5613, Level = LogLevel.Warning, Message = "Group message from {Peer} refused ({Reason}): {Detail}")]
     private static partial void LogRefused(ILogger logger, string peer, string reason, string detail);
 
-    [LoggerMessage(EventId = 5114, Level = LogLevel.Information, Message = "Draining: handing over the leadership of group {GroupId}")]
+    [LoggerMessage(EventId = 5614, Level = LogLevel.Information, Message = "Draining: handing over the leadership of group {GroupId}")]
     private static partial void LogHandingOver(ILogger logger, string groupId);
 
-    [LoggerMessage(EventId = 5115, Level = LogLevel.Information, Message = "Member {Member} left group {GroupId}")]
+    [LoggerMessage(EventId = 5615, Level = LogLevel.Information, Message = "Member {Member} left group {GroupId}")]
     private static partial void LogMemberLeft(ILogger logger, string member, string groupId);
 
-    [LoggerMessage(EventId = 5116, Level = LogLevel.Information, Message = "Left group {GroupId}: the leader removed this draining node")]
+    [LoggerMessage(EventId = 5616, Level = LogLevel.Information, Message = "Left group {GroupId}: the leader removed this draining node")]
     private static partial void LogLeft(ILogger logger, string groupId);
 }

@@ -645,18 +645,27 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
-    /// <summary>Pings every linked peer every two seconds, so proximity is judged on five fresh round trips rather than on the hello alone.</summary>
+    /// <summary>
+    /// Pings every linked peer that passes the criteria other than proximity every two seconds, while this node could
+    /// join a group, so that proximity is judged on five fresh round trips rather than on the hello alone. Other links
+    /// keep the peer links' own pace (CONTRACTS: every 15 s).
+    /// </summary>
     private void PingCandidates(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (now < _nextPing)
+        if (now < _nextPing || !SelfEligible())
         {
             return;
         }
 
         _nextPing = now + TimeSpan.FromSeconds(2);
+        var self = _links.CurrentRecord();
         foreach (var link in _links.Links)
         {
-            _ = PingAsync(link, cancellationToken);
+            var record = _table.Get(link.PeerId)?.Record ?? link.Record;
+            if (record is not null && Eligibility.Judge(self, record, 0, _options).Failed.All(f => f == Eligibility.Proximity))
+            {
+                _ = PingAsync(link, cancellationToken);
+            }
         }
     }
 
