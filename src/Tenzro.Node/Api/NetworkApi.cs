@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Dht;
 using Tenzro.Node.Core.Peers;
 
 using Tenzro.Node.Security;
@@ -15,7 +16,7 @@ internal static class NetworkApi
     public static WebApplication MapNetworkApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/network").WithTags("Network");
-        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, NetworkOptions network) =>
+        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, IDhtStatus dht, NetworkOptions network) =>
         {
             var snapshot = link.Snapshot();
             var totals = earnings.Totals;
@@ -60,6 +61,16 @@ internal static class NetworkApi
                 },
                 ["peers"] = new JsonArray([.. snapshot.Peers.Select(p => (JsonNode)p)]),
                 ["links"] = new JsonObject { ["open"] = peerLinks.OpenLinks, ["max"] = peerLinks.MaxLinks },
+                ["dht"] = new JsonObject
+                {
+                    ["enabled"] = dht.Enabled,
+                    ["state"] = dht.State,
+                    ["port"] = dht.Port == 0 ? null : dht.Port,
+                    ["error"] = dht.Error,
+                    ["routingTableSize"] = dht.RoutingTableSize,
+                    ["records"] = dht.Records,
+                    ["lastRefreshAt"] = dht.LastRefreshAt is { } refreshed ? TaskStore.Format(refreshed) : null,
+                },
                 ["p2p"] = new JsonObject
                 {
                     ["host"] = network.P2pHost,
@@ -68,7 +79,7 @@ internal static class NetworkApi
                     ["error"] = peerLinks.ListenerError,
                 },
             });
-        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers; the peer links open and the P2P port.");
+        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers; the peer links open and the P2P port; the DHT's state, routing table and records.");
 
         static IEnumerable<string> Warnings(RegionalLinkSnapshot snapshot)
         {

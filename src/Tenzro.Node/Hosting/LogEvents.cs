@@ -53,9 +53,17 @@ internal static class LogEvents
     public const int PeerLinkOpened = 5206;
     public const int PeerLinkClosed = 5207;
 
+    public const int DhtListening = 5401;
+    public const int DhtBindFailed = 5402;
+    public const int DhtJoined = 5403;
+    public const int DhtPublished = 5404;
+    public const int DhtSaveFailed = 5405;
+    public const int DhtBootstrapUnresolved = 5406;
+
     public const int RegionalBadSignature = 9101;
     public const int RegionalUnsignedFrame = 9102;
     public const int RegionalRewardRefused = 9103;
     public const int RegionalKeyPinned = 9104;
     public const int PeerRejected = 9105;
+    public const int DhtRejected = 9121;
 }

@@ -3,6 +3,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.Networking.Regional;
+using Tenzro.Node.Networking.Dht;
 using Tenzro.Node.Networking.Peers;
 using Tenzro.Node.Runtimes.Training;
 using Tenzro.Node.Security;
@@ -58,6 +59,7 @@ internal static class NodeApp
         builder.Services.AddNodeObservability(settings);
         builder.Services.AddRegionalLink();
         builder.Services.AddPeerLinks();
+        builder.Services.AddDht();
         builder.Services.AddHostedService<ParentProcessWatch>();
 
         configure?.Invoke(builder);
