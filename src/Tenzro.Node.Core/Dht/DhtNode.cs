@@ -52,6 +52,8 @@ public sealed partial class DhtNode
 
     public int RoutingTableSize => Read(() => Table.Count);
 
+    public int BucketsInUse => Read(() => Table.BucketsInUse);
+
     public int RecordsHeld => Read(() => Records.Count);
 
     public long RecordBytesHeld => Read(() => Records.Bytes);
@@ -63,6 +65,9 @@ public sealed partial class DhtNode
 
     /// <summary>The contacts of the table closest to <paramref name="target"/>.</summary>
     public IReadOnlyList<DhtContact> Closest(DhtId target, int count) => Read(() => Table.Closest(target, count));
+
+    /// <summary>Whether this node holds a live record of node <paramref name="id"/> under <paramref name="key"/> (for tests and diagnostics).</summary>
+    internal bool Holds(DhtId key, string id) => Read(() => Records.Get(key, _time.GetUtcNow(), int.MaxValue).Exists(r => r.Id == id));
 
     /// <summary>Adds a contact known from before (a saved table); it stays only while it answers.</summary>
     public void AddContact(DhtContact contact) => Locked(() => Seen(contact));

@@ -23,6 +23,9 @@ public interface IDhtStatus
 
     int RoutingTableSize { get; }
 
+    /// <summary>Buckets holding a contact: the table can hold k times as many contacts as this.</summary>
+    int BucketsInUse { get; }
+
     /// <summary>Records held for others (and this node's own).</summary>
     int Records { get; }
 

@@ -44,6 +44,9 @@ public sealed class RoutingTable
 
     public int Count { get; private set; }
 
+    /// <summary>Buckets holding at least one contact; <see cref="Count"/> over k times this is how full the table is.</summary>
+    public int BucketsInUse => _buckets.Count(b => b.Count > 0);
+
     /// <summary>Records that <paramref name="contact"/> was heard from at <paramref name="now"/>.</summary>
     public TableChange Seen(DhtContact contact, DateTimeOffset now)
     {

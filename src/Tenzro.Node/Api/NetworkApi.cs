@@ -68,6 +68,7 @@ internal static class NetworkApi
                     ["port"] = dht.Port == 0 ? null : dht.Port,
                     ["error"] = dht.Error,
                     ["routingTableSize"] = dht.RoutingTableSize,
+                    ["bucketsInUse"] = dht.BucketsInUse,
                     ["records"] = dht.Records,
                     ["lastRefreshAt"] = dht.LastRefreshAt is { } refreshed ? TaskStore.Format(refreshed) : null,
                 },

@@ -121,7 +121,7 @@ internal static partial class NetworkCommands
         var timeout = new Option<double>("--timeout") { Description = "Seconds allowed for each step.", DefaultValueFactory = _ => 10 };
         var command = new Command(
             "network-diagnostics",
-            "Check the way to the regional node step by step (resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip), then each tenzro:// entry of BOOTSTRAP_NODES (TCP, TLS, identity, hello). Each check stops at its first failing step; exit 1 if any failed.")
+            "Check the way to the regional node step by step (resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip), then each tenzro:// entry of BOOTSTRAP_NODES (TCP, TLS, identity, hello) and each udp:// entry (DHT ping, self-lookup). Each check stops at its first failing step; exit 1 if any failed.")
         { regionalUrl, timeout };
         command.SetAction(async (parse, ct) =>
         {
@@ -139,7 +139,8 @@ internal static partial class NetworkCommands
 
             var target = parse.GetValue(regionalUrl) is { } explicitUrl ? RegionalEndpoint.WithPath(explicitUrl) : RegionalEndpoint.Resolve(settings.Network);
             var peers = settings.Network.BootstrapPeers;
-            if (target is null && peers.Count == 0)
+            var dhtContacts = settings.Network.DhtContacts;
+            if (target is null && peers.Count == 0 && dhtContacts.Count == 0)
             {
                 Console.WriteLine("No REGIONAL_NODE_URL or BOOTSTRAP_NODES set: the node runs standalone, there is no regional node or peer to check. Pass --regional-url to check one.");
                 return CliApp.CheckFailed;
@@ -150,6 +151,11 @@ internal static partial class NetworkCommands
             foreach (var peer in peers)
             {
                 ok &= await CheckPeerAsync(peer, settings, stepTimeout, ct);
+            }
+
+            foreach (var contact in dhtContacts)
+            {
+                ok &= await CheckDhtContactAsync(contact, stepTimeout, ct);
             }
 
             return ok ? CliApp.Ok : CliApp.CheckFailed;

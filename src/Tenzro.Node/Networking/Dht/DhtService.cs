@@ -76,6 +76,8 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
 
     public int RoutingTableSize => _node?.RoutingTableSize ?? 0;
 
+    public int BucketsInUse => _node?.BucketsInUse ?? 0;
+
     public int Records => _node?.RecordsHeld ?? 0;
 
     public DateTimeOffset? LastRefreshAt => _node?.LastRefreshAt;
