@@ -11,9 +11,10 @@ public sealed partial class DhtNode
     /// moves on and a late answer still counts. With <paramref name="findValue"/> the nodes are asked for the
     /// records under <paramref name="target"/> too; a lookup of a node id ends at the first record of that node.
     /// </summary>
-    public Task<DhtLookupResult> LookupAsync(DhtId target, bool findValue = false)
+    /// <param name="seeds">Contacts asked besides the closest of the table (the bootstrap contacts of a join).</param>
+    public Task<DhtLookupResult> LookupAsync(DhtId target, bool findValue = false, IEnumerable<DhtContact>? seeds = null)
     {
-        var lookup = new Lookup(this, target, findValue);
+        var lookup = new Lookup(this, target, findValue, seeds ?? []);
         Locked(lookup.Start);
         return lookup.Completion.Task;
     }
@@ -37,7 +38,7 @@ public sealed partial class DhtNode
         }
     }
 
-    private sealed class Lookup(DhtNode node, DhtId target, bool findValue)
+    private sealed class Lookup(DhtNode node, DhtId target, bool findValue, IEnumerable<DhtContact> seeds)
     {
         private readonly SortedList<DhtId, Candidate> _candidates = new(Comparer<DhtId>.Create(target.CompareDistance));
         private readonly Dictionary<string, NodeRecord> _records = new(StringComparer.Ordinal);
@@ -54,7 +55,7 @@ public sealed partial class DhtNode
 
         public void Start()
         {
-            foreach (var contact in node.Table.Closest(target, node.Options.K))
+            foreach (var contact in node.Table.Closest(target, node.Options.K).Concat(seeds).Where(c => c.Id != node.Self))
             {
                 _candidates.TryAdd(contact.Id, new Candidate(contact));
             }

@@ -6,15 +6,24 @@ public sealed partial class DhtNode
 {
     /// <summary>
     /// Joins the DHT: pings <paramref name="bootstrap"/> endpoints (ids unknown), then looks this node up through
-    /// whatever the table holds (those that answered, a saved table, LAN peers), which fills the buckets near it.
+    /// whatever the table holds (those that answered, a saved table, LAN peers), which fills the buckets near it, then
+    /// looks up a random id in each empty bucket farther than its closest neighbour (asking the bootstrap contacts
+    /// too), so that it knows nodes in every part of the id space and not only near itself.
     /// </summary>
     /// <returns>The contacts of the bootstrap list that answered.</returns>
     public async Task<IReadOnlyList<DhtContact>> JoinAsync(IEnumerable<string> bootstrap)
     {
         ArgumentNullException.ThrowIfNull(bootstrap);
-        var answered = await Task.WhenAll(bootstrap.Select(endpoint => PingAsync(endpoint))).ConfigureAwait(false);
-        await LookupAsync(Self).ConfigureAwait(false);
-        return [.. answered.OfType<DhtContact>()];
+        var answered = (await Task.WhenAll(bootstrap.Select(endpoint => PingAsync(endpoint))).ConfigureAwait(false)).OfType<DhtContact>().ToList();
+        await LookupAsync(Self, seeds: answered).ConfigureAwait(false);
+        var empty = Read(() =>
+        {
+            var nearest = Table.Closest(Self, 1);
+            var limit = nearest.Count == 0 ? 0 : Self.CommonPrefixLength(nearest[0].Id);
+            return Enumerable.Range(0, limit).Where(b => Table.CountIn(b) == 0).ToList();
+        });
+        await Task.WhenAll(empty.Select(b => LookupAsync(Self.RandomInBucket(b), seeds: answered))).ConfigureAwait(false);
+        return answered;
     }
 
     /// <summary>

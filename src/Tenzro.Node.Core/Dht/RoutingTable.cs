@@ -90,6 +90,9 @@ public sealed class RoutingTable
         return bucket.Count == 0 ? null : bucket[0];
     }
 
+    /// <summary>The contacts in bucket <paramref name="bucket"/>.</summary>
+    public int CountIn(int bucket) => _buckets[bucket].Count;
+
     public bool Contains(DhtId id) => id != Self && _buckets[Self.CommonPrefixLength(id)].Exists(e => e.Contact.Id == id);
 
     public bool Remove(DhtId id)

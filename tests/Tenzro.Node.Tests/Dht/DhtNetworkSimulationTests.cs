@@ -32,7 +32,7 @@ public sealed class DhtNetworkSimulationTests(ITestOutputHelper output)
     {
         await Task.Run(() =>
         {
-            var network = DhtSimulation.Build(1000, seed: 23, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(60));
+            var network = DhtSimulation.Build(600, seed: 23, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(60));
             var identities = Enumerable.Range(0, 10).Select(_ => NodeIdentity.CreateEphemeral()).ToList();
             try
             {
@@ -41,7 +41,7 @@ public sealed class DhtNetworkSimulationTests(ITestOutputHelper output)
                 {
                     var node = network.Add(DhtId.Parse(identity.NodeId)).Node;
                     network.Run(node.JoinAsync([first]));
-                    var content = NodeRecordTests.Content();
+                    var content = NodeRecordTests.Content() with { Tier = i < 5 ? "training" : "inference" };
                     var record = NodeRecord.Create(identity, content, 1, network.Clock.GetUtcNow().AddHours(1));
                     network.Run(node.PublishAsync(record));
                     return record;
@@ -68,8 +68,10 @@ public sealed class DhtNetworkSimulationTests(ITestOutputHelper output)
                 DhtSimulation.Churn(network, 0.10);
                 var askers = network.Alive.ToList();
                 var found = records.Count(r => network.Run(network.Pick(askers).FindRecordAsync(DhtId.Parse(r.Id)))?.Seq == r.Seq);
+                var training = network.Run(network.Pick(askers).FindTierAsync("training", "us-east"));
 
                 Assert.Equal(records.Count, found);
+                Assert.Equal(records.Take(5).Select(r => r.Id).Order(), training.Records.Select(r => r.Id).Order());
             }
             finally
             {
