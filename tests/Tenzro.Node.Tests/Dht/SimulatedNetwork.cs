@@ -67,7 +67,11 @@ internal sealed class SimulatedNetwork
     /// <summary>Runs the clock until <paramref name="task"/> ends (at most an hour of virtual time) and returns its result.</summary>
     public T Run<T>(Task<T> task)
     {
-        Assert.True(Clock.RunUntil(() => task.IsCompleted, TimeSpan.FromHours(1)), "the simulated operation did not end within an hour of virtual time");
+        if (!Clock.RunUntil(() => task.IsCompleted, TimeSpan.FromHours(1)))
+        {
+            throw new TimeoutException("The simulated operation did not end within an hour of virtual time.");
+        }
+
         return task.GetAwaiter().GetResult();
     }
 
