@@ -4,9 +4,19 @@ namespace Tenzro.Node.Benchmarks;
 
 /// <summary>
 /// Micro benchmarks (BenchmarkDotNet). Run all with
-/// <c>dotnet run -c Release --project bench/Tenzro.Node.Benchmarks -- --filter '*'</c>.
+/// <c>dotnet run -c Release --project bench/Tenzro.Node.Benchmarks -- --filter '*'</c>. The DHT simulation:
+/// <c>dotnet run -c Release --project bench/Tenzro.Node.Benchmarks -- dht-sim NODES LOSS LATENCY_MS LOOKUPS SEED</c>.
 /// </summary>
 internal static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    public static void Main(string[] args)
+    {
+        if (args is ["dht-sim", ..])
+        {
+            Dht.DhtSimulationBenchmark.Run(args[1..]);
+            return;
+        }
+
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
 }

@@ -97,5 +97,8 @@ public static class Migrations
         new(10, "health_probe", """
             CREATE TABLE health_probe (written_at TEXT NOT NULL);
             """),
+        new(12, "dht_contacts", """
+            CREATE TABLE dht_contacts (id TEXT NOT NULL PRIMARY KEY, endpoint TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL);
+            """),
     ];
 }

@@ -4,6 +4,7 @@ using Tenzro.Node.Core.Regional;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Lan;
+using Tenzro.Node.Core.Dht;
 using Tenzro.Node.Core.Peers;
 
 using Tenzro.Node.Security;
@@ -17,7 +18,7 @@ internal static class NetworkApi
     public static WebApplication MapNetworkApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/network").WithTags("Network");
-        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, ILanDiscovery lan, NetworkOptions network) =>
+        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, ILanDiscovery lan, IDhtStatus dht, NetworkOptions network) =>
         {
             var snapshot = link.Snapshot();
             var lanStatus = lan.Status();
@@ -76,6 +77,17 @@ internal static class NetworkApi
                     })]),
                     ["peers"] = lanStatus.Peers,
                 },
+                ["dht"] = new JsonObject
+                {
+                    ["enabled"] = dht.Enabled,
+                    ["state"] = dht.State,
+                    ["port"] = dht.Port == 0 ? null : dht.Port,
+                    ["error"] = dht.Error,
+                    ["routingTableSize"] = dht.RoutingTableSize,
+                    ["bucketsInUse"] = dht.BucketsInUse,
+                    ["records"] = dht.Records,
+                    ["lastRefreshAt"] = dht.LastRefreshAt is { } refreshed ? Timestamps.FormatPrecise(refreshed) : null,
+                },
                 ["p2p"] = new JsonObject
                 {
                     ["host"] = network.P2pHost,
@@ -84,7 +96,7 @@ internal static class NetworkApi
                     ["error"] = peerLinks.ListenerError,
                 },
             });
-        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers; the peer links open and the P2P port.");
+        }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers; the peer links open and the P2P port; the DHT's state, routing table and records.");
 
         static IEnumerable<string> Warnings(RegionalLinkSnapshot snapshot)
         {

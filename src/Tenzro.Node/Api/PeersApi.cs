@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Dht;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Security;
@@ -13,7 +14,7 @@ internal static class PeersApi
     public static WebApplication MapPeersApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/peers").WithTags("Peers");
-        group.MapGet("/", (string? tier, string? region, PeerTable table, NodeOptions node) =>
+        group.MapGet("/", async (string? tier, string? region, PeerTable table, NodeOptions node, IDhtStatus dht, CancellationToken cancellationToken) =>
         {
             if (tier is not null && !NodeSettings.Tiers.Contains(tier))
             {
@@ -22,12 +23,25 @@ internal static class PeersApi
 
             // With a tier filter the region defaults to this node's REGION (CONTRACTS); without one, every peer is listed.
             var wantedRegion = region ?? (tier is null ? null : node.Region);
+            if (tier is not null && dht.Enabled)
+            {
+                try
+                {
+                    // The nodes found join the peer table (foundBy: dht), so the listing below shows them.
+                    await dht.FindTierAsync(tier, wantedRegion!, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    // The search ran out of time: what was found so far is in the table.
+                }
+            }
+
             var peers = table.Snapshot()
                 .Where(p => tier is null || p.Tier == tier)
                 .Where(p => wantedRegion is null || p.Region == wantedRegion)
                 .Select(ToJson);
             return TypedResults.Json(new JsonObject { ["peers"] = new JsonArray([.. peers]) });
-        }).WithName("GetPeers").WithSummary("Every peer this node knows: how it was found, its link and round trip, and the last error.");
+        }).WithName("GetPeers").WithSummary("Every peer this node knows: how it was found, its link and round trip, and the last error; ?tier= (and ?region=, default this node's REGION) also searches the DHT.");
 
         group.MapPost("/redial", async (IPeerLinks links) =>
         {

@@ -122,7 +122,7 @@ internal static partial class NetworkCommands
         var url = ClientCommands.UrlOption();
         var command = new Command(
             "network-diagnostics",
-            "Check the way to the regional node step by step (resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip), then each tenzro:// entry of BOOTSTRAP_NODES (TCP, TLS, identity, hello), then, when LAN discovery is on, the running node's mDNS state per interface. Each check stops at its first failing step; exit 1 if any failed.")
+            "Check the way to the regional node step by step (resolve the name, TCP connect, TLS handshake, WebSocket upgrade, join round trip), then each tenzro:// entry of BOOTSTRAP_NODES (TCP, TLS, identity, hello), each udp:// entry (DHT ping, self-lookup), then, when LAN discovery is on, the running node's mDNS state per interface. Each check stops at its first failing step; exit 1 if any failed.")
         { regionalUrl, timeout, url };
         command.SetAction(async (parse, ct) =>
         {
@@ -141,7 +141,8 @@ internal static partial class NetworkCommands
             var target = parse.GetValue(regionalUrl) is { } explicitUrl ? RegionalEndpoint.WithPath(explicitUrl) : RegionalEndpoint.Resolve(settings.Network);
             var peers = settings.Network.BootstrapPeers;
             var lan = settings.Network.LanDiscoveryEnabled;
-            if (target is null && peers.Count == 0 && !lan)
+            var dhtContacts = settings.Network.DhtContacts;
+            if (target is null && peers.Count == 0 && dhtContacts.Count == 0 && !lan)
             {
                 Console.WriteLine("No REGIONAL_NODE_URL or BOOTSTRAP_NODES set: the node runs standalone, there is no regional node or peer to check. Pass --regional-url to check one.");
                 return CliApp.CheckFailed;
@@ -152,6 +153,11 @@ internal static partial class NetworkCommands
             foreach (var peer in peers)
             {
                 ok &= await CheckPeerAsync(peer, settings, stepTimeout, ct);
+            }
+
+            foreach (var contact in dhtContacts)
+            {
+                ok &= await CheckDhtContactAsync(contact, stepTimeout, ct);
             }
 
             if (lan)

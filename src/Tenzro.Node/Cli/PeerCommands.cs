@@ -12,47 +12,25 @@ internal static class PeerCommands
         var command = new Command("peers", "List the peers the running node knows: how each was found, its link, round trip and last error.") { url, json };
         command.SetAction(async (parse, ct) =>
         {
-            var (code, body, error) = await ClientCommands.GetAsync(parse.GetValue(url), "/api/peers", ct);
-            if (body is null)
-            {
-                return ClientCommands.Unreachable(error);
-            }
+            return await ListAsync(parse.GetValue(url), "/api/peers", parse.GetValue(json), ct);
+        });
+        command.Subcommands.Add(Find());
+        return command;
+    }
 
-            if (parse.GetValue(json))
-            {
-                Console.WriteLine(body.ToJsonString(ClientCommands.Indented));
-                return code == 200 ? CliApp.Ok : CliApp.CheckFailed;
-            }
-
-            if (code != 200)
-            {
-                await Console.Error.WriteLineAsync($"The node answered {code}: {body["detail"]}");
-                return CliApp.CheckFailed;
-            }
-
-            var peers = body["peers"]?.AsArray() ?? [];
-            if (peers.Count == 0)
-            {
-                Console.WriteLine("No peers known. Add tenzro://<node id>@host:port entries to BOOTSTRAP_NODES to link with other nodes (docs/NETWORK.md).");
-                return CliApp.Ok;
-            }
-
-            // Plain aligned lines rather than a table: ids and addresses stay whole in any terminal width and in pipes.
-            Console.WriteLine($"{"id",-16}  {"link",-10}  {"rtt ms",8}  {"found by",-18}  {"tier / region",-24}  addresses  last error");
-            foreach (var peer in peers)
-            {
-                var id = peer?["id"]?.ToString() ?? "?";
-                Console.WriteLine(string.Join("  ",
-                    (id.Length > 16 ? id[..16] : id).PadRight(16),
-                    (peer?["link"]?.ToString() ?? "?").PadRight(10),
-                    (peer?["rttMs"]?.ToString() ?? "-").PadLeft(8),
-                    string.Join(",", peer?["foundBy"]?.AsArray().Select(f => f?.ToString()) ?? []).PadRight(18),
-                    $"{peer?["tier"] ?? "?"} / {peer?["region"] ?? "?"}".PadRight(24),
-                    string.Join(",", peer?["addresses"]?.AsArray().Select(a => a?.ToString()) ?? []),
-                    peer?["lastError"]?.ToString() ?? string.Empty).TrimEnd());
-            }
-
-            return CliApp.Ok;
+    /// <summary><c>peers find --tier T [--region R]</c>: searches the DHT through the running node (<c>GET /api/peers?tier=&amp;region=</c>).</summary>
+    private static Command Find()
+    {
+        var url = ClientCommands.UrlOption();
+        var json = ClientCommands.JsonOption();
+        var tier = new Option<string>("--tier") { Description = "The tier to look for: " + string.Join(", ", Core.Configuration.NodeSettings.Tiers) + ".", Required = true };
+        var region = new Option<string?>("--region") { Description = "The region to look in (default: the node's REGION)." };
+        var command = new Command("find", "Search the DHT for nodes of a tier in a region, through the running node; the nodes found join its peer table (found by dht).") { url, json, tier, region };
+        command.SetAction(async (parse, ct) =>
+        {
+            var query = "/api/peers?tier=" + Uri.EscapeDataString(parse.GetValue(tier)!)
+                + (parse.GetValue(region) is { } r ? "&region=" + Uri.EscapeDataString(r) : string.Empty);
+            return await ListAsync(parse.GetValue(url), query, parse.GetValue(json), ct);
         });
         command.Subcommands.Add(Block(block: true));
         command.Subcommands.Add(Block(block: false));
@@ -88,5 +66,50 @@ internal static class PeerCommands
             return CliApp.Ok;
         });
         return command;
+    }
+
+    private static async Task<int> ListAsync(Uri? url, string path, bool asJson, CancellationToken ct)
+    {
+        var (code, body, error) = await ClientCommands.GetAsync(url, path, ct);
+        if (body is null)
+        {
+            return ClientCommands.Unreachable(error);
+        }
+
+        if (asJson)
+        {
+            Console.WriteLine(body.ToJsonString(ClientCommands.Indented));
+            return code == 200 ? CliApp.Ok : CliApp.CheckFailed;
+        }
+
+        if (code != 200)
+        {
+            await Console.Error.WriteLineAsync($"The node answered {code}: {body["detail"]}");
+            return CliApp.CheckFailed;
+        }
+
+        var peers = body["peers"]?.AsArray() ?? [];
+        if (peers.Count == 0)
+        {
+            Console.WriteLine("No peers known. Add tenzro://<node id>@host:port entries to BOOTSTRAP_NODES to link with other nodes (docs/NETWORK.md).");
+            return CliApp.Ok;
+        }
+
+        // Plain aligned lines rather than a table: ids and addresses stay whole in any terminal width and in pipes.
+        Console.WriteLine($"{"id",-16}  {"link",-10}  {"rtt ms",8}  {"found by",-18}  {"tier / region",-24}  addresses  last error");
+        foreach (var peer in peers)
+        {
+            var id = peer?["id"]?.ToString() ?? "?";
+            Console.WriteLine(string.Join("  ",
+                (id.Length > 16 ? id[..16] : id).PadRight(16),
+                (peer?["link"]?.ToString() ?? "?").PadRight(10),
+                (peer?["rttMs"]?.ToString() ?? "-").PadLeft(8),
+                string.Join(",", peer?["foundBy"]?.AsArray().Select(f => f?.ToString()) ?? []).PadRight(18),
+                $"{peer?["tier"] ?? "?"} / {peer?["region"] ?? "?"}".PadRight(24),
+                string.Join(",", peer?["addresses"]?.AsArray().Select(a => a?.ToString()) ?? []),
+                peer?["lastError"]?.ToString() ?? string.Empty).TrimEnd());
+        }
+
+        return CliApp.Ok;
     }
 }

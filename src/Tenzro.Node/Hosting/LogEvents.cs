@@ -61,6 +61,12 @@ internal static class LogEvents
     public const int LanPeerGone = 5406;
     public const int LanAnnounced = 5407;
     public const int LanSendFailed = 5408;
+    public const int DhtListening = 5501;
+    public const int DhtBindFailed = 5502;
+    public const int DhtJoined = 5503;
+    public const int DhtPublished = 5504;
+    public const int DhtSaveFailed = 5505;
+    public const int DhtBootstrapUnresolved = 5506;
 
     public const int RegionalBadSignature = 9101;
     public const int RegionalUnsignedFrame = 9102;
@@ -68,4 +74,5 @@ internal static class LogEvents
     public const int RegionalKeyPinned = 9104;
     public const int PeerRejected = 9105;
     public const int LanRejected = 9110;
+    public const int DhtRejected = 9121;
 }

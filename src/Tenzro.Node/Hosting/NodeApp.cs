@@ -5,6 +5,7 @@ using Tenzro.Node.Runtimes.Onnx;
 using Tenzro.Node.Networking.Regional;
 using Tenzro.Node.Networking.Lan;
 using Tenzro.Node.Networking.Aggregation;
+using Tenzro.Node.Networking.Dht;
 using Tenzro.Node.Networking.Peers;
 using Tenzro.Node.Runtimes.Training;
 using Tenzro.Node.Security;
@@ -62,6 +63,7 @@ internal static class NodeApp
         builder.Services.AddPeerLinks();
         builder.Services.AddLanDiscovery();
         builder.Services.AddAggregation();
+        builder.Services.AddDht();
         builder.Services.AddHostedService<ParentProcessWatch>();
 
         configure?.Invoke(builder);

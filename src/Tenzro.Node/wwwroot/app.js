@@ -98,6 +98,12 @@ async function refreshStatus() {
     const [list, net] = await Promise.all([get("/api/peers"), get("/api/network/status")]);
     const peers = list.peers ?? [];
     $("peers-note").textContent = net.links ? `${net.links.open} of ${net.links.max} links open` : "";
+    const dht = net.dht;
+    const capacity = Math.max(1, (dht?.bucketsInUse ?? 0) * 20);
+    $("dht").innerHTML = !dht ? "" : !dht.enabled ? "DHT off" :
+      `DHT ${esc(dht.state)} · routing table ${esc(dht.routingTableSize)} contacts in ${esc(dht.bucketsInUse)} buckets` +
+      ` <span class="bar" style="display:inline-block;vertical-align:middle" title="routing table fill: contacts of k × buckets in use"><div style="width:${Math.min(100, Math.round(100 * dht.routingTableSize / capacity))}%"></div></span>` +
+      ` · ${esc(dht.records)} records${dht.error ? " · " + esc(dht.error) : ""}`;
     $("peers").innerHTML = peers.length ? peers.map((p) =>
       `<li title="${esc(p.id)}"><span class="pill ${({ open: "ok", connecting: "warn", failed: "bad" })[p.link] ?? ""}">${esc(p.link)}</span> ${esc(p.id.slice(0, 16))}` +
       ` <span class="muted">${esc(p.foundBy.join(", "))} · ${esc(p.tier ?? "")} ${esc(p.region ?? "")}${p.rttMs != null ? " · " + esc(p.rttMs) + " ms" : ""}` +

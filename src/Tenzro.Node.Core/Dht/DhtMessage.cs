@@ -1,0 +1,88 @@
+using System.Text.Json.Nodes;
+
+namespace Tenzro.Node.Core.Dht;
+
+/// <summary>The RPCs of the DHT and their replies (the <c>t</c> member on the wire).</summary>
+public enum DhtMessageType
+{
+    Ping,
+    Pong,
+    Store,
+    Stored,
+    FindNode,
+    Nodes,
+    FindValue,
+    Values,
+}
+
+/// <summary>
+/// One DHT message as the node logic sees it, before signing or after verification. A reply that does not fit
+/// one datagram is sent as <see cref="Parts"/> messages with the same <see cref="RequestId"/>, each complete and
+/// signed on its own, numbered by <see cref="Part"/> from 0. Immutable.
+/// </summary>
+public sealed record DhtMessage
+{
+    public required DhtMessageType Type { get; init; }
+
+    /// <summary>16 hex digits chosen by the requester; a reply carries the request's.</summary>
+    public required string RequestId { get; init; }
+
+    /// <summary>The sender's node id (the SHA-256 of the key that signed the message).</summary>
+    public required DhtId Sender { get; init; }
+
+    /// <summary>FIND_NODE and FIND_VALUE: the id or key looked up; STORE: the key the records go under.</summary>
+    public DhtId? Target { get; init; }
+
+    /// <summary>NODES and VALUES: the closest contacts the replier knows.</summary>
+    public IReadOnlyList<DhtContact> Contacts { get; init; } = [];
+
+    /// <summary>STORE and VALUES: signed node records, as they travel.</summary>
+    public IReadOnlyList<JsonObject> Records { get; init; } = [];
+
+    /// <summary>STORED: how many of the records were kept.</summary>
+    public int Accepted { get; init; }
+
+    public int Part { get; init; }
+
+    public int Parts { get; init; } = 1;
+
+    public bool IsRequest => Type is DhtMessageType.Ping or DhtMessageType.Store or DhtMessageType.FindNode or DhtMessageType.FindValue;
+
+    public static string WireName(DhtMessageType type) => type switch
+    {
+        DhtMessageType.Ping => "ping",
+        DhtMessageType.Pong => "pong",
+        DhtMessageType.Store => "store",
+        DhtMessageType.Stored => "stored",
+        DhtMessageType.FindNode => "find_node",
+        DhtMessageType.Nodes => "nodes",
+        DhtMessageType.FindValue => "find_value",
+        DhtMessageType.Values => "values",
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "not a DHT message type"),
+    };
+
+    public static DhtMessageType? FromWireName(string? name) => name switch
+    {
+        "ping" => DhtMessageType.Ping,
+        "pong" => DhtMessageType.Pong,
+        "store" => DhtMessageType.Store,
+        "stored" => DhtMessageType.Stored,
+        "find_node" => DhtMessageType.FindNode,
+        "nodes" => DhtMessageType.Nodes,
+        "find_value" => DhtMessageType.FindValue,
+        "values" => DhtMessageType.Values,
+        _ => null,
+    };
+}
+
+/// <summary>
+/// Sends DHT messages to an endpoint (<c>host:port</c>). The UDP transport signs each message in the <c>dht-rpc</c>
+/// domain and sends it as one datagram; the in-memory network of the tests hands it over after a simulated latency.
+/// Received messages go to <see cref="DhtNode.Receive"/>.
+/// </summary>
+/// <remarks>Implementations must not block and must not call back into the node on the calling thread.</remarks>
+public interface IDhtTransport
+{
+    /// <summary>Sends <paramref name="message"/>; the UDP transport splits a reply that does not fit one datagram.</summary>
+    void Send(string endpoint, DhtMessage message);
+}

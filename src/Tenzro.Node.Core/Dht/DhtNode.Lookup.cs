@@ -1,0 +1,235 @@
+using Tenzro.Node.Core.Peers;
+
+namespace Tenzro.Node.Core.Dht;
+
+public sealed partial class DhtNode
+{
+    /// <summary>
+    /// The iterative lookup of Kademlia: each round (a hop) asks the α closest nodes not yet asked; once a round
+    /// brings nothing closer, every later round asks all of the k closest not yet asked; it ends when the k closest
+    /// have all answered or failed. A node slower than the request timeout does not hold its round up: the round
+    /// moves on and a late answer still counts. With <paramref name="findValue"/> the nodes are asked for the
+    /// records under <paramref name="target"/> too; a lookup of a node id ends at the first record of that node.
+    /// </summary>
+    /// <param name="seeds">Contacts asked besides the closest of the table (the bootstrap contacts of a join).</param>
+    public Task<DhtLookupResult> LookupAsync(DhtId target, bool findValue = false, IEnumerable<DhtContact>? seeds = null)
+    {
+        var lookup = new Lookup(this, target, findValue, seeds ?? []);
+        Locked(lookup.Start);
+        return lookup.Completion.Task;
+    }
+
+    private void Completed(DhtLookupResult result, TaskCompletionSource<DhtLookupResult> completion)
+    {
+        var handler = LookupCompleted;
+        _after.Add(() =>
+        {
+            handler?.Invoke(result);
+            completion.TrySetResult(result);
+        });
+    }
+
+    private void Found(NodeRecord record)
+    {
+        var handler = RecordFound;
+        if (handler is not null)
+        {
+            _after.Add(() => handler(record));
+        }
+    }
+
+    private sealed class Lookup(DhtNode node, DhtId target, bool findValue, IEnumerable<DhtContact> seeds)
+    {
+        private readonly SortedList<DhtId, Candidate> _candidates = new(Comparer<DhtId>.Create(target.CompareDistance));
+        private readonly Dictionary<string, NodeRecord> _records = new(StringComparer.Ordinal);
+        private readonly DateTimeOffset _startedAt = node._time.GetUtcNow();
+        private int _hops;
+        private int _roundOpen;
+        private DhtId? _closestBefore;
+        private bool _done;
+        private bool _sweeping;
+
+        public TaskCompletionSource<DhtLookupResult> Completion { get; } = new();
+
+        private bool StopsAtFirstValue => findValue && _records.ContainsKey(target.ToString());
+
+        public void Start()
+        {
+            foreach (var contact in node.Table.Closest(target, node.Options.K).Concat(seeds).Where(c => c.Id != node.Self))
+            {
+                _candidates.TryAdd(contact.Id, new Candidate(contact));
+            }
+
+            NextRound();
+        }
+
+        private void NextRound()
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            var closest = _candidates.Values.Where(c => c.State != CandidateState.Failed).Take(node.Options.K).ToList();
+            var best = closest.FirstOrDefault()?.Contact.Id;
+            var improved = _closestBefore is null || (best is { } b && b != _closestBefore && target.CompareDistance(b, _closestBefore.Value) < 0);
+
+            // Once a round brought nothing closer, the lookup is near its target: from then on every round asks all
+            // of the k closest not yet asked, which ends the lookup in one or two more rounds instead of k / α.
+            _sweeping |= !improved;
+            var fresh = closest.Where(c => c.State == CandidateState.New);
+            var ask = (_sweeping ? fresh : fresh.Take(node.Options.Alpha)).ToList();
+            if (ask.Count == 0)
+            {
+                if (!closest.Exists(c => c.State == CandidateState.Asked))
+                {
+                    Finish();
+                }
+
+                return;
+            }
+
+            _closestBefore = best;
+            _hops++;
+            _roundOpen = ask.Count;
+            var round = _hops;
+            foreach (var candidate in ask)
+            {
+                Ask(candidate, round);
+            }
+        }
+
+        private void Ask(Candidate candidate, int round)
+        {
+            candidate.State = CandidateState.Asked;
+            var request = new DhtMessage
+            {
+                Type = findValue ? DhtMessageType.FindValue : DhtMessageType.FindNode,
+                RequestId = NewRequestId(),
+                Sender = node.Self,
+                Target = target,
+            };
+            node.Request(
+                candidate.Contact.Endpoint,
+                candidate.Contact.Id,
+                request,
+                replies => Answered(candidate, round, replies),
+                () => RoundMember(candidate, round));
+        }
+
+        private void Answered(Candidate candidate, int round, IReadOnlyList<DhtMessage>? replies)
+        {
+            candidate.State = replies is null ? CandidateState.Failed : CandidateState.Answered;
+            foreach (var reply in replies ?? [])
+            {
+                foreach (var contact in reply.Contacts)
+                {
+                    if (contact.Id != node.Self && !_candidates.ContainsKey(contact.Id))
+                    {
+                        _candidates.Add(contact.Id, new Candidate(contact) { LearnedInRound = round });
+                    }
+                }
+
+                foreach (var json in reply.Records)
+                {
+                    Take(json, candidate.Contact.Endpoint);
+                }
+            }
+
+            if (StopsAtFirstValue)
+            {
+                Finish();
+                return;
+            }
+
+            RoundMember(candidate, round);
+        }
+
+        private void Take(System.Text.Json.Nodes.JsonObject json, string from)
+        {
+            var now = node._time.GetUtcNow();
+            var record = NodeRecord.Read(json, now, out var refusal);
+            if (record is null)
+            {
+                node.Reject(refusal!, from);
+                return;
+            }
+
+            if (!DhtId.TryParse(record.Id, out var id) || (id != target && DhtId.TierKey(record.Content.Tier, record.Content.Region) != target))
+            {
+                node.Reject(new P2pRefusal(P2pRejection.WrongId, $"a FIND_VALUE reply carries the record of {NodeRecord.Short(record.Id)}, which does not belong under the key asked for"), from);
+                return;
+            }
+
+            if (record.Supersedes(_records.GetValueOrDefault(record.Id)))
+            {
+                _records[record.Id] = record;
+                node.Found(record);
+            }
+        }
+
+        /// <summary>Counts <paramref name="candidate"/> as done for its round (answered, failed or slow), once.</summary>
+        private void RoundMember(Candidate candidate, int round)
+        {
+            if (candidate.CountedInRound || round != _hops)
+            {
+                // A late answer (or failure) of a node the round already moved past: if the lookup was only waiting
+                // for such answers, it goes on now.
+                if (!_done && _roundOpen == 0)
+                {
+                    NextRound();
+                }
+
+                return;
+            }
+
+            candidate.CountedInRound = true;
+            _roundOpen--;
+            if (_roundOpen == 0)
+            {
+                NextRound();
+            }
+        }
+
+        private void Finish()
+        {
+            if (_done)
+            {
+                return;
+            }
+
+            _done = true;
+            var answered = _candidates.Values.Where(c => c.State == CandidateState.Answered).Take(node.Options.K).ToList();
+            var result = new DhtLookupResult(
+                target,
+                [.. answered.Select(c => c.Contact)],
+                [.. _records.Values],
+                answered.Count == 0 ? _hops : answered.Max(c => c.LearnedInRound),
+                _hops,
+                _candidates.Values.Count(c => c.State is CandidateState.Answered or CandidateState.Failed),
+                _candidates.Values.Count(c => c.State == CandidateState.Failed),
+                node._time.GetUtcNow() - _startedAt);
+            node.Completed(result, Completion);
+        }
+    }
+
+    private enum CandidateState
+    {
+        New,
+        Asked,
+        Answered,
+        Failed,
+    }
+
+    private sealed class Candidate(DhtContact contact)
+    {
+        public DhtContact Contact { get; } = contact;
+
+        public CandidateState State { get; set; }
+
+        public bool CountedInRound { get; set; }
+
+        /// <summary>The round whose answers named this node (0: it came from the routing table).</summary>
+        public int LearnedInRound { get; init; }
+    }
+}

@@ -1,0 +1,108 @@
+using Tenzro.Node.Core.Peers;
+
+namespace Tenzro.Node.Core.Dht;
+
+public sealed partial class DhtNode
+{
+    /// <summary>
+    /// Joins the DHT: pings <paramref name="bootstrap"/> endpoints (ids unknown), then looks this node up through
+    /// whatever the table holds (those that answered, a saved table, LAN peers), which fills the buckets near it, then
+    /// looks up a random id in each empty bucket farther than its closest neighbour (asking the bootstrap contacts
+    /// too), so that it knows nodes in every part of the id space and not only near itself.
+    /// </summary>
+    /// <returns>The contacts of the bootstrap list that answered.</returns>
+    public async Task<IReadOnlyList<DhtContact>> JoinAsync(IEnumerable<string> bootstrap)
+    {
+        ArgumentNullException.ThrowIfNull(bootstrap);
+        var answered = (await Task.WhenAll(bootstrap.Select(endpoint => PingAsync(endpoint))).ConfigureAwait(false)).OfType<DhtContact>().ToList();
+        await LookupAsync(Self, seeds: answered).ConfigureAwait(false);
+        var empty = Read(() =>
+        {
+            var nearest = Table.Closest(Self, 1);
+            var limit = nearest.Count == 0 ? 0 : Self.CommonPrefixLength(nearest[0].Id);
+            return Enumerable.Range(0, limit).Where(b => Table.CountIn(b) == 0).ToList();
+        });
+        await Task.WhenAll(empty.Select(b => LookupAsync(Self.RandomInBucket(b), seeds: answered))).ConfigureAwait(false);
+        return answered;
+    }
+
+    /// <summary>
+    /// Looks up a random id in every bucket that was not touched for <see cref="DhtNodeOptions.RefreshInterval"/>
+    /// (all of them with <paramref name="all"/>), which keeps far buckets filled and drops dead contacts.
+    /// </summary>
+    /// <returns>How many buckets were refreshed.</returns>
+    public async Task<int> RefreshAsync(bool all = false)
+    {
+        var now = _time.GetUtcNow();
+        var buckets = Read(() =>
+        {
+            var idle = Table.IdleBuckets(all ? DateTimeOffset.MaxValue : now - Options.RefreshInterval).ToList();
+            foreach (var bucket in idle)
+            {
+                Table.Touch(bucket, now);
+            }
+
+            return idle;
+        });
+        await Task.WhenAll(buckets.Select(b => LookupAsync(Self.RandomInBucket(b)))).ConfigureAwait(false);
+        LastRefreshAt = _time.GetUtcNow();
+        return buckets.Count;
+    }
+
+    /// <summary>Stores <paramref name="record"/> under its node's id and under its tier-and-region key, on the k closest nodes of each.</summary>
+    /// <returns>How many nodes kept it under each key.</returns>
+    public async Task<(int UnderId, int UnderTier)> PublishAsync(NodeRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var underId = StoreAsync(DhtId.Parse(record.Id), record);
+        var underTier = StoreAsync(DhtId.TierKey(record.Content.Tier, record.Content.Region), record);
+        return (await underId.ConfigureAwait(false), await underTier.ConfigureAwait(false));
+    }
+
+    /// <summary>Finds the k nodes closest to <paramref name="key"/> and sends each a STORE of <paramref name="record"/>; how many kept it.</summary>
+    public async Task<int> StoreAsync(DhtId key, NodeRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        var lookup = await LookupAsync(key).ConfigureAwait(false);
+        var kept = 0;
+        Locked(() =>
+        {
+            // This node may be among the closest itself: it holds the record as well.
+            if (Records.Put(key, record.Json, _time.GetUtcNow(), out _) is null)
+            {
+                kept++;
+            }
+        });
+        var stores = lookup.Closest.Select(contact =>
+        {
+            var completion = new TaskCompletionSource<int>();
+            Locked(() => Request(
+                contact.Endpoint,
+                contact.Id,
+                new DhtMessage { Type = DhtMessageType.Store, RequestId = NewRequestId(), Sender = Self, Target = key, Records = [record.Json] },
+                replies => _after.Add(() => completion.TrySetResult(replies?.Sum(r => r.Accepted) > 0 ? 1 : 0))));
+            return completion.Task;
+        }).ToList();
+        return kept + (await Task.WhenAll(stores).ConfigureAwait(false)).Sum();
+    }
+
+    /// <summary>The records of nodes of <paramref name="tier"/> in <paramref name="region"/> that the DHT holds (at most 64 per holder).</summary>
+    public async Task<DhtLookupResult> FindTierAsync(string tier, string region)
+    {
+        var key = DhtId.TierKey(tier, region);
+        var result = await LookupAsync(key, findValue: true).ConfigureAwait(false);
+        var own = Read(() => Records.Get(key, _time.GetUtcNow(), Options.Store.PerKey));
+        return result with { Records = [.. result.Records.UnionBy(own, r => r.Id).Where(r => r.Content.Tier == tier && r.Content.Region == region)] };
+    }
+
+    /// <summary>The record of node <paramref name="id"/>, or null when no holder answered with one.</summary>
+    public async Task<NodeRecord?> FindRecordAsync(DhtId id)
+    {
+        var result = await LookupAsync(id, findValue: true).ConfigureAwait(false);
+        var text = id.ToString();
+        return result.Records.Where(r => r.Id == text).MaxBy(r => r.Seq);
+    }
+
+    /// <summary>Drops expired records (called by the host's maintenance loop).</summary>
+    public void ExpireRecords() => Locked(() => Records.Expire(_time.GetUtcNow()));
+}

@@ -1,0 +1,233 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Peers;
+
+namespace Tenzro.Node.Core.Dht;
+
+/// <summary>
+/// DHT messages on the wire: canonical JSON, signed in the <c>dht-rpc</c> domain with <c>timestamp</c> and
+/// <c>nonce</c>, at most <see cref="MaxDatagram"/> bytes per datagram. A message whose contacts and records do not
+/// fit one datagram is split into up to <see cref="MaxParts"/> parts with one request id, each signed on its own;
+/// what does not fit four is left out (a lookup asks other nodes too).
+/// <code>{"t":"nodes","rid":"…","key":"&lt;base64&gt;","target":"…","contacts":[["&lt;id&gt;","host:port"]],"records":[…],"part":0,"parts":2,"timestamp":…,"nonce":…,"signature":…}</code>
+/// </summary>
+/// <remarks>Thread-safe (stateless; the replay guard passed in is thread-safe).</remarks>
+public static class DhtWire
+{
+    public const int MaxDatagram = 1200;
+    public const int MaxParts = 4;
+    private const int MaxContacts = 40;
+    private const int MaxRecords = 8;
+    private const int MaxEndpointLength = 64;
+
+    /// <summary>The signed datagrams of <paramref name="message"/> (one unless it had to be split).</summary>
+    public static IReadOnlyList<byte[]> Encode(DhtMessage message, NodeIdentity identity, ReplayGuard guard)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(identity);
+        ArgumentNullException.ThrowIfNull(guard);
+        var items = message.Contacts.Select(c => (JsonNode)new JsonArray(c.Id.ToString(), c.Endpoint))
+            .Concat(message.Records.Select(r => r.DeepClone()))
+            .ToList();
+        var contactCount = message.Contacts.Count;
+        var parts = new List<List<int>> { new() };
+        for (var i = 0; i < items.Count && parts.Count <= MaxParts; i++)
+        {
+            var current = parts[^1];
+            current.Add(i);
+            if (Size(Build(message, identity, items, contactCount, current, 0, 1, Placeholder)) <= MaxDatagram)
+            {
+                continue;
+            }
+
+            current.RemoveAt(current.Count - 1);
+            if (current.Count > 0 && parts.Count < MaxParts)
+            {
+                parts.Add([i]);
+                if (Size(Build(message, identity, items, contactCount, parts[^1], 0, 1, Placeholder)) > MaxDatagram)
+                {
+                    parts[^1].Clear();
+                }
+            }
+        }
+
+        parts.RemoveAll(p => p.Count == 0 && parts.Count > 1);
+        var datagrams = new List<byte[]>(parts.Count);
+        for (var part = 0; part < parts.Count; part++)
+        {
+            var json = Build(message, identity, items, contactCount, parts[part], part, parts.Count, null);
+            guard.StampAndSign(json, SignatureDomain.DhtRpc, identity);
+            var bytes = CanonicalJson.Serialize(json);
+            if (bytes.Length <= MaxDatagram)
+            {
+                datagrams.Add(bytes);
+            }
+        }
+
+        return datagrams;
+    }
+
+    /// <summary>
+    /// Checks one received datagram: its size, its shape, then the signature by the key it carries and the
+    /// freshness of its <c>timestamp</c> and <c>nonce</c> (the replay guard). Null with the refusal when any fails.
+    /// </summary>
+    public static DhtMessage? Decode(ReadOnlySpan<byte> datagram, ReplayGuard guard, out P2pRefusal? refusal)
+    {
+        ArgumentNullException.ThrowIfNull(guard);
+        refusal = null;
+        if (datagram.Length > MaxDatagram)
+        {
+            refusal = new P2pRefusal(P2pRejection.Oversized, $"a {datagram.Length}-byte datagram, more than {MaxDatagram}");
+            return null;
+        }
+
+        if (!StrictJson.TryParse(datagram, out var node, out var error) || node is not JsonObject json)
+        {
+            refusal = new P2pRefusal(P2pRejection.Malformed, "the datagram is not a JSON object" + (error is null ? string.Empty : ": " + error));
+            return null;
+        }
+
+        DhtMessage message;
+        byte[] key;
+        try
+        {
+            (message, key) = Parse(json);
+        }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or ArgumentException)
+        {
+            refusal = new P2pRefusal(P2pRejection.Malformed, "the datagram is malformed: " + e.Message);
+            return null;
+        }
+
+        refusal = guard.Check(json, SignatureDomain.DhtRpc, key);
+        return refusal is null ? message : null;
+    }
+
+    private static (DhtMessage, byte[]) Parse(JsonObject json)
+    {
+        var type = DhtMessage.FromWireName(Text(json, "t")) ?? throw new FormatException("t is not a DHT message type");
+        var rid = Text(json, "rid");
+        if (rid.Length != 16 || !rid.All(char.IsAsciiHexDigitLower))
+        {
+            throw new FormatException("rid is not 16 lowercase hex digits");
+        }
+
+        var key = Convert.FromBase64String(Text(json, "key"));
+        if (key.Length != 32)
+        {
+            throw new FormatException("key is not a 32-byte Ed25519 public key");
+        }
+
+        DhtId? target = json["target"] is null ? null : DhtId.TryParse(Text(json, "target"), out var t) ? t : throw new FormatException("target is not 64 hex digits");
+        var contacts = json["contacts"] is JsonArray list ? list : [];
+        var records = json["records"] is JsonArray recordList ? recordList : [];
+        if (contacts.Count > MaxContacts || records.Count > MaxRecords)
+        {
+            throw new FormatException($"more than {MaxContacts} contacts or {MaxRecords} records");
+        }
+
+        var parts = json["parts"]?.GetValue<int>() ?? 1;
+        var part = json["part"]?.GetValue<int>() ?? 0;
+        if (parts is < 1 or > MaxParts || part < 0 || part >= parts)
+        {
+            throw new FormatException($"part {part} of {parts} (at most {MaxParts} parts)");
+        }
+
+        var message = new DhtMessage
+        {
+            Type = type,
+            RequestId = rid,
+            Sender = DhtId.FromBytes(SHA256.HashData(key)),
+            Target = target,
+            Contacts = [.. contacts.Select(Contact)],
+            Records = [.. records.Select(r => r as JsonObject ?? throw new FormatException("a record is not an object"))],
+            Accepted = json["accepted"]?.GetValue<int>() ?? 0,
+            Part = part,
+            Parts = parts,
+        };
+        if (message.Type is DhtMessageType.FindNode or DhtMessageType.FindValue or DhtMessageType.Store && target is null)
+        {
+            throw new FormatException("a request without a target");
+        }
+
+        return (message, key);
+    }
+
+    private static DhtContact Contact(JsonNode? node)
+    {
+        if (node is not JsonArray { Count: 2 } pair || pair[0] is not JsonValue idValue || pair[1] is not JsonValue endpointValue
+            || !idValue.TryGetValue<string>(out var idText) || !endpointValue.TryGetValue<string>(out var endpoint) || !DhtId.TryParse(idText, out var id))
+        {
+            throw new FormatException("a contact is not [id, \"host:port\"]");
+        }
+
+        var colon = endpoint.LastIndexOf(':');
+        if (endpoint.Length > MaxEndpointLength || colon <= 0 || !int.TryParse(endpoint.AsSpan(colon + 1), out var port) || port is < 1 or > 65535)
+        {
+            throw new FormatException("a contact's address is not host:port");
+        }
+
+        return new DhtContact(id, endpoint);
+    }
+
+    private static JsonObject Build(DhtMessage message, NodeIdentity identity, List<JsonNode> items, int contactCount, List<int> take, int part, int parts, JsonObject? placeholder)
+    {
+        var json = new JsonObject
+        {
+            ["t"] = DhtMessage.WireName(message.Type),
+            ["rid"] = message.RequestId,
+            ["key"] = identity.PublicKeyBase64,
+        };
+        if (message.Target is { } target)
+        {
+            json["target"] = target.ToString();
+        }
+
+        var contacts = take.Where(i => i < contactCount).Select(i => items[i].DeepClone()).ToArray();
+        var records = take.Where(i => i >= contactCount).Select(i => items[i].DeepClone()).ToArray();
+        if (contacts.Length > 0)
+        {
+            json["contacts"] = new JsonArray(contacts);
+        }
+
+        if (records.Length > 0)
+        {
+            json["records"] = new JsonArray(records);
+        }
+
+        if (message.Type == DhtMessageType.Stored)
+        {
+            json["accepted"] = message.Accepted;
+        }
+
+        if (parts > 1)
+        {
+            json["part"] = part;
+            json["parts"] = parts;
+        }
+
+        foreach (var (name, value) in placeholder ?? [])
+        {
+            json[name] = value?.DeepClone();
+        }
+
+        return json;
+    }
+
+    private static int Size(JsonObject json) => CanonicalJson.Serialize(json).Length;
+
+    /// <summary>Stand-ins of the lengths of <c>timestamp</c>, <c>nonce</c>, <c>signature</c> and two-part numbering, to measure a part before signing it.</summary>
+    private static JsonObject Placeholder => new()
+    {
+        ["timestamp"] = "2000-01-01T00:00:00.000Z",
+        ["nonce"] = new string('0', 32),
+        ["signature"] = new string('A', 86) + "==",
+        ["part"] = 0,
+        ["parts"] = 2,
+    };
+
+    private static string Text(JsonObject json, string name) =>
+        json[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : throw new FormatException($"{name} is missing or not a string");
+}

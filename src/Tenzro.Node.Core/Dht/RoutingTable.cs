@@ -1,0 +1,196 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tenzro.Node.Core.Dht;
+
+/// <summary>One contact in a bucket: when it was first and last heard from.</summary>
+public sealed record DhtTableEntry(DhtContact Contact, DateTimeOffset FirstSeen, DateTimeOffset LastSeen);
+
+/// <summary>What <see cref="RoutingTable.Seen"/> did with a contact.</summary>
+public enum TableChange
+{
+    Added,
+    Updated,
+
+    /// <summary>The bucket is full: the caller pings the oldest entry and evicts it only if it does not answer.</summary>
+    BucketFull,
+
+    /// <summary>The bucket already holds two contacts of the contact's /24 (IPv4) or /48 (IPv6).</summary>
+    SubnetFull,
+    Self,
+}
+
+/// <summary>
+/// The Kademlia routing table: 256 buckets by the length of the prefix an id shares with this node's, at most
+/// <c>k</c> entries each, oldest first. Long-lived entries are kept (a newcomer to a full bucket waits for the
+/// oldest to fail a ping), and a bucket takes at most two public addresses of one /24 or /48, which resists eclipse.
+/// </summary>
+/// <remarks>Not thread-safe: the owning <see cref="DhtNode"/> serialises every call under its lock.</remarks>
+public sealed class RoutingTable
+{
+    private const int PerSubnet = 2;
+    private readonly List<DhtTableEntry>[] _buckets = [.. Enumerable.Range(0, DhtId.Bits).Select(_ => new List<DhtTableEntry>())];
+    private readonly DateTimeOffset[] _touched = new DateTimeOffset[DhtId.Bits];
+
+    public RoutingTable(DhtId self, int k)
+    {
+        Self = self;
+        K = k;
+    }
+
+    public DhtId Self { get; }
+
+    public int K { get; }
+
+    public int Count { get; private set; }
+
+    /// <summary>Buckets holding at least one contact; <see cref="Count"/> over k times this is how full the table is.</summary>
+    public int BucketsInUse => _buckets.Count(b => b.Count > 0);
+
+    /// <summary>Records that <paramref name="contact"/> was heard from at <paramref name="now"/>.</summary>
+    public TableChange Seen(DhtContact contact, DateTimeOffset now)
+    {
+        if (contact.Id == Self)
+        {
+            return TableChange.Self;
+        }
+
+        var index = Self.CommonPrefixLength(contact.Id);
+        var bucket = _buckets[index];
+        _touched[index] = now;
+        var at = bucket.FindIndex(e => e.Contact.Id == contact.Id);
+        if (at >= 0)
+        {
+            // The sender proved its id by signing, so a new address (a restart on another port) replaces the old one.
+            var entry = bucket[at];
+            bucket.RemoveAt(at);
+            bucket.Add(entry with { Contact = contact, LastSeen = now });
+            return TableChange.Updated;
+        }
+
+        if (Subnet(contact.Endpoint) is { } subnet && bucket.Count(e => Subnet(e.Contact.Endpoint) == subnet) >= PerSubnet)
+        {
+            return TableChange.SubnetFull;
+        }
+
+        if (bucket.Count >= K)
+        {
+            return TableChange.BucketFull;
+        }
+
+        bucket.Add(new DhtTableEntry(contact, now, now));
+        Count++;
+        return TableChange.Added;
+    }
+
+    /// <summary>The entry that has gone unheard the longest in the bucket of <paramref name="id"/>.</summary>
+    public DhtTableEntry? Oldest(DhtId id)
+    {
+        var bucket = _buckets[Math.Min(Self.CommonPrefixLength(id), DhtId.Bits - 1)];
+        return bucket.Count == 0 ? null : bucket[0];
+    }
+
+    /// <summary>The contacts in bucket <paramref name="bucket"/>.</summary>
+    public int CountIn(int bucket) => _buckets[bucket].Count;
+
+    public bool Contains(DhtId id) => id != Self && _buckets[Self.CommonPrefixLength(id)].Exists(e => e.Contact.Id == id);
+
+    public bool Remove(DhtId id)
+    {
+        if (id == Self)
+        {
+            return false;
+        }
+
+        var removed = _buckets[Self.CommonPrefixLength(id)].RemoveAll(e => e.Contact.Id == id) > 0;
+        if (removed)
+        {
+            Count--;
+        }
+
+        return removed;
+    }
+
+    /// <summary>The <paramref name="count"/> contacts closest to <paramref name="target"/>, closest first.</summary>
+    public List<DhtContact> Closest(DhtId target, int count)
+    {
+        var all = new List<DhtContact>(Count);
+        foreach (var bucket in _buckets)
+        {
+            foreach (var entry in bucket)
+            {
+                all.Add(entry.Contact);
+            }
+        }
+
+        all.Sort((x, y) => target.CompareDistance(x.Id, y.Id));
+        if (all.Count > count)
+        {
+            all.RemoveRange(count, all.Count - count);
+        }
+
+        return all;
+    }
+
+    public IEnumerable<DhtTableEntry> Entries() => _buckets.SelectMany(b => b);
+
+    /// <summary>
+    /// Buckets not touched since <paramref name="before"/>, up to the deepest bucket that holds anything (deeper ones
+    /// are empty because no such ids exist near this node): refreshing them looks up a random id in each.
+    /// </summary>
+    public IEnumerable<int> IdleBuckets(DateTimeOffset before)
+    {
+        var deepest = Array.FindLastIndex(_buckets, b => b.Count > 0);
+        for (var i = 0; i <= deepest; i++)
+        {
+            if (_touched[i] < before)
+            {
+                yield return i;
+            }
+        }
+    }
+
+    public void Touch(int bucket, DateTimeOffset now) => _touched[bucket] = now;
+
+    /// <summary>The /24 of a public IPv4 address or the /48 of a public IPv6 one; null for loopback, private and link-local addresses (exempt) and names.</summary>
+    public static string? Subnet(string endpoint)
+    {
+        var colon = endpoint.LastIndexOf(':');
+        var host = (colon > 0 ? endpoint[..colon] : endpoint).Trim('[', ']');
+        if (!IPAddress.TryParse(host, out var address))
+        {
+            return null;
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        if (IsExempt(address))
+        {
+            return null;
+        }
+
+        var bytes = address.GetAddressBytes();
+        return address.AddressFamily == AddressFamily.InterNetwork
+            ? $"{bytes[0]}.{bytes[1]}.{bytes[2]}/24"
+            : Convert.ToHexStringLower(bytes.AsSpan(0, 6)) + "/48";
+    }
+
+    private static bool IsExempt(IPAddress address)
+    {
+        if (IPAddress.IsLoopback(address))
+        {
+            return true;
+        }
+
+        if (address.AddressFamily == AddressFamily.InterNetwork)
+        {
+            var b = address.GetAddressBytes();
+            return b[0] == 10 || (b[0] == 172 && b[1] >= 16 && b[1] < 32) || (b[0] == 192 && b[1] == 168) || (b[0] == 169 && b[1] == 254);
+        }
+
+        return address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6UniqueLocal;
+    }
+}

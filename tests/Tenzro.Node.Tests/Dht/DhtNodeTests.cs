@@ -1,0 +1,57 @@
+using Tenzro.Node.Core.Dht;
+
+namespace Tenzro.Node.Tests.Dht;
+
+[Trait("Suite", "dht")]
+public sealed class DhtNodeTests
+{
+    [Fact]
+    public async Task Receive_NewcomerToAFullBucket_StaysOutWhileTheOldestAnswersAndReplacesItOnceItDoesNot()
+    {
+        await Task.Run(() =>
+        {
+            var network = new SimulatedNetwork(7, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20));
+            var (node, endpoint) = network.Add();
+            var members = Enumerable.Range(0, 20).Select(_ => network.Add(node.Self.RandomInBucket(0))).ToList();
+            foreach (var (member, _) in members)
+            {
+                network.Run(member.PingAsync(endpoint));
+            }
+
+            var first = network.Add(node.Self.RandomInBucket(0)).Node;
+            network.Run(first.PingAsync(endpoint));
+            network.Clock.Advance(TimeSpan.FromSeconds(5));
+            var keptOut = !node.Entries().Any(e => e.Contact.Id == first.Self);
+
+            var oldest = members.Single(m => m.Node.Self == node.Entries()[0].Contact.Id).Node;
+            network.Remove(oldest);
+            var second = network.Add(node.Self.RandomInBucket(0)).Node;
+            network.Run(second.PingAsync(endpoint));
+            network.Clock.Advance(TimeSpan.FromSeconds(5));
+            var ids = node.Entries().Select(e => e.Contact.Id).ToHashSet();
+
+            Assert.True(keptOut, "a newcomer took the place of a live contact in a full bucket");
+            Assert.Contains(second.Self, ids);
+            Assert.DoesNotContain(oldest.Self, ids);
+            Assert.Equal(20, ids.Count);
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task JoinAsync_ThroughABootstrapEndpoint_FillsTheTablesOfBoth()
+    {
+        await Task.Run(() =>
+        {
+            var network = new SimulatedNetwork(8, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20));
+            var (first, firstEndpoint) = network.Add();
+            var others = Enumerable.Range(0, 5).Select(_ => network.Add().Node).ToList();
+            foreach (var other in others)
+            {
+                Assert.Single(network.Run(other.JoinAsync([firstEndpoint])));
+            }
+
+            Assert.Equal(5, first.RoutingTableSize);
+            Assert.All(others, o => Assert.Equal(5, o.RoutingTableSize));
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+}

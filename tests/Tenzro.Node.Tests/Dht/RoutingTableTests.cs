@@ -1,0 +1,66 @@
+using Tenzro.Node.Core.Dht;
+
+namespace Tenzro.Node.Tests.Dht;
+
+[Trait("Suite", "dht")]
+public sealed class RoutingTableTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 12, 5, 3, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Seen_ThirdPublicAddressOfOneSlash24InABucket_IsRefusedButLoopbackAndPrivateAreNot()
+    {
+        var self = DhtId.Random();
+        var table = new RoutingTable(self, 20);
+        var far = Enumerable.Range(0, 9).Select(_ => self.RandomInBucket(0)).ToList();
+
+        Assert.Equal(TableChange.Added, table.Seen(new DhtContact(far[0], "198.51.100.1:8081"), Now));
+        Assert.Equal(TableChange.Added, table.Seen(new DhtContact(far[1], "198.51.100.2:8081"), Now));
+        Assert.Equal(TableChange.SubnetFull, table.Seen(new DhtContact(far[2], "198.51.100.3:8081"), Now));
+        Assert.Equal(TableChange.Added, table.Seen(new DhtContact(far[3], "198.51.101.3:8081"), Now));
+        Assert.Equal(TableChange.Added, table.Seen(new DhtContact(far[4], "[2001:db8:1::1]:8081"), Now));
+        Assert.Equal(TableChange.Added, table.Seen(new DhtContact(far[5], "[2001:db8:1:2::1]:8081"), Now));
+        Assert.Equal(TableChange.SubnetFull, table.Seen(new DhtContact(far[6], "[2001:db8:1:3::1]:8081"), Now));
+        foreach (var (id, i) in far.Take(3).Select((id, i) => (id, i)))
+        {
+            table.Remove(id);
+        }
+
+        Assert.All(Enumerable.Range(0, 3), i => Assert.Equal(TableChange.Added, table.Seen(new DhtContact(self.RandomInBucket(0), $"127.0.0.{i + 1}:9000"), Now)));
+        Assert.All(Enumerable.Range(0, 3), i => Assert.Equal(TableChange.Added, table.Seen(new DhtContact(self.RandomInBucket(0), $"192.168.1.{i + 1}:9000"), Now)));
+    }
+
+    [Fact]
+    public void Seen_FullBucket_KeepsTheOldEntriesAndNamesTheOldestToPing()
+    {
+        var self = DhtId.Random();
+        var table = new RoutingTable(self, 20);
+        var ids = Enumerable.Range(0, 20).Select(_ => self.RandomInBucket(0)).ToList();
+        foreach (var (id, i) in ids.Select((id, i) => (id, i)))
+        {
+            table.Seen(new DhtContact(id, $"127.0.0.1:{10000 + i}"), Now.AddSeconds(i));
+        }
+
+        var newcomer = new DhtContact(self.RandomInBucket(0), "127.0.0.1:20000");
+
+        Assert.Equal(TableChange.BucketFull, table.Seen(newcomer, Now.AddMinutes(1)));
+        Assert.False(table.Contains(newcomer.Id));
+        Assert.Equal(ids[0], table.Oldest(newcomer.Id)!.Contact.Id);
+        Assert.Equal(TableChange.Updated, table.Seen(new DhtContact(ids[0], "127.0.0.1:10000"), Now.AddMinutes(2)));
+        Assert.Equal(ids[1], table.Oldest(newcomer.Id)!.Contact.Id);
+    }
+
+    [Fact]
+    public void Seen_KnownIdFromANewAddress_ReplacesTheAddress()
+    {
+        var self = DhtId.Random();
+        var table = new RoutingTable(self, 20);
+        var id = DhtId.Random();
+        table.Seen(new DhtContact(id, "127.0.0.1:1000"), Now);
+
+        table.Seen(new DhtContact(id, "127.0.0.1:2000"), Now.AddSeconds(1));
+
+        Assert.Equal("127.0.0.1:2000", Assert.Single(table.Closest(id, 20)).Endpoint);
+        Assert.Equal(1, table.Count);
+    }
+}
