@@ -15,6 +15,8 @@ internal static class PeerCommands
             return await ListAsync(parse.GetValue(url), "/api/peers", parse.GetValue(json), ct);
         });
         command.Subcommands.Add(Find());
+        command.Subcommands.Add(Block(block: true));
+        command.Subcommands.Add(Block(block: false));
         return command;
     }
 
@@ -32,8 +34,6 @@ internal static class PeerCommands
                 + (parse.GetValue(region) is { } r ? "&region=" + Uri.EscapeDataString(r) : string.Empty);
             return await ListAsync(parse.GetValue(url), query, parse.GetValue(json), ct);
         });
-        command.Subcommands.Add(Block(block: true));
-        command.Subcommands.Add(Block(block: false));
         return command;
     }
 
