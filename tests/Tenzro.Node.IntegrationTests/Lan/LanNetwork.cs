@@ -13,16 +13,33 @@ namespace Tenzro.Node.IntegrationTests.Lan;
 /// </summary>
 /// <remarks>
 /// Needs root (CI runs as root). Where the namespaces cannot be made, <see cref="SetupError"/> says why and every
-/// test fails with it rather than passing silently. Shared by the tests of <see cref="LanDiscoveryProcessTests"/>.
+/// test fails with it rather than passing silently. Shared by the tests of <see cref="LanDiscoveryProcessTests"/>;
+/// a subclass picks its own namespace names and node count and starts its own processes.
 /// </remarks>
-public sealed class LanNetwork : IAsyncLifetime
+public class LanNetwork : IAsyncLifetime
 {
     public const int ApiPort = 18080;
-    public const int NodeCount = 6;
-    private readonly string _tag = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+    private readonly string _prefix;
+    private readonly int _nodeCount;
     private readonly List<string> _namespaces = [];
 
-    public string Switch => $"tnz-itsw-{_tag}";
+    public LanNetwork()
+        : this("it", 6)
+    {
+    }
+
+    /// <param name="prefix">Short name part of this network's namespaces, so that two networks never share one.</param>
+    /// <param name="nodeCount">Node namespaces on the bridge, addressed 10.77.0.1 upwards.</param>
+    protected LanNetwork(string prefix, int nodeCount)
+    {
+        _prefix = prefix;
+        _nodeCount = nodeCount;
+    }
+
+    public string Switch => Name("sw");
+
+    /// <summary>The node namespaces, in address order.</summary>
+    protected IReadOnlyList<string> Namespaces => _namespaces;
 
     public string? SetupError { get; private set; }
 
@@ -42,7 +59,7 @@ public sealed class LanNetwork : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         foreach (var node in Nodes)
         {
@@ -77,9 +94,9 @@ public sealed class LanNetwork : IAsyncLifetime
         await Ip(Switch, "link add br0 type bridge");
         await Ip(Switch, "link set br0 up");
         await Ip(Switch, "addr add 10.77.0.254/24 dev br0");
-        for (var i = 1; i <= NodeCount; i++)
+        for (var i = 1; i <= _nodeCount; i++)
         {
-            var ns = $"tnz-it{i}-{_tag}";
+            var ns = Name(i.ToString(CultureInfo.InvariantCulture));
             await RunAsync("ip", ["netns", "add", ns]);
             _namespaces.Add(ns);
             await Ip(Switch, $"link add v{i} type veth peer name eth0 netns {ns}");
@@ -89,6 +106,12 @@ public sealed class LanNetwork : IAsyncLifetime
             await Ip(ns, "link set eth0 up");
         }
 
+        await StartNodesAsync();
+    }
+
+    /// <summary>Starts the processes once the namespaces are up, and adds them to <see cref="Nodes"/>.</summary>
+    protected virtual async Task StartNodesAsync()
+    {
         // Node 4's second interface: up, addressed, but with multicast off, so no group can be used on it.
         await Ip(Switch, $"link add w4 type veth peer name eth1 netns {_namespaces[3]}");
         await Ip(Switch, "link set w4 up");
@@ -96,7 +119,7 @@ public sealed class LanNetwork : IAsyncLifetime
         await Ip(_namespaces[3], "link set eth1 multicast off");
         await Ip(_namespaces[3], "link set eth1 up");
 
-        for (var i = 0; i < NodeCount; i++)
+        for (var i = 0; i < _nodeCount; i++)
         {
             var process = NodeProcess.LaunchUnder(["ip", "netns", "exec", _namespaces[i]], new Dictionary<string, string>
             {
@@ -114,7 +137,9 @@ public sealed class LanNetwork : IAsyncLifetime
         }
     }
 
-    private static Task Ip(string ns, string arguments) => RunAsync("ip", ["-n", ns, .. arguments.Split(' ')]);
+    private string Name(string part) => $"tnz-{_prefix}{part}-{Environment.ProcessId.ToString(CultureInfo.InvariantCulture)}";
+
+    protected static Task Ip(string ns, string arguments) => RunAsync("ip", ["-n", ns, .. arguments.Split(' ')]);
 
     /// <summary>Runs a command; returns its standard output, or throws with its error output when it fails and <paramref name="check"/> is set.</summary>
     public static async Task<string> RunAsync(string command, IEnumerable<string> arguments, bool check = true, TimeSpan? timeout = null)
