@@ -49,14 +49,8 @@ public sealed class PeerFaultTests
     {
         // Pings every 100 ms and a link silent for 1 s is dead, on both nodes (CONTRACTS: 15 s and 45 s). A dial made
         // while the path is black-holed hangs until it times out before the next one is made, hence the longer wait.
-        var timings = new PeerLinkTimings { PingInterval = TimeSpan.FromMilliseconds(100), DeadAfter = TimeSpan.FromSeconds(1) };
-        var settings = new Dictionary<string, string?> { ["RECONNECT_INTERVAL"] = "200" };
-        await using var a = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
-        await using var proxy = FaultProxy.Start(a.Service<PeerLinkService>().Port);
-        var aId = a.Service<NodeIdentity>().NodeId;
-        settings["BOOTSTRAP_NODES"] = new PeerAddress(aId, "127.0.0.1", proxy.Port).ToString();
-        await using var b = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
-        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link to a through the proxy");
+        await using var pair = await ProxiedPair.StartAsync(deadAfter: TimeSpan.FromSeconds(1));
+        var (a, proxy, b, aId) = (pair.A, pair.Proxy, pair.B, pair.AId);
 
         proxy.Mode = FaultProxy.Fault.BlackHole;
         await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) != "open", "b did not find the silent link dead");
@@ -72,15 +66,9 @@ public sealed class PeerFaultTests
     [Fact]
     public async Task TruncatedFrameThenSlowPath_TheLinkOpensAgainByItselfAndItsPingsShowTheDelay()
     {
-        var timings = new PeerLinkTimings { PingInterval = TimeSpan.FromMilliseconds(100), DeadAfter = TimeSpan.FromSeconds(2) };
-        var settings = new Dictionary<string, string?> { ["RECONNECT_INTERVAL"] = "200" };
-        await using var a = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
-        await using var proxy = FaultProxy.Start(a.Service<PeerLinkService>().Port);
-        var aId = a.Service<NodeIdentity>().NodeId;
-        settings["BOOTSTRAP_NODES"] = new PeerAddress(aId, "127.0.0.1", proxy.Port).ToString();
-        await using var b = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
+        await using var pair = await ProxiedPair.StartAsync(deadAfter: TimeSpan.FromSeconds(2));
+        var (a, proxy, b, aId) = (pair.A, pair.Proxy, pair.B, pair.AId);
         var bId = b.Service<NodeIdentity>().NodeId;
-        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link to a through the proxy");
         var firstConnections = proxy.Accepted;
 
         // The next frame b sends (a ping, within 100 ms) is cut after 5 bytes and its connection reset.
@@ -95,6 +83,44 @@ public sealed class PeerFaultTests
 
         Assert.Equal("open", slowLink);
         Assert.Equal(1, answering["links"]!["open"]!.GetValue<int>());
+    }
+
+    /// <summary>
+    /// Node b linked to node a through a <see cref="FaultProxy"/>, both pinging every 100 ms and finding a link dead after
+    /// <c>deadAfter</c> of silence (CONTRACTS: 15 s and 45 s), b redialling from 200 ms.
+    /// </summary>
+    private sealed class ProxiedPair : IAsyncDisposable
+    {
+        private ProxiedPair(TestNode a, FaultProxy proxy, TestNode b, string aId) => (A, Proxy, B, AId) = (a, proxy, b, aId);
+
+        public TestNode A { get; }
+
+        public FaultProxy Proxy { get; }
+
+        public TestNode B { get; }
+
+        public string AId { get; }
+
+        public static async Task<ProxiedPair> StartAsync(TimeSpan deadAfter)
+        {
+            var timings = new PeerLinkTimings { PingInterval = TimeSpan.FromMilliseconds(100), DeadAfter = deadAfter };
+            var settings = new Dictionary<string, string?> { ["RECONNECT_INTERVAL"] = "200" };
+            var a = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
+            var proxy = FaultProxy.Start(a.Service<PeerLinkService>().Port);
+            var aId = a.Service<NodeIdentity>().NodeId;
+            settings["BOOTSTRAP_NODES"] = new PeerAddress(aId, "127.0.0.1", proxy.Port).ToString();
+            var b = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
+            var pair = new ProxiedPair(a, proxy, b, aId);
+            await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link to a through the proxy");
+            return pair;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await B.DisposeAsync();
+            await Proxy.DisposeAsync();
+            await A.DisposeAsync();
+        }
     }
 
     private static async Task<double> RttAsync(TestNode node, string peerId) =>
