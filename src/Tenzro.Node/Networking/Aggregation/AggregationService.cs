@@ -412,6 +412,12 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         {
             await SendAsync(leader, GroupMessages.Leave(log.State.GroupId, _replay, _identity), cancellationToken);
         }
+        else
+        {
+            // No leader known (an election, or this node was removed and its answer lost): ask every member; the leader answers.
+            var others = log.State.Members.Select(m => m.Id).Where(id => id != _identity.NodeId);
+            await SendAllAsync(others, GroupMessages.Leave(log.State.GroupId, _replay, _identity), cancellationToken);
+        }
     }
 
     /// <summary>In a group: dissolve after AGGREGATION_TIMEOUT without a leader; as the leader, admit eligible peers while there is room.</summary>
@@ -597,22 +603,34 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         await StartLogAsync(self, known, coldStart: false, cancellationToken);
     }
 
-    /// <summary>The leader removes a member that asks to leave (draining), then tells it.</summary>
+    /// <summary>
+    /// The leader removes a member that asks to leave (draining), then tells it; a member already removed that asks
+    /// again (the first answer was lost) is told again.
+    /// </summary>
     private async Task OnLeaveAsync(PeerLink link, string groupId, CancellationToken cancellationToken)
     {
-        if (_log is not { IsLeader: true } log || log.State.GroupId != groupId || log.State.Find(link.PeerId) is null)
+        if (_log is not { IsLeader: true } log || log.State.GroupId != groupId)
         {
             return;
         }
 
-        await log.RemoveMemberAsync(link.PeerId, cancellationToken);
-        LogMemberLeft(_logger, NodeRecord.Short(link.PeerId), groupId);
+        if (log.State.Find(link.PeerId) is not null)
+        {
+            await log.RemoveMemberAsync(link.PeerId, cancellationToken);
+            LogMemberLeft(_logger, NodeRecord.Short(link.PeerId), groupId);
+        }
+
         await SendAsync(link.PeerId, GroupMessages.Removed(groupId, _replay, _identity), cancellationToken);
     }
 
+    /// <summary>
+    /// Ends this node's membership when the leader says it was removed. While draining (this node asked to leave), the
+    /// answer is taken from any member of the group: once removed, this node may no longer know who leads.
+    /// </summary>
     private async Task OnRemovedAsync(PeerLink link, string groupId)
     {
-        if (_log is { } log && log.State.GroupId == groupId && log.LeaderId == link.PeerId)
+        if (_log is { } log && log.State.GroupId == groupId
+            && (log.LeaderId == link.PeerId || (_intake.Draining && log.State.Find(link.PeerId) is not null)))
         {
             LogLeft(_logger, groupId);
             await LeaveAsync(log);
