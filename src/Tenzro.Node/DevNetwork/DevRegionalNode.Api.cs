@@ -86,6 +86,8 @@ internal sealed partial class DevRegionalNode
                     ["nodeTier"] = p.NodeTier,
                     ["region"] = p.Region,
                     ["activeTasks"] = p.ActiveTasks,
+                    // The group a leader reports in its node_status (docs/PROTOCOL.md); null for other nodes.
+                    ["aggregation"] = p.Status?["aggregation"]?.DeepClone(),
                 })]),
                 ["tasks"] = new JsonArray([.. _tasks.Keys.Select(id => (JsonNode)TaskSnapshotLocked(id)!)]),
                 ["totalRewardsDistributed"] = _totalRewards,

@@ -87,6 +87,9 @@ public sealed class ComposeNetwork : LanNetwork
                 ["LOCAL_DISCOVERY_PORT"] = "8081",
                 ["RAFT_PORT"] = "8082",
                 ["DHT_ENABLED"] = "true",
+
+                // Not in the compose file (default 15 s): node_status every second, so the leader's report comes quickly.
+                ["HEARTBEAT_INTERVAL"] = "1000",
             };
             foreach (var (key, value) in EnvironmentOf(NodeServices[i]))
             {

@@ -49,10 +49,22 @@ public sealed class ComposeNetworkProfileTests(ComposeNetwork network) : IClassF
         }, TimeSpan.FromSeconds(40), async () => string.Join('\n', await Task.WhenAll(nodes.Select(async n =>
             $"{n.Namespace}: {(await n.GetAsync("/api/aggregation"))?.ToJsonString()} candidates {(await n.GetAsync("/api/aggregation/candidates"))?.ToJsonString()}"))));
 
+        // The leader reports the group to the regional node in its node_status; the members do not.
+        var groupId = views![0]!["groupId"]!.GetValue<string>();
+        var leaderPeerId = peerIds[Array.IndexOf(ids, views[0]!["leaderId"]!.GetValue<string>())];
+        var reported = await UntilAsync("the regional node does not show the leader's aggregation member in its node_status", async () =>
+        {
+            var peers = (await network.RegionalGetAsync("/status"))?["peers"]?.AsArray().OfType<JsonObject>().ToList() ?? [];
+            var leader = peers.FirstOrDefault(p => p["peerId"]?.GetValue<string>() == leaderPeerId);
+            return leader?["aggregation"] is JsonObject a && a["groupId"]?.GetValue<string>() == groupId && a["members"]?.GetValue<int>() == 3 ? peers : null;
+        }, TimeSpan.FromSeconds(20));
+
         var tier = ComposeNetwork.EnvironmentOf(ComposeNetwork.NodeServices[0])["NODE_TIER"];
         Assert.All(joined!, p => Assert.Equal(tier, p["nodeTier"]!.GetValue<string>()));
         Assert.Contains(views![0]!["leaderId"]!.GetValue<string>(), ids);
         Assert.All(views, v => Assert.Equal(ids.Order(), v!["members"]!.AsArray().Select(m => m!["id"]!.GetValue<string>()).Order()));
+        Assert.True(reported!.Single(p => p["peerId"]!.GetValue<string>() == leaderPeerId)["aggregation"]!["pooled"]!["cpuCores"]!.GetValue<double>() > 0);
+        Assert.All(reported!.Where(p => p["peerId"]!.GetValue<string>() != leaderPeerId), p => Assert.Null(p["aggregation"]));
     }
 
     private static bool Has(JsonNode? array, string value) => array is JsonArray a && a.Any(v => v?.GetValue<string>() == value);
