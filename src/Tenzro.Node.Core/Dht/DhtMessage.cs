@@ -77,7 +77,7 @@ public sealed record DhtMessage
 
 /// <summary>
 /// Sends DHT messages to an endpoint (<c>host:port</c>). The UDP transport signs each message in the <c>dht-rpc</c>
-/// domain and sends it as one datagram; the in-memory network of the tests hands it over after a simulated latency.
+/// domain and sends it as one datagram; the tests' in-memory network hands it over after the latency each test sets.
 /// Received messages go to <see cref="DhtNode.Receive"/>.
 /// </summary>
 /// <remarks>Implementations must not block and must not call back into the node on the calling thread.</remarks>

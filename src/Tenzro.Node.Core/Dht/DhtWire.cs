@@ -37,7 +37,7 @@ public static class DhtWire
         {
             var current = parts[^1];
             current.Add(i);
-            if (Size(Build(message, identity, items, contactCount, current, 0, 1, Placeholder)) <= MaxDatagram)
+            if (Size(Build(message, identity, items, contactCount, current, 0, 1, SignedFieldsAtFullLength)) <= MaxDatagram)
             {
                 continue;
             }
@@ -46,7 +46,7 @@ public static class DhtWire
             if (current.Count > 0 && parts.Count < MaxParts)
             {
                 parts.Add([i]);
-                if (Size(Build(message, identity, items, contactCount, parts[^1], 0, 1, Placeholder)) > MaxDatagram)
+                if (Size(Build(message, identity, items, contactCount, parts[^1], 0, 1, SignedFieldsAtFullLength)) > MaxDatagram)
                 {
                     parts[^1].Clear();
                 }
@@ -172,7 +172,7 @@ public static class DhtWire
         return new DhtContact(id, endpoint);
     }
 
-    private static JsonObject Build(DhtMessage message, NodeIdentity identity, List<JsonNode> items, int contactCount, List<int> take, int part, int parts, JsonObject? placeholder)
+    private static JsonObject Build(DhtMessage message, NodeIdentity identity, List<JsonNode> items, int contactCount, List<int> take, int part, int parts, JsonObject? signedFields)
     {
         var json = new JsonObject
         {
@@ -208,7 +208,7 @@ public static class DhtWire
             json["parts"] = parts;
         }
 
-        foreach (var (name, value) in placeholder ?? [])
+        foreach (var (name, value) in signedFields ?? [])
         {
             json[name] = value?.DeepClone();
         }
@@ -218,8 +218,11 @@ public static class DhtWire
 
     private static int Size(JsonObject json) => CanonicalJson.Serialize(json).Length;
 
-    /// <summary>Stand-ins of the lengths of <c>timestamp</c>, <c>nonce</c>, <c>signature</c> and two-part numbering, to measure a part before signing it.</summary>
-    private static JsonObject Placeholder => new()
+    /// <summary>
+    /// <c>timestamp</c>, <c>nonce</c>, <c>signature</c> and two-part numbering at their full encoded lengths: a part is
+    /// measured with them before it is signed, so that the signed datagram is never longer than the one measured.
+    /// </summary>
+    private static JsonObject SignedFieldsAtFullLength => new()
     {
         ["timestamp"] = "2000-01-01T00:00:00.000Z",
         ["nonce"] = new string('0', 32),
