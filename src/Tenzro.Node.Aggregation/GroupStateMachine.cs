@@ -1,6 +1,4 @@
 using System.Buffers;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using DotNext.IO;
 using DotNext.Net.Cluster.Consensus.Raft.StateMachine;
 using Tenzro.Node.Core.Aggregation;
@@ -8,7 +6,7 @@ using Tenzro.Node.Core.Aggregation;
 namespace Tenzro.Node.Aggregation;
 
 /// <summary>
-/// Applies the group log's entries: each is the whole <see cref="GroupState"/> as JSON. Configuration entries (the
+/// Applies the group log's entries: each is the whole <see cref="GroupState"/> as JSON (<see cref="GroupStateJson"/>). Configuration entries (the
 /// membership changes DotNext writes itself) reach the state machine too and are skipped.
 /// </summary>
 /// <remarks>Apply is called by one thread at a time; <see cref="State"/> may be read from any thread.</remarks>
@@ -18,7 +16,7 @@ internal sealed class GroupStateMachine(DirectoryInfo snapshots, Action<GroupSta
 
     public GroupState State => _state;
 
-    public static byte[] Encode(GroupState state) => JsonSerializer.SerializeToUtf8Bytes(ToJson(state));
+    public static byte[] Encode(GroupState state) => GroupStateJson.Encode(state);
 
     protected override ValueTask<bool> ApplyAsync(LogEntry entry, CancellationToken token)
     {
@@ -27,7 +25,7 @@ internal sealed class GroupStateMachine(DirectoryInfo snapshots, Action<GroupSta
             return ValueTask.FromResult(false);
         }
 
-        Set(Decode(payload.ToArray()));
+        Set(GroupStateJson.Decode(payload.ToArray()));
         return ValueTask.FromResult(false);
     }
 
@@ -42,7 +40,7 @@ internal sealed class GroupStateMachine(DirectoryInfo snapshots, Action<GroupSta
         var bytes = await File.ReadAllBytesAsync(snapshotFile.FullName, token);
         if (bytes.Length > 0)
         {
-            Set(Decode(bytes));
+            Set(GroupStateJson.Decode(bytes));
         }
     }
 
@@ -50,19 +48,5 @@ internal sealed class GroupStateMachine(DirectoryInfo snapshots, Action<GroupSta
     {
         _state = state;
         applied(state);
-    }
-
-    private static JsonObject ToJson(GroupState state) => new()
-    {
-        ["groupId"] = state.GroupId,
-        ["members"] = new JsonArray([.. state.Members.Select(m => (JsonNode)new JsonObject { ["id"] = m.Id, ["raft"] = m.Raft })]),
-    };
-
-    private static GroupState Decode(byte[] bytes)
-    {
-        var json = JsonNode.Parse(bytes)!.AsObject();
-        return new GroupState(
-            json["groupId"]!.GetValue<string>(),
-            [.. json["members"]!.AsArray().Select(m => new GroupMember(m!["id"]!.GetValue<string>(), m["raft"]!.GetValue<string>()))]);
     }
 }

@@ -10,10 +10,15 @@ public sealed record GroupMember(string Id, string Raft)
     public IPEndPoint EndPoint => IPEndPoint.Parse(Raft);
 }
 
-/// <summary>What the group log replicates: the group's id and members (metadata only; payloads travel as blobs).</summary>
+/// <summary>What the group log replicates: the group's id, members and split jobs (metadata only; payloads travel as blobs).</summary>
 public sealed record GroupState(string GroupId, IReadOnlyList<GroupMember> Members)
 {
     public static readonly GroupState Empty = new(string.Empty, []);
+
+    /// <summary>The split tasks the group is working on (docs/AGGREGATION.md "Split tasks").</summary>
+    public IReadOnlyList<SplitJob> Jobs { get; init; } = [];
+
+    public SplitJob? Job(string parentId) => Jobs.FirstOrDefault(j => j.ParentId == parentId);
 
     public GroupMember? Find(string id) => Members.FirstOrDefault(m => m.Id == id);
 

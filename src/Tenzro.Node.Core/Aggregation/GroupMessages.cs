@@ -58,6 +58,9 @@ public static class GroupMessages
     public static JsonObject Removed(string groupId, ReplayGuard guard, NodeIdentity identity) =>
         Sign(new JsonObject { ["step"] = GroupStep.Removed, ["groupId"] = groupId }, guard, identity);
 
+    /// <summary>A message about split work (its <c>step</c> and members already set), stamped and signed like the others.</summary>
+    public static JsonObject Work(JsonObject message, ReplayGuard guard, NodeIdentity identity) => Sign(message, guard, identity);
+
     /// <summary>The message's text member <paramref name="name"/>, or null.</summary>
     public static string? Text(JsonObject message, string name) =>
         message[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;

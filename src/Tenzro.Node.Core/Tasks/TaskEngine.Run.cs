@@ -30,7 +30,7 @@ public sealed partial class TaskEngine
             // API shows the running state from memory meanwhile. Runtimes that may crash the process are the
             // exception: their mark is written before the run.
             using var mark = new RunningMark(this, spec.TaskId, startedAt, attempts);
-            if (_runtimes[spec.Type].MayCrashTheProcess)
+            if (_runtimes[spec.Type].MayCrashTheProcess && !running.Split)
             {
                 // Counted before the run: a task that kills the process is then failed after MAX_TASK_ATTEMPTS
                 // restarts instead of running again at every start.
@@ -65,7 +65,9 @@ public sealed partial class TaskEngine
             TaskState state;
             try
             {
-                result = await ExecuteWhileDiskFullAsync(_runtimes[spec.Type], context, linked.Token);
+                result = running.Split && _splitRunner is { } splitter
+                    ? await splitter.RunAsync(context)
+                    : await ExecuteWhileDiskFullAsync(_runtimes[spec.Type], context, linked.Token);
                 state = TaskState.Completed;
             }
             catch (Exception) when (linked.IsCancellationRequested)
@@ -297,6 +299,9 @@ public sealed partial class TaskEngine
         public bool CanPause { get; } = canPause;
 
         public long StartOrder { get; } = startOrder;
+
+        /// <summary>The group runs the task's parts (decided when it was picked); it reserved nothing here.</summary>
+        public bool Split { get; init; }
 
         /// <summary>When the scheduler gave the task its slot (under its lock): the task's start time, so start times follow the pick order.</summary>
         public DateTimeOffset PickedAt { get; } = time.GetUtcNow();

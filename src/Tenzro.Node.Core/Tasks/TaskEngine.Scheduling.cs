@@ -33,7 +33,7 @@ public sealed partial class TaskEngine
             }
 
             var position = _queue.GetViewBetween(_queue.Min!, entry).Count;
-            var request = ResourceAmounts.From(entry.Spec.Requirements);
+            var request = Splits(entry.Spec) ? NoResources : ResourceAmounts.From(entry.Spec.Requirements);
             var shortfall = _ledger.Free.Shortfalls(request).FirstOrDefault();
             if (shortfall.Resource is not null)
             {
@@ -110,7 +110,7 @@ public sealed partial class TaskEngine
                     break;
                 }
 
-                var request = ResourceAmounts.From(entry.Spec.Requirements);
+                var request = Splits(entry.Spec) ? NoResources : ResourceAmounts.From(entry.Spec.Requirements);
                 if (slotsFull)
                 {
                     // Nothing can start; only find the task next in line, so that what the next task to end
@@ -145,7 +145,8 @@ public sealed partial class TaskEngine
                 _queue.Remove(entry);
                 _queued.Remove(entry.Spec.TaskId);
                 _queuedBytes -= entry.PayloadBytes;
-                var running = new RunningTask(entry, new CancellationTokenSource(), _time, _runtimes[entry.Spec.Type].SupportsPause, ++_startOrder);
+                var split = Splits(entry.Spec);
+                var running = new RunningTask(entry, new CancellationTokenSource(), _time, !split && _runtimes[entry.Spec.Type].SupportsPause, ++_startOrder) { Split = split };
                 _running[entry.Spec.TaskId] = running;
                 started.Add(running);
             }
@@ -180,4 +181,7 @@ public sealed partial class TaskEngine
 
         return taskId;
     }
+
+    /// <summary>Whether the group takes <paramref name="task"/> now: it asks to be split and the node is in a group that can.</summary>
+    private bool Splits(TaskSpec task) => Aggregation.Split.SplitRequest.Requested(task) && _splitRunner?.CanSplit(task) == true;
 }

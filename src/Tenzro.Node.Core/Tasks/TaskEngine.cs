@@ -56,6 +56,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     // cannot take every freed resource and keep it waiting forever.
     private string? _holdFor;
     private ResourceAmounts _holdRequest = NoResources;
+    private volatile ISplitRunner? _splitRunner;
     private ResourceAmounts _held = NoResources;
 
     private static readonly ResourceAmounts NoResources = new(0, 0, 0, 0, 0);
@@ -97,6 +98,12 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     public IReadOnlyCollection<string> Types => _runtimes.Keys;
 
     public TaskEventHub Events { get; }
+
+    /// <summary>The group's runner of split tasks; null while the node has none (split tasks then run whole).</summary>
+    public ISplitRunner? SplitRunner => _splitRunner;
+
+    /// <summary>Sets the runner of split tasks (the host's aggregation service, which is made after the engine).</summary>
+    public void UseSplitRunner(ISplitRunner runner) => _splitRunner = runner;
 
     /// <summary>Raised after a task reaches a final state, with its run time less the time it spent paused (zero if it never ran). Handlers must be quick and not throw.</summary>
     public event Action<TaskSpec, TaskState, TimeSpan>? Finished;
@@ -220,9 +227,15 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             return errors;
         }
 
+        var split = Aggregation.Split.SplitRequest.Requested(task) ? Aggregation.Split.TaskSplitter.Validate(task, errors) : null;
+        var splits = split is not null && _splitRunner?.CanSplit(task) == true;
         foreach (var (resource, asked, available) in _ledger.Maximum.Shortfalls(ResourceAmounts.From(task.Requirements)))
         {
-            errors.Add($"requirements.{resource}", $"asks for {asked} but this node allows at most {available}; the task can never run here.");
+            // A task the group splits reserves nothing here; its parts are checked by the members that run them.
+            if (!splits)
+            {
+                errors.Add($"requirements.{resource}", $"asks for {asked} but this node allows at most {available}; the task can never run here.");
+            }
         }
 
         runtime.Validate(task, errors);

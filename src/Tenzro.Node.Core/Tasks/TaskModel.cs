@@ -69,6 +69,9 @@ public static class TaskOrigins
 {
     public const string Api = "api";
     public const string Regional = "regional";
+
+    /// <summary>A part of a split task, submitted by the group work of its member (CONTRACTS "Split tasks").</summary>
+    public const string Group = "group";
 }
 
 /// <summary>Who owns a task (CONTRACTS.md "Access control"): the id of the API key that submitted it, or one of these.</summary>

@@ -84,6 +84,14 @@ internal sealed record WasmTaskRequest
         var environment = ParseEnvironment(data, errors);
         var stdin = OptionalString(data, "stdin", errors);
 
+        // A split compute task (CONTRACTS "Split tasks"): a function gets its range [start, end) as two i64 after
+        // data.args; a WASI command gets it in TENZRO_RANGE_START and TENZRO_RANGE_END. The whole task is the one range.
+        if (Core.Aggregation.Split.SplitRequest.RangeOf(config) is var (rangeStart, rangeEnd))
+        {
+            args = [.. args, JsonValue.Create(rangeStart), JsonValue.Create(rangeEnd)];
+            environment = [.. environment, ("TENZRO_RANGE_START", rangeStart.ToString(CultureInfo.InvariantCulture)), ("TENZRO_RANGE_END", rangeEnd.ToString(CultureInfo.InvariantCulture))];
+        }
+
         var fuel = OptionalInteger(config, "fuel", 1, ulong.MaxValue, errors) ?? WasmDefaults.Fuel;
         var maxOutput = OptionalInteger(config, "maxOutputBytes", 1, WasmDefaults.MaxOutputBytesCeiling, errors) ?? WasmDefaults.MaxOutputBytes;
         var maxTable = OptionalInteger(config, "maxTableElements", 1, WasmDefaults.MaxTableElementsCeiling, errors) ?? WasmDefaults.MaxTableElements;

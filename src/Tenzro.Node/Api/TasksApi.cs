@@ -152,7 +152,7 @@ internal static class TasksApi
     private static IResult GetStatus(string taskId, TaskEngine engine)
     {
         var view = engine.View(taskId);
-        return view is null ? NotFound(taskId) : TypedResults.Json(StatusBody(view));
+        return view is null ? NotFound(taskId) : TypedResults.Json(StatusBody(view, engine.SplitRunner));
     }
 
     private static IResult GetResult(string taskId, HttpContext context, TaskEngine engine, TimeProvider time)
@@ -199,7 +199,7 @@ internal static class TasksApi
         var (items, nextCursor) = engine.List(filter, type, size, cursor);
         return TypedResults.Json(new JsonObject
         {
-            ["items"] = new JsonArray([.. items.Select(v => (JsonNode)StatusBody(v))]),
+            ["items"] = new JsonArray([.. items.Select(v => (JsonNode)StatusBody(v, engine.SplitRunner))]),
             ["nextCursor"] = nextCursor,
         });
     }
@@ -238,7 +238,7 @@ internal static class TasksApi
         var cancellationToken = stop.Token;
         using var subscription = engine.Events.Subscribe(taskId);
         var current = engine.View(taskId) ?? first;
-        yield return new SseItem<JsonObject>(StatusBody(current), "state");
+        yield return new SseItem<JsonObject>(StatusBody(current, engine.SplitRunner), "state");
         if (current.State.IsFinal())
         {
             yield break;
@@ -260,7 +260,7 @@ internal static class TasksApi
                     yield break;
                 }
 
-                yield return new SseItem<JsonObject>(StatusBody(latest), "state");
+                yield return new SseItem<JsonObject>(StatusBody(latest, engine.SplitRunner), "state");
                 if (latest.State.IsFinal())
                 {
                     yield break;
@@ -282,11 +282,11 @@ internal static class TasksApi
         }
     }
 
-    /// <summary>The status object of CONTRACTS.md.</summary>
-    public static JsonObject StatusBody(TaskView view)
+    /// <summary>The status object of CONTRACTS.md, with a split task's <c>split</c> and <c>parts</c> (CONTRACTS "Split tasks").</summary>
+    public static JsonObject StatusBody(TaskView view, ISplitRunner? splits = null)
     {
         var record = view.Record;
-        return new JsonObject
+        var status = new JsonObject
         {
             ["taskId"] = record.TaskId,
             ["type"] = record.Spec.Type,
@@ -315,6 +315,19 @@ internal static class TasksApi
             ["error"] = record.Error,
             ["errorKind"] = TaskErrorKinds.Of(record.Error),
         };
+        if (splits?.Describe(record) is { } split)
+        {
+            foreach (var (name, value) in split)
+            {
+                status[name] = value?.DeepClone();
+            }
+        }
+        else if (splits is null && Core.Aggregation.Split.SplitRequest.Requested(record.Spec) && record.State != TaskState.Queued)
+        {
+            status["split"] = new JsonObject { ["applied"] = false, ["reason"] = "no group" };
+        }
+
+        return status;
     }
 
     /// <summary>The result object of CONTRACTS.md for a final task.</summary>

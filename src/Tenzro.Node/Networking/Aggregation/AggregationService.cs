@@ -6,6 +6,7 @@ using Tenzro.Node.Core.Aggregation;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Peers;
+using Tenzro.Node.Networking.Aggregation.Work;
 using Tenzro.Node.Networking.Peers;
 
 namespace Tenzro.Node.Networking.Aggregation;
@@ -38,6 +39,8 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private readonly TimeProvider _time;
     private readonly ILogger<AggregationService> _logger;
     private readonly ILogger _security;
+    private readonly GroupWork _work;
+    private readonly Core.Tasks.TaskEngine _engine;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, DateTimeOffset> _busy = new(StringComparer.Ordinal);
     private IGroupLog? _log;
@@ -60,9 +63,13 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         Core.Resources.IntakeState intake,
         PeerBlocklist blocklist,
         GroupLogPort port,
+        GroupWork work,
+        Core.Tasks.TaskEngine engine,
         TimeProvider time,
         ILoggerFactory loggers)
     {
+        _work = work;
+        _engine = engine;
         _options = options;
         _network = network;
         _identity = identity;
@@ -98,6 +105,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             return;
         }
 
+        _engine.UseSplitRunner(_work);
         await ResumeAsync(stoppingToken);
         RaftAddress();
         using var timer = new PeriodicTimer(Tick, _time);
@@ -176,7 +184,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             ["leaderId"] = leader,
             ["members"] = members,
             ["pooled"] = pooled.ToJson(),
-            ["jobs"] = new JsonArray(),
+            ["jobs"] = _work.Jobs(),
         };
     }
 
@@ -237,6 +245,11 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         if (_log is { } log)
         {
             await TendGroupAsync(log, now, cancellationToken);
+            if (_log is { } still)
+            {
+                await _work.TendAsync(still, now, SendWorkAsync, cancellationToken);
+            }
+
             return;
         }
 
@@ -381,6 +394,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
 
         _log = log;
+        _work.Log = log;
         _leaderlessSince = null;
         LogJoined(_logger, known.GroupId, self.Raft, coldStart);
         return log;
@@ -469,6 +483,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private async Task LeaveAsync(IGroupLog log)
     {
         _log = null;
+        _work.Log = null;
         _forming = null;
         await log.DisposeAsync();
         _files.Delete();
@@ -507,6 +522,9 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
                 break;
             case GroupStep.Removed:
                 await OnRemovedAsync(link, groupId);
+                break;
+            case var step when step is not null && GroupWork.Steps.All.Contains(step) && _log is { } log && log.State.GroupId == groupId:
+                await _work.OnMessageAsync(log, link.PeerId, message, cancellationToken);
                 break;
             default:
                 break;
@@ -697,6 +715,12 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         {
             // The link ends by itself; eligibility sees it gone.
         }
+    }
+
+    private Task SendWorkAsync(string peerId, JsonObject message, CancellationToken cancellationToken)
+    {
+        message["groupId"] = _log?.State.GroupId;
+        return SendAsync(peerId, GroupMessages.Work(message, _replay, _identity), cancellationToken);
     }
 
     private async Task SendAllAsync(IEnumerable<string> peers, JsonObject message, CancellationToken cancellationToken)

@@ -13,6 +13,13 @@ internal static class AggregationServices
         services.AddSingleton<GroupLogPort>();
         services.AddSingleton<IPeerMessageHandler, GroupMessageHandler>();
         services.AddSingleton<IGroupLogFactory>(sp => Node.Aggregation.GroupLogs.Factory(sp.GetRequiredService<ILoggerFactory>()));
+        services.AddSingleton(sp => new Work.GroupBlobs(sp.GetRequiredService<Core.Configuration.StorageOptions>().DataDirectory));
+        services.AddSingleton<Work.BlobExchange>();
+        services.AddSingleton<IPeerMessageHandler, Work.BlobGetHandler>();
+        services.AddSingleton<IPeerMessageHandler, Work.BlobChunkHandler>();
+        services.AddSingleton<Work.GroupWorkMetrics>();
+        services.AddSingleton<Work.GroupWork>();
+        services.AddSingleton<Core.Tasks.ISplitRunner>(sp => sp.GetRequiredService<Work.GroupWork>());
         services.AddSingleton<AggregationService>();
         services.AddHostedService(sp => sp.GetRequiredService<AggregationService>());
         services.AddSingleton<IAggregationGroup>(sp => sp.GetRequiredService<AggregationService>());

@@ -1,0 +1,213 @@
+namespace Tenzro.Node.Core.Aggregation;
+
+/// <summary>What a member reports about its run of a part.</summary>
+public sealed record PartReport(bool Succeeded, string? Digest, string? Result, long? DurationMs, string? Error);
+
+/// <summary>
+/// The leader's decisions on split jobs, as pure functions of the replicated <see cref="GroupState"/>: adding and
+/// removing jobs, recording members' reports, and each planning round (leases expired and renewed, parts assigned).
+/// Because every decision is in the group log, a new leader goes on from where the old one stopped.
+/// </summary>
+/// <remarks>
+/// Assignment is by pull: a member holds at most its slots (from its free cores) of running parts, and gets the next
+/// part when one ends, the least loaded for its slots first; a member that falls behind so takes fewer parts. A part
+/// whose member is gone keeps its run until the lease ends, then goes to another member.
+/// </remarks>
+public static class JobPlanner
+{
+    /// <summary>Failed runs after which a part, and so its job, fails (a failure that is the task's own repeats anywhere).</summary>
+    public const int MaxFailures = 3;
+
+    public static GroupState AddJob(GroupState state, SplitJob job)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(job);
+        return state.Job(job.ParentId) is null ? state with { Jobs = [.. state.Jobs, job] } : state;
+    }
+
+    public static GroupState RemoveJob(GroupState state, string parentId)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return state.Job(parentId) is null ? state : state with { Jobs = [.. state.Jobs.Where(j => j.ParentId != parentId)] };
+    }
+
+    /// <summary>
+    /// Records <paramref name="member"/>'s report on its latest run of part <paramref name="index"/>. A report for an
+    /// expired run still counts while the part is unsettled (the work was done); one for a settled part is recorded,
+    /// and a digest that differs from the winner's marks the member as disagreeing.
+    /// </summary>
+    public static GroupState Report(GroupState state, string parentId, int index, string member, PartReport report)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(report);
+        if (state.Job(parentId) is not { } job || job.Parts.FirstOrDefault(p => p.Index == index) is not { } part)
+        {
+            return state;
+        }
+
+        var at = LastIndex(part.Runs, r => r.Member == member && r.State is RunState.Running or RunState.Expired);
+        if (at < 0)
+        {
+            return state;
+        }
+
+        var run = part.Runs[at];
+        var updated = report.Succeeded
+            ? run with { State = RunState.Done, Digest = report.Digest, Result = report.Result, DurationMs = report.DurationMs }
+            : run with { State = RunState.Failed, DurationMs = report.DurationMs, Error = report.Error };
+        var runs = part.Runs.ToList();
+        runs[at] = updated;
+        var parts = job.Parts.Select(p => p.Index == index ? p with { Runs = runs } : p).ToList();
+        return Replace(state, Disagreements(job with { Parts = parts }));
+    }
+
+    /// <summary>
+    /// The home could not fetch the result of <paramref name="member"/>'s done run of a part for a lease: that run no
+    /// longer counts (it becomes expired), so the part runs again.
+    /// </summary>
+    public static GroupState Lose(GroupState state, string parentId, int index, string member)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (state.Job(parentId) is not { } job || job.Parts.FirstOrDefault(p => p.Index == index) is not { } part
+            || !part.Runs.Any(r => r.Member == member && r.State == RunState.Done))
+        {
+            return state;
+        }
+
+        var runs = part.Runs.Select(r => r.Member == member && r.State == RunState.Done ? r with { State = RunState.Expired, Result = null } : r).ToList();
+        return Replace(state, job with { Parts = [.. job.Parts.Select(p => p.Index == index ? p with { Runs = runs } : p)] });
+    }
+
+    /// <summary>
+    /// One planning round at <paramref name="now"/>: runs of members not in <paramref name="slots"/> (the live
+    /// members and how many parts each may hold) expire when their lease ends; live members' leases are renewed when
+    /// half gone; each unsettled part gets runs until it has its redundancy done or running (or one running when the
+    /// done runs disagree). Returns <paramref name="state"/> itself when nothing changed.
+    /// </summary>
+    public static GroupState Plan(GroupState state, DateTimeOffset now, TimeSpan lease, IReadOnlyDictionary<string, int> slots)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(slots);
+        var changed = false;
+        var load = slots.Keys.ToDictionary(k => k, _ => 0, StringComparer.Ordinal);
+        var jobs = new List<SplitJob>();
+        foreach (var job in state.Jobs)
+        {
+            var parts = new List<SplitPart>();
+            foreach (var part in job.Parts)
+            {
+                var runs = new List<PartRun>();
+                foreach (var run in part.Runs)
+                {
+                    var next = run;
+                    if (run.State == RunState.Running)
+                    {
+                        if (!slots.ContainsKey(run.Member) && now >= run.LeaseUntil)
+                        {
+                            next = run with { State = RunState.Expired };
+                        }
+                        else if (slots.ContainsKey(run.Member) && run.LeaseUntil - now < lease / 2)
+                        {
+                            next = run with { LeaseUntil = now + lease };
+                        }
+                    }
+
+                    changed |= !ReferenceEquals(next, run);
+                    if (next.State == RunState.Running && load.TryGetValue(next.Member, out var held))
+                    {
+                        load[next.Member] = held + 1;
+                    }
+
+                    runs.Add(next);
+                }
+
+                parts.Add(part with { Runs = runs });
+            }
+
+            jobs.Add(job with { Parts = parts });
+        }
+
+        for (var j = 0; j < jobs.Count; j++)
+        {
+            var job = jobs[j];
+            var parts = job.Parts.ToList();
+            for (var p = 0; p < parts.Count; p++)
+            {
+                var part = parts[p];
+                while (job.Winner(part) is null && job.Failure(part) is null && Wants(job, part) && Pick(job, part, load, slots) is { } member)
+                {
+                    load[member]++;
+                    part = part with { Runs = [.. part.Runs, new PartRun(member, RunState.Running, now + lease)] };
+                    changed = true;
+                }
+
+                parts[p] = part;
+            }
+
+            jobs[j] = job with { Parts = parts };
+        }
+
+        return changed ? state with { Jobs = jobs } : state;
+    }
+
+    /// <summary>Whether a part needs another run: fewer than its redundancy done or running, or none running and no winner.</summary>
+    private static bool Wants(SplitJob job, SplitPart part)
+    {
+        var active = part.Runs.Count(r => r.State == RunState.Running);
+        var done = part.Runs.Count(r => r.State == RunState.Done);
+        return done + active < job.Redundancy || active == 0;
+    }
+
+    /// <summary>
+    /// The member for a new run of <paramref name="part"/>: live, under its slots, not running or having run it
+    /// already (runs on distinct members for redundancy; a member whose run failed or expired only when no other can),
+    /// not marked as disagreeing; the least loaded for its slots, then the lowest id.
+    /// </summary>
+    private static string? Pick(SplitJob job, SplitPart part, Dictionary<string, int> load, IReadOnlyDictionary<string, int> slots)
+    {
+        var busy = part.Runs.Where(r => r.State is RunState.Running or RunState.Done).Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
+        var tried = part.Runs.Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
+        var open = slots.Keys
+            .Where(m => !busy.Contains(m) && !job.Disagreed.Contains(m) && load[m] < slots[m])
+            .OrderBy(m => tried.Contains(m) ? 1 : 0)
+            .ThenBy(m => (load[m] + 1.0) / slots[m])
+            .ThenBy(m => m, StringComparer.Ordinal);
+        return open.FirstOrDefault();
+    }
+
+    /// <summary>Marks the members whose done run of a settled part has another digest than the winner's.</summary>
+    private static SplitJob Disagreements(SplitJob job)
+    {
+        var marked = job.Disagreed.ToHashSet(StringComparer.Ordinal);
+        foreach (var part in job.Parts)
+        {
+            if (job.Winner(part) is not { } winner)
+            {
+                continue;
+            }
+
+            foreach (var run in part.Runs.Where(r => r.State == RunState.Done && r.Digest != winner.Digest))
+            {
+                marked.Add(run.Member);
+            }
+        }
+
+        return marked.Count == job.Disagreed.Count ? job : job with { Disagreed = [.. marked.Order(StringComparer.Ordinal)] };
+    }
+
+    private static GroupState Replace(GroupState state, SplitJob job) =>
+        state with { Jobs = [.. state.Jobs.Select(j => j.ParentId == job.ParentId ? job : j)] };
+
+    private static int LastIndex(IReadOnlyList<PartRun> runs, Func<PartRun, bool> match)
+    {
+        for (var i = runs.Count - 1; i >= 0; i--)
+        {
+            if (match(runs[i]))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}

@@ -1,0 +1,216 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Aggregation;
+using Tenzro.Node.Core.Aggregation.Split;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Peers;
+using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Networking.Peers;
+
+namespace Tenzro.Node.Networking.Aggregation.Work;
+
+/// <summary>
+/// Split tasks across the group (docs/AGGREGATION.md "Split tasks"). Three roles, all driven by the replicated
+/// group state: the <b>home</b> (the member that received the parent) splits it into payloads, registers the job with
+/// the leader, fetches each settled part's result and combines them; the <b>leader</b> assigns parts under leases
+/// and records reports (<see cref="JobPlanner"/>); every <b>member</b> runs the parts assigned to it through its own
+/// durable queue and reports their digests. Messages to the leader are re-sent every second until the group state
+/// shows them, so a lost message or a new leader costs a second, not the job.
+/// </summary>
+/// <remarks>
+/// Thread-safe. The group state is changed only on the aggregation service's loop (<see cref="TendAsync"/> and
+/// <see cref="OnMessageAsync"/>); the engine's threads run <see cref="RunAsync"/> and read snapshots.
+/// </remarks>
+internal sealed partial class GroupWork : ISplitRunner
+{
+    private static readonly TimeSpan ResendEvery = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan PollEvery = TimeSpan.FromMilliseconds(100);
+    private readonly TaskEngine _engine;
+    private readonly TaskAdmission _admission;
+    private readonly GroupBlobs _blobs;
+    private readonly BlobExchange _exchange;
+    private readonly NodeIdentity _identity;
+    private readonly PeerLinkService _links;
+    private readonly PeerTable _table;
+    private readonly AggregationOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<GroupWork> _logger;
+    private readonly GroupWorkMetrics _metrics;
+    private readonly bool _reportWrongDigests;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ConcurrentDictionary<string, HomeJob> _homeJobs = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LocalRun> _localRuns = new(StringComparer.Ordinal);
+    private volatile IGroupLog? _log;
+    private DateTimeOffset _nextSend;
+
+    public GroupWork(
+        TaskEngine engine,
+        TaskAdmission admission,
+        GroupBlobs blobs,
+        BlobExchange exchange,
+        NodeIdentity identity,
+        PeerLinkService links,
+        PeerTable table,
+        AggregationOptions options,
+        NodeOptions node,
+        TimeProvider time,
+        GroupWorkMetrics metrics,
+        IHostApplicationLifetime lifetime,
+        ILogger<GroupWork> logger)
+    {
+        _engine = engine;
+        _admission = admission;
+        _blobs = blobs;
+        _exchange = exchange;
+        _identity = identity;
+        _links = links;
+        _table = table;
+        _options = options;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        _lifetime = lifetime;
+
+        // The fault switch of the redundancy tests: this member reports a wrong digest for every part it runs.
+        _reportWrongDigests = node.Environment == "test" && Environment.GetEnvironmentVariable("TENZRO_TEST_FAULT") == "wrong-digest";
+        exchange.Allow = MayHave;
+    }
+
+    /// <summary>A split task this node is home of, while its runner waits for the parts.</summary>
+    private sealed class HomeJob(SplitJob job, SplitRequest request)
+    {
+        public SplitJob Job { get; } = job;
+
+        public SplitRequest Request { get; } = request;
+
+        public ConcurrentDictionary<int, JsonObject> Results { get; } = new();
+
+        /// <summary>Parts whose result could not be fetched since then.</summary>
+        public ConcurrentDictionary<int, DateTimeOffset> FetchFailedSince { get; } = new();
+
+        /// <summary>Parts whose winning member could not give its result for a lease, with that member: the leader is told.</summary>
+        public ConcurrentDictionary<int, string> Lost { get; } = new();
+
+        private readonly ConcurrentDictionary<int, int> _tries = new();
+
+        public int FetchTries(int index) => _tries.GetValueOrDefault(index);
+
+        public void CountFetchFailure(int index) => _tries.AddOrUpdate(index, 1, (_, n) => Math.Min(n + 1, 5));
+
+        /// <summary>Set once the result is combined (or the parent stopped): the leader is asked to drop the job.</summary>
+        public volatile bool Finished;
+    }
+
+    /// <summary>A part this node runs: its task in the local engine and, once it ended, the report for the leader.</summary>
+    private sealed class LocalRun(string parentId, int index)
+    {
+        public string ParentId { get; } = parentId;
+
+        public int Index { get; } = index;
+
+        public CancellationTokenSource Stop { get; } = new();
+
+        public volatile PartReport? Report;
+    }
+
+    /// <summary>The group log while this node is in a group (set by the aggregation service).</summary>
+    public IGroupLog? Log
+    {
+        get => _log;
+        set => _log = value;
+    }
+
+    public bool CanSplit(TaskSpec task) =>
+        _log is { } log && log.State.Members.Count >= 2 && TaskSplitter.SplitTypes.Contains(task.Type);
+
+    public JsonObject? Describe(TaskRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        if (!SplitRequest.Requested(record.Spec))
+        {
+            return null;
+        }
+
+        if (_log?.State.Job(record.TaskId) is { } job)
+        {
+            return Summary(job);
+        }
+
+        if (_blobs.Summary(record.TaskId) is { } saved)
+        {
+            return saved;
+        }
+
+        if (_homeJobs.TryGetValue(record.TaskId, out var home))
+        {
+            return Summary(home.Job);
+        }
+
+        return record.State == TaskState.Queued
+            ? null
+            : new JsonObject { ["split"] = new JsonObject { ["applied"] = false, ["reason"] = TaskSplitter.SplitTypes.Contains(record.Spec.Type) ? "no group" : $"{record.Spec.Type} tasks are not split" } };
+    }
+
+    /// <summary>The <c>split</c> and <c>parts</c> members of a parent's status.</summary>
+    private static JsonObject Summary(SplitJob job) => new()
+    {
+        ["split"] = new JsonObject
+        {
+            ["applied"] = true,
+            ["parts"] = job.Parts.Count,
+            ["redundancy"] = job.Redundancy,
+            ["disagreed"] = new JsonArray([.. job.Disagreed.Select(d => (JsonNode)d)]),
+        },
+        ["parts"] = new JsonArray([.. job.Parts.Select(p => (JsonNode)PartView(job, p))]),
+    };
+
+    private static JsonObject PartView(SplitJob job, SplitPart part)
+    {
+        var winner = job.Winner(part);
+        var last = part.Runs.Count > 0 ? part.Runs[^1] : null;
+        var state = winner is not null ? "completed"
+            : job.Failure(part) is not null ? "failed"
+            : part.Runs.Any(r => r.State == RunState.Running) ? "running"
+            : "queued";
+        return new JsonObject
+        {
+            ["taskId"] = SplitJob.PartId(job.ParentId, part.Index),
+            ["member"] = (winner ?? last)?.Member,
+            ["state"] = state,
+            ["attempts"] = part.Attempts,
+            ["durationMs"] = (winner ?? last)?.DurationMs,
+        };
+    }
+
+    /// <summary>The <c>jobs</c> of <c>GET /api/aggregation</c>.</summary>
+    public JsonArray Jobs() =>
+        new([.. (_log?.State.Jobs ?? []).Select(j => (JsonNode)new JsonObject
+        {
+            ["taskId"] = j.ParentId,
+            ["home"] = j.Home,
+            ["parts"] = j.Parts.Count,
+            ["done"] = j.Parts.Count(p => j.Winner(p) is not null),
+            ["state"] = j.FailedWith is not null ? "failed" : j.Complete ? "combining" : "running",
+            ["partList"] = new JsonArray([.. j.Parts.Select(p => (JsonNode)PartView(j, p))]),
+        })]);
+
+    private PeerLink? LinkTo(string peerId) => _links.Links.FirstOrDefault(l => l.PeerId == peerId);
+
+    /// <summary>Whether <paramref name="peerId"/> may fetch blob <paramref name="sha"/>: a payload of a part it was assigned, or a result of its own job.</summary>
+    private bool MayHave(string peerId, string sha)
+    {
+        var state = _log?.State;
+        if (state?.Find(peerId) is null)
+        {
+            return false;
+        }
+
+        return state.Jobs.Any(j => j.Parts.Any(p =>
+            (p.Payload == sha && p.Runs.Any(r => r.Member == peerId))
+            || (j.Home == peerId && p.Runs.Any(r => r.Result == sha))));
+    }
+
+    private static byte[] Bytes(JsonNode node) => CanonicalJson.Serialize(node);
+}

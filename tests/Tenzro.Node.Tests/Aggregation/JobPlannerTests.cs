@@ -1,0 +1,143 @@
+using Tenzro.Node.Core.Aggregation;
+
+namespace Tenzro.Node.Tests.Aggregation;
+
+/// <summary>The leader's decisions on split jobs: assignment by slots, leases, reports, majority and lost results.</summary>
+public sealed class JobPlannerTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 12, 5, 10, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
+    private static readonly string Digest = new('a', 64);
+    private static readonly string Other = new('b', 64);
+    private static readonly string Result = new('c', 64);
+
+    private static GroupState WithJob(int parts, int redundancy = 1) =>
+        JobPlanner.AddJob(
+            new GroupState("g", [new("m1", "127.0.0.1:1"), new("m2", "127.0.0.1:2"), new("m3", "127.0.0.1:3")]),
+            new SplitJob("t", "m1", "process", "owner", redundancy, [.. Enumerable.Range(0, parts).Select(i => new SplitPart(i, new string((char)('0' + i), 64), []))], []));
+
+    private static Dictionary<string, int> Slots(params (string Id, int Slots)[] members) => members.ToDictionary(m => m.Id, m => m.Slots);
+
+    [Fact]
+    public void Plan_GivesEachMemberUpToItsSlots_AndLeavesTheRestQueued()
+    {
+        var state = JobPlanner.Plan(WithJob(6), Now, Lease, Slots(("m1", 1), ("m2", 2), ("m3", 1)));
+
+        var runs = state.Job("t")!.Parts.SelectMany(p => p.Runs).ToList();
+        Assert.Equal(4, runs.Count);
+        Assert.Equal(2, runs.Count(r => r.Member == "m2"));
+        Assert.All(runs, r => Assert.Equal(Now + Lease, r.LeaseUntil));
+    }
+
+    [Fact]
+    public void Plan_GivesTheNextPartToTheMemberThatFinished()
+    {
+        var slots = Slots(("m1", 1), ("m2", 1), ("m3", 1));
+        var state = JobPlanner.Plan(WithJob(4), Now, Lease, slots);
+        var onM2 = state.Job("t")!.Parts.First(p => p.Runs.Any(r => r.Member == "m2")).Index;
+        state = JobPlanner.Report(state, "t", onM2, "m2", new PartReport(true, Digest, Result, 5, null));
+
+        state = JobPlanner.Plan(state, Now, Lease, slots);
+
+        Assert.Equal("m2", state.Job("t")!.Parts[3].Runs.Single().Member);
+    }
+
+    [Fact]
+    public void Plan_ExpiresTheRunOfAGoneMemberAfterItsLease_ThenGivesThePartToAnother()
+    {
+        var state = JobPlanner.Plan(WithJob(1), Now, Lease, Slots(("m1", 1)));
+        var alive = Slots(("m2", 1));
+
+        var early = JobPlanner.Plan(state, Now + Lease - TimeSpan.FromSeconds(1), Lease, alive);
+        var late = JobPlanner.Plan(state, Now + Lease, Lease, alive);
+
+        Assert.Same(state, early);
+        var runs = late.Job("t")!.Parts[0].Runs;
+        Assert.Equal([RunState.Expired, RunState.Running], runs.Select(r => r.State));
+        Assert.Equal("m2", runs[1].Member);
+    }
+
+    [Fact]
+    public void Plan_RenewsTheLeaseOfALiveMember()
+    {
+        var slots = Slots(("m1", 1));
+        var state = JobPlanner.Plan(WithJob(1), Now, Lease, slots);
+
+        state = JobPlanner.Plan(state, Now + TimeSpan.FromSeconds(6), Lease, slots);
+
+        Assert.Equal(Now + TimeSpan.FromSeconds(16), state.Job("t")!.Parts[0].Runs.Single().LeaseUntil);
+    }
+
+    [Fact]
+    public void Redundancy3_RunsOnThreeMembers_MajorityWins_AndTheDissenterIsMarked()
+    {
+        var slots = Slots(("m1", 1), ("m2", 1), ("m3", 1));
+        var state = JobPlanner.Plan(WithJob(1, redundancy: 3), Now, Lease, slots);
+        Assert.Equal(["m1", "m2", "m3"], state.Job("t")!.Parts[0].Runs.Select(r => r.Member).Order());
+
+        state = JobPlanner.Report(state, "t", 0, "m1", new PartReport(true, Digest, Result, 5, null));
+        state = JobPlanner.Report(state, "t", 0, "m2", new PartReport(true, Other, Result, 5, null));
+        Assert.Null(state.Job("t")!.Winner(state.Job("t")!.Parts[0]));
+        state = JobPlanner.Report(state, "t", 0, "m3", new PartReport(true, Digest, Result, 5, null));
+
+        var job = state.Job("t")!;
+        Assert.Equal(Digest, job.Winner(job.Parts[0])!.Digest);
+        Assert.Equal(["m2"], job.Disagreed);
+        Assert.True(job.Complete);
+    }
+
+    [Fact]
+    public void ReportOfAnExpiredRun_CountsWhileThePartIsUnsettled()
+    {
+        var state = JobPlanner.Plan(WithJob(1), Now, Lease, Slots(("m1", 1)));
+        state = JobPlanner.Plan(state, Now + Lease, Lease, Slots(("m2", 1)));
+
+        state = JobPlanner.Report(state, "t", 0, "m1", new PartReport(true, Digest, Result, 5, null));
+
+        var job = state.Job("t")!;
+        Assert.Equal("m1", job.Winner(job.Parts[0])!.Member);
+    }
+
+    [Fact]
+    public void ThreeFailures_FailTheJob()
+    {
+        var slots = Slots(("m1", 1), ("m2", 1), ("m3", 1));
+        var state = WithJob(1);
+        foreach (var member in new[] { "m1", "m2", "m3" })
+        {
+            state = JobPlanner.Plan(state, Now, Lease, slots);
+            var running = state.Job("t")!.Parts[0].Runs[^1].Member;
+            state = JobPlanner.Report(state, "t", 0, running, new PartReport(false, null, null, 5, "bad input"));
+        }
+
+        Assert.Contains("bad input", state.Job("t")!.FailedWith);
+        Assert.Same(state, JobPlanner.Plan(state, Now, Lease, slots));
+    }
+
+    [Fact]
+    public void LostResult_RunsThePartAgainElsewhere()
+    {
+        var state = JobPlanner.Plan(WithJob(1), Now, Lease, Slots(("m2", 1)));
+        state = JobPlanner.Report(state, "t", 0, "m2", new PartReport(true, Digest, Result, 5, null));
+
+        state = JobPlanner.Lose(state, "t", 0, "m2");
+        state = JobPlanner.Plan(state, Now, Lease, Slots(("m1", 1), ("m3", 1)));
+
+        var part = state.Job("t")!.Parts[0];
+        Assert.Null(state.Job("t")!.Winner(part));
+        Assert.Equal(RunState.Running, part.Runs[^1].State);
+        Assert.NotEqual("m2", part.Runs[^1].Member);
+    }
+
+    [Fact]
+    public void GroupStateJson_RoundTripsJobs()
+    {
+        var state = JobPlanner.Plan(WithJob(2, redundancy: 2), Now, Lease, Slots(("m1", 1), ("m2", 1)));
+        state = JobPlanner.Report(state, "t", 0, "m1", new PartReport(true, Digest, Result, 5, null));
+
+        var back = GroupStateJson.Decode(GroupStateJson.Encode(state));
+
+        Assert.Equal(GroupStateJson.ToJson(state).ToJsonString(), GroupStateJson.ToJson(back).ToJsonString());
+        Assert.Equal(2, back.Job("t")!.Parts.Count);
+    }
+}
