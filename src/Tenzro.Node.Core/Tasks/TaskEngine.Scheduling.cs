@@ -101,9 +101,12 @@ public sealed partial class TaskEngine
             List<QueueEntry> toStart = [];
             string? head = null;
             var scannedAll = true;
+
+            // A split parent only waits for its parts (which may be queued here): it holds no run slot.
+            var holding = _running.Values.Count(r => !r.Split);
             foreach (var entry in startNothing ? [] : _queue)
             {
-                var slotsFull = _running.Count + toStart.Count >= _options.MaxConcurrentTasks;
+                var slotsFull = holding + toStart.Count(e => !Splits(e.Spec)) >= _options.MaxConcurrentTasks && !Splits(entry.Spec);
                 if ((slotsFull && head is not null) || ++scanned > BackfillWindow)
                 {
                     scannedAll = false;

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Aggregation.Split;
 using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Tests.Runtimes.Onnx;
 using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Aggregation;
@@ -83,6 +84,36 @@ public sealed class TaskSplitterTests
     }
 
     [Fact]
+    public async Task SplitInferenceBatch_CombinesToTheWholeBatchsOutputsWithinTolerance()
+    {
+        await using var node = await TestNode.StartAsync();
+        var model = await node.Client.UploadAsync(ModelApi.CommittedModel("mlp.onnx"));
+        var batch = new JsonArray([.. Enumerable.Range(0, 7).Select(i => (JsonNode)new JsonObject
+        {
+            ["x"] = ModelApi.FloatTensor([1, 4], [i * 0.5f, -1 + i, 2 - (0.25f * i), 0.125f * i]),
+        })]);
+        var whole = new JsonObject
+        {
+            ["type"] = "inference",
+            ["data"] = new JsonObject { ["model"] = model, ["batch"] = batch },
+            ["config"] = new JsonObject { ["split"] = new JsonObject { ["parts"] = 3 } },
+        };
+
+        var (expected, combined) = await RunWholeAndSplitAsync(node, whole);
+
+        var wholeOutputs = expected["outputs"]!.AsArray();
+        var splitOutputs = combined["outputs"]!.AsArray();
+        Assert.Equal(7, splitOutputs.Count);
+        for (var i = 0; i < wholeOutputs.Count; i++)
+        {
+            var a = ModelApi.Floats(wholeOutputs[i]!["y"]);
+            var b = ModelApi.Floats(splitOutputs[i]!["y"]);
+            Assert.Equal(a.Length, b.Length);
+            Assert.All(a.Zip(b), pair => Assert.True(Math.Abs(pair.First - pair.Second) <= 1e-5 * Math.Max(1, Math.Abs(pair.First)), $"{pair.First} vs {pair.Second}"));
+        }
+    }
+
+    [Fact]
     public async Task SplitWithoutAGroup_RunsWholeAndSaysWhy()
     {
         await using var node = await TestNode.StartAsync();
@@ -101,6 +132,7 @@ public sealed class TaskSplitterTests
     [InlineData("""{"type":"process","data":{"input":[3,1,2],"pipeline":[{"op":"mean"}]},"config":{"split":{"parts":2}}}""", "config.split")]
     [InlineData("""{"type":"compute","data":{"wat":"(module)","entry":"f"},"config":{"split":{"parts":2}}}""", "config.split.range")]
     [InlineData("""{"type":"process","data":{"input":[1],"pipeline":[{"op":"sum"}]},"config":{"split":{"parts":0}}}""", "config.split.parts")]
+    [InlineData("""{"type":"train","data":{},"config":{"split":{"parts":2}}}""", "config.split")]
     [InlineData("""{"type":"process","data":{"input":[1],"pipeline":[{"op":"sum"}]},"config":{"split":{"parts":2},"redundancy":9}}""", "config.redundancy")]
     public async Task UnsplittableTask_Is422WithTheField(string body, string field)
     {
@@ -126,7 +158,7 @@ public sealed class TaskSplitterTests
     private static async Task<(JsonObject Whole, JsonObject Combined)> RunWholeAndSplitAsync(TestNode node, JsonObject task)
     {
         var whole = await ResultAsync(node, task);
-        var spec = TaskParser.Parse(task, TimeSpan.FromSeconds(1800), ["process", "compute"], TaskOrigins.Api, new ValidationErrors())!;
+        var spec = TaskParser.Parse(task, TimeSpan.FromSeconds(1800), ["process", "compute", "inference"], TaskOrigins.Api, new ValidationErrors())!;
         var request = SplitRequest.Read(spec, new ValidationErrors())!;
         var results = new List<JsonObject>();
         foreach (var part in TaskSplitter.Split(spec, request))

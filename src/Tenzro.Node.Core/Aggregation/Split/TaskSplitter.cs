@@ -9,15 +9,16 @@ namespace Tenzro.Node.Core.Aggregation.Split;
 /// Splits a task into the bodies of its parts and combines the parts' results (CONTRACTS "Split tasks",
 /// docs/AGGREGATION.md "Split tasks"). A <c>process</c> task splits its <c>data.input</c> into contiguous chunks
 /// when every op is <c>map</c>, <c>filter</c> or <c>hash</c> (scope <c>each</c>), optionally followed by a final
-/// <c>sum</c>, <c>min</c>, <c>max</c> or <c>count</c>; a <c>compute</c> task splits its <c>config.split.range</c>.
-/// Combining a split of either gives the result, and so the digest, of the whole task run on one node (sums exactly
-/// for whole numbers).
+/// <c>sum</c>, <c>min</c>, <c>max</c> or <c>count</c>; a <c>compute</c> task splits its <c>config.split.range</c>;
+/// an <c>inference</c> task splits its <c>data.batch</c> (its input sets). Combining a split of a process or compute
+/// task gives the result, and so the digest, of the whole task run on one node (sums exactly for whole numbers); an
+/// inference batch gives the whole batch's outputs within floating-point tolerance (docs/AGGREGATION.md).
 /// </summary>
 /// <remarks>Stateless and thread-safe.</remarks>
 public static class TaskSplitter
 {
-    /// <summary>The task types that split; other types run whole with the reason in their status.</summary>
-    public static readonly string[] SplitTypes = ["process", "compute"];
+    /// <summary>The task types that split; others asking to be split are refused (422 <c>not splittable</c>).</summary>
+    public static readonly string[] SplitTypes = ["process", "compute", "inference"];
 
     private static readonly string[] Reductions = ["sum", "min", "max", "count"];
 
@@ -45,6 +46,14 @@ public static class TaskSplitter
                 if (SplitRequest.RangeOf(task.Config) is null)
                 {
                     errors.Add("config.split.range", "not splittable: a split compute task needs the index range [start, end) its parts divide (CONTRACTS \"Split tasks\").");
+                    return null;
+                }
+
+                break;
+            case "inference":
+                if (task.Data["batch"] is not JsonArray { Count: > 0 })
+                {
+                    errors.Add("config.split", "not splittable: a split inference task gives its input sets as data.batch (an array of input maps), which its parts divide.");
                     return null;
                 }
 
@@ -88,6 +97,19 @@ public static class TaskSplitter
             return parts;
         }
 
+        if (parent.Type == "inference")
+        {
+            var batch = parent.Data["batch"] as JsonArray ?? [];
+            foreach (var (start, count) in Chunks(batch.Count, request.Parts))
+            {
+                var data = (JsonObject)parent.Data.DeepClone();
+                data["batch"] = new JsonArray([.. batch.Skip(start).Take(count).Select(i => i?.DeepClone())]);
+                parts.Add(Part(data, (JsonObject)config.DeepClone()));
+            }
+
+            return parts;
+        }
+
         var length = request.RangeEnd - request.RangeStart;
         foreach (var (offset, count) in Chunks(length, request.Parts))
         {
@@ -113,6 +135,11 @@ public static class TaskSplitter
         {
             var reduction = ProcessReduction(parent, out _);
             return new JsonObject { ["output"] = reduction is null or "" ? Concat(results.Select(r => r["output"])) : Reduce(reduction, results.Select(r => r["output"]), process: true) };
+        }
+
+        if (parent.Type == "inference")
+        {
+            return new JsonObject { ["outputs"] = Concat(results.Select(r => r["outputs"])) };
         }
 
         if (results.Count > 0 && results[0]["returns"] is null)
@@ -232,6 +259,12 @@ public static class TaskSplitter
                 "max" => numbers.Max(n => n.Whole!.Value),
                 _ => numbers.Aggregate(Int128.Zero, (sum, n) => sum + n.Whole!.Value),
             };
+            if (!process && function == "sum")
+            {
+                // A Wasm i64 sum wraps around: the whole range's function would have returned the sum modulo 2^64.
+                whole = (long)(ulong)(whole & ulong.MaxValue);
+            }
+
             return Whole(whole, process || numbers.Any(n => n.WasDouble));
         }
 

@@ -23,6 +23,9 @@ internal sealed class GroupBlobs
         _jobs = Directory.CreateDirectory(Path.Combine(root, "jobs")).FullName;
     }
 
+    /// <summary>Where a blob that is not one of ours lives on this node (a stored model), or null.</summary>
+    public Func<string, string?> Fallback { get; set; } = _ => null;
+
     public static bool IsHash(string? text) => text is { Length: 64 } && text.All(c => char.IsAsciiHexDigitLower(c) || char.IsAsciiDigit(c));
 
     /// <summary>Keeps <paramref name="bytes"/>; returns their sha256.</summary>
@@ -89,7 +92,16 @@ internal sealed class GroupBlobs
         }
     }
 
-    private string PathOf(string sha) => IsHash(sha) ? Path.Combine(_blobs, sha) : throw new ArgumentException("not a sha256", nameof(sha));
+    private string PathOf(string sha)
+    {
+        if (!IsHash(sha))
+        {
+            throw new ArgumentException("not a sha256", nameof(sha));
+        }
+
+        var own = Path.Combine(_blobs, sha);
+        return File.Exists(own) ? own : Fallback(sha) ?? own;
+    }
 
     private string SummaryPath(string parentId) => Path.Combine(_jobs, Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(parentId))) + ".json");
 }

@@ -22,7 +22,8 @@ internal sealed partial class GroupWork
         var bodies = TaskSplitter.Split(spec, request);
         var parts = bodies.Select((body, index) => new SplitPart(index, _blobs.Put(Bytes(body)), [])).ToList();
         var job = new SplitJob(spec.TaskId, _identity.NodeId, spec.Type, spec.Owner, request.Redundancy, parts, []);
-        var home = _homeJobs.GetOrAdd(spec.TaskId, _ => new HomeJob(job, request));
+        var model = spec.Type == "inference" && spec.Data["model"] is JsonValue m && m.TryGetValue<string>(out var sha) ? sha.ToLowerInvariant() : null;
+        var home = _homeJobs.GetOrAdd(spec.TaskId, _ => new HomeJob(job, request, model));
         LogSplit(_logger, spec.TaskId, parts.Count, request.Redundancy);
         try
         {
@@ -41,6 +42,7 @@ internal sealed partial class GroupWork
                     if (home.Results.Count == parts.Count)
                     {
                         var result = TaskSplitter.Combine(spec, request, [.. home.Results.OrderBy(r => r.Key).Select(r => r.Value)]);
+                        current = await AwaitStragglersAsync(current, context.CancellationToken);
                         _blobs.SaveSummary(spec.TaskId, Summary(current));
                         LogCombined(_logger, spec.TaskId, parts.Count);
                         return result;
@@ -63,6 +65,22 @@ internal sealed partial class GroupWork
                 _homeJobs.TryRemove(spec.TaskId, out _);
             }
         }
+    }
+
+    /// <summary>
+    /// With redundancy, the runs still going after the majority settled each part are waited for (at most a lease), so
+    /// that a member whose digest disagrees is marked before the job is dropped.
+    /// </summary>
+    private async Task<SplitJob> AwaitStragglersAsync(SplitJob job, CancellationToken cancellationToken)
+    {
+        var until = _time.GetUtcNow() + _options.Lease;
+        while (job.Redundancy > 1 && job.Parts.Any(p => p.Runs.Any(r => r.State == RunState.Running)) && _time.GetUtcNow() < until)
+        {
+            await Task.Delay(PollEvery, _time, cancellationToken);
+            job = _log?.State.Job(job.ParentId) ?? job;
+        }
+
+        return job;
     }
 
     /// <summary>Fetches the result of every settled part not fetched yet, from the member whose digest won.</summary>

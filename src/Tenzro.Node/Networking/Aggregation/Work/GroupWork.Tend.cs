@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Aggregation;
@@ -275,6 +274,7 @@ internal sealed partial class GroupWork
             var payload = await _exchange.FetchAsync(LinkTo(job.Home), part.Payload, run.Stop.Token);
             var body = JsonNode.Parse(payload)!.AsObject();
             body["taskId"] = partId;
+            await FetchModelAsync(job, body, run.Stop.Token);
             var outcome = await _admission.AdmitAsync(body, new TaskSubmitter(TaskOrigins.Group, "group:" + NodeRecord.Short(job.Home), job.Owner));
             if (outcome.Status is not (AdmissionStatus.Accepted or AdmissionStatus.Existing))
             {
@@ -296,9 +296,14 @@ internal sealed partial class GroupWork
                 return;
             }
 
-            var result = _blobs.Put(Encoding.UTF8.GetBytes(record.Result));
-            var digest = _reportWrongDigests ? Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("wrong:" + record.Digest))) : record.Digest;
-            run.Report = new PartReport(true, digest, result, duration, null);
+            var (text, digest) = (record.Result, record.Digest);
+            if (_faultSwitch is not null && File.Exists(_faultSwitch) && JsonNode.Parse(text) is JsonObject altered)
+            {
+                altered["fault"] = "wrong result from the test switch";
+                (text, digest) = (altered.ToJsonString(), Core.Json.CanonicalJson.Digest(altered));
+            }
+
+            run.Report = new PartReport(true, digest, _blobs.Put(Encoding.UTF8.GetBytes(text)), duration, null);
         }
         catch (OperationCanceledException) when (run.Stop.IsCancellationRequested)
         {
@@ -310,5 +315,18 @@ internal sealed partial class GroupWork
             LogPartFailed(_logger, partId, e.Message);
             _localRuns.TryRemove(partId, out _);
         }
+    }
+
+    /// <summary>An inference part's model, fetched from the home (<c>blob_get</c>) and added to this node's catalog when it is not here.</summary>
+    private async Task FetchModelAsync(SplitJob job, JsonObject body, CancellationToken cancellationToken)
+    {
+        if (job.Type != "inference" || _models is null || body["data"]?["model"] is not JsonValue value || !value.TryGetValue<string>(out var sha)
+            || !GroupBlobs.IsHash(sha) || _models.Find(sha) is not null)
+        {
+            return;
+        }
+
+        var bytes = await _exchange.FetchAsync(LinkTo(job.Home), sha, cancellationToken);
+        await _models.AddAsync(bytes, cancellationToken);
     }
 }

@@ -38,7 +38,8 @@ internal sealed partial class GroupWork : ISplitRunner
     private readonly TimeProvider _time;
     private readonly ILogger<GroupWork> _logger;
     private readonly GroupWorkMetrics _metrics;
-    private readonly bool _reportWrongDigests;
+    private readonly string? _faultSwitch;
+    private readonly Runtimes.Onnx.ModelCatalog? _models;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ConcurrentDictionary<string, HomeJob> _homeJobs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LocalRun> _localRuns = new(StringComparer.Ordinal);
@@ -55,10 +56,12 @@ internal sealed partial class GroupWork : ISplitRunner
         PeerTable table,
         AggregationOptions options,
         NodeOptions node,
+        StorageOptions storage,
         TimeProvider time,
         GroupWorkMetrics metrics,
         IHostApplicationLifetime lifetime,
-        ILogger<GroupWork> logger)
+        ILogger<GroupWork> logger,
+        Runtimes.Onnx.ModelCatalog? models = null)
     {
         _engine = engine;
         _admission = admission;
@@ -72,15 +75,21 @@ internal sealed partial class GroupWork : ISplitRunner
         _metrics = metrics;
         _logger = logger;
         _lifetime = lifetime;
+        _models = models;
+        blobs.Fallback = sha => models?.Find(sha) is { } model ? models.PathOf(model) : null;
 
-        // The fault switch of the redundancy tests: this member reports a wrong digest for every part it runs.
-        _reportWrongDigests = node.Environment == "test" && Environment.GetEnvironmentVariable("TENZRO_TEST_FAULT") == "wrong-digest";
+        // The fault switch of the redundancy tests, only under NODE_ENV=test: while DATA_DIR/faults/wrong-result exists,
+        // this member alters the result of every part it runs (and so its digest).
+        _faultSwitch = node.Environment == "test" ? Path.Combine(storage.DataDirectory, "faults", "wrong-result") : null;
         exchange.Allow = MayHave;
     }
 
     /// <summary>A split task this node is home of, while its runner waits for the parts.</summary>
-    private sealed class HomeJob(SplitJob job, SplitRequest request)
+    private sealed class HomeJob(SplitJob job, SplitRequest request, string? model)
     {
+        /// <summary>The sha256 of an inference job's model, which members that run its parts may fetch from here.</summary>
+        public string? Model { get; } = model;
+
         public SplitJob Job { get; } = job;
 
         public SplitRequest Request { get; } = request;
@@ -209,7 +218,8 @@ internal sealed partial class GroupWork : ISplitRunner
 
         return state.Jobs.Any(j => j.Parts.Any(p =>
             (p.Payload == sha && p.Runs.Any(r => r.Member == peerId))
-            || (j.Home == peerId && p.Runs.Any(r => r.Result == sha))));
+            || (j.Home == peerId && p.Runs.Any(r => r.Result == sha))))
+            || _homeJobs.Values.Any(h => h.Model == sha && state.Job(h.Job.ParentId)?.Parts.Any(p => p.Runs.Any(r => r.Member == peerId)) == true);
     }
 
     private static byte[] Bytes(JsonNode node) => CanonicalJson.Serialize(node);
