@@ -48,8 +48,12 @@ public sealed class GroupWorkProcessTests
             var ids = entries.Select(e => e["tenzro://".Length..e.IndexOf('@', StringComparison.Ordinal)]).ToArray();
             var leaderId = await WaitForGroupAsync(Live(nodes), FormTimeout);
 
-            // A member (not the leader, not the home) killed while it runs a part: the part goes elsewhere after the lease.
+            // A split inference batch too big for any one member: accepted by the group, parts on several members,
+            // which fetch the model from the home.
             var home = Index(ids, ids.First(id => id != leaderId));
+            await AssertSplitInferenceAsync(nodes[home]!, Live(nodes));
+
+            // A member (not the leader, not the home) killed while it runs a part: the part goes elsewhere after the lease.
             var victim = Index(ids, ids.First(id => id != leaderId && id != ids[home]));
             var (parentId, expected) = await SubmitSquaresAsync(nodes[home]!, 0, 1_200_000_000);
             await WaitForAsync(() => PartRunningOnAsync(nodes[home]!, parentId, ids[victim]), JobTimeout, "no part of the job ran on the member to kill");
@@ -111,6 +115,32 @@ public sealed class GroupWorkProcessTests
     }
 
     private static int Index(string[] ids, string id) => Array.IndexOf(ids, id);
+
+    private static async Task AssertSplitInferenceAsync(NodeProcess home, NodeProcess[] all)
+    {
+        using var model = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(NodeProcess.RepositoryRoot(), "tests", "models", "mlp.onnx")));
+        model.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        using var uploaded = await home.Client.PutAsync("/api/models", model);
+        var sha = (await uploaded.Content.ReadFromJsonAsync<JsonObject>())!["sha256"]!.GetValue<string>();
+        var batch = new JsonArray([.. Enumerable.Range(0, 6).Select(i => (JsonNode)new JsonObject
+        {
+            ["x"] = new JsonObject { ["type"] = "float32", ["shape"] = new JsonArray(1, 4), ["data"] = new JsonArray(i, 1, -1, 0.5) },
+        })]);
+        var task = new JsonObject
+        {
+            ["type"] = "inference",
+            ["requirements"] = new JsonObject { ["cpu"] = 1, ["memoryMB"] = 100_000_000 },
+            ["data"] = new JsonObject { ["model"] = sha, ["batch"] = batch },
+            ["config"] = new JsonObject { ["split"] = new JsonObject { ["parts"] = 3, ["partRequirements"] = new JsonObject { ["cpu"] = 1, ["memoryMB"] = 64 } } },
+        };
+
+        var parentId = await SubmitAsync(home, task);
+        var status = await WaitCompletedAsync(home, parentId);
+
+        Assert.True(status["parts"]!.AsArray().Select(p => p!["member"]!.GetValue<string>()).Distinct().Count() >= 2, status["parts"]!.ToJsonString() + string.Join("\n=====\n", all.Select(Tail)));
+        var result = (await home.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{parentId}/result"))!;
+        Assert.Equal(6, result["result"]!["outputs"]!.AsArray().Count);
+    }
 
     private static NodeProcess[] Live(NodeProcess?[] nodes) => [.. nodes.Select(n => n!)];
 

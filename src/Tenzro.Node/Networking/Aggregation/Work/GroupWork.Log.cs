@@ -20,6 +20,9 @@ internal sealed partial class GroupWork
     [LoggerMessage(EventId = 5706, Level = LogLevel.Information, Message = "Running part {PartId}")]
     private static partial void LogPartStarted(ILogger logger, string partId);
 
-    [LoggerMessage(EventId = 5707, Level = LogLevel.Warning, Message = "Part {PartId} could not start here: {Reason}")]
+    [LoggerMessage(EventId = 5707, Level = LogLevel.Debug, Message = "Part {PartId} could not start here: {Reason}")]
     private static partial void LogPartFailed(ILogger logger, string partId, string reason);
+
+    [LoggerMessage(EventId = 5708, Level = LogLevel.Information, Message = "Fetching model {Model} from the home {Home} for a part")]
+    private static partial void LogFetchingModel(ILogger logger, string model, string home);
 }

@@ -12,7 +12,7 @@ internal sealed partial class GroupWork
     /// <summary>Steps of the <c>group</c> messages about work (member to leader).</summary>
     public static class Steps
     {
-        /// <summary>A home registers a split task: <c>parentId</c>, <c>type</c>, <c>owner</c>, <c>redundancy</c>, <c>parts</c> (payload sha256s).</summary>
+        /// <summary>A home registers a split task: <c>parentId</c>, <c>taskType</c>, <c>owner</c>, <c>redundancy</c>, <c>parts</c> (payload sha256s).</summary>
         public const string Job = "job";
 
         /// <summary>A member reports a run: <c>parentId</c>, <c>index</c>, <c>ok</c>, <c>digest</c>, <c>result</c>, <c>durationMs</c>, <c>error</c>.</summary>
@@ -107,7 +107,7 @@ internal sealed partial class GroupWork
                 {
                     ["step"] = Steps.Job,
                     ["parentId"] = parentId,
-                    ["type"] = home.Job.Type,
+                    ["taskType"] = home.Job.Type,
                     ["owner"] = home.Job.Owner,
                     ["redundancy"] = home.Job.Redundancy,
                     ["parts"] = new JsonArray([.. home.Job.Parts.Select(p => (JsonNode)p.Payload)]),
@@ -160,7 +160,7 @@ internal sealed partial class GroupWork
             case Steps.Job when message["parts"] is JsonArray payloads && payloads.Count is > 0 and <= Core.Aggregation.Split.SplitRequest.MaxParts:
                 var parts = payloads.Select((p, k) => new SplitPart(k, p is JsonValue v && v.TryGetValue<string>(out var sha) && GroupBlobs.IsHash(sha) ? sha : string.Empty, [])).ToList();
                 var redundancy = message["redundancy"] is JsonValue r && r.TryGetValue<int>(out var rr) ? Math.Clamp(rr, 1, Core.Aggregation.Split.SplitRequest.MaxRedundancy) : 1;
-                if (parts.Any(p => p.Payload.Length == 0) || GroupMessages.Text(message, "type") is not { } type)
+                if (parts.Any(p => p.Payload.Length == 0) || GroupMessages.Text(message, "taskType") is not { } type)
                 {
                     return state;
                 }
@@ -311,7 +311,8 @@ internal sealed partial class GroupWork
         }
         catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidOperationException)
         {
-            // The payload could not be had (the home is gone, or refused): the run stays unreported and its lease decides.
+            // The payload could not be had (the home is gone, or its copy of the group state is a moment behind and
+            // refused): the next round tries again, and while the home stays away the run's lease decides.
             LogPartFailed(_logger, partId, e.Message);
             _localRuns.TryRemove(partId, out _);
         }
@@ -320,12 +321,13 @@ internal sealed partial class GroupWork
     /// <summary>An inference part's model, fetched from the home (<c>blob_get</c>) and added to this node's catalog when it is not here.</summary>
     private async Task FetchModelAsync(SplitJob job, JsonObject body, CancellationToken cancellationToken)
     {
-        if (job.Type != "inference" || _models is null || body["data"]?["model"] is not JsonValue value || !value.TryGetValue<string>(out var sha)
+        if (job.Type != "inference" || body["data"]?["model"] is not JsonValue value || !value.TryGetValue<string>(out var sha)
             || !GroupBlobs.IsHash(sha) || _models.Find(sha) is not null)
         {
             return;
         }
 
+        LogFetchingModel(_logger, sha, NodeRecord.Short(job.Home));
         var bytes = await _exchange.FetchAsync(LinkTo(job.Home), sha, cancellationToken);
         await _models.AddAsync(bytes, cancellationToken);
     }

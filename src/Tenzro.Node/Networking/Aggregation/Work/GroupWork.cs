@@ -39,7 +39,7 @@ internal sealed partial class GroupWork : ISplitRunner
     private readonly ILogger<GroupWork> _logger;
     private readonly GroupWorkMetrics _metrics;
     private readonly string? _faultSwitch;
-    private readonly Runtimes.Onnx.ModelCatalog? _models;
+    private readonly Runtimes.Onnx.ModelCatalog _models;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ConcurrentDictionary<string, HomeJob> _homeJobs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LocalRun> _localRuns = new(StringComparer.Ordinal);
@@ -60,8 +60,8 @@ internal sealed partial class GroupWork : ISplitRunner
         TimeProvider time,
         GroupWorkMetrics metrics,
         IHostApplicationLifetime lifetime,
-        ILogger<GroupWork> logger,
-        Runtimes.Onnx.ModelCatalog? models = null)
+        Runtimes.Onnx.ModelCatalog models,
+        ILogger<GroupWork> logger)
     {
         _engine = engine;
         _admission = admission;
@@ -76,7 +76,7 @@ internal sealed partial class GroupWork : ISplitRunner
         _logger = logger;
         _lifetime = lifetime;
         _models = models;
-        blobs.Fallback = sha => models?.Find(sha) is { } model ? models.PathOf(model) : null;
+        blobs.Fallback = sha => models.Find(sha) is { } model ? models.PathOf(model) : null;
 
         // The fault switch of the redundancy tests, only under NODE_ENV=test: while DATA_DIR/faults/wrong-result exists,
         // this member alters the result of every part it runs (and so its digest).
@@ -190,6 +190,7 @@ internal sealed partial class GroupWork : ISplitRunner
             ["state"] = state,
             ["attempts"] = part.Attempts,
             ["durationMs"] = (winner ?? last)?.DurationMs,
+            ["lastError"] = part.Runs.LastOrDefault(r => r.Error is not null)?.Error,
         };
     }
 
