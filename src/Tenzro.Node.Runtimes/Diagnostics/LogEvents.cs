@@ -11,6 +11,7 @@ internal static class LogEvents
     public const int WasmCacheTrimFailed = 6103;
 
     public const int TrainingFinished = 6301;
+    public const int TrainingFinishedInWorker = 6302;
 
     public const int WorkerStarted = 7201;
     public const int WorkerMemoryLimit = 7202;

@@ -22,6 +22,7 @@ internal static class WorkerHost
         IWorkerJob? job = runtime switch
         {
             WorkerRuntimes.Onnx => new Onnx.OnnxWorkerJob(),
+            WorkerRuntimes.Train => new Training.TrainWorkerJob(),
             _ => null,
         };
         if (job is null)

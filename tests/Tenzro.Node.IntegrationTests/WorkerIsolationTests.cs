@@ -5,12 +5,12 @@ using System.Text.Json.Nodes;
 namespace Tenzro.Node.IntegrationTests;
 
 /// <summary>
-/// ONNX Runtime runs in worker processes held to each task's memory: hostile models fail alone, the node goes on
+/// ONNX Runtime and ML.NET run in worker processes held to each task's memory: hostile tasks fail alone, the node goes on
 /// serving, and its memory (the node's and its workers' resident sets) stays bounded.
 /// </summary>
 [Collection(ProcessCollection.Name)]
 [Trait("Suite", "process")]
-public sealed class InferenceIsolationTests
+public sealed class WorkerIsolationTests
 {
     /// <summary>The review's 99-byte model: c = ConstantOfShape(n) (float32 zeros), y = ReduceSum(c); n is an int64 [1] input.</summary>
     private static readonly byte[] Bomb = Convert.FromHexString(
@@ -84,6 +84,37 @@ public sealed class InferenceIsolationTests
 
         Assert.Equal("failed", killed!["state"]!.GetValue<string>());
         Assert.Contains("worker running this task stopped before it answered (killed by signal 9", killed["error"]!.GetValue<string>());
+        Assert.Equal("completed", next["state"]!.GetValue<string>());
+        Assert.False(node.HasExited);
+    }
+
+    /// <summary>ML.NET training runs in a worker too: a data set far over the task's reservation fails alone.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TrainingOverItsReservation_FailsWithMemoryLimit_AndTheNextTrainingWorks(bool withoutMemoryGroups)
+    {
+        await using var node = await StartAsync(withoutMemoryGroups);
+        var rows = Enumerable.Range(0, 100_000).Select(i => (X: i % 17 / 16.0, Y: i * 7 % 13 / 12.0)).ToArray();
+        string Train(int memoryMB, int count) =>
+            new JsonObject
+            {
+                ["type"] = "train",
+                ["requirements"] = new JsonObject { ["cpu"] = 1, ["memoryMB"] = memoryMB },
+                ["data"] = new JsonObject
+                {
+                    ["model"] = "linear",
+                    ["features"] = new JsonArray([.. rows.Take(count).Select(r => (JsonNode)new JsonArray(r.X, r.Y))]),
+                    ["labels"] = new JsonArray([.. rows.Take(count).Select(r => (JsonNode)((2 * r.X) - (3 * r.Y) + 1))]),
+                    ["hyperparameters"] = new JsonObject { ["epochs"] = 1 },
+                },
+            }.ToJsonString();
+
+        var over = await RunAsync(node, Train(4, rows.Length));
+        var next = await RunAsync(node, Train(256, 1_000));
+
+        Assert.Equal("failed", over["state"]!.GetValue<string>());
+        Assert.StartsWith("memory limit", over["error"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("completed", next["state"]!.GetValue<string>());
         Assert.False(node.HasExited);
     }
