@@ -24,6 +24,12 @@ internal sealed class InferenceRuntime(
 {
     public const string TaskType = "inference";
 
+    /// <summary>
+    /// Host memory a worker may take beyond a GPU task's reservation for the CUDA runtime itself (its context, the
+    /// driver's mappings), which the task did not ask for; charged once per worker in practice, as the session stays cached.
+    /// </summary>
+    public const long CudaHostBytes = 2L * 1024 * 1024 * 1024;
+
     public IReadOnlyCollection<string> Types { get; } = [TaskType];
 
     /// <summary>Calls into ONNX Runtime since start, in the workers and in this process: a batch run as one call counts once.</summary>
@@ -85,7 +91,8 @@ internal sealed class InferenceRuntime(
                 ["data"] = task.Data.DeepClone(),
             };
             var reserved = task.Requirements.MemoryMB * 1024 * 1024;
-            return pool.RunAsync(job, reserved, $"{model.Sha256}/{threads}/{cuda}", context.Progress, context.CpuTime, context.CancellationToken);
+            return pool.RunAsync(
+                job, reserved, $"{model.Sha256}/{threads}/{cuda}", context.Progress, context.CpuTime, context.CancellationToken, cuda ? CudaHostBytes : 0);
         }
 
         var checkErrors = new ValidationErrors();

@@ -57,11 +57,13 @@ internal sealed partial class WorkerPool : IDisposable
     /// <summary>
     /// Runs <paramref name="job"/> in a worker under a memory limit of <paramref name="reservedBytes"/>, adding the
     /// worker's CPU time to <paramref name="cpuTime"/>. <paramref name="affinity"/> names what the job would find
-    /// cached (a model); a worker that ran such a job before is preferred.
+    /// cached (a model); a worker that ran such a job before is preferred. <paramref name="runtimeBytes"/> is memory the
+    /// runtime itself needs for this job beyond <see cref="RuntimeSlackBytes"/> (CUDA's host memory), not the task's.
     /// </summary>
     /// <exception cref="TaskExecutionException">The job failed, went over its memory, or its worker crashed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="token"/> fired; the worker was killed.</exception>
-    public async Task<JsonObject> RunAsync(JsonObject job, long reservedBytes, string? affinity, IProgress<double> progress, TaskCpuTime cpuTime, CancellationToken token)
+    public async Task<JsonObject> RunAsync(
+        JsonObject job, long reservedBytes, string? affinity, IProgress<double> progress, TaskCpuTime cpuTime, CancellationToken token, long runtimeBytes = 0)
     {
         token.ThrowIfCancellationRequested();
         var worker = await AcquireAsync(affinity, token);
@@ -73,14 +75,14 @@ internal sealed partial class WorkerPool : IDisposable
             if (worker.Group is { } group)
             {
                 oomKillsBefore = group.OomKills;
-                if (!group.Limit(group.UsageBytes + reservedBytes + RuntimeSlackBytes))
+                if (!group.Limit(group.UsageBytes + reservedBytes + RuntimeSlackBytes + runtimeBytes))
                 {
                     throw new TaskExecutionException($"the node could not set the {_displayName} worker's memory limit; the task was not run");
                 }
             }
             else
             {
-                request["dataLimitBytes"] = reservedBytes + RuntimeSlackBytes;
+                request["dataLimitBytes"] = reservedBytes + RuntimeSlackBytes + runtimeBytes;
             }
 
             var cpuBefore = worker.CpuTime();
