@@ -150,7 +150,8 @@ internal sealed partial class WorkerPool : IDisposable
         }
         finally
         {
-            Release(worker, reusable);
+            // A worker whose task was cancelled as it answered may be in the middle of being killed.
+            Release(worker, reusable && !token.IsCancellationRequested);
         }
     }
 
