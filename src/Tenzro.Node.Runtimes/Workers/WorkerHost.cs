@@ -93,6 +93,12 @@ internal static class WorkerHost
         {
             answer["error"] = "the task's work went deeper than the worker's stack allows";
         }
+        catch (Exception e)
+        {
+            // The edge of the request loop: whatever the runtime threw fails this task, and the worker goes on.
+            answer["error"] = $"the runtime failed: {e.GetType().Name}: {Onnx.OnnxModelScan.WithoutPaths(e.Message)}";
+            answer["memoryLimit"] = dataLimit is not null && LooksLikeAllocationFailure(e);
+        }
 
         answer["stats"] = job.Stats();
         return answer;
