@@ -97,41 +97,21 @@ internal sealed class ComputeScenario : Scenario
     }
 }
 
-/// <summary>Submit-to-result of the small MLP in tests/models against a direct ONNX Runtime Run in this process.</summary>
+/// <summary>
+/// Submit-to-result of the small MLP in tests/models against a direct ONNX Runtime Run in this process; in the same run,
+/// the node with ONNX Runtime in its worker processes (the default) and in its own process (TASK_WORKERS=false).
+/// </summary>
 internal sealed class InferenceScenario : Scenario
 {
     public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
     {
         var modelPath = Path.Combine(ChildProcess.RepositoryRoot(), "tests", "models", "mlp.onnx");
         var model = await File.ReadAllBytesAsync(modelPath);
-        var (url, node) = await NodeAsync(options);
-        await using var nodeProcess = node;
-        using var client = Client(url);
-        using var upload = new ByteArrayContent(model);
-        upload.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-        var stored = await (await client.PutAsync("/api/models", upload)).Content.ReadFromJsonAsync<JsonObject>();
-        var hash = stored!["sha256"]!.GetValue<string>();
         float[] input = [0.5f, -1.25f, 2f, 0.75f];
-        var body = new JsonObject
-        {
-            ["type"] = "inference",
-            ["priority"] = "high",
-            ["data"] = new JsonObject
-            {
-                ["model"] = hash,
-                ["inputs"] = new JsonObject { ["x"] = new JsonObject { ["type"] = "float32", ["shape"] = new JsonArray(1, 4), ["data"] = new JsonArray([.. input.Select(v => (JsonNode)v)]) } },
-            },
-        }.ToJsonString();
-
-        var (_, nodeLatency) = await LoadDriver.RunAsync(1, options.Duration, async ct =>
-        {
-            using var response = await client.PostAsync("/api/tasks/execute?wait=5s", Json(body), ct);
-            var result = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
-            if (result?["state"]?.GetValue<string>() != "completed")
-            {
-                throw new InvalidOperationException($"inference ended {result?["state"]}: {result}");
-            }
-        });
+        var nodeLatency = await MeasureNodeAsync(options, model, input, null);
+        var inProcess = options.Url is null
+            ? await MeasureNodeAsync(options, model, input, new Dictionary<string, string> { ["TASK_WORKERS"] = "false" })
+            : null;
 
         using var session = new InferenceSession(model, new Microsoft.ML.OnnxRuntime.SessionOptions { IntraOpNumThreads = 1 });
         var direct = new Latencies();
@@ -145,7 +125,42 @@ internal sealed class InferenceScenario : Scenario
         }
 
         var added = nodeLatency.PercentileMicros(50) - direct.PercentileMicros(50);
+        var worker = inProcess is null
+            ? ""
+            : $"; in-process node (TASK_WORKERS=false) {inProcess.Describe()}; the worker adds {nodeLatency.PercentileMicros(50) - inProcess.PercentileMicros(50):F0} µs at p50";
         return new ScenarioResult("p50 submit-to-result", nodeLatency.PercentileMicros(50), "µs", "direct ONNX Runtime Run", direct.PercentileMicros(50), true,
-            [$"node {nodeLatency.Describe()}; direct Run {direct.Describe()}; node adds {added:F0} µs at p50"]);
+            [$"node {nodeLatency.Describe()}; direct Run {direct.Describe()}; node adds {added:F0} µs at p50{worker}"]);
+    }
+
+    private static async Task<Latencies> MeasureNodeAsync(ScenarioOptions options, byte[] model, float[] input, IDictionary<string, string>? settings)
+    {
+        var (url, node) = await NodeAsync(options, settings);
+        await using var nodeProcess = node;
+        using var client = Client(url);
+        using var upload = new ByteArrayContent(model);
+        upload.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        var stored = await (await client.PutAsync("/api/models", upload)).Content.ReadFromJsonAsync<JsonObject>();
+        var hash = stored!["sha256"]!.GetValue<string>();
+        var body = new JsonObject
+        {
+            ["type"] = "inference",
+            ["priority"] = "high",
+            ["data"] = new JsonObject
+            {
+                ["model"] = hash,
+                ["inputs"] = new JsonObject { ["x"] = new JsonObject { ["type"] = "float32", ["shape"] = new JsonArray(1, 4), ["data"] = new JsonArray([.. input.Select(v => (JsonNode)v)]) } },
+            },
+        }.ToJsonString();
+
+        var (_, latency) = await LoadDriver.RunAsync(1, options.Duration, async ct =>
+        {
+            using var response = await client.PostAsync("/api/tasks/execute?wait=5s", Json(body), ct);
+            var result = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+            if (result?["state"]?.GetValue<string>() != "completed")
+            {
+                throw new InvalidOperationException($"inference ended {result?["state"]}: {result}");
+            }
+        });
+        return latency;
     }
 }

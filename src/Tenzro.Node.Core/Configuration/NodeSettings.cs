@@ -156,6 +156,7 @@ public sealed record NodeSettings
                 TaskTimeout = r.Seconds("TASK_TIMEOUT", 1, 30L * 86400),
                 ResultRetentionPeriod = r.Seconds("RESULT_RETENTION_PERIOD", 1, 3650L * 86400),
                 MaxAttempts = r.Int("MAX_TASK_ATTEMPTS", 1, 100),
+                Workers = r.Bool("TASK_WORKERS"),
             },
             Resources = new ResourceOptions
             {

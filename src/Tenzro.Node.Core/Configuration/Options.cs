@@ -166,6 +166,9 @@ public sealed record TaskOptions
     public TimeSpan TaskTimeout { get; init; } = TimeSpan.FromSeconds(1800);
     public TimeSpan ResultRetentionPeriod { get; init; } = TimeSpan.FromSeconds(86400);
     public int MaxAttempts { get; init; } = 3;
+
+    /// <summary>TASK_WORKERS: run ONNX Runtime and ML.NET work in worker processes held to each task's memory (the default).</summary>
+    public bool Workers { get; init; } = true;
 }
 
 /// <summary>What the operator lets the network use, and when intake pauses.</summary>

@@ -88,6 +88,7 @@ public static class SettingCatalog
         new("TASK_TIMEOUT", "1800", "Tasks", "Default and maximum task timeout, in seconds."),
         new("RESULT_RETENTION_PERIOD", "86400", "Tasks", "How long results are kept after a task ends, in seconds."),
         new("MAX_TASK_ATTEMPTS", "3", "Tasks", "Attempts before a task interrupted by crashes is failed."),
+        new("TASK_WORKERS", "true", "Tasks", "Run ONNX Runtime and ML.NET work in worker processes held to each task's memory; false runs it in the node's process, unbounded (docs/ISOLATION.md)."),
 
         new("MAX_CPU_PERCENT", "100", "Resources", "Share of the usable CPU cores the network may reserve, in percent."),
         new("MAX_MEMORY_GB", "", "Resources", "Memory the network may reserve, in GB; empty: 80% of usable memory."),

@@ -1,22 +1,37 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Runtimes.Workers;
 
 namespace Tenzro.Node.Runtimes.Onnx;
 
-/// <summary>DI registration of the ONNX component: model store, session cache, capabilities, and the inference runtime.</summary>
+/// <summary>DI registration of the ONNX component: model store, session cache, capabilities, workers and the inference runtime.</summary>
 internal static class OnnxServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the <c>inference</c> task type and the model store. Needs the core store and the task engine's
     /// services (<c>NodeDatabase</c>, <c>BlobStore</c>, <c>TaskStore</c>, <c>IResourceLedger</c>, <c>TimeProvider</c>).
+    /// Runs ONNX Runtime in worker processes when a <see cref="WorkerLaunch"/> is registered and TASK_WORKERS is on.
     /// </summary>
     public static IServiceCollection AddOnnxRuntime(this IServiceCollection services, long sessionCacheBytes = SessionCache.DefaultCapacityBytes)
     {
         services.AddSingleton<OnnxCapabilities>();
-        services.AddSingleton(_ => new SessionCache(sessionCacheBytes));
+        services.AddSingleton(_ => new SessionCache(sessionCacheBytes, measureMemory: static () => Environment.WorkingSet));
+        services.AddSingleton(sp => new InferenceExecutor(sp.GetRequiredService<SessionCache>(), sp.GetRequiredService<ILogger<InferenceExecutor>>()));
+        services.AddSingleton(sp => new OnnxWorkers(RuntimeWorkers.Create(sp, WorkerRuntimes.Onnx, "ONNX Runtime", sessionCacheBytes)));
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<InferenceRuntime>();
         services.AddSingleton<ITaskRuntime>(sp => sp.GetRequiredService<InferenceRuntime>());
         return services;
     }
+}
+
+/// <summary>The ONNX Runtime workers (a type of its own so that DI tells them from the training workers).</summary>
+internal sealed class OnnxWorkers(RuntimeWorkers workers) : IDisposable
+{
+    public WorkerPool? Pool => workers.Pool;
+
+    public long CacheBytesPerWorker => workers.CacheBytesPerWorker;
+
+    public void Dispose() => workers.Dispose();
 }

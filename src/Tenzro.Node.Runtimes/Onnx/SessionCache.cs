@@ -5,8 +5,9 @@ namespace Tenzro.Node.Runtimes.Onnx;
 
 /// <summary>
 /// Loaded <see cref="InferenceSession"/>s, kept so that the next task on the same model does not load it
-/// again. Bounded by the sum of the model file sizes (a proxy for their memory); the least recently used
-/// session goes first. One session exists per model, thread count and execution provider.
+/// again. Bounded by the memory the sessions take: each is charged what loading it was measured to add to the
+/// process (at least its model file's size), or its file size where no measure is given; the least recently
+/// used session goes first. One session exists per model, thread count and execution provider.
 /// </summary>
 /// <remarks>
 /// Thread-safe. A session is shared by concurrent tasks (ONNX Runtime allows concurrent <c>Run</c> calls);
@@ -25,12 +26,16 @@ internal sealed class SessionCache : IDisposable
     private long _hits;
     private long _loads;
     private long _evictions;
+    private readonly Func<long>? _measureMemory;
     private bool _disposed;
 
-    public SessionCache(long capacityBytes = DefaultCapacityBytes)
+    /// <param name="capacityBytes">The budget.</param>
+    /// <param name="measureMemory">The process's memory now (its resident set); read before and after each load to size the session.</param>
+    public SessionCache(long capacityBytes = DefaultCapacityBytes, Func<long>? measureMemory = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(capacityBytes);
         CapacityBytes = capacityBytes;
+        _measureMemory = measureMemory;
     }
 
     public long CapacityBytes { get; }
@@ -66,7 +71,8 @@ internal sealed class SessionCache : IDisposable
             }
             else
             {
-                entry = new Entry(key, sizeBytes, new Lazy<InferenceSession>(load, LazyThreadSafetyMode.ExecutionAndPublication));
+                entry = new Entry(key, sizeBytes);
+                entry.Session = new Lazy<InferenceSession>(Measured(entry, load), LazyThreadSafetyMode.ExecutionAndPublication);
                 Interlocked.Increment(ref _loads);
                 if (sizeBytes <= CapacityBytes)
                 {
@@ -165,6 +171,46 @@ internal sealed class SessionCache : IDisposable
         DisposeUnused(all);
     }
 
+    /// <summary><paramref name="load"/>, charging the entry what the load was measured to take once it is done.</summary>
+    private Func<InferenceSession> Measured(Entry entry, Func<InferenceSession> load)
+    {
+        if (_measureMemory is not { } measure)
+        {
+            return load;
+        }
+
+        return () =>
+        {
+            var before = measure();
+            var session = load();
+            Charge(entry, measure() - before);
+            return session;
+        };
+    }
+
+    private void Charge(Entry entry, long measuredBytes)
+    {
+        List<Entry> evicted = [];
+        lock (_lock)
+        {
+            var size = Math.Max(entry.SizeBytes, measuredBytes);
+            if (entry.Removed || size == entry.SizeBytes)
+            {
+                entry.SizeBytes = size;
+                return;
+            }
+
+            _bytes += size - entry.SizeBytes;
+            entry.SizeBytes = size;
+            while (_bytes > CapacityBytes && _order.Last is { } last)
+            {
+                evicted.Add(RemoveLocked(last));
+            }
+        }
+
+        DisposeUnused(evicted);
+    }
+
     private Entry RemoveLocked(LinkedListNode<Entry> node)
     {
         _order.Remove(node);
@@ -215,13 +261,14 @@ internal sealed class SessionCache : IDisposable
         }
     }
 
-    private sealed class Entry(SessionKey key, long sizeBytes, Lazy<InferenceSession> session)
+    private sealed class Entry(SessionKey key, long sizeBytes)
     {
         public SessionKey Key { get; } = key;
 
-        public long SizeBytes { get; } = sizeBytes;
+        /// <summary>Guarded by the cache's lock: the file size, then what the load was measured to take.</summary>
+        public long SizeBytes { get; set; } = sizeBytes;
 
-        public Lazy<InferenceSession> Session { get; } = session;
+        public Lazy<InferenceSession> Session { get; set; } = null!;
 
         /// <summary>Guarded by the cache's lock.</summary>
         public int Leases { get; set; }

@@ -20,7 +20,10 @@ internal static class TrainRequestReader
     /// <param name="data">The task's <c>data</c>.</param>
     /// <param name="blobs">Where <c>data.dataBlob</c> must exist.</param>
     /// <param name="errors">Receives one error per bad field.</param>
-    public static TrainRequest? Read(JsonObject data, BlobStore blobs, ValidationErrors errors)
+    public static TrainRequest? Read(JsonObject data, BlobStore blobs, ValidationErrors errors) => Read(data, blobs.SizeOf, errors);
+
+    /// <summary>Reads <paramref name="data"/> with <paramref name="blobSize"/> giving the size of a stored blob (null when none); null when an error was added.</summary>
+    public static TrainRequest? Read(JsonObject data, Func<string, long?> blobSize, ValidationErrors errors)
     {
         var valid = true;
         var model = TrainModel.Linear;
@@ -69,7 +72,7 @@ internal static class TrainRequestReader
             }
             else
             {
-                dataBlob = ReadBlob(blobNode, blobs, errors);
+                dataBlob = ReadBlob(blobNode, blobSize, errors);
                 valid &= dataBlob is not null;
             }
         }
@@ -259,7 +262,7 @@ internal static class TrainRequestReader
         return (MlpTask)index;
     }
 
-    private static string? ReadBlob(JsonNode node, BlobStore blobs, ValidationErrors errors)
+    private static string? ReadBlob(JsonNode node, Func<string, long?> blobSize, ValidationErrors errors)
     {
         if (node.GetValueKind() != JsonValueKind.String)
         {
@@ -274,7 +277,7 @@ internal static class TrainRequestReader
             return null;
         }
 
-        var size = blobs.SizeOf(sha256);
+        var size = blobSize(sha256);
         if (size is null)
         {
             errors.Add("data.dataBlob", $"no blob {sha256} is stored on this node; store {{\"features\":[[…]],\"labels\":[…]}} with a store task first.");

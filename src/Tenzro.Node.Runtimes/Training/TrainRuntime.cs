@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Runtimes.Workers;
 
 namespace Tenzro.Node.Runtimes.Training;
 
@@ -15,13 +16,18 @@ namespace Tenzro.Node.Runtimes.Training;
 /// </summary>
 /// <remarks>
 /// Thread-safe: every execution has its own trainer state. Training runs on one thread; the result is the
-/// same for the same task and seed. Cancellation is checked between epochs (and between MLP batches).
+/// same for the same task and seed. Cancellation is checked between epochs (and between MLP batches). The node
+/// checks the task; the training runs in a worker process held to the task's memory (<see cref="WorkerPool"/>)
+/// where <paramref name="workers"/> has a pool, else in the node's process.
 /// </remarks>
-internal sealed partial class TrainRuntime(BlobStore blobs, ILogger<TrainRuntime> logger) : ITaskRuntime
+internal sealed partial class TrainRuntime(BlobStore blobs, ILogger<TrainRuntime> logger, TrainWorkers? workers = null) : ITaskRuntime
 {
     public const string TaskType = "train";
 
     public IReadOnlyCollection<string> Types { get; } = [TaskType];
+
+    /// <summary>False while training runs in workers: a crash in ML.NET then ends a worker, not the node.</summary>
+    public bool MayCrashTheProcess => workers?.Pool is null;
 
     public void Validate(TaskSpec task, ValidationErrors errors)
     {
@@ -37,15 +43,33 @@ internal sealed partial class TrainRuntime(BlobStore blobs, ILogger<TrainRuntime
         var token = context.CancellationToken;
         var errors = new ValidationErrors();
         var request = TrainRequestReader.Read(context.Task.Data, blobs, errors) ?? throw new TaskExecutionException(errors.ToString());
-        var (data, dataField) = request.Data is { } inline ? (inline, "data") : (await LoadBlobAsync(request.DataBlob!, token), "dataBlob");
-        var plan = TrainPlan.Create(request, data, dataField, errors)
-            ?? throw new TaskExecutionException(request.Data is null ? $"the blob {request.DataBlob} does not fit the model: {errors}" : errors.ToString());
+        if (workers?.Pool is { } pool)
+        {
+            var job = new JsonObject
+            {
+                ["data"] = context.Task.Data.DeepClone(),
+                ["blobPath"] = request.DataBlob is { } sha256 ? blobs.PathOf(sha256) : null,
+            };
+            var result = await pool.RunAsync(job, context.Task.Requirements.MemoryMB * 1024 * 1024, null, context.Progress, context.CpuTime, token);
+            Log.TrainedInWorker(logger, context.Task.TaskId, result["model"]?.GetValue<string>() ?? "", result["sampleCount"]?.GetValue<int>() ?? 0, result["finalLoss"]?.GetValue<double>() ?? double.NaN);
+            return result;
+        }
 
-        var outcome = await Task.Run(
-            () => plan.Model == TrainModel.Mlp ? MlpTrainer.Train(plan, context.Progress, token) : LinearTrainer.Train(plan, context.Progress, token),
-            token);
+        var (data, dataField) = request.Data is { } inline ? (inline, "data") : (await LoadBlobAsync(request.DataBlob!, token), "dataBlob");
+        var (plan, outcome) = await Task.Run(() => Train(request, data, dataField, context.Progress, token), token);
         Log.Trained(logger, context.Task.TaskId, TrainRequestReader.Models[(int)plan.Model], data.Rows, data.Columns, outcome.LossHistory.Count, outcome.LossHistory[^1]);
         return Result(plan, outcome);
+    }
+
+    /// <summary>Plans and runs the training of a checked request on its data (in the node's process or a worker).</summary>
+    /// <exception cref="TaskExecutionException">The data does not fit the model.</exception>
+    public static (TrainPlan Plan, TrainingOutcome Outcome) Train(TrainRequest request, TrainingData data, string dataField, IProgress<double> progress, CancellationToken token)
+    {
+        var errors = new ValidationErrors();
+        var plan = TrainPlan.Create(request, data, dataField, errors)
+            ?? throw new TaskExecutionException(request.Data is null ? $"the blob {request.DataBlob} does not fit the model: {errors}" : errors.ToString());
+        var outcome = plan.Model == TrainModel.Mlp ? MlpTrainer.Train(plan, progress, token) : LinearTrainer.Train(plan, progress, token);
+        return (plan, outcome);
     }
 
     private async Task<TrainingData> LoadBlobAsync(string sha256, CancellationToken token)
@@ -57,7 +81,8 @@ internal sealed partial class TrainRuntime(BlobStore blobs, ILogger<TrainRuntime
             ?? throw new TaskExecutionException($"the blob {sha256} (data.dataBlob) is not training data: {errors}");
     }
 
-    private static JsonObject Result(TrainPlan plan, TrainingOutcome outcome)
+    /// <summary>The task's result for a finished training.</summary>
+    public static JsonObject Result(TrainPlan plan, TrainingOutcome outcome)
     {
         var hyperparameters = plan.Hyperparameters;
         var echo = new JsonObject

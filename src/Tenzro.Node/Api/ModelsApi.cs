@@ -53,11 +53,16 @@ internal static class ModelsApi
         }
     }
 
-    private static IResult List(ModelCatalog catalog, OnnxCapabilities capabilities, SessionCache sessions, InferenceRuntime inference)
+    private static IResult List(ModelCatalog catalog, OnnxCapabilities capabilities, InferenceRuntime inference)
     {
         var runtime = capabilities.ToJson();
-        runtime["sessionCache"] = sessions.ToJson();
+        runtime["sessionCache"] = inference.SessionCacheJson();
         runtime["runs"] = inference.Runs;
+        if (inference.WorkersJson() is { } workers)
+        {
+            runtime["workers"] = workers;
+        }
+
         return TypedResults.Json(new JsonObject
         {
             ["models"] = new JsonArray([.. catalog.List().Select(m => (JsonNode)m.ToJson())]),

@@ -82,6 +82,7 @@ internal static class CliApp
         root.Subcommands.Add(GroupCommand.Group());
         root.Subcommands.Add(DevNetworkCommands.DevRegional());
         root.Subcommands.Add(DevNetworkCommands.DevNetwork());
+        root.Subcommands.Add(WorkerCommand.Create());
         return root;
     }
 

@@ -55,6 +55,7 @@ internal static class NodeApp
         builder.Services.AddResourceManager();
         builder.Services.AddUserActivity();
         builder.Services.AddWasmRuntime();
+        builder.Services.AddRuntimeWorkerLaunch();
         builder.Services.AddOnnxRuntime();
         builder.Services.AddTrainingRuntime();
         builder.Services.AddNodeHealth();

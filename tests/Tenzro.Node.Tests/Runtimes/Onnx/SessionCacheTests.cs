@@ -73,6 +73,28 @@ public sealed class SessionCacheTests
         Assert.Equal(0, cache.Hits);
     }
 
+    [Fact]
+    public void Acquire_WithAMeasure_ChargesWhatTheLoadTookNotTheFileSize()
+    {
+        // Each load "takes" 600 bytes of memory although the model files are 100 bytes: two do not fit in 1,000.
+        long memory = 0;
+        using var cache = new SessionCache(1000, measureMemory: () => memory);
+        var loads = 0;
+        InferenceSession Grow()
+        {
+            memory += 600;
+            return Load(ref loads);
+        }
+
+        cache.Acquire(Key("a"), 100, Grow).Dispose();
+        cache.Acquire(Key("b"), 100, Grow).Dispose();
+        cache.Acquire(Key("a"), 100, Grow).Dispose();
+
+        Assert.Equal(3, loads);
+        Assert.Equal(2, cache.Evictions);
+        Assert.Equal(600, cache.ToJson()["bytes"]!.GetValue<long>());
+    }
+
     private static SessionKey Key(string sha256) => new(sha256, 1, false);
 
     private static InferenceSession Load(ref int loads)

@@ -3,7 +3,7 @@ using Tenzro.Node.Core.Diagnostics;
 
 namespace Tenzro.Node.Runtimes.Onnx;
 
-internal sealed partial class InferenceRuntime
+internal sealed partial class InferenceExecutor
 {
     private static partial class Log
     {

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Configuration;
+
+namespace Tenzro.Node.Runtimes.Workers;
+
+/// <summary>
+/// The worker pool of one runtime, or none where workers are turned off (<c>TASK_WORKERS=false</c>) or the host
+/// gave no way to start them (no <see cref="WorkerLaunch"/> registered).
+/// </summary>
+/// <remarks>Thread-safe; disposing it ends the idle workers (busy ones end with their tasks).</remarks>
+internal sealed class RuntimeWorkers(WorkerPool? pool, long cacheBytesPerWorker) : IDisposable
+{
+    public WorkerPool? Pool => pool;
+
+    /// <summary>The session or model cache each worker may keep: the runtime's budget shared by as many workers as tasks may run at once.</summary>
+    public long CacheBytesPerWorker => cacheBytesPerWorker;
+
+    public static RuntimeWorkers Create(IServiceProvider services, string runtime, string displayName, long cacheBudgetBytes)
+    {
+        var tasks = services.GetService<TaskOptions>() ?? new TaskOptions();
+        if (!tasks.Workers || services.GetService<WorkerLaunch>() is not { } launch)
+        {
+            return new RuntimeWorkers(null, cacheBudgetBytes);
+        }
+
+        var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<WorkerPool>();
+        var pool = new WorkerPool(runtime, displayName, launch, services.GetRequiredService<TimeProvider>(), logger);
+        return new RuntimeWorkers(pool, Math.Max(cacheBudgetBytes / tasks.MaxConcurrentTasks, 16L * 1024 * 1024));
+    }
+
+    public void Dispose() => pool?.Dispose();
+}

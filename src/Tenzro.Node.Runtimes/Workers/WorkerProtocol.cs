@@ -1,0 +1,104 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Tenzro.Node.Runtimes.Workers;
+
+/// <summary>What a frame between the node and a worker carries.</summary>
+internal enum WorkerFrameKind : byte
+{
+    /// <summary>Worker → node, once at start: the worker is ready for requests. No payload.</summary>
+    Ready = 1,
+
+    /// <summary>Node → worker: one job (UTF-8 JSON <c>{"dataLimitBytes"?, "job"}</c>).</summary>
+    Request = 2,
+
+    /// <summary>Worker → node: the job's progress, a little-endian double in 0..1.</summary>
+    Progress = 3,
+
+    /// <summary>Worker → node: the job's end (UTF-8 JSON <c>{"result"?, "error"?, "memoryLimit"?, "stats"}</c>).</summary>
+    Done = 4,
+}
+
+/// <summary>
+/// The frames the node and its runtime workers exchange over the worker's standard input and output: a
+/// 4-byte little-endian payload length, a <see cref="WorkerFrameKind"/> byte, then the payload. One request is
+/// in flight per worker: the node writes a request and reads frames until <see cref="WorkerFrameKind.Done"/>.
+/// </summary>
+internal static class WorkerProtocol
+{
+    /// <summary>The largest payload either side accepts: more than a task's data or result can be.</summary>
+    public const int MaxPayloadBytes = 1024 * 1024 * 1024;
+
+    private const int HeaderBytes = 5;
+
+    public static async ValueTask WriteAsync(Stream stream, WorkerFrameKind kind, ReadOnlyMemory<byte> payload, CancellationToken token)
+    {
+        var header = new byte[HeaderBytes];
+        BinaryPrimitives.WriteInt32LittleEndian(header, payload.Length);
+        header[4] = (byte)kind;
+        await stream.WriteAsync(header, token);
+        if (!payload.IsEmpty)
+        {
+            await stream.WriteAsync(payload, token);
+        }
+
+        await stream.FlushAsync(token);
+    }
+
+    /// <summary>Writes one frame; callers that share the stream across threads hold a lock around it.</summary>
+    public static void Write(Stream stream, WorkerFrameKind kind, ReadOnlySpan<byte> payload)
+    {
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        BinaryPrimitives.WriteInt32LittleEndian(header, payload.Length);
+        header[4] = (byte)kind;
+        stream.Write(header);
+        stream.Write(payload);
+        stream.Flush();
+    }
+
+    /// <summary>The next frame, or null when the stream ended before one began.</summary>
+    /// <exception cref="InvalidDataException">The stream ended inside a frame, or a frame is too large.</exception>
+    public static async ValueTask<(WorkerFrameKind Kind, byte[] Payload)?> ReadAsync(Stream stream, CancellationToken token)
+    {
+        var header = new byte[HeaderBytes];
+        var read = await stream.ReadAtLeastAsync(header, HeaderBytes, throwOnEndOfStream: false, token);
+        if (read == 0)
+        {
+            return null;
+        }
+
+        if (read < HeaderBytes)
+        {
+            throw new InvalidDataException("the stream ended inside a frame header");
+        }
+
+        var length = BinaryPrimitives.ReadInt32LittleEndian(header);
+        if (length is < 0 or > MaxPayloadBytes)
+        {
+            throw new InvalidDataException($"a frame of {length} bytes is over the {MaxPayloadBytes}-byte limit");
+        }
+
+        var payload = new byte[length];
+        if (await stream.ReadAtLeastAsync(payload, length, throwOnEndOfStream: false, token) < length)
+        {
+            throw new InvalidDataException("the stream ended inside a frame");
+        }
+
+        return ((WorkerFrameKind)header[4], payload);
+    }
+
+    public static byte[] Json(JsonNode node)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            node.WriteTo(writer);
+        }
+
+        return buffer.ToArray();
+    }
+
+    public static JsonObject ParseObject(byte[] payload) =>
+        JsonNode.Parse(payload) as JsonObject ?? throw new InvalidDataException("a frame's payload is not a JSON object");
+}

@@ -1,0 +1,51 @@
+using System.Buffers.Binary;
+using System.Text.Json.Nodes;
+using Tenzro.Node.Runtimes.Workers;
+using Tenzro.Node.Tests.Support;
+
+namespace Tenzro.Node.Tests.Runtimes.Workers;
+
+[Trait("Suite", "inference")]
+public sealed class WorkerProtocolTests
+{
+    [Fact]
+    public async Task Frames_WrittenThenRead_ComeBackInOrder()
+    {
+        using var stream = new MemoryStream();
+        await WorkerProtocol.WriteAsync(stream, WorkerFrameKind.Request, WorkerProtocol.Json(new JsonObject { ["job"] = 1 }), Timeouts.Token());
+        WorkerProtocol.Write(stream, WorkerFrameKind.Progress, BitConverter.GetBytes(0.5));
+        stream.Position = 0;
+
+        var request = await WorkerProtocol.ReadAsync(stream, Timeouts.Token());
+        var progress = await WorkerProtocol.ReadAsync(stream, Timeouts.Token());
+        var end = await WorkerProtocol.ReadAsync(stream, Timeouts.Token());
+
+        Assert.Equal(WorkerFrameKind.Request, request!.Value.Kind);
+        Assert.Equal(1, WorkerProtocol.ParseObject(request.Value.Payload)["job"]!.GetValue<int>());
+        Assert.Equal(0.5, BitConverter.ToDouble(progress!.Value.Payload));
+        Assert.Null(end);
+    }
+
+    [Fact]
+    public async Task Read_LengthOverTheLimit_IsRefusedBeforeAllocating()
+    {
+        var header = new byte[5];
+        BinaryPrimitives.WriteInt32LittleEndian(header, WorkerProtocol.MaxPayloadBytes + 1);
+        header[4] = (byte)WorkerFrameKind.Done;
+        using var stream = new MemoryStream(header);
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await WorkerProtocol.ReadAsync(stream, Timeouts.Token()));
+
+        Assert.Contains("over the", error.Message);
+    }
+
+    [Fact]
+    public async Task Read_StreamEndingInsideAFrame_IsAnError()
+    {
+        using var whole = new MemoryStream();
+        WorkerProtocol.Write(whole, WorkerFrameKind.Done, new byte[100]);
+        using var cut = new MemoryStream(whole.ToArray()[..50]);
+
+        await Assert.ThrowsAsync<InvalidDataException>(async () => await WorkerProtocol.ReadAsync(cut, Timeouts.Token()));
+    }
+}
