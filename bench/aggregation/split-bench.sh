@@ -5,7 +5,7 @@
 # the end), and the same job with one member killed (SIGKILL) mid-job. Nodes listen on 127.0.0.1 only, with LAN
 # discovery and the DHT off. Needs root (the CPU groups), cgroup v1's cpu controller and python3.
 #   bench/aggregation/split-bench.sh [RUNS]   (default 3)
-# Environment: RANGE_END (400000000: the range [0, RANGE_END) of the task), PARTS (12), AGGREGATION_LEASE
+# Environment: RANGE_END (12000000000: the range [0, RANGE_END) of the task), PARTS (6), AGGREGATION_LEASE
 # (10000 ms), KILL_AT (0.4: the share of the group's median time at which a member is killed), QUOTA_US (50000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
