@@ -105,7 +105,7 @@ public sealed class AggregationProcessTests
         }
     }
 
-    private static Task<NodeProcess> StartAsync(int p2pPort, string tier, string? bootstrap = null, string? dataDirectory = null, int? port = null)
+    internal static Task<NodeProcess> StartAsync(int p2pPort, string tier, string? bootstrap = null, string? dataDirectory = null, int? port = null)
     {
         var environment = new Dictionary<string, string>
         {
@@ -131,7 +131,7 @@ public sealed class AggregationProcessTests
         [.. (await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation/candidates"))!["candidates"]!.AsArray().OfType<JsonObject>()];
 
     /// <summary>Waits until every node names one group and one leader (not <paramref name="formerLeader"/>), exactly one of them as leader; returns the leader's view.</summary>
-    private static Task<JsonObject> WaitForGroupAsync(IReadOnlyList<NodeProcess> nodes, string? formerLeader, TimeSpan timeout) =>
+    internal static Task<JsonObject> WaitForGroupAsync(IReadOnlyList<NodeProcess> nodes, string? formerLeader, TimeSpan timeout) =>
         WaitForAsync(async () =>
         {
             var views = new List<JsonObject>();

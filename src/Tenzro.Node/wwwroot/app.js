@@ -118,11 +118,26 @@ async function refreshStatus() {
       `<li title="${esc(m.id)}"><span class="pill ${m.alive ? "ok" : "bad"}">${m.alive ? "alive" : "down"}</span> ${esc(m.id.slice(0, 16))}` +
       ` <span class="muted">${esc(m.role)}${m.free ? " · " + esc(m.free.cpuCores) + " cores free" : ""}</span></li>`).join("") :
       `<li class="muted">${g.state === "forming" ? "forming a group" : "not in a group"}</li>`;
+    showJobs(g.jobs ?? []);
   } catch { /* the group panel is optional: it keeps its last content */ }
   const health = await get("/health");
   const h = $("health");
   h.textContent = "health: " + health.status;
   h.className = "pill " + ({ healthy: "ok", degraded: "warn", unhealthy: "bad" }[health.status] ?? "");
+}
+
+// The group's split jobs (GET /api/aggregation, "jobs"): one table of parts per job, members by their short id.
+function showJobs(jobs) {
+  $("jobs-note").textContent = jobs.length ? `${jobs.length} running` : "";
+  $("jobs").innerHTML = jobs.length ? jobs.map((j) => `<div class="job" data-job="${esc(j.taskId)}">
+    <p><span class="mono" title="${esc(j.taskId)}">${esc(j.taskId)}</span> <span class="state ${esc(j.state)}">${esc(j.state)}</span>
+    <span class="muted">${esc(j.done)} of ${esc(j.parts)} parts done · home ${esc((j.home ?? "").slice(0, 16))}</span></p>
+    <table class="parts"><thead><tr><th>part</th><th>member</th><th>state</th><th>attempts</th><th>duration</th></tr></thead><tbody>` +
+    (j.partList ?? []).map((p) => `<tr data-part="${esc(p.taskId)}">
+      <td class="mono">${esc(p.taskId.slice(j.taskId.length))}</td><td class="mono" title="${esc(p.member ?? "")}">${esc((p.member ?? "–").slice(0, 16))}</td>
+      <td><span class="state ${esc(p.state)}">${esc(p.state)}</span></td><td>${esc(p.attempts)}</td>
+      <td>${p.durationMs == null ? "" : esc((p.durationMs / 1000).toFixed(1)) + " s"}</td></tr>`).join("") +
+    "</tbody></table></div>").join("") : '<p class="muted">none running</p>';
 }
 
 async function refreshTasks() {
