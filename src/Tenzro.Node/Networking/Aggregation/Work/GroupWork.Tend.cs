@@ -51,18 +51,29 @@ internal sealed partial class GroupWork
                 await log.PublishAsync(next, cancellationToken);
             }
         }
-        else if (log.LeaderId is { } leader && now >= _nextSend && requests.Count > 0)
+        else if (log.LeaderId is { } leader)
         {
-            _nextSend = now + ResendEvery;
-            foreach (var request in requests)
+            // A new request goes at once; one the state does not show yet goes again every second.
+            var due = requests.Where(r => !_sentAt.TryGetValue(Key(r), out var sent) || now - sent >= ResendEvery).ToList();
+            foreach (var request in due)
             {
+                _sentAt[Key(request)] = now;
                 await send(leader, request, cancellationToken);
+            }
+
+            foreach (var stale in _sentAt.Keys.Except(requests.Select(Key)).ToList())
+            {
+                _sentAt.Remove(stale);
             }
         }
 
         RunAssignedParts(log.State);
         Forget(log.State);
     }
+
+    /// <summary>What identifies a request between rounds: its step, job and part.</summary>
+    private static string Key(JsonObject request) =>
+        $"{GroupMessages.Text(request, "step")}/{GroupMessages.Text(request, "parentId")}/{request["index"]?.ToJsonString()}";
 
     /// <summary>A <c>group</c> message about work, arriving at the leader from member <paramref name="sender"/>.</summary>
     public async Task OnMessageAsync(IGroupLog log, string sender, JsonObject message, CancellationToken cancellationToken)
@@ -271,7 +282,7 @@ internal sealed partial class GroupWork
         var started = _time.GetUtcNow();
         try
         {
-            var payload = await _exchange.FetchAsync(LinkTo(job.Home), part.Payload, run.Stop.Token);
+            var payload = await FetchPayloadAsync(job, part, run.Stop.Token);
             var body = JsonNode.Parse(payload)!.AsObject();
             body["taskId"] = partId;
             await FetchModelAsync(job, body, run.Stop.Token);
@@ -330,5 +341,25 @@ internal sealed partial class GroupWork
         LogFetchingModel(_logger, sha, NodeRecord.Short(job.Home));
         var bytes = await _exchange.FetchAsync(LinkTo(job.Home), sha, cancellationToken);
         await _models.AddAsync(bytes, cancellationToken);
+    }
+
+    /// <summary>
+    /// A part's body from its home. The home checks the request against its own copy of the group state, which may be a
+    /// moment behind the assignment: a refusal is tried again for up to a second before the round gives up.
+    /// </summary>
+    private async Task<byte[]> FetchPayloadAsync(SplitJob job, SplitPart part, CancellationToken cancellationToken)
+    {
+        var until = _time.GetUtcNow() + TimeSpan.FromSeconds(1);
+        while (true)
+        {
+            try
+            {
+                return await _exchange.FetchAsync(LinkTo(job.Home), part.Payload, cancellationToken);
+            }
+            catch (IOException) when (_time.GetUtcNow() < until)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), _time, cancellationToken);
+            }
+        }
     }
 }

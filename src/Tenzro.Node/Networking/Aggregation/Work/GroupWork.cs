@@ -44,7 +44,7 @@ internal sealed partial class GroupWork : ISplitRunner
     private readonly ConcurrentDictionary<string, HomeJob> _homeJobs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LocalRun> _localRuns = new(StringComparer.Ordinal);
     private volatile IGroupLog? _log;
-    private DateTimeOffset _nextSend;
+    private readonly Dictionary<string, DateTimeOffset> _sentAt = new(StringComparer.Ordinal);
 
     public GroupWork(
         TaskEngine engine,
