@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Peers;
 
 namespace Tenzro.Node.Core.Dht;
@@ -144,8 +145,16 @@ public sealed partial class DhtNode
             RoundMember(candidate, round);
         }
 
-        private void Take(System.Text.Json.Nodes.JsonObject json, string from)
+        private void Take(JsonObject json, string from)
         {
+            // Most holders answer with the same records: one no newer than a record already checked in this lookup
+            // would change nothing, so its signature is not checked again.
+            if (json["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var heldId) && _records.TryGetValue(heldId, out var held)
+                && json["seq"] is JsonValue seqValue && seqValue.TryGetValue<long>(out var seq) && seq <= held.Seq)
+            {
+                return;
+            }
+
             var now = node._time.GetUtcNow();
             var record = NodeRecord.Read(json, now, out var refusal);
             if (record is null)
