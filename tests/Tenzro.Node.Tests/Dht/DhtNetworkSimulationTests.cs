@@ -85,7 +85,7 @@ public sealed class DhtNetworkSimulationTests(ITestOutputHelper output)
     {
         await Task.Run(() =>
         {
-            var network = DhtSimulation.Build(300, seed: 29, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(60));
+            var network = DhtSimulation.Build(150, seed: 29, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(60));
             using var identity = NodeIdentity.CreateEphemeral();
             var first = network.EndpointOf(network.Alive.First());
             var publisher = network.Add(DhtId.Parse(identity.NodeId)).Node;
