@@ -27,6 +27,7 @@ public static class FuzzTargets
         ["regional"] = RegionalMessage,
         ["wasm-entry"] = WasmEntry,
         ["mdns"] = MdnsPacket,
+        ["dht"] = DhtFuzzTarget.Datagram,
     };
 
     private static readonly Lazy<(Core.Identity.NodeIdentity Identity, Core.Lan.LanDiscoveryProtocol Protocol)> Lan = new(() =>

@@ -12,7 +12,7 @@ public sealed class DhtProcessTests
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
 
     [Fact]
-    public async Task FiveNodes_BootstrapFromTheFirst_FindATrainerByTierAndRejoinFromTheSavedTableAfterARestart()
+    public async Task FiveNodes_BootstrapFromTheFirst_FindATrainerByTierLinkToItAndRejoinFromTheSavedTableAfterARestart()
     {
         var firstPort = NodeProcess.FreePort();
         await using var first = await StartAsync(firstPort);
@@ -32,6 +32,7 @@ public sealed class DhtProcessTests
 
             var trainerId = await IdOfAsync(nodes[2]);
             var last = nodes[4];
+            Assert.NotEqual("open", await LinkAsync(last, trainerId));
             await WaitForAsync(
                 async () =>
                 {
@@ -43,14 +44,19 @@ public sealed class DhtProcessTests
             var listed = (await last.Client.GetFromJsonAsync<JsonObject>("/api/peers?tier=training"))!["peers"]!.AsArray();
             Assert.All(listed, p => Assert.Equal("training", p!["tier"]!.GetValue<string>()));
 
+            // The search found a peer this node wants: it dials the address of its record by itself.
+            await WaitForAsync(async () => await LinkAsync(last, trainerId) == "open", "the last node did not link to the training node it found", last);
+
             // The second node comes back on a new port without its bootstrap entry: only its saved table can bring it back.
             var second = nodes[1];
             await second.SignalAsync(15);
             Assert.True(await second.WaitForExitAsync(TimeSpan.FromSeconds(15)));
             await using var restarted = await StartAsync(NodeProcess.FreePort(), bootstrap: null, dataDirectory: second.DataDirectory, port: second.Port);
             await WaitForAsync(async () => await TableSizeAsync(restarted) >= 4, "the restarted node did not rejoin from its saved routing table", restarted);
-            var status = await restarted.Client.GetFromJsonAsync<JsonObject>("/api/network/status");
-            Assert.Equal("running", status!["dht"]!["state"]!.GetValue<string>());
+            await WaitForAsync(
+                async () => (await restarted.Client.GetFromJsonAsync<JsonObject>("/api/network/status"))!["dht"]!["state"]!.GetValue<string>() == "running",
+                "the restarted node's DHT did not end its join (state running)",
+                restarted);
         }
         finally
         {
@@ -80,6 +86,9 @@ public sealed class DhtProcessTests
 
     private static async Task<int> TableSizeAsync(NodeProcess node) =>
         (await node.Client.GetFromJsonAsync<JsonObject>("/api/network/status"))!["dht"]!["routingTableSize"]!.GetValue<int>();
+
+    private static async Task<string?> LinkAsync(NodeProcess node, string peerId) =>
+        (await node.Client.GetFromJsonAsync<JsonObject>("/api/peers"))!["peers"]!.AsArray().FirstOrDefault(p => p!["id"]!.GetValue<string>() == peerId)?["link"]?.GetValue<string>();
 
     private static async Task<string> IdOfAsync(NodeProcess node) =>
         (await node.Client.GetFromJsonAsync<JsonObject>("/status"))!["nodeId"]!.GetValue<string>();

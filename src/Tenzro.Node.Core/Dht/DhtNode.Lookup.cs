@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Peers;
 
 namespace Tenzro.Node.Core.Dht;
@@ -5,13 +6,13 @@ namespace Tenzro.Node.Core.Dht;
 public sealed partial class DhtNode
 {
     /// <summary>
-    /// The iterative lookup of Kademlia: each round (a hop) asks the α closest nodes not yet asked; once a round
-    /// brings nothing closer, every later round asks all of the k closest not yet asked; it ends when the k closest
-    /// have all answered or failed. A node slower than the request timeout does not hold its round up: the round
-    /// moves on and a late answer still counts. With <paramref name="findValue"/> the nodes are asked for the
-    /// records under <paramref name="target"/> too; a lookup of a node id ends at the first record of that node.
+    /// The iterative lookup of Kademlia: the first round (a hop) asks the α closest nodes of the routing table, every
+    /// later round all of the k closest nodes learned and not asked yet; it ends when the k closest have all answered
+    /// or failed. A node whose first attempt times out (the timeout follows the round trips measured) does not hold
+    /// its round up: the next round asks past it while its retry runs, and a late answer still counts. With
+    /// <paramref name="findValue"/> the nodes are asked for the records under <paramref name="target"/> too; a lookup
+    /// of a node id ends at the first record of that node.
     /// </summary>
-    /// <param name="seeds">Contacts asked besides the closest of the table (the bootstrap contacts of a join).</param>
     public Task<DhtLookupResult> LookupAsync(DhtId target, bool findValue = false, IEnumerable<DhtContact>? seeds = null)
     {
         var lookup = new Lookup(this, target, findValue, seeds ?? []);
@@ -45,9 +46,7 @@ public sealed partial class DhtNode
         private readonly DateTimeOffset _startedAt = node._time.GetUtcNow();
         private int _hops;
         private int _roundOpen;
-        private DhtId? _closestBefore;
         private bool _done;
-        private bool _sweeping;
 
         public TaskCompletionSource<DhtLookupResult> Completion { get; } = new();
 
@@ -70,18 +69,20 @@ public sealed partial class DhtNode
                 return;
             }
 
-            var closest = _candidates.Values.Where(c => c.State != CandidateState.Failed).Take(node.Options.K).ToList();
-            var best = closest.FirstOrDefault()?.Contact.Id;
-            var improved = _closestBefore is null || (best is { } b && b != _closestBefore && target.CompareDistance(b, _closestBefore.Value) < 0);
+            // The k closest that may still answer rank the result; a node whose first attempt timed out (slow) keeps
+            // its place there until its retry ends, but the next round asks past it, so that a node that left costs
+            // no extra round once its retry fails.
+            var ranked = _candidates.Values.Where(c => c.State != CandidateState.Failed).Take(node.Options.K).ToList();
+            var askable = _candidates.Values.Where(c => c.State is not (CandidateState.Failed or CandidateState.Slow)).Take(node.Options.K).ToList();
 
-            // Once a round brought nothing closer, the lookup is near its target: from then on every round asks all
-            // of the k closest not yet asked, which ends the lookup in one or two more rounds instead of k / α.
-            _sweeping |= !improved;
-            var fresh = closest.Where(c => c.State == CandidateState.New);
-            var ask = (_sweeping ? fresh : fresh.Take(node.Options.Alpha)).ToList();
+            // The first round asks the α closest of the routing table; their answers name nodes near the target, so
+            // every later round asks all of the k closest not asked yet (Kademlia's last step, taken from the second
+            // round on), which ends a lookup in a few rounds instead of k / α.
+            var fresh = askable.Where(c => c.State == CandidateState.New);
+            var ask = (_hops == 0 ? fresh.Take(node.Options.Alpha) : fresh).ToList();
             if (ask.Count == 0)
             {
-                if (!closest.Exists(c => c.State == CandidateState.Asked))
+                if (!ranked.Exists(c => c.State is CandidateState.Asked or CandidateState.Slow))
                 {
                     Finish();
                 }
@@ -89,7 +90,6 @@ public sealed partial class DhtNode
                 return;
             }
 
-            _closestBefore = best;
             _hops++;
             _roundOpen = ask.Count;
             var round = _hops;
@@ -114,7 +114,7 @@ public sealed partial class DhtNode
                 candidate.Contact.Id,
                 request,
                 replies => Answered(candidate, round, replies),
-                () => RoundMember(candidate, round));
+                () => Slow(candidate, round));
         }
 
         private void Answered(Candidate candidate, int round, IReadOnlyList<DhtMessage>? replies)
@@ -126,7 +126,7 @@ public sealed partial class DhtNode
                 {
                     if (contact.Id != node.Self && !_candidates.ContainsKey(contact.Id))
                     {
-                        _candidates.Add(contact.Id, new Candidate(contact) { LearnedInRound = round });
+                        _candidates.Add(contact.Id, new Candidate(contact));
                     }
                 }
 
@@ -145,8 +145,16 @@ public sealed partial class DhtNode
             RoundMember(candidate, round);
         }
 
-        private void Take(System.Text.Json.Nodes.JsonObject json, string from)
+        private void Take(JsonObject json, string from)
         {
+            // Most holders answer with the same records: one no newer than a record already checked in this lookup
+            // would change nothing, so its signature is not checked again.
+            if (json["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var heldId) && _records.TryGetValue(heldId, out var held)
+                && json["seq"] is JsonValue seqValue && seqValue.TryGetValue<long>(out var seq) && seq <= held.Seq)
+            {
+                return;
+            }
+
             var now = node._time.GetUtcNow();
             var record = NodeRecord.Read(json, now, out var refusal);
             if (record is null)
@@ -166,6 +174,16 @@ public sealed partial class DhtNode
                 _records[record.Id] = record;
                 node.Found(record);
             }
+        }
+
+        private void Slow(Candidate candidate, int round)
+        {
+            if (candidate.State == CandidateState.Asked)
+            {
+                candidate.State = CandidateState.Slow;
+            }
+
+            RoundMember(candidate, round);
         }
 
         /// <summary>Counts <paramref name="candidate"/> as done for its round (answered, failed or slow), once.</summary>
@@ -204,7 +222,6 @@ public sealed partial class DhtNode
                 target,
                 [.. answered.Select(c => c.Contact)],
                 [.. _records.Values],
-                answered.Count == 0 ? _hops : answered.Max(c => c.LearnedInRound),
                 _hops,
                 _candidates.Values.Count(c => c.State is CandidateState.Answered or CandidateState.Failed),
                 _candidates.Values.Count(c => c.State == CandidateState.Failed),
@@ -217,6 +234,9 @@ public sealed partial class DhtNode
     {
         New,
         Asked,
+
+        /// <summary>Its first attempt timed out; the retry is under way.</summary>
+        Slow,
         Answered,
         Failed,
     }
@@ -228,8 +248,5 @@ public sealed partial class DhtNode
         public CandidateState State { get; set; }
 
         public bool CountedInRound { get; set; }
-
-        /// <summary>The round whose answers named this node (0: it came from the routing table).</summary>
-        public int LearnedInRound { get; init; }
     }
 }

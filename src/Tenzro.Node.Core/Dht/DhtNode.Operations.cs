@@ -4,6 +4,8 @@ namespace Tenzro.Node.Core.Dht;
 
 public sealed partial class DhtNode
 {
+    private const int JoinAttempts = 3;
+
     /// <summary>
     /// Joins the DHT: pings <paramref name="bootstrap"/> endpoints (ids unknown), then looks this node up through
     /// whatever the table holds (those that answered, a saved table, LAN peers), which fills the buckets near it, then
@@ -14,8 +16,20 @@ public sealed partial class DhtNode
     public async Task<IReadOnlyList<DhtContact>> JoinAsync(IEnumerable<string> bootstrap)
     {
         ArgumentNullException.ThrowIfNull(bootstrap);
-        var answered = (await Task.WhenAll(bootstrap.Select(endpoint => PingAsync(endpoint))).ConfigureAwait(false)).OfType<DhtContact>().ToList();
-        await LookupAsync(Self, seeds: answered).ConfigureAwait(false);
+        var endpoints = bootstrap.ToList();
+        List<DhtContact> answered = [];
+        for (var attempt = 0; attempt < JoinAttempts; attempt++)
+        {
+            // A join whose datagrams were all lost (the ping and its retry, or the first lookup's) leaves the table
+            // empty, and this node unknown to every other: it tries again at once.
+            answered = [.. (await Task.WhenAll(endpoints.Select(endpoint => PingAsync(endpoint))).ConfigureAwait(false)).OfType<DhtContact>()];
+            await LookupAsync(Self, seeds: answered).ConfigureAwait(false);
+            if (endpoints.Count == 0 || RoutingTableSize > 0)
+            {
+                break;
+            }
+        }
+
         var empty = Read(() =>
         {
             var nearest = Table.Closest(Self, 1);

@@ -4,6 +4,7 @@ public sealed partial class DhtNode
 {
     private readonly Dictionary<string, PendingRequest> _pending = new(StringComparer.Ordinal);
     private readonly Dictionary<int, DhtContact> _probing = [];
+    private readonly RoundTripTimes _roundTrips;
 
     /// <summary>
     /// Sends <paramref name="request"/> to <paramref name="endpoint"/> (expecting <paramref name="expected"/> to answer
@@ -20,6 +21,7 @@ public sealed partial class DhtNode
     private void Attempt(PendingRequest pending)
     {
         pending.Attempts++;
+        pending.SentAt = _time.GetTimestamp();
         pending.Timer?.Dispose();
         pending.Timer = _time.CreateTimer(
             static state =>
@@ -28,7 +30,7 @@ public sealed partial class DhtNode
                 node.TimedOut(timed);
             },
             (this, pending),
-            Options.RequestTimeout,
+            _roundTrips.Timeout(pending.Expected),
             Timeout.InfiniteTimeSpan);
         _transport.Send(pending.Endpoint, pending.Request);
     }
@@ -63,6 +65,7 @@ public sealed partial class DhtNode
             if (pending.Expected is { } id)
             {
                 Table.Remove(id);
+                _roundTrips.Forget(id);
             }
 
             Finish(pending, null);
@@ -85,6 +88,11 @@ public sealed partial class DhtNode
         if (pending.Parts.Exists(p => p.Part == reply.Part) || reply.Parts != (pending.Parts.FirstOrDefault()?.Parts ?? reply.Parts))
         {
             return;
+        }
+
+        if (pending.Parts.Count == 0 && pending.Attempts == 1)
+        {
+            _roundTrips.Measured(reply.Sender, _time.GetElapsedTime(pending.SentAt));
         }
 
         pending.Parts.Add(reply);
@@ -153,6 +161,7 @@ public sealed partial class DhtNode
         public Action? Slow { get; } = slow;
         public List<DhtMessage> Parts { get; } = [];
         public int Attempts { get; set; }
+        public long SentAt { get; set; }
         public ITimer? Timer { get; set; }
     }
 }

@@ -30,6 +30,7 @@ public sealed partial class DhtNode
         Options = options ?? new DhtNodeOptions();
         Table = new RoutingTable(self, Options.K);
         Records = new DhtRecordStore(Options.Store);
+        _roundTrips = new RoundTripTimes(Options.MinRequestTimeout, Options.RequestTimeout);
     }
 
     public DhtId Self { get; }
@@ -166,9 +167,14 @@ public sealed partial class DhtNode
     private void Seen(DhtContact contact)
     {
         var now = _time.GetUtcNow();
-        if (Table.Seen(contact, now) == TableChange.BucketFull)
+        switch (Table.Seen(contact, now))
         {
-            ProbeOldest(contact);
+            case TableChange.BucketFull:
+                ProbeOldest(contact);
+                break;
+            case TableChange.Added:
+                HandOver(contact);
+                break;
         }
     }
 

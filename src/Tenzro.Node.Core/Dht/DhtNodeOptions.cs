@@ -9,8 +9,14 @@ public sealed record DhtNodeOptions
     /// <summary>Requests a lookup round sends in parallel.</summary>
     public int Alpha { get; init; } = 3;
 
-    /// <summary>How long one attempt of a request waits for its reply; a lookup round moves on after it.</summary>
+    /// <summary>
+    /// How long one attempt of a request waits for its reply at most: the timeout of a contact whose round trips are
+    /// not known yet, and the ceiling of the timeouts that follow measured round trips.
+    /// </summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMilliseconds(800);
+
+    /// <summary>The shortest timeout that measured round trips may give a request (a floor against a busy machine's pauses).</summary>
+    public TimeSpan MinRequestTimeout { get; init; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Attempts after the first before a contact counts as failed (and leaves the table).</summary>
     public int Retries { get; init; } = 1;

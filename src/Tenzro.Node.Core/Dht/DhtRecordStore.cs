@@ -108,6 +108,9 @@ public sealed class DhtRecordStore(DhtStoreLimits limits)
         return [.. live.Take(max)];
     }
 
+    /// <summary>The keys this node holds records under.</summary>
+    public IReadOnlyList<DhtId> Keys => [.. _byKey.Keys];
+
     /// <summary>Drops every expired record.</summary>
     public void Expire(DateTimeOffset now)
     {

@@ -132,6 +132,24 @@ public sealed class RoutingTable
         return all;
     }
 
+    /// <summary>How many contacts other than <paramref name="except"/> are closer to <paramref name="target"/> than <paramref name="id"/> (counting stops at <paramref name="limit"/>).</summary>
+    public int CountCloser(DhtId target, DhtId id, DhtId except, int limit)
+    {
+        var count = 0;
+        foreach (var bucket in _buckets)
+        {
+            foreach (var entry in bucket)
+            {
+                if (entry.Contact.Id != except && target.CompareDistance(entry.Contact.Id, id) < 0 && ++count >= limit)
+                {
+                    return count;
+                }
+            }
+        }
+
+        return count;
+    }
+
     public IEnumerable<DhtTableEntry> Entries() => _buckets.SelectMany(b => b);
 
     /// <summary>

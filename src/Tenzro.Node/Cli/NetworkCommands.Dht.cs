@@ -48,7 +48,7 @@ internal static partial class NetworkCommands
                 {
                     var result = await node!.LookupAsync(node.Self).WaitAsync(ct);
                     return result.Succeeded
-                        ? $"{result.Closest.Count} nodes answered a self-lookup in {result.Duration.TotalMilliseconds:F1} ms ({result.Rounds} rounds)"
+                        ? $"{result.Closest.Count} nodes answered a self-lookup in {result.Duration.TotalMilliseconds:F1} ms ({result.Hops} hops)"
                         : throw new DiagnosticException("no node answered a self-lookup through this entry");
                 }, stepTimeout, cancellationToken);
             return ok;

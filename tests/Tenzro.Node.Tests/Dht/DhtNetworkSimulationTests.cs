@@ -79,4 +79,39 @@ public sealed class DhtNetworkSimulationTests(ITestOutputHelper output)
             }
         }).WaitAsync(TimeSpan.FromMinutes(2));
     }
+
+    [Fact]
+    public async Task Records_NodesJoiningCloserToTheirKey_AreHandedThemAndKeepThemFoundOnceTheHoldersBeforeLeave()
+    {
+        await Task.Run(() =>
+        {
+            var network = DhtSimulation.Build(150, seed: 29, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(60));
+            using var identity = NodeIdentity.CreateEphemeral();
+            var first = network.EndpointOf(network.Alive.First());
+            var publisher = network.Add(DhtId.Parse(identity.NodeId)).Node;
+            network.Run(publisher.JoinAsync([first]));
+            var record = NodeRecord.Create(identity, NodeRecordTests.Content(), 1, network.Clock.GetUtcNow().AddHours(1));
+            network.Run(publisher.PublishAsync(record));
+            network.Remove(publisher);
+            var key = DhtId.Parse(record.Id);
+            var holdersBefore = network.Alive.Where(n => n.Holds(key, record.Id)).ToList();
+
+            // Twenty nodes join whose ids share all but the last byte with the key: closer to it than any node before.
+            var newcomers = Enumerable.Range(1, 20).Select(i =>
+            {
+                var bytes = key.ToBytes();
+                bytes[^1] ^= (byte)i;
+                var node = network.Add(DhtId.FromBytes(bytes)).Node;
+                network.Run(node.JoinAsync([first]));
+                return node;
+            }).ToList();
+            network.Clock.Advance(TimeSpan.FromSeconds(5));
+
+            Assert.NotEmpty(holdersBefore);
+            Assert.Equal(newcomers.Count, newcomers.Count(n => n.Holds(key, record.Id)));
+            holdersBefore.ForEach(network.Remove);
+            var found = network.Run(network.Pick(network.Alive.Except(newcomers).ToList()).FindRecordAsync(key));
+            Assert.Equal(record.Seq, found?.Seq);
+        }).WaitAsync(TimeSpan.FromMinutes(1));
+    }
 }

@@ -54,4 +54,33 @@ public sealed class DhtNodeTests
             Assert.All(others, o => Assert.Equal(5, o.RoutingTableSize));
         }).WaitAsync(TimeSpan.FromSeconds(30));
     }
+
+    [Fact]
+    public async Task LookupAsync_ContactsThatLeft_AreGivenUpAfterTheMeasuredRoundTripsNotTheFixedTimeout()
+    {
+        await Task.Run(() =>
+        {
+            var network = new SimulatedNetwork(9, TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(20));
+            var (first, firstEndpoint) = network.Add();
+            var others = Enumerable.Range(0, 30).Select(_ => network.Add().Node).ToList();
+            foreach (var other in others)
+            {
+                network.Run(other.JoinAsync([firstEndpoint]));
+            }
+
+            // First a lookup over live nodes (40 ms round trips measured), then ten of them leave without a word.
+            var target = network.RandomId();
+            var before = network.Run(first.LookupAsync(target));
+            var leaving = others.Take(10).ToList();
+            leaving.ForEach(network.Remove);
+            var after = network.Run(first.LookupAsync(target));
+
+            Assert.Equal(20, before.Closest.Count);
+            Assert.True(after.Failed > 0, "no contact that left was asked");
+            var alive = network.Alive.Select(n => n.Self).ToHashSet();
+            Assert.All(after.Closest, c => Assert.Contains(c.Id, alive));
+            Assert.True(after.Closest.Count >= 15, $"{after.Closest.Count} live nodes found of 20");
+            Assert.True(after.Duration < network.Options.RequestTimeout, $"the lookup took {after.Duration.TotalMilliseconds} ms of virtual time: a contact that left held it up for the fixed timeout ({network.Options.RequestTimeout.TotalMilliseconds} ms)");
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+    }
 }

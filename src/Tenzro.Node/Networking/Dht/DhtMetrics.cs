@@ -24,7 +24,7 @@ internal sealed class DhtMetrics
         _meter = meters.Create(TaskMetrics.MeterName);
         _lookups = _meter.CreateCounter<long>("tenzro.dht.lookups", "{lookup}", "DHT lookups run by this node.");
         _failures = _meter.CreateCounter<long>("tenzro.dht.lookup.failures", "{lookup}", "DHT lookups that no node answered.");
-        _hops = _meter.CreateHistogram("tenzro.dht.lookup.hops", "{hop}", "Rounds a DHT lookup needed to learn its closest nodes.", tags: null, advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [0, 1, 2, 3, 4, 5, 6, 8, 10, 15] });
+        _hops = _meter.CreateHistogram("tenzro.dht.lookup.hops", "{hop}", "Rounds of requests a DHT lookup sent (its hops).", tags: null, advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [0, 1, 2, 3, 4, 5, 6, 8, 10, 15] });
         _duration = _meter.CreateHistogram("tenzro.dht.lookup.duration", "s", "Time from the start of a DHT lookup to its end.", tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _dropped = _meter.CreateCounter<long>("tenzro.dht.dropped", "{datagram}", "DHT datagrams and records dropped, by reason.");
     }

@@ -178,8 +178,27 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
             Found(record);
         }
 
+        Dial(found);
         return found;
     }
+
+    /// <summary>
+    /// The peers a tier search found are peers this node wants: each with an address and no open link is dialled and
+    /// kept linked (redialled when lost), as many as <c>MAX_PEER_LINKS</c> leaves room for.
+    /// </summary>
+    private void Dial(IEnumerable<NodeRecord> found)
+    {
+        var room = _links.MaxLinks - _links.OpenLinks;
+        var wanted = found.Where(r => _table.Get(r.Id)?.Link != PeerLinkState.Open).Select(DialAddress).OfType<PeerAddress>();
+        foreach (var address in wanted.Take(Math.Max(0, room)))
+        {
+            _links.Discovered(address, PeerSource.Dht);
+        }
+    }
+
+    private static PeerAddress? DialAddress(NodeRecord record) => record.Content.Addresses
+        .Select(a => IPEndPoint.TryParse(a, out var endpoint) && endpoint.Port > 0 ? new PeerAddress(record.Id, endpoint.Address.ToString(), endpoint.Port) : null)
+        .FirstOrDefault(a => a is not null);
 
     private async Task JoinAsync(DhtNode node, int saved, CancellationToken stoppingToken)
     {
