@@ -161,7 +161,8 @@ public sealed record HardwareOptions
 
 public sealed record TaskOptions
 {
-    public int MaxConcurrentTasks { get; init; } = 5;
+    /// <summary>MAX_CONCURRENT_TASKS: run slots; null (<c>auto</c>, the default) derives them from the machine (<see cref="Optimization.RunSlotRule"/>).</summary>
+    public int? MaxConcurrentTasks { get; init; }
     public int MaxQueuedTasks { get; init; } = 100_000;
     public TimeSpan TaskTimeout { get; init; } = TimeSpan.FromSeconds(1800);
     public TimeSpan ResultRetentionPeriod { get; init; } = TimeSpan.FromSeconds(86400);

@@ -62,14 +62,15 @@ public sealed partial class TaskEngine
                 };
             }
 
-            if (_running.Count >= _options.MaxConcurrentTasks)
+            var slots = _slots.Current;
+            if (_running.Count >= slots)
             {
                 return new JsonObject
                 {
                     ["reason"] = "concurrency",
                     ["position"] = position,
                     ["running"] = _running.Count,
-                    ["detail"] = $"MAX_CONCURRENT_TASKS ({_options.MaxConcurrentTasks}) tasks are running; position {position} in the queue",
+                    ["detail"] = $"MAX_CONCURRENT_TASKS ({slots}{(_slots.IsAuto ? ", auto" : "")}) tasks are running; position {position} in the queue",
                 };
             }
 
@@ -101,9 +102,10 @@ public sealed partial class TaskEngine
             List<QueueEntry> toStart = [];
             string? head = null;
             var scannedAll = true;
+            var slots = _slots.Current;
             foreach (var entry in startNothing ? [] : _queue)
             {
-                var slotsFull = _running.Count + toStart.Count >= _options.MaxConcurrentTasks;
+                var slotsFull = _running.Count + toStart.Count >= slots;
                 if ((slotsFull && head is not null) || ++scanned > BackfillWindow)
                 {
                     scannedAll = false;

@@ -32,6 +32,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     private readonly ILogger<TaskEngine> _logger;
     private readonly TaskMetrics _metrics;
     private readonly Dictionary<string, ITaskRuntime> _runtimes;
+    private readonly Optimization.RunSlots _slots;
     /// <summary>How deep the scheduler looks past a task that does not fit, for one that does (backfill).</summary>
     public const int BackfillWindow = 256;
 
@@ -70,9 +71,11 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         TimeProvider time,
         TaskMetrics metrics,
         ILogger<TaskEngine> logger,
-        QuotaOptions? quotas = null)
+        QuotaOptions? quotas = null,
+        Optimization.RunSlots? slots = null)
     {
         _quotas = quotas ?? new QuotaOptions();
+        _slots = slots ?? new Optimization.RunSlots(options, ledger);
         _store = store;
         _ledger = ledger;
         _intake = intake;

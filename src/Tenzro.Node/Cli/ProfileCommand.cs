@@ -22,7 +22,7 @@ internal static class ProfileCommand
         var url = ClientCommands.UrlOption();
         var json = ClientCommands.JsonOption();
         var rebenchmark = new Option<bool>("--rebenchmark") { Description = "Run the hardware benchmarks again now (about 3 s) and store the new figures." };
-        var command = new Command("profile", "Show the running node's hardware profile: CPU, memory, storage, GPUs, network, benchmarks and tier.") { url, json, rebenchmark };
+        var command = new Command("profile", "Show the running node's hardware profile: CPU, memory, storage, GPUs, network, benchmarks, tier and what the node tuned from them.") { url, json, rebenchmark };
         command.SetAction(async (parse, ct) =>
         {
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
@@ -159,6 +159,20 @@ internal static class ProfileCommand
         {
             AnsiConsole.MarkupLine($"[yellow]last benchmark run: {Markup.Escape(error.ToString())}[/]");
         }
+
+        var tuned = new Table().Title("[bold]Optimizations[/] (tuned from this profile)")
+            .AddColumn("choice").AddColumn("value").AddColumn("why").AddColumn("overridden by").Border(TableBorder.Rounded);
+        foreach (var choice in profile["optimizations"]?.AsArray() ?? [])
+        {
+            tuned.AddRow(Cells(choice?["name"], choice?["value"]?.ToJsonString().Trim('"'), choice?["reason"], choice?["setting"] ?? "-"));
+        }
+
+        if (tuned.Rows.Count == 0)
+        {
+            tuned.AddRow("none", "", "", "");
+        }
+
+        AnsiConsole.Write(tuned);
     }
 
     private static void Row(Table table, string field, string value) => table.AddRow(Markup.Escape(field), Markup.Escape(value));

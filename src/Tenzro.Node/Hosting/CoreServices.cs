@@ -60,6 +60,8 @@ internal static class CoreServices
         services.AddSingleton<ITaskRuntime, ProcessRuntime>();
         services.AddSingleton<ITaskRuntime, AggregateRuntime>();
         services.AddSingleton<ITaskRuntime, ValidateRuntime>();
+        services.AddSingleton<Core.Optimization.RunSlots>();
+        services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => sp.GetRequiredService<Core.Optimization.RunSlots>());
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<TaskAdmission>();
         services.AddHostedService<TaskEngineService>();
