@@ -27,4 +27,6 @@ internal static class LogEvents
     public const int BandwidthFailed = 4202;
     public const int BandwidthStoreFailed = 4203;
     public const int RunSlotsDerived = 7001;
+    public const int CostLearned = 7002;
+    public const int CostFlushFailed = 7003;
 }

@@ -116,6 +116,11 @@ public sealed partial class TaskEngine
             await mark.WrittenAsync();
             var active = ranFor - running.Gate.PausedTime;
             Finished?.Invoke(spec, state, active > TimeSpan.Zero ? active : TimeSpan.Zero);
+            if (state == TaskState.Completed)
+            {
+                _costs?.Record(spec.TaskId, active > TimeSpan.Zero ? active : TimeSpan.Zero, context.MemoryPeak.Bytes);
+            }
+
             CpuUsed?.Invoke(spec, context.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * Math.Max(active.TotalSeconds, 0));
         }
         catch (Exception e)

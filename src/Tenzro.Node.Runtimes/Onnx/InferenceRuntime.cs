@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Optimization;
 using Tenzro.Node.Core.Tasks;
 
 namespace Tenzro.Node.Runtimes.Onnx;
@@ -36,6 +37,22 @@ internal sealed partial class InferenceRuntime(
     public long Runs => Interlocked.Read(ref _runs);
 
     public void Validate(TaskSpec task, ValidationErrors errors) => _ = Parse(task, errors);
+
+    /// <summary>
+    /// Keyed by the model's sha256. Declared work: two operations (a multiply and an add) per weight per input set,
+    /// a weight taken as 4 bytes of the model file, divided by the float benchmark.
+    /// </summary>
+    public TaskCostInput DescribeCost(TaskSpec task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (task.Data["model"] is not JsonValue value || !value.TryGetValue<string>(out var sha256) || catalog.Find(sha256.ToLowerInvariant()) is not { } model)
+        {
+            return TaskCostInput.OfType(task.Type);
+        }
+
+        var sets = task.Data["batch"] is JsonArray batch ? Math.Max(batch.Count, 1) : 1;
+        return new TaskCostInput("model:" + model.Sha256, model.Size / 4.0 * 2 * sets, TaskCostInput.FloatSpeed);
+    }
 
     public Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
     {

@@ -62,6 +62,12 @@ internal static class CoreServices
         services.AddSingleton<ITaskRuntime, ValidateRuntime>();
         services.AddSingleton<Core.Optimization.RunSlots>();
         services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => sp.GetRequiredService<Core.Optimization.RunSlots>());
+        services.AddSingleton<Core.Optimization.CostHistoryStore>();
+        services.AddSingleton(sp => new Core.Optimization.CostModel(
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Core.Optimization.CostHistoryStore>(),
+            sp.GetService<HardwareProfiler>(),
+            sp.GetRequiredService<ILogger<Core.Optimization.CostModel>>()));
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<TaskAdmission>();
         services.AddHostedService<TaskEngineService>();

@@ -23,7 +23,26 @@ internal static class MachineProfiles
             new AppliedLimit("memory", "cgroup2 memory.max", GiB, "bytes", "/sys/fs/cgroup/memory.max"),
         ]);
 
-    public static HardwareProfile Make(int logical, double usable, long memoryBytes, long gpuMemoryBytes = 0, IReadOnlyList<AppliedLimit>? limits = null)
+    /// <summary>A profiler of the two-core machine whose benchmarks measured <paramref name="integerOpsPerSecond"/> (and as many float ops).</summary>
+    public static HardwareProfiler BenchmarkedProfiler(double integerOpsPerSecond)
+    {
+        var profiler = Profiler(logical: 2, usable: 2, memoryBytes: 8 * GiB);
+        profiler.PublishBenchmarks(
+            new BenchmarkResult(
+                new Dictionary<string, BenchmarkFigure>
+                {
+                    ["cpuIntegerSingleCore"] = new(integerOpsPerSecond, "ops/s"),
+                    ["cpuFloatSingleCore"] = new(integerOpsPerSecond, "ops/s"),
+                },
+                DateTimeOffset.UnixEpoch),
+            cached: false);
+        return profiler;
+    }
+
+    public static HardwareProfile Make(int logical, double usable, long memoryBytes, long gpuMemoryBytes = 0, IReadOnlyList<AppliedLimit>? limits = null) =>
+        Profiler(logical, usable, memoryBytes, gpuMemoryBytes, limits).Current;
+
+    private static HardwareProfiler Profiler(int logical, double usable, long memoryBytes, long gpuMemoryBytes = 0, IReadOnlyList<AppliedLimit>? limits = null)
     {
         var facts = new HardwareFacts(
             new OperatingSystemInfo("Test OS", "6.0", ".NET", "host"),
@@ -35,7 +54,7 @@ internal static class MachineProfiles
             limits ?? [],
             "machine",
             []);
-        return new HardwareProfiler(facts, new NodeOptions(), new NetworkOptions(), TimeProvider.System, new WorkingGpuProbe()).Current;
+        return new HardwareProfiler(facts, new NodeOptions(), new NetworkOptions(), TimeProvider.System, new WorkingGpuProbe());
     }
 
     /// <summary>Stands in for ONNX Runtime's CUDA probe, which needs a real GPU: every NVIDIA GPU works.</summary>
