@@ -163,6 +163,9 @@ public sealed record TaskOptions
 {
     /// <summary>MAX_CONCURRENT_TASKS: run slots; null (<c>auto</c>, the default) derives them from the machine (<see cref="Optimization.RunSlotRule"/>).</summary>
     public int? MaxConcurrentTasks { get; init; }
+
+    /// <summary>ONNX_SESSION_CACHE_MB: model files whose loaded sessions are kept; null (<c>auto</c>) derives it from the memory the network may not reserve.</summary>
+    public int? OnnxSessionCacheMB { get; init; }
     public int MaxQueuedTasks { get; init; } = 100_000;
     public TimeSpan TaskTimeout { get; init; } = TimeSpan.FromSeconds(1800);
     public TimeSpan ResultRetentionPeriod { get; init; } = TimeSpan.FromSeconds(86400);

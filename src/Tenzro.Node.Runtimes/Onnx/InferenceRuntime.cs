@@ -78,7 +78,7 @@ internal sealed partial class InferenceRuntime(
             throw new TaskExecutionException(GpuUnavailable(capabilities.CudaUnavailableReason ?? "unknown"));
         }
 
-        var threads = Math.Max(1, (int)Math.Ceiling(task.Requirements.Cpu));
+        var threads = OnnxTuning.IntraOpThreads(task.Requirements.Cpu);
         var model = request.Model;
         var path = catalog.PathOf(model);
         using var lease = sessions.Acquire(new SessionKey(model.Sha256, threads, cuda), model.Size, () => Load(model, path, threads, cuda));

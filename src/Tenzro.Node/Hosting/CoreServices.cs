@@ -45,6 +45,7 @@ internal static class CoreServices
         services.AddSingleton(new BlobRetention(database, blobs));
         services.AddSingleton<IntakeState>();
         services.AddSingleton<SecurityEvents>();
+        services.AddSingleton<Core.Optimization.IOptimizationSource, GcChoice>();
         return services;
     }
 

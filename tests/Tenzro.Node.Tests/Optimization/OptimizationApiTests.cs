@@ -27,6 +27,11 @@ public sealed class OptimizationApiTests
         Assert.Contains("cores allowed", slots["reason"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("MAX_CONCURRENT_TASKS", slots["setting"]!.GetValue<string>());
         Assert.Equal("auto", limits["settings"]!["maxConcurrentTasks"]!.GetValue<string>());
+        Assert.True(Choice(profile, "ONNX_SESSION_CACHE_MB")["value"]!.GetValue<long>() >= 64);
+        var cuda = profile["gpuCompute"]?["available"]?.GetValue<bool>() == true;
+        Assert.Equal(cuda, Choice(profile, "onnxExecutionProvider")["value"]!.GetValue<string>().StartsWith("CUDA", StringComparison.Ordinal));
+        Assert.Contains("wasm-cache", Choice(profile, "wasmModuleCache")["value"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("DOTNET_gcServer", Choice(profile, "dotnetGc")["setting"]!.GetValue<string>());
     }
 
     [Fact]
