@@ -95,7 +95,12 @@ public sealed record NodeSettings
                 TlsCertificatePath = ExistingFile(r, "TLS_CERT_PATH", baseDirectory),
                 TlsKeyPath = ExistingFile(r, "TLS_KEY_PATH", baseDirectory),
             },
-            Storage = new StorageOptions { DataDirectory = Path.GetFullPath(dataDir, baseDirectory) },
+            Storage = new StorageOptions
+            {
+                DataDirectory = Path.GetFullPath(dataDir, baseDirectory),
+                SqliteCacheMB = r.AutoOrInt("SQLITE_CACHE_MB", 1, 65_536),
+                SqliteMmapMB = r.AutoOrInt("SQLITE_MMAP_MB", 0, 65_536),
+            },
             Logging = new LoggingOptions
             {
                 Level = r.OneOf("LOG_LEVEL", ["trace", "debug", "information", "warning", "error", "critical"]),

@@ -38,6 +38,12 @@ public sealed record StorageOptions
 {
     /// <summary>Absolute path of DATA_DIR.</summary>
     public string DataDirectory { get; init; } = Path.GetFullPath("data");
+
+    /// <summary>SQLITE_CACHE_MB: SQLite's page cache per connection; null (<c>auto</c>) derives it from memory.</summary>
+    public int? SqliteCacheMB { get; init; }
+
+    /// <summary>SQLITE_MMAP_MB: how much of the database file SQLite maps into memory; null (<c>auto</c>) derives it from memory.</summary>
+    public int? SqliteMmapMB { get; init; }
 }
 
 public sealed record LoggingOptions

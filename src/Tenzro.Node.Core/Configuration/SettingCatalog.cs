@@ -39,6 +39,8 @@ public static class SettingCatalog
         new("REQUIRE_AUTH_ON_LOOPBACK", "false", "Security", "When true, loopback callers need an API key or the admin token like everyone else (no anonymous submitter role on 127.0.0.1)."),
 
         new("DATA_DIR", "./data", "Storage", "Directory for the database, identity key, blobs and caches."),
+        new("SQLITE_CACHE_MB", "auto", "Storage", "SQLite page cache of each database connection, in MB: auto (usable memory / 2048, 2-32 MB; docs/HARDWARE.md) or a number from 1 to 65536."),
+        new("SQLITE_MMAP_MB", "auto", "Storage", "Part of the database file SQLite reads through a memory map, in MB: auto (usable memory / 32, at most 256 MB; docs/HARDWARE.md), 0 (no map) or a number up to 65536."),
 
         new("LOG_LEVEL", "information", "Logging", "Minimum log level: trace, debug, information, warning, error, critical."),
         new("LOG_FORMAT", "text", "Logging", "Console log format: text or json."),

@@ -39,6 +39,9 @@ internal static class CoreServices
 
         var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
         database.Migrate(Migrations.All, Path.Combine(settings.Storage.DataDirectory, "backups"));
+        var sqlite = new Core.Optimization.SqliteTuning(settings.Storage, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        database.SetMemory(sqlite.CacheMB * 1024 * 1024, sqlite.MmapMB * 1024 * 1024);
+        services.AddSingleton<Core.Optimization.IOptimizationSource>(sqlite);
         services.AddSingleton(database);
         var blobs = new BlobStore(settings.Storage.DataDirectory);
         services.AddSingleton(blobs);

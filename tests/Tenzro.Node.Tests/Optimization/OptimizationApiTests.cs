@@ -32,6 +32,7 @@ public sealed class OptimizationApiTests
         Assert.Equal(cuda, Choice(profile, "onnxExecutionProvider")["value"]!.GetValue<string>().StartsWith("CUDA", StringComparison.Ordinal));
         Assert.Contains("wasm-cache", Choice(profile, "wasmModuleCache")["value"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("DOTNET_gcServer", Choice(profile, "dotnetGc")["setting"]!.GetValue<string>());
+        Assert.InRange(Choice(profile, "SQLITE_CACHE_MB")["value"]!.GetValue<long>(), SqliteTuning.MinCacheMB, SqliteTuning.MaxCacheMB);
     }
 
     [Fact]
