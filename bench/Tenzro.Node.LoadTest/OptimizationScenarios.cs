@@ -113,21 +113,23 @@ internal sealed class EstimateScenario : Scenario
         await using var _ = node;
         using var client = Client(url);
         var errors = new List<double>();
+        var pairs = new List<string>();
         var runs = Math.Max(options.Tasks, 21);
         for (var i = 0; i < runs; i++)
         {
-            using var response = await client.PostAsync("/api/tasks/execute", Json(SlotsScenario.LoopTask(3_000_000)));
+            using var response = await client.PostAsync("/api/tasks/execute", Json(SlotsScenario.LoopTask(30_000_000)));
             var id = (await response.Content.ReadFromJsonAsync<JsonObject>())!["taskId"]!.GetValue<string>();
             var record = await SlotsScenario.WaitFinalAsync(client, id);
             var took = (SlotsScenario.Time(record, "finishedAt") - SlotsScenario.Time(record, "startedAt")).TotalMilliseconds;
             if (i >= 20 && record["estimate"]?["durationMs"]?.GetValue<double>() is { } estimate)
             {
                 errors.Add(Math.Abs(estimate - took) / took);
+                pairs.Add(string.Create(CultureInfo.InvariantCulture, $"{estimate:F0}/{took:F0}"));
             }
         }
 
         var median = errors.Order().ElementAt(errors.Count / 2);
         return new ScenarioResult("median estimate error", median * 100, "%", null, null, median < 0.25,
-            [string.Create(CultureInfo.InvariantCulture, $"{errors.Count} runs after the 20th: median error {median:P1}, max {errors.Max():P1}")]);
+            [string.Create(CultureInfo.InvariantCulture, $"{errors.Count} runs after the 20th: median error {median:P1}, max {errors.Max():P1}; estimate/took ms: {string.Join(' ', pairs)}")]);
     }
 }
