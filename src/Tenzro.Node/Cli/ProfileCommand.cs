@@ -160,19 +160,20 @@ internal static class ProfileCommand
             AnsiConsole.MarkupLine($"[yellow]last benchmark run: {Markup.Escape(error.ToString())}[/]");
         }
 
-        var tuned = new Table().Title("[bold]Optimizations[/] (tuned from this profile)")
-            .AddColumn("choice").AddColumn("value").AddColumn("why").AddColumn("overridden by").Border(TableBorder.Rounded);
-        foreach (var choice in profile["optimizations"]?.AsArray() ?? [])
+        // One choice a line and its reason below, unwrapped: the reasons are long and a table column would break names.
+        AnsiConsole.MarkupLine("[bold]Optimizations[/] (tuned from this profile)");
+        var choices = profile["optimizations"]?.AsArray() ?? [];
+        foreach (var choice in choices)
         {
-            tuned.AddRow(Cells(choice?["name"], choice?["value"]?.ToJsonString().Trim('"'), choice?["reason"], choice?["setting"] ?? "-"));
+            var value = choice?["value"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : choice?["value"]?.ToJsonString();
+            Console.WriteLine($"  {choice?["name"]} = {value}");
+            Console.WriteLine($"      {choice?["reason"]}{(choice?["setting"] is { } setting ? $" (overridden by {setting})" : "")}");
         }
 
-        if (tuned.Rows.Count == 0)
+        if (choices.Count == 0)
         {
-            tuned.AddRow("none", "", "", "");
+            Console.WriteLine("  none");
         }
-
-        AnsiConsole.Write(tuned);
     }
 
     private static void Row(Table table, string field, string value) => table.AddRow(Markup.Escape(field), Markup.Escape(value));
