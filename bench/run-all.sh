@@ -12,4 +12,6 @@ load submit    --duration 3 --runs 3 --clients 32
 load compute   --duration 3 --runs 3
 load inference --duration 3 --runs 3
 load mixed     --runs 1 --tasks 300
+load slots     --runs 1 --tasks 200
+load estimate  --runs 1 --tasks 25
 load startup   --duration 5 --runs 3

@@ -9,7 +9,7 @@ internal static class LoadTestApp
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.WriteLine("usage: <health|submit|compute|inference|mixed|startup> [--duration S] [--clients N] [--runs R] [--url URL]");
+            Console.WriteLine("usage: <health|submit|compute|inference|mixed|slots|estimate|startup> [--duration S] [--clients N] [--runs R] [--url URL]");
             return args.Length == 0 ? 2 : 0;
         }
 
@@ -30,6 +30,8 @@ internal static class LoadTestApp
             "compute" => new ComputeScenario(),
             "inference" => new InferenceScenario(),
             "mixed" => new MixedScenario(),
+            "slots" => new SlotsScenario(),
+            "estimate" => new EstimateScenario(),
             "startup" => new StartupScenario(),
             _ => null,
         };

@@ -95,7 +95,12 @@ public sealed record NodeSettings
                 TlsCertificatePath = ExistingFile(r, "TLS_CERT_PATH", baseDirectory),
                 TlsKeyPath = ExistingFile(r, "TLS_KEY_PATH", baseDirectory),
             },
-            Storage = new StorageOptions { DataDirectory = Path.GetFullPath(dataDir, baseDirectory) },
+            Storage = new StorageOptions
+            {
+                DataDirectory = Path.GetFullPath(dataDir, baseDirectory),
+                SqliteCacheMB = r.AutoOrInt("SQLITE_CACHE_MB", 1, 65_536),
+                SqliteMmapMB = r.AutoOrInt("SQLITE_MMAP_MB", 0, 65_536),
+            },
             Logging = new LoggingOptions
             {
                 Level = r.OneOf("LOG_LEVEL", ["trace", "debug", "information", "warning", "error", "critical"]),
@@ -151,7 +156,8 @@ public sealed record NodeSettings
             },
             Tasks = new TaskOptions
             {
-                MaxConcurrentTasks = r.Int("MAX_CONCURRENT_TASKS", 1, 1024),
+                MaxConcurrentTasks = r.AutoOrInt("MAX_CONCURRENT_TASKS", 1, 1024),
+                OnnxSessionCacheMB = r.AutoOrInt("ONNX_SESSION_CACHE_MB", 1, 1_048_576),
                 MaxQueuedTasks = r.Int("MAX_QUEUED_TASKS", 1, 100_000_000),
                 TaskTimeout = r.Seconds("TASK_TIMEOUT", 1, 30L * 86400),
                 ResultRetentionPeriod = r.Seconds("RESULT_RETENTION_PERIOD", 1, 3650L * 86400),

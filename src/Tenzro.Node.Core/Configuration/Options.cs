@@ -38,6 +38,12 @@ public sealed record StorageOptions
 {
     /// <summary>Absolute path of DATA_DIR.</summary>
     public string DataDirectory { get; init; } = Path.GetFullPath("data");
+
+    /// <summary>SQLITE_CACHE_MB: SQLite's page cache per connection; null (<c>auto</c>) derives it from memory.</summary>
+    public int? SqliteCacheMB { get; init; }
+
+    /// <summary>SQLITE_MMAP_MB: how much of the database file SQLite maps into memory; null (<c>auto</c>) derives it from memory.</summary>
+    public int? SqliteMmapMB { get; init; }
 }
 
 public sealed record LoggingOptions
@@ -161,7 +167,11 @@ public sealed record HardwareOptions
 
 public sealed record TaskOptions
 {
-    public int MaxConcurrentTasks { get; init; } = 5;
+    /// <summary>MAX_CONCURRENT_TASKS: run slots; null (<c>auto</c>, the default) derives them from the machine (<see cref="Optimization.RunSlotRule"/>).</summary>
+    public int? MaxConcurrentTasks { get; init; }
+
+    /// <summary>ONNX_SESSION_CACHE_MB: model files whose loaded sessions are kept; null (<c>auto</c>) derives it from the memory the network may not reserve.</summary>
+    public int? OnnxSessionCacheMB { get; init; }
     public int MaxQueuedTasks { get; init; } = 100_000;
     public TimeSpan TaskTimeout { get; init; } = TimeSpan.FromSeconds(1800);
     public TimeSpan ResultRetentionPeriod { get; init; } = TimeSpan.FromSeconds(86400);

@@ -39,6 +39,8 @@ public static class SettingCatalog
         new("REQUIRE_AUTH_ON_LOOPBACK", "false", "Security", "When true, loopback callers need an API key or the admin token like everyone else (no anonymous submitter role on 127.0.0.1)."),
 
         new("DATA_DIR", "./data", "Storage", "Directory for the database, identity key, blobs and caches."),
+        new("SQLITE_CACHE_MB", "auto", "Storage", "SQLite page cache of each database connection, in MB: auto (usable memory / 2048, 2-32 MB; docs/HARDWARE.md) or a number from 1 to 65536."),
+        new("SQLITE_MMAP_MB", "auto", "Storage", "Part of the database file SQLite reads through a memory map, in MB: auto (usable memory / 32, at most 256 MB; docs/HARDWARE.md), 0 (no map) or a number up to 65536."),
 
         new("LOG_LEVEL", "information", "Logging", "Minimum log level: trace, debug, information, warning, error, critical."),
         new("LOG_FORMAT", "text", "Logging", "Console log format: text or json."),
@@ -83,7 +85,8 @@ public static class SettingCatalog
         new("PROFILE_UPDATE_INTERVAL", "300000", "Hardware", "Refresh interval of the dynamic hardware figures, in ms."),
         new("BENCHMARK_ON_START", "true", "Hardware", "Run the hardware micro-benchmarks in the background after start-up."),
 
-        new("MAX_CONCURRENT_TASKS", "5", "Tasks", "Tasks that may run at once (1-1024)."),
+        new("MAX_CONCURRENT_TASKS", "auto", "Tasks", "Tasks that may run at once: auto (derived from the usable cores, memory and GPUs under the limits in force; docs/HARDWARE.md) or a number from 1 to 1024."),
+        new("ONNX_SESSION_CACHE_MB", "auto", "Tasks", "Model files (MB) whose loaded ONNX Runtime sessions are kept for the next inference task: auto (half the memory the network may not reserve, 64-4096 MB; docs/HARDWARE.md) or a number from 1 to 1048576."),
         new("MAX_QUEUED_TASKS", "100000", "Tasks", "Tasks that may wait in the queue; beyond it submissions get 503."),
         new("TASK_TIMEOUT", "1800", "Tasks", "Default and maximum task timeout, in seconds."),
         new("RESULT_RETENTION_PERIOD", "86400", "Tasks", "How long results are kept after a task ends, in seconds."),

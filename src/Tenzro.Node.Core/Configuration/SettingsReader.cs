@@ -84,6 +84,24 @@ public sealed class SettingsReader(IConfiguration configuration)
         return null;
     }
 
+    /// <summary>An integer, or <c>auto</c> (null): the node derives the value from the machine.</summary>
+    public int? AutoOrInt(string key, int min, int max)
+    {
+        var raw = Raw(key);
+        if (raw.Equals("auto", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        if (int.TryParse(raw, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max)
+        {
+            return value;
+        }
+
+        Fail(key, raw, $"auto, or an integer from {min} to {max}");
+        return null;
+    }
+
     /// <summary>An optional number: empty means <c>null</c>.</summary>
     public double? OptionalDouble(string key, double min, double max)
     {

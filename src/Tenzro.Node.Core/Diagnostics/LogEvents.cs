@@ -2,7 +2,7 @@ namespace Tenzro.Node.Core.Diagnostics;
 
 /// <summary>
 /// Event ids of every log message in Tenzro.Node.Core, in one list so that none repeats
-/// (a test checks it). Ranges: 1xxx node, 2xxx tasks, 3xxx resources, 4xxx hardware, 5xxx network, 9xxx security.
+/// (a test checks it). Ranges: 1xxx node, 2xxx tasks, 3xxx resources, 4xxx hardware, 5xxx network, 70xx optimization, 9xxx security.
 /// </summary>
 internal static class LogEvents
 {
@@ -26,4 +26,7 @@ internal static class LogEvents
     public const int BandwidthMeasured = 4201;
     public const int BandwidthFailed = 4202;
     public const int BandwidthStoreFailed = 4203;
+    public const int RunSlotsDerived = 7001;
+    public const int CostLearned = 7002;
+    public const int CostFlushFailed = 7003;
 }

@@ -41,6 +41,9 @@ public sealed record HardwareProfile
     /// <summary>Each container limit that lowered a usable figure; empty when none did.</summary>
     public required IReadOnlyList<AppliedLimit> LimitsApplied { get; init; }
 
+    /// <summary>What the node tuned from this profile (CONTRACTS.md "Optimization"); filled in by the API from every <see cref="Optimization.IOptimizationSource"/>.</summary>
+    public IReadOnlyList<Optimization.OptimizationChoice> Optimizations { get; init; } = [];
+
     /// <summary>What this machine did not let the node read (another OS, a locked-down container), and where the figure comes from instead.</summary>
     public IReadOnlyList<string> NotDetected { get; init; } = [];
 }

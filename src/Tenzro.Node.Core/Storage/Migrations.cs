@@ -100,5 +100,15 @@ public static class Migrations
         new(12, "dht_contacts", """
             CREATE TABLE dht_contacts (id TEXT NOT NULL PRIMARY KEY, endpoint TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL);
             """),
+        new(14, "cost_history", """
+            CREATE TABLE cost_history (
+                key TEXT NOT NULL PRIMARY KEY,
+                runs INTEGER NOT NULL,
+                log_ratio REAL,
+                log_duration_ms REAL NOT NULL,
+                peak_memory_mb REAL,
+                updated_at TEXT NOT NULL
+            );
+            """),
     ];
 }

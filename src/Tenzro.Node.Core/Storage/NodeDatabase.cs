@@ -16,6 +16,11 @@ public sealed class NodeDatabase : IAsyncDisposable
     private const int ProbePageBytes = 4096;
     private readonly Lazy<DatabaseWriter> _writer;
 
+    // The page cache and memory map (SqliteTuning), applied to every write connection and once to each pooled read
+    // handle: SQLite keeps them on the handle, so a read pays for nothing after the handle's first use.
+    private volatile string _memoryPragmas = string.Empty;
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> _tunedReadHandles = new();
+
     public NodeDatabase(string path)
     {
         Path = System.IO.Path.GetFullPath(path);
@@ -49,19 +54,38 @@ public sealed class NodeDatabase : IAsyncDisposable
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+        command.CommandText = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;" + _memoryPragmas;
         command.ExecuteNonQuery();
         return connection;
     }
 
+    /// <summary>Sets the page cache (per connection) and the memory map (shared through the OS page cache) of the connections opened from now on.</summary>
+    public void SetMemory(long cacheBytes, long mmapBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(cacheBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(mmapBytes);
+        _memoryPragmas = string.Create(System.Globalization.CultureInfo.InvariantCulture, $" PRAGMA cache_size=-{Math.Max(cacheBytes / 1024, 1)}; PRAGMA mmap_size={mmapBytes};");
+    }
+
     /// <summary>
     /// Opens a connection for reads only: no per-open pragmas (they matter only to writers), so the hot
-    /// read paths (task status, results) pay for nothing but the query.
+    /// read paths (task status, results) pay for nothing but the query; the memory settings of
+    /// <see cref="SetMemory"/> are applied once to each pooled handle.
     /// </summary>
     public SqliteConnection OpenReadConnection()
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
+        var pragmas = _memoryPragmas;
+        if (pragmas.Length > 0 && connection.Handle is { } handle
+            && !(_tunedReadHandles.TryGetValue(handle, out var applied) && ReferenceEquals(applied, pragmas)))
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = pragmas;
+            command.ExecuteNonQuery();
+            _tunedReadHandles.AddOrUpdate(handle, pragmas);
+        }
+
         return connection;
     }
 

@@ -39,6 +39,12 @@ public interface ITaskRuntime
     /// only answer false and save that commit on short tasks.
     /// </summary>
     bool MayCrashTheProcess => true;
+
+    /// <summary>
+    /// What the cost model keys the task's history by and the work it declares (<see cref="Optimization.TaskCostInput"/>);
+    /// called at admission on a validated task, so it must be cheap. The default knows the task by its type only.
+    /// </summary>
+    Optimization.TaskCostInput DescribeCost(TaskSpec task) => Optimization.TaskCostInput.OfType(task.Type);
 }
 
 /// <summary>What a runtime gets for one execution.</summary>
@@ -69,6 +75,9 @@ public sealed class TaskExecutionContext
 
     /// <summary>The CPU time the task's threads used, where its runtime measures it; charged to the requester's CPU-seconds quota.</summary>
     public TaskCpuTime CpuTime { get; init; } = new();
+
+    /// <summary>The most memory the task's sandbox held, where its runtime measures it; the cost model learns from it.</summary>
+    public TaskMemoryPeak MemoryPeak { get; init; } = new();
 }
 
 /// <summary>

@@ -113,11 +113,18 @@ public sealed partial class TaskEngine
 
             var ranFor = _time.GetUtcNow() - startedAt;
             _metrics.Finished(spec.Type, state, ranFor);
+            var active = ranFor - running.Gate.PausedTime;
+            if (state == TaskState.Completed)
+            {
+                // Learned before the end is visible, so that a caller who sees it and submits again gets the new estimate.
+                _costs?.Record(spec.TaskId, active > TimeSpan.Zero ? active : TimeSpan.Zero, context.MemoryPeak.Bytes);
+            }
+
             var markWritten = mark.Settle();
             await FinishAsync(spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts);
             await mark.WrittenAsync();
-            var active = ranFor - running.Gate.PausedTime;
             Finished?.Invoke(spec, state, active > TimeSpan.Zero ? active : TimeSpan.Zero);
+
             CpuUsed?.Invoke(spec, context.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * Math.Max(active.TotalSeconds, 0));
         }
         catch (Exception e)

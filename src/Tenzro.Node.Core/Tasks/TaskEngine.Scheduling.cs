@@ -62,14 +62,15 @@ public sealed partial class TaskEngine
                 };
             }
 
-            if (_running.Count >= _options.MaxConcurrentTasks)
+            var slots = _slots.Current;
+            if (_running.Count >= slots)
             {
                 return new JsonObject
                 {
                     ["reason"] = "concurrency",
                     ["position"] = position,
                     ["running"] = _running.Count,
-                    ["detail"] = $"MAX_CONCURRENT_TASKS ({_options.MaxConcurrentTasks}) tasks are running; position {position} in the queue",
+                    ["detail"] = $"MAX_CONCURRENT_TASKS ({slots}{(_slots.IsAuto ? ", auto" : "")}) tasks are running; position {position} in the queue",
                 };
             }
 
@@ -101,12 +102,12 @@ public sealed partial class TaskEngine
             List<QueueEntry> toStart = [];
             string? head = null;
             var scannedAll = true;
-
             // A split parent only waits for its parts (which may be queued here): it holds no run slot.
+            var slots = _slots.Current;
             var holding = _running.Values.Count(r => !r.Split);
             foreach (var entry in startNothing ? [] : _queue)
             {
-                var slotsFull = holding + toStart.Count(e => !Splits(e.Spec)) >= _options.MaxConcurrentTasks && !Splits(entry.Spec);
+                var slotsFull = holding + toStart.Count(e => !Splits(e.Spec)) >= slots && !Splits(entry.Spec);
                 if ((slotsFull && head is not null) || ++scanned > BackfillWindow)
                 {
                     scannedAll = false;

@@ -44,6 +44,7 @@ public sealed partial class TaskEngine
                 WaitingFor = record.State == TaskState.Queued ? WaitingReason(record.TaskId) : null,
                 Paused = isRunning && IsPaused(record.TaskId),
                 PauseReason = isRunning ? PauseReason(record.TaskId) : null,
+                Estimate = _costs?.EstimateOf(record.TaskId),
             };
         }
     }

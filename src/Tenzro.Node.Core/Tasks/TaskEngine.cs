@@ -32,6 +32,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     private readonly ILogger<TaskEngine> _logger;
     private readonly TaskMetrics _metrics;
     private readonly Dictionary<string, ITaskRuntime> _runtimes;
+    private readonly Optimization.RunSlots _slots;
+    private readonly Optimization.CostModel? _costs;
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<JsonObject, Optimization.TaskCostInput> _costInputs = new();
     /// <summary>How deep the scheduler looks past a task that does not fit, for one that does (backfill).</summary>
     public const int BackfillWindow = 256;
 
@@ -71,9 +74,13 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         TimeProvider time,
         TaskMetrics metrics,
         ILogger<TaskEngine> logger,
-        QuotaOptions? quotas = null)
+        QuotaOptions? quotas = null,
+        Optimization.RunSlots? slots = null,
+        Optimization.CostModel? costs = null)
     {
+        _costs = costs;
         _quotas = quotas ?? new QuotaOptions();
+        _slots = slots ?? new Optimization.RunSlots(options, ledger);
         _store = store;
         _ledger = ledger;
         _intake = intake;
@@ -239,8 +246,17 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
 
         runtime.Validate(task, errors);
+        if (errors.IsEmpty && _costs?.Refusal(task, CostInput(runtime, task)) is { } tooLong)
+        {
+            errors.Add("timeout", tooLong);
+        }
+
         return errors;
     }
+
+    /// <summary>The task's cost input, described once per payload (admission validates, then submits the same payload).</summary>
+    private Optimization.TaskCostInput CostInput(ITaskRuntime runtime, TaskSpec task) =>
+        _costInputs.GetValue(task.Data, _ => runtime.DescribeCost(task));
 
     /// <summary>
     /// Makes a validated task durable and queues it. The returned task completes only after the
@@ -299,6 +315,11 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
 
         _metrics.Submitted(task.Type);
+        if (_costs is not null && _runtimes.TryGetValue(task.Type, out var costRuntime))
+        {
+            _costs.Plan(task, CostInput(costRuntime, task));
+        }
+
         lock (_lock)
         {
             // The queue keeps what it schedules by; the payload stays in the store until the task starts.

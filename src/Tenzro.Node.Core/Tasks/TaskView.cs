@@ -25,6 +25,9 @@ public sealed record TaskView
 
     public string? PauseReason { get; init; }
 
+    /// <summary>The duration and peak memory predicted when the task was queued; null when none could be made.</summary>
+    public Optimization.TaskEstimate? Estimate { get; init; }
+
     public string TaskId => Record.TaskId;
 
     public TaskState State => Record.State;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Optimization;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Runtimes.Workers;
@@ -40,6 +41,22 @@ internal sealed class InferenceRuntime(
 
     public void Validate(TaskSpec task, ValidationErrors errors) => _ = Parse(task, errors);
 
+    /// <summary>
+    /// Keyed by the model's sha256. Declared work: two operations (a multiply and an add) per weight per input set,
+    /// a weight taken as 4 bytes of the model file, divided by the float benchmark.
+    /// </summary>
+    public TaskCostInput DescribeCost(TaskSpec task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (task.Data["model"] is not JsonValue value || !value.TryGetValue<string>(out var sha256) || catalog.Find(sha256.ToLowerInvariant()) is not { } model)
+        {
+            return TaskCostInput.OfType(task.Type);
+        }
+
+        var sets = task.Data["batch"] is JsonArray batch ? Math.Max(batch.Count, 1) : 1;
+        return new TaskCostInput("model:" + model.Sha256, model.Size / 4.0 * 2 * sets, TaskCostInput.FloatSpeed);
+    }
+
     /// <summary>The session caches' figures: the workers' (sessions and bytes of the live ones, counters since start) or this process's.</summary>
     public JsonObject SessionCacheJson()
     {
@@ -71,7 +88,7 @@ internal sealed class InferenceRuntime(
             throw new TaskExecutionException(GpuUnavailable(capabilities.CudaUnavailableReason ?? "unknown"));
         }
 
-        var threads = Math.Max(1, (int)Math.Ceiling(task.Requirements.Cpu));
+        var threads = OnnxTuning.IntraOpThreads(task.Requirements.Cpu);
         if (workers.Pool is { } pool)
         {
             var errors = new ValidationErrors();

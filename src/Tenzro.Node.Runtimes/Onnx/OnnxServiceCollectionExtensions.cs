@@ -1,5 +1,9 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Hardware;
+using Tenzro.Node.Core.Optimization;
+using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Runtimes.Workers;
 
@@ -13,12 +17,19 @@ internal static class OnnxServiceCollectionExtensions
     /// services (<c>NodeDatabase</c>, <c>BlobStore</c>, <c>TaskStore</c>, <c>IResourceLedger</c>, <c>TimeProvider</c>).
     /// Runs ONNX Runtime in worker processes when a <see cref="WorkerLaunch"/> is registered and TASK_WORKERS is on.
     /// </summary>
-    public static IServiceCollection AddOnnxRuntime(this IServiceCollection services, long sessionCacheBytes = SessionCache.DefaultCapacityBytes)
+    /// <param name="sessionCacheBytes">A fixed session cache budget (tests); null: <see cref="OnnxTuning"/> derives it.</param>
+    public static IServiceCollection AddOnnxRuntime(this IServiceCollection services, long? sessionCacheBytes = null)
     {
         services.AddSingleton<OnnxCapabilities>();
-        services.AddSingleton(_ => new SessionCache(sessionCacheBytes, measureMemory: static () => Environment.WorkingSet));
+        services.AddSingleton(sp => new OnnxTuning(
+            sp.GetRequiredService<TaskOptions>(),
+            sp.GetRequiredService<IResourceLedger>(),
+            sp.GetService<HardwareProfiler>()?.Current));
+        services.AddSingleton<IOptimizationSource>(sp => sp.GetRequiredService<OnnxTuning>());
+        long CacheBytes(IServiceProvider sp) => sessionCacheBytes ?? (sp.GetRequiredService<OnnxTuning>().SessionCacheMB * 1024 * 1024);
+        services.AddSingleton(sp => new SessionCache(CacheBytes(sp), measureMemory: static () => Environment.WorkingSet));
         services.AddSingleton(sp => new InferenceExecutor(sp.GetRequiredService<SessionCache>(), sp.GetRequiredService<ILogger<InferenceExecutor>>()));
-        services.AddSingleton(sp => new OnnxWorkers(RuntimeWorkers.Create(sp, WorkerRuntimes.Onnx, "ONNX Runtime", sessionCacheBytes)));
+        services.AddSingleton(sp => new OnnxWorkers(RuntimeWorkers.Create(sp, WorkerRuntimes.Onnx, "ONNX Runtime", CacheBytes(sp))));
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<InferenceRuntime>();
         services.AddSingleton<ITaskRuntime>(sp => sp.GetRequiredService<InferenceRuntime>());

@@ -76,6 +76,11 @@ internal sealed class WasmExecution
         {
             instance = linker.Instantiate(store, _module);
             var result = _request.IsCommand ? RunCommand(instance) : CallFunction(instance);
+            if (instance.GetMemories().Select(m => m.Memory).FirstOrDefault() is { } memory)
+            {
+                // Linear memory only grows, so its size at the end is the module's peak.
+                _context.MemoryPeak.Observe(memory.GetLength());
+            }
 
             // A module woken from a sleep by the cancellation may return before the next epoch stops it.
             cancellation.ThrowIfCancellationRequested();

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Optimization;
 using Tenzro.Node.Core.Tasks;
 using Wasmtime;
 
@@ -33,6 +34,24 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
         {
             errors.Add("requirements.cpu", $"is {task.Requirements.Cpu.ToString(System.Globalization.CultureInfo.InvariantCulture)}, but a compute task runs on one thread, which can use a whole core, and this node cannot hold a thread to a fraction of a core (it may not make cgroup v1 cpu groups); ask for at least 1.");
         }
+    }
+
+    /// <summary>Keyed by the content hash of the module as given (the sha256 of its WAT text, or of its binary); the fuel budget is its declared work.</summary>
+    public TaskCostInput DescribeCost(TaskSpec task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        if (WasmTaskRequest.Parse(task, new ValidationErrors(), blobs) is not { } request)
+        {
+            return TaskCostInput.OfType(task.Type);
+        }
+
+        var hash = request.Source.Kind switch
+        {
+            WasmModuleSourceKind.BlobHash => request.Source.Value,
+            WasmModuleSourceKind.Base64 => Convert.ToHexStringLower(SHA256.HashData(Convert.FromBase64String(request.Source.Value))),
+            _ => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(request.Source.Value))),
+        };
+        return new TaskCostInput("wasm:" + hash, request.Fuel);
     }
 
     public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)

@@ -20,6 +20,7 @@ public static class WasmServiceCollectionExtensions
             sp.GetRequiredService<WasmEngine>(),
             Path.Combine(sp.GetRequiredService<StorageOptions>().DataDirectory, "wasm-cache"),
             sp.GetRequiredService<ILogger<WasmModuleCache>>()));
+        services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => new WasmCacheChoice(sp.GetRequiredService<WasmModuleCache>()));
         services.AddSingleton<ITaskRuntime, WasmRuntime>();
         return services;
     }

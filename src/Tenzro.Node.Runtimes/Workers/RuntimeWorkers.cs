@@ -26,7 +26,9 @@ internal sealed class RuntimeWorkers(WorkerPool? pool, long cacheBytesPerWorker)
 
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<WorkerPool>();
         var pool = new WorkerPool(runtime, displayName, launch, services.GetRequiredService<TimeProvider>(), logger);
-        return new RuntimeWorkers(pool, Math.Max(cacheBudgetBytes / tasks.MaxConcurrentTasks, 16L * 1024 * 1024));
+        // Shared by as many workers as tasks may run at once (the run slots, when MAX_CONCURRENT_TASKS is auto).
+        var slots = tasks.MaxConcurrentTasks ?? services.GetService<Core.Optimization.RunSlots>()?.Current ?? Environment.ProcessorCount;
+        return new RuntimeWorkers(pool, Math.Max(cacheBudgetBytes / Math.Max(slots, 1), 16L * 1024 * 1024));
     }
 
     public void Dispose() => pool?.Dispose();

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Hardware.Benchmarks;
+using Tenzro.Node.Core.Optimization;
 
 using Tenzro.Node.Security;
 
@@ -12,7 +13,7 @@ internal static class HardwareApi
     public static WebApplication MapHardwareApi(this WebApplication app)
     {
         var hardware = app.MapGroup("/api/hardware").WithTags("Hardware");
-        hardware.MapGet("/profile", (HardwareProfiler profiler) => TypedResults.Ok(profiler.Current))
+        hardware.MapGet("/profile", (HardwareProfiler profiler, IEnumerable<IOptimizationSource> tuning) => TypedResults.Ok(WithOptimizations(profiler.Current, tuning)))
             .WithName("GetHardwareProfile")
             .WithSummary("CPU, memory, storage, GPUs, network, benchmarks, tier and container limits of this machine.");
         hardware.MapPost("/benchmark", RunBenchmarksAsync)
@@ -22,11 +23,15 @@ internal static class HardwareApi
         return app;
     }
 
-    private static async Task<Results<Ok<HardwareProfile>, ProblemHttpResult>> RunBenchmarksAsync(HardwareBenchmarks benchmarks, CancellationToken cancellationToken)
+    /// <summary>The profile with the choices tuned from it, as they stand now.</summary>
+    private static HardwareProfile WithOptimizations(HardwareProfile profile, IEnumerable<IOptimizationSource> tuning) =>
+        profile with { Optimizations = [.. tuning.SelectMany(source => source.Choices())] };
+
+    private static async Task<Results<Ok<HardwareProfile>, ProblemHttpResult>> RunBenchmarksAsync(HardwareBenchmarks benchmarks, IEnumerable<IOptimizationSource> tuning, CancellationToken cancellationToken)
     {
         var profile = await benchmarks.RunAsync(cancellationToken);
         return profile.BenchmarkRun.State == BenchmarkState.Measured
-            ? TypedResults.Ok(profile)
+            ? TypedResults.Ok(WithOptimizations(profile, tuning))
             : HttpSetup.Problem(500, "Benchmarks failed", $"The benchmarks did not finish: {profile.BenchmarkRun.Error ?? profile.BenchmarkRun.State}. Check that DATA_DIR is writable and has free space, then retry.");
     }
 }

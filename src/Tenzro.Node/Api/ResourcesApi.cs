@@ -46,7 +46,7 @@ internal static class ResourcesApi
                     ["activeMaxMemoryGb"] = resources.ActiveMaxMemoryGb,
                     ["runOnlyWhenIdle"] = resources.RunOnlyWhenIdle,
                     ["idleAfterMs"] = (long)resources.IdleAfter.TotalMilliseconds,
-                    ["maxConcurrentTasks"] = tasks.MaxConcurrentTasks,
+                    ["maxConcurrentTasks"] = tasks.MaxConcurrentTasks is { } slots ? slots : "auto",
                     ["maxQueuedTasks"] = tasks.MaxQueuedTasks,
                     ["taskTimeoutSeconds"] = tasks.TaskTimeout.TotalSeconds,
                 },

@@ -310,6 +310,12 @@ internal static class TasksApi
                 ["gpuMemoryMB"] = reservation.Amounts.GpuMemoryMB,
             },
             ["waitingFor"] = view.WaitingFor,
+            ["estimate"] = view.Estimate is not { } estimate ? null : new JsonObject
+            {
+                ["durationMs"] = estimate.DurationMs,
+                ["memoryMB"] = estimate.MemoryMB,
+                ["basis"] = estimate.Basis,
+            },
             ["paused"] = view.Paused,
             ["pauseReason"] = view.PauseReason,
             ["error"] = record.Error,

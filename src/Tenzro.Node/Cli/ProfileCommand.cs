@@ -22,7 +22,7 @@ internal static class ProfileCommand
         var url = ClientCommands.UrlOption();
         var json = ClientCommands.JsonOption();
         var rebenchmark = new Option<bool>("--rebenchmark") { Description = "Run the hardware benchmarks again now (about 3 s) and store the new figures." };
-        var command = new Command("profile", "Show the running node's hardware profile: CPU, memory, storage, GPUs, network, benchmarks and tier.") { url, json, rebenchmark };
+        var command = new Command("profile", "Show the running node's hardware profile: CPU, memory, storage, GPUs, network, benchmarks, tier and what the node tuned from them.") { url, json, rebenchmark };
         command.SetAction(async (parse, ct) =>
         {
             var baseUrl = parse.GetValue(url) ?? CliApp.DefaultUrl();
@@ -158,6 +158,21 @@ internal static class ProfileCommand
         if (run?["error"] is { } error)
         {
             AnsiConsole.MarkupLine($"[yellow]last benchmark run: {Markup.Escape(error.ToString())}[/]");
+        }
+
+        // One choice a line and its reason below, unwrapped: the reasons are long and a table column would break names.
+        AnsiConsole.MarkupLine("[bold]Optimizations[/] (tuned from this profile)");
+        var choices = profile["optimizations"]?.AsArray() ?? [];
+        foreach (var choice in choices)
+        {
+            var value = choice?["value"] is JsonValue v && v.TryGetValue<string>(out var text) ? text : choice?["value"]?.ToJsonString();
+            Console.WriteLine($"  {choice?["name"]} = {value}");
+            Console.WriteLine($"      {choice?["reason"]}{(choice?["setting"] is { } setting ? $" (overridden by {setting})" : "")}");
+        }
+
+        if (choices.Count == 0)
+        {
+            Console.WriteLine("  none");
         }
     }
 

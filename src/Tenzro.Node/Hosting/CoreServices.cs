@@ -39,12 +39,16 @@ internal static class CoreServices
 
         var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
         database.Migrate(Migrations.All, Path.Combine(settings.Storage.DataDirectory, "backups"));
+        var sqlite = new Core.Optimization.SqliteTuning(settings.Storage, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        database.SetMemory(sqlite.CacheMB * 1024 * 1024, sqlite.MmapMB * 1024 * 1024);
+        services.AddSingleton<Core.Optimization.IOptimizationSource>(sqlite);
         services.AddSingleton(database);
         var blobs = new BlobStore(settings.Storage.DataDirectory);
         services.AddSingleton(blobs);
         services.AddSingleton(new BlobRetention(database, blobs));
         services.AddSingleton<IntakeState>();
         services.AddSingleton<SecurityEvents>();
+        services.AddSingleton<Core.Optimization.IOptimizationSource, GcChoice>();
         return services;
     }
 
@@ -60,6 +64,14 @@ internal static class CoreServices
         services.AddSingleton<ITaskRuntime, ProcessRuntime>();
         services.AddSingleton<ITaskRuntime, AggregateRuntime>();
         services.AddSingleton<ITaskRuntime, ValidateRuntime>();
+        services.AddSingleton<Core.Optimization.RunSlots>();
+        services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => sp.GetRequiredService<Core.Optimization.RunSlots>());
+        services.AddSingleton<Core.Optimization.CostHistoryStore>();
+        services.AddSingleton(sp => new Core.Optimization.CostModel(
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<Core.Optimization.CostHistoryStore>(),
+            sp.GetService<HardwareProfiler>(),
+            sp.GetRequiredService<ILogger<Core.Optimization.CostModel>>()));
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<TaskAdmission>();
         services.AddHostedService<TaskEngineService>();

@@ -148,7 +148,16 @@ async function refreshTasks() {
     <td><span class="state ${esc(t.state)}">${esc(t.state)}</span></td>
     <td><div class="bar"><div style="width:${Math.round((t.progress ?? 0) * 100)}%"></div></div></td>
     <td>${esc((t.submittedAt ?? "").replace("T", " ").slice(0, 19))}</td>
+    <td title="${esc(t.estimate ? `estimate from ${t.estimate.basis}, ${t.estimate.memoryMB} MB` : "no estimate")}">${esc(estimateText(t))}</td>
     <td title="${esc(t.error ?? t.waitingFor?.detail ?? "")}">${esc(t.error ?? t.waitingFor?.detail ?? "")}</td></tr>`).join("");
+}
+
+// The estimate made when the task was queued beside what it took (its run, start to end).
+function estimateText(t) {
+  const ms = (v) => (v >= 1000 ? (v / 1000).toFixed(1) + " s" : Math.round(v) + " ms");
+  const estimate = t.estimate ? "~" + ms(t.estimate.durationMs) : "–";
+  if (!t.startedAt || !t.finishedAt) return estimate;
+  return `${estimate} / ${ms(Date.parse(t.finishedAt) - Date.parse(t.startedAt))}`;
 }
 
 function bandwidthText(network) {

@@ -34,13 +34,24 @@ public sealed class NodeSettingsTests
         Assert.Equal(TimeSpan.FromMinutes(5), settings.Hardware.ProfileUpdateInterval);
         Assert.Equal(TimeSpan.FromSeconds(15), settings.Monitoring.MetricsUpdateInterval);
         Assert.Equal(TimeSpan.FromSeconds(30), settings.Monitoring.HealthCheckInterval);
-        Assert.Equal(5, settings.Tasks.MaxConcurrentTasks);
+        Assert.Null(settings.Tasks.MaxConcurrentTasks);
         Assert.Equal(TimeSpan.FromSeconds(1800), settings.Tasks.TaskTimeout);
         Assert.Equal(TimeSpan.FromSeconds(86400), settings.Tasks.ResultRetentionPeriod);
         Assert.Equal(16_777_216, settings.Http.MaxRequestSize);
         Assert.Equal(16_777_216, settings.Network.MaxMessageSize);
         Assert.Equal(100_000, settings.Tasks.MaxQueuedTasks);
         Assert.True(settings.Hardware.BenchmarkOnStart);
+    }
+
+    [Theory]
+    [InlineData("auto", null)]
+    [InlineData("AUTO", null)]
+    [InlineData("7", 7)]
+    public void Load_MaxConcurrentTasks_AutoOrANumber(string value, int? expected)
+    {
+        var settings = Load(("MAX_CONCURRENT_TASKS", value));
+
+        Assert.Equal(expected, settings.Tasks.MaxConcurrentTasks);
     }
 
     [Fact]

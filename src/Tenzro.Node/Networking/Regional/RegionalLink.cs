@@ -49,6 +49,7 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
     private readonly TaskEngine _engine;
     private readonly ResourceSampler _sampler;
     private readonly Core.Hardware.HardwareProfiler? _profiler;
+    private readonly Core.Resources.IResourceLedger? _ledger;
     private readonly Core.Peers.PeerTable? _peerTable;
     private readonly Core.Aggregation.IAggregationGroup? _aggregation;
     private readonly RegionalLinkTimings _timings;
@@ -100,8 +101,10 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
         Core.Hardware.HardwareProfiler? profiler = null,
         Hosting.SecurityEvents? securityEvents = null,
         Core.Peers.PeerTable? peerTable = null,
-        Core.Aggregation.IAggregationGroup? aggregation = null)
+        Core.Aggregation.IAggregationGroup? aggregation = null,
+        Core.Resources.IResourceLedger? ledger = null)
     {
+        _ledger = ledger;
         _peerTable = peerTable;
         _aggregation = aggregation;
         _profiler = profiler;
@@ -464,6 +467,12 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
             CompletedTasks = _engine.Counts().Completed,
             Now = _time.GetUtcNow(),
         });
+
+        // docs/PROTOCOL.md: the benchmarked speed, so that work can be placed by speed and not only by cores.
+        if (_profiler is not null && Core.Optimization.BenchmarkCapacity.Of(_profiler.Current, _ledger?.Allowed) is { } capacity)
+        {
+            message["status"]!["capacity"] = capacity;
+        }
 
         // CONTRACTS "API additions": a group's leader reports the group beside its own resources.
         if (_aggregation?.LeaderStatus() is { } group)

@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+
+namespace Tenzro.Node.LoadTest;
+
+/// <summary>
+/// The mixed load's makespan with MAX_CONCURRENT_TASKS=auto against the old fixed default of 5, each on a fresh node in
+/// the same run: N tasks (small stores, Wasm adds, a short Wasm loop, 4 KB stores) that each reserve 0.1 core and 16 MB,
+/// so that the run slots, not the ledger, bound how many run at once; 16 clients submit them as fast as they can.
+/// </summary>
+internal sealed class SlotsScenario : Scenario
+{
+    private const string Loop = "(module (func (export \"run\") (param i32) (result i32) (local i32) (loop local.get 1 i32.const 1 i32.add local.tee 1 local.get 0 i32.lt_u br_if 0) local.get 1))";
+
+    public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
+    {
+        var auto = await MakespanAsync(options, "auto");
+        var fixedFive = await MakespanAsync(options, "5");
+        var autoRate = options.Tasks / auto.TotalSeconds;
+        var fixedRate = options.Tasks / fixedFive.TotalSeconds;
+        return new ScenarioResult("tasks/s", autoRate, "tasks/s", "MAX_CONCURRENT_TASKS=5", fixedRate, true,
+            [string.Create(CultureInfo.InvariantCulture, $"{options.Tasks} tasks: auto makespan {auto.TotalSeconds:F2} s ({autoRate:F0}/s), fixed 5 {fixedFive.TotalSeconds:F2} s ({fixedRate:F0}/s)")]);
+    }
+
+    private static async Task<TimeSpan> MakespanAsync(ScenarioOptions options, string slots)
+    {
+        var (url, node) = await NodeAsync(options, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = slots });
+        await using var _ = node;
+        using var client = Client(url);
+        var next = -1;
+        var ids = new string[options.Tasks];
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+        {
+            int i;
+            while ((i = Interlocked.Increment(ref next)) < options.Tasks)
+            {
+                using var response = await client.PostAsync("/api/tasks/execute", Json(TaskBody(i).ToJsonString()));
+                var body = await response.Content.ReadFromJsonAsync<JsonObject>();
+                ids[i] = body?["taskId"]?.GetValue<string>() ?? throw new InvalidOperationException($"submit answered {(int)response.StatusCode}");
+            }
+        }));
+
+        var first = DateTimeOffset.MaxValue;
+        var last = DateTimeOffset.MinValue;
+        foreach (var id in ids)
+        {
+            var record = await WaitFinalAsync(client, id);
+            first = Min(first, Time(record, "submittedAt"));
+            last = Max(last, Time(record, "finishedAt"));
+        }
+
+        return last - first;
+    }
+
+    private static JsonObject TaskBody(int i)
+    {
+        var data = (i % 4) switch
+        {
+            0 => new JsonObject { ["content"] = $"item {i}" },
+            1 => new JsonObject { ["wat"] = ComputeScenario.AddWat, ["entry"] = "add", ["args"] = new JsonArray(i, 1) },
+            2 => new JsonObject { ["wat"] = Loop, ["entry"] = "run", ["args"] = new JsonArray(200_000) },
+            _ => new JsonObject { ["content"] = new string('y', 4096) },
+        };
+        return new JsonObject
+        {
+            ["type"] = i % 4 is 1 or 2 ? "compute" : "store",
+            ["data"] = data,
+            ["requirements"] = new JsonObject { ["cpu"] = 0.1, ["memoryMB"] = 16 },
+        };
+    }
+
+    internal static async Task<JsonObject> WaitFinalAsync(HttpClient client, string id)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while (DateTime.UtcNow < deadline)
+        {
+            var status = await client.GetFromJsonAsync<JsonObject>($"/api/tasks/{id}");
+            if (status!["state"]!.GetValue<string>() is "completed" or "failed" or "timed_out" or "cancelled")
+            {
+                return status;
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException($"task {id} did not finish");
+    }
+
+    internal static DateTimeOffset Time(JsonObject record, string field) =>
+        DateTimeOffset.Parse(record[field]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    internal static string LoopTask(int count) => new JsonObject
+    {
+        ["type"] = "compute",
+        ["data"] = new JsonObject { ["wat"] = Loop, ["entry"] = "run", ["args"] = new JsonArray(count) },
+    }.ToJsonString();
+}
+
+/// <summary>
+/// The cost model on the real clock: one Wasm module run N times in a row; for the runs after the 20th, the error of the
+/// estimate on each task's status against the time it ran (startedAt to finishedAt). Reports the median error.
+/// </summary>
+internal sealed class EstimateScenario : Scenario
+{
+    public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
+    {
+        var (url, node) = await NodeAsync(options);
+        await using var _ = node;
+        using var client = Client(url);
+        var errors = new List<double>();
+        var pairs = new List<string>();
+        var runs = Math.Max(options.Tasks, 21);
+        for (var i = 0; i < runs; i++)
+        {
+            using var response = await client.PostAsync("/api/tasks/execute", Json(SlotsScenario.LoopTask(30_000_000)));
+            var id = (await response.Content.ReadFromJsonAsync<JsonObject>())!["taskId"]!.GetValue<string>();
+            var record = await SlotsScenario.WaitFinalAsync(client, id);
+            var took = (SlotsScenario.Time(record, "finishedAt") - SlotsScenario.Time(record, "startedAt")).TotalMilliseconds;
+            if (i >= 20 && record["estimate"]?["durationMs"]?.GetValue<double>() is { } estimate)
+            {
+                errors.Add(Math.Abs(estimate - took) / took);
+                pairs.Add(string.Create(CultureInfo.InvariantCulture, $"{estimate:F0}/{took:F0}"));
+            }
+        }
+
+        var median = errors.Order().ElementAt(errors.Count / 2);
+        return new ScenarioResult("median estimate error", median * 100, "%", null, null, median < 0.25,
+            [string.Create(CultureInfo.InvariantCulture, $"{errors.Count} runs after the 20th: median error {median:P1}, max {errors.Max():P1}; estimate/took ms: {string.Join(' ', pairs)}")]);
+    }
+}

@@ -1,0 +1,42 @@
+using System.Globalization;
+using Tenzro.Node.Core.Resources;
+
+namespace Tenzro.Node.Core.Optimization;
+
+/// <summary>The run slots a machine gets with <c>MAX_CONCURRENT_TASKS=auto</c>, and the figures behind them.</summary>
+/// <param name="Slots">Tasks that may run at once.</param>
+/// <param name="Reason">The rule's inputs and how they were combined, for the profile's <c>optimizations</c>.</param>
+public sealed record RunSlotDecision(int Slots, string Reason);
+
+/// <summary>
+/// <c>MAX_CONCURRENT_TASKS=auto</c>: slots = min(⌈cores × 2⌉, ⌊memory ÷ 256 MB⌋) + GPUs, at least 1 and at most 1024,
+/// from what the network may reserve now (the ledger's allowed amounts: usable cores and memory after cgroup limits,
+/// MAX_* settings and, while the machine's user is active, the active limits) and the GPUs that can run tasks.
+/// </summary>
+/// <remarks>
+/// Two slots a core because a task does not keep its core busy all the time (its payload is read from the store
+/// before it runs, its result committed after, store and process tasks wait on the disk); the ledger still
+/// reserves each task's cores, so tasks that ask for a whole core never run more than the cores allow. A slot
+/// per 256 MB (the default <c>requirements.memoryMB</c>) so that the slots never outnumber the default tasks
+/// that fit in memory; a GPU adds one slot because a task on it leaves the CPU mostly idle.
+/// </remarks>
+public static class RunSlotRule
+{
+    public const int SlotsPerCore = 2;
+    public const long MemoryPerSlotMB = 256;
+    public const int MaxSlots = 1024;
+
+    public static RunSlotDecision Derive(ResourceAmounts allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        var cores = Math.Max(allowed.Cpu, 0);
+        var coreSlots = (int)Math.Min(MaxSlots, Math.Ceiling(Math.Round(cores * SlotsPerCore, 6)));
+        var memorySlots = (int)Math.Min(MaxSlots, Math.Max(allowed.MemoryMB, 0) / MemoryPerSlotMB);
+        var gpus = Math.Clamp(allowed.GpuCount, 0, MaxSlots);
+        var slots = Math.Clamp(Math.Min(coreSlots, memorySlots) + gpus, 1, MaxSlots);
+        var reason = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{cores:0.##} cores allowed × {SlotsPerCore} = {coreSlots}; {allowed.MemoryMB / 1024.0:0.#} GB allowed ÷ {MemoryPerSlotMB} MB = {memorySlots}; {gpus} GPU(s): min({coreSlots}, {memorySlots}) + {gpus}");
+        return new RunSlotDecision(slots, slots == 1 && Math.Min(coreSlots, memorySlots) + gpus < 1 ? reason + ", at least 1" : reason);
+    }
+}

@@ -1,0 +1,38 @@
+namespace Tenzro.Node.Core.Optimization;
+
+/// <summary>What the cost model knows of a task before it runs.</summary>
+/// <param name="Key">What its history is kept under: the content hash of its Wasm module (<c>wasm:</c>) or model
+/// (<c>model:</c>), else its type (<c>type:</c>).</param>
+/// <param name="WorkOps">The operations it declares (a Wasm task's fuel budget, a model's weights per input set); null when it declares none.</param>
+/// <param name="Benchmark">The benchmark (ops/s) the operations are divided by.</param>
+public sealed record TaskCostInput(string Key, double? WorkOps, string Benchmark = TaskCostInput.IntegerSpeed)
+{
+    /// <summary>Integer operations a second on one core: Wasm instructions.</summary>
+    public const string IntegerSpeed = "cpuIntegerSingleCore";
+
+    /// <summary>Floating-point operations a second on one core: a model's multiply-adds.</summary>
+    public const string FloatSpeed = "cpuFloatSingleCore";
+
+    /// <summary>A task known only by its type.</summary>
+    public static TaskCostInput OfType(string type) => new("type:" + type, null);
+}
+
+/// <summary>Where an estimate comes from (CONTRACTS.md "Optimization").</summary>
+public static class EstimateBasis
+{
+    /// <summary>The task's declared work at the benchmarked speed; no run of it has been measured yet.</summary>
+    public const string Benchmark = "benchmark";
+
+    /// <summary>Measured runs of the same module, model or type.</summary>
+    public const string History = "history";
+}
+
+/// <summary>A task's predicted duration and peak memory.</summary>
+/// <param name="DurationMs">Run time, in ms.</param>
+/// <param name="MemoryMB">Peak memory, in MB.</param>
+/// <param name="Basis">One of <see cref="EstimateBasis"/>.</param>
+/// <param name="Runs">Measured runs behind a history estimate; 0 for a benchmark one.</param>
+public sealed record TaskEstimate(double DurationMs, long MemoryMB, string Basis, int Runs);
+
+/// <summary>A task's estimate beside what it took, for the dashboard.</summary>
+public sealed record EstimateOutcome(string TaskId, string Key, TaskEstimate Estimate, double ActualMs, long? ActualMemoryMB, DateTimeOffset FinishedAt);
