@@ -140,6 +140,24 @@ public sealed class GroupWorkProcessTests
         Assert.True(status["parts"]!.AsArray().Select(p => p!["member"]!.GetValue<string>()).Distinct().Count() >= 2, status["parts"]!.ToJsonString() + string.Join("\n=====\n", all.Select(Tail)));
         var result = (await home.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{parentId}/result"))!;
         Assert.Equal(6, result["result"]!["outputs"]!.AsArray().Count);
+
+        // One federated round of a train task across the members.
+        var train = new JsonObject
+        {
+            ["type"] = "train",
+            ["data"] = new JsonObject
+            {
+                ["model"] = "linear",
+                ["features"] = new JsonArray([.. Enumerable.Range(0, 30).Select(i => (JsonNode)new JsonArray(i / 10.0, (i % 7) / 7.0))]),
+                ["labels"] = new JsonArray([.. Enumerable.Range(0, 30).Select(i => (JsonNode)((i / 5.0) - ((i % 7) / 7.0)))]),
+            },
+            ["config"] = new JsonObject { ["split"] = new JsonObject { ["parts"] = 3 } },
+        };
+        var trainId = await SubmitAsync(home, train);
+        await WaitCompletedAsync(home, trainId);
+        var round = (await home.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{trainId}/result"))!["result"]!;
+        Assert.Equal(30, round["sampleCount"]!.GetValue<double>());
+        Assert.Equal(3, round["federated"]!["parts"]!.GetValue<int>());
     }
 
     private static NodeProcess[] Live(NodeProcess?[] nodes) => [.. nodes.Select(n => n!)];

@@ -114,6 +114,50 @@ public sealed class TaskSplitterTests
     }
 
     [Fact]
+    public async Task SplitTrainTask_IsOneFederatedRound_EqualToTheAggregateTasksFederatedAverage()
+    {
+        await using var node = await TestNode.StartAsync();
+        var rows = Enumerable.Range(0, 30).Select(i => (X: i / 10.0, Y: (i % 7) / 7.0)).ToList();
+        var parent = new JsonObject
+        {
+            ["type"] = "train",
+            ["data"] = new JsonObject
+            {
+                ["model"] = "linear",
+                ["features"] = new JsonArray([.. rows.Select(r => (JsonNode)new JsonArray(r.X, r.Y))]),
+                ["labels"] = new JsonArray([.. rows.Select(r => (JsonNode)((2 * r.X) - r.Y + 0.5))]),
+                ["hyperparameters"] = new JsonObject { ["epochs"] = 5, ["learningRate"] = 0.05, ["seed"] = 3 },
+            },
+            ["config"] = new JsonObject { ["split"] = new JsonObject { ["parts"] = 3 } },
+        };
+        var spec = TaskParser.Parse(parent, TimeSpan.FromSeconds(1800), ["train"], TaskOrigins.Api, new ValidationErrors())!;
+        var request = SplitRequest.Read(spec, new ValidationErrors())!;
+        var ids = new List<string>();
+        var results = new List<JsonObject>();
+        foreach (var part in TaskSplitter.Split(spec, request))
+        {
+            var (status, submitted) = await node.Client.SubmitAsync(part.ToJsonString());
+            Assert.Equal(HttpStatusCode.Accepted, status);
+            ids.Add(submitted!["taskId"]!.GetValue<string>());
+            await node.Client.WaitFinalAsync(ids[^1]);
+            results.Add((await node.Client.GetJsonAsync($"/api/tasks/{ids[^1]}/result"))["result"]!.AsObject());
+        }
+
+        var combined = TaskSplitter.Combine(spec, request, results);
+        var (_, aggregate) = await node.Client.SubmitAsync(new JsonObject
+        {
+            ["type"] = "aggregate",
+            ["data"] = new JsonObject { ["strategy"] = "federated_average", ["taskIds"] = new JsonArray([.. ids.Select(i => (JsonNode)i)]) },
+        }.ToJsonString());
+        await node.Client.WaitFinalAsync(aggregate!["taskId"]!.GetValue<string>());
+        var value = (await node.Client.GetJsonAsync($"/api/tasks/{aggregate["taskId"]!.GetValue<string>()}/result"))["result"]!["value"]!;
+
+        Assert.Equal(CanonicalJson.Digest(value["parameters"]), CanonicalJson.Digest(combined["parameters"]));
+        Assert.Equal(30, combined["sampleCount"]!.GetValue<double>());
+        Assert.Equal(3, combined["federated"]!["parts"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task SplitWithoutAGroup_RunsWholeAndSaysWhy()
     {
         await using var node = await TestNode.StartAsync();
@@ -132,7 +176,7 @@ public sealed class TaskSplitterTests
     [InlineData("""{"type":"process","data":{"input":[3,1,2],"pipeline":[{"op":"mean"}]},"config":{"split":{"parts":2}}}""", "config.split")]
     [InlineData("""{"type":"compute","data":{"wat":"(module)","entry":"f"},"config":{"split":{"parts":2}}}""", "config.split.range")]
     [InlineData("""{"type":"process","data":{"input":[1],"pipeline":[{"op":"sum"}]},"config":{"split":{"parts":0}}}""", "config.split.parts")]
-    [InlineData("""{"type":"train","data":{},"config":{"split":{"parts":2}}}""", "config.split")]
+    [InlineData("""{"type":"train","data":{"model":"linear","dataBlob":"0000000000000000000000000000000000000000000000000000000000000000"},"config":{"split":{"parts":2}}}""", "config.split")]
     [InlineData("""{"type":"process","data":{"input":[1],"pipeline":[{"op":"sum"}]},"config":{"split":{"parts":2},"redundancy":9}}""", "config.redundancy")]
     public async Task UnsplittableTask_Is422WithTheField(string body, string field)
     {

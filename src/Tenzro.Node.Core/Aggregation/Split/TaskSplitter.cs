@@ -12,13 +12,16 @@ namespace Tenzro.Node.Core.Aggregation.Split;
 /// <c>sum</c>, <c>min</c>, <c>max</c> or <c>count</c>; a <c>compute</c> task splits its <c>config.split.range</c>;
 /// an <c>inference</c> task splits its <c>data.batch</c> (its input sets). Combining a split of a process or compute
 /// task gives the result, and so the digest, of the whole task run on one node (sums exactly for whole numbers); an
-/// inference batch gives the whole batch's outputs within floating-point tolerance (docs/AGGREGATION.md).
+/// inference batch gives the whole batch's outputs within floating-point tolerance; a <c>train</c> task runs one
+/// federated round: each part trains on a contiguous shard of <c>data.features</c> and <c>data.labels</c> from the
+/// same starting parameters, and the parts' parameters are averaged by sample count (<c>federated_average</c>)
+/// (docs/AGGREGATION.md).
 /// </summary>
 /// <remarks>Stateless and thread-safe.</remarks>
 public static class TaskSplitter
 {
     /// <summary>The task types that split; others asking to be split are refused (422 <c>not splittable</c>).</summary>
-    public static readonly string[] SplitTypes = ["process", "compute", "inference"];
+    public static readonly string[] SplitTypes = ["process", "compute", "inference", "train"];
 
     private static readonly string[] Reductions = ["sum", "min", "max", "count"];
 
@@ -54,6 +57,14 @@ public static class TaskSplitter
                 if (task.Data["batch"] is not JsonArray { Count: > 0 })
                 {
                     errors.Add("config.split", "not splittable: a split inference task gives its input sets as data.batch (an array of input maps), which its parts divide.");
+                    return null;
+                }
+
+                break;
+            case "train":
+                if (task.Data["features"] is not JsonArray { Count: > 0 } || task.Data["labels"] is not JsonArray)
+                {
+                    errors.Add("config.split", "not splittable: a split train task gives its rows inline as data.features and data.labels (not data.dataBlob), which its parts shard.");
                     return null;
                 }
 
@@ -110,6 +121,21 @@ public static class TaskSplitter
             return parts;
         }
 
+        if (parent.Type == "train")
+        {
+            var features = parent.Data["features"] as JsonArray ?? [];
+            var labels = parent.Data["labels"] as JsonArray ?? [];
+            foreach (var (start, count) in Chunks(features.Count, request.Parts))
+            {
+                var data = (JsonObject)parent.Data.DeepClone();
+                data["features"] = new JsonArray([.. features.Skip(start).Take(count).Select(i => i?.DeepClone())]);
+                data["labels"] = new JsonArray([.. labels.Skip(start).Take(count).Select(i => i?.DeepClone())]);
+                parts.Add(Part(data, (JsonObject)config.DeepClone()));
+            }
+
+            return parts;
+        }
+
         var length = request.RangeEnd - request.RangeStart;
         foreach (var (offset, count) in Chunks(length, request.Parts))
         {
@@ -142,6 +168,11 @@ public static class TaskSplitter
             return new JsonObject { ["outputs"] = Concat(results.Select(r => r["outputs"])) };
         }
 
+        if (parent.Type == "train")
+        {
+            return FederatedRound(results);
+        }
+
         if (results.Count > 0 && results[0]["returns"] is null)
         {
             // A WASI command: stdout and stderr in part order; the first non-zero exit code.
@@ -160,6 +191,36 @@ public static class TaskSplitter
 
         var firsts = results.Select(r => r["returns"] is JsonArray { Count: > 0 } returns ? returns[0] : null);
         return new JsonObject { ["returns"] = new JsonArray(Reduce(request.Combine, firsts, process: false)) };
+    }
+
+    /// <summary>
+    /// One federated round: the parts' parameters averaged by their sample counts (the <c>aggregate</c> task's
+    /// <c>federated_average</c>), with the model and hyperparameters of the first part and each part's final loss.
+    /// </summary>
+    private static JsonObject FederatedRound(IReadOnlyList<JsonObject> results)
+    {
+        var inputs = results.Select((r, i) => new Tasks.Builtin.Aggregate.AggregateInput(r, $"part {i}")).ToList();
+        var average = Tasks.Builtin.Aggregate.AggregateStrategies.Combine("federated_average", inputs, null, CancellationToken.None)["value"]!.AsObject();
+        var first = results.Count > 0 ? results[0] : [];
+        var round = new JsonObject
+        {
+            ["model"] = first["model"]?.DeepClone(),
+            ["parameters"] = average["parameters"]?.DeepClone(),
+            ["sampleCount"] = average["sampleCount"]?.DeepClone(),
+            ["hyperparameters"] = first["hyperparameters"]?.DeepClone(),
+            ["federated"] = new JsonObject
+            {
+                ["parts"] = results.Count,
+                ["sampleCounts"] = new JsonArray([.. results.Select(r => r["sampleCount"]?.DeepClone())]),
+                ["finalLosses"] = new JsonArray([.. results.Select(r => r["finalLoss"]?.DeepClone())]),
+            },
+        };
+        if (first["task"] is { } task)
+        {
+            round["task"] = task.DeepClone();
+        }
+
+        return round;
     }
 
     /// <summary>
