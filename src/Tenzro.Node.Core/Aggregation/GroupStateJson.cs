@@ -59,22 +59,20 @@ public static class GroupStateJson
     };
 
     private static SplitJob Job(JsonObject json) => new(
-        Text(json, "parentId")!,
-        Text(json, "home")!,
-        Text(json, "type")!,
-        Text(json, "owner")!,
+        GroupMessages.Text(json, "parentId")!,
+        GroupMessages.Text(json, "home")!,
+        GroupMessages.Text(json, "type")!,
+        GroupMessages.Text(json, "owner")!,
         json["redundancy"]!.GetValue<int>(),
-        [.. json["parts"]!.AsArray().Select(p => new SplitPart(p!["index"]!.GetValue<int>(), Text(p.AsObject(), "payload")!, [.. p["runs"]!.AsArray().Select(r => Run(r!.AsObject()))]))],
+        [.. json["parts"]!.AsArray().Select(p => new SplitPart(p!["index"]!.GetValue<int>(), GroupMessages.Text(p.AsObject(), "payload")!, [.. p["runs"]!.AsArray().Select(r => Run(r!.AsObject()))]))],
         [.. json["disagreed"]!.AsArray().Select(d => d!.GetValue<string>())]);
 
     private static PartRun Run(JsonObject json) => new(
-        Text(json, "member")!,
-        Text(json, "state")!,
+        GroupMessages.Text(json, "member")!,
+        GroupMessages.Text(json, "state")!,
         DateTimeOffset.FromUnixTimeMilliseconds(json["leaseUntil"]!.GetValue<long>()),
-        Text(json, "digest"),
-        Text(json, "result"),
+        GroupMessages.Text(json, "digest"),
+        GroupMessages.Text(json, "result"),
         json["durationMs"] is JsonValue d && d.TryGetValue<long>(out var ms) ? ms : null,
-        Text(json, "error"));
-
-    private static string? Text(JsonObject json, string name) => json[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+        GroupMessages.Text(json, "error"));
 }

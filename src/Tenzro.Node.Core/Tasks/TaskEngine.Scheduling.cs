@@ -107,14 +107,15 @@ public sealed partial class TaskEngine
             var holding = _running.Values.Count(r => !r.Split);
             foreach (var entry in startNothing ? [] : _queue)
             {
-                var slotsFull = holding + toStart.Count(e => !Splits(e.Spec)) >= slots && !Splits(entry.Spec);
+                var split = Splits(entry.Spec);
+                var slotsFull = holding >= slots && !split;
                 if ((slotsFull && head is not null) || ++scanned > BackfillWindow)
                 {
                     scannedAll = false;
                     break;
                 }
 
-                var request = Splits(entry.Spec) ? NoResources : ResourceAmounts.From(entry.Spec.Requirements);
+                var request = split ? NoResources : ResourceAmounts.From(entry.Spec.Requirements);
                 if (slotsFull)
                 {
                     // Nothing can start; only find the task next in line, so that what the next task to end
@@ -135,6 +136,7 @@ public sealed partial class TaskEngine
                 if (_ledger.TryReserve(entry.Spec.TaskId, request, out _))
                 {
                     toStart.Add(entry);
+                    holding += split ? 0 : 1;
                 }
                 else if (head is null && _ledger.Allowed.Fits(request))
                 {

@@ -328,10 +328,6 @@ internal static class TasksApi
                 status[name] = value?.DeepClone();
             }
         }
-        else if (splits is null && Core.Aggregation.Split.SplitRequest.Requested(record.Spec) && record.State != TaskState.Queued)
-        {
-            status["split"] = new JsonObject { ["applied"] = false, ["reason"] = "no group" };
-        }
 
         return status;
     }

@@ -238,14 +238,14 @@ public static class TaskSplitter
         for (var i = 0; i < pipeline.Count; i++)
         {
             var stage = pipeline[i] as JsonObject;
-            var op = Text(stage, "op");
+            var op = stage is null ? null : GroupMessages.Text(stage, "op");
             var last = i == pipeline.Count - 1;
-            if (op is "map" or "filter" || (op == "hash" && (Text(stage, "scope") ?? "each") == "each"))
+            if (op is "map" or "filter" || (op == "hash" && (GroupMessages.Text(stage!, "scope") ?? "each") == "each"))
             {
                 continue;
             }
 
-            var function = op == "reduce" ? Text(stage, "fn") : op;
+            var function = op == "reduce" ? GroupMessages.Text(stage!, "fn") : op;
             if (last && function is not null && Reductions.Contains(function))
             {
                 return function;
@@ -257,8 +257,6 @@ public static class TaskSplitter
 
         return "";
     }
-
-    private static string? Text(JsonObject? o, string name) => o?[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 
     private static JsonObject PartConfig(JsonObject config)
     {

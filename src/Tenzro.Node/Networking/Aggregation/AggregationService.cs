@@ -100,12 +100,13 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Set even without groups: the runner then says why a split task ran whole.
+        _engine.UseSplitRunner(_work);
         if (!_options.Enabled)
         {
             return;
         }
 
-        _engine.UseSplitRunner(_work);
         await ResumeAsync(stoppingToken);
         RaftAddress();
         using var timer = new PeriodicTimer(Tick, _time);

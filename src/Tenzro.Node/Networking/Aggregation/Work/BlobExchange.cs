@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Aggregation;
 using Tenzro.Node.Networking.Peers;
 
 namespace Tenzro.Node.Networking.Aggregation.Work;
@@ -86,8 +87,8 @@ internal sealed class BlobExchange(GroupBlobs blobs)
     /// <summary>Answers a <c>blob_get</c>.</summary>
     public async ValueTask ServeAsync(PeerLink link, JsonObject message, CancellationToken cancellationToken)
     {
-        var requestId = Text(message, "requestId");
-        var sha = Text(message, "sha256");
+        var requestId = GroupMessages.Text(message, "requestId");
+        var sha = GroupMessages.Text(message, "sha256");
         var offset = message["offset"] is JsonValue v && v.TryGetValue<long>(out var o) ? o : -1;
         JsonObject answer;
         if (requestId is null || !GroupBlobs.IsHash(sha) || offset < 0)
@@ -113,13 +114,11 @@ internal sealed class BlobExchange(GroupBlobs blobs)
     /// <summary>Hands a <c>blob</c> answer to the fetch waiting for it.</summary>
     public void Receive(JsonObject message)
     {
-        if (Text(message, "requestId") is { } requestId && _waiting.TryRemove(requestId, out var waiting))
+        if (GroupMessages.Text(message, "requestId") is { } requestId && _waiting.TryRemove(requestId, out var waiting))
         {
             waiting.TrySetResult(message);
         }
     }
-
-    private static string? Text(JsonObject message, string name) => message[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
 }
 
 /// <summary>Hands <c>blob_get</c> requests to the <see cref="BlobExchange"/>.</summary>

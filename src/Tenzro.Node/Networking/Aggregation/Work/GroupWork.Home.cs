@@ -20,7 +20,7 @@ internal sealed partial class GroupWork
         var errors = new ValidationErrors();
         var request = SplitRequest.Read(spec, errors) ?? throw new TaskExecutionException("config.split: " + errors);
         var bodies = TaskSplitter.Split(spec, request);
-        var parts = bodies.Select((body, index) => new SplitPart(index, _blobs.Put(Bytes(body)), [])).ToList();
+        var parts = bodies.Select((body, index) => new SplitPart(index, _blobs.Put(Core.Json.CanonicalJson.Serialize(body)), [])).ToList();
         var job = new SplitJob(spec.TaskId, _identity.NodeId, spec.Type, spec.Owner, request.Redundancy, parts, []);
         var model = spec.Type == "inference" && spec.Data["model"] is JsonValue m && m.TryGetValue<string>(out var sha) ? sha.ToLowerInvariant() : null;
         var home = _homeJobs.GetOrAdd(spec.TaskId, _ => new HomeJob(job, request, model));

@@ -4,7 +4,6 @@ using Tenzro.Node.Core.Aggregation;
 using Tenzro.Node.Core.Aggregation.Split;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
-using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Networking.Peers;
@@ -223,5 +222,4 @@ internal sealed partial class GroupWork : ISplitRunner
             || _homeJobs.Values.Any(h => h.Model == sha && state.Job(h.Job.ParentId)?.Parts.Any(p => p.Runs.Any(r => r.Member == peerId)) == true);
     }
 
-    private static byte[] Bytes(JsonNode node) => CanonicalJson.Serialize(node);
 }
