@@ -8,14 +8,18 @@ GET /api/peers?tier=training (which looks the tier key up in the DHT) for LOOKUP
 each answer (HTTP included), the nodes' own lookup durations from /metrics (tenzro_dht_lookup_duration_seconds:
 mean, and the share of lookups within 5 and 10 ms), the mean hops, and how many answers listed every trainer.
 
-    dotnet build -c Release src/Tenzro.Node
-    python3 bench/dht/dht_loopback.py [NODES] [LOOKUPS]      # defaults: 20 nodes, 10 lookups per node
+Run it through bench/dht/dht-loopback.sh, which builds the node and runs this script in a network namespace of its own
+(loopback only), so that the DHT never runs on the host's interfaces:
+
+    sudo bench/dht/dht-loopback.sh [NODES] [LOOKUPS]      # defaults: 20 nodes, 10 lookups per node
 """
 import json, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DLL = os.environ.get("NODE_DLL", os.path.join(ROOT, "src/Tenzro.Node/bin/Release/net10.0/tenzro-node.dll"))
 KEY = "tnz_benchdht_4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f"
+if not os.environ.get("TENZRO_BENCH_NETNS"):
+    sys.exit("run this through bench/dht/dht-loopback.sh: the DHT runs only inside a network namespace the benchmark made")
 NODES = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 LOOKUPS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 
