@@ -67,6 +67,7 @@ internal static class LogEvents
     public const int DhtPublished = 5504;
     public const int DhtSaveFailed = 5505;
     public const int DhtBootstrapUnresolved = 5506;
+    public const int DhtPeerGone = 5507;
 
     public const int RegionalBadSignature = 9101;
     public const int RegionalUnsignedFrame = 9102;

@@ -4,8 +4,8 @@ namespace Tenzro.Node.IntegrationTests.Lan;
 
 /// <summary>
 /// Five node processes, each in its own network namespace on the test bridge (<see cref="DhtNetwork"/>), form a DHT
-/// through the first one's udp:// entry, find a node by tier, link to it, and a restarted node rejoins from its saved
-/// routing table.
+/// through the first one's udp:// entry, find a node by tier, link to it, a restarted node rejoins from its saved
+/// routing table, and a found node that left is no longer dialled.
 /// </summary>
 [Collection(ProcessCollection.Name)]
 [Trait("Suite", "lan")]
@@ -47,6 +47,15 @@ public sealed class DhtProcessTests(DhtNetwork network) : IClassFixture<DhtNetwo
             async () => (await restarted.GetAsync("/api/network/status"))?["dht"]?["state"]?.GetValue<string>() == "running",
             "the restarted node's DHT did not end its join (state running)",
             restarted);
+
+        // The training node leaves without a word: the node that dialled it stops redialling once it answers no DHT ping.
+        await nodes[2].Process.SignalAsync(9);
+        Assert.True(await nodes[2].Process.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        await WaitForAsync(
+            () => Task.FromResult(last.Process.Output.Contains($"DHT peer {trainerId[..16]} gone: its link is down and it answers no DHT ping", StringComparison.Ordinal)),
+            "the last node did not give up the training node that left",
+            last);
+        Assert.NotEqual("open", await LinkAsync(last, trainerId));
     }
 
     private static async Task<int> TableSizeAsync(LanNode node) =>

@@ -16,6 +16,9 @@ internal sealed partial class DhtService
     [LoggerMessage(EventId = LogEvents.DhtPublished, Level = LogLevel.Debug, Message = "Published this node's record (seq {Seq}, {Tier} in {Region}) on {UnderId} nodes under its id and {UnderTier} under its tier key")]
     private static partial void LogPublished(ILogger logger, long seq, string tier, string region, int underId, int underTier);
 
+    [LoggerMessage(EventId = LogEvents.DhtPeerGone, Level = LogLevel.Information, Message = "DHT peer {Peer} gone: {Why}; no longer dialled")]
+    private static partial void LogPeerGone(ILogger logger, string peer, string why);
+
     [LoggerMessage(EventId = LogEvents.DhtSaveFailed, Level = LogLevel.Warning, Message = "Saving the DHT routing table failed: {Reason}")]
     private static partial void LogSaveFailed(ILogger logger, string reason);
 

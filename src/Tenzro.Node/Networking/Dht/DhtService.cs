@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Tenzro.Node.Core.Configuration;
@@ -35,6 +36,7 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
     private readonly TimeProvider _time;
     private readonly ILogger<DhtService> _logger;
     private readonly ILogger _security;
+    private readonly ConcurrentDictionary<string, PeerAddress> _dialled = new(StringComparer.Ordinal);
     private DhtUdpTransport? _transport;
     private DhtNode? _node;
     private NodeRecord? _published;
@@ -184,7 +186,8 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
 
     /// <summary>
     /// The peers a tier search found are peers this node wants: each with an address and no open link is dialled and
-    /// kept linked (redialled when lost), as many as <c>MAX_PEER_LINKS</c> leaves room for.
+    /// kept linked (redialled when lost), as many as <c>MAX_PEER_LINKS</c> leaves room for, until
+    /// <see cref="ForgetGoneAsync"/> finds it gone.
     /// </summary>
     private void Dial(IEnumerable<NodeRecord> found)
     {
@@ -192,7 +195,43 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
         var wanted = found.Where(r => _table.Get(r.Id)?.Link != PeerLinkState.Open).Select(DialAddress).OfType<PeerAddress>();
         foreach (var address in wanted.Take(Math.Max(0, room)))
         {
+            _dialled[address.NodeId] = address;
             _links.Discovered(address, PeerSource.Dht);
+        }
+    }
+
+    /// <summary>
+    /// Each refresh, a dialled peer whose link is not open is checked: when its record has expired, or it answers no
+    /// DHT PING at its address (its UDP port is its TCP port), it has left, and the link service stops redialling it.
+    /// A peer whose link is merely being reopened still answers the PING and is kept.
+    /// </summary>
+    private async Task ForgetGoneAsync(DhtNode node, CancellationToken stoppingToken)
+    {
+        foreach (var (id, address) in _dialled)
+        {
+            var entry = _table.Get(id);
+            if (entry?.Link == PeerLinkState.Open)
+            {
+                continue;
+            }
+
+            string? why = null;
+            if (entry?.Record is { } record && record.IsExpired(_time.GetUtcNow()))
+            {
+                why = $"its record expired at {record.ExpiresAt:O}";
+            }
+            else if (IPAddress.TryParse(address.Host, out var ip)
+                && await node.PingAsync(DhtUdpTransport.Format(new IPEndPoint(ip, address.Port)), DhtId.Parse(id)).WaitAsync(stoppingToken) is null)
+            {
+                why = $"its link is down and it answers no DHT ping at {address.Host}:{address.Port}";
+            }
+
+            if (why is not null && _dialled.TryRemove(id, out _))
+            {
+                _links.Forget(id);
+                _table.Lost(id, PeerSource.Dht);
+                LogPeerGone(_logger, NodeRecord.Short(id), why);
+            }
         }
     }
 
@@ -219,6 +258,7 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
 
         await node.RefreshAsync().WaitAsync(stoppingToken);
         node.ExpireRecords();
+        await ForgetGoneAsync(node, stoppingToken);
         await PublishAsync(node, force: false);
         await SaveAsync(node);
     }
