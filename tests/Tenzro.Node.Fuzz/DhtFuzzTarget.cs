@@ -9,8 +9,10 @@ namespace Tenzro.Node.Fuzz;
 /// <summary>
 /// A datagram on the DHT's UDP port, read as the host reads it (<see cref="DhtWire.Decode"/>: size, JSON, shape,
 /// signature, replay guard), then, since AFL++ cannot sign, the same JSON signed by a sender's key and handed to a
-/// node as a verified message would be: answered, stored or matched to a request. A refusal is an answer; only an
-/// exception escaping is a crash.
+/// node as a verified message would be: answered, stored or matched to a request. Each object in <c>records</c> is
+/// made a record of the sender first (its id, key and a current expiry) and signed in the node-record domain, so that
+/// mutations of a record's content reach the record checks and the store behind the signature. A refusal is an
+/// answer; only an exception escaping is a crash.
 /// </summary>
 /// <remarks>Not thread-safe: one input at a time.</remarks>
 public static class DhtFuzzTarget
@@ -19,7 +21,10 @@ public static class DhtFuzzTarget
 
     private static readonly Lazy<(NodeIdentity Sender, NodeIdentity Receiver)> Identities = new(() => (NodeIdentity.CreateEphemeral(), NodeIdentity.CreateEphemeral()));
 
-    public static void Datagram(byte[] input)
+    public static void Datagram(byte[] input) => Deliver(input);
+
+    /// <summary>Runs one input; the node that received the signed message, or null when it was refused before.</summary>
+    public static DhtNode? Deliver(byte[] input)
     {
         var (sender, receiver) = Identities.Value;
         var guard = new ReplayGuard(TimeProvider.System);
@@ -31,7 +36,18 @@ public static class DhtFuzzTarget
 
         if (!StrictJson.TryParse(input, out var parsed, out _) || parsed is not JsonObject json)
         {
-            return;
+            return null;
+        }
+
+        if (json["records"] is JsonArray records)
+        {
+            foreach (var record in records.OfType<JsonObject>())
+            {
+                record["id"] = sender.NodeId;
+                record["publicKey"] = sender.PublicKeyBase64;
+                record["expiresAt"] = Timestamps.Format(DateTimeOffset.UtcNow.AddMinutes(30));
+                DomainSignature.Sign(record, SignatureDomain.NodeRecord, sender);
+            }
         }
 
         json["key"] = sender.PublicKeyBase64;
@@ -39,7 +55,7 @@ public static class DhtFuzzTarget
         var message = DhtWire.Decode(CanonicalJson.Serialize(json), guard, out _);
         if (message is null)
         {
-            return;
+            return null;
         }
 
         var node = new DhtNode(DhtId.Parse(receiver.NodeId), new Replies(receiver), TimeProvider.System);
@@ -51,6 +67,8 @@ public static class DhtFuzzTarget
                 throw new InvalidOperationException($"a {datagram.Length}-byte datagram was encoded");
             }
         }
+
+        return node;
     }
 
     /// <summary>Encodes each reply as the UDP transport would, and drops it.</summary>

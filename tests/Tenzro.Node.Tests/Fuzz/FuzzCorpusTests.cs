@@ -43,6 +43,17 @@ public sealed class FuzzCorpusTests
         }
     }
 
+    [Fact]
+    public void DhtTarget_StoreSeedWithARecord_ReachesTheRecordStore()
+    {
+        var input = File.ReadAllBytes(Path.Combine(CorpusDirectory(), "dht", "store-record.json"));
+
+        var node = DhtFuzzTarget.Deliver(input);
+
+        Assert.NotNull(node);
+        Assert.Equal(1, node.RecordsHeld);
+    }
+
     private static string CorpusDirectory()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);
