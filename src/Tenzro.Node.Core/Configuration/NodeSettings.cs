@@ -121,6 +121,7 @@ public sealed record NodeSettings
                 LanDiscovery = r.OneOf("LAN_DISCOVERY_ENABLED", ["auto", "true", "false"]),
                 RegionalNodeUrl = r.OptionalUrl("REGIONAL_NODE_URL", "ws", "wss"),
                 HeartbeatInterval = r.Milliseconds("HEARTBEAT_INTERVAL", 10, 86_400_000),
+                RegionalKeepAliveTimeout = r.Milliseconds("REGIONAL_KEEPALIVE_TIMEOUT", 3000, 3_600_000),
                 ReconnectInterval = r.Milliseconds("RECONNECT_INTERVAL", 10, 86_400_000),
                 ReconnectMaxInterval = r.Milliseconds("RECONNECT_MAX_INTERVAL", 10, 86_400_000),
                 MaxReconnectAttempts = r.Int("MAX_RECONNECT_ATTEMPTS", 1, 1_000_000),

@@ -92,6 +92,9 @@ public sealed record NetworkOptions
 
     public Uri? RegionalNodeUrl { get; init; }
     public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>REGIONAL_KEEPALIVE_TIMEOUT: a regional link whose ping (every third of this) goes unanswered this long is dead.</summary>
+    public TimeSpan RegionalKeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(90);
     public TimeSpan ReconnectInterval { get; init; } = TimeSpan.FromSeconds(5);
     public TimeSpan ReconnectMaxInterval { get; init; } = TimeSpan.FromSeconds(60);
     public int MaxReconnectAttempts { get; init; } = 5;

@@ -51,6 +51,7 @@ public static class SettingCatalog
         new("BOOTSTRAP_NODES", "", "Network", "Comma-separated entries of three kinds: ws:// or wss:// URLs of regional nodes (the first one is used when REGIONAL_NODE_URL is empty), tenzro://<node id>@host:port peers the node dials and keeps linked, and udp://host:port DHT contacts. Empty: standalone."),
         new("REGIONAL_NODE_URL", "", "Network", "ws:// or wss:// URL of the regional node to join. Empty: standalone."),
         new("HEARTBEAT_INTERVAL", "15000", "Network", "Interval between node_status messages to the regional node, in ms."),
+        new("REGIONAL_KEEPALIVE_TIMEOUT", "90000", "Network", "How long the link to the regional node may leave its WebSocket ping (sent every third of this) unanswered before it counts as dead and is redialled, in ms (3000 to 3600000): a path that drops packets without a close is noticed within it."),
         new("RECONNECT_INTERVAL", "5000", "Network", "First reconnect delay after a lost link, in ms; doubles up to RECONNECT_MAX_INTERVAL."),
         new("RECONNECT_MAX_INTERVAL", "60000", "Network", "Cap of the reconnect delay, in ms."),
         new("MAX_RECONNECT_ATTEMPTS", "5", "Network", "Consecutive failures after which the link is reported failed (retrying continues)."),

@@ -85,6 +85,16 @@ public sealed class RegionalOutbox(NodeDatabase database, TimeProvider time)
         command.ExecuteNonQuery();
     }
 
+    /// <summary>Marks every row sent at or after <paramref name="since"/> unsent again, so that it is sent once more; returns how many.</summary>
+    public int Resend(DateTimeOffset since)
+    {
+        using var connection = database.OpenConnection();
+        using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE outbox SET sent_at=NULL WHERE sent_at IS NOT NULL AND sent_at >= $since;";
+        command.Parameters.AddWithValue("$since", Format(since));
+        return command.ExecuteNonQuery();
+    }
+
     /// <summary>Records the regional node's <c>error</c> answer on the row it concerns.</summary>
     public void RecordError(long sequence, string error)
     {

@@ -78,4 +78,38 @@ public sealed class RegionalFaultTests
         Assert.Equal("completed", local["state"]!.GetValue<string>());
         Assert.Equal(result["digest"]!.GetValue<string>(), completed.Message["result"]!["digest"]!.GetValue<string>());
     }
+
+    [Fact]
+    public async Task BlackHole_ResultSentIntoTheSilentLink_LinkIsDeclaredDeadWithinTheKeepAliveAndTheResultArrivesAfterThePathIsBack()
+    {
+        var runtime = new ScriptedRuntime("compute");
+        await using var regional = await DevRegionalNode.StartAsync();
+        await using var proxy = FaultProxy.Start(regional.Port);
+        var settings = new Dictionary<string, string?> { ["REGIONAL_KEEPALIVE_TIMEOUT"] = "3000" };
+        await using var node = await RegionalKit.StartNodeAsync(proxy.WebSocketUrl, settings, b => b.Services.AddSingleton<Core.Tasks.ITaskRuntime>(runtime));
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitUntilAsync(() => regional.StatusOf(peerId) is not null, "the join");
+        await regional.SendAssignmentAsync(peerId, new JsonObject
+        {
+            ["taskId"] = "task-hole-1",
+            ["type"] = "compute",
+            ["data"] = new JsonObject { ["action"] = "gate", ["gate"] = "h1", ["value"] = 9 },
+        });
+        await regional.WaitForAsync(m => m.Type == "task_accepted" && m.TaskId == "task-hole-1", "task_accepted");
+
+        // The path goes silent: nothing passes either way and nothing is closed. The result is written into it.
+        proxy.Mode = FaultProxy.Fault.BlackHole;
+        runtime.Open("h1");
+        var down = await node.Client.WaitForJsonAsync("/status", s => s["regional"]!["state"]!.GetValue<string>() != "joined", "the keep-alive to find the silent link dead", TimeSpan.FromSeconds(20));
+        var missing = regional.Received().Count(m => m.Type == "task_completed" && m.TaskId == "task-hole-1");
+        proxy.Mode = FaultProxy.Fault.None;
+        var completed = await regional.WaitForAsync(m => m.Type == "task_completed" && m.TaskId == "task-hole-1", "task_completed after the path is back", TimeSpan.FromSeconds(40));
+        var up = await node.Client.WaitForRegionalStateAsync("joined", TimeSpan.FromSeconds(20));
+
+        Assert.Equal("connecting", down["regional"]!["state"]!.GetValue<string>());
+        Assert.Equal(0, missing);
+        Assert.Equal(9, completed.Message["result"]!["value"]!.GetValue<int>());
+        Assert.All(regional.Received().Where(m => m.Type == "task_completed" && m.TaskId == "task-hole-1"), m => Assert.Equal(completed.Message["result"]!.ToJsonString(), m.Message["result"]!.ToJsonString()));
+        Assert.True(up["regional"]!["reconnects"]!.GetValue<long>() >= 1);
+    }
 }

@@ -62,6 +62,9 @@ internal sealed partial class RegionalLink
     [LoggerMessage(EventId = LogEvents.RegionalBadSignature, Level = LogLevel.Warning, Message = "Dropped a {Type} frame for peer {PeerId} from the regional node at {Url}: its signature does not verify ({Reason})")]
     private static partial void LogBadSignature(ILogger logger, string type, string peerId, string reason, Uri url);
 
+    [LoggerMessage(EventId = LogEvents.RegionalOutboxRequeued, Level = LogLevel.Warning, Message = "The regional link went silent: {Count} messages sent in its last {Seconds} s may not have arrived and are sent again after the rejoin")]
+    private static partial void LogRequeued(ILogger logger, int count, double seconds);
+
     [LoggerMessage(EventId = LogEvents.RegionalStoreFailed, Level = LogLevel.Error, Message = "Reading the store for {What} failed; the regional link retries")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, string what);
 }

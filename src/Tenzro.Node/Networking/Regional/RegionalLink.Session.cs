@@ -27,6 +27,7 @@ internal sealed partial class RegionalLink
         private readonly SemaphoreSlim _flushLock = new(1, 1);
         private readonly SemaphoreSlim _drained = new(0, 1);
         private volatile bool _joined;
+        private bool _wentSilent;
 
         // Bytes of frames waiting in the inbound channel: at most two frames of MAX_MESSAGE_SIZE wait, so a
         // flood of large frames holds back reading instead of filling memory (one always passes).
@@ -83,6 +84,11 @@ internal sealed partial class RegionalLink
                 heartbeat = HeartbeatLoopAsync(session.Token);
                 pump = PumpLoopAsync(session.Token);
                 var reason = await receive;
+                if (_wentSilent)
+                {
+                    link.RequeueSwallowed();
+                }
+
                 return new AttemptOutcome(true, reason);
             }
             finally
@@ -182,9 +188,10 @@ internal sealed partial class RegionalLink
                 while (true)
                 {
                     var frame = await connection.ReceiveAsync(cancellationToken);
-                    if (frame.Kind == RegionalFrameKind.Closed)
+                    if (frame.Kind is RegionalFrameKind.Closed or RegionalFrameKind.Silent)
                     {
                         reason = frame.Text ?? "the link closed";
+                        _wentSilent = frame.Kind == RegionalFrameKind.Silent;
                         break;
                     }
 

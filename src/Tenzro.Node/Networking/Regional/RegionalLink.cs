@@ -434,6 +434,22 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
         LogJoined(_logger, Url!, roundTrip.TotalMilliseconds);
     }
 
+    /// <summary>
+    /// After a link went silent, the rows it may have swallowed are sent again once the node has rejoined: every
+    /// outbox row marked sent within the last keep-alive window (REGIONAL_KEEPALIVE_TIMEOUT and one ping interval:
+    /// what was sent before the last answered ping had been read by the regional node). The protocol has no
+    /// acknowledgement, so a row that did arrive is delivered twice, with the same content (at least once).
+    /// </summary>
+    private void RequeueSwallowed()
+    {
+        var window = _network.RegionalKeepAliveTimeout + (_network.RegionalKeepAliveTimeout / 3) + TimeSpan.FromSeconds(1);
+        var requeued = _outbox.Resend(_time.GetUtcNow() - window);
+        if (requeued > 0)
+        {
+            LogRequeued(_logger, requeued, window.TotalSeconds);
+        }
+    }
+
     private void OnSessionEnded(Session session)
     {
         lock (_lock)

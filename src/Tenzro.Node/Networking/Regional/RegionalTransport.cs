@@ -19,6 +19,12 @@ internal enum RegionalFrameKind
 
     /// <summary>The link is closed; <see cref="RegionalFrame.Text"/> says why.</summary>
     Closed,
+
+    /// <summary>
+    /// The link went silent: a keep-alive ping went unanswered for REGIONAL_KEEPALIVE_TIMEOUT and the socket was
+    /// aborted. Unlike <see cref="Closed"/>, what was sent lately may never have arrived.
+    /// </summary>
+    Silent,
 }
 
 /// <summary>One received message: a text message's bytes (parsed from them, never copied into a string), or why the link closed.</summary>
@@ -57,9 +63,6 @@ internal interface IRegionalConnection : IAsyncDisposable
 /// </summary>
 internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposable
 {
-    /// <summary>How long a ping may go unanswered before the link counts as dead.</summary>
-    public static readonly TimeSpan KeepAliveTimeout = TimeSpan.FromSeconds(90);
-
     /// <summary>How long a small message may take to send before the link counts as dead; a large one gets one second more per 16 KiB.</summary>
     public static readonly TimeSpan SendTimeout = TimeSpan.FromSeconds(30);
 
@@ -68,6 +71,7 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
 
     private readonly RegionalTrust? _trust;
     private readonly long _maxMessageSize;
+    private readonly TimeSpan _keepAliveTimeout;
     private long _bytesSent;
     private long _bytesReceived;
 
@@ -80,6 +84,7 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
     public WebSocketRegionalTransport(Core.Configuration.NetworkOptions network)
     {
         _maxMessageSize = network.MaxMessageSize;
+        _keepAliveTimeout = network.RegionalKeepAliveTimeout;
         try
         {
             _trust = RegionalTrust.Load(network.RegionalCaCertificate);
@@ -109,14 +114,15 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
                 socket.Options.RemoteCertificateValidationCallback = trust.Validate;
             }
 
-            // A ping every 30 s that must be answered within 90 s: a link that died without a close (a NAT
-            // that forgot it, a cable pulled) is noticed and redialled instead of swallowing messages. Pongs are
-            // read only while a receive is pending, and the session pauses reading while its inbound queue is
-            // full, so the timeout is far longer than any such pause.
-            socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(30);
-            socket.Options.KeepAliveTimeout = KeepAliveTimeout;
+            // A ping every third of REGIONAL_KEEPALIVE_TIMEOUT (30 s of 90 s by default) that must be answered
+            // within it: a link that died without a close (a NAT that forgot it, a cable pulled, a black hole) is
+            // noticed and redialled instead of swallowing messages. Pongs are read only while a receive is
+            // pending, and the session pauses reading while its inbound queue is full, so the default is far
+            // longer than any such pause.
+            socket.Options.KeepAliveInterval = _keepAliveTimeout / 3;
+            socket.Options.KeepAliveTimeout = _keepAliveTimeout;
             await socket.ConnectAsync(url, cancellationToken);
-            return new WebSocketConnection(socket, maxMessageSize, this);
+            return new WebSocketConnection(socket, maxMessageSize, _keepAliveTimeout, this);
         }
         catch
         {
@@ -127,7 +133,7 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
 
     public void Dispose() => _trust?.Dispose();
 
-    private sealed class WebSocketConnection(ClientWebSocket socket, long maxMessageSize, WebSocketRegionalTransport owner) : IRegionalConnection
+    private sealed class WebSocketConnection(ClientWebSocket socket, long maxMessageSize, TimeSpan keepAliveTimeout, WebSocketRegionalTransport owner) : IRegionalConnection
     {
         private const int ChunkSize = 16 * 1024;
         private readonly SemaphoreSlim _sendLock = new(1, 1);
@@ -183,9 +189,17 @@ internal sealed class WebSocketRegionalTransport : IRegionalTransport, IDisposab
                     {
                         return new RegionalFrame(RegionalFrameKind.Closed, "the link was closed by this node", size);
                     }
-                    catch (Exception e) when (e is OperationCanceledException or IOException or ObjectDisposedException)
+                    catch (OperationCanceledException e)
                     {
-                        // The socket was aborted under the read (no pong within the keep-alive timeout, a failed send).
+                        // The socket was aborted under the read, not by this node: the keep-alive found no pong within
+                        // REGIONAL_KEEPALIVE_TIMEOUT, or a send did not finish in time. (The keep-alive's own exception
+                        // is not always attached yet when the read ends, so its absence says nothing.)
+                        var why = e.InnerException?.Message ?? $"no answer to a keep-alive ping within {keepAliveTimeout.TotalSeconds:0.#} s, or a send that did not finish";
+                        return new RegionalFrame(RegionalFrameKind.Silent, $"the link went silent: {why}", size);
+                    }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException)
+                    {
+                        // The socket failed under the read.
                         return new RegionalFrame(RegionalFrameKind.Closed, $"the link broke: {e.Message}", size);
                     }
 
