@@ -438,7 +438,8 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
     /// After a link went silent, the rows it may have swallowed are sent again once the node has rejoined: every
     /// outbox row marked sent within the last keep-alive window (REGIONAL_KEEPALIVE_TIMEOUT and one ping interval:
     /// what was sent before the last answered ping had been read by the regional node). The protocol has no
-    /// acknowledgement, so a row that did arrive is delivered twice, with the same content (at least once).
+    /// acknowledgement, so a row that did arrive is delivered twice, with the same content (at least once). A close
+    /// or a reset is noticed at once and re-sends nothing: a regional node answers a repeated report with an error.
     /// </summary>
     private void RequeueSwallowed()
     {

@@ -21,8 +21,9 @@ internal enum RegionalFrameKind
     Closed,
 
     /// <summary>
-    /// The link went silent: a keep-alive ping went unanswered for REGIONAL_KEEPALIVE_TIMEOUT and the socket was
-    /// aborted. Unlike <see cref="Closed"/>, what was sent lately may never have arrived.
+    /// The link went silent: a keep-alive ping went unanswered for REGIONAL_KEEPALIVE_TIMEOUT, or a send did not
+    /// finish, and the socket was aborted. Unlike <see cref="Closed"/> (a close, or a reset, which is noticed at
+    /// once), what was sent in the last keep-alive window may never have been read by the regional node.
     /// </summary>
     Silent,
 }
