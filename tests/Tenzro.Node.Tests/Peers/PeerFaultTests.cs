@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Networking.Peers;
@@ -68,6 +69,32 @@ public sealed class PeerFaultTests
     }
 
     [Fact]
+    public async Task StaleInboundLink_TheSamePeerDialsAgain_TheFreshLinkReplacesItAndIsListedOpen()
+    {
+        // The first link goes silent, as after a path that drops packets; the node has not found it dead yet (45 s).
+        await using var a = await PeerKit.StartNodeAsync();
+        using var peer = new HandPeer();
+        await using var stale = await peer.DialAsync(a);
+        await PeerKit.SendAsync(stale.Socket, peer.Hello());
+        Assert.Equal("hello", (await PeerKit.ReceiveAsync(stale.Socket))?["type"]?.GetValue<string>());
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(a, peer.Identity.NodeId) == "open", "a does not list the peer open");
+
+        await using var fresh = await peer.DialAsync(a);
+        await PeerKit.SendAsync(fresh.Socket, peer.Hello());
+        var hello = await PeerKit.ReceiveAsync(fresh.Socket);
+        await PeerKit.SendAsync(fresh.Socket, new JsonObject { ["type"] = "ping", ["id"] = 7 });
+        var pong = await ReceiveSkippingPingsAsync(fresh);
+        var staleEnd = await DrainAsync(stale);
+        var status = await a.Client.GetJsonAsync("/api/network/status");
+
+        Assert.Equal("hello", hello?["type"]?.GetValue<string>());
+        Assert.Equal(7, pong?["id"]?.GetValue<int>());
+        Assert.StartsWith("duplicate", staleEnd, StringComparison.Ordinal);
+        Assert.Equal("open", await LinkAsync(a, peer.Identity.NodeId));
+        Assert.Equal(1, status["links"]!["open"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task TruncatedFrameThenSlowPath_TheLinkOpensAgainByItselfAndItsPingsShowTheDelay()
     {
         await using var pair = await ProxiedPair.StartAsync(deadAfter: TimeSpan.FromSeconds(2));
@@ -125,6 +152,29 @@ public sealed class PeerFaultTests
             await Proxy.DisposeAsync();
             await A.DisposeAsync();
         }
+    }
+
+    /// <summary>Reads until the node closes <paramref name="link"/>; its close description.</summary>
+    private static async Task<string?> DrainAsync(PeerConnection link)
+    {
+        while (await PeerKit.ReceiveAsync(link.Socket) is not null)
+        {
+        }
+
+        return link.Socket.CloseStatusDescription;
+    }
+
+    private static async Task<JsonObject?> ReceiveSkippingPingsAsync(PeerConnection link)
+    {
+        while (await PeerKit.ReceiveAsync(link.Socket) is { } message)
+        {
+            if (message["type"]?.GetValue<string>() != "ping")
+            {
+                return message;
+            }
+        }
+
+        return null;
     }
 
     private static async Task<double> RttAsync(TestNode node, string peerId) =>
