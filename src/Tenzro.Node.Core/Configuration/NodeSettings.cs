@@ -117,6 +117,9 @@ public sealed record NodeSettings
                 P2pHost = IpAddress(r, "P2P_HOST"),
                 AdvertiseAddress = AdvertiseAddress(r),
                 MaxPeerLinks = r.Int("MAX_PEER_LINKS", 1, 4096),
+                PeerPingInterval = r.Milliseconds("PEER_PING_INTERVAL", 100, 3_600_000),
+                PeerDeadLinkTimeout = r.Milliseconds("PEER_DEAD_LINK_TIMEOUT", 101, 86_400_000),
+                PeerHelloTimeout = r.Milliseconds("PEER_HELLO_TIMEOUT", 100, 600_000),
                 RaftPort = r.Int("RAFT_PORT", 0, 65535),
                 LanDiscovery = r.OneOf("LAN_DISCOVERY_ENABLED", ["auto", "true", "false"]),
                 RegionalNodeUrl = r.OptionalUrl("REGIONAL_NODE_URL", "ws", "wss"),
@@ -198,6 +201,11 @@ public sealed record NodeSettings
         if (settings.Network.ReconnectMaxInterval < settings.Network.ReconnectInterval)
         {
             r.Fail("RECONNECT_MAX_INTERVAL", r.Raw("RECONNECT_MAX_INTERVAL"), $"at least RECONNECT_INTERVAL ({r.Raw("RECONNECT_INTERVAL")})");
+        }
+
+        if (settings.Network.PeerDeadLinkTimeout <= settings.Network.PeerPingInterval && r.Errors.All(e => e.Key is not ("PEER_PING_INTERVAL" or "PEER_DEAD_LINK_TIMEOUT")))
+        {
+            r.Fail("PEER_DEAD_LINK_TIMEOUT", r.Raw("PEER_DEAD_LINK_TIMEOUT"), $"more than PEER_PING_INTERVAL ({r.Raw("PEER_PING_INTERVAL")}), so that a live link is heard from before it counts as dead");
         }
 
         CheckActiveLimits(r, settings.Resources);

@@ -76,6 +76,15 @@ public sealed record NetworkOptions
     /// <summary>MAX_PEER_LINKS: open peer links at most, inbound and outbound together.</summary>
     public int MaxPeerLinks { get; init; } = 32;
 
+    /// <summary>PEER_PING_INTERVAL: how often a ping goes out on each open peer link.</summary>
+    public TimeSpan PeerPingInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>PEER_DEAD_LINK_TIMEOUT: a peer link silent for this long is closed as dead.</summary>
+    public TimeSpan PeerDeadLinkTimeout { get; init; } = TimeSpan.FromSeconds(45);
+
+    /// <summary>PEER_HELLO_TIMEOUT: the time allowed for TCP, TLS and the upgrade of a peer link, and again for its hello.</summary>
+    public TimeSpan PeerHelloTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>RAFT_PORT: the aggregation group log's TCP port (0 picks a free one), announced in the node record.</summary>
     public int RaftPort { get; init; } = 8082;
 

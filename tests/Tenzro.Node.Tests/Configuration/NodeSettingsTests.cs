@@ -170,6 +170,19 @@ public sealed class NodeSettingsTests
     }
 
     [Fact]
+    public void Load_PeerLinkTimings_DefaultToTheContractAndRefuseADeadLinkTimeoutNotAboveThePingInterval()
+    {
+        var defaults = Load().Network;
+        var set = Load(("PEER_PING_INTERVAL", "200"), ("PEER_DEAD_LINK_TIMEOUT", "1500"), ("PEER_HELLO_TIMEOUT", "2000")).Network;
+        var error = Assert.Throws<ConfigurationException>(() => Load(("PEER_PING_INTERVAL", "5000"), ("PEER_DEAD_LINK_TIMEOUT", "5000")));
+
+        Assert.Equal((15, 45, 10), (defaults.PeerPingInterval.TotalSeconds, defaults.PeerDeadLinkTimeout.TotalSeconds, defaults.PeerHelloTimeout.TotalSeconds));
+        Assert.Equal((200, 1500, 2000), (set.PeerPingInterval.TotalMilliseconds, set.PeerDeadLinkTimeout.TotalMilliseconds, set.PeerHelloTimeout.TotalMilliseconds));
+        Assert.Contains("PEER_DEAD_LINK_TIMEOUT: '5000'", error.Message);
+        Assert.Contains("more than PEER_PING_INTERVAL (5000)", error.Message);
+    }
+
+    [Fact]
     public void Load_BootstrapNodes_SplitsRegionalPeerAndDhtEntries()
     {
         var id = new string('a', 64);

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Networking.Peers;
@@ -48,19 +49,49 @@ public sealed class PeerFaultTests
     public async Task BlackHole_DiallerSeesTheSilentLinkDeadAndRelinksOnceThePathIsBack()
     {
         // Pings every 100 ms and a link silent for 1 s is dead, on both nodes (CONTRACTS: 15 s and 45 s). A dial made
-        // while the path is black-holed hangs until it times out before the next one is made, hence the longer wait.
+        // while the path is black-holed gives up after the 2 s hello timeout, and the next one follows the backoff.
         await using var pair = await ProxiedPair.StartAsync(deadAfter: TimeSpan.FromSeconds(1));
         var (a, proxy, b, aId) = (pair.A, pair.Proxy, pair.B, pair.AId);
+        var bId = b.Service<NodeIdentity>().NodeId;
 
         proxy.Mode = FaultProxy.Fault.BlackHole;
         await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) != "open", "b did not find the silent link dead");
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(a, bId) != "open", "a, the answering side, did not find the silent link dead");
         var downStatus = await b.Client.GetJsonAsync("/api/network/status");
+        var answeringDown = await a.Client.GetJsonAsync("/api/network/status");
         proxy.Mode = FaultProxy.Fault.None;
         await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link again once the path was back", Timeouts.Long);
         var upStatus = await b.Client.GetJsonAsync("/api/network/status");
 
         Assert.Equal(0, downStatus["links"]!["open"]!.GetValue<int>());
+        Assert.Equal(0, answeringDown["links"]!["open"]!.GetValue<int>());
         Assert.Equal(1, upStatus["links"]!["open"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task StaleInboundLink_TheSamePeerDialsAgain_TheFreshLinkReplacesItAndIsListedOpen()
+    {
+        // The first link goes silent, as after a path that drops packets; the node has not found it dead yet (45 s).
+        await using var a = await PeerKit.StartNodeAsync();
+        using var peer = new HandPeer();
+        await using var stale = await peer.DialAsync(a);
+        await PeerKit.SendAsync(stale.Socket, peer.Hello());
+        Assert.Equal("hello", (await PeerKit.ReceiveAsync(stale.Socket))?["type"]?.GetValue<string>());
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(a, peer.Identity.NodeId) == "open", "a does not list the peer open");
+
+        await using var fresh = await peer.DialAsync(a);
+        await PeerKit.SendAsync(fresh.Socket, peer.Hello());
+        var hello = await PeerKit.ReceiveAsync(fresh.Socket);
+        await PeerKit.SendAsync(fresh.Socket, new JsonObject { ["type"] = "ping", ["id"] = 7 });
+        var pong = await ReceiveSkippingPingsAsync(fresh);
+        var staleEnd = await DrainAsync(stale);
+        var status = await a.Client.GetJsonAsync("/api/network/status");
+
+        Assert.Equal("hello", hello?["type"]?.GetValue<string>());
+        Assert.Equal(7, pong?["id"]?.GetValue<int>());
+        Assert.StartsWith("duplicate", staleEnd, StringComparison.Ordinal);
+        Assert.Equal("open", await LinkAsync(a, peer.Identity.NodeId));
+        Assert.Equal(1, status["links"]!["open"]!.GetValue<int>());
     }
 
     [Fact]
@@ -87,7 +118,7 @@ public sealed class PeerFaultTests
 
     /// <summary>
     /// Node b linked to node a through a <see cref="FaultProxy"/>, both pinging every 100 ms and finding a link dead after
-    /// <c>deadAfter</c> of silence (CONTRACTS: 15 s and 45 s), b redialling from 200 ms.
+    /// <c>deadAfter</c> of silence (CONTRACTS: 15 s and 45 s), 2 s to open a link, b redialling from 200 ms.
     /// </summary>
     private sealed class ProxiedPair : IAsyncDisposable
     {
@@ -103,7 +134,7 @@ public sealed class PeerFaultTests
 
         public static async Task<ProxiedPair> StartAsync(TimeSpan deadAfter)
         {
-            var timings = new PeerLinkTimings { PingInterval = TimeSpan.FromMilliseconds(100), DeadAfter = deadAfter };
+            var timings = new PeerLinkTimings { PingInterval = TimeSpan.FromMilliseconds(100), DeadAfter = deadAfter, HelloTimeout = TimeSpan.FromSeconds(2) };
             var settings = new Dictionary<string, string?> { ["RECONNECT_INTERVAL"] = "200" };
             var a = await TestNode.StartAsync(settings, configure: builder => builder.Services.AddSingleton(timings));
             var proxy = FaultProxy.Start(a.Service<PeerLinkService>().Port);
@@ -121,6 +152,29 @@ public sealed class PeerFaultTests
             await Proxy.DisposeAsync();
             await A.DisposeAsync();
         }
+    }
+
+    /// <summary>Reads until the node closes <paramref name="link"/>; its close description.</summary>
+    private static async Task<string?> DrainAsync(PeerConnection link)
+    {
+        while (await PeerKit.ReceiveAsync(link.Socket) is not null)
+        {
+        }
+
+        return link.Socket.CloseStatusDescription;
+    }
+
+    private static async Task<JsonObject?> ReceiveSkippingPingsAsync(PeerConnection link)
+    {
+        while (await PeerKit.ReceiveAsync(link.Socket) is { } message)
+        {
+            if (message["type"]?.GetValue<string>() != "ping")
+            {
+                return message;
+            }
+        }
+
+        return null;
     }
 
     private static async Task<double> RttAsync(TestNode node, string peerId) =>

@@ -35,7 +35,10 @@ public sealed class FaultProxy : IAsyncDisposable
         /// <summary>Resets each new connection as soon as it is accepted.</summary>
         Refuse,
 
-        /// <summary>Reads what either side sends and forwards nothing; new connections never reach the target.</summary>
+        /// <summary>
+        /// Reads what either side sends and forwards nothing, a close or a reset included (the way a path that drops
+        /// every packet behaves); new connections never reach the target.
+        /// </summary>
         BlackHole,
     }
 
@@ -142,7 +145,14 @@ public sealed class FaultProxy : IAsyncDisposable
         Track(client, upstream);
         var toTarget = PumpAsync(client, upstream, truncates: true);
         var toClient = PumpAsync(upstream, client, truncates: false);
-        await Task.WhenAny(toTarget, toClient);
+        var ended = await Task.WhenAny(toTarget, toClient);
+        if (Mode == Fault.BlackHole)
+        {
+            // A black hole passes nothing on, a close or a reset included: the other side hears nothing until its
+            // own connection ends, or the path is back and what it sends meets the closed one.
+            await (ended == toTarget ? toClient : toTarget);
+        }
+
         lock (_lock)
         {
             _open.Remove((client, upstream));

@@ -8,16 +8,24 @@ using Tenzro.Node.Core.Peers;
 
 namespace Tenzro.Node.Networking.Peers;
 
-/// <summary>Time limits and quotas of peer links fixed by CONTRACTS "Peer links" (tests shorten them).</summary>
+/// <summary>Time limits and quotas of peer links (CONTRACTS "Peer links"); the time limits come from the PEER_* settings.</summary>
 internal sealed record PeerLinkTimings
 {
+    /// <summary>The time limits set by PEER_PING_INTERVAL, PEER_DEAD_LINK_TIMEOUT and PEER_HELLO_TIMEOUT.</summary>
+    public static PeerLinkTimings From(Core.Configuration.NetworkOptions network) => new()
+    {
+        PingInterval = network.PeerPingInterval,
+        DeadAfter = network.PeerDeadLinkTimeout,
+        HelloTimeout = network.PeerHelloTimeout,
+    };
+
     /// <summary>A ping goes out this often on every open link.</summary>
     public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(15);
 
     /// <summary>A link on which nothing arrived for this long is dead.</summary>
     public TimeSpan DeadAfter { get; init; } = TimeSpan.FromSeconds(45);
 
-    /// <summary>The hello must arrive within this time after the WebSocket opens.</summary>
+    /// <summary>TCP, TLS and the WebSocket upgrade must finish within this time, then the hello within it again.</summary>
     public TimeSpan HelloTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Messages a peer may send per second before it is cut off as a flood.</summary>
@@ -476,20 +484,38 @@ internal sealed class PeerLink : IAsyncDisposable
                 await Task.Delay(tick, _time, cancellationToken);
                 if (_time.GetElapsedTime(Interlocked.Read(ref _lastHeard)) > _timings.DeadAfter)
                 {
-                    await CloseAsync($"link dead: nothing heard for {_timings.DeadAfter.TotalSeconds:F0} s", WebSocketCloseStatus.PolicyViolation);
+                    await CloseAsync($"link dead: nothing heard for {_timings.DeadAfter.TotalSeconds:0.###} s", WebSocketCloseStatus.PolicyViolation);
                     return;
                 }
 
                 if (_time.GetElapsedTime(sinceLastPing) >= _timings.PingInterval)
                 {
                     sinceLastPing = _time.GetTimestamp();
-                    await PingAsync(cancellationToken);
+                    await PingWithinAsync(_timings.DeadAfter, cancellationToken);
                 }
             }
         }
         catch (Exception e) when (e is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
         {
             // The receive loop ends the link and says why.
+        }
+    }
+
+    /// <summary>
+    /// Sends a ping, closing the link as dead when the send does not finish within <paramref name="limit"/> (a path
+    /// that drops packets once the send buffer is full): the dead-link timeout must not wait on a stuck send.
+    /// </summary>
+    private async Task PingWithinAsync(TimeSpan limit, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(limit);
+        try
+        {
+            await PingAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await CloseAsync($"link dead: a ping could not be sent for {limit.TotalSeconds:0.###} s", WebSocketCloseStatus.PolicyViolation);
         }
     }
 

@@ -29,6 +29,7 @@ namespace Tenzro.Node.Networking.Peers;
 internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
 {
     private const int MaxInboundPerAddress = 4;
+    private static readonly TimeSpan MaxRedialDelay = TimeSpan.FromSeconds(10);
     private readonly NetworkOptions _network;
     private readonly NodeOptions _node;
     private readonly NodeIdentity _identity;
@@ -471,11 +472,14 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         }
     }
 
-    /// <summary>Retries with exponential backoff and jitter from RECONNECT_INTERVAL, capped at 10 s, around a circuit breaker that opens after three failures for at most RECONNECT_INTERVAL.</summary>
+    /// <summary>
+    /// Retries with exponential backoff and jitter from RECONNECT_INTERVAL, capped at RECONNECT_MAX_INTERVAL and at
+    /// most 10 s, around a circuit breaker that opens after three failures for at most RECONNECT_INTERVAL.
+    /// </summary>
     private ResiliencePipeline<PeerLink> DialPipeline()
     {
         var interval = _network.ReconnectInterval;
-        var cap = TimeSpan.FromSeconds(10);
+        var cap = _network.ReconnectMaxInterval < MaxRedialDelay ? _network.ReconnectMaxInterval : MaxRedialDelay;
         var handle = new PredicateBuilder<PeerLink>().Handle<Exception>(e => e is not OperationCanceledException);
         return new ResiliencePipelineBuilder<PeerLink> { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions<PeerLink>
@@ -539,7 +543,10 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
                 LogDialFailed(_logger, peer.ToString(), e.Message);
             }
 
-            _table.Update(peer.NodeId, entry => entry.Link == PeerLinkState.Open ? entry : entry with { Link = PeerLinkState.Failed, LastError = e.Message });
+            var error = e is OperationCanceledException
+                ? $"no answer within {_transport.HandshakeTimeout.TotalSeconds:0.###} s while linking (TCP, TLS, WebSocket): the peer or the path is down"
+                : e.Message;
+            _table.Update(peer.NodeId, entry => entry.Link == PeerLinkState.Open ? entry : entry with { Link = PeerLinkState.Failed, LastError = error });
             throw;
         }
 
@@ -584,18 +591,24 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             }
 
             var duplicate = Register(link);
-            _table.Update(record.Id, e => e with
+            lock (_lock)
             {
-                FoundBy = new SortedSet<string>(e.FoundBy.Append(source), StringComparer.Ordinal),
-                Addresses = [.. e.Addresses.Union(record.Content.Addresses, StringComparer.Ordinal)],
-                Tier = record.Content.Tier,
-                Region = record.Content.Region,
-                LastSeen = _time.GetUtcNow(),
-                Link = PeerLinkState.Open,
-                RttMs = link.RttMs,
-                LastError = null,
-                Record = record.Supersedes(e.Record) ? record : e.Record,
-            });
+                // Under the lock, so that the entry shows this link open only while it is the registered one.
+                var registered = ReferenceEquals(_links.GetValueOrDefault(record.Id), link);
+                _table.Update(record.Id, e => e with
+                {
+                    FoundBy = new SortedSet<string>(e.FoundBy.Append(source), StringComparer.Ordinal),
+                    Addresses = [.. e.Addresses.Union(record.Content.Addresses, StringComparer.Ordinal)],
+                    Tier = record.Content.Tier,
+                    Region = record.Content.Region,
+                    LastSeen = _time.GetUtcNow(),
+                    Link = registered ? PeerLinkState.Open : e.Link,
+                    RttMs = registered ? link.RttMs : e.RttMs,
+                    LastError = registered ? null : e.LastError,
+                    Record = record.Supersedes(e.Record) ? record : e.Record,
+                });
+            }
+
             if (duplicate is not null)
             {
                 await duplicate.CloseAsync("duplicate: one link per pair of nodes, the one dialled by the lower id is kept");
@@ -664,16 +677,17 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             bool current;
             lock (_lock)
             {
+                // Under the lock, so that a link that replaces this one meanwhile is not shown failed.
                 current = _links.TryGetValue(link.PeerId, out var registered) && ReferenceEquals(registered, link);
                 if (current)
                 {
                     _links.Remove(link.PeerId);
+                    _table.Update(link.PeerId, e => e with { Link = PeerLinkState.Failed, LastError = link.CloseReason, LastSeen = link.LastHeard });
                 }
             }
 
             if (current)
             {
-                _table.Update(link.PeerId, e => e with { Link = PeerLinkState.Failed, LastError = link.CloseReason, LastSeen = link.LastHeard });
                 LogClosed(_logger, NodeRecord.Short(link.PeerId), link.CloseReason ?? "closed");
             }
 

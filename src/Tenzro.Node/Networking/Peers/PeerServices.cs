@@ -11,9 +11,12 @@ internal static class PeerServices
     {
         services.AddSingleton<PeerTable>();
         services.AddSingleton(sp => new PeerBlocklist(sp.GetRequiredService<Core.Configuration.StorageOptions>().DataDirectory));
-        services.AddSingleton<PeerLinkTimings>();
+        services.AddSingleton(sp => PeerLinkTimings.From(sp.GetRequiredService<Core.Configuration.NetworkOptions>()));
         services.AddSingleton<PeerMetrics>();
-        services.AddSingleton(sp => new PeerTransport(sp.GetRequiredService<Core.Identity.NodeIdentity>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new PeerTransport(sp.GetRequiredService<Core.Identity.NodeIdentity>(), sp.GetRequiredService<TimeProvider>())
+        {
+            HandshakeTimeout = sp.GetRequiredService<PeerLinkTimings>().HelloTimeout,
+        });
         services.AddSingleton<PeerLinkService>();
         services.AddHostedService(sp => sp.GetRequiredService<PeerLinkService>());
         services.AddSingleton<IPeerLinks>(sp => sp.GetRequiredService<PeerLinkService>());

@@ -50,10 +50,15 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
 {
     public const string Path = "/p2p";
     private const int MaxHeaderBytes = 8192;
-    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
     // One certificate and one certificate context for every connection: building the context walks the chain.
     private readonly Lazy<SslStreamCertificateContext> _context = new(() =>
         SslStreamCertificateContext.Create(certificate ?? PeerCertificate.Create(identity, time.GetUtcNow()), null, offline: true));
+
+    /// <summary>
+    /// Time allowed for TCP, TLS and the WebSocket upgrade of one connection (PEER_HELLO_TIMEOUT): a dial into a path
+    /// that drops packets gives up after it, and so does an accepted connection that stalls.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Builds the certificate and its context now, so that the first link (often right after start, when LAN discovery finds peers) does not wait for them.</summary>
     public void Prepare() => _ = _context.Value;
@@ -116,6 +121,12 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
         {
             await ssl.AuthenticateAsClientAsync(options, cancellationToken);
         }
+        catch (OperationCanceledException)
+        {
+            // Timed out (a path that drops packets) or stopping: the socket goes with the stream.
+            await ssl.DisposeAsync();
+            throw;
+        }
         catch (Exception e) when (e is AuthenticationException or IOException)
         {
             await ssl.DisposeAsync();
@@ -146,6 +157,12 @@ internal sealed class PeerTransport(NodeIdentity identity, TimeProvider time, X5
         try
         {
             await ssl.AuthenticateAsServerAsync(options, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Timed out (a path that drops packets) or stopping: the socket goes with the stream.
+            await ssl.DisposeAsync();
+            throw;
         }
         catch (Exception e) when (e is AuthenticationException or IOException)
         {
