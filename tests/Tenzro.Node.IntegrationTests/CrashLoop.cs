@@ -4,14 +4,15 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
+using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.IntegrationTests;
 
 /// <summary>What a crash loop did and found; <see cref="Problems"/> is empty when every property held.</summary>
-public sealed record CrashLoopReport(int Kills, int Submitted, int Acknowledged, int Completed, int Failed, int Lost, int Duplicates, RegionalReport Regional, IReadOnlyList<string> Problems)
+public sealed record CrashLoopReport(int Kills, int Submitted, int Acknowledged, int Completed, int Failed, int Lost, int Duplicates, RegionalReport Regional, LinkFaults Faults, IReadOnlyList<string> Problems)
 {
     public override string ToString() =>
-        $"kills {Kills}, tasks submitted {Submitted}, acknowledged {Acknowledged} (completed {Completed}, failed {Failed}), lost {Lost}, duplicates {Duplicates}; {Regional}" +
+        $"kills {Kills}, tasks submitted {Submitted}, acknowledged {Acknowledged} (completed {Completed}, failed {Failed}), lost {Lost}, duplicates {Duplicates}; {Regional}; {Faults}" +
         (Problems.Count == 0 ? string.Empty : $"; problems:\n  {string.Join("\n  ", Problems)}");
 }
 
@@ -27,13 +28,21 @@ public sealed record RegionalReport(int Assigned, int Accepted, int Reported, in
         $"regional: assigned {Assigned}, accepted {Accepted}, task_completed received for {Reported}, repeated task_completed {Repeats} (at most {MostForOneTask} for one task)";
 }
 
+/// <summary>Link faults the fault proxy injected on the regional link, one at most per round.</summary>
+public sealed record LinkFaults(int Resets, int Truncations, int Delays, int BlackHoles)
+{
+    public override string ToString() => $"link faults: {Resets} resets, {Truncations} truncated frames, {Delays} slow rounds, {BlackHoles} black holes";
+}
+
 /// <summary>
 /// Runs the real node process on one DATA_DIR while several clients submit tasks of every type, kills it with
 /// SIGKILL at random moments, restarts it, and at the end checks: every task that got a 202 is present and final;
 /// none that was seen completed ran again (same finish time, same digest); the blobs and the model that results
 /// refer to exist; no reservation is left; after a clean stop the store passes <c>PRAGMA integrity_check</c>.
-/// Meanwhile a test regional node assigns store tasks: each task the node accepted gets its <c>task_completed</c> at
-/// least once, at most once more per kill, and every copy carries the same result.
+/// Meanwhile a test regional node assigns store tasks, through a <see cref="FaultProxy"/> that injects one link fault
+/// in most rounds (a reset, a truncated frame, a slow path or a black hole long enough for the keep-alive to find the
+/// link dead): each task the node accepted gets its <c>task_completed</c> at least once, at most once more per kill
+/// and per black hole (a silent link re-sends its last window), and every copy carries the same result.
 /// </summary>
 public sealed class CrashLoop(int kills, int clients, int seed, Action<string> log)
 {
@@ -44,6 +53,10 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
     private int _submitted;
     private int _duplicates;
     private int _assigned;
+    private int _resets;
+    private int _truncations;
+    private int _delays;
+    private int _blackHoles;
     private string _model = string.Empty;
 
     public static readonly string[] Types = ["store", "compute", "process", "validate", "aggregate", "inference", "train"];
@@ -53,11 +66,13 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
         var directory = NodeProcess.NewDirectory();
         var port = NodeProcess.FreePort();
         await using var regional = await DevRegionalProcess.StartAsync();
+        await using var proxy = FaultProxy.Start(regional.Url.Port);
         var environment = new Dictionary<string, string>(DatabaseDamageTests.Loopback)
         {
             ["MAX_TASK_ATTEMPTS"] = "50",
             ["LOG_LEVEL"] = "warning",
-            ["REGIONAL_NODE_URL"] = regional.Url.ToString(),
+            ["REGIONAL_NODE_URL"] = new Uri($"ws://127.0.0.1:{proxy.Port}{regional.Url.AbsolutePath}").ToString(),
+            ["REGIONAL_KEEPALIVE_TIMEOUT"] = "3000",
             ["HEARTBEAT_INTERVAL"] = "200",
             ["RECONNECT_INTERVAL"] = "100",
             ["RECONNECT_MAX_INTERVAL"] = "500",
@@ -77,13 +92,15 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
                 using var stop = new CancellationTokenSource();
                 var submitters = Enumerable.Range(0, clients).Select(client => SubmitUntilStoppedAsync(node.BaseAddress, round, client, stop.Token))
                     .Append(AssignUntilStoppedAsync(regional, round, stop.Token)).ToArray();
-                await Task.Delay(_random.Next(300, 2000));
+                await InjectLinkFaultAsync(proxy, _random.Next(300, 2000));
                 node.KillNow();
                 await node.WaitForExitAsync(TimeSpan.FromSeconds(30));
                 await stop.CancelAsync();
                 await Task.WhenAll(submitters);
                 await node.DisposeAsync();
                 log($"kill {round + 1}/{kills}: {_acknowledged.Count} tasks acknowledged so far");
+                proxy.Mode = FaultProxy.Fault.None;
+                proxy.Delay = TimeSpan.Zero;
                 node = await NodeProcess.StartAsync(environment, directory, port);
             }
 
@@ -97,12 +114,45 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
             }
 
             CheckIntegrity(Path.Combine(directory, "data", "node.db"));
-            return new CrashLoopReport(kills, _submitted, _acknowledged.Count, completed, failed, lost, _duplicates, regionalReport, [.. _problems]);
+            return new CrashLoopReport(kills, _submitted, _acknowledged.Count, completed, failed, lost, _duplicates, regionalReport, new LinkFaults(_resets, _truncations, _delays, _blackHoles), [.. _problems]);
         }
         finally
         {
             await node.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// Lets the round run for <paramref name="roundMs"/>, with one fault on the regional link at a random moment in
+    /// most rounds; a black hole lasts 4 s, past REGIONAL_KEEPALIVE_TIMEOUT (3 s), and is lifted before the kill.
+    /// </summary>
+    private async Task InjectLinkFaultAsync(FaultProxy proxy, int roundMs)
+    {
+        var before = _random.Next(0, roundMs);
+        await Task.Delay(before);
+        switch (_random.Next(5))
+        {
+            case 0:
+                Interlocked.Increment(ref _resets);
+                proxy.ResetAll();
+                break;
+            case 1:
+                Interlocked.Increment(ref _truncations);
+                proxy.TruncateNext(_random.Next(1, 40));
+                break;
+            case 2:
+                Interlocked.Increment(ref _delays);
+                proxy.Delay = TimeSpan.FromMilliseconds(_random.Next(20, 100));
+                break;
+            case 3:
+                Interlocked.Increment(ref _blackHoles);
+                proxy.Mode = FaultProxy.Fault.BlackHole;
+                await Task.Delay(4000);
+                proxy.Mode = FaultProxy.Fault.None;
+                break;
+        }
+
+        await Task.Delay(roundMs - before);
     }
 
     private async Task SubmitUntilStoppedAsync(Uri node, int round, int client, CancellationToken stop)
@@ -194,9 +244,9 @@ public sealed class CrashLoop(int kills, int clients, int seed, Action<string> l
                 _problems.Enqueue($"regional task {task["taskId"]} failed: {failure!.ToJsonString()}");
             }
 
-            if (frames.Count > 1 + kills)
+            if (frames.Count > 1 + kills + _blackHoles)
             {
-                _problems.Enqueue($"regional task {task["taskId"]} got task_completed {frames.Count} times with {kills} kills");
+                _problems.Enqueue($"regional task {task["taskId"]} got task_completed {frames.Count} times with {kills} kills and {_blackHoles} black holes");
             }
 
             if (frames.Select(f => f!["result"]?.ToJsonString()).Distinct(StringComparer.Ordinal).Count() > 1)
