@@ -212,13 +212,16 @@ internal static partial class NetworkCommands
                 return false;
             }
 
+            // The WebSocket steps dial through the link's own transport, so they open the link exactly as the node does
+            // (its trust, keep-alive and message size limit).
             using (trust)
+            using (var transport = new WebSocketRegionalTransport(settings.Network))
             {
                 return await StepAsync("resolve", ResolveAsync, stepTimeout, cancellationToken)
                     && await StepAsync("tcp", TcpAsync, stepTimeout, cancellationToken)
                     && await StepAsync("tls", ct => TlsAsync(trust, ct), stepTimeout, cancellationToken)
-                    && await StepAsync("websocket", ct => UpgradeAsync(trust, ct), stepTimeout, cancellationToken)
-                    && await StepAsync("join", ct => JoinAsync(trust, ct), stepTimeout, cancellationToken);
+                    && await StepAsync("websocket", ct => UpgradeAsync(transport, ct), stepTimeout, cancellationToken)
+                    && await StepAsync("join", ct => JoinAsync(transport, ct), stepTimeout, cancellationToken);
             }
         }
 
@@ -278,38 +281,54 @@ internal static partial class NetworkCommands
             return $"{stream.SslProtocol}, certificate {certificate?.Subject} issued by {certificate?.Issuer}";
         }
 
-        private async Task<string> UpgradeAsync(RegionalTrust trust, CancellationToken cancellationToken)
+        private async Task<string> UpgradeAsync(IRegionalTransport transport, CancellationToken cancellationToken)
         {
-            using var socket = await OpenWebSocketAsync(trust, cancellationToken);
-            await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "diagnostics", cancellationToken);
+            await using var connection = await transport.ConnectAsync(url, cancellationToken);
+            await connection.CloseAsync("diagnostics", cancellationToken);
             return $"upgraded at {url.AbsolutePath}";
         }
 
-        private async Task<string> JoinAsync(RegionalTrust trust, CancellationToken cancellationToken)
+        private async Task<string> JoinAsync(IRegionalTransport transport, CancellationToken cancellationToken)
         {
             // A throwaway identity: joining with the node's own peerId would replace the running node's registration.
             using var identity = NodeIdentity.CreateEphemeral("diagnostics-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
-            using var socket = await OpenWebSocketAsync(trust, cancellationToken);
+            await using var connection = await transport.ConnectAsync(url, cancellationToken);
             var join = SignedEnvelope.Sign(
                 RegionalMessages.Join(identity.PeerId, settings.Node.NodeType, settings.Node.NodeTier, settings.Node.Region, 0),
                 identity,
                 DateTimeOffset.UtcNow);
             var watch = Stopwatch.StartNew();
-            await socket.SendAsync(Encoding.UTF8.GetBytes(join.ToJsonString()), WebSocketMessageType.Text, true, cancellationToken);
+            await connection.SendAsync(join.ToJsonString(), cancellationToken);
             while (true)
             {
-                var message = await ReceiveObjectAsync(socket, cancellationToken);
+                var message = await ReceiveObjectAsync(connection, cancellationToken);
                 switch (RegionalMessages.TypeOf(message))
                 {
                     case RegionalMessageTypes.NetworkState:
                         var roundTrip = watch.Elapsed;
                         var peers = (message["peers"] as JsonArray)?.Count ?? 0;
                         var leave = SignedEnvelope.Sign(RegionalMessages.Leave(identity.PeerId), identity, DateTimeOffset.UtcNow);
-                        await socket.SendAsync(Encoding.UTF8.GetBytes(leave.ToJsonString()), WebSocketMessageType.Text, true, cancellationToken);
-                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "diagnostics", cancellationToken);
+                        await connection.SendAsync(leave.ToJsonString(), cancellationToken);
+                        await connection.CloseAsync("diagnostics", cancellationToken);
                         return $"network_state after {roundTrip.TotalMilliseconds:F1} ms as {identity.PeerId}: {peers} peer(s) listed; left again";
                     case RegionalMessageTypes.Error:
                         throw new DiagnosticException($"the regional node refused the join: {message["error"]}");
+                }
+            }
+        }
+
+        /// <summary>The next readable message as a JSON object; frames the link drops (binary, oversized) are skipped.</summary>
+        private static async Task<JsonObject> ReceiveObjectAsync(IRegionalConnection connection, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                var frame = await connection.ReceiveAsync(cancellationToken);
+                switch (frame.Kind)
+                {
+                    case RegionalFrameKind.Text:
+                        return JsonNode.Parse(frame.Utf8) as JsonObject ?? throw new DiagnosticException("the regional node sent something that is not a JSON object");
+                    case RegionalFrameKind.Closed or RegionalFrameKind.Silent:
+                        throw new DiagnosticException(frame.Text ?? "the regional node closed the link");
                 }
             }
         }
@@ -333,48 +352,6 @@ internal static partial class NetworkCommands
             }
 
             throw new DiagnosticException($"no address of {url.DnsSafeHost} accepts connections on port {url.Port}: {last?.Message}");
-        }
-
-        private async Task<ClientWebSocket> OpenWebSocketAsync(RegionalTrust trust, CancellationToken cancellationToken)
-        {
-            var socket = new ClientWebSocket();
-            try
-            {
-                if (url.Scheme == "wss")
-                {
-                    socket.Options.RemoteCertificateValidationCallback = trust.Validate;
-                }
-
-                await socket.ConnectAsync(url, cancellationToken);
-                return socket;
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        }
-
-        private static async Task<JsonObject> ReceiveObjectAsync(ClientWebSocket socket, CancellationToken cancellationToken)
-        {
-            var buffer = new byte[64 * 1024];
-            using var message = new MemoryStream();
-            while (true)
-            {
-                var result = await socket.ReceiveAsync(buffer.AsMemory(), cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    throw new DiagnosticException($"the regional node closed the link ({socket.CloseStatus} {socket.CloseStatusDescription})");
-                }
-
-                message.Write(buffer, 0, result.Count);
-                if (result.EndOfMessage)
-                {
-                    break;
-                }
-            }
-
-            return JsonNode.Parse(message.ToArray()) as JsonObject ?? throw new DiagnosticException("the regional node sent something that is not a JSON object");
         }
     }
 
