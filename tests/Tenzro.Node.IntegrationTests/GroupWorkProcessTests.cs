@@ -11,7 +11,8 @@ namespace Tenzro.Node.IntegrationTests;
 /// Split tasks on a group of three real node processes (docs/AGGREGATION.md "Split tasks"): the combined digest is the
 /// whole task's; a member killed mid-job and the leader killed mid-job cost a lease, not the job; with redundancy 3 a
 /// member that returns a wrong result is outvoted and marked; no part completes twice except after its lease ended,
-/// and then with the same digest.
+/// and then with the same digest; a home killed mid-job and restarted on its data finishes the job with the digest of
+/// the whole task run on one node.
 /// </summary>
 [Collection(ProcessCollection.Name)]
 [Trait("Suite", "process")]
@@ -19,6 +20,7 @@ public sealed class GroupWorkProcessTests
 {
     private static readonly TimeSpan FormTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(90);
+    private static readonly (long Start, long End) HomeRange = (10_000, 1_200_010_000);
 
     /// <summary>Sums i*i (wrapping, as i64) over [start, end).</summary>
     private const string SquaresWat = """
@@ -32,7 +34,7 @@ public sealed class GroupWorkProcessTests
         """;
 
     [Fact]
-    public async Task SplitJobs_CombineToTheWholeDigest_SurviveAKilledMemberAndAKilledLeader_AndOutvoteAWrongMember()
+    public async Task SplitJobs_CombineToTheWholeDigest_SurviveAKilledMemberLeaderAndHome_AndOutvoteAWrongMember()
     {
         var ports = Enumerable.Range(0, 3).Select(_ => NodeProcess.FreePort()).ToArray();
         var nodes = new NodeProcess?[3];
@@ -44,6 +46,9 @@ public sealed class GroupWorkProcessTests
                 nodes[i] = await StartAsync(ports[i], string.Join(',', entries.Take(i)));
                 entries[i] = PeerLinkProcessTests.Entry(await PeerLinkProcessTests.IdOfAsync(nodes[i]!), ports[i]);
             }
+
+            // The task of the home-restart case below, run whole by the first node while it is in no group yet.
+            var (wholeId, wholeFormula) = await SubmitSquaresAsync(nodes[0]!, HomeRange.Start, HomeRange.End);
 
             var ids = entries.Select(e => e["tenzro://".Length..e.IndexOf('@', StringComparison.Ordinal)]).ToArray();
             var leaderId = await WaitForGroupAsync(Live(nodes), FormTimeout);
@@ -82,6 +87,35 @@ public sealed class GroupWorkProcessTests
             await WaitCompletedAsync(nodes[home]!, parentId);
             Assert.Equal(expected, await DigestAsync(nodes[home]!, parentId));
             nodes[leader] = await StartAsync(ports[leader], string.Join(',', entries), nodes[leader]!.DataDirectory, nodes[leader]!.Port);
+            leaderId = await WaitForGroupAsync(Live(nodes), FormTimeout);
+
+            // The home killed mid-job and restarted on its data: it finds its job in the group log, and the parent ends
+            // with the digest of the same task run whole on one node.
+            var whole = await WaitForAsync(
+                async () => await nodes[0]!.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{wholeId}") is { } s && s["state"]!.GetValue<string>() == "completed" ? s : null,
+                JobTimeout,
+                "the whole task did not complete");
+            Assert.False(whole["split"]!["applied"]!.GetValue<bool>());
+            var wholeDigest = await DigestAsync(nodes[0]!, wholeId);
+            Assert.Equal(wholeFormula, wholeDigest);
+            home = Index(ids, ids.First(id => id != leaderId));
+            (parentId, _) = await SubmitSquaresAsync(nodes[home]!, HomeRange.Start, HomeRange.End);
+            await WaitForAsync(() => PartRunningOnAsync(nodes[home]!, parentId, null), JobTimeout, "no part of the third job ran");
+            await nodes[home]!.SignalAsync(9);
+            Assert.True(await nodes[home]!.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+            nodes[home] = await StartAsync(ports[home], string.Join(',', entries), nodes[home]!.DataDirectory, nodes[home]!.Port);
+            status = await WaitCompletedAsync(nodes[home]!, parentId);
+            Assert.Equal(wholeDigest, await DigestAsync(nodes[home]!, parentId));
+            Assert.Equal(6, status["split"]!["parts"]!.GetValue<int>());
+            Assert.Equal(6, status["parts"]!.AsArray().Count);
+            Assert.All(status["parts"]!.AsArray(), p => Assert.Equal("completed", p!["state"]!.GetValue<string>()));
+
+            // The restarted home combined the parts itself (rather than run the whole task again) and so told the
+            // leader it is done: the job leaves the group.
+            await WaitForAsync(
+                async () => (await nodes[home]!.Client.GetFromJsonAsync<JsonObject>("/api/aggregation"))!["jobs"]!.AsArray().Count == 0 ? new object() : null,
+                TimeSpan.FromSeconds(20),
+                $"the job stayed in the group after the restarted home completed it:\n{Tail(nodes[home]!)}");
             leaderId = await WaitForGroupAsync(Live(nodes), FormTimeout);
 
             // Redundancy 3 with one member returning a wrong result (the test-only fault switch): the majority wins.
