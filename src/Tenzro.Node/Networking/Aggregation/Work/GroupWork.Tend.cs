@@ -206,7 +206,7 @@ internal sealed partial class GroupWork
         }
     }
 
-    /// <summary>The live members (this node, and members with an open link) and the parts each may hold at once: its free whole cores, 1 to 8.</summary>
+    /// <summary>The live members (this node, and members with an open link) and the parts each runs at once: its free whole cores, 1 to 8 (the planner adds a part ahead).</summary>
     private Dictionary<string, int> Slots(GroupState state)
     {
         var slots = new Dictionary<string, int>(StringComparer.Ordinal);
