@@ -1,16 +1,15 @@
 using System.Globalization;
 using System.Net.Http.Json;
-using System.Security.Cryptography;
 using System.Text.Json.Nodes;
-using NSec.Cryptography;
 
 namespace Tenzro.Node.IntegrationTests;
 
 /// <summary>
-/// Three node processes on loopback that form one aggregation group, shared by the cases of a test class. Each node's
-/// identity key is made here before it starts, so the three start at once, each with the other two as bootstrap
-/// entries. A case that kills a node restarts it on its data (<see cref="RestartAsync"/>), so the next case finds the
-/// group whole again.
+/// Three node processes on loopback that form one aggregation group, shared by the cases of a test class. They start
+/// one after the other, each with the ones before it as bootstrap entries (so the first two have measured round trips
+/// on their link when the third comes up; started together, the three took longer to agree on a group). A case that
+/// kills a node restarts it on its data (<see cref="RestartAsync"/>), with all three as bootstrap entries, so the next
+/// case finds the group whole again.
 /// </summary>
 public sealed class GroupOfThree : IAsyncLifetime
 {
@@ -30,18 +29,10 @@ public sealed class GroupOfThree : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var directories = new string[3];
         for (var i = 0; i < 3; i++)
         {
-            directories[i] = NodeProcess.NewDirectory();
-            Ids[i] = WriteIdentity(Path.Combine(directories[i], "data"));
-        }
-
-        var started = Enumerable.Range(0, 3).Select(i => StartAsync(i, directories[i], null)).ToArray();
-        await Task.WhenAll(started);
-        for (var i = 0; i < 3; i++)
-        {
-            _nodes[i] = await started[i];
+            _nodes[i] = await StartAsync(i, null, null);
+            Ids[i] = await PeerLinkProcessTests.IdOfAsync(_nodes[i]!);
         }
 
         await WaitForGroupAsync();
@@ -62,6 +53,7 @@ public sealed class GroupOfThree : IAsyncLifetime
     public async Task RestartAsync(int index)
     {
         var old = _nodes[index]!;
+        await old.DisposeAsync();
         _nodes[index] = await StartAsync(index, old.DataDirectory, old.Port);
     }
 
@@ -104,13 +96,13 @@ public sealed class GroupOfThree : IAsyncLifetime
 
     public static string Tail(NodeProcess node) => node.Output.Length > 3000 ? node.Output[^3000..] : node.Output;
 
-    private Task<NodeProcess> StartAsync(int index, string dataDirectory, int? port)
+    /// <summary>Starts node <paramref name="index"/> with the nodes known so far (all but itself once they all ran) as bootstrap entries.</summary>
+    private Task<NodeProcess> StartAsync(int index, string? dataDirectory, int? port)
     {
         var environment = new Dictionary<string, string>
         {
             ["NODE_ENV"] = "test",
             ["LOCAL_DISCOVERY_PORT"] = _ports[index].ToString(CultureInfo.InvariantCulture),
-            ["BOOTSTRAP_NODES"] = string.Join(',', Enumerable.Range(0, 3).Where(i => i != index).Select(i => PeerLinkProcessTests.Entry(Ids[i], _ports[i]))),
             ["RECONNECT_INTERVAL"] = "200",
             ["NODE_TIER"] = "aggregator",
             ["AGGREGATION_THRESHOLD"] = "3",
@@ -118,26 +110,13 @@ public sealed class GroupOfThree : IAsyncLifetime
             ["AGGREGATION_ELECTION_TIMEOUT"] = "1000",
             ["AGGREGATION_LEASE"] = "2000",
         };
+        var known = Enumerable.Range(0, 3).Where(i => i != index && Ids[i] is not null).Select(i => PeerLinkProcessTests.Entry(Ids[i], _ports[i])).ToList();
+        if (known.Count > 0)
+        {
+            environment["BOOTSTRAP_NODES"] = string.Join(',', known);
+        }
+
         return NodeProcess.StartAsync(environment, dataDirectory, port);
-    }
-
-    /// <summary>Writes a new identity key where the node reads it (<c>DATA_DIR/node.key</c>, mode 0600); returns its node id.</summary>
-    private static string WriteIdentity(string dataDirectory)
-    {
-        Directory.CreateDirectory(dataDirectory);
-        using var key = Key.Create(SignatureAlgorithm.Ed25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var file = new FileStream(Path.Combine(dataDirectory, "node.key"), options))
-        {
-            file.Write(key.Export(KeyBlobFormat.RawPrivateKey));
-        }
-
-        return Convert.ToHexStringLower(SHA256.HashData(key.PublicKey.Export(KeyBlobFormat.RawPublicKey)));
     }
 }
 

@@ -49,13 +49,13 @@ public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<Gr
         var leaderId = await group.WaitForGroupAsync();
         await group.WaitForNoJobsAsync();
 
-        // The task of the home-restart case below, run whole as one task on one node: the same function over the same
-        // range with no parts asked for (as a part carries its range), so nothing splits it.
-        var wholeNode = group[group.IndexOf(leaderId)];
-        var wholeId = await SubmitAsync(wholeNode, Squares(HomeRange.Start, HomeRange.End, parts: null));
+        // The task of the home-restart case below, run whole as one task on one node (while the first job runs): the same
+        // function over the same range with no parts asked for (as a part carries its range), so nothing splits it.
+        var home = group.IndexOf(ids.First(id => id != leaderId));
+        var wholeOn = home;
+        var wholeId = await SubmitAsync(group[wholeOn], Squares(HomeRange.Start, HomeRange.End, parts: null));
 
         // A member (not the leader, not the home) killed while it runs a part: the part goes elsewhere after the lease.
-        var home = group.IndexOf(ids.First(id => id != leaderId));
         var victim = group.IndexOf(ids.First(id => id != leaderId && id != ids[home]));
         var (parentId, expected) = await SubmitSquaresAsync(group[home], 0, 1_200_000_000);
         await WaitForAsync(() => PartRunningOnAsync(group[home], parentId, ids[victim]), JobTimeout, "no part of the job ran on the member to kill");
@@ -81,19 +81,27 @@ public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<Gr
         await WaitForAsync(() => PartRunningOnAsync(group[home], parentId, null), JobTimeout, "no part of the second job ran");
         await group[leader].SignalAsync(9);
         Assert.True(await group[leader].WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        var killedLeader = leaderId;
+        await WaitForAsync(
+            async () => (await group[home].Client.GetFromJsonAsync<JsonObject>("/api/aggregation"))!["leaderId"]?.GetValue<string>() is { } l && l != killedLeader ? l : null,
+            GroupOfThree.FormTimeout,
+            "no new leader was elected");
+
+        // The old leader starts again while the new one finishes the job.
+        var restarting = group.RestartAsync(leader);
         await WaitCompletedAsync(group[home], parentId);
         Assert.Equal(expected, await DigestAsync(group[home], parentId));
-        await group.RestartAsync(leader);
+        await restarting;
         leaderId = await group.WaitForGroupAsync();
 
         // The home killed mid-job and restarted on its data: it finds its job in the group log, and the parent ends
         // with the digest of the same task run whole on one node.
         var whole = await WaitForAsync(
-            async () => await wholeNode.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{wholeId}") is { } s && s["state"]!.GetValue<string>() == "completed" ? s : null,
+            async () => await group[wholeOn].Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{wholeId}") is { } s && s["state"]!.GetValue<string>() == "completed" ? s : null,
             JobTimeout,
             "the whole task did not complete");
         Assert.Null(whole["split"]);
-        var wholeDigest = await DigestAsync(wholeNode, wholeId);
+        var wholeDigest = await DigestAsync(group[wholeOn], wholeId);
         Assert.Equal(SquaresDigest(HomeRange.Start, HomeRange.End), wholeDigest);
         home = group.IndexOf(ids.First(id => id != leaderId));
         parentId = await SubmitAsync(group[home], Squares(HomeRange.Start, HomeRange.End, parts: 6));
