@@ -75,87 +75,6 @@ public sealed class DashboardTests
         Assert.Empty(errors);
     }
 
-    /// <summary>
-    /// Returns its range's start; a part whose range starts above 0 spins until it is cancelled, so that a split job
-    /// over [0, 2) stays running with part 0 done and part 1 running, whatever the machine's speed.
-    /// </summary>
-    private const string HalfDoneWat = """
-        (module (func (export "first") (param $start i64) (param $end i64) (result i64)
-          (if (i64.gt_s (local.get $start) (i64.const 0)) (then (loop $spin (br $spin))))
-          (local.get $start)))
-        """;
-
-    [Fact]
-    public async Task Dashboard_GroupOfThree_ShowsASplitJobsParts()
-    {
-        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does.");
-        var ports = Enumerable.Range(0, 3).Select(_ => NodeProcess.FreePort()).ToArray();
-        var nodes = new List<NodeProcess>();
-        try
-        {
-            var entries = new List<string>();
-            foreach (var port in ports)
-            {
-                var node = await AggregationProcessTests.StartAsync(port, "aggregator", entries.Count > 0 ? string.Join(',', entries) : null);
-                nodes.Add(node);
-                entries.Add(PeerLinkProcessTests.Entry(await PeerLinkProcessTests.IdOfAsync(node), port));
-            }
-
-            var leaderId = (await AggregationProcessTests.WaitForGroupAsync(nodes, null, TimeSpan.FromSeconds(60)))["leaderId"]!.GetValue<string>();
-            var shortIds = new List<string>();
-            NodeProcess? home = null;
-            foreach (var node in nodes)
-            {
-                var id = await PeerLinkProcessTests.IdOfAsync(node);
-                shortIds.Add(id[..16]);
-                home = id == leaderId ? home : node;
-            }
-
-            using var playwright = await Playwright.CreateAsync();
-            await using var browser = await LaunchAsync(playwright);
-            var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
-            var errors = new List<string>();
-            page.PageError += (_, error) => errors.Add(error);
-            await page.GotoAsync(home!.BaseAddress.ToString(), new PageGotoOptions { Timeout = 30_000 });
-            var submitted = await home.Client.PostAsJsonAsync("/api/tasks/execute", new
-            {
-                type = "compute",
-                timeout = 300,
-                data = new { wat = HalfDoneWat, entry = "first" },
-                config = new { fuel = 1_000_000_000_000_000L, split = new { parts = 2, range = new[] { 0, 2 }, combine = "sum" } },
-            });
-            var taskId = (await submitted.Content.ReadFromJsonAsync<JsonObject>())!["taskId"]!.GetValue<string>();
-
-            var job = page.Locator($"#jobs .job[data-job='{taskId}']");
-            var done = job.Locator($"tr[data-part='{taskId}.0']");
-            var running = job.Locator($"tr[data-part='{taskId}.1']");
-            await done.Locator(".state", new LocatorLocatorOptions { HasText = "completed" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
-            await running.Locator(".state", new LocatorLocatorOptions { HasText = "running" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
-            var doneCells = await done.Locator("td").AllTextContentsAsync();
-            var runningCells = await running.Locator("td").AllTextContentsAsync();
-            var heading = await job.Locator("p").TextContentAsync();
-            await home.Client.DeleteAsync($"/api/tasks/{taskId}");
-
-            // part, member (short id), state, attempts, duration
-            Assert.Equal(".0", doneCells[0]);
-            Assert.Contains(doneCells[1], shortIds);
-            Assert.Equal("1", doneCells[3]);
-            Assert.Matches(@"^\d+\.\d s$", doneCells[4]);
-            Assert.Equal(".1", runningCells[0]);
-            Assert.Contains(runningCells[1], shortIds);
-            Assert.Equal("", runningCells[4]);
-            Assert.Contains("1 of 2 parts done", heading);
-            Assert.Empty(errors);
-        }
-        finally
-        {
-            foreach (var node in nodes)
-            {
-                await node.DisposeAsync();
-            }
-        }
-    }
-
     [Fact]
     public async Task Dashboard_IsLight_AndUnknownPathsStayProblemJson()
     {
@@ -173,7 +92,7 @@ public sealed class DashboardTests
         Assert.Equal("application/problem+json", unknown.Content.Headers.ContentType!.MediaType);
     }
 
-    private static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+    internal static Task<IBrowser> LaunchAsync(IPlaywright playwright) => playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
     {
         ExecutablePath = ChromiumPath,
         Headless = true,

@@ -4,20 +4,21 @@ using System.Numerics;
 using System.Text.Json.Nodes;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Playwright;
 
 namespace Tenzro.Node.IntegrationTests;
 
 /// <summary>
-/// Split tasks on a group of three real node processes (docs/AGGREGATION.md "Split tasks"): the combined digest is the
-/// whole task's; a member killed mid-job and the leader killed mid-job cost a lease, not the job; with redundancy 3 a
-/// member that returns a wrong result is outvoted and marked; no part completes twice except after its lease ended,
-/// and then with the same digest.
+/// Split tasks on a group of three real node processes (docs/AGGREGATION.md "Split tasks"), one group shared by the
+/// cases (<see cref="GroupOfThree"/>): the combined digest is the whole task's; a member, the leader and the home
+/// killed mid-job cost a lease, not the job (the home restarted on its data finishes the job with the digest of the
+/// task run whole on one node); with redundancy 3 a member that returns a wrong result is outvoted and marked; no part
+/// completes twice except after its lease ended, and then with the same digest; the dashboard shows a job's parts.
 /// </summary>
 [Collection(ProcessCollection.Name)]
 [Trait("Suite", "process")]
-public sealed class GroupWorkProcessTests
+public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<GroupOfThree>
 {
-    private static readonly TimeSpan FormTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan JobTimeout = TimeSpan.FromSeconds(90);
 
     /// <summary>Sums i*i (wrapping, as i64) over [start, end).</summary>
@@ -31,64 +32,113 @@ public sealed class GroupWorkProcessTests
           (local.get $sum)))
         """;
 
+    /// <summary>
+    /// Returns its range's start; a part whose range starts above 0 spins until it is cancelled, so that a split job
+    /// over [0, 2) stays running with part 0 done and part 1 running, whatever the machine's speed.
+    /// </summary>
+    private const string HalfDoneWat = """
+        (module (func (export "first") (param $start i64) (param $end i64) (result i64)
+          (if (i64.gt_s (local.get $start) (i64.const 0)) (then (loop $spin (br $spin))))
+          (local.get $start)))
+        """;
+
     [Fact]
-    public async Task SplitJobs_CombineToTheWholeDigest_SurviveAKilledMemberAndAKilledLeader_AndOutvoteAWrongMember()
+    public async Task SplitJobs_SurviveAKilledMember_AKilledLeader_AndAKilledHome_WithTheWholeDigest()
     {
-        var ports = Enumerable.Range(0, 3).Select(_ => NodeProcess.FreePort()).ToArray();
-        var nodes = new NodeProcess?[3];
-        var entries = new string[3];
+        var ids = group.Ids;
+        var leaderId = await group.WaitForGroupAsync();
+        await group.WaitForNoJobsAsync();
+
+        // The task of the home-restart case below, run whole as one task on one node (while the first job runs): the same
+        // function over the same range with no parts asked for (as a part carries its range), so nothing splits it.
+        var home = group.IndexOf(ids.First(id => id != leaderId));
+        var wholeOn = home;
+        var wholeId = await SubmitAsync(group[wholeOn], Squares(HomeRange.Start, HomeRange.End, parts: null));
+
+        // A member (not the leader, not the home) killed while it runs a part: the part goes elsewhere after the lease.
+        var victim = group.IndexOf(ids.First(id => id != leaderId && id != ids[home]));
+        var (parentId, expected) = await SubmitSquaresAsync(group[home], 0, 1_200_000_000);
+        await WaitForAsync(() => PartRunningOnAsync(group[home], parentId, ids[victim]), JobTimeout, "no part of the job ran on the member to kill");
+        await group[victim].SignalAsync(9);
+        Assert.True(await group[victim].WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        var status = await WaitCompletedAsync(group[home], parentId);
+        Assert.Equal(expected, await DigestAsync(group[home], parentId));
+        var parts = status["parts"]!.AsArray();
+        Assert.Equal(6, parts.Count);
+        Assert.Contains(parts, p => p!["attempts"]!.GetValue<int>() >= 2);
+        Assert.True(parts.Select(p => p!["member"]!.GetValue<string>()).Distinct().Count() >= 2);
+        Assert.All(parts, p => Assert.NotEqual(ids[victim], p!["member"]!.GetValue<string>()));
+
+        await group.RestartAsync(victim);
+        await group.WaitForGroupAsync();
+        await AssertNoPartCompletedTwiceAsync(group.Nodes, parentId, parts);
+
+        // The leader killed mid-job: the new leader goes on from the replicated job.
+        leaderId = await group.WaitForGroupAsync();
+        home = group.IndexOf(ids.First(id => id != leaderId));
+        var leader = group.IndexOf(leaderId);
+        (parentId, expected) = await SubmitSquaresAsync(group[home], 5_000, 1_200_005_000);
+        await WaitForAsync(() => PartRunningOnAsync(group[home], parentId, null), JobTimeout, "no part of the second job ran");
+        await group[leader].SignalAsync(9);
+        Assert.True(await group[leader].WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        var killedLeader = leaderId;
+        await WaitForAsync(
+            async () => (await group[home].Client.GetFromJsonAsync<JsonObject>("/api/aggregation"))!["leaderId"]?.GetValue<string>() is { } l && l != killedLeader ? l : null,
+            GroupOfThree.FormTimeout,
+            "no new leader was elected");
+
+        // The old leader starts again while the new one finishes the job.
+        var restarting = group.RestartAsync(leader);
+        await WaitCompletedAsync(group[home], parentId);
+        Assert.Equal(expected, await DigestAsync(group[home], parentId));
+        await restarting;
+        leaderId = await group.WaitForGroupAsync();
+
+        // The home killed mid-job and restarted on its data: it finds its job in the group log, and the parent ends
+        // with the digest of the same task run whole on one node.
+        var whole = await WaitForAsync(
+            async () => await group[wholeOn].Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{wholeId}") is { } s && s["state"]!.GetValue<string>() == "completed" ? s : null,
+            JobTimeout,
+            "the whole task did not complete");
+        Assert.Null(whole["split"]);
+        var wholeDigest = await DigestAsync(group[wholeOn], wholeId);
+        Assert.Equal(SquaresDigest(HomeRange.Start, HomeRange.End), wholeDigest);
+        home = group.IndexOf(ids.First(id => id != leaderId));
+        parentId = await SubmitAsync(group[home], Squares(HomeRange.Start, HomeRange.End, parts: 6));
+        await WaitForAsync(() => PartRunningOnAsync(group[home], parentId, null), JobTimeout, "no part of the third job ran");
+        await group[home].SignalAsync(9);
+        Assert.True(await group[home].WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        await group.RestartAsync(home);
+        status = await WaitCompletedAsync(group[home], parentId);
+        Assert.Equal(wholeDigest, await DigestAsync(group[home], parentId));
+        Assert.Equal(6, status["split"]!["parts"]!.GetValue<int>());
+        Assert.Equal(6, status["parts"]!.AsArray().Count);
+        Assert.All(status["parts"]!.AsArray(), p => Assert.Equal("completed", p!["state"]!.GetValue<string>()));
+
+        // The restarted home combined the parts itself (rather than run the whole task again) and so told the leader it
+        // is done: the job leaves the group.
+        await WaitForAsync(
+            async () => (await group[home].Client.GetFromJsonAsync<JsonObject>("/api/aggregation"))!["jobs"]!.AsArray().Count == 0 ? new object() : null,
+            TimeSpan.FromSeconds(20),
+            $"the job stayed in the group after the restarted home completed it:\n{GroupOfThree.Tail(group[home])}");
+        await group.WaitForGroupAsync();
+    }
+
+    [Fact]
+    public async Task Redundancy3_OutvotesAndMarksAMemberWithAWrongResult()
+    {
+        var ids = group.Ids;
+        var leaderId = await group.WaitForGroupAsync();
+        await group.WaitForNoJobsAsync();
+
+        // One member returns a wrong result (the test-only fault switch): the majority wins.
+        var home = group.IndexOf(ids.First(id => id != leaderId));
+        var liar = group.IndexOf(ids.First(id => id != ids[home]));
+        var faults = Directory.CreateDirectory(Path.Combine(group[liar].DataDirectory, "data", "faults")).FullName;
+        var fault = Path.Combine(faults, "wrong-result");
+        await File.WriteAllTextAsync(fault, "on");
         try
         {
-            for (var i = 0; i < 3; i++)
-            {
-                nodes[i] = await StartAsync(ports[i], string.Join(',', entries.Take(i)));
-                entries[i] = PeerLinkProcessTests.Entry(await PeerLinkProcessTests.IdOfAsync(nodes[i]!), ports[i]);
-            }
-
-            var ids = entries.Select(e => e["tenzro://".Length..e.IndexOf('@', StringComparison.Ordinal)]).ToArray();
-            var leaderId = await WaitForGroupAsync(Live(nodes), FormTimeout);
-
-            // A split inference batch too big for any one member: accepted by the group, parts on several members,
-            // which fetch the model from the home.
-            var home = Index(ids, ids.First(id => id != leaderId));
-            await AssertSplitInferenceAsync(nodes[home]!, Live(nodes));
-
-            // A member (not the leader, not the home) killed while it runs a part: the part goes elsewhere after the lease.
-            var victim = Index(ids, ids.First(id => id != leaderId && id != ids[home]));
-            var (parentId, expected) = await SubmitSquaresAsync(nodes[home]!, 0, 1_200_000_000);
-            await WaitForAsync(() => PartRunningOnAsync(nodes[home]!, parentId, ids[victim]), JobTimeout, "no part of the job ran on the member to kill");
-            await nodes[victim]!.SignalAsync(9);
-            Assert.True(await nodes[victim]!.WaitForExitAsync(TimeSpan.FromSeconds(10)));
-            var status = await WaitCompletedAsync(nodes[home]!, parentId);
-            Assert.Equal(expected, await DigestAsync(nodes[home]!, parentId));
-            var parts = status["parts"]!.AsArray();
-            Assert.Equal(6, parts.Count);
-            Assert.Contains(parts, p => p!["attempts"]!.GetValue<int>() >= 2);
-            Assert.True(parts.Select(p => p!["member"]!.GetValue<string>()).Distinct().Count() >= 2);
-            Assert.All(parts, p => Assert.NotEqual(ids[victim], p!["member"]!.GetValue<string>()));
-
-            nodes[victim] = await StartAsync(ports[victim], string.Join(',', entries), nodes[victim]!.DataDirectory, nodes[victim]!.Port);
-            await WaitForGroupAsync(Live(nodes), FormTimeout);
-            await AssertNoPartCompletedTwiceAsync(nodes!, parentId, parts);
-
-            // The leader killed mid-job: the new leader goes on from the replicated job.
-            leaderId = await WaitForGroupAsync(Live(nodes), FormTimeout);
-            home = Index(ids, ids.First(id => id != leaderId));
-            var leader = Index(ids, leaderId);
-            (parentId, expected) = await SubmitSquaresAsync(nodes[home]!, 5_000, 1_200_005_000);
-            await WaitForAsync(() => PartRunningOnAsync(nodes[home]!, parentId, null), JobTimeout, "no part of the second job ran");
-            await nodes[leader]!.SignalAsync(9);
-            Assert.True(await nodes[leader]!.WaitForExitAsync(TimeSpan.FromSeconds(10)));
-            await WaitCompletedAsync(nodes[home]!, parentId);
-            Assert.Equal(expected, await DigestAsync(nodes[home]!, parentId));
-            nodes[leader] = await StartAsync(ports[leader], string.Join(',', entries), nodes[leader]!.DataDirectory, nodes[leader]!.Port);
-            leaderId = await WaitForGroupAsync(Live(nodes), FormTimeout);
-
-            // Redundancy 3 with one member returning a wrong result (the test-only fault switch): the majority wins.
-            home = Index(ids, ids.First(id => id != leaderId));
-            var liar = Index(ids, ids.First(id => id != ids[home]));
-            var faults = Directory.CreateDirectory(Path.Combine(nodes[liar]!.DataDirectory, "data", "faults")).FullName;
-            await File.WriteAllTextAsync(Path.Combine(faults, "wrong-result"), "on");
             var input = Enumerable.Range(1, 30_000).ToArray();
             var process = new JsonObject
             {
@@ -96,28 +146,26 @@ public sealed class GroupWorkProcessTests
                 ["data"] = new JsonObject { ["input"] = new JsonArray([.. input.Select(i => (JsonNode)i)]), ["pipeline"] = JsonNode.Parse("""[{"op":"map","expr":"x * 3 % 1000"},{"op":"sum"}]""") },
                 ["config"] = new JsonObject { ["split"] = new JsonObject { ["parts"] = 3 }, ["redundancy"] = 3 },
             };
-            parentId = await SubmitAsync(nodes[home]!, process);
-            status = await WaitCompletedAsync(nodes[home]!, parentId);
-            Assert.Equal(Digest($"{{\"output\":{input.Sum(x => (long)x * 3 % 1000)}}}"), await DigestAsync(nodes[home]!, parentId));
+            var parentId = await SubmitAsync(group[home], process);
+            var status = await WaitCompletedAsync(group[home], parentId);
+            Assert.Equal(Digest($"{{\"output\":{input.Sum(x => (long)x * 3 % 1000)}}}"), await DigestAsync(group[home], parentId));
             Assert.Equal([ids[liar]], status["split"]!["disagreed"]!.AsArray().Select(d => d!.GetValue<string>()));
             Assert.All(status["parts"]!.AsArray(), p => Assert.NotEqual(ids[liar], p!["member"]!.GetValue<string>()));
         }
         finally
         {
-            foreach (var node in nodes)
-            {
-                if (node is not null)
-                {
-                    await node.DisposeAsync();
-                }
-            }
+            File.Delete(fault);
         }
     }
 
-    private static int Index(string[] ids, string id) => Array.IndexOf(ids, id);
-
-    private static async Task AssertSplitInferenceAsync(NodeProcess home, NodeProcess[] all)
+    /// <summary>A split inference batch too big for any one member: accepted by the group, parts on several members, which fetch the model from the home; and one federated round of a train task.</summary>
+    [Fact]
+    public async Task SplitInferenceAndTrain_RunAcrossTheMembers()
     {
+        var leaderId = await group.WaitForGroupAsync();
+        await group.WaitForNoJobsAsync();
+        var home = group[group.IndexOf(group.Ids.First(id => id != leaderId))];
+
         using var model = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(NodeProcess.RepositoryRoot(), "tests", "models", "mlp.onnx")));
         model.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
         using var uploaded = await home.Client.PutAsync("/api/models", model);
@@ -137,11 +185,10 @@ public sealed class GroupWorkProcessTests
         var parentId = await SubmitAsync(home, task);
         var status = await WaitCompletedAsync(home, parentId);
 
-        Assert.True(status["parts"]!.AsArray().Select(p => p!["member"]!.GetValue<string>()).Distinct().Count() >= 2, status["parts"]!.ToJsonString() + string.Join("\n=====\n", all.Select(Tail)));
+        Assert.True(status["parts"]!.AsArray().Select(p => p!["member"]!.GetValue<string>()).Distinct().Count() >= 2, status["parts"]!.ToJsonString() + string.Join("\n=====\n", group.Nodes.Select(GroupOfThree.Tail)));
         var result = (await home.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{parentId}/result"))!;
         Assert.Equal(6, result["result"]!["outputs"]!.AsArray().Count);
 
-        // One federated round of a train task across the members.
         var train = new JsonObject
         {
             ["type"] = "train",
@@ -160,44 +207,93 @@ public sealed class GroupWorkProcessTests
         Assert.Equal(3, round["federated"]!["parts"]!.GetValue<int>());
     }
 
-    private static NodeProcess[] Live(NodeProcess?[] nodes) => [.. nodes.Select(n => n!)];
-
-    private static Task<NodeProcess> StartAsync(int p2pPort, string bootstrap, string? dataDirectory = null, int? port = null)
+    /// <summary>The dashboard of the home shows a running job's parts: one done (member, attempts, duration), one running.</summary>
+    [Fact]
+    [Trait("Suite", "dashboard")]
+    public async Task Dashboard_GroupOfThree_ShowsASplitJobsParts()
     {
-        var environment = new Dictionary<string, string>
-        {
-            ["NODE_ENV"] = "test",
-            ["LOCAL_DISCOVERY_PORT"] = p2pPort.ToString(CultureInfo.InvariantCulture),
-            ["RECONNECT_INTERVAL"] = "200",
-            ["NODE_TIER"] = "aggregator",
-            ["AGGREGATION_THRESHOLD"] = "3",
-            ["AGGREGATION_TIMEOUT"] = "30000",
-            ["AGGREGATION_ELECTION_TIMEOUT"] = "1000",
-            ["AGGREGATION_LEASE"] = "3000",
-        };
-        if (bootstrap.Length > 0)
-        {
-            environment["BOOTSTRAP_NODES"] = bootstrap;
-        }
+        Assert.True(File.Exists(DashboardTests.ChromiumPath), $"{DashboardTests.ChromiumPath} is missing: install Debian's chromium package (apt-get install chromium), as .ci/run does.");
+        var leaderId = await group.WaitForGroupAsync();
+        await group.WaitForNoJobsAsync();
+        var shortIds = group.Ids.Select(id => id[..16]).ToList();
+        var home = group[group.IndexOf(group.Ids.First(id => id != leaderId))];
 
-        return NodeProcess.StartAsync(environment, dataDirectory, port);
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await DashboardTests.LaunchAsync(playwright);
+        var page = await browser.NewPageAsync(new BrowserNewPageOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 1000 } });
+        var errors = new List<string>();
+        page.PageError += (_, error) => errors.Add(error);
+        await page.GotoAsync(home.BaseAddress.ToString(), new PageGotoOptions { Timeout = 30_000 });
+        var taskId = await SubmitAsync(home, new JsonObject
+        {
+            ["type"] = "compute",
+            ["timeout"] = 300,
+            ["data"] = new JsonObject { ["wat"] = HalfDoneWat, ["entry"] = "first" },
+            ["config"] = new JsonObject { ["fuel"] = 1_000_000_000_000_000L, ["split"] = new JsonObject { ["parts"] = 2, ["range"] = new JsonArray(0, 2), ["combine"] = "sum" } },
+        });
+
+        try
+        {
+            var job = page.Locator($"#jobs .job[data-job='{taskId}']");
+            var done = job.Locator($"tr[data-part='{taskId}.0']");
+            var running = job.Locator($"tr[data-part='{taskId}.1']");
+            await done.Locator(".state", new LocatorLocatorOptions { HasText = "completed" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+            await running.Locator(".state", new LocatorLocatorOptions { HasText = "running" }).WaitForAsync(new LocatorWaitForOptions { Timeout = 60_000 });
+            var doneCells = await done.Locator("td").AllTextContentsAsync();
+            var runningCells = await running.Locator("td").AllTextContentsAsync();
+            var heading = await job.Locator("p").TextContentAsync();
+
+            // part, member (short id), state, attempts, duration
+            Assert.Equal(".0", doneCells[0]);
+            Assert.Contains(doneCells[1], shortIds);
+            Assert.Equal("1", doneCells[3]);
+            Assert.Matches(@"^\d+\.\d s$", doneCells[4]);
+            Assert.Equal(".1", runningCells[0]);
+            Assert.Contains(runningCells[1], shortIds);
+            Assert.Equal("", runningCells[4]);
+            Assert.Contains("1 of 2 parts done", heading);
+            Assert.Empty(errors);
+        }
+        finally
+        {
+            // The spinning part is cancelled with its parent, and the job leaves the group for the next case.
+            await home.Client.DeleteAsync($"/api/tasks/{taskId}");
+            await group.WaitForNoJobsAsync();
+        }
     }
 
-    /// <summary>A split compute task over [start, end) in 6 parts, and the digest of its whole result, worked out here.</summary>
-    private static async Task<(string ParentId, string Digest)> SubmitSquaresAsync(NodeProcess home, long start, long end)
+    private static readonly (long Start, long End) HomeRange = (10_000, 1_200_010_000);
+
+    /// <summary>A compute task over [start, end): split in <paramref name="parts"/> parts, or run whole when null.</summary>
+    private static JsonObject Squares(long start, long end, int? parts)
     {
-        var task = new JsonObject
+        var split = new JsonObject { ["range"] = new JsonArray(start, end), ["combine"] = "sum" };
+        if (parts is { } n)
+        {
+            split["parts"] = n;
+        }
+
+        return new JsonObject
         {
             ["type"] = "compute",
             ["data"] = new JsonObject { ["wat"] = SquaresWat, ["entry"] = "squares" },
-            ["config"] = new JsonObject { ["fuel"] = 1_000_000_000_000L, ["split"] = new JsonObject { ["parts"] = 6, ["range"] = new JsonArray(start, end), ["combine"] = "sum" } },
+            ["config"] = new JsonObject { ["fuel"] = 1_000_000_000_000L, ["split"] = split },
         };
+    }
+
+    /// <summary>The digest of the whole result of <see cref="Squares"/> over [start, end), worked out here.</summary>
+    private static string SquaresDigest(long start, long end)
+    {
         static BigInteger Below(long n) => (BigInteger)(n - 1) * n * ((2 * (BigInteger)n) - 1) / 6;
         var sum = unchecked((long)(ulong)((Below(end) - Below(start)) & ulong.MaxValue));
         var text = sum.ToString(CultureInfo.InvariantCulture);
         var value = Math.Abs(sum) <= 9_007_199_254_740_991 ? text : $"\"{text}\"";
-        return (await SubmitAsync(home, task), Digest($"{{\"returns\":[{value}]}}"));
+        return Digest($"{{\"returns\":[{value}]}}");
     }
+
+    /// <summary>A split compute task over [start, end) in 6 parts, and the digest of its whole result.</summary>
+    private static async Task<(string ParentId, string Digest)> SubmitSquaresAsync(NodeProcess home, long start, long end) =>
+        (await SubmitAsync(home, Squares(start, end, parts: 6)), SquaresDigest(start, end));
 
     /// <summary>The digest of a result given as its canonical JSON (RFC 8785), as the node computes it.</summary>
     private static string Digest(string canonical) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
@@ -215,7 +311,7 @@ public sealed class GroupWorkProcessTests
         var status = await WaitForAsync(
             async () => await node.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{taskId}") is { } s && s["state"]!.GetValue<string>() is not ("queued" or "running") ? s : null,
             JobTimeout,
-            $"split task {taskId} did not end:\n{Tail(node)}");
+            $"split task {taskId} did not end:\n{GroupOfThree.Tail(node)}");
         Assert.True(status["state"]!.GetValue<string>() == "completed", status.ToJsonString());
         Assert.True(status["split"]!["applied"]!.GetValue<bool>());
         return status;
@@ -233,7 +329,7 @@ public sealed class GroupWorkProcessTests
     }
 
     /// <summary>A part with one attempt completed on exactly one node; a part run again after its lease, with one digest everywhere.</summary>
-    private static async Task AssertNoPartCompletedTwiceAsync(NodeProcess?[] nodes, string parentId, JsonArray parts)
+    private static async Task AssertNoPartCompletedTwiceAsync(NodeProcess[] nodes, string parentId, JsonArray parts)
     {
         foreach (var part in parts.OfType<JsonObject>())
         {
@@ -241,7 +337,7 @@ public sealed class GroupWorkProcessTests
             var digests = new List<string>();
             foreach (var node in nodes)
             {
-                using var response = await node!.Client.GetAsync($"/api/tasks/{partId}/result");
+                using var response = await node.Client.GetAsync($"/api/tasks/{partId}/result");
                 if (response.IsSuccessStatusCode && await response.Content.ReadFromJsonAsync<JsonObject>() is { } result && result["state"]!.GetValue<string>() == "completed")
                 {
                     digests.Add(result["digest"]!.GetValue<string>());
@@ -256,30 +352,6 @@ public sealed class GroupWorkProcessTests
             }
         }
     }
-
-    /// <summary>Waits until every node names one group with one leader and three members all alive; returns the leader's id.</summary>
-    private static async Task<string> WaitForGroupAsync(NodeProcess[] nodes, TimeSpan timeout)
-    {
-        var leader = await WaitForAsync(
-            async () =>
-            {
-                var views = new List<JsonObject>();
-                foreach (var node in nodes)
-                {
-                    views.Add((await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation"))!);
-                }
-
-                var leaders = views.Select(v => v["leaderId"]?.GetValue<string>()).Distinct().ToList();
-                var agreed = views.Select(v => v["groupId"]?.GetValue<string>()).Distinct().Count() == 1 && leaders is [{ } _]
-                    && views.All(v => v["members"]!.AsArray().Count == 3 && v["members"]!.AsArray().All(m => m!["alive"]!.GetValue<bool>()));
-                return agreed ? leaders[0] : null;
-            },
-            timeout,
-            "the three nodes did not agree on one group with three live members:\n" + string.Join("\n", nodes.Select(Tail)));
-        return leader;
-    }
-
-    private static string Tail(NodeProcess node) => node.Output.Length > 3000 ? node.Output[^3000..] : node.Output;
 
     private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, TimeSpan timeout, string what)
         where T : class

@@ -9,14 +9,20 @@ public sealed record PartReport(bool Succeeded, string? Digest, string? Result, 
 /// Because every decision is in the group log, a new leader goes on from where the old one stopped.
 /// </summary>
 /// <remarks>
-/// Assignment is by pull: a member holds at most its slots (from its free cores) of running parts, and gets the next
-/// part when one ends, the least loaded for its slots first; a member that falls behind so takes fewer parts. A part
-/// whose member is gone keeps its run until the lease ends, then goes to another member.
+/// Assignment is by pull: a member holds at most its slots (from its free cores) of running parts plus
+/// <see cref="Ahead"/> part queued behind them, so that it starts its next part the moment one ends rather than a
+/// planning round later; it gets a new part when one ends, the least loaded for its slots first, and every member's
+/// slots are filled before any gets a part ahead. A member that falls behind so takes fewer parts (at most one more
+/// than it can run). The lease of every part a live member holds, running or queued ahead, is renewed; a part whose
+/// member is gone keeps its run until the lease ends, then goes to another member.
 /// </remarks>
 public static class JobPlanner
 {
     /// <summary>Failed runs after which a part, and so its job, fails (a failure that is the task's own repeats anywhere).</summary>
     public const int MaxFailures = 3;
+
+    /// <summary>Parts a member holds beyond its slots: assigned ahead, they wait in its queue behind its running parts.</summary>
+    public const int Ahead = 1;
 
     public static GroupState AddJob(GroupState state, SplitJob job)
     {
@@ -80,9 +86,10 @@ public static class JobPlanner
 
     /// <summary>
     /// One planning round at <paramref name="now"/>: runs of members not in <paramref name="slots"/> (the live
-    /// members and how many parts each may hold) expire when their lease ends; live members' leases are renewed when
-    /// half gone; each unsettled part gets runs until it has its redundancy done or running (or one running when the
-    /// done runs disagree). Returns <paramref name="state"/> itself when nothing changed.
+    /// members and how many parts each runs at once) expire when their lease ends; the leases of every run a live
+    /// member holds (running, or queued ahead behind its running parts) are renewed when half gone; each unsettled part
+    /// gets runs until it has its redundancy done or running (or one running when the done runs disagree), a member
+    /// holding at most its slots plus <see cref="Ahead"/>. Returns <paramref name="state"/> itself when nothing changed.
     /// </summary>
     public static GroupState Plan(GroupState state, DateTimeOffset now, TimeSpan lease, IReadOnlyDictionary<string, int> slots)
     {
@@ -159,16 +166,17 @@ public static class JobPlanner
     }
 
     /// <summary>
-    /// The member for a new run of <paramref name="part"/>: live, under its slots, not running or having run it
-    /// already (runs on distinct members for redundancy; a member whose run failed or expired only when no other can),
-    /// not marked as disagreeing; the least loaded for its slots, then the lowest id.
+    /// The member for a new run of <paramref name="part"/>: live, holding fewer than its slots plus <see cref="Ahead"/>,
+    /// not running or having run it already (runs on distinct members for redundancy; a member whose run failed or
+    /// expired only when no other can), not marked as disagreeing; the least loaded for its slots, then the lowest id.
+    /// A member with a free slot so comes before any member that would hold the part ahead.
     /// </summary>
     private static string? Pick(SplitJob job, SplitPart part, Dictionary<string, int> load, IReadOnlyDictionary<string, int> slots)
     {
         var busy = part.Runs.Where(r => r.State is RunState.Running or RunState.Done).Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
         var tried = part.Runs.Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
         var open = slots.Keys
-            .Where(m => !busy.Contains(m) && !job.Disagreed.Contains(m) && load[m] < slots[m])
+            .Where(m => !busy.Contains(m) && !job.Disagreed.Contains(m) && load[m] < slots[m] + Ahead)
             .OrderBy(m => tried.Contains(m) ? 1 : 0)
             .ThenBy(m => (load[m] + 1.0) / slots[m])
             .ThenBy(m => m, StringComparer.Ordinal);

@@ -14,6 +14,12 @@ public interface ISplitRunner
     bool CanSplit(TaskSpec task);
 
     /// <summary>
+    /// Whether <paramref name="task"/> waits in the queue rather than start now: the node is rejoining the group it was
+    /// in, whose log may already hold the task's job (a parent whose home restarted mid-job).
+    /// </summary>
+    bool Defers(TaskSpec task);
+
+    /// <summary>
     /// Splits the task, has the group run its parts and returns the combined result. The parent reserves nothing on
     /// this node; each part reserves its share on the member that runs it.
     /// </summary>

@@ -33,6 +33,11 @@ public sealed partial class TaskEngine
             }
 
             var position = _queue.GetViewBetween(_queue.Min!, entry).Count;
+            if (_splitRunner?.Defers(entry.Spec) == true)
+            {
+                return new JsonObject { ["reason"] = "group", ["position"] = position, ["detail"] = "waiting for this node to rejoin its aggregation group, which may already run this task's parts" };
+            }
+
             var request = Splits(entry.Spec) ? NoResources : ResourceAmounts.From(entry.Spec.Requirements);
             var shortfall = _ledger.Free.Shortfalls(request).FirstOrDefault();
             if (shortfall.Resource is not null)
@@ -107,6 +112,11 @@ public sealed partial class TaskEngine
             var holding = _running.Values.Count(r => !r.Split);
             foreach (var entry in startNothing ? [] : _queue)
             {
+                if (_splitRunner?.Defers(entry.Spec) == true)
+                {
+                    continue;
+                }
+
                 var split = Splits(entry.Spec);
                 var slotsFull = holding >= slots && !split;
                 if ((slotsFull && head is not null) || ++scanned > BackfillWindow)

@@ -2,10 +2,21 @@ using Tenzro.Node.Core.Tasks;
 
 namespace Tenzro.Node.Hosting;
 
-/// <summary>Starts the task engine with the host and stops it (requeueing running tasks) on shutdown.</summary>
-internal sealed class TaskEngineService(TaskEngine engine, TaskStore store) : IHostedService
+/// <summary>
+/// Starts the task engine with the host and stops it (requeueing running tasks) on shutdown. The split runner is set
+/// first, so that a split parent recovered from the queue waits for the group rather than run whole.
+/// </summary>
+internal sealed class TaskEngineService(TaskEngine engine, TaskStore store, IEnumerable<ISplitRunner> splits) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => engine.StartAsync();
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (splits.FirstOrDefault() is { } runner)
+        {
+            engine.UseSplitRunner(runner);
+        }
+
+        return engine.StartAsync();
+    }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {

@@ -107,7 +107,14 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             return;
         }
 
-        await ResumeAsync(stoppingToken);
+        try
+        {
+            await ResumeAsync(stoppingToken);
+        }
+        finally
+        {
+            _work.Rejoined();
+        }
         RaftAddress();
         using var timer = new PeriodicTimer(Tick, _time);
         var reading = _inbox.Reader.WaitToReadAsync(stoppingToken).AsTask();

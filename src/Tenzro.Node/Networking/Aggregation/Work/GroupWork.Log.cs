@@ -25,4 +25,7 @@ internal sealed partial class GroupWork
 
     [LoggerMessage(EventId = 5708, Level = LogLevel.Information, Message = "Fetching model {Model} from the home {Home} for a part")]
     private static partial void LogFetchingModel(ILogger logger, string model, string home);
+
+    [LoggerMessage(EventId = 5740, Level = LogLevel.Information, Message = "Part {PartId}: cancelled here, its run here lapsed (this node was away) and the part went to another member")]
+    private static partial void LogStalePart(ILogger logger, string partId);
 }

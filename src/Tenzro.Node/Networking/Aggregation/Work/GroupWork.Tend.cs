@@ -69,6 +69,7 @@ internal sealed partial class GroupWork
 
         RunAssignedParts(log.State);
         Forget(log.State);
+        DropStaleParts(log.State);
     }
 
     /// <summary>What identifies a request between rounds: its step, job and part.</summary>
@@ -205,7 +206,7 @@ internal sealed partial class GroupWork
         }
     }
 
-    /// <summary>The live members (this node, and members with an open link) and the parts each may hold at once: its free whole cores, 1 to 8.</summary>
+    /// <summary>The live members (this node, and members with an open link) and the parts each runs at once: its free whole cores, 1 to 8 (the planner adds a part ahead).</summary>
     private Dictionary<string, int> Slots(GroupState state)
     {
         var slots = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -269,6 +270,34 @@ internal sealed partial class GroupWork
                 _localRuns.TryRemove(partId, out _);
             }
         }
+    }
+
+    /// <summary>
+    /// Cancels the parts left in this node's queue by a run of it that lapsed while the node was away (it restarted, and
+    /// its queue requeued the part): the part went to another member, and without its run here nothing would report it.
+    /// </summary>
+    private void DropStaleParts(GroupState state)
+    {
+        foreach (var job in state.Jobs)
+        {
+            foreach (var part in job.Parts)
+            {
+                var partId = SplitJob.PartId(job.ParentId, part.Index);
+                if (part.Runs.LastOrDefault(r => r.Member == _identity.NodeId) is not { State: RunState.Expired }
+                    || _localRuns.ContainsKey(partId) || !_staleChecked.Add(partId))
+                {
+                    continue;
+                }
+
+                if (_engine.Get(partId) is { } record && !record.State.IsFinal() && record.Spec.Origin == TaskOrigins.Group)
+                {
+                    LogStalePart(_logger, partId);
+                    _ = _engine.CancelAsync(partId);
+                }
+            }
+        }
+
+        _staleChecked.RemoveWhere(id => state.Job(id[..id.LastIndexOf('.')]) is null);
     }
 
     /// <summary>

@@ -43,7 +43,11 @@ internal sealed partial class GroupWork : ISplitRunner
     private readonly ConcurrentDictionary<string, HomeJob> _homeJobs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LocalRun> _localRuns = new(StringComparer.Ordinal);
     private volatile IGroupLog? _log;
+    private volatile bool _rejoining;
     private readonly Dictionary<string, DateTimeOffset> _sentAt = new(StringComparer.Ordinal);
+
+    /// <summary>Parts of this node's lapsed runs already looked for in its queue (only on the aggregation loop).</summary>
+    private readonly HashSet<string> _staleChecked = new(StringComparer.Ordinal);
 
     public GroupWork(
         TaskEngine engine,
@@ -81,6 +85,7 @@ internal sealed partial class GroupWork : ISplitRunner
         // this member alters the result of every part it runs (and so its digest).
         _faultSwitch = node.Environment == "test" ? Path.Combine(storage.DataDirectory, "faults", "wrong-result") : null;
         exchange.Allow = MayHave;
+        _rejoining = options.Enabled && new GroupFiles(storage.DataDirectory).Load() is { } saved && saved.Self.Id == identity.NodeId;
     }
 
     /// <summary>A split task this node is home of, while its runner waits for the parts.</summary>
@@ -132,6 +137,20 @@ internal sealed partial class GroupWork : ISplitRunner
 
     public bool CanSplit(TaskSpec task) =>
         _log is { } log && log.State.Members.Count >= 2 && TaskSplitter.SplitTypes.Contains(task.Type);
+
+    /// <summary>
+    /// Until the saved group is resumed, a task that asks to be split waits: it may be a parent whose home restarted
+    /// mid-job, whose job the group log still holds; run whole it would do the group's work again on one node.
+    /// </summary>
+    public bool Defers(TaskSpec task) =>
+        _rejoining && _log is null && SplitRequest.Requested(task) && TaskSplitter.SplitTypes.Contains(task.Type);
+
+    /// <summary>The aggregation service resumed its saved group (or had none, or could not): the tasks that waited may start.</summary>
+    public void Rejoined()
+    {
+        _rejoining = false;
+        _engine.Pump();
+    }
 
     public JsonObject? Describe(TaskRecord record)
     {
