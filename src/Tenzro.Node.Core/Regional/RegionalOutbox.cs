@@ -95,6 +95,20 @@ public sealed class RegionalOutbox(NodeDatabase database, TimeProvider time)
         return command.ExecuteNonQuery();
     }
 
+    /// <summary>Marks unsent again every row sent within <paramref name="window"/> before the last row sent; returns how many.</summary>
+    public int ResendLastSent(TimeSpan window)
+    {
+        string? last;
+        using (var connection = database.OpenConnection())
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT MAX(sent_at) FROM outbox;";
+            last = command.ExecuteScalar() as string;
+        }
+
+        return last is null ? 0 : Resend(Parse(last) - window);
+    }
+
     /// <summary>Records the regional node's <c>error</c> answer on the row it concerns.</summary>
     public void RecordError(long sequence, string error)
     {

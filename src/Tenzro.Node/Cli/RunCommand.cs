@@ -109,6 +109,13 @@ internal static class RunCommand
                 }
 
                 app = NodeApp.Create(settings);
+                if (running.PreviousRunUnclean)
+                {
+                    Networking.Regional.RegionalLink.RequeueAfterUncleanStop(
+                        app.Services.GetRequiredService<Core.Regional.RegionalOutbox>(),
+                        settings.Network,
+                        app.Services.GetRequiredService<ILogger<Networking.Regional.RegionalLink>>());
+                }
             }
             catch (Exception e) when (DatabaseIntegrity.IsDamage(e))
             {

@@ -45,6 +45,7 @@ internal static class LogEvents
     public const int RegionalOutboxReconciled = 5120;
     public const int RegionalStoreFailed = 5121;
     public const int RegionalOutboxRequeued = 5122;
+    public const int RegionalOutboxRequeuedAfterCrash = 5123;
 
     public const int PeerListening = 5201;
     public const int PeerListenerFailed = 5202;

@@ -37,7 +37,9 @@ public sealed class FaultProxy : IAsyncDisposable
 
         /// <summary>
         /// Reads what either side sends and forwards nothing, a close or a reset included (the way a path that drops
-        /// every packet behaves); new connections never reach the target.
+        /// every packet behaves); new connections never reach the target. A connection that was black-holed stays
+        /// so after the mode is lifted, as behind a NAT that forgot it: TCP never loses bytes from the middle of a
+        /// stream that goes on, so the ends must notice the dead connection and open a new one.
         /// </summary>
         BlackHole,
     }
@@ -143,10 +145,11 @@ public sealed class FaultProxy : IAsyncDisposable
         }
 
         Track(client, upstream);
-        var toTarget = PumpAsync(client, upstream, truncates: true);
-        var toClient = PumpAsync(upstream, client, truncates: false);
+        var path = new PathState();
+        var toTarget = PumpAsync(client, upstream, path, truncates: true);
+        var toClient = PumpAsync(upstream, client, path, truncates: false);
         var ended = await Task.WhenAny(toTarget, toClient);
-        if (Mode == Fault.BlackHole)
+        if (path.Dead || Mode == Fault.BlackHole)
         {
             // A black hole passes nothing on, a close or a reset included: the other side hears nothing until its
             // own connection ends, or the path is back and what it sends meets the closed one.
@@ -162,7 +165,7 @@ public sealed class FaultProxy : IAsyncDisposable
         Reset(upstream);
     }
 
-    private async Task PumpAsync(TcpClient from, TcpClient to, bool truncates)
+    private async Task PumpAsync(TcpClient from, TcpClient to, PathState path, bool truncates)
     {
         var buffer = new byte[16 * 1024];
         try
@@ -177,8 +180,9 @@ public sealed class FaultProxy : IAsyncDisposable
                     return;
                 }
 
-                if (Mode == Fault.BlackHole)
+                if (path.Dead || Mode == Fault.BlackHole)
                 {
+                    path.Dead = true;
                     continue;
                 }
 
@@ -201,6 +205,12 @@ public sealed class FaultProxy : IAsyncDisposable
         catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or InvalidOperationException)
         {
         }
+    }
+
+    /// <summary>One proxied connection's path: dead once it was black-holed.</summary>
+    private sealed class PathState
+    {
+        public volatile bool Dead;
     }
 
     private async Task DrainAsync(NetworkStream stream)

@@ -65,6 +65,9 @@ internal sealed partial class RegionalLink
     [LoggerMessage(EventId = LogEvents.RegionalOutboxRequeued, Level = LogLevel.Warning, Message = "The regional link went silent: {Count} messages sent in its last {Seconds} s may not have arrived and are sent again after the rejoin")]
     private static partial void LogRequeued(ILogger logger, int count, double seconds);
 
+    [LoggerMessage(EventId = LogEvents.RegionalOutboxRequeuedAfterCrash, Level = LogLevel.Warning, Message = "The node did not stop cleanly: {Count} messages sent to the regional node in the last {Seconds} s before it stopped may not have arrived and are sent again after the join")]
+    private static partial void LogRequeuedAfterCrash(ILogger logger, int count, double seconds);
+
     [LoggerMessage(EventId = LogEvents.RegionalStoreFailed, Level = LogLevel.Error, Message = "Reading the store for {What} failed; the regional link retries")]
     private static partial void LogStoreFailed(ILogger logger, Exception exception, string what);
 }

@@ -443,11 +443,31 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
     /// </summary>
     private void RequeueSwallowed()
     {
-        var window = _network.RegionalKeepAliveTimeout + (_network.RegionalKeepAliveTimeout / 3) + TimeSpan.FromSeconds(1);
+        var window = SwallowWindow(_network);
         var requeued = _outbox.Resend(_time.GetUtcNow() - window);
         if (requeued > 0)
         {
             LogRequeued(_logger, requeued, window.TotalSeconds);
+        }
+    }
+
+    /// <summary>How far back a silent link may have swallowed what was sent: the keep-alive timeout, one ping interval and a second.</summary>
+    internal static TimeSpan SwallowWindow(NetworkOptions network) => network.RegionalKeepAliveTimeout + (network.RegionalKeepAliveTimeout / 3) + TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// At start after an unclean stop: the link may have been silent, not yet found dead, when the node died, so the
+    /// rows marked sent in the last <see cref="SwallowWindow"/> before the last one sent are sent again after the join
+    /// (at least once; a row that did arrive arrives twice, with the same content).
+    /// </summary>
+    internal static void RequeueAfterUncleanStop(RegionalOutbox outbox, NetworkOptions network, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(outbox);
+        ArgumentNullException.ThrowIfNull(network);
+        var window = SwallowWindow(network);
+        var requeued = outbox.ResendLastSent(window);
+        if (requeued > 0)
+        {
+            LogRequeuedAfterCrash(logger, requeued, window.TotalSeconds);
         }
     }
 
