@@ -38,6 +38,16 @@ public sealed class AggregationProcessTests
             Assert.Equal(3, formed["members"]!.AsArray().Count);
             Assert.True(formed["pooled"]!["cpuCores"]!.GetValue<double>() > 0);
             Assert.Equal("none", (await ViewAsync(d))["state"]!.GetValue<string>());
+            foreach (var node in nodes)
+            {
+                // Each member shows the port its group log listens on, and something accepts connections there.
+                var raftPort = await RaftPortAsync(node);
+                Assert.NotNull(raftPort);
+                using var probe = new System.Net.Sockets.TcpClient();
+                await probe.ConnectAsync(System.Net.IPAddress.Loopback, raftPort.Value);
+            }
+
+            Assert.Null(await RaftPortAsync(d));
             var (groupExit, groupText) = await Cli.RunAsync("group", "--url", a.BaseAddress.ToString());
             Assert.Equal(0, groupExit);
             Assert.Contains(groupId, groupText, StringComparison.Ordinal);
@@ -95,6 +105,7 @@ public sealed class AggregationProcessTests
 
             var dissolved = await WaitForAsync(async () => await ViewAsync(survivor) is { } v && v["state"]!.GetValue<string>() == "none" ? v : null, FormTimeout, "the lone survivor did not dissolve its group");
             Assert.Empty(dissolved["members"]!.AsArray());
+            Assert.Null(await RaftPortAsync(survivor));
         }
         finally
         {
@@ -123,6 +134,10 @@ public sealed class AggregationProcessTests
 
         return NodeProcess.StartAsync(environment, dataDirectory, port);
     }
+
+    /// <summary>The group log port <c>/api/network/status</c> shows; null while the node is in no group.</summary>
+    internal static async Task<int?> RaftPortAsync(NodeProcess node) =>
+        (await node.Client.GetFromJsonAsync<JsonObject>("/api/network/status"))!["raftPort"]?.GetValue<int>();
 
     private static async Task<JsonObject> ViewAsync(NodeProcess node) =>
         (await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation"))!;

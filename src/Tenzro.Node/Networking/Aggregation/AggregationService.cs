@@ -396,6 +396,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
 
         _log = log;
         _work.Log = log;
+        _port.Bound = log.Port;
         _leaderlessSince = null;
         LogJoined(_logger, known.GroupId, self.Raft, coldStart);
         return log;
@@ -485,6 +486,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     {
         _log = null;
         _work.Log = null;
+        _port.Bound = 0;
         _forming = null;
         await log.DisposeAsync();
         _files.Delete();
