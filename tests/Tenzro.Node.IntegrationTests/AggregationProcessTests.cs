@@ -116,7 +116,41 @@ public sealed class AggregationProcessTests
         }
     }
 
-    internal static Task<NodeProcess> StartAsync(int p2pPort, string tier, string? bootstrap = null, string? dataDirectory = null, int? port = null)
+    [Fact]
+    public async Task FollowerRemovedWhileItsLeaderCannotTellIt_LeavesAtOnceRatherThanAfterTheLeaderlessTimeout()
+    {
+        // AGGREGATION_TIMEOUT is far longer than the wait: only the members' committed state can end the membership in time.
+        const string longTimeout = "600000";
+        var ports = Enumerable.Range(0, 3).Select(_ => NodeProcess.FreePort()).ToArray();
+        await using var a = await StartAsync(ports[0], "aggregator", timeoutMs: longTimeout);
+        var aEntry = PeerLinkProcessTests.Entry(await PeerLinkProcessTests.IdOfAsync(a), ports[0]);
+        await using var b = await StartAsync(ports[1], "aggregator", aEntry, timeoutMs: longTimeout);
+        var bEntry = PeerLinkProcessTests.Entry(await PeerLinkProcessTests.IdOfAsync(b), ports[1]);
+        await using var c = await StartAsync(ports[2], "aggregator", $"{aEntry},{bEntry}", timeoutMs: longTimeout);
+        var nodes = new[] { a, b, c };
+        var ids = new Dictionary<NodeProcess, string>();
+        foreach (var node in nodes)
+        {
+            ids[node] = await PeerLinkProcessTests.IdOfAsync(node);
+        }
+
+        var formed = await WaitForGroupAsync(nodes, null, FormTimeout);
+        var leader = nodes.Single(n => ids[n] == formed["leaderId"]!.GetValue<string>());
+        var follower = nodes.First(n => n != leader);
+
+        // Blocking the follower on the leader closes their link, so the leader's removal cannot be announced to it.
+        var (blockExit, _) = await Cli.RunOnAsync(leader, "peers", "block", ids[follower]);
+        Assert.Equal(0, blockExit);
+        var left = await WaitForAsync(async () => await ViewAsync(follower) is { } v && v["state"]!.GetValue<string>() == "none" ? v : null, FormTimeout, () => "the removed follower did not leave its group:\n" + follower.Output[^Math.Min(3000, follower.Output.Length)..]);
+        Assert.Empty(left["members"]!.AsArray());
+        Assert.Null(await RaftPortAsync(follower));
+        Assert.Contains("no longer lists this node", follower.Output, StringComparison.Ordinal);
+        var remaining = await ViewAsync(leader);
+        Assert.Equal(2, remaining["members"]!.AsArray().Count);
+        Assert.DoesNotContain(remaining["members"]!.AsArray(), m => m!["id"]!.GetValue<string>() == ids[follower]);
+    }
+
+    internal static Task<NodeProcess> StartAsync(int p2pPort, string tier, string? bootstrap = null, string? dataDirectory = null, int? port = null, string timeoutMs = "10000")
     {
         var environment = new Dictionary<string, string>
         {
@@ -124,7 +158,7 @@ public sealed class AggregationProcessTests
             ["RECONNECT_INTERVAL"] = "200",
             ["NODE_TIER"] = tier,
             ["AGGREGATION_THRESHOLD"] = "3",
-            ["AGGREGATION_TIMEOUT"] = "10000",
+            ["AGGREGATION_TIMEOUT"] = timeoutMs,
             ["AGGREGATION_ELECTION_TIMEOUT"] = "1000",
         };
         if (bootstrap is not null)
