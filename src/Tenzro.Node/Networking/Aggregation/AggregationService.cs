@@ -118,7 +118,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         await ResumeAsync(stoppingToken);
         RaftAddress();
         using var timer = new PeriodicTimer(Tick, _time);
-        var reading = _inbox.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        var reading = _inbox.WaitToReadAsync(stoppingToken).AsTask();
         var ticking = timer.WaitForNextTickAsync(stoppingToken).AsTask();
         try
         {
@@ -128,12 +128,12 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
                 if (done == reading)
                 {
                     await reading;
-                    while (_inbox.Reader.TryRead(out var item))
+                    while (_inbox.TryRead(out var item))
                     {
                         await Guarded(() => OnMessageAsync(item.Link, item.Message, stoppingToken));
                     }
 
-                    reading = _inbox.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                    reading = _inbox.WaitToReadAsync(stoppingToken).AsTask();
                 }
                 else
                 {
