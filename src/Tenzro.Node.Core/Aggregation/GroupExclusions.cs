@@ -88,11 +88,14 @@ public sealed class GroupExclusions(TimeProvider time)
         return added;
     }
 
-    public bool IsExcluded(string id)
+    public bool IsExcluded(string id) => Until(id) is not null;
+
+    /// <summary>When the exclusion of <paramref name="id"/> ends; null when it is not excluded.</summary>
+    public DateTimeOffset? Until(string id)
     {
         lock (_lock)
         {
-            return Current(id, time.GetUtcNow()) is not null;
+            return Current(id, time.GetUtcNow())?.Until;
         }
     }
 

@@ -48,12 +48,14 @@ public sealed class GroupExclusionsTests
     {
         var exclusions = new GroupExclusions(_time);
         exclusions.Outvote(WithJob("c"), "a");
+        Assert.Equal(_time.GetUtcNow() + GroupExclusions.Duration, exclusions.Until("c"));
 
         _time.Advance(GroupExclusions.Duration - TimeSpan.FromSeconds(1));
         Assert.True(exclusions.IsExcluded("c"));
         _time.Advance(TimeSpan.FromSeconds(2));
 
         Assert.False(exclusions.IsExcluded("c"));
+        Assert.Null(exclusions.Until("c"));
         Assert.Empty(exclusions.Active());
     }
 

@@ -209,6 +209,9 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         return [.. _links.Links
             .Where(l => l.Record is not null && !_blocklist.IsBlocked(l.PeerId))
             .Select(l => Eligibility.Judge(self, _table.Get(l.PeerId)?.Record ?? l.Record!, l.MedianRttMs, _options))
+            .Select(c => _exclusions.Until(c.Id) is { } until
+                ? c with { Warnings = [.. c.Warnings, $"excluded from this node's groups until {Core.Json.Timestamps.FormatPrecise(until)} (see GET /api/aggregation excluded)"] }
+                : c)
             .OrderBy(c => c.Id, StringComparer.Ordinal)];
     }
 
@@ -604,7 +607,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
         else if (_exclusions.IsExcluded(link.PeerId))
         {
-            reason = "the proposer is excluded from this node's groups until " + Core.Json.Timestamps.FormatPrecise(_exclusions.Active().First(e => e.Id == link.PeerId).Until);
+            reason = "the proposer is excluded from this node's groups until " + Core.Json.Timestamps.FormatPrecise(_exclusions.Until(link.PeerId) ?? _time.GetUtcNow());
         }
         else if (_log is { } log)
         {
