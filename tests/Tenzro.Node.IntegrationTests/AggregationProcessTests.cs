@@ -38,6 +38,16 @@ public sealed class AggregationProcessTests
             Assert.Equal(3, formed["members"]!.AsArray().Count);
             Assert.True(formed["pooled"]!["cpuCores"]!.GetValue<double>() > 0);
             Assert.Equal("none", (await ViewAsync(d))["state"]!.GetValue<string>());
+            foreach (var node in nodes)
+            {
+                // Each member shows the port its group log listens on, and something accepts connections there.
+                var raftPort = await RaftPortAsync(node);
+                Assert.NotNull(raftPort);
+                using var probe = new System.Net.Sockets.TcpClient();
+                await probe.ConnectAsync(System.Net.IPAddress.Loopback, raftPort.Value);
+            }
+
+            Assert.Null(await RaftPortAsync(d));
             var (groupExit, groupText) = await Cli.RunAsync("group", "--url", a.BaseAddress.ToString());
             Assert.Equal(0, groupExit);
             Assert.Contains(groupId, groupText, StringComparison.Ordinal);
@@ -95,6 +105,7 @@ public sealed class AggregationProcessTests
 
             var dissolved = await WaitForAsync(async () => await ViewAsync(survivor) is { } v && v["state"]!.GetValue<string>() == "none" ? v : null, FormTimeout, "the lone survivor did not dissolve its group");
             Assert.Empty(dissolved["members"]!.AsArray());
+            Assert.Null(await RaftPortAsync(survivor));
         }
         finally
         {
@@ -105,7 +116,41 @@ public sealed class AggregationProcessTests
         }
     }
 
-    internal static Task<NodeProcess> StartAsync(int p2pPort, string tier, string? bootstrap = null, string? dataDirectory = null, int? port = null)
+    [Fact]
+    public async Task FollowerRemovedWhileItsLeaderCannotTellIt_LeavesAtOnceRatherThanAfterTheLeaderlessTimeout()
+    {
+        // AGGREGATION_TIMEOUT is far longer than the wait: only the members' committed state can end the membership in time.
+        const string longTimeout = "600000";
+        var ports = Enumerable.Range(0, 3).Select(_ => NodeProcess.FreePort()).ToArray();
+        await using var a = await StartAsync(ports[0], "aggregator", timeoutMs: longTimeout);
+        var aEntry = PeerLinkProcessTests.Entry(await PeerLinkProcessTests.IdOfAsync(a), ports[0]);
+        await using var b = await StartAsync(ports[1], "aggregator", aEntry, timeoutMs: longTimeout);
+        var bEntry = PeerLinkProcessTests.Entry(await PeerLinkProcessTests.IdOfAsync(b), ports[1]);
+        await using var c = await StartAsync(ports[2], "aggregator", $"{aEntry},{bEntry}", timeoutMs: longTimeout);
+        var nodes = new[] { a, b, c };
+        var ids = new Dictionary<NodeProcess, string>();
+        foreach (var node in nodes)
+        {
+            ids[node] = await PeerLinkProcessTests.IdOfAsync(node);
+        }
+
+        var formed = await WaitForGroupAsync(nodes, null, FormTimeout);
+        var leader = nodes.Single(n => ids[n] == formed["leaderId"]!.GetValue<string>());
+        var follower = nodes.First(n => n != leader);
+
+        // Blocking the follower on the leader closes their link, so the leader's removal cannot be announced to it.
+        var (blockExit, _) = await Cli.RunOnAsync(leader, "peers", "block", ids[follower]);
+        Assert.Equal(0, blockExit);
+        var left = await WaitForAsync(async () => await ViewAsync(follower) is { } v && v["state"]!.GetValue<string>() == "none" ? v : null, FormTimeout, () => "the removed follower did not leave its group:\n" + follower.Output[^Math.Min(3000, follower.Output.Length)..]);
+        Assert.Empty(left["members"]!.AsArray());
+        Assert.Null(await RaftPortAsync(follower));
+        Assert.Contains("no longer lists this node", follower.Output, StringComparison.Ordinal);
+        var remaining = await ViewAsync(leader);
+        Assert.Equal(2, remaining["members"]!.AsArray().Count);
+        Assert.DoesNotContain(remaining["members"]!.AsArray(), m => m!["id"]!.GetValue<string>() == ids[follower]);
+    }
+
+    internal static Task<NodeProcess> StartAsync(int p2pPort, string tier, string? bootstrap = null, string? dataDirectory = null, int? port = null, string timeoutMs = "10000")
     {
         var environment = new Dictionary<string, string>
         {
@@ -113,7 +158,7 @@ public sealed class AggregationProcessTests
             ["RECONNECT_INTERVAL"] = "200",
             ["NODE_TIER"] = tier,
             ["AGGREGATION_THRESHOLD"] = "3",
-            ["AGGREGATION_TIMEOUT"] = "10000",
+            ["AGGREGATION_TIMEOUT"] = timeoutMs,
             ["AGGREGATION_ELECTION_TIMEOUT"] = "1000",
         };
         if (bootstrap is not null)
@@ -123,6 +168,10 @@ public sealed class AggregationProcessTests
 
         return NodeProcess.StartAsync(environment, dataDirectory, port);
     }
+
+    /// <summary>The group log port <c>/api/network/status</c> shows; null while the node is in no group.</summary>
+    internal static async Task<int?> RaftPortAsync(NodeProcess node) =>
+        (await node.Client.GetFromJsonAsync<JsonObject>("/api/network/status"))!["raftPort"]?.GetValue<int>();
 
     private static async Task<JsonObject> ViewAsync(NodeProcess node) =>
         (await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation"))!;

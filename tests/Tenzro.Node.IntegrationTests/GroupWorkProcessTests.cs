@@ -151,6 +151,32 @@ public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<Gr
             Assert.Equal(Digest($"{{\"output\":{input.Sum(x => (long)x * 3 % 1000)}}}"), await DigestAsync(group[home], parentId));
             Assert.Equal([ids[liar]], status["split"]!["disagreed"]!.AsArray().Select(d => d!.GetValue<string>()));
             Assert.All(status["parts"]!.AsArray(), p => Assert.NotEqual(ids[liar], p!["member"]!.GetValue<string>()));
+
+            // The outvoted member is excluded for the documented time and removed from the group (docs/AGGREGATION.md "Exclusion").
+            var honest = Live(nodes).Where(n => n != nodes[liar]).ToArray();
+            foreach (var node in honest)
+            {
+                var view = await WaitForAsync(
+                    async () => (await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation")) is { } v
+                        && v["excluded"]!.AsArray().Any(e => e!["id"]!.GetValue<string>() == ids[liar] && e["reason"]!.GetValue<string>() == "outvoted")
+                        && v["members"]!.AsArray().All(m => m!["id"]!.GetValue<string>() != ids[liar]) ? v : null,
+                    FormTimeout,
+                    "the outvoted member was not excluded and removed:\n" + Tail(node));
+                Assert.Equal(2, view["members"]!.AsArray().Count);
+                var candidates = (await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation/candidates"))!["candidates"]!.AsArray();
+                var liarCandidate = candidates.SingleOrDefault(c => c!["id"]!.GetValue<string>() == ids[liar]);
+                Assert.Contains("excluded", liarCandidate?["warnings"]?.ToJsonString() ?? "no warnings", StringComparison.Ordinal);
+            }
+
+            var (groupExit, groupText) = await Cli.RunAsync("group", "--url", honest[0].BaseAddress.ToString());
+            Assert.Equal(0, groupExit);
+            Assert.Contains("outvoted", groupText, StringComparison.Ordinal);
+            Assert.Contains(ids[liar][..16], groupText, StringComparison.Ordinal);
+
+            await WaitForAsync(
+                async () => (await nodes[liar]!.Client.GetFromJsonAsync<JsonObject>("/api/aggregation")) is { } v && v["state"]!.GetValue<string>() == "none" ? v : null,
+                FormTimeout,
+                "the outvoted member did not leave its group:\n" + Tail(nodes[liar]!));
         }
         finally
         {

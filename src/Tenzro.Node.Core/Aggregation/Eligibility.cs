@@ -17,6 +17,8 @@ public sealed record Candidate(string Id, bool Eligible, IReadOnlyList<string> F
 /// <item><c>resources</c>: at least <see cref="MinFreeCpuCores"/> free cores, <see cref="MinFreeMemoryMB"/> MB of
 /// memory and <see cref="MinFreeStorageMB"/> MB of storage free.</item>
 /// <item><c>proximity</c>: the median of the last five link round trips under <see cref="MaxMedianRttMs"/>.</item>
+/// <item><c>gpu</c>: only when the group's work needs a GPU (<c>GPU_REQUIRED=true</c> on this node, whose own work
+/// then runs on one): the peer's record shows at least one free GPU.</item>
 /// </list>
 /// </summary>
 /// <remarks>Pure functions: thread-safe.</remarks>
@@ -37,6 +39,7 @@ public static class Eligibility
     public const string Arch = "arch";
     public const string Resources = "resources";
     public const string Proximity = "proximity";
+    public const string Gpu = "gpu";
 
     /// <summary>Judges <paramref name="peer"/> against this node's record <paramref name="self"/>.</summary>
     public static Candidate Judge(NodeRecord self, NodeRecord peer, double? medianRttMs, AggregationOptions options)
@@ -69,6 +72,11 @@ public static class Eligibility
         if (medianRttMs is not { } rtt || rtt >= MaxMedianRttMs)
         {
             failed.Add(Proximity);
+        }
+
+        if (options.NeedsGpu && peer.Content.Free.GpuCount < 1)
+        {
+            failed.Add(Gpu);
         }
 
         return new Candidate(peer.Id, failed.Count == 0, failed, medianRttMs, warnings);

@@ -106,10 +106,18 @@ public interface IGroupLogFactory
 public sealed class GroupLogPort
 {
     private volatile int _port;
+    private volatile int _bound;
 
     public int Port
     {
         get => _port;
         set => _port = value;
+    }
+
+    /// <summary>The port the running group log listens on; 0 while this node is in no group (RAFT_PORT is bound only then).</summary>
+    public int Bound
+    {
+        get => _bound;
+        set => _bound = value;
     }
 }

@@ -17,6 +17,12 @@ public static class GroupStep
 
     /// <summary>The leader tells a member that it was removed, so it stops its log at once.</summary>
     public const string Removed = "removed";
+
+    /// <summary>A member without a leader asks the other members for the group as their log committed it.</summary>
+    public const string Query = "query";
+
+    /// <summary>The answer to <see cref="Query"/>: the committed members and the leader the answering member follows.</summary>
+    public const string Roster = "roster";
 }
 
 /// <summary>
@@ -27,7 +33,8 @@ public static class GroupStep
 /// <item><c>accept</c>: <c>raft</c>, the host:port of the accepting node's group log.</item>
 /// <item><c>decline</c>: <c>reason</c>.</item>
 /// <item><c>finalize</c>: <c>members</c>, each <c>{"id","raft"}</c>.</item>
-/// <item><c>leave</c> (member to leader) and <c>removed</c> (leader to member): no other members.</item>
+/// <item><c>leave</c> (member to leader), <c>removed</c> (leader to member) and <c>query</c>: no other members.</item>
+/// <item><c>roster</c>: <c>members</c> as in <c>finalize</c>, and <c>leaderId</c>.</item>
 /// </list>
 /// </summary>
 /// <remarks>Thread-safe (stateless; the replay guard is).</remarks>
@@ -49,14 +56,23 @@ public static class GroupMessages
         {
             ["step"] = GroupStep.Finalize,
             ["groupId"] = state.GroupId,
-            ["members"] = new JsonArray([.. state.Members.Select(m => (JsonNode)new JsonObject { ["id"] = m.Id, ["raft"] = m.Raft })]),
+            ["members"] = Members(state),
         }, guard, identity);
+
+    private static JsonArray Members(GroupState state) =>
+        new([.. state.Members.Select(m => (JsonNode)new JsonObject { ["id"] = m.Id, ["raft"] = m.Raft })]);
 
     public static JsonObject Leave(string groupId, ReplayGuard guard, NodeIdentity identity) =>
         Sign(new JsonObject { ["step"] = GroupStep.Leave, ["groupId"] = groupId }, guard, identity);
 
     public static JsonObject Removed(string groupId, ReplayGuard guard, NodeIdentity identity) =>
         Sign(new JsonObject { ["step"] = GroupStep.Removed, ["groupId"] = groupId }, guard, identity);
+
+    public static JsonObject Query(string groupId, ReplayGuard guard, NodeIdentity identity) =>
+        Sign(new JsonObject { ["step"] = GroupStep.Query, ["groupId"] = groupId }, guard, identity);
+
+    public static JsonObject Roster(GroupState state, string leaderId, ReplayGuard guard, NodeIdentity identity) =>
+        Sign(new JsonObject { ["step"] = GroupStep.Roster, ["groupId"] = state.GroupId, ["members"] = Members(state), ["leaderId"] = leaderId }, guard, identity);
 
     /// <summary>A message about split work (its <c>step</c> and members already set), stamped and signed like the others.</summary>
     public static JsonObject Work(JsonObject message, ReplayGuard guard, NodeIdentity identity) => Sign(message, guard, identity);
@@ -65,7 +81,7 @@ public static class GroupMessages
     public static string? Text(JsonObject message, string name) =>
         message[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
 
-    /// <summary>The members of a finalize message; null when malformed.</summary>
+    /// <summary>The members of a finalize or roster message; null when malformed.</summary>
     public static GroupState? FinalizedState(JsonObject message)
     {
         ArgumentNullException.ThrowIfNull(message);

@@ -148,6 +148,7 @@ public sealed record NodeSettings
                 Lease = r.Milliseconds("AGGREGATION_LEASE", 100, 86_400_000),
                 Timeout = r.Milliseconds("AGGREGATION_TIMEOUT", 100, 86_400_000),
                 MinTier = r.OneOf("MIN_AGGREGATION_TIER", Tiers),
+                NeedsGpu = r.Bool("GPU_REQUIRED"),
             },
             Hardware = new HardwareOptions
             {

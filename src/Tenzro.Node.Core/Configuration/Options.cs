@@ -164,6 +164,9 @@ public sealed record AggregationOptions
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(60);
     public string MinTier { get; init; } = "aggregator";
+
+    /// <summary>GPU_REQUIRED: this node's work needs a GPU, so a group it is in does too (the <c>gpu</c> criterion).</summary>
+    public bool NeedsGpu { get; init; }
 }
 
 /// <summary>Minimum requirements and profiling.</summary>

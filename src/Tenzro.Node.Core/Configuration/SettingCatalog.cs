@@ -85,7 +85,7 @@ public static class SettingCatalog
         new("MIN_CPU_CORES", "2", "Hardware", "Minimum usable CPU cores; below it the node does not start (exit 78)."),
         new("MIN_MEMORY_GB", "4", "Hardware", "Minimum usable memory in GB; below it the node does not start."),
         new("MIN_STORAGE_GB", "20", "Hardware", "Minimum free storage in GB under DATA_DIR; below it the node does not start."),
-        new("GPU_REQUIRED", "false", "Hardware", "Refuse to start without a usable GPU."),
+        new("GPU_REQUIRED", "false", "Hardware", "Refuse to start without a usable GPU. The node's work then needs a GPU, so its aggregation groups take only peers with a free GPU (the gpu criterion)."),
         new("PROFILE_UPDATE_INTERVAL", "300000", "Hardware", "Refresh interval of the dynamic hardware figures, in ms."),
         new("BENCHMARK_ON_START", "true", "Hardware", "Run the hardware micro-benchmarks in the background after start-up."),
 

@@ -18,7 +18,7 @@ internal static class NetworkApi
     public static WebApplication MapNetworkApi(this WebApplication app)
     {
         var group = app.MapGroup("/api/network").WithTags("Network");
-        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, ILanDiscovery lan, IDhtStatus dht, NetworkOptions network) =>
+        group.MapGet("/status", (IRegionalLinkStatus link, RegionalOutbox outbox, EarningsLedger earnings, IPeerLinks peerLinks, ILanDiscovery lan, IDhtStatus dht, NetworkOptions network, Core.Aggregation.GroupLogPort raftPort) =>
         {
             var snapshot = link.Snapshot();
             var lanStatus = lan.Status();
@@ -95,6 +95,8 @@ internal static class NetworkApi
                     ["state"] = peerLinks.ListenerError is null ? "listening" : "failed",
                     ["error"] = peerLinks.ListenerError,
                 },
+                // The node record's name; only while the node is in a group (RAFT_PORT is bound only then).
+                ["raftPort"] = raftPort.Bound == 0 ? null : raftPort.Bound,
             });
         }).WithName("GetNetworkStatus").WithSummary("The regional link: state, URL, join round trip, last node_status, reconnects, outbox depth, errors and peers; the peer links open and the P2P port; the DHT's state, routing table and records.");
 

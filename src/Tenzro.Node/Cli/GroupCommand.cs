@@ -49,6 +49,7 @@ internal static class GroupCommand
         if (state == "none")
         {
             Console.WriteLine("Not in a group. See tenzro-node peers, and GET /api/aggregation/candidates for why linked peers do or do not qualify (docs/AGGREGATION.md).");
+            PrintExcluded(view);
             return;
         }
 
@@ -68,6 +69,24 @@ internal static class GroupCommand
                 (member?["role"]?.ToString() ?? "?").PadRight(8),
                 (member?["alive"]?.GetValue<bool>() == true ? "yes" : "no").PadRight(5),
                 free is null ? "-" : $"{free["cpuCores"]} cores, {free["memoryMB"]} MB").TrimEnd());
+        }
+
+        PrintExcluded(view);
+    }
+
+    private static void PrintExcluded(JsonObject view)
+    {
+        if (view["excluded"] is not JsonArray { Count: > 0 } excluded)
+        {
+            return;
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"{"excluded",-16}  {"reason",-13}  until");
+        foreach (var entry in excluded)
+        {
+            var id = entry?["id"]?.ToString() ?? "?";
+            Console.WriteLine($"{(id.Length > 16 ? id[..16] : id),-16}  {entry?["reason"],-13}  {entry?["until"]}");
         }
     }
 }

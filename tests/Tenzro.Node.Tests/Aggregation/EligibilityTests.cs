@@ -110,4 +110,31 @@ public sealed class EligibilityTests
         Assert.Contains("AGGREGATION_THRESHOLD", error.Message, StringComparison.Ordinal);
         Assert.Contains("3 voters", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Judge_WorkNeedsAGpu_PeerWithoutAFreeGpuFailsOnGpuOnly()
+    {
+        var needsGpu = Options with { NeedsGpu = true };
+
+        var without = Eligibility.Judge(Record(), Record(), 0.4, needsGpu);
+        var with = Eligibility.Judge(Record(), Record(free: new FreeResources(0.5, 512, 2048, 1, 8192)), 0.4, needsGpu);
+
+        Assert.Equal([Eligibility.Gpu], without.Failed);
+        Assert.True(with.Eligible);
+    }
+
+    [Fact]
+    public void Judge_WorkNeedsNoGpu_PeerWithoutOneIsEligible()
+    {
+        Assert.True(Eligibility.Judge(Record(), Record(), 0.4, Options).Eligible);
+    }
+
+    [Fact]
+    public void Settings_GpuRequired_MakesTheGroupsWorkNeedAGpu()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection([new KeyValuePair<string, string?>("GPU_REQUIRED", "true")]).Build();
+
+        Assert.True(NodeSettings.Load(configuration, "/base").Aggregation.NeedsGpu);
+        Assert.False(NodeSettings.Load(new ConfigurationBuilder().Build(), "/base").Aggregation.NeedsGpu);
+    }
 }

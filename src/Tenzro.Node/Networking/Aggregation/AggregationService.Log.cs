@@ -49,4 +49,13 @@ internal sealed partial class AggregationService
 
     [LoggerMessage(EventId = 5616, Level = LogLevel.Information, Message = "Left group {GroupId}: the leader removed this draining node")]
     private static partial void LogLeft(ILogger logger, string groupId);
+
+    [LoggerMessage(EventId = 5650, Level = LogLevel.Warning, Message = "Left group {GroupId}: the members' committed state (from {Peer}) no longer lists this node")]
+    private static partial void LogRemovedSeen(ILogger logger, string groupId, string peer);
+
+    [LoggerMessage(EventId = 5651, Level = LogLevel.Warning, Message = "Peer {Peer} excluded from this node's groups ({Reason}) until {Until}")]
+    private static partial void LogExcluded(ILogger logger, string peer, string reason, DateTimeOffset until);
+
+    [LoggerMessage(EventId = 5652, Level = LogLevel.Warning, Message = "Outvoted in job {Job} of group {GroupId}: handing over the leadership so that another leader removes this node")]
+    private static partial void LogOutvotedResigning(ILogger logger, string groupId, string job);
 }

@@ -23,6 +23,9 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan BusyFor = TimeSpan.FromSeconds(10);
+
+    /// <summary>The exclusion reason of a message that claims another node as its author.</summary>
+    private const string WrongSender = "wrong_sender";
     private readonly AggregationOptions _options;
     private readonly NetworkOptions _network;
     private readonly NodeIdentity _identity;
@@ -34,6 +37,8 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private readonly Core.Resources.IntakeState _intake;
     private readonly PeerBlocklist _blocklist;
     private readonly GroupLogPort _port;
+    private readonly GroupExclusions _exclusions;
+    private readonly HashSet<string> _resignedFor = new(StringComparer.Ordinal);
     private readonly GroupFiles _files;
     private readonly ReplayGuard _replay;
     private readonly TimeProvider _time;
@@ -48,6 +53,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private DateTimeOffset? _leaderlessSince;
     private DateTimeOffset _nextPing;
     private DateTimeOffset _nextLeaveRequest;
+    private DateTimeOffset _nextQuery;
     private int _raftPort;
 
     public AggregationService(
@@ -63,6 +69,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         Core.Resources.IntakeState intake,
         PeerBlocklist blocklist,
         GroupLogPort port,
+        GroupExclusions exclusions,
         GroupWork work,
         Core.Tasks.TaskEngine engine,
         TimeProvider time,
@@ -81,6 +88,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         _intake = intake;
         _blocklist = blocklist;
         _port = port;
+        _exclusions = exclusions;
         _time = time;
         _files = new GroupFiles(storage.DataDirectory);
         _replay = new ReplayGuard(time);
@@ -117,7 +125,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
         RaftAddress();
         using var timer = new PeriodicTimer(Tick, _time);
-        var reading = _inbox.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        var reading = _inbox.WaitToReadAsync(stoppingToken).AsTask();
         var ticking = timer.WaitForNextTickAsync(stoppingToken).AsTask();
         try
         {
@@ -127,12 +135,12 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
                 if (done == reading)
                 {
                     await reading;
-                    while (_inbox.Reader.TryRead(out var item))
+                    while (_inbox.TryRead(out var item))
                     {
                         await Guarded(() => OnMessageAsync(item.Link, item.Message, stoppingToken));
                     }
 
-                    reading = _inbox.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                    reading = _inbox.WaitToReadAsync(stoppingToken).AsTask();
                 }
                 else
                 {
@@ -193,6 +201,12 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             ["members"] = members,
             ["pooled"] = pooled.ToJson(),
             ["jobs"] = _work.Jobs(),
+            ["excluded"] = new JsonArray([.. _exclusions.Active().Select(e => (JsonNode)new JsonObject
+            {
+                ["id"] = e.Id,
+                ["reason"] = e.Reason,
+                ["until"] = Core.Json.Timestamps.FormatPrecise(e.Until),
+            })]),
         };
     }
 
@@ -202,6 +216,9 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         return [.. _links.Links
             .Where(l => l.Record is not null && !_blocklist.IsBlocked(l.PeerId))
             .Select(l => Eligibility.Judge(self, _table.Get(l.PeerId)?.Record ?? l.Record!, l.MedianRttMs, _options))
+            .Select(c => _exclusions.Until(c.Id) is { } until
+                ? c with { Warnings = [.. c.Warnings, $"excluded from this node's groups until {Core.Json.Timestamps.FormatPrecise(until)} (see GET /api/aggregation excluded)"] }
+                : c)
             .OrderBy(c => c.Id, StringComparer.Ordinal)];
     }
 
@@ -309,7 +326,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
                 _busy.Remove(stale);
             }
 
-            return [.. Candidates().Where(c => c.Eligible && !_busy.ContainsKey(c.Id)).Select(c => c.Id)];
+            return [.. Candidates().Where(c => c.Eligible && !_busy.ContainsKey(c.Id) && !_exclusions.IsExcluded(c.Id)).Select(c => c.Id)];
         }
     }
 
@@ -403,6 +420,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
 
         _log = log;
         _work.Log = log;
+        _port.Bound = log.Port;
         _leaderlessSince = null;
         LogJoined(_logger, known.GroupId, self.Raft, coldStart);
         return log;
@@ -458,15 +476,36 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
                 LogDissolved(_logger, log.State.GroupId, _options.Timeout.TotalSeconds);
                 await LeaveAsync(log);
             }
+            else if (now - _leaderlessSince >= Membership.QueryAfter(_options.ElectionTimeout) && now >= _nextQuery)
+            {
+                // Raft does not tell a removed member: ask the others whether this node is still in the group.
+                _nextQuery = now + TimeSpan.FromSeconds(1);
+                var others = log.State.Members.Select(m => m.Id).Where(id => id != _identity.NodeId);
+                await SendAllAsync(others, GroupMessages.Query(log.State.GroupId, _replay, _identity), cancellationToken);
+            }
 
             return;
         }
 
         _leaderlessSince = null;
-        if (log.IsLeader && log.State.Members.FirstOrDefault(m => _blocklist.IsBlocked(m.Id)) is { } blocked)
+        foreach (var outvoted in _exclusions.Outvote(log.State, _identity.NodeId))
         {
-            LogMemberLeft(_logger, NodeRecord.Short(blocked.Id), log.State.GroupId);
-            await log.RemoveMemberAsync(blocked.Id, cancellationToken);
+            LogExcluded(_security, NodeRecord.Short(outvoted.Id), outvoted.Reason, outvoted.Until);
+        }
+
+        if (log.IsLeader && SelfOutvoted(log.State) is { } job && _resignedFor.Add(job))
+        {
+            // The other members have excluded this node: another leader removes it.
+            LogOutvotedResigning(_logger, log.State.GroupId, job);
+            await log.ResignAsync(cancellationToken);
+            return;
+        }
+
+        if (log.IsLeader && log.State.Members.FirstOrDefault(m => m.Id != _identity.NodeId && (_blocklist.IsBlocked(m.Id) || _exclusions.IsExcluded(m.Id))) is { } unwanted)
+        {
+            LogMemberLeft(_logger, NodeRecord.Short(unwanted.Id), log.State.GroupId);
+            await log.RemoveMemberAsync(unwanted.Id, cancellationToken);
+            await SendAsync(unwanted.Id, GroupMessages.Removed(log.State.GroupId, _replay, _identity), cancellationToken);
             return;
         }
 
@@ -488,10 +527,23 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         await SendAllAsync([outside], GroupMessages.Propose(proposal, _replay, _identity), cancellationToken);
     }
 
+    private string? SelfOutvoted(GroupState state) =>
+        state.Jobs.FirstOrDefault(j => j.Disagreed.Contains(_identity.NodeId))?.ParentId;
+
+    /// <summary>Counts an invalid group message from <paramref name="peerId"/> (docs/AGGREGATION.md "Exclusion").</summary>
+    private void Misbehaved(string peerId, string reason)
+    {
+        if (_exclusions.Misbehaved(peerId, reason) is { } excluded)
+        {
+            LogExcluded(_security, NodeRecord.Short(peerId), excluded.Reason, excluded.Until);
+        }
+    }
+
     private async Task LeaveAsync(IGroupLog log)
     {
         _log = null;
         _work.Log = null;
+        _port.Bound = 0;
         _forming = null;
         await log.DisposeAsync();
         _files.Delete();
@@ -507,6 +559,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         if (_replay.Check(message, SignatureDomain.Group, record.PublicKey) is { } refusal)
         {
             LogRefused(_security, NodeRecord.Short(link.PeerId), refusal.Reason, refusal.Detail);
+            Misbehaved(link.PeerId, refusal.Reason);
             return;
         }
 
@@ -531,6 +584,15 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             case GroupStep.Removed:
                 await OnRemovedAsync(link, groupId);
                 break;
+            case GroupStep.Query:
+                await OnQueryAsync(link, groupId, cancellationToken);
+                break;
+            case GroupStep.Roster:
+                await OnRosterAsync(link, message);
+                break;
+            case null:
+                Misbehaved(link.PeerId, P2pRejection.Malformed);
+                break;
             case var step when step is not null && GroupWork.Steps.All.Contains(step) && _log is { } log && log.State.GroupId == groupId:
                 await _work.OnMessageAsync(log, link.PeerId, message, cancellationToken);
                 break;
@@ -548,6 +610,11 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         if (founder != link.PeerId)
         {
             reason = "the proposal's founder is not its sender";
+            Misbehaved(link.PeerId, WrongSender);
+        }
+        else if (_exclusions.IsExcluded(link.PeerId))
+        {
+            reason = "the proposer is excluded from this node's groups until " + Core.Json.Timestamps.FormatPrecise(_exclusions.Until(link.PeerId) ?? _time.GetUtcNow());
         }
         else if (_log is { } log)
         {
@@ -659,6 +726,26 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             && (log.LeaderId == link.PeerId || (_intake.Draining && log.State.Find(link.PeerId) is not null)))
         {
             LogLeft(_logger, groupId);
+            await LeaveAsync(log);
+        }
+    }
+
+    /// <summary>A member with a leader answers a <c>query</c> about its group with the members its log committed.</summary>
+    private async Task OnQueryAsync(PeerLink link, string groupId, CancellationToken cancellationToken)
+    {
+        if (_log is { } log && log.State.GroupId == groupId && log.LeaderId is { } leader)
+        {
+            await SendAsync(link.PeerId, GroupMessages.Roster(log.State, leader, _replay, _identity), cancellationToken);
+        }
+    }
+
+    /// <summary>Ends this node's membership when a member that follows a leader answers with members that leave this node out.</summary>
+    private async Task OnRosterAsync(PeerLink link, JsonObject message)
+    {
+        if (_log is { } log && GroupMessages.FinalizedState(message) is { } answered
+            && Membership.Removed(log.State, _identity.NodeId, link.PeerId, answered, GroupMessages.Text(message, "leaderId")))
+        {
+            LogRemovedSeen(_logger, log.State.GroupId, NodeRecord.Short(link.PeerId));
             await LeaveAsync(log);
         }
     }

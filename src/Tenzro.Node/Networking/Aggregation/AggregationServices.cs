@@ -11,6 +11,8 @@ internal static class AggregationServices
     {
         services.AddSingleton<GroupInbox>();
         services.AddSingleton<GroupLogPort>();
+        services.AddSingleton<GroupExclusions>();
+        services.AddSingleton<GroupQuota>();
         services.AddSingleton<IPeerMessageHandler, GroupMessageHandler>();
         services.AddSingleton<IGroupLogFactory>(sp => Node.Aggregation.GroupLogs.Factory(sp.GetRequiredService<ILoggerFactory>()));
         services.AddSingleton(sp => new Work.GroupBlobs(sp.GetRequiredService<Core.Configuration.StorageOptions>().DataDirectory));
