@@ -12,8 +12,9 @@ namespace Tenzro.Node.IntegrationTests;
 /// Split tasks on a group of three real node processes (docs/AGGREGATION.md "Split tasks"), one group shared by the
 /// cases (<see cref="GroupOfThree"/>): the combined digest is the whole task's; a member, the leader and the home
 /// killed mid-job cost a lease, not the job (the home restarted on its data finishes the job with the digest of the
-/// task run whole on one node); with redundancy 3 a member that returns a wrong result is outvoted and marked; no part
-/// completes twice except after its lease ended, and then with the same digest; the dashboard shows a job's parts.
+/// task run whole on one node); no part completes twice except after its lease ended, and then with the same digest;
+/// the dashboard shows a job's parts. Redundancy, which excludes a member, has a group of its own
+/// (<see cref="GroupRedundancyProcessTests"/>).
 /// </summary>
 [Collection(ProcessCollection.Name)]
 [Trait("Suite", "process")]
@@ -122,66 +123,6 @@ public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<Gr
             TimeSpan.FromSeconds(20),
             $"the job stayed in the group after the restarted home completed it:\n{GroupOfThree.Tail(group[home])}");
         await group.WaitForGroupAsync();
-    }
-
-    [Fact]
-    public async Task Redundancy3_OutvotesAndMarksAMemberWithAWrongResult()
-    {
-        var ids = group.Ids;
-        var leaderId = await group.WaitForGroupAsync();
-        await group.WaitForNoJobsAsync();
-
-        // One member returns a wrong result (the test-only fault switch): the majority wins.
-        var home = group.IndexOf(ids.First(id => id != leaderId));
-        var liar = group.IndexOf(ids.First(id => id != ids[home]));
-        var faults = Directory.CreateDirectory(Path.Combine(group[liar].DataDirectory, "data", "faults")).FullName;
-        var fault = Path.Combine(faults, "wrong-result");
-        await File.WriteAllTextAsync(fault, "on");
-        try
-        {
-            var input = Enumerable.Range(1, 30_000).ToArray();
-            var process = new JsonObject
-            {
-                ["type"] = "process",
-                ["data"] = new JsonObject { ["input"] = new JsonArray([.. input.Select(i => (JsonNode)i)]), ["pipeline"] = JsonNode.Parse("""[{"op":"map","expr":"x * 3 % 1000"},{"op":"sum"}]""") },
-                ["config"] = new JsonObject { ["split"] = new JsonObject { ["parts"] = 3 }, ["redundancy"] = 3 },
-            };
-            var parentId = await SubmitAsync(group[home], process);
-            var status = await WaitCompletedAsync(group[home], parentId);
-            Assert.Equal(Digest($"{{\"output\":{input.Sum(x => (long)x * 3 % 1000)}}}"), await DigestAsync(group[home], parentId));
-            Assert.Equal([ids[liar]], status["split"]!["disagreed"]!.AsArray().Select(d => d!.GetValue<string>()));
-            Assert.All(status["parts"]!.AsArray(), p => Assert.NotEqual(ids[liar], p!["member"]!.GetValue<string>()));
-
-            // The outvoted member is excluded for the documented time and removed from the group (docs/AGGREGATION.md "Exclusion").
-            var honest = Live(nodes).Where(n => n != nodes[liar]).ToArray();
-            foreach (var node in honest)
-            {
-                var view = await WaitForAsync(
-                    async () => (await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation")) is { } v
-                        && v["excluded"]!.AsArray().Any(e => e!["id"]!.GetValue<string>() == ids[liar] && e["reason"]!.GetValue<string>() == "outvoted")
-                        && v["members"]!.AsArray().All(m => m!["id"]!.GetValue<string>() != ids[liar]) ? v : null,
-                    FormTimeout,
-                    "the outvoted member was not excluded and removed:\n" + Tail(node));
-                Assert.Equal(2, view["members"]!.AsArray().Count);
-                var candidates = (await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation/candidates"))!["candidates"]!.AsArray();
-                var liarCandidate = candidates.SingleOrDefault(c => c!["id"]!.GetValue<string>() == ids[liar]);
-                Assert.Contains("excluded", liarCandidate?["warnings"]?.ToJsonString() ?? "no warnings", StringComparison.Ordinal);
-            }
-
-            var (groupExit, groupText) = await Cli.RunAsync("group", "--url", honest[0].BaseAddress.ToString());
-            Assert.Equal(0, groupExit);
-            Assert.Contains("outvoted", groupText, StringComparison.Ordinal);
-            Assert.Contains(ids[liar][..16], groupText, StringComparison.Ordinal);
-
-            await WaitForAsync(
-                async () => (await nodes[liar]!.Client.GetFromJsonAsync<JsonObject>("/api/aggregation")) is { } v && v["state"]!.GetValue<string>() == "none" ? v : null,
-                FormTimeout,
-                "the outvoted member did not leave its group:\n" + Tail(nodes[liar]!));
-        }
-        finally
-        {
-            File.Delete(fault);
-        }
     }
 
     /// <summary>A split inference batch too big for any one member: accepted by the group, parts on several members, which fetch the model from the home; and one federated round of a train task.</summary>
@@ -322,9 +263,9 @@ public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<Gr
         (await SubmitAsync(home, Squares(start, end, parts: 6)), SquaresDigest(start, end));
 
     /// <summary>The digest of a result given as its canonical JSON (RFC 8785), as the node computes it.</summary>
-    private static string Digest(string canonical) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+    internal static string Digest(string canonical) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
 
-    private static async Task<string> SubmitAsync(NodeProcess node, JsonObject task)
+    internal static async Task<string> SubmitAsync(NodeProcess node, JsonObject task)
     {
         using var response = await node.Client.PostAsJsonAsync("/api/tasks/execute", task);
         var body = await response.Content.ReadFromJsonAsync<JsonObject>();
@@ -332,7 +273,7 @@ public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<Gr
         return body!["taskId"]!.GetValue<string>();
     }
 
-    private static async Task<JsonObject> WaitCompletedAsync(NodeProcess node, string taskId)
+    internal static async Task<JsonObject> WaitCompletedAsync(NodeProcess node, string taskId)
     {
         var status = await WaitForAsync(
             async () => await node.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{taskId}") is { } s && s["state"]!.GetValue<string>() is not ("queued" or "running") ? s : null,
@@ -343,7 +284,7 @@ public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<Gr
         return status;
     }
 
-    private static async Task<string> DigestAsync(NodeProcess node, string taskId) =>
+    internal static async Task<string> DigestAsync(NodeProcess node, string taskId) =>
         (await node.Client.GetFromJsonAsync<JsonObject>($"/api/tasks/{taskId}/result"))!["digest"]!.GetValue<string>();
 
     /// <summary>The job's view when a part of it runs on <paramref name="member"/> (any member when null).</summary>
@@ -379,7 +320,7 @@ public sealed class GroupWorkProcessTests(GroupOfThree group) : IClassFixture<Gr
         }
     }
 
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, TimeSpan timeout, string what)
+    internal static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, TimeSpan timeout, string what)
         where T : class
     {
         var deadline = DateTime.UtcNow + timeout;
