@@ -240,7 +240,11 @@ public sealed class FaultProxy : IAsyncDisposable
     {
         try
         {
-            client.Client.LingerState = new LingerOption(true, 0);
+            // A client already reset (by ResetAll, then again as its connection ends) has no socket left.
+            if (client.Client is { } socket)
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
