@@ -95,18 +95,48 @@ public sealed class RegionalOutbox(NodeDatabase database, TimeProvider time)
         return command.ExecuteNonQuery();
     }
 
-    /// <summary>Marks unsent again every row sent within <paramref name="window"/> before the last row sent; returns how many.</summary>
+    /// <summary>
+    /// After an unclean stop: marks unsent again every row sent within <paramref name="window"/> before the last row
+    /// sent, except rows an earlier unclean stop re-sent already (each row is re-sent this way once: the highest
+    /// sequence re-sent is kept in <c>node_metadata</c>), so that a node in a crash loop does not repeat its last
+    /// reports on every start. Returns how many.
+    /// </summary>
     public int ResendLastSent(TimeSpan window)
     {
-        string? last;
-        using (var connection = database.OpenConnection())
-        using (var command = connection.CreateCommand())
+        using var connection = database.OpenConnection();
+        using var transaction = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = "SELECT MAX(sent_at) FROM outbox;";
+        if (command.ExecuteScalar() is not string last)
         {
-            command.CommandText = "SELECT MAX(sent_at) FROM outbox;";
-            last = command.ExecuteScalar() as string;
+            return 0;
         }
 
-        return last is null ? 0 : Resend(Parse(last) - window);
+        command.CommandText = $"SELECT value FROM node_metadata WHERE key='{ResentThroughKey}';";
+        var resentThrough = command.ExecuteScalar() is string text ? long.Parse(text, CultureInfo.InvariantCulture) : 0;
+        command.CommandText = "UPDATE outbox SET sent_at=NULL WHERE sent_at IS NOT NULL AND sent_at >= $since AND seq > $through RETURNING seq;";
+        command.Parameters.AddWithValue("$since", Format(Parse(last) - window));
+        command.Parameters.AddWithValue("$through", resentThrough);
+        var sequences = new List<long>();
+        using (var reader = command.ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                sequences.Add(reader.GetInt64(0));
+            }
+        }
+
+        if (sequences.Count > 0)
+        {
+            command.Parameters.Clear();
+            command.CommandText = $"INSERT INTO node_metadata(key, value) VALUES ('{ResentThroughKey}', $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value;";
+            command.Parameters.AddWithValue("$value", sequences.Max().ToString(CultureInfo.InvariantCulture));
+            command.ExecuteNonQuery();
+        }
+
+        transaction.Commit();
+        return sequences.Count;
     }
 
     /// <summary>Records the regional node's <c>error</c> answer on the row it concerns.</summary>
@@ -184,6 +214,8 @@ public sealed class RegionalOutbox(NodeDatabase database, TimeProvider time)
         command.Parameters.AddWithValue("$before", Format(olderThan));
         return command.ExecuteNonQuery();
     }
+
+    private const string ResentThroughKey = "outbox_resent_through";
 
     private const string Columns = "seq, type, task_id, body, created_at, sent_at, error, error_at";
 

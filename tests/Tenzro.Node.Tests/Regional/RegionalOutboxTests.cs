@@ -46,6 +46,23 @@ public sealed class RegionalOutboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public void ResendLastSent_SecondUncleanStopSoonAfter_DoesNotResendTheRowsTheFirstResent()
+    {
+        var outbox = new RegionalOutbox(_database, _time);
+        var first = Sent(outbox, "task-a");
+        Assert.Equal(1, outbox.ResendLastSent(TimeSpan.FromSeconds(5)));
+
+        // Sent again after the restart, then the node dies again at once, with one new row sent.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        outbox.MarkSent(first);
+        var second = Sent(outbox, "task-b");
+        var requeued = outbox.ResendLastSent(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(1, requeued);
+        Assert.Equal([second], outbox.Pending(10).Select(r => r.Sequence));
+    }
+
+    [Fact]
     public void ResendLastSent_NothingEverSent_RequeuesNothing()
     {
         var outbox = new RegionalOutbox(_database, _time);
