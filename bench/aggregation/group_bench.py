@@ -13,7 +13,9 @@ bootstrap entries, each with its own data directory and ports. Three measurement
                    every leader change any node reports (including to no leader) is counted.
 Polls every POLL_MS (20) ms, so the times are good to about that.
 """
-import json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import json, os, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
+
+from ports import free_port
 
 DLL = os.environ["NODE_DLL"]
 POLL = int(os.environ.get("POLL_MS", "20")) / 1000
@@ -28,25 +30,6 @@ def call(url):
             return json.loads(r.read())
     except (OSError, ValueError, urllib.error.HTTPError):
         return None
-
-
-_given = set()
-
-
-def free_port():
-    while True:
-        t, u = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            if port not in _given:
-                u.bind(("127.0.0.1", port))
-                _given.add(port)
-                return port
-        except OSError:
-            pass
-        finally:
-            t.close(); u.close()
 
 
 _nodes = []

@@ -12,7 +12,9 @@ i*i mod 1000003 over config.split.range, combine sum):
 A result counts only if its digest equals the one node's digest. Times are the task's own, from submittedAt to
 finishedAt of its status (polled every half second, so that polling costs the nodes little).
 """
-import datetime, json, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import datetime, json, os, shutil, signal, statistics, subprocess, sys, tempfile, time, urllib.error, urllib.request
+
+from ports import free_port
 
 DLL = os.environ["NODE_DLL"]
 RUNS = int(os.environ.get("RUNS", "3"))
@@ -53,25 +55,6 @@ def call(url, method="GET", body=None):
             return r.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace")
-
-
-_given = set()
-
-
-def free_port():
-    while True:
-        t, u = socket.socket(), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            if port not in _given:
-                u.bind(("127.0.0.1", port))
-                _given.add(port)
-                return port
-        except OSError:
-            pass
-        finally:
-            t.close(); u.close()
 
 
 _nodes = []
