@@ -207,25 +207,11 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
     /// </summary>
     private async Task ForgetGoneAsync(DhtNode node, CancellationToken stoppingToken)
     {
-        foreach (var (id, address) in _dialled)
+        // Checked together, so that peers that left cost the refresh round one ping timeout, not one each.
+        var checks = _dialled.Where(d => _table.Get(d.Key)?.Link != PeerLinkState.Open)
+            .Select(async d => (Id: d.Key, Why: await WhyGoneAsync(node, d.Key, d.Value).WaitAsync(stoppingToken)));
+        foreach (var (id, why) in await Task.WhenAll(checks))
         {
-            var entry = _table.Get(id);
-            if (entry?.Link == PeerLinkState.Open)
-            {
-                continue;
-            }
-
-            string? why = null;
-            if (entry?.Record is { } record && record.IsExpired(_time.GetUtcNow()))
-            {
-                why = $"its record expired at {record.ExpiresAt:O}";
-            }
-            else if (IPAddress.TryParse(address.Host, out var ip)
-                && await node.PingAsync(DhtUdpTransport.Format(new IPEndPoint(ip, address.Port)), DhtId.Parse(id)).WaitAsync(stoppingToken) is null)
-            {
-                why = $"its link is down and it answers no DHT ping at {address.Host}:{address.Port}";
-            }
-
             if (why is not null && _dialled.TryRemove(id, out _))
             {
                 _links.Forget(id);
@@ -233,6 +219,19 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
                 LogPeerGone(_logger, NodeRecord.Short(id), why);
             }
         }
+    }
+
+    /// <summary>Why a dialled peer whose link is down has left (its record expired, or no answer to a DHT ping); null while it is still there.</summary>
+    private async Task<string?> WhyGoneAsync(DhtNode node, string id, PeerAddress address)
+    {
+        if (_table.Get(id)?.Record is { } record && record.IsExpired(_time.GetUtcNow()))
+        {
+            return $"its record expired at {record.ExpiresAt:O}";
+        }
+
+        return IPAddress.TryParse(address.Host, out var ip) && await node.PingAsync(DhtUdpTransport.Format(new IPEndPoint(ip, address.Port)), DhtId.Parse(id)) is null
+            ? $"its link is down and it answers no DHT ping at {address.Host}:{address.Port}"
+            : null;
     }
 
     private static PeerAddress? DialAddress(NodeRecord record) => record.Content.Addresses
