@@ -6,7 +6,8 @@
 # discovery and the DHT off. Needs root (the CPU groups), cgroup v1's cpu controller and python3.
 #   bench/aggregation/split-bench.sh [RUNS]   (default 3)
 # Environment: RANGE_END (12000000000: the range [0, RANGE_END) of the task), PARTS (6), AGGREGATION_LEASE
-# (10000 ms), KILL_AT (0.4: the share of the group's median time at which a member is killed), QUOTA_US (50000).
+# (10000 ms), KILL_AT (0.4: the share of the group's median time at which a member is killed), QUOTA_US (50000),
+# SHARES (65536: cpu.shares of each node's group, so that it gets its quota while other work runs).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ "$(id -u)" = 0 ] || { echo "this benchmark makes cgroups and needs root"; exit 2; }

@@ -22,6 +22,9 @@ RANGE_END = int(os.environ.get("RANGE_END", "12000000000"))
 PARTS = int(os.environ.get("PARTS", "6"))
 LEASE_MS = int(os.environ.get("AGGREGATION_LEASE", "10000"))
 QUOTA_US = int(os.environ.get("QUOTA_US", "50000"))
+# cpu.shares of every node's group: high, so that each node gets its quota even while other work runs on the machine
+# (the quota still caps it at QUOTA_US; the default weight of a process outside the groups is 1024).
+SHARES = int(os.environ.get("SHARES", "65536"))
 CPU = QUOTA_US / 100000  # what each task (and part) asks for: a node allows no more than its quota
 KILL_AT = float(os.environ.get("KILL_AT", "0.4"))  # the share of the group's median time at which a member is killed
 POLL_S = 0.5
@@ -72,6 +75,7 @@ class Node:
         os.makedirs(self.cgroup, exist_ok=True)
         write(os.path.join(self.cgroup, "cpu.cfs_period_us"), "100000")
         write(os.path.join(self.cgroup, "cpu.cfs_quota_us"), str(QUOTA_US))
+        write(os.path.join(self.cgroup, "cpu.shares"), str(SHARES))
         self.env = dict(os.environ, **BASE_ENV, PORT=str(self.port), DATA_DIR=os.path.join(self.dir, "data"),
                         LOCAL_DISCOVERY_PORT=str(self.p2p), RAFT_PORT=str(self.raft), **{k: str(v) for k, v in env.items()})
         self.proc = None

@@ -72,6 +72,9 @@ public interface IGroupLog : IAsyncDisposable
     /// <summary>The replicated group state as applied on this node.</summary>
     GroupState State { get; }
 
+    /// <summary>Raised (on the log's own thread) with each committed group state as it is applied on this node.</summary>
+    event Action<GroupState>? Changed;
+
     /// <summary>Whether <paramref name="id"/> is admitted: only admitted nodes may open log connections.</summary>
     bool Admits(string id);
 

@@ -84,6 +84,40 @@ public sealed class GroupLogAdmissionTests : IDisposable
         await stranger.StopAsync(CancellationToken.None);
     }
 
+    [Fact]
+    public async Task Changed_GivesTheFollowerEachCommittedStateAsItIsApplied()
+    {
+        using var aId = NodeIdentity.CreateEphemeral();
+        using var bId = NodeIdentity.CreateEphemeral();
+        var a = new GroupMember(aId.NodeId, $"127.0.0.1:{FreePort()}");
+        var b = new GroupMember(bId.NodeId, $"127.0.0.1:{FreePort()}");
+        var group = new GroupState("g2", [a, b]);
+        await using var leader = Log(aId, a, group, coldStart: true);
+        await using var follower = Log(bId, b, group, coldStart: false);
+        using var timeout = new CancellationTokenSource(Timeouts.Long);
+        await leader.StartAsync(timeout.Token);
+        await follower.StartAsync(timeout.Token);
+        await WaitUntilAsync(() => leader.IsLeader, "the cold-started member did not lead");
+        await leader.PublishAsync(group, timeout.Token);
+        await leader.AddMemberAsync(b, timeout.Token);
+        await WaitUntilAsync(() => follower.State.Members.Count == 2, "the admitted member did not follow the leader");
+
+        var seen = new TaskCompletionSource<GroupState>(TaskCreationOptions.RunContinuationsAsynchronously);
+        follower.Changed += state =>
+        {
+            if (state.Job("t-1") is not null)
+            {
+                seen.TrySetResult(state);
+            }
+        };
+        var job = new SplitJob("t-1", aId.NodeId, "compute", "local", 1, [new SplitPart(0, new string('a', 64), [])], []);
+        await leader.PublishAsync(follower.State with { Jobs = [job] }, timeout.Token);
+
+        var applied = await seen.Task.WaitAsync(timeout.Token);
+        Assert.Equal(new string('a', 64), applied.Job("t-1")!.Parts[0].Payload);
+        Assert.Equal(aId.NodeId, follower.State.Job("t-1")?.Home);
+    }
+
     private IGroupLog Log(NodeIdentity identity, GroupMember self, GroupState known, bool coldStart) =>
         GroupLogs.Factory(NullLoggerFactory.Instance).Create(new GroupLogStart
         {

@@ -48,6 +48,8 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private readonly Core.Tasks.TaskEngine _engine;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, DateTimeOffset> _busy = new(StringComparer.Ordinal);
+    private readonly System.Threading.Channels.Channel<bool> _wanted =
+        System.Threading.Channels.Channel.CreateBounded<bool>(new System.Threading.Channels.BoundedChannelOptions(1) { FullMode = System.Threading.Channels.BoundedChannelFullMode.DropWrite });
     private IGroupLog? _log;
     private Forming? _forming;
     private DateTimeOffset? _leaderlessSince;
@@ -55,6 +57,9 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private DateTimeOffset _nextLeaveRequest;
     private DateTimeOffset _nextQuery;
     private int _raftPort;
+
+    /// <summary>The last job whose redundancy majority outvoted this node (set from applied states; a leader then resigns).</summary>
+    private volatile string? _selfOutvotedIn;
 
     public AggregationService(
         AggregationOptions options,
@@ -127,12 +132,24 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         using var timer = new PeriodicTimer(Tick, _time);
         var reading = _inbox.WaitToReadAsync(stoppingToken).AsTask();
         var ticking = timer.WaitForNextTickAsync(stoppingToken).AsTask();
+        var wanted = _wanted.Reader.WaitToReadAsync(stoppingToken).AsTask();
+        _work.Wanted += Want;
         try
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                var done = await Task.WhenAny(reading, ticking);
-                if (done == reading)
+                var done = await Task.WhenAny(reading, ticking, wanted);
+                if (done == wanted)
+                {
+                    await wanted;
+                    while (_wanted.Reader.TryRead(out _))
+                    {
+                    }
+
+                    await Guarded(() => TendWorkAsync(stoppingToken));
+                    wanted = _wanted.Reader.WaitToReadAsync(stoppingToken).AsTask();
+                }
+                else if (done == reading)
                 {
                     await reading;
                     while (_inbox.TryRead(out var item))
@@ -153,6 +170,22 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             // Stopping.
+        }
+        finally
+        {
+            _work.Wanted -= Want;
+        }
+    }
+
+    /// <summary>Split work asks for a round now (<see cref="GroupWork.Wanted"/>); requests made meanwhile fold into one.</summary>
+    private void Want() => _wanted.Writer.TryWrite(true);
+
+    /// <summary>A round of split work only, between ticks.</summary>
+    private async Task TendWorkAsync(CancellationToken cancellationToken)
+    {
+        if (_log is { } log)
+        {
+            await _work.TendAsync(log, _time.GetUtcNow(), SendWorkAsync, cancellationToken);
         }
     }
 
@@ -408,12 +441,14 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             Certificate = _transport.Certificate,
             ProvenId = ProvenId,
         });
+        log.Changed += Outvote;
         try
         {
             await log.StartAsync(cancellationToken);
         }
         catch
         {
+            log.Changed -= Outvote;
             await log.DisposeAsync();
             throw;
         }
@@ -488,12 +523,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
 
         _leaderlessSince = null;
-        foreach (var outvoted in _exclusions.Outvote(log.State, _identity.NodeId))
-        {
-            LogExcluded(_security, NodeRecord.Short(outvoted.Id), outvoted.Reason, outvoted.Until);
-        }
-
-        if (log.IsLeader && SelfOutvoted(log.State) is { } job && _resignedFor.Add(job))
+        if (log.IsLeader && _selfOutvotedIn is { } job && _resignedFor.Add(job))
         {
             // The other members have excluded this node: another leader removes it.
             LogOutvotedResigning(_logger, log.State.GroupId, job);
@@ -527,8 +557,6 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         await SendAllAsync([outside], GroupMessages.Propose(proposal, _replay, _identity), cancellationToken);
     }
 
-    private string? SelfOutvoted(GroupState state) =>
-        state.Jobs.FirstOrDefault(j => j.Disagreed.Contains(_identity.NodeId))?.ParentId;
 
     /// <summary>Counts an invalid group message from <paramref name="peerId"/> (docs/AGGREGATION.md "Exclusion").</summary>
     private void Misbehaved(string peerId, string reason)
@@ -539,8 +567,26 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
     }
 
+    /// <summary>
+    /// Excludes the members a job's redundancy majority outvoted, from every applied state: the mark lasts only while its
+    /// job is in the state, which its home may finish in the next entry.
+    /// </summary>
+    private void Outvote(GroupState state)
+    {
+        foreach (var outvoted in _exclusions.Outvote(state, _identity.NodeId))
+        {
+            LogExcluded(_security, NodeRecord.Short(outvoted.Id), outvoted.Reason, outvoted.Until);
+        }
+
+        if (state.Jobs.FirstOrDefault(j => j.Disagreed.Contains(_identity.NodeId))?.ParentId is { } job)
+        {
+            _selfOutvotedIn = job;
+        }
+    }
+
     private async Task LeaveAsync(IGroupLog log)
     {
+        log.Changed -= Outvote;
         _log = null;
         _work.Log = null;
         _port.Bound = 0;

@@ -25,12 +25,13 @@ internal sealed partial class GroupWork
         var model = spec.Type == "inference" && spec.Data["model"] is JsonValue m && m.TryGetValue<string>(out var sha) ? sha.ToLowerInvariant() : null;
         var home = _homeJobs.GetOrAdd(spec.TaskId, _ => new HomeJob(job, request, model));
         LogSplit(_logger, spec.TaskId, parts.Count, request.Redundancy);
+        Wanted?.Invoke();
         try
         {
             while (true)
             {
                 context.CancellationToken.ThrowIfCancellationRequested();
-                if (_log?.State.Job(spec.TaskId) is { } current)
+                if (Log?.State.Job(spec.TaskId) is { } current)
                 {
                     if (current.FailedWith is { } failure)
                     {
@@ -49,7 +50,7 @@ internal sealed partial class GroupWork
                     }
                 }
 
-                await Task.Delay(PollEvery, _time, context.CancellationToken);
+                await StateChangeAsync(context.CancellationToken);
             }
         }
         finally
@@ -59,6 +60,7 @@ internal sealed partial class GroupWork
             if (!_lifetime.ApplicationStopping.IsCancellationRequested)
             {
                 home.Finished = true;
+                Wanted?.Invoke();
             }
             else
             {
@@ -76,8 +78,8 @@ internal sealed partial class GroupWork
         var until = _time.GetUtcNow() + _options.Lease;
         while (job.Redundancy > 1 && job.Parts.Any(p => p.Runs.Any(r => r.State == RunState.Running)) && _time.GetUtcNow() < until)
         {
-            await Task.Delay(PollEvery, _time, cancellationToken);
-            job = _log?.State.Job(job.ParentId) ?? job;
+            await StateChangeAsync(cancellationToken);
+            job = Log?.State.Job(job.ParentId) ?? job;
         }
 
         return job;

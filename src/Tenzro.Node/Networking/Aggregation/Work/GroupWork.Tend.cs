@@ -37,15 +37,12 @@ internal sealed partial class GroupWork
     {
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(send);
-        _log = log;
+        Log = log;
         var state = log.State;
         var requests = Requests(state);
         if (log.IsLeader)
         {
-            var next = requests.Aggregate(state, (s, r) => Apply(s, _identity.NodeId, r));
-            var before = Expired(next);
-            next = JobPlanner.Plan(next, now, _options.Lease, Slots(next));
-            _metrics.Expired(Expired(next) - before);
+            var next = Plan(requests.Aggregate(state, (s, r) => Apply(s, _identity.NodeId, r)), now);
             if (!ReferenceEquals(next, state))
             {
                 await log.PublishAsync(next, cancellationToken);
@@ -85,11 +82,21 @@ internal sealed partial class GroupWork
             return;
         }
 
+        // Planned in the same entry: a job is assigned on its registration, and a member's next part on its report.
         var next = Apply(log.State, sender, message);
         if (!ReferenceEquals(next, log.State))
         {
-            await log.PublishAsync(next, cancellationToken);
+            await log.PublishAsync(Plan(next, _time.GetUtcNow()), cancellationToken);
         }
+    }
+
+    /// <summary>The leader's planning round over <paramref name="state"/> (<see cref="JobPlanner.Plan"/>), counting the runs it expired.</summary>
+    private GroupState Plan(GroupState state, DateTimeOffset now)
+    {
+        var before = Expired(state);
+        var next = JobPlanner.Plan(state, now, _options.Lease, Slots(state));
+        _metrics.Expired(Expired(next) - before);
+        return next;
     }
 
     /// <summary>What this node still asks of the leader: jobs to register, reports, lost results, finished jobs.</summary>
@@ -303,7 +310,7 @@ internal sealed partial class GroupWork
     /// <summary>
     /// Runs one assigned part: fetches its payload from the home, submits it to this node's queue as
     /// <c>&lt;parentId&gt;.&lt;n&gt;</c> (a part submitted before, by an earlier run here, is the same task), waits for it
-    /// to end, keeps its result as a blob and leaves the report for the next round.
+    /// to end, keeps its result as a blob and asks for a round at once to report it.
     /// </summary>
     private async Task RunPartAsync(SplitJob job, SplitPart part, LocalRun run)
     {
@@ -324,9 +331,12 @@ internal sealed partial class GroupWork
 
             LogPartStarted(_logger, partId);
             TaskRecord? record;
-            while ((record = _engine.Get(partId)) is null || !record.State.IsFinal())
+            while ((record = await _engine.WaitAsync(partId, ResendEvery, run.Stop.Token)) is null || !record.State.IsFinal())
             {
-                await Task.Delay(PollEvery, _time, run.Stop.Token);
+                if (record is null)
+                {
+                    await Task.Delay(PollEvery, _time, run.Stop.Token);
+                }
             }
 
             var duration = (long)((record.FinishedAt ?? _time.GetUtcNow()) - (record.StartedAt ?? started)).TotalMilliseconds;
@@ -355,6 +365,14 @@ internal sealed partial class GroupWork
             // refused): the next round tries again, and while the home stays away the run's lease decides.
             LogPartFailed(_logger, partId, e.Message);
             _localRuns.TryRemove(partId, out _);
+        }
+        finally
+        {
+            if (run.Report is not null)
+            {
+                // The report goes to the leader at once, not at the next tick.
+                Wanted?.Invoke();
+            }
         }
     }
 

@@ -42,7 +42,7 @@ internal sealed partial class GroupWork : ISplitRunner
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ConcurrentDictionary<string, HomeJob> _homeJobs = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LocalRun> _localRuns = new(StringComparer.Ordinal);
-    private volatile IGroupLog? _log;
+    private IGroupLog? _log;
     private volatile bool _rejoining;
     private readonly Dictionary<string, DateTimeOffset> _sentAt = new(StringComparer.Ordinal);
 
@@ -128,22 +128,68 @@ internal sealed partial class GroupWork : ISplitRunner
         public volatile PartReport? Report;
     }
 
+    /// <summary>Signalled each time the group state changes on this node; replaced by a fresh one each time.</summary>
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Raised when this node has something for the group at once: the group state changed (an assignment, a report,
+    /// a new job), a home registered a job, or a part ended. The aggregation service then runs a round
+    /// (<see cref="TendAsync"/>) without waiting for its next tick, so each hand-over costs a round trip, not a tick.
+    /// </summary>
+    public event Action? Wanted;
+
     /// <summary>The group log while this node is in a group (set by the aggregation service).</summary>
     public IGroupLog? Log
     {
-        get => _log;
-        set => _log = value;
+        get => Volatile.Read(ref _log);
+        set
+        {
+            var old = Interlocked.Exchange(ref _log, value);
+            if (ReferenceEquals(old, value))
+            {
+                return;
+            }
+
+            if (old is not null)
+            {
+                old.Changed -= OnStateChanged;
+            }
+
+            if (value is not null)
+            {
+                value.Changed += OnStateChanged;
+            }
+        }
+    }
+
+    private void OnStateChanged(GroupState state)
+    {
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        Wanted?.Invoke();
+    }
+
+    /// <summary>Waits until the group state changes or <see cref="PollEvery"/> passes, whichever is first.</summary>
+    private async Task StateChangeAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Volatile.Read(ref _changed).Task.WaitAsync(PollEvery, _time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // Polled: the state may have changed without a signal (the log was replaced).
+        }
     }
 
     public bool CanSplit(TaskSpec task) =>
-        _log is { } log && log.State.Members.Count >= 2 && TaskSplitter.SplitTypes.Contains(task.Type);
+        Log is { } log && log.State.Members.Count >= 2 && TaskSplitter.SplitTypes.Contains(task.Type);
 
     /// <summary>
     /// Until the saved group is resumed, a task that asks to be split waits: it may be a parent whose home restarted
     /// mid-job, whose job the group log still holds; run whole it would do the group's work again on one node.
     /// </summary>
     public bool Defers(TaskSpec task) =>
-        _rejoining && _log is null && SplitRequest.Requested(task) && TaskSplitter.SplitTypes.Contains(task.Type);
+        _rejoining && Log is null && SplitRequest.Requested(task) && TaskSplitter.SplitTypes.Contains(task.Type);
 
     /// <summary>The aggregation service resumed its saved group (or had none, or could not): the tasks that waited may start.</summary>
     public void Rejoined()
@@ -160,7 +206,7 @@ internal sealed partial class GroupWork : ISplitRunner
             return null;
         }
 
-        if (_log?.State.Job(record.TaskId) is { } job)
+        if (Log?.State.Job(record.TaskId) is { } job)
         {
             return Summary(job);
         }
@@ -214,7 +260,7 @@ internal sealed partial class GroupWork : ISplitRunner
 
     /// <summary>The <c>jobs</c> of <c>GET /api/aggregation</c>.</summary>
     public JsonArray Jobs() =>
-        new([.. (_log?.State.Jobs ?? []).Select(j => (JsonNode)new JsonObject
+        new([.. (Log?.State.Jobs ?? []).Select(j => (JsonNode)new JsonObject
         {
             ["taskId"] = j.ParentId,
             ["home"] = j.Home,
@@ -229,7 +275,7 @@ internal sealed partial class GroupWork : ISplitRunner
     /// <summary>Whether <paramref name="peerId"/> may fetch blob <paramref name="sha"/>: a payload of a part it was assigned, or a result of its own job.</summary>
     private bool MayHave(string peerId, string sha)
     {
-        var state = _log?.State;
+        var state = Log?.State;
         if (state?.Find(peerId) is null)
         {
             return false;
