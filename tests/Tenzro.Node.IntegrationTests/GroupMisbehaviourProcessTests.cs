@@ -40,7 +40,8 @@ public sealed class GroupMisbehaviourProcessTests
             var liarExcluded = await ExcludedAsync(node, liar.Id, timeout.Token);
             Assert.Equal("wrong_sender", liarExcluded["reason"]!.GetValue<string>());
 
-            // 120 valid messages a second: over the group quota (50 a second), under the links' flood limit (200).
+            // 20 valid messages of 64 KiB a second: over the group quota's 256 KiB a second, far under the links' flood
+            // limit (200 messages and 16 MiB a second), so a node that stalls for a while does not cut the link instead.
             var flooderExcluded = await FloodUntilExcludedAsync(node, flooder, timeout.Token);
             Assert.Equal("group_quota", flooderExcluded["reason"]!.GetValue<string>());
 
@@ -99,15 +100,17 @@ public sealed class GroupMisbehaviourProcessTests
         }
     }
 
-    /// <summary>Sends 12 valid group messages every 100 ms until the node lists the sender as excluded.</summary>
+    /// <summary>Sends two valid group messages of 64 KiB every 100 ms until the node lists the sender as excluded.</summary>
     private static async Task<JsonObject> FloodUntilExcludedAsync(NodeProcess node, GroupPeer flooder, CancellationToken cancellationToken)
     {
+        var padding = new string('x', 64 * 1024);
         var deadline = DateTime.UtcNow + Wait;
         for (var round = 0; ; round++)
         {
-            for (var i = 0; i < 12; i++)
+            for (var i = 0; i < 2; i++)
             {
-                await flooder.SendAsync(GroupMessages.Query("g-flood", flooder.Guard, flooder.Identity), cancellationToken);
+                var query = new JsonObject { ["step"] = GroupStep.Query, ["groupId"] = "g-flood", ["padding"] = padding };
+                await flooder.SendAsync(GroupMessages.Work(query, flooder.Guard, flooder.Identity), cancellationToken);
             }
 
             if (round % 5 == 4 && await ExclusionAsync(node, flooder.Id, cancellationToken) is { } found)
