@@ -8,10 +8,11 @@ public sealed record Exclusion(string Id, string Reason, DateTimeOffset Until);
 /// outvoted by the redundancy majority of a split job (every member sees that in the committed group state), and a
 /// peer that sent <see cref="Strikes"/> invalid group messages within <see cref="StrikeWindow"/> (bad signature,
 /// stale or replayed, wrong sender, malformed, over the group quota). An excluded peer is no candidate, its
-/// proposals are declined, and a leader removes it from the group.
+/// proposals are declined, and a leader removes it from the group. With a <see cref="GroupExclusionsFile"/> the
+/// exclusions in force (and the jobs whose dissenters were excluded) outlast a restart.
 /// </summary>
 /// <remarks>Thread-safe.</remarks>
-public sealed class GroupExclusions(TimeProvider time)
+public sealed class GroupExclusions
 {
     /// <summary>How long an exclusion lasts.</summary>
     public static readonly TimeSpan Duration = TimeSpan.FromMinutes(10);
@@ -24,16 +25,50 @@ public sealed class GroupExclusions(TimeProvider time)
     /// <summary>The reason of an exclusion for a lost majority vote.</summary>
     public const string Outvoted = "outvoted";
 
+    /// <summary>Jobs whose dissenters were excluded that are remembered (the oldest are forgotten first).</summary>
+    private const int MaxOutvotedSeen = 1024;
+
+    private readonly TimeProvider _time;
+    private readonly GroupExclusionsFile? _file;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Exclusion> _excluded = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Queue<DateTimeOffset>> _strikes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _outvotedSeen = new(StringComparer.Ordinal);
+    private readonly Queue<string> _outvotedOrder = new();
+
+    /// <summary>Exclusions kept in memory only.</summary>
+    public GroupExclusions(TimeProvider time)
+        : this(time, null)
+    {
+    }
+
+    /// <summary>Exclusions kept in <paramref name="file"/> too, so that they outlast a restart; those still in force are loaded now.</summary>
+    public GroupExclusions(TimeProvider time, GroupExclusionsFile? file)
+    {
+        _time = time;
+        _file = file;
+        if (file is null)
+        {
+            return;
+        }
+
+        var saved = file.Load(_time.GetUtcNow());
+        foreach (var exclusion in saved.Excluded)
+        {
+            _excluded[exclusion.Id] = exclusion;
+        }
+
+        foreach (var seen in saved.OutvotedSeen)
+        {
+            Seen(seen);
+        }
+    }
 
     /// <summary>Counts one invalid group message from <paramref name="id"/>; returns the exclusion when this one makes it.</summary>
     public Exclusion? Misbehaved(string id, string reason)
     {
         ArgumentNullException.ThrowIfNull(id);
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         lock (_lock)
         {
             if (Current(id, now) is not null)
@@ -69,7 +104,7 @@ public sealed class GroupExclusions(TimeProvider time)
     public IReadOnlyList<Exclusion> Outvote(GroupState state, string self)
     {
         ArgumentNullException.ThrowIfNull(state);
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         var added = new List<Exclusion>();
         lock (_lock)
         {
@@ -77,7 +112,7 @@ public sealed class GroupExclusions(TimeProvider time)
             {
                 foreach (var member in job.Disagreed.Where(m => m != self))
                 {
-                    if (_outvotedSeen.Add(job.ParentId + "/" + member))
+                    if (Seen(job.ParentId + "/" + member))
                     {
                         added.Add(Add(member, Outvoted, now));
                     }
@@ -95,14 +130,14 @@ public sealed class GroupExclusions(TimeProvider time)
     {
         lock (_lock)
         {
-            return Current(id, time.GetUtcNow())?.Until;
+            return Current(id, _time.GetUtcNow())?.Until;
         }
     }
 
     /// <summary>The exclusions in force, by id.</summary>
     public IReadOnlyList<Exclusion> Active()
     {
-        var now = time.GetUtcNow();
+        var now = _time.GetUtcNow();
         lock (_lock)
         {
             return [.. _excluded.Keys.ToList().Select(id => Current(id, now)).OfType<Exclusion>().OrderBy(e => e.Id, StringComparer.Ordinal)];
@@ -113,7 +148,25 @@ public sealed class GroupExclusions(TimeProvider time)
     {
         var exclusion = new Exclusion(id, reason, now + Duration);
         _excluded[id] = exclusion;
+        _file?.Save(new SavedExclusions([.. _excluded.Values.Where(e => e.Until > now).OrderBy(e => e.Id, StringComparer.Ordinal)], [.. _outvotedOrder]));
         return exclusion;
+    }
+
+    /// <summary>Marks a job's dissenter as excluded for that job; false when it was marked already.</summary>
+    private bool Seen(string jobMember)
+    {
+        if (!_outvotedSeen.Add(jobMember))
+        {
+            return false;
+        }
+
+        _outvotedOrder.Enqueue(jobMember);
+        if (_outvotedOrder.Count > MaxOutvotedSeen)
+        {
+            _outvotedSeen.Remove(_outvotedOrder.Dequeue());
+        }
+
+        return true;
     }
 
     private Exclusion? Current(string id, DateTimeOffset now)

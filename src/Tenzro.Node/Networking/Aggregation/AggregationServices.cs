@@ -11,7 +11,9 @@ internal static class AggregationServices
     {
         services.AddSingleton<GroupInbox>();
         services.AddSingleton<GroupLogPort>();
-        services.AddSingleton<GroupExclusions>();
+        services.AddSingleton(sp => new GroupExclusions(
+            sp.GetRequiredService<TimeProvider>(),
+            new GroupExclusionsFile(sp.GetRequiredService<Core.Configuration.StorageOptions>().DataDirectory, sp.GetRequiredService<ILogger<GroupExclusionsFile>>())));
         services.AddSingleton<GroupQuota>();
         services.AddSingleton<IPeerMessageHandler, GroupMessageHandler>();
         services.AddSingleton<IGroupLogFactory>(sp => Node.Aggregation.GroupLogs.Factory(sp.GetRequiredService<ILoggerFactory>()));
