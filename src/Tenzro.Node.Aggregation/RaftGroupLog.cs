@@ -91,6 +91,11 @@ internal sealed partial class RaftGroupLog : IGroupLog
             ColdStart = _start.ColdStart,
             LowerElectionTimeout = timeout,
             UpperElectionTimeout = timeout * 2,
+
+            // Followers learn that an entry is committed from the leader's next append: a heartbeat every twentieth of
+            // the election timeout (50 ms at the default, at least 20 ms) brings an assignment or a report to every
+            // member within that, rather than within half the election timeout.
+            HeartbeatThreshold = Math.Min(0.5, Math.Max(0.05, 20.0 / timeout)),
             RequestTimeout = TimeSpan.FromMilliseconds(timeout),
             ConnectTimeout = TimeSpan.FromMilliseconds(Math.Max(100, timeout / 2)),
             ConfigurationStorage = new EndPointStorage(Path.Combine(root.FullName, "membership")),
@@ -120,28 +125,8 @@ internal sealed partial class RaftGroupLog : IGroupLog
         {
             _changes.Release();
         }
-
-        SpreadCommit(cluster);
     }
 
-    /// <summary>
-    /// Followers learn that an entry is committed from the leader's next append, which left alone is the next heartbeat
-    /// (half the election timeout away): a replication round started now tells them at once, so that an assignment or a
-    /// report reaches every member in a round trip rather than in up to half a second. Not awaited: the round waits
-    /// for every member, a dead one included.
-    /// </summary>
-    private void SpreadCommit(RaftCluster cluster) => _ = Task.Run(async () =>
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(_start.ElectionTimeout);
-            await cluster.ForceReplicationAsync(timeout.Token);
-        }
-        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or ObjectDisposedException or DotNext.Net.Cluster.Consensus.Raft.NotLeaderException)
-        {
-            // Leadership moved, the log is stopping, or a member is slow: the next heartbeat carries the commit.
-        }
-    });
 
     public async Task AddMemberAsync(GroupMember member, CancellationToken cancellationToken)
     {
@@ -187,8 +172,24 @@ internal sealed partial class RaftGroupLog : IGroupLog
         }
     }
 
-    public async Task<bool> ResignAsync(CancellationToken cancellationToken) =>
-        _cluster is { } cluster && IsLeader && await ((DotNext.Net.Cluster.ICluster)cluster).ResignAsync(cancellationToken);
+    /// <summary>Resigns between changes, never in the middle of one.</summary>
+    public async Task<bool> ResignAsync(CancellationToken cancellationToken)
+    {
+        if (_cluster is not { } cluster || !IsLeader)
+        {
+            return false;
+        }
+
+        await _changes.WaitAsync(cancellationToken);
+        try
+        {
+            return IsLeader && await ((DotNext.Net.Cluster.ICluster)cluster).ResignAsync(cancellationToken);
+        }
+        finally
+        {
+            _changes.Release();
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -49,7 +49,7 @@ public sealed class GroupRedundancyProcessTests(GroupOfThree group) : IClassFixt
                         && v["excluded"]!.AsArray().Any(e => e!["id"]!.GetValue<string>() == ids[liar] && e["reason"]!.GetValue<string>() == "outvoted")
                         && v["members"]!.AsArray().All(m => m!["id"]!.GetValue<string>() != ids[liar]) ? v : null,
                     GroupOfThree.FormTimeout,
-                    "the outvoted member was not excluded and removed:\n" + GroupOfThree.Tail(node));
+                    "the outvoted member was not excluded and removed:\n" + GroupOfThree.Tail(node) + "\nthe outvoted member:\n" + GroupOfThree.Tail(group[liar]));
                 Assert.Equal(2, view["members"]!.AsArray().Count);
                 var candidates = (await node.Client.GetFromJsonAsync<JsonObject>("/api/aggregation/candidates"))!["candidates"]!.AsArray();
                 var liarCandidate = candidates.SingleOrDefault(c => c!["id"]!.GetValue<string>() == ids[liar]);

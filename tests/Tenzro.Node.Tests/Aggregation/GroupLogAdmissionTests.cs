@@ -118,6 +118,41 @@ public sealed class GroupLogAdmissionTests : IDisposable
         Assert.Equal(aId.NodeId, follower.State.Job("t-1")?.Home);
     }
 
+    [Fact]
+    public async Task ResignRightAfterACommit_TheMembersAgreeOnALeaderAgain()
+    {
+        using var aId = NodeIdentity.CreateEphemeral();
+        using var bId = NodeIdentity.CreateEphemeral();
+        using var cId = NodeIdentity.CreateEphemeral();
+        var a = new GroupMember(aId.NodeId, $"127.0.0.1:{FreePort()}");
+        var b = new GroupMember(bId.NodeId, $"127.0.0.1:{FreePort()}");
+        var c = new GroupMember(cId.NodeId, $"127.0.0.1:{FreePort()}");
+        var group = new GroupState("g3", [a, b, c]);
+        await using var leader = Log(aId, a, group, coldStart: true);
+        await using var second = Log(bId, b, group, coldStart: false);
+        await using var third = Log(cId, c, group, coldStart: false);
+        using var timeout = new CancellationTokenSource(Timeouts.Long * 2);
+        await leader.StartAsync(timeout.Token);
+        await second.StartAsync(timeout.Token);
+        await third.StartAsync(timeout.Token);
+        await WaitUntilAsync(() => leader.IsLeader, "the cold-started member did not lead");
+        await leader.PublishAsync(group, timeout.Token);
+        await leader.AddMemberAsync(b, timeout.Token);
+        await leader.AddMemberAsync(c, timeout.Token);
+        await WaitUntilAsync(() => second.LeaderId == aId.NodeId && third.LeaderId == aId.NodeId, "the members did not follow the leader");
+
+        // A leader outvoted in a job resigns right after the entry that records it (docs/AGGREGATION.md "Exclusion").
+        var job = new SplitJob("t-1", bId.NodeId, "compute", "local", 1, [new SplitPart(0, new string('a', 64), [])], [aId.NodeId]);
+        await leader.PublishAsync(leader.State with { Jobs = [job] }, timeout.Token);
+        Assert.True(await leader.ResignAsync(timeout.Token));
+
+        // It stops leading, and the three agree on one leader again (Raft may elect it again; what must not happen is
+        // members following a leader that no longer leads).
+        await WaitUntilAsync(
+            () => leader.LeaderId is { } next && second.LeaderId == next && third.LeaderId == next && new[] { leader, second, third }.Count(l => l.IsLeader) == 1,
+            $"the members did not agree on a leader after it resigned (it follows {leader.LeaderId ?? "none"}, the others {second.LeaderId ?? "none"} and {third.LeaderId ?? "none"})");
+    }
+
     private IGroupLog Log(NodeIdentity identity, GroupMember self, GroupState known, bool coldStart) =>
         GroupLogs.Factory(NullLoggerFactory.Instance).Create(new GroupLogStart
         {

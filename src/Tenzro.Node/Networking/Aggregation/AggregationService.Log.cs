@@ -56,6 +56,6 @@ internal sealed partial class AggregationService
     [LoggerMessage(EventId = 5651, Level = LogLevel.Warning, Message = "Peer {Peer} excluded from this node's groups ({Reason}) until {Until}")]
     private static partial void LogExcluded(ILogger logger, string peer, string reason, DateTimeOffset until);
 
-    [LoggerMessage(EventId = 5652, Level = LogLevel.Warning, Message = "Outvoted in job {Job} of group {GroupId}: handing over the leadership so that another leader removes this node")]
-    private static partial void LogOutvotedResigning(ILogger logger, string groupId, string job);
+    [LoggerMessage(EventId = 5652, Level = LogLevel.Warning, Message = "Outvoted in job {Job} of group {GroupId}: leaving the group (the other members exclude this node)")]
+    private static partial void LogOutvotedLeaving(ILogger logger, string groupId, string job);
 }

@@ -38,7 +38,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private readonly PeerBlocklist _blocklist;
     private readonly GroupLogPort _port;
     private readonly GroupExclusions _exclusions;
-    private readonly HashSet<string> _resignedFor = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _leftFor = new(StringComparer.Ordinal);
     private readonly GroupFiles _files;
     private readonly ReplayGuard _replay;
     private readonly TimeProvider _time;
@@ -523,11 +523,12 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
 
         _leaderlessSince = null;
-        if (log.IsLeader && _selfOutvotedIn is { } job && _resignedFor.Add(job))
+        if (_selfOutvotedIn is { } job && _leftFor.Add(job))
         {
-            // The other members have excluded this node: another leader removes it.
-            LogOutvotedResigning(_logger, log.State.GroupId, job);
-            await log.ResignAsync(cancellationToken);
+            // The other members have excluded this node and their leader removes it: it stops its log now rather than
+            // wait for that. A leader that only resigned was at times still followed by the others, so none removed it.
+            LogOutvotedLeaving(_logger, log.State.GroupId, job);
+            await LeaveAsync(log);
             return;
         }
 
