@@ -22,6 +22,9 @@ namespace Tenzro.Node.Aggregation;
 /// <remarks>Thread-safe. Membership changes are serialised (DotNext allows one at a time).</remarks>
 internal sealed partial class RaftGroupLog : IGroupLog
 {
+    /// <summary>How often <see cref="WarmAsync"/> checks the connections to the other members.</summary>
+    private static readonly TimeSpan WarmEvery = TimeSpan.FromSeconds(1);
+
     private readonly GroupLogStart _start;
     private readonly ILogger _logger;
     private readonly ILoggerFactory _loggers;
@@ -30,6 +33,8 @@ internal sealed partial class RaftGroupLog : IGroupLog
     private GroupStateMachine? _machine;
     private WriteAheadLog? _wal;
     private RaftCluster? _cluster;
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _warming = Task.CompletedTask;
 
     public RaftGroupLog(GroupLogStart start, ILoggerFactory loggers)
     {
@@ -105,7 +110,43 @@ internal sealed partial class RaftGroupLog : IGroupLog
         _cluster = new RaftCluster(configuration) { AuditTrail = _wal };
         _cluster.LeaderChanged += (_, leader) => LogLeader(_logger, leader?.EndPoint?.ToString() ?? "none");
         await _cluster.StartAsync(cancellationToken);
+        _warming = WarmAsync(_cluster, _stopping.Token);
         LogStarted(_logger, _start.Self.Raft, _start.ColdStart);
+    }
+
+    /// <summary>
+    /// Keeps a connection open from this member to every other one. Followers talk only to the leader until it fails;
+    /// without this, the election that replaces it would start with a TCP connect and a TLS handshake to each
+    /// survivor for the pre-vote (DotNext keeps a member's connection once made, and drops it when a request fails).
+    /// A metadata request every <see cref="WarmEvery"/> makes or checks each one; it changes nothing in the log.
+    /// </summary>
+    private async Task WarmAsync(RaftCluster cluster, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                foreach (var member in cluster.Members.Where(m => m.IsRemote))
+                {
+                    try
+                    {
+                        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                        timeout.CancelAfter(_start.ElectionTimeout);
+                        await member.GetMetadataAsync(refresh: true, timeout.Token);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        // The member is down or slow: tried again next time.
+                    }
+                }
+
+                await Task.Delay(WarmEvery, cancellationToken);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping.
+        }
     }
 
     public async Task PublishAsync(GroupState state, CancellationToken cancellationToken)
@@ -193,6 +234,9 @@ internal sealed partial class RaftGroupLog : IGroupLog
 
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync();
+        await _warming;
+        _stopping.Dispose();
         if (_cluster is { } cluster)
         {
             try
