@@ -23,22 +23,11 @@ public sealed class GroupLogAdmissionTests : IDisposable
     [Fact]
     public async Task AdmittedMemberJoins_StrangerWithABoundCertificateCannotAppend()
     {
-        using var aId = NodeIdentity.CreateEphemeral();
-        using var bId = NodeIdentity.CreateEphemeral();
         using var strangerId = NodeIdentity.CreateEphemeral();
-        var a = new GroupMember(aId.NodeId, $"127.0.0.1:{FreePort()}");
-        var b = new GroupMember(bId.NodeId, $"127.0.0.1:{FreePort()}");
-        var group = new GroupState("g1", [a, b]);
-        await using var leader = Log(aId, a, group, coldStart: true);
-        await using var follower = Log(bId, b, group, coldStart: false);
         using var timeout = new CancellationTokenSource(Timeouts.Long);
-
-        await leader.StartAsync(timeout.Token);
-        await follower.StartAsync(timeout.Token);
-        await WaitUntilAsync(() => leader.IsLeader, "the cold-started member did not lead");
-        await leader.PublishAsync(group, timeout.Token);
-        await leader.AddMemberAsync(b, timeout.Token);
-        await WaitUntilAsync(() => follower.LeaderId == aId.NodeId && follower.State.Members.Count == 2, "the admitted member did not follow the leader");
+        await using var group = await StartGroupAsync("g1", 2, timeout.Token);
+        var (aId, bId, follower) = (group.Ids[0], group.Ids[1], group.Logs[1]);
+        var b = group.Members[1];
 
         using var strangerCertificate = PeerCertificate.Create(strangerId, DateTimeOffset.UtcNow);
         var strangerEndPoint = new IPEndPoint(IPAddress.Loopback, FreePort());
@@ -87,20 +76,9 @@ public sealed class GroupLogAdmissionTests : IDisposable
     [Fact]
     public async Task Changed_GivesTheFollowerEachCommittedStateAsItIsApplied()
     {
-        using var aId = NodeIdentity.CreateEphemeral();
-        using var bId = NodeIdentity.CreateEphemeral();
-        var a = new GroupMember(aId.NodeId, $"127.0.0.1:{FreePort()}");
-        var b = new GroupMember(bId.NodeId, $"127.0.0.1:{FreePort()}");
-        var group = new GroupState("g2", [a, b]);
-        await using var leader = Log(aId, a, group, coldStart: true);
-        await using var follower = Log(bId, b, group, coldStart: false);
         using var timeout = new CancellationTokenSource(Timeouts.Long);
-        await leader.StartAsync(timeout.Token);
-        await follower.StartAsync(timeout.Token);
-        await WaitUntilAsync(() => leader.IsLeader, "the cold-started member did not lead");
-        await leader.PublishAsync(group, timeout.Token);
-        await leader.AddMemberAsync(b, timeout.Token);
-        await WaitUntilAsync(() => follower.State.Members.Count == 2, "the admitted member did not follow the leader");
+        await using var group = await StartGroupAsync("g2", 2, timeout.Token);
+        var (aId, leader, follower) = (group.Ids[0], group.Logs[0], group.Logs[1]);
 
         var seen = new TaskCompletionSource<GroupState>(TaskCreationOptions.RunContinuationsAsynchronously);
         follower.Changed += state =>
@@ -121,25 +99,10 @@ public sealed class GroupLogAdmissionTests : IDisposable
     [Fact]
     public async Task ResignRightAfterACommit_TheMembersAgreeOnALeaderAgain()
     {
-        using var aId = NodeIdentity.CreateEphemeral();
-        using var bId = NodeIdentity.CreateEphemeral();
-        using var cId = NodeIdentity.CreateEphemeral();
-        var a = new GroupMember(aId.NodeId, $"127.0.0.1:{FreePort()}");
-        var b = new GroupMember(bId.NodeId, $"127.0.0.1:{FreePort()}");
-        var c = new GroupMember(cId.NodeId, $"127.0.0.1:{FreePort()}");
-        var group = new GroupState("g3", [a, b, c]);
-        await using var leader = Log(aId, a, group, coldStart: true);
-        await using var second = Log(bId, b, group, coldStart: false);
-        await using var third = Log(cId, c, group, coldStart: false);
         using var timeout = new CancellationTokenSource(Timeouts.Long * 2);
-        await leader.StartAsync(timeout.Token);
-        await second.StartAsync(timeout.Token);
-        await third.StartAsync(timeout.Token);
-        await WaitUntilAsync(() => leader.IsLeader, "the cold-started member did not lead");
-        await leader.PublishAsync(group, timeout.Token);
-        await leader.AddMemberAsync(b, timeout.Token);
-        await leader.AddMemberAsync(c, timeout.Token);
-        await WaitUntilAsync(() => second.LeaderId == aId.NodeId && third.LeaderId == aId.NodeId, "the members did not follow the leader");
+        await using var group = await StartGroupAsync("g3", 3, timeout.Token);
+        var (aId, bId) = (group.Ids[0], group.Ids[1]);
+        var (leader, second, third) = (group.Logs[0], group.Logs[1], group.Logs[2]);
 
         // A leader outvoted in a job resigns right after the entry that records it (docs/AGGREGATION.md "Exclusion").
         var job = new SplitJob("t-1", bId.NodeId, "compute", "local", 1, [new SplitPart(0, new string('a', 64), [])], [aId.NodeId]);
@@ -151,6 +114,62 @@ public sealed class GroupLogAdmissionTests : IDisposable
         await WaitUntilAsync(
             () => leader.LeaderId is { } next && second.LeaderId == next && third.LeaderId == next && new[] { leader, second, third }.Count(l => l.IsLeader) == 1,
             $"the members did not agree on a leader after it resigned (it follows {leader.LeaderId ?? "none"}, the others {second.LeaderId ?? "none"} and {third.LeaderId ?? "none"})");
+    }
+
+    /// <summary>Logs of <paramref name="size"/> members, the first cold-started and leading, the others admitted and following it.</summary>
+    private async Task<TestGroup> StartGroupAsync(string groupId, int size, CancellationToken cancellationToken)
+    {
+        var ids = Enumerable.Range(0, size).Select(_ => NodeIdentity.CreateEphemeral()).ToArray();
+        var members = ids.Select(id => new GroupMember(id.NodeId, $"127.0.0.1:{FreePort()}")).ToArray();
+        var state = new GroupState(groupId, members);
+        var group = new TestGroup(ids, members, [.. ids.Select((id, i) => Log(id, members[i], state, coldStart: i == 0))]);
+        try
+        {
+            foreach (var log in group.Logs)
+            {
+                await log.StartAsync(cancellationToken);
+            }
+
+            var leader = group.Logs[0];
+            await WaitUntilAsync(() => leader.IsLeader, "the cold-started member did not lead");
+            await leader.PublishAsync(state, cancellationToken);
+            foreach (var member in members.Skip(1))
+            {
+                await leader.AddMemberAsync(member, cancellationToken);
+            }
+
+            await WaitUntilAsync(
+                () => group.Logs.Skip(1).All(l => l.LeaderId == ids[0].NodeId && l.State.Members.Count == size),
+                "the admitted members did not follow the leader");
+            return group;
+        }
+        catch
+        {
+            await group.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed class TestGroup(NodeIdentity[] ids, GroupMember[] members, IGroupLog[] logs) : IAsyncDisposable
+    {
+        public NodeIdentity[] Ids { get; } = ids;
+
+        public GroupMember[] Members { get; } = members;
+
+        public IGroupLog[] Logs { get; } = logs;
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var log in Logs)
+            {
+                await log.DisposeAsync();
+            }
+
+            foreach (var id in Ids)
+            {
+                id.Dispose();
+            }
+        }
     }
 
     private IGroupLog Log(NodeIdentity identity, GroupMember self, GroupState known, bool coldStart) =>
