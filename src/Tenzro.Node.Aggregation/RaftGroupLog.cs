@@ -168,7 +168,6 @@ internal sealed partial class RaftGroupLog : IGroupLog
         }
     }
 
-
     public async Task AddMemberAsync(GroupMember member, CancellationToken cancellationToken)
     {
         var cluster = _cluster ?? throw new InvalidOperationException("the group log is not running");

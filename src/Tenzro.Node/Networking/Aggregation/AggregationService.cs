@@ -58,7 +58,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private DateTimeOffset _nextQuery;
     private int _raftPort;
 
-    /// <summary>The last job whose redundancy majority outvoted this node (set from applied states; a leader then resigns).</summary>
+    /// <summary>The last job whose redundancy majority outvoted this node (set from applied states; the node then leaves its group).</summary>
     private volatile string? _selfOutvotedIn;
 
     public AggregationService(
@@ -503,6 +503,15 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             await DrainAsync(log, now, cancellationToken);
         }
 
+        if (_selfOutvotedIn is { } job && _leftFor.Add(job))
+        {
+            // The other members have excluded this node and their leader removes it: it stops its log now rather than
+            // wait for that. A leader that only resigned was at times still followed by the others, so none removed it.
+            LogOutvotedLeaving(_logger, log.State.GroupId, job);
+            await LeaveAsync(log);
+            return;
+        }
+
         if (log.LeaderId is null)
         {
             _leaderlessSince ??= now;
@@ -523,15 +532,6 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         }
 
         _leaderlessSince = null;
-        if (_selfOutvotedIn is { } job && _leftFor.Add(job))
-        {
-            // The other members have excluded this node and their leader removes it: it stops its log now rather than
-            // wait for that. A leader that only resigned was at times still followed by the others, so none removed it.
-            LogOutvotedLeaving(_logger, log.State.GroupId, job);
-            await LeaveAsync(log);
-            return;
-        }
-
         if (log.IsLeader && log.State.Members.FirstOrDefault(m => m.Id != _identity.NodeId && (_blocklist.IsBlocked(m.Id) || _exclusions.IsExcluded(m.Id))) is { } unwanted)
         {
             LogMemberLeft(_logger, NodeRecord.Short(unwanted.Id), log.State.GroupId);
