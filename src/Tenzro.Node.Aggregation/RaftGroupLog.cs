@@ -212,10 +212,12 @@ internal sealed partial class RaftGroupLog : IGroupLog
         }
     }
 
-    /// <summary>Resigns between changes, never in the middle of one.</summary>
-    public async Task<bool> ResignAsync(CancellationToken cancellationToken)
+    public bool StandingAside => _cluster?.Standby ?? false;
+
+    /// <summary>Stands aside between changes, never in the middle of one (DotNext's standby mode: it votes, never stands).</summary>
+    public async Task<bool> StandAsideAsync(CancellationToken cancellationToken)
     {
-        if (_cluster is not { } cluster || !IsLeader)
+        if (_cluster is not { } cluster)
         {
             return false;
         }
@@ -223,13 +225,16 @@ internal sealed partial class RaftGroupLog : IGroupLog
         await _changes.WaitAsync(cancellationToken);
         try
         {
-            return IsLeader && await ((DotNext.Net.Cluster.ICluster)cluster).ResignAsync(cancellationToken);
+            return await cluster.EnableStandbyModeAsync(cancellationToken);
         }
         finally
         {
             _changes.Release();
         }
     }
+
+    public async Task<bool> StandAgainAsync(CancellationToken cancellationToken) =>
+        _cluster is { } cluster && await cluster.RevertToNormalModeAsync(cancellationToken);
 
     public async ValueTask DisposeAsync()
     {

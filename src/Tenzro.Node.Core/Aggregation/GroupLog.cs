@@ -91,8 +91,19 @@ public interface IGroupLog : IAsyncDisposable
     /// <summary>Leader only: removes <paramref name="id"/> from the membership and the state (a removed member is not told).</summary>
     Task RemoveMemberAsync(string id, CancellationToken cancellationToken);
 
-    /// <summary>Gives up leadership so that another member is elected; false when this node is not the leader.</summary>
-    Task<bool> ResignAsync(CancellationToken cancellationToken);
+    /// <summary>Whether this node stands aside: it votes and follows, but is never elected (<see cref="StandAsideAsync"/>).</summary>
+    bool StandingAside { get; }
+
+    /// <summary>
+    /// Stops standing for election: a leader gives up leadership, and another member is elected. Unlike a Raft resign,
+    /// which the same member may win again (a resigned member keeps its election timeout, so the order in which the
+    /// members time out repeats), a member that stands aside is never elected until <see cref="StandAgainAsync"/>.
+    /// </summary>
+    /// <returns>Whether this node was standing and now stands aside.</returns>
+    Task<bool> StandAsideAsync(CancellationToken cancellationToken);
+
+    /// <summary>Stands for election again after <see cref="StandAsideAsync"/>; false when this node was not aside.</summary>
+    Task<bool> StandAgainAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>Makes group logs (registered by the host; one log per group the node joins).</summary>

@@ -97,23 +97,40 @@ public sealed class GroupLogAdmissionTests : IDisposable
     }
 
     [Fact]
-    public async Task ResignRightAfterACommit_TheMembersAgreeOnALeaderAgain()
+    public async Task LeaderStandsAsideRightAfterACommit_AnotherMemberLeadsAndItFollows_ThenItStandsAgain()
     {
         using var timeout = new CancellationTokenSource(Timeouts.Long * 2);
         await using var group = await StartGroupAsync("g3", 3, timeout.Token);
         var (aId, bId) = (group.Ids[0], group.Ids[1]);
         var (leader, second, third) = (group.Logs[0], group.Logs[1], group.Logs[2]);
 
-        // A leader outvoted in a job resigns right after the entry that records it (docs/AGGREGATION.md "Exclusion").
-        var job = new SplitJob("t-1", bId.NodeId, "compute", "local", 1, [new SplitPart(0, new string('a', 64), [])], [aId.NodeId]);
+        // A draining leader stands aside right after an entry, as it may when a job was just recorded.
+        var job = new SplitJob("t-1", bId.NodeId, "compute", "local", 1, [new SplitPart(0, new string('a', 64), [])], []);
         await leader.PublishAsync(leader.State with { Jobs = [job] }, timeout.Token);
-        Assert.True(await leader.ResignAsync(timeout.Token));
+        Assert.True(await leader.StandAsideAsync(timeout.Token));
+        Assert.True(leader.StandingAside);
+        Assert.False(await leader.StandAsideAsync(timeout.Token));
 
-        // It stops leading, and the three agree on one leader again (Raft may elect it again; what must not happen is
-        // members following a leader that no longer leads).
+        // Another member is elected, and all three follow it: the member aside is never elected again (a Raft resign
+        // let the same member win election after election) and still votes, so two of three can elect.
         await WaitUntilAsync(
-            () => leader.LeaderId is { } next && second.LeaderId == next && third.LeaderId == next && new[] { leader, second, third }.Count(l => l.IsLeader) == 1,
-            $"the members did not agree on a leader after it resigned (it follows {leader.LeaderId ?? "none"}, the others {second.LeaderId ?? "none"} and {third.LeaderId ?? "none"})");
+            () => second.LeaderId is { } next && next != aId.NodeId && third.LeaderId == next && leader.LeaderId == next,
+            $"the members did not agree on a new leader (the member aside follows {leader.LeaderId ?? "none"}, the others {second.LeaderId ?? "none"} and {third.LeaderId ?? "none"})");
+        Assert.False(leader.IsLeader);
+
+        // The entry committed before the hand-over is applied by every member under the new leader.
+        await WaitUntilAsync(() => group.Logs.All(l => l.State.Job("t-1")?.Home == bId.NodeId), "the entry committed before the hand-over was lost");
+
+        // The new leader stands aside too: only the third member may lead now, and it is elected with the votes of two aside.
+        var (next, last) = second.IsLeader ? (second, third) : (third, second);
+        Assert.True(await next.StandAsideAsync(timeout.Token));
+        await WaitUntilAsync(
+            () => last.IsLeader && leader.LeaderId == last.LeaderId && next.LeaderId == last.LeaderId,
+            $"the one member standing was not elected (it follows {last.LeaderId ?? "none"})");
+
+        Assert.True(await leader.StandAgainAsync(timeout.Token));
+        Assert.False(leader.StandingAside);
+        Assert.False(await leader.StandAgainAsync(timeout.Token));
     }
 
     /// <summary>Logs of <paramref name="size"/> members, the first cold-started and leading, the others admitted and following it.</summary>

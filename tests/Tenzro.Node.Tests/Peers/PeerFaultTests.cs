@@ -46,6 +46,34 @@ public sealed class PeerFaultTests
     }
 
     [Fact]
+    public async Task BlockedByThePeer_TheDiallerBacksOffRatherThanRedialAtOnceAndListsTheReason()
+    {
+        // The blocking node takes the handshake, then closes the link: the dial succeeds, and the link ends at once.
+        await using var a = await PeerKit.StartNodeAsync();
+        var aId = a.Service<NodeIdentity>().NodeId;
+        await using var b = await PeerKit.StartNodeAsync(new Dictionary<string, string?> { ["BOOTSTRAP_NODES"] = PeerKit.AddressOf(a).ToString() });
+        var bId = b.Service<NodeIdentity>().NodeId;
+        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link to a");
+
+        using (var block = await a.Admin.PostAsync($"/api/peers/{bId}/block", null))
+        {
+            block.EnsureSuccessStatusCode();
+        }
+
+        await a.WaitRejectedAsync("blocked");
+        await PeerKit.WaitUntilAsync(
+            async () => (await b.PeersAsync()).Any(p => p["id"]!.GetValue<string>() == aId && p["link"]!.GetValue<string>() != "open" && (p["lastError"]?.GetValue<string>() ?? string.Empty).Contains("blocked", StringComparison.Ordinal)),
+            "b does not list a closed with the reason");
+        var first = await a.RejectedAsync("blocked");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var refused = await a.RejectedAsync("blocked") - first;
+
+        // RECONNECT_INTERVAL 200 ms doubling: 0.2 + 0.4 + 0.8 + 1.6 s, so at most about four redials in 3 s (the loop
+        // that took the successful dial for a working link redialled hundreds of times a second).
+        Assert.InRange(refused, 0, 8);
+    }
+
+    [Fact]
     public async Task BlackHole_DiallerSeesTheSilentLinkDeadAndRelinksOnceThePathIsBack()
     {
         // Pings every 100 ms and a link silent for 1 s is dead, on both nodes (CONTRACTS: 15 s and 45 s). A dial made

@@ -44,6 +44,9 @@ internal sealed partial class AggregationService
     [LoggerMessage(EventId = 5614, Level = LogLevel.Information, Message = "Draining: handing over the leadership of group {GroupId}")]
     private static partial void LogHandingOver(ILogger logger, string groupId);
 
+    [LoggerMessage(EventId = 5617, Level = LogLevel.Information, Message = "Resumed before leaving group {GroupId}: standing for election again")]
+    private static partial void LogStandingAgain(ILogger logger, string groupId);
+
     [LoggerMessage(EventId = 5615, Level = LogLevel.Information, Message = "Member {Member} left group {GroupId}")]
     private static partial void LogMemberLeft(ILogger logger, string member, string groupId);
 

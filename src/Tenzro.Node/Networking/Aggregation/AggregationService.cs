@@ -467,27 +467,31 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     private bool SelfEligible() => !_intake.Draining && Eligibility.SelfEligible(_links.CurrentRecord(), _options);
 
     /// <summary>
-    /// A draining member hands over leadership first (it resigns while it leads), then asks the leader to remove it;
-    /// the leader's <c>removed</c> answer ends its membership.
+    /// A draining member stands aside first (a leader hands over its leadership, and no member that drains is elected),
+    /// then asks the leader to remove it; the leader's <c>removed</c> answer ends its membership.
     /// </summary>
     private async Task DrainAsync(IGroupLog log, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        if (!log.StandingAside)
+        {
+            var leading = log.IsLeader;
+            if (await log.StandAsideAsync(cancellationToken) && leading)
+            {
+                LogHandingOver(_logger, log.State.GroupId);
+            }
+        }
+
         if (now < _nextLeaveRequest)
         {
             return;
         }
 
         _nextLeaveRequest = now + TimeSpan.FromSeconds(1);
-        if (log.IsLeader)
-        {
-            LogHandingOver(_logger, log.State.GroupId);
-            await log.ResignAsync(cancellationToken);
-        }
-        else if (log.LeaderId is { } leader)
+        if (log.LeaderId is { } leader && leader != _identity.NodeId)
         {
             await SendAsync(leader, GroupMessages.Leave(log.State.GroupId, _replay, _identity), cancellationToken);
         }
-        else
+        else if (log.LeaderId is null)
         {
             // No leader known (an election, or this node was removed and its answer lost): ask every member; the leader answers.
             var others = log.State.Members.Select(m => m.Id).Where(id => id != _identity.NodeId);
@@ -501,6 +505,11 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
         if (_intake.Draining)
         {
             await DrainAsync(log, now, cancellationToken);
+        }
+        else if (log.StandingAside && await log.StandAgainAsync(cancellationToken))
+        {
+            // Resumed before the leader removed it: a member like the others again.
+            LogStandingAgain(_logger, log.State.GroupId);
         }
 
         if (_selfOutvotedIn is { } job && _leftFor.Add(job))

@@ -30,6 +30,10 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
 {
     private const int MaxInboundPerAddress = 4;
     private static readonly TimeSpan MaxRedialDelay = TimeSpan.FromSeconds(10);
+
+    /// <summary>A link that lasts this long resets the redial backoff; one that ends sooner makes the next redial wait.</summary>
+    private static readonly TimeSpan StableLink = TimeSpan.FromSeconds(10);
+
     private readonly NetworkOptions _network;
     private readonly NodeOptions _node;
     private readonly NodeIdentity _identity;
@@ -444,6 +448,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     private async Task DialLoopAsync(PeerAddress peer, string source, CancellationToken stoppingToken)
     {
         var pipeline = DialPipeline();
+        var shortLived = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
             // Never loop inline: a round that ends at once (a link closed a moment ago) resumes on the thread pool.
@@ -457,7 +462,18 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             try
             {
                 var link = await pipeline.ExecuteAsync(async token => await DialOnceAsync(peer, source, token), wake.Token);
+                var opened = _time.GetTimestamp();
                 await link.Completion.WaitAsync(wake.Token);
+
+                // A link the peer closes at once (it blocked this node, or is at MAX_PEER_LINKS) is a failed dial for
+                // the backoff: the dial itself succeeded, so without this the loop would redial as fast as it can. A
+                // duplicate closed while the pair's other link stays open is not.
+                var replaced = Current(peer.NodeId) is { Completion.IsCompleted: false };
+                shortLived = _time.GetElapsedTime(opened) < StableLink && !replaced ? shortLived + 1 : 0;
+                if (shortLived > 0)
+                {
+                    await Task.Delay(RedialDelay(shortLived), _time, wake.Token);
+                }
             }
             catch (OperationCanceledException) when (wake.IsCancellationRequested)
             {
@@ -470,6 +486,14 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
                 await Task.Delay(_network.ReconnectInterval, _time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
+    }
+
+    /// <summary>RECONNECT_INTERVAL doubled for each link in a row that ended within <see cref="StableLink"/>, capped as dials are.</summary>
+    private TimeSpan RedialDelay(int shortLived)
+    {
+        var cap = _network.ReconnectMaxInterval < MaxRedialDelay ? _network.ReconnectMaxInterval : MaxRedialDelay;
+        var delay = _network.ReconnectInterval * Math.Pow(2, Math.Min(shortLived - 1, 16));
+        return delay < cap ? delay : cap;
     }
 
     /// <summary>
