@@ -4,7 +4,8 @@
 Starts N nodes (default 20) on 127.0.0.1, each with its own API port and peer-link/DHT port, LAN discovery off, the
 DHT bootstrapping only from the first node's udp://127.0.0.1:PORT entry; every fourth node has NODE_TIER=training.
 Once every node's routing table holds at least half of the others and the last node finds every trainer, each node in turn asks
-GET /api/peers?tier=training (which looks the tier key up in the DHT) for LOOKUPS rounds. Prints the client's time for
+GET /api/peers?tier=training (which looks the tier key up in the DHT), WARMUP rounds (default 20) untimed, then LOOKUPS
+rounds timed. Prints the client's time for
 each answer (HTTP included), the nodes' own lookup durations from /metrics (tenzro_dht_lookup_duration_seconds:
 mean, and the share of lookups within 5 and 10 ms), the mean hops, and how many answers listed every trainer.
 
@@ -22,6 +23,7 @@ if not os.environ.get("TENZRO_BENCH_NETNS"):
     sys.exit("run this through bench/dht/dht-loopback.sh: the DHT runs only inside a network namespace the benchmark made")
 NODES = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 LOOKUPS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+WARMUP = int(os.environ.get("WARMUP", "20"))
 
 
 def free_port():
@@ -102,6 +104,20 @@ def lookup_metrics(node):
             value(r'^tenzro_dht_lookup_hops(?:_hop)?_sum(?:\{[^}]*\})? (\S+)'))
 
 
+def cpu_seconds(node):
+    """The node process's user and system CPU time so far, from /proc."""
+    with open(f"/proc/{node.proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(nodes, seconds=10):
+    """Each node's CPU use while nothing asks anything of it, in % of one core."""
+    before = [cpu_seconds(n) for n in nodes]
+    time.sleep(seconds)
+    return [(cpu_seconds(n) - b) / seconds * 100 for n, b in zip(nodes, before)]
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(p * len(values)))]
@@ -126,8 +142,17 @@ def main():
         last = nodes[-1]
         wait_for(lambda: trainers <= {p["id"] for p in last.get("/api/peers?tier=training")["peers"]}, "every trainer found by tier")
 
+        # Warm-up: a node fresh from start compiles its code again at a higher tier for its first seconds of work (most of
+        # the CPU of the first lookups); what a running node answers is measured after it.
+        for _ in range(WARMUP):
+            for node in nodes:
+                node.get("/api/peers?tier=training")
+        idle = idle_cpu(nodes)
+        print(f"after {WARMUP} warm-up lookups per node, idle for 10 s: CPU per node mean {statistics.mean(idle):.2f} %, "
+              f"max {max(idle):.2f} % of one core; load average {os.getloadavg()[0]:.2f}", flush=True)
         sizes = [n.get("/api/network/status")["dht"]["routingTableSize"] for n in nodes]
         before = [lookup_metrics(n) for n in nodes]
+        cpu_before = sum(cpu_seconds(n) for n in nodes)
         times, complete = [], 0
         for _ in range(LOOKUPS):
             for node in nodes:
@@ -136,6 +161,7 @@ def main():
                 times.append((time.perf_counter() - start) * 1000)
                 found = {p["id"] for p in peers} | ({node.id} if node.tier == "training" else set())
                 complete += trainers <= found
+        cpu = sum(cpu_seconds(n) for n in nodes) - cpu_before
         after = [lookup_metrics(n) for n in nodes]
         delta = [sum(a[i] - b[i] for a, b in zip(after, before)) for i in range(6)]
         count = delta[0] or 1
@@ -143,7 +169,8 @@ def main():
               f"GET /api/peers?tier=training p50 {statistics.median(times):.1f} ms p95 {percentile(times, 0.95):.1f} ms "
               f"p99 {percentile(times, 0.99):.1f} ms (client, HTTP included); in the nodes: {int(delta[0])} lookups, "
               f"mean {delta[1] / count * 1000:.1f} ms, {delta[2] / count:.0%} within 5 ms, {delta[3] / count:.0%} within 10 ms, "
-              f"mean hops {delta[5] / (delta[4] or 1):.1f}; routing tables {min(sizes)}-{max(sizes)} contacts")
+              f"mean hops {delta[5] / (delta[4] or 1):.1f}; routing tables {min(sizes)}-{max(sizes)} contacts; "
+              f"CPU of all nodes per answer {cpu / len(times) * 1000:.1f} ms (HTTP, lookup and the nodes' own work meanwhile)")
     finally:
         for node in nodes:
             node.stop()

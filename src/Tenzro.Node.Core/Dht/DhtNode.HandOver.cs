@@ -25,7 +25,9 @@ public sealed partial class DhtNode
                 continue;
             }
 
-            foreach (var batch in Records.Get(key, now, Options.Store.PerKey).Chunk(Options.MaxValuesPerReply))
+            // A record (at most 800 bytes) always fits in a datagram beside the header, so a STORE of MaxParts records is
+            // never cut short; a larger batch could be.
+            foreach (var batch in Records.Get(key, now, Options.Store.PerKey).Chunk(DhtWire.MaxParts))
             {
                 var store = new DhtMessage { Type = DhtMessageType.Store, RequestId = NewRequestId(), Sender = Self, Target = key, Records = [.. batch.Select(r => r.Json)] };
                 Request(newcomer.Endpoint, newcomer.Id, store, _ => { });

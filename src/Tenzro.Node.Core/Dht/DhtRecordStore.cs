@@ -99,11 +99,10 @@ public sealed class DhtRecordStore(DhtStoreLimits limits)
             return [];
         }
 
+        // In a random order: a reply carries as many as fit in its datagrams, often fewer than max, so that the holders
+        // asked by one lookup together return every record rather than each the same first few.
         var live = records.Values.Select(r => r.Record).Where(r => !r.IsExpired(now)).ToArray();
-        if (live.Length > max)
-        {
-            Random.Shared.Shuffle(live);
-        }
+        Random.Shared.Shuffle(live);
 
         return [.. live.Take(max)];
     }

@@ -22,42 +22,46 @@ public static class DhtWire
     private const int MaxRecords = 8;
     private const int MaxEndpointLength = 64;
 
-    /// <summary>The signed datagrams of <paramref name="message"/> (one unless it had to be split).</summary>
+    /// <summary>
+    /// The signed datagrams of <paramref name="message"/> (one unless it had to be split into at most
+    /// <see cref="MaxParts"/>). Records come first, then contacts: the records are what a FIND_VALUE asks for, and a
+    /// reply that cannot carry everything drops contacts before records.
+    /// </summary>
     public static IReadOnlyList<byte[]> Encode(DhtMessage message, NodeIdentity identity, ReplayGuard guard)
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(identity);
         ArgumentNullException.ThrowIfNull(guard);
-        var items = message.Contacts.Select(c => (JsonNode)new JsonArray(c.Id.ToString(), c.Endpoint))
-            .Concat(message.Records.Select(r => r.DeepClone()))
+        var items = message.Records.Select(r => (JsonNode)r)
+            .Concat(message.Contacts.Select(c => (JsonNode)new JsonArray(c.Id.ToString(), c.Endpoint)))
             .ToList();
-        var contactCount = message.Contacts.Count;
-        var parts = new List<List<int>> { new() };
-        for (var i = 0; i < items.Count && parts.Count <= MaxParts; i++)
+        var recordCount = message.Records.Count;
+
+        // Each item is measured once; a part's size is the header's (signed fields at their full length) plus its items
+        // in their arrays, so splitting costs one serialisation per item rather than one of the whole part per item.
+        var header = Size(Build(message, identity, items, recordCount, [], 0, 1, SignedFieldsAtFullLength));
+        var sizes = items.Select(i => CanonicalJson.Serialize(i).Length).ToArray();
+        var parts = new List<Part> { new() };
+        for (var i = 0; i < items.Count; i++)
         {
-            var current = parts[^1];
-            current.Add(i);
-            if (Size(Build(message, identity, items, contactCount, current, 0, 1, SignedFieldsAtFullLength)) <= MaxDatagram)
+            var isRecord = i < recordCount;
+            if (parts[^1].SizeWith(header, isRecord, sizes[i]) <= MaxDatagram)
             {
-                continue;
+                parts[^1].Add(i, isRecord, sizes[i]);
+            }
+            else if (parts.Count < MaxParts && new Part().SizeWith(header, isRecord, sizes[i]) <= MaxDatagram)
+            {
+                parts.Add(new Part());
+                parts[^1].Add(i, isRecord, sizes[i]);
             }
 
-            current.RemoveAt(current.Count - 1);
-            if (current.Count > 0 && parts.Count < MaxParts)
-            {
-                parts.Add([i]);
-                if (Size(Build(message, identity, items, contactCount, parts[^1], 0, 1, SignedFieldsAtFullLength)) > MaxDatagram)
-                {
-                    parts[^1].Clear();
-                }
-            }
+            // Else the item does not fit: a reply carries what fits in MaxParts datagrams.
         }
 
-        parts.RemoveAll(p => p.Count == 0 && parts.Count > 1);
         var datagrams = new List<byte[]>(parts.Count);
         for (var part = 0; part < parts.Count; part++)
         {
-            var json = Build(message, identity, items, contactCount, parts[part], part, parts.Count, null);
+            var json = Build(message, identity, items, recordCount, parts[part].Items, part, parts.Count, null);
             guard.StampAndSign(json, SignatureDomain.DhtRpc, identity);
             var bytes = CanonicalJson.Serialize(json);
             if (bytes.Length <= MaxDatagram)
@@ -69,10 +73,37 @@ public static class DhtWire
         return datagrams;
     }
 
-    /// <summary>
-    /// Checks one received datagram: its size, its shape, then the signature by the key it carries and the
-    /// freshness of its <c>timestamp</c> and <c>nonce</c> (the replay guard). Null with the refusal when any fails.
-    /// </summary>
+    /// <summary>The items of one datagram and the bytes its two arrays take in canonical JSON.</summary>
+    private sealed class Part
+    {
+        private int _records = -1;
+        private int _contacts = -1;
+
+        public List<int> Items { get; } = [];
+
+        /// <summary>The part's size with one more item: <c>,"records":[a,b]</c> is 13 bytes around its items and their commas, <c>,"contacts":[…]</c> 14.</summary>
+        public int SizeWith(int header, bool isRecord, int size) =>
+            header + Array(isRecord ? Grow(_records, size) : _records, 13) + Array(isRecord ? _contacts : Grow(_contacts, size), 14);
+
+        public void Add(int index, bool isRecord, int size)
+        {
+            Items.Add(index);
+            if (isRecord)
+            {
+                _records = Grow(_records, size);
+            }
+            else
+            {
+                _contacts = Grow(_contacts, size);
+            }
+        }
+
+        // -1 is an absent array; otherwise the items' bytes and the commas between them.
+        private static int Grow(int current, int size) => current < 0 ? size : current + 1 + size;
+
+        private static int Array(int content, int around) => content < 0 ? 0 : around + content;
+    }
+
     public static DhtMessage? Decode(ReadOnlySpan<byte> datagram, ReplayGuard guard, out P2pRefusal? refusal)
     {
         ArgumentNullException.ThrowIfNull(guard);
@@ -172,7 +203,7 @@ public static class DhtWire
         return new DhtContact(id, endpoint);
     }
 
-    private static JsonObject Build(DhtMessage message, NodeIdentity identity, List<JsonNode> items, int contactCount, List<int> take, int part, int parts, JsonObject? signedFields)
+    private static JsonObject Build(DhtMessage message, NodeIdentity identity, List<JsonNode> items, int recordCount, List<int> take, int part, int parts, JsonObject? signedFields)
     {
         var json = new JsonObject
         {
@@ -185,8 +216,8 @@ public static class DhtWire
             json["target"] = target.ToString();
         }
 
-        var contacts = take.Where(i => i < contactCount).Select(i => items[i].DeepClone()).ToArray();
-        var records = take.Where(i => i >= contactCount).Select(i => items[i].DeepClone()).ToArray();
+        var records = take.Where(i => i < recordCount).Select(i => items[i].DeepClone()).ToArray();
+        var contacts = take.Where(i => i >= recordCount).Select(i => items[i].DeepClone()).ToArray();
         if (contacts.Length > 0)
         {
             json["contacts"] = new JsonArray(contacts);

@@ -49,8 +49,30 @@ public sealed class DhtWireTests : IDisposable
         Assert.All(datagrams, d => Assert.True(d.Length <= DhtWire.MaxDatagram, $"a datagram of {d.Length} bytes"));
         Assert.All(parts, p => Assert.Equal("00000000000000aa", p.RequestId));
         Assert.Equal(Enumerable.Range(0, datagrams.Count), parts.Select(p => p.Part));
-        Assert.Equal(contacts, parts.SelectMany(p => p.Contacts));
-        Assert.NotEmpty(parts.SelectMany(p => p.Records));
+        Assert.Equal(records.Select(r => r.Id), parts.SelectMany(p => p.Records).Select(r => r["id"]!.GetValue<string>()));
+        var carried = parts.SelectMany(p => p.Contacts).ToList();
+        Assert.NotEmpty(carried);
+        Assert.Equal(contacts.Take(carried.Count), carried);
+    }
+
+    [Fact]
+    public void Encode_MoreThanFits_RecordsBeforeContactsAndEveryDatagramFilledButNotOver()
+    {
+        // Eight records and twenty contacts do not fit in four datagrams: the records (what FIND_VALUE asks for) go
+        // first, and what is left out is left out whole.
+        var contacts = Enumerable.Range(0, 20).Select(i => new DhtContact(DhtId.Random(), $"203.0.113.{i}:8081")).ToList();
+        var records = Enumerable.Range(0, 8).Select(_ => Record()).ToList();
+        var reply = new DhtMessage { Type = DhtMessageType.Values, RequestId = "00000000000000ab", Sender = SelfId, Target = DhtId.Random(), Contacts = contacts, Records = [.. records.Select(r => r.Json)] };
+
+        var datagrams = DhtWire.Encode(reply, _identity, new ReplayGuard(_time));
+        var guard = new ReplayGuard(_time);
+        var parts = datagrams.Select(d => DhtWire.Decode(d, guard, out _)!).ToList();
+        var carried = parts.SelectMany(p => p.Records).Select(r => r["id"]!.GetValue<string>()).ToList();
+
+        Assert.Equal(DhtWire.MaxParts, datagrams.Count);
+        Assert.All(datagrams, d => Assert.InRange(d.Length, DhtWire.MaxDatagram - CanonicalJson.Serialize(records[0].Json).Length, DhtWire.MaxDatagram));
+        Assert.Equal(records.Take(carried.Count).Select(r => r.Id), carried);
+        Assert.True(carried.Count >= DhtWire.MaxParts, $"{carried.Count} records in {DhtWire.MaxParts} datagrams");
     }
 
     [Fact]
