@@ -32,7 +32,7 @@ public sealed partial class TaskEngine
                 return new JsonObject { ["reason"] = "user_active", ["detail"] = "waiting for the machine's user to be idle (RUN_ONLY_WHEN_IDLE)" };
             }
 
-            var position = _queue.GetViewBetween(_queue.Min!, entry).Count;
+            var position = PositionOf(entry);
             if (_splitRunner?.Defers(entry.Spec) == true)
             {
                 return new JsonObject { ["reason"] = "group", ["position"] = position, ["detail"] = "waiting for this node to rejoin its aggregation group, which may already run this task's parts" };
@@ -158,7 +158,7 @@ public sealed partial class TaskEngine
 
             foreach (var entry in toStart)
             {
-                _queue.Remove(entry);
+                Dequeue(entry);
                 _queued.Remove(entry.Spec.TaskId);
                 _queuedBytes -= entry.PayloadBytes;
                 var split = Splits(entry.Spec);

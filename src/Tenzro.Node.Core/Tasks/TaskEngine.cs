@@ -40,6 +40,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
     private readonly Lock _lock = new();
     private readonly SortedSet<QueueEntry> _queue = new(QueueEntry.Order);
+
+    /// <summary>Queued tasks by priority (indexed by <see cref="TaskPriority"/>), kept with <see cref="_queue"/>.</summary>
+    private readonly int[] _queuedByPriority = new int[Enum.GetValues<TaskPriority>().Length];
     private readonly Dictionary<string, QueueEntry> _queued = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RunningTask> _running = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<TaskRecord>> _finalWaiters = new(StringComparer.Ordinal);
@@ -181,7 +184,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     {
         lock (_lock)
         {
-            return Enum.GetValues<TaskPriority>().ToDictionary(p => p, p => _queue.Count(e => e.Spec.Priority == p));
+            return Enum.GetValues<TaskPriority>().ToDictionary(p => p, p => _queuedByPriority[(int)p]);
         }
     }
 
@@ -215,7 +218,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             {
                 var entry = new QueueEntry(record.Spec with { Data = [] }, record.Sequence, record.Attempts, record.SubmittedAt, PayloadSize(record.Spec));
                 _queuedBytes += entry.PayloadBytes;
-                _queue.Add(entry);
+                Enqueue(entry);
                 _queued[record.TaskId] = entry;
                 _sequence = Math.Max(_sequence, record.Sequence);
             }
@@ -324,7 +327,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         {
             // The queue keeps what it schedules by; the payload stays in the store until the task starts.
             var entry = new QueueEntry(task with { Data = [] }, ++_sequence, 0, record.SubmittedAt, size) { TraceParent = System.Diagnostics.Activity.Current?.Context ?? default };
-            _queue.Add(entry);
+            Enqueue(entry);
             _queued[task.TaskId] = entry;
         }
 
@@ -342,7 +345,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         {
             if (_queued.Remove(taskId, out var entry))
             {
-                _queue.Remove(entry);
+                Dequeue(entry);
                 _queuedBytes -= entry.PayloadBytes;
                 dequeued = entry;
             }
@@ -432,8 +435,48 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
     }
 
+    /// <summary>Adds to the queue; under <see cref="_lock"/>.</summary>
+    private void Enqueue(QueueEntry entry)
+    {
+        if (_queue.Add(entry))
+        {
+            _queuedByPriority[(int)entry.Spec.Priority]++;
+        }
+    }
+
+    /// <summary>Takes out of the queue; under <see cref="_lock"/>.</summary>
+    private void Dequeue(QueueEntry entry)
+    {
+        if (_queue.Remove(entry))
+        {
+            _queuedByPriority[(int)entry.Spec.Priority]--;
+        }
+    }
+
+    /// <summary>
+    /// The 1-based place of <paramref name="entry"/> in the queue; under <see cref="_lock"/>. The tasks of higher
+    /// priorities are counted, and within its own priority only the tasks behind it are walked: a task just submitted
+    /// is last of its priority, so its place costs nothing however long the queue (a walk from the head made every
+    /// submission cost the length of the queue).
+    /// </summary>
+    private int PositionOf(QueueEntry entry)
+    {
+        var priority = (int)entry.Spec.Priority;
+        var ahead = 0;
+        for (var p = priority + 1; p < _queuedByPriority.Length; p++)
+        {
+            ahead += _queuedByPriority[p];
+        }
+
+        var fromHereOn = _queue.GetViewBetween(entry, QueueEntry.LastOf(entry.Spec.Priority)).Count;
+        return ahead + _queuedByPriority[priority] - fromHereOn + 1;
+    }
+
     private sealed class QueueEntry(TaskSpec spec, long sequence, int attempts, DateTimeOffset enqueuedAt, long payloadBytes)
     {
+        private static readonly QueueEntry[] Last = [.. Enum.GetValues<TaskPriority>()
+            .Select(p => new QueueEntry(new TaskSpec { TaskId = string.Empty, Type = string.Empty, Timeout = TimeSpan.Zero, Priority = p }, long.MaxValue, 0, default, 0))];
+
         public static readonly IComparer<QueueEntry> Order = Comparer<QueueEntry>.Create(static (a, b) =>
         {
             var byPriority = b.Spec.Priority.CompareTo(a.Spec.Priority);
@@ -443,6 +486,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         public TaskSpec Spec { get; } = spec;
 
         public long Sequence { get; } = sequence;
+
+        /// <summary>A bound that sorts after every task of <paramref name="priority"/> and before those of lower ones.</summary>
+        public static QueueEntry LastOf(TaskPriority priority) => Last[(int)priority];
 
         public int Attempts { get; } = attempts;
 

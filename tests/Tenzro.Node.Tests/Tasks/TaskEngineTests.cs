@@ -120,6 +120,8 @@ public sealed class TaskEngineTests
         var critical = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"critical","data":{"action":"complete"}}""")).Body);
         var high2 = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"high","data":{"action":"complete"}}""")).Body);
         var waiting = await node.Client.GetJsonAsync($"/api/tasks/{low}");
+        var firstHigh = await node.Client.GetJsonAsync($"/api/tasks/{high1}");
+        var lastHigh = await node.Client.GetJsonAsync($"/api/tasks/{high2}");
         runtime.Open("blocker");
         await node.Client.WaitFinalAsync(low);
 
@@ -127,6 +129,8 @@ public sealed class TaskEngineTests
         Assert.Equal("queued", waiting["state"]!.GetValue<string>());
         Assert.Equal("concurrency", waiting["waitingFor"]!["reason"]!.GetValue<string>());
         Assert.Equal(4, waiting["waitingFor"]!["position"]!.GetValue<int>()); // 1 is next in line
+        Assert.Equal(2, firstHigh["waitingFor"]!["position"]!.GetValue<int>()); // behind the critical one, ahead of the later high one
+        Assert.Equal(3, lastHigh["waitingFor"]!["position"]!.GetValue<int>());
     }
 
     [Fact]
