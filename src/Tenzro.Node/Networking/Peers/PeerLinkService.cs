@@ -607,14 +607,22 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         try
         {
             var record = await link.HandshakeAsync(PeerLink.Hello(CurrentRecord(), _replay, _identity), _replay, cancellationToken);
+            await RefuseIfBlockedAsync(link, record.Id);
+            var duplicate = Register(link);
+
+            // Blocked meanwhile: the block closes the links registered when it is made, so one registered just after it is
+            // refused here (it was not yet there to close).
             if (_blocklist.IsBlocked(record.Id))
             {
-                _metrics.Rejected(P2pRejection.Blocked);
-                await link.CloseAsync("blocked by this node's operator", System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation);
-                throw new PeerLinkException($"{NodeRecord.Short(record.Id)} is blocked by this node's operator (DELETE /api/peers/{{id}}/block lifts it)", P2pRejection.Blocked);
+                Unregister(link);
+                if (duplicate is not null)
+                {
+                    await duplicate.CloseAsync("blocked by this node's operator", System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation);
+                }
+
+                await RefuseIfBlockedAsync(link, record.Id);
             }
 
-            var duplicate = Register(link);
             lock (_lock)
             {
                 // Under the lock, so that the entry shows this link open only while it is the registered one.
@@ -721,6 +729,29 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             }
 
             await link.DisposeAsync();
+        }
+    }
+
+    /// <summary>Closes <paramref name="link"/> and throws when its peer is blocked.</summary>
+    private async Task RefuseIfBlockedAsync(PeerLink link, string peerId)
+    {
+        if (_blocklist.IsBlocked(peerId))
+        {
+            _metrics.Rejected(P2pRejection.Blocked);
+            await link.CloseAsync("blocked by this node's operator", System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation);
+            throw new PeerLinkException($"{NodeRecord.Short(peerId)} is blocked by this node's operator (DELETE /api/peers/{{id}}/block lifts it)", P2pRejection.Blocked);
+        }
+    }
+
+    /// <summary>Takes <paramref name="link"/> out of the registered links if it is the one registered.</summary>
+    private void Unregister(PeerLink link)
+    {
+        lock (_lock)
+        {
+            if (_links.TryGetValue(link.PeerId, out var registered) && ReferenceEquals(registered, link))
+            {
+                _links.Remove(link.PeerId);
+            }
         }
     }
 
