@@ -37,13 +37,7 @@ public sealed class DhtWireTests : IDisposable
     [Fact]
     public void Encode_ReplyTooLargeForOneDatagram_SpansPartsOfAtMost1200BytesWithOneRequestId()
     {
-        var contacts = Enumerable.Range(0, 20).Select(i => new DhtContact(DhtId.Random(), $"203.0.113.{i}:8081")).ToList();
-        var records = Enumerable.Range(0, 3).Select(_ => Record()).ToList();
-        var reply = new DhtMessage { Type = DhtMessageType.Values, RequestId = "00000000000000aa", Sender = SelfId, Target = DhtId.Random(), Contacts = contacts, Records = [.. records.Select(r => r.Json)] };
-
-        var datagrams = DhtWire.Encode(reply, _identity, new ReplayGuard(_time));
-        var guard = new ReplayGuard(_time);
-        var parts = datagrams.Select(d => DhtWire.Decode(d, guard, out _)!).ToList();
+        var (records, contacts, datagrams, parts) = ValuesReply("00000000000000aa", records: 3);
 
         Assert.InRange(datagrams.Count, 2, DhtWire.MaxParts);
         Assert.All(datagrams, d => Assert.True(d.Length <= DhtWire.MaxDatagram, $"a datagram of {d.Length} bytes"));
@@ -60,19 +54,24 @@ public sealed class DhtWireTests : IDisposable
     {
         // Eight records and twenty contacts do not fit in four datagrams: the records (what FIND_VALUE asks for) go
         // first, and what is left out is left out whole.
-        var contacts = Enumerable.Range(0, 20).Select(i => new DhtContact(DhtId.Random(), $"203.0.113.{i}:8081")).ToList();
-        var records = Enumerable.Range(0, 8).Select(_ => Record()).ToList();
-        var reply = new DhtMessage { Type = DhtMessageType.Values, RequestId = "00000000000000ab", Sender = SelfId, Target = DhtId.Random(), Contacts = contacts, Records = [.. records.Select(r => r.Json)] };
-
-        var datagrams = DhtWire.Encode(reply, _identity, new ReplayGuard(_time));
-        var guard = new ReplayGuard(_time);
-        var parts = datagrams.Select(d => DhtWire.Decode(d, guard, out _)!).ToList();
+        var (records, _, datagrams, parts) = ValuesReply("00000000000000ab", records: 8);
         var carried = parts.SelectMany(p => p.Records).Select(r => r["id"]!.GetValue<string>()).ToList();
 
         Assert.Equal(DhtWire.MaxParts, datagrams.Count);
         Assert.All(datagrams, d => Assert.InRange(d.Length, DhtWire.MaxDatagram - CanonicalJson.Serialize(records[0].Json).Length, DhtWire.MaxDatagram));
         Assert.Equal(records.Take(carried.Count).Select(r => r.Id), carried);
         Assert.True(carried.Count >= DhtWire.MaxParts, $"{carried.Count} records in {DhtWire.MaxParts} datagrams");
+    }
+
+    /// <summary>A FIND_VALUE reply with <paramref name="records"/> records and 20 contacts, encoded and decoded again.</summary>
+    private (List<NodeRecord> Records, List<DhtContact> Contacts, IReadOnlyList<byte[]> Datagrams, List<DhtMessage> Parts) ValuesReply(string requestId, int records)
+    {
+        var contacts = Enumerable.Range(0, 20).Select(i => new DhtContact(DhtId.Random(), $"203.0.113.{i}:8081")).ToList();
+        var held = Enumerable.Range(0, records).Select(_ => Record()).ToList();
+        var reply = new DhtMessage { Type = DhtMessageType.Values, RequestId = requestId, Sender = SelfId, Target = DhtId.Random(), Contacts = contacts, Records = [.. held.Select(r => r.Json)] };
+        var datagrams = DhtWire.Encode(reply, _identity, new ReplayGuard(_time));
+        var guard = new ReplayGuard(_time);
+        return (held, contacts, datagrams, [.. datagrams.Select(d => DhtWire.Decode(d, guard, out _)!)]);
     }
 
     [Fact]
