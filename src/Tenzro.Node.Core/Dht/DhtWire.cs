@@ -104,6 +104,10 @@ public static class DhtWire
         private static int Array(int content, int around) => content < 0 ? 0 : around + content;
     }
 
+    /// <summary>
+    /// Checks one received datagram: its size, its shape, then the signature by the key it carries and the
+    /// freshness of its <c>timestamp</c> and <c>nonce</c> (the replay guard). Null with the refusal when any fails.
+    /// </summary>
     public static DhtMessage? Decode(ReadOnlySpan<byte> datagram, ReplayGuard guard, out P2pRefusal? refusal)
     {
         ArgumentNullException.ThrowIfNull(guard);

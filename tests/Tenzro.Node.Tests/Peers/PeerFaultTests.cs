@@ -50,13 +50,9 @@ public sealed class PeerFaultTests
     {
         // The blocking node takes the handshake, then closes the link: the dial succeeds, and the link ends at once.
         // The dials are counted as the connections a proxy in front of the blocking node accepts.
-        await using var a = await PeerKit.StartNodeAsync();
-        await using var proxy = FaultProxy.Start(a.Service<PeerLinkService>().Port);
-        var aId = a.Service<NodeIdentity>().NodeId;
-        var viaProxy = new PeerAddress(aId, "127.0.0.1", proxy.Port);
-        await using var b = await PeerKit.StartNodeAsync(new Dictionary<string, string?> { ["BOOTSTRAP_NODES"] = viaProxy.ToString() });
+        await using var pair = await ProxiedPair.StartAsync(deadAfter: TimeSpan.FromSeconds(45));
+        var (a, proxy, b, aId) = (pair.A, pair.Proxy, pair.B, pair.AId);
         var bId = b.Service<NodeIdentity>().NodeId;
-        await PeerKit.WaitUntilAsync(async () => await LinkAsync(b, aId) == "open", "b did not link to a");
 
         using (var block = await a.Admin.PostAsync($"/api/peers/{bId}/block", null))
         {

@@ -488,12 +488,14 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         }
     }
 
+    /// <summary>The longest wait between dials: RECONNECT_MAX_INTERVAL, and at most <see cref="MaxRedialDelay"/>.</summary>
+    private TimeSpan RedialCap => _network.ReconnectMaxInterval < MaxRedialDelay ? _network.ReconnectMaxInterval : MaxRedialDelay;
+
     /// <summary>RECONNECT_INTERVAL doubled for each link in a row that ended within <see cref="StableLink"/>, capped as dials are.</summary>
     private TimeSpan RedialDelay(int shortLived)
     {
-        var cap = _network.ReconnectMaxInterval < MaxRedialDelay ? _network.ReconnectMaxInterval : MaxRedialDelay;
         var delay = _network.ReconnectInterval * Math.Pow(2, Math.Min(shortLived - 1, 16));
-        return delay < cap ? delay : cap;
+        return delay < RedialCap ? delay : RedialCap;
     }
 
     /// <summary>
@@ -503,7 +505,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     private ResiliencePipeline<PeerLink> DialPipeline()
     {
         var interval = _network.ReconnectInterval;
-        var cap = _network.ReconnectMaxInterval < MaxRedialDelay ? _network.ReconnectMaxInterval : MaxRedialDelay;
+        var cap = RedialCap;
         var handle = new PredicateBuilder<PeerLink>().Handle<Exception>(e => e is not OperationCanceledException);
         return new ResiliencePipelineBuilder<PeerLink> { TimeProvider = _time }
             .AddRetry(new RetryStrategyOptions<PeerLink>
