@@ -5,6 +5,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Networking.Peers;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.IntegrationTests;
 
@@ -74,7 +75,7 @@ internal sealed class GroupPeer : IAsyncDisposable
         QualifiedTier = "inference",
         Region = "us-east",
         Arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
-        Free = new FreeResources(1, 1024, 1024, 0, 0),
+        Free = new ResourceAmounts(1, 1024, 1024, 0, 0),
     }, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddHours(1));
 
     private async Task<JsonObject?> ReceiveAsync(CancellationToken cancellationToken)

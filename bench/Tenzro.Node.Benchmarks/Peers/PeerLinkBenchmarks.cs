@@ -18,6 +18,7 @@ using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Hosting;
 using Tenzro.Node.Networking.Peers;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Benchmarks.Peers;
 
@@ -73,7 +74,7 @@ public class PeerLinkBenchmarks
         _record = NodeRecord.Create(_identity, new NodeRecordContent
         {
             Version = "bench", Tier = "inference", QualifiedTier = "inference", Region = "us-east", Arch = "x64",
-            Free = new FreeResources(1, 1024, 1024, 0, 0),
+            Free = new ResourceAmounts(1, 1024, 1024, 0, 0),
         }, 1, DateTimeOffset.UtcNow.AddHours(1));
 
         _serverCertificate = SelfSigned("CN=echo");

@@ -1,6 +1,7 @@
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Peers;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Core.Aggregation;
 
@@ -90,9 +91,9 @@ public static class Eligibility
         return TierRules.Rank(self.Content.Tier) >= TierRules.Rank(options.MinTier) && HasFreeResources(self.Content.Free);
     }
 
-    public static bool HasFreeResources(FreeResources free)
+    public static bool HasFreeResources(ResourceAmounts free)
     {
         ArgumentNullException.ThrowIfNull(free);
-        return free.CpuCores >= MinFreeCpuCores && free.MemoryMB >= MinFreeMemoryMB && free.StorageMB >= MinFreeStorageMB;
+        return free.Cpu >= MinFreeCpuCores && free.MemoryMB >= MinFreeMemoryMB && free.StorageMB >= MinFreeStorageMB;
     }
 }

@@ -3,23 +3,9 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Core.Peers;
-
-/// <summary>Free resources as a node record announces them (CONTRACTS "Node record", <c>free</c>).</summary>
-public sealed record FreeResources(double CpuCores, long MemoryMB, long StorageMB, int GpuCount, long GpuMemoryMB)
-{
-    /// <summary>
-    /// The figures rounded down to steps (half a core, 256 MB of memory and GPU memory, 1 GB of storage), so that
-    /// the small moves of every sample do not count as a change of the record.
-    /// </summary>
-    public FreeResources Coarse() => new(
-        Math.Floor(Math.Max(0, CpuCores) * 2) / 2,
-        Math.Max(0, MemoryMB) / 256 * 256,
-        Math.Max(0, StorageMB) / 1024 * 1024,
-        Math.Max(0, GpuCount),
-        Math.Max(0, GpuMemoryMB) / 256 * 256);
-}
 
 /// <summary>What a node record says, without its id, key, <c>seq</c>, expiry and signature.</summary>
 public sealed record NodeRecordContent
@@ -33,7 +19,8 @@ public sealed record NodeRecordContent
     public IReadOnlyList<string> Addresses { get; init; } = [];
     public int RaftPort { get; init; }
     public IReadOnlyList<string> Capabilities { get; init; } = [];
-    public required FreeResources Free { get; init; }
+    /// <summary>Free resources as the record announces them (<c>free</c>, with <c>cpuCores</c>), rounded by <see cref="ResourceAmounts.Coarse"/>.</summary>
+    public required ResourceAmounts Free { get; init; }
 
     /// <summary>Equal content means no new <c>seq</c> is due.</summary>
     public bool SameAs(NodeRecordContent other) =>
@@ -190,14 +177,7 @@ public sealed record NodeRecord
         ["addresses"] = new JsonArray([.. c.Addresses.Select(a => (JsonNode)a)]),
         ["raftPort"] = c.RaftPort,
         ["capabilities"] = new JsonArray([.. c.Capabilities.Select(a => (JsonNode)a)]),
-        ["free"] = new JsonObject
-        {
-            ["cpuCores"] = c.Free.CpuCores,
-            ["memoryMB"] = c.Free.MemoryMB,
-            ["storageMB"] = c.Free.StorageMB,
-            ["gpuCount"] = c.Free.GpuCount,
-            ["gpuMemoryMB"] = c.Free.GpuMemoryMB,
-        },
+        ["free"] = c.Free.ToJson(ResourceAmounts.CpuCoresName),
     };
 
     private static NodeRecord Parse(JsonObject json)
@@ -214,12 +194,7 @@ public sealed record NodeRecord
             Addresses = Strings(json, "addresses"),
             RaftPort = json["raftPort"]?.GetValue<int>() ?? 0,
             Capabilities = Strings(json, "capabilities"),
-            Free = new FreeResources(
-                free["cpuCores"]?.GetValue<double>() ?? 0,
-                free["memoryMB"]?.GetValue<long>() ?? 0,
-                free["storageMB"]?.GetValue<long>() ?? 0,
-                free["gpuCount"]?.GetValue<int>() ?? 0,
-                free["gpuMemoryMB"]?.GetValue<long>() ?? 0),
+            Free = ResourceAmounts.FromJson(free, ResourceAmounts.CpuCoresName),
         };
         var expiresAt = Timestamps.Parse(Text(json, "expiresAt")) ?? throw new FormatException("expiresAt is not a timestamp");
         var seq = json["seq"]?.GetValue<long>() ?? throw new FormatException("seq is missing");

@@ -65,7 +65,7 @@ public sealed partial class TaskEngine
         }
 
         var toPause = PausePlanner.TasksToPause(
-            _running.Values.Select(r => new PauseCandidate(r.Entry.Spec.TaskId, ResourceAmounts.From(r.Entry.Spec.Requirements), r.StartOrder, r.CanPause)),
+            _running.Values.Select(r => new PauseCandidate(r.Entry.Spec.TaskId, r.Entry.Spec.Requirements, r.StartOrder, r.CanPause)),
             _runLimit);
         List<string> paused = [];
         List<string> resumed = [];

@@ -139,7 +139,7 @@ public sealed partial class TaskEngine
                 if (_holdFor is not null)
                 {
                     // What this task gave back goes first to the task next in line, up to what it asks.
-                    _held = _held.Plus(ResourceAmounts.From(spec.Requirements)).Min(_holdRequest);
+                    _held = _held.Plus(spec.Requirements).Min(_holdRequest);
                 }
 
                 _running.Remove(spec.TaskId);

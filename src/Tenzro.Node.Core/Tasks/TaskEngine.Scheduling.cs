@@ -38,7 +38,7 @@ public sealed partial class TaskEngine
                 return new JsonObject { ["reason"] = "group", ["position"] = position, ["detail"] = "waiting for this node to rejoin its aggregation group, which may already run this task's parts" };
             }
 
-            var request = Splits(entry.Spec) ? NoResources : ResourceAmounts.From(entry.Spec.Requirements);
+            var request = Splits(entry.Spec) ? NoResources : entry.Spec.Requirements;
             var shortfall = _ledger.Free.Shortfalls(request).FirstOrDefault();
             if (shortfall.Resource is not null)
             {
@@ -125,7 +125,7 @@ public sealed partial class TaskEngine
                     break;
                 }
 
-                var request = split ? NoResources : ResourceAmounts.From(entry.Spec.Requirements);
+                var request = split ? NoResources : entry.Spec.Requirements;
                 if (slotsFull)
                 {
                     // Nothing can start; only find the task next in line, so that what the next task to end

@@ -239,7 +239,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
         var split = Aggregation.Split.SplitRequest.Requested(task) ? Aggregation.Split.TaskSplitter.Validate(task, errors) : null;
         var splits = split is not null && _splitRunner?.CanSplit(task) == true;
-        foreach (var (resource, asked, available) in _ledger.Maximum.Shortfalls(ResourceAmounts.From(task.Requirements)))
+        foreach (var (resource, asked, available) in _ledger.Maximum.Shortfalls(task.Requirements))
         {
             // A task the group splits reserves nothing here; its parts are checked by the members that run them.
             if (!splits)

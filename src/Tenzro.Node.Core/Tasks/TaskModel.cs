@@ -58,12 +58,6 @@ public static class TaskStates
     public static string ToWire(this TaskPriority priority) => priority.ToString().ToLowerInvariant();
 }
 
-/// <summary>What a task asks the resource ledger for (CONTRACTS.md "Task").</summary>
-public sealed record TaskRequirements(double Cpu = 1, long MemoryMB = 256, long StorageMB = 0, int GpuCount = 0, long GpuMemoryMB = 0)
-{
-    public static TaskRequirements Default { get; } = new();
-}
-
 /// <summary>Where a task came from.</summary>
 public static class TaskOrigins
 {
@@ -102,7 +96,8 @@ public sealed record TaskSpec
     public required string TaskId { get; init; }
     public required string Type { get; init; }
     public TaskPriority Priority { get; init; } = TaskPriority.Medium;
-    public TaskRequirements Requirements { get; init; } = TaskRequirements.Default;
+    /// <summary>What the task asks the resource ledger for (CONTRACTS.md "Task").</summary>
+    public Resources.ResourceAmounts Requirements { get; init; } = Resources.ResourceAmounts.TaskDefault;
     public JsonObject Data { get; init; } = [];
     public JsonObject Config { get; init; } = [];
     public required TimeSpan Timeout { get; init; }

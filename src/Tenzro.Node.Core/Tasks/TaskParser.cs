@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Core.Tasks;
 
@@ -152,7 +153,7 @@ public static class TaskParser
         {
             ["type"] = task.Type,
             ["priority"] = task.Priority.ToWire(),
-            ["requirements"] = RequirementsToJson(task.Requirements),
+            ["requirements"] = task.Requirements.ToJson(),
             ["data"] = task.Data.DeepClone(),
             ["config"] = task.Config.DeepClone(),
             ["timeout"] = task.Timeout.TotalSeconds,
@@ -166,7 +167,7 @@ public static class TaskParser
         ["taskId"] = task.TaskId,
         ["type"] = task.Type,
         ["priority"] = task.Priority.ToWire(),
-        ["requirements"] = RequirementsToJson(task.Requirements),
+        ["requirements"] = task.Requirements.ToJson(),
         ["data"] = task.Data.DeepClone(),
         ["config"] = task.Config.DeepClone(),
         ["timeout"] = task.Timeout.TotalSeconds,
@@ -185,9 +186,7 @@ public static class TaskParser
             TaskId = node["taskId"]!.GetValue<string>(),
             Type = node["type"]!.GetValue<string>(),
             Priority = priority,
-            Requirements = new TaskRequirements(
-                r["cpu"]!.GetValue<double>(), r["memoryMB"]!.GetValue<long>(), r["storageMB"]!.GetValue<long>(),
-                r["gpuCount"]!.GetValue<int>(), r["gpuMemoryMB"]!.GetValue<long>()),
+            Requirements = ResourceAmounts.FromJson(r),
             Data = node["data"]!.AsObject().DeepClone().AsObject(),
             Config = node["config"]!.AsObject().DeepClone().AsObject(),
             Timeout = Seconds(node["timeout"]!.GetValue<double>()),
@@ -197,30 +196,21 @@ public static class TaskParser
         };
     }
 
-    public static JsonObject RequirementsToJson(TaskRequirements r) => new()
-    {
-        ["cpu"] = r.Cpu,
-        ["memoryMB"] = r.MemoryMB,
-        ["storageMB"] = r.StorageMB,
-        ["gpuCount"] = r.GpuCount,
-        ["gpuMemoryMB"] = r.GpuMemoryMB,
-    };
-
-    private static TaskRequirements ParseRequirements(JsonNode? node, ValidationErrors errors)
+    private static ResourceAmounts ParseRequirements(JsonNode? node, ValidationErrors errors)
     {
         if (node is null)
         {
-            return TaskRequirements.Default;
+            return ResourceAmounts.TaskDefault;
         }
 
         if (node.GetValueKind() != JsonValueKind.Object)
         {
             errors.AddTypeError("requirements", "must be an object with cpu, memoryMB, storageMB, gpuCount, gpuMemoryMB.");
-            return TaskRequirements.Default;
+            return ResourceAmounts.TaskDefault;
         }
 
         var o = node.AsObject();
-        var defaults = TaskRequirements.Default;
+        var defaults = ResourceAmounts.TaskDefault;
         var cpu = Number(o, "cpu", defaults.Cpu, 0.01, errors);
         var memory = (long)Number(o, "memoryMB", defaults.MemoryMB, 0, errors);
         var storage = (long)Number(o, "storageMB", defaults.StorageMB, 0, errors);
@@ -231,7 +221,7 @@ public static class TaskParser
             gpuCount = 1;
         }
 
-        return new TaskRequirements(cpu, memory, storage, gpuCount, gpuMemory);
+        return new ResourceAmounts(cpu, memory, storage, gpuCount, gpuMemory);
     }
 
     private static double Number(JsonObject o, string name, double fallback, double min, ValidationErrors errors)

@@ -137,14 +137,7 @@ internal static class ResourcesApi
         ["storedBytesLimit"] = budgets.StoredLimit,
     };
 
-    public static JsonObject Amounts(ResourceAmounts amounts) => new()
-    {
-        ["cpu"] = Math.Round(amounts.Cpu, 3),
-        ["memoryMB"] = amounts.MemoryMB,
-        ["storageMB"] = amounts.StorageMB,
-        ["gpuCount"] = amounts.GpuCount,
-        ["gpuMemoryMB"] = amounts.GpuMemoryMB,
-    };
+    public static JsonObject Amounts(ResourceAmounts amounts) => (amounts with { Cpu = Math.Round(amounts.Cpu, 3) }).ToJson();
 
     private static JsonObject Reservation(Reservation reservation, bool running, bool paused)
     {

@@ -300,15 +300,8 @@ internal static class TasksApi
             ["startedAt"] = record.StartedAt is { } s ? Timestamps.FormatPrecise(s) : null,
             ["finishedAt"] = record.FinishedAt is { } f ? Timestamps.FormatPrecise(f) : null,
             ["timeout"] = record.Spec.Timeout.TotalSeconds,
-            ["requirements"] = TaskParser.RequirementsToJson(record.Spec.Requirements),
-            ["reservation"] = view.Reservation is not { } reservation ? null : new JsonObject
-            {
-                ["cpu"] = reservation.Amounts.Cpu,
-                ["memoryMB"] = reservation.Amounts.MemoryMB,
-                ["storageMB"] = reservation.Amounts.StorageMB,
-                ["gpuCount"] = reservation.Amounts.GpuCount,
-                ["gpuMemoryMB"] = reservation.Amounts.GpuMemoryMB,
-            },
+            ["requirements"] = record.Spec.Requirements.ToJson(),
+            ["reservation"] = view.Reservation?.Amounts.ToJson(),
             ["waitingFor"] = view.WaitingFor,
             ["estimate"] = view.Estimate is not { } estimate ? null : new JsonObject
             {

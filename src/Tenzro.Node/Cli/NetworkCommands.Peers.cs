@@ -4,6 +4,7 @@ using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Networking.Peers;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Cli;
 
@@ -72,7 +73,7 @@ internal static partial class NetworkCommands
             QualifiedTier = settings.Node.NodeTier,
             Region = settings.Node.Region,
             Arch = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
-            Free = new FreeResources(0, 0, 0, 0, 0),
+            Free = ResourceAmounts.None,
         }, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddMinutes(5));
         var guard = new ReplayGuard(TimeProvider.System);
         var theirs = await link.HandshakeAsync(PeerLink.Hello(record, guard, identity), guard, cancellationToken);

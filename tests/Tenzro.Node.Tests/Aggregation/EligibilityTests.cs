@@ -3,15 +3,16 @@ using Tenzro.Node.Core.Aggregation;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Peers;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Tests.Aggregation;
 
 public sealed class EligibilityTests
 {
     private static readonly AggregationOptions Options = new() { MinTier = "aggregator" };
-    private static readonly FreeResources Small = new(0.5, 512, 2048, 0, 0);
+    private static readonly ResourceAmounts Small = new(0.5, 512, 2048, 0, 0);
 
-    private static NodeRecord Record(string tier = "aggregator", string qualified = "aggregator", string arch = "x64", FreeResources? free = null)
+    private static NodeRecord Record(string tier = "aggregator", string qualified = "aggregator", string arch = "x64", ResourceAmounts? free = null)
     {
         using var identity = NodeIdentity.CreateEphemeral();
         var content = new NodeRecordContent
@@ -47,7 +48,7 @@ public sealed class EligibilityTests
     [Fact]
     public void Judge_EveryCriterionMissed_NamesEachOne()
     {
-        var candidate = Eligibility.Judge(Record(), Record(tier: "inference", arch: "arm64", free: new FreeResources(0, 128, 0, 0, 0)), 250, Options);
+        var candidate = Eligibility.Judge(Record(), Record(tier: "inference", arch: "arm64", free: new ResourceAmounts(0, 128, 0, 0, 0)), 250, Options);
 
         Assert.Equal(["tier", "arch", "resources", "proximity"], candidate.Failed);
     }
@@ -117,7 +118,7 @@ public sealed class EligibilityTests
         var needsGpu = Options with { NeedsGpu = true };
 
         var without = Eligibility.Judge(Record(), Record(), 0.4, needsGpu);
-        var with = Eligibility.Judge(Record(), Record(free: new FreeResources(0.5, 512, 2048, 1, 8192)), 0.4, needsGpu);
+        var with = Eligibility.Judge(Record(), Record(free: new ResourceAmounts(0.5, 512, 2048, 1, 8192)), 0.4, needsGpu);
 
         Assert.Equal([Eligibility.Gpu], without.Failed);
         Assert.True(with.Eligible);

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Time.Testing;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Peers;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Tests.Peers;
 
@@ -26,7 +27,7 @@ public sealed class NodeRecordTests : IDisposable
         Addresses = addresses.Length == 0 ? ["127.0.0.1:8081"] : addresses,
         RaftPort = 8082,
         Capabilities = ["compute", "store", "process"],
-        Free = new FreeResources(cpu, memoryMB, 20480, 0, 0),
+        Free = new ResourceAmounts(cpu, memoryMB, 20480, 0, 0),
     };
 
     [Fact]
@@ -146,7 +147,7 @@ public sealed class NodeRecordTests : IDisposable
 
         Assert.Same(first, sample);
         Assert.True(changed.Seq > first.Seq);
-        Assert.Equal(1.0, changed.Content.Free.CpuCores);
+        Assert.Equal(1.0, changed.Content.Free.Cpu);
     }
 
     [Fact]

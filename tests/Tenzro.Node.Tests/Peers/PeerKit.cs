@@ -6,6 +6,7 @@ using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Networking.Peers;
 using Tenzro.Node.Tests.Support;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Tests.Peers;
 
@@ -119,7 +120,7 @@ internal sealed class HandPeer : IDisposable
         QualifiedTier = "inference",
         Region = "us-east",
         Arch = "x64",
-        Free = new FreeResources(1, 1024, 1024, 0, 0),
+        Free = new ResourceAmounts(1, 1024, 1024, 0, 0),
     }, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), DateTimeOffset.UtcNow.AddHours(1));
 
     /// <summary>A valid hello, signed in <paramref name="domain"/>.</summary>

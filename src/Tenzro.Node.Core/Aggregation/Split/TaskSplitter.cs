@@ -83,7 +83,7 @@ public static class TaskSplitter
         ArgumentNullException.ThrowIfNull(parent);
         ArgumentNullException.ThrowIfNull(request);
         var config = PartConfig(parent.Config);
-        var requirements = request.PartRequirements?.DeepClone() ?? TaskParser.RequirementsToJson(parent.Requirements);
+        var requirements = request.PartRequirements?.DeepClone() ?? parent.Requirements.ToJson();
         JsonObject Part(JsonObject data, JsonObject partConfig) => new()
         {
             ["type"] = parent.Type,

@@ -274,13 +274,13 @@ internal sealed class ValidateRuntime : ITaskRuntime
     /// </summary>
     private void CheckFits(TaskSpec target, TaskSpec outer, string field, string subject, ValidationErrors errors)
     {
-        var request = ResourceAmounts.From(target.Requirements);
+        var request = target.Requirements;
         foreach (var (resource, asked, available) in _ledger.Maximum.Shortfalls(request))
         {
             errors.Add($"{field}.{resource}", $"{subject} asks for {asked} but this node allows at most {available}; the task can never run here.");
         }
 
-        foreach (var (resource, asked, available) in ResourceAmounts.From(outer.Requirements).Shortfalls(request))
+        foreach (var (resource, asked, available) in outer.Requirements.Shortfalls(request))
         {
             errors.Add($"{field}.{resource}", $"{subject} asks for {asked} but this validate task reserves {available}; the re-execution runs within the validate task's reservation, so requirements.{resource} of the validate task must be at least {asked}.");
         }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Peers;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Networking.Aggregation;
 
@@ -8,39 +9,18 @@ namespace Tenzro.Node.Networking.Aggregation;
 internal sealed class PooledCapacity
 {
     private readonly SortedSet<string> _capabilities = new(StringComparer.Ordinal);
-    private double _cpu;
-    private long _memory;
-    private long _storage;
-    private int _gpus;
-    private long _gpuMemory;
+    private ResourceAmounts _free = ResourceAmounts.None;
 
     public void Add(NodeRecord record)
     {
-        var free = record.Content.Free;
-        _cpu += free.CpuCores;
-        _memory += free.MemoryMB;
-        _storage += free.StorageMB;
-        _gpus += free.GpuCount;
-        _gpuMemory += free.GpuMemoryMB;
+        _free = _free.Plus(record.Content.Free);
         _capabilities.UnionWith(record.Content.Capabilities);
     }
 
-    public JsonObject ToJson() => new()
+    public JsonObject ToJson()
     {
-        ["cpuCores"] = Math.Round(_cpu, 2),
-        ["memoryMB"] = _memory,
-        ["storageMB"] = _storage,
-        ["gpuCount"] = _gpus,
-        ["gpuMemoryMB"] = _gpuMemory,
-        ["capabilities"] = new JsonArray([.. _capabilities.Select(c => (JsonNode)c)]),
-    };
-
-    public static JsonObject Free(FreeResources free) => new()
-    {
-        ["cpuCores"] = free.CpuCores,
-        ["memoryMB"] = free.MemoryMB,
-        ["storageMB"] = free.StorageMB,
-        ["gpuCount"] = free.GpuCount,
-        ["gpuMemoryMB"] = free.GpuMemoryMB,
-    };
+        var json = (_free with { Cpu = Math.Round(_free.Cpu, 2) }).ToJson(ResourceAmounts.CpuCoresName);
+        json["capabilities"] = new JsonArray([.. _capabilities.Select(c => (JsonNode)c)]);
+        return json;
+    }
 }

@@ -146,7 +146,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             Addresses = AdvertisedAddresses(),
             RaftPort = _raftPort?.Port is > 0 and var picked ? picked : _network.RaftPort,
             Capabilities = _capabilities,
-            Free = new FreeResources(Finite(free.Cpu), Finite(free.MemoryMB), Finite(free.StorageMB), (int)Math.Min(free.GpuCount, 1024), Finite(free.GpuMemoryMB)),
+            Free = new ResourceAmounts(Finite(free.Cpu), Finite(free.MemoryMB), Finite(free.StorageMB), (int)Math.Min(free.GpuCount, 1024), Finite(free.GpuMemoryMB)),
         };
         for (var addresses = content.Addresses.Count; ; addresses--)
         {

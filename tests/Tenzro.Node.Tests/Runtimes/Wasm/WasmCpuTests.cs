@@ -24,7 +24,7 @@ public sealed class WasmCpuTests : IDisposable
     [Fact]
     public async Task TwoSpinTasksWithAHundredthOfACore_UseNoMoreThanTheirShare()
     {
-        var tasks = Enumerable.Range(0, 2).Select(_ => WasmSandbox.Task(WasmSandbox.Call(Spin, "spin"), new JsonObject { ["fuel"] = 1e18 }, new TaskRequirements(Cpu: 0.01, MemoryMB: 16))).ToList();
+        var tasks = Enumerable.Range(0, 2).Select(_ => WasmSandbox.Task(WasmSandbox.Call(Spin, "spin"), new JsonObject { ["fuel"] = 1e18 }, ResourceAmounts.TaskDefault with { Cpu = 0.01, MemoryMB = 16 })).ToList();
         if (!ThreadCpu.CanLimit)
         {
             // Where no quota can hold a thread, a compute task must reserve the whole core its thread can use.
@@ -53,7 +53,7 @@ public sealed class WasmCpuTests : IDisposable
     [Fact]
     public async Task Task_MeasuresTheCpuTimeOfItsThread()
     {
-        var task = WasmSandbox.Task(WasmSandbox.Call(Spin, "spin"), new JsonObject { ["fuel"] = 200_000_000 }, new TaskRequirements(Cpu: 1, MemoryMB: 16));
+        var task = WasmSandbox.Task(WasmSandbox.Call(Spin, "spin"), new JsonObject { ["fuel"] = 200_000_000 }, ResourceAmounts.TaskDefault with { Cpu = 1, MemoryMB = 16 });
         var context = _sandbox.Context(task);
 
         var failure = await Assert.ThrowsAsync<WasmTaskException>(() => _sandbox.Runtime.ExecuteAsync(context).WaitAsync(Support.Timeouts.Short));

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Tests.Support;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Tests.Runtimes.Wasm;
 
@@ -349,7 +350,7 @@ public sealed class WasmRuntimeTests : IDisposable
     [Fact]
     public async Task ExecuteAsync_WithScratch_WritesIntoTheTaskDirectory()
     {
-        var task = WasmSandbox.Task(WasmSandbox.Call(WasmModules.Scratch, "write"), new JsonObject { ["scratch"] = true }, new TaskRequirements(StorageMB: 1));
+        var task = WasmSandbox.Task(WasmSandbox.Call(WasmModules.Scratch, "write"), new JsonObject { ["scratch"] = true }, ResourceAmounts.TaskDefault with { StorageMB = 1 });
         var context = _sandbox.Context(task);
 
         var result = await _sandbox.Runtime.ExecuteAsync(context).WaitAsync(Timeouts.Short);
@@ -362,7 +363,7 @@ public sealed class WasmRuntimeTests : IDisposable
     public async Task ExecuteAsync_ScratchPastStorageLimit_Stops()
     {
         var config = new JsonObject { ["scratch"] = true, ["fuel"] = 1e15 };
-        var task = WasmSandbox.Task(WasmSandbox.Call(WasmModules.Scratch, "fill"), config, new TaskRequirements(StorageMB: 1));
+        var task = WasmSandbox.Task(WasmSandbox.Call(WasmModules.Scratch, "fill"), config, ResourceAmounts.TaskDefault with { StorageMB = 1 });
 
         var failure = await _sandbox.FailAsync(task);
 

@@ -5,6 +5,7 @@ using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Runtimes.Wasm;
 using Tenzro.Node.Tests.Support;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Tests.Runtimes.Wasm;
 
@@ -30,13 +31,13 @@ internal sealed class WasmSandbox : IDisposable
     /// <summary>A fresh cache over the same folder, as after a restart.</summary>
     public WasmModuleCache NewCache() => new(WasmEngine.Shared, Path.Combine(Directory, "wasm-cache"), NullLogger<WasmModuleCache>.Instance);
 
-    public static TaskSpec Task(JsonObject data, JsonObject? config = null, TaskRequirements? requirements = null, TimeSpan? timeout = null) => new()
+    public static TaskSpec Task(JsonObject data, JsonObject? config = null, ResourceAmounts? requirements = null, TimeSpan? timeout = null) => new()
     {
         TaskId = TaskParser.NewTaskId(),
         Type = "compute",
         Data = data,
         Config = config ?? [],
-        Requirements = requirements ?? TaskRequirements.Default,
+        Requirements = requirements ?? ResourceAmounts.TaskDefault,
         Timeout = timeout ?? TimeSpan.FromSeconds(30),
     };
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Runtimes.Wasm;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Tests.Runtimes.Wasm;
 
@@ -74,7 +75,7 @@ public sealed class WasmScratchTests : IDisposable
         Assert.Equal(WasmFailure.ScratchLimit, failure.Failure);
     }
 
-    private static TaskSpec Task(JsonObject data) => WasmSandbox.Task(data, ScratchConfig.DeepClone().AsObject(), new TaskRequirements(StorageMB: 1));
+    private static TaskSpec Task(JsonObject data) => WasmSandbox.Task(data, ScratchConfig.DeepClone().AsObject(), ResourceAmounts.TaskDefault with { StorageMB = 1 });
 
     /// <summary>
     /// A module whose "run" makes the link /scratch/l → <paramref name="target"/>; then, with <paramref name="write"/>,

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Tests.Runtimes.Wasm;
 
@@ -10,7 +11,7 @@ public sealed class WasmValidationTests : IDisposable
 
     public void Dispose() => _sandbox.Dispose();
 
-    private ValidationErrors Validate(string data, string config = "{}", TaskRequirements? requirements = null)
+    private ValidationErrors Validate(string data, string config = "{}", ResourceAmounts? requirements = null)
     {
         var errors = new ValidationErrors();
         var task = WasmSandbox.Task(JsonNode.Parse(data)!.AsObject(), JsonNode.Parse(config)!.AsObject(), requirements);
@@ -32,7 +33,7 @@ public sealed class WasmValidationTests : IDisposable
     {
         var config = """{"fuel":1000000,"memoryLimitMB":16,"maxOutputBytes":4096,"maxTableElements":10,"scratch":true,"wasiClock":true,"wasiRandom":false}""";
 
-        Assert.True(Validate("""{"wat":"(module)"}""", config, new TaskRequirements(StorageMB: 10)).IsEmpty);
+        Assert.True(Validate("""{"wat":"(module)"}""", config, ResourceAmounts.TaskDefault with { StorageMB = 10 }).IsEmpty);
     }
 
     [Theory]

@@ -227,7 +227,7 @@ internal sealed partial class GroupWork
             }
 
             var record = self ? _links.CurrentRecord() : entry?.Record;
-            slots[member.Id] = Math.Clamp((int)Math.Floor(record?.Content.Free.CpuCores ?? 1), 1, 8);
+            slots[member.Id] = Math.Clamp((int)Math.Floor(record?.Content.Free.Cpu ?? 1), 1, 8);
         }
 
         return slots;
