@@ -163,6 +163,7 @@ public sealed record NodeSettings
             {
                 MaxConcurrentTasks = r.AutoOrInt("MAX_CONCURRENT_TASKS", 1, 1024),
                 OnnxSessionCacheMB = r.AutoOrInt("ONNX_SESSION_CACHE_MB", 1, 1_048_576),
+                WasmCacheMB = r.AutoOrInt("WASM_CACHE_MB", 1, 1_048_576),
                 MaxQueuedTasks = r.Int("MAX_QUEUED_TASKS", 1, 100_000_000),
                 TaskTimeout = r.Seconds("TASK_TIMEOUT", 1, 30L * 86400),
                 ResultRetentionPeriod = r.Seconds("RESULT_RETENTION_PERIOD", 1, 3650L * 86400),

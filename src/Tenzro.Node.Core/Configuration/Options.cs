@@ -187,6 +187,10 @@ public sealed record TaskOptions
 
     /// <summary>ONNX_SESSION_CACHE_MB: model files whose loaded sessions are kept; null (<c>auto</c>) derives it from the memory the network may not reserve.</summary>
     public int? OnnxSessionCacheMB { get; init; }
+
+    /// <summary>WASM_CACHE_MB: disk space for compiled WebAssembly modules; null (<c>auto</c>) derives it from the free space on DATA_DIR's disk.</summary>
+    public int? WasmCacheMB { get; init; }
+
     public int MaxQueuedTasks { get; init; } = 100_000;
     public TimeSpan TaskTimeout { get; init; } = TimeSpan.FromSeconds(1800);
     public TimeSpan ResultRetentionPeriod { get; init; } = TimeSpan.FromSeconds(86400);

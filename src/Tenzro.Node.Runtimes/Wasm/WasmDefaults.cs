@@ -32,7 +32,4 @@ internal static class WasmDefaults
 
     /// <summary>Compiled modules kept in memory (least recently used first out).</summary>
     public const int MemoryCacheModules = 64;
-
-    /// <summary>Bytes of compiled modules kept under <c>{DATA_DIR}/wasm-cache</c> (least recently used first out).</summary>
-    public const long DiskCacheBytes = 512L << 20;
 }

@@ -23,7 +23,6 @@ internal sealed partial class WasmModuleCache
     private readonly WasmEngine _engine;
     private readonly ILogger _logger;
     private readonly int _memoryCapacity;
-    private readonly long _diskCapacityBytes;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, LinkedListNode<(string Hash, Module Module)>> _entries = new(StringComparer.Ordinal);
     private readonly LinkedList<(string Hash, Module Module)> _recency = new();
@@ -31,16 +30,19 @@ internal sealed partial class WasmModuleCache
     private long _diskHits;
     private long _compilations;
 
-    public WasmModuleCache(WasmEngine engine, string directory, ILogger<WasmModuleCache> logger, int memoryCapacity = WasmDefaults.MemoryCacheModules, long diskCapacityBytes = WasmDefaults.DiskCacheBytes)
+    public WasmModuleCache(WasmEngine engine, string directory, ILogger<WasmModuleCache> logger, int memoryCapacity = WasmDefaults.MemoryCacheModules, long diskCapacityBytes = WasmCacheChoice.MinDiskMB << 20)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(memoryCapacity, 1);
         _engine = engine;
         _logger = logger;
         _memoryCapacity = memoryCapacity;
-        _diskCapacityBytes = diskCapacityBytes;
+        DiskCapacityBytes = diskCapacityBytes;
         Directory = directory;
         System.IO.Directory.CreateDirectory(directory);
     }
+
+    /// <summary>Bytes of <c>.cwasm</c> files kept (least recently used first out): WASM_CACHE_MB or its rule.</summary>
+    public long DiskCapacityBytes { get; }
 
     /// <summary>The folder of <c>.cwasm</c> files.</summary>
     public string Directory { get; }
@@ -170,7 +172,7 @@ internal sealed partial class WasmModuleCache
             var total = files.Sum(f => f.Length);
             foreach (var file in files.OrderBy(f => f.LastWriteTimeUtc))
             {
-                if (total <= _diskCapacityBytes)
+                if (total <= DiskCapacityBytes)
                 {
                     break;
                 }

@@ -16,11 +16,13 @@ public static class WasmServiceCollectionExtensions
     public static IServiceCollection AddWasmRuntime(this IServiceCollection services)
     {
         services.AddSingleton(_ => WasmEngine.Shared);
+        services.AddSingleton(sp => WasmCacheChoice.DiskBudget(sp.GetRequiredService<TaskOptions>(), sp.GetRequiredService<StorageOptions>().DataDirectory));
         services.AddSingleton(sp => new WasmModuleCache(
             sp.GetRequiredService<WasmEngine>(),
             Path.Combine(sp.GetRequiredService<StorageOptions>().DataDirectory, "wasm-cache"),
-            sp.GetRequiredService<ILogger<WasmModuleCache>>()));
-        services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => new WasmCacheChoice(sp.GetRequiredService<WasmModuleCache>()));
+            sp.GetRequiredService<ILogger<WasmModuleCache>>(),
+            diskCapacityBytes: sp.GetRequiredService<WasmCacheBudget>().MB << 20));
+        services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => new WasmCacheChoice(sp.GetRequiredService<WasmModuleCache>(), sp.GetRequiredService<WasmCacheBudget>().Reason));
         services.AddSingleton<ITaskRuntime, WasmRuntime>();
         return services;
     }
