@@ -158,6 +158,7 @@ public sealed record NodeSettings
                 GpuRequired = r.Bool("GPU_REQUIRED"),
                 ProfileUpdateInterval = r.Milliseconds("PROFILE_UPDATE_INTERVAL", 100, 86_400_000),
                 BenchmarkOnStart = r.Bool("BENCHMARK_ON_START"),
+                GcMode = r.OneOf("GC_MODE", ["auto", "workstation", "server"]),
             },
             Tasks = new TaskOptions
             {

@@ -178,6 +178,9 @@ public sealed record HardwareOptions
     public bool GpuRequired { get; init; }
     public TimeSpan ProfileUpdateInterval { get; init; } = TimeSpan.FromMinutes(5);
     public bool BenchmarkOnStart { get; init; } = true;
+
+    /// <summary>GC_MODE: <c>auto</c> (derived from cores and memory), <c>workstation</c> or <c>server</c>.</summary>
+    public string GcMode { get; init; } = "auto";
 }
 
 public sealed record TaskOptions

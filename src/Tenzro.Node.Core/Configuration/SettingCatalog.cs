@@ -88,6 +88,7 @@ public static class SettingCatalog
         new("GPU_REQUIRED", "false", "Hardware", "Refuse to start without a usable GPU. The node's work then needs a GPU, so its aggregation groups take only peers with a free GPU (the gpu criterion)."),
         new("PROFILE_UPDATE_INTERVAL", "300000", "Hardware", "Refresh interval of the dynamic hardware figures, in ms."),
         new("BENCHMARK_ON_START", "true", "Hardware", "Run the hardware micro-benchmarks in the background after start-up."),
+        new("GC_MODE", "auto", "Hardware", "The .NET garbage collector the node runs with: auto (server from 8 cores and 8 GB, else workstation; docs/HARDWARE.md), workstation or server. The node restarts itself in place (same process id) at start when the mode in force differs."),
 
         new("MAX_CONCURRENT_TASKS", "auto", "Tasks", "Tasks that may run at once: auto (derived from the usable cores, memory and GPUs under the limits in force; docs/HARDWARE.md) or a number from 1 to 1024."),
         new("ONNX_SESSION_CACHE_MB", "auto", "Tasks", "Model files (MB) whose loaded ONNX Runtime sessions are kept for the next inference task: auto (half the memory the network may not reserve, 64-4096 MB; docs/HARDWARE.md) or a number from 1 to 1048576."),

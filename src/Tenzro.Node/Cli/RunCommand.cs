@@ -80,6 +80,7 @@ internal static class RunCommand
             return ConfigurationException.ExitCode;
         }
 
+        GcChoice.RestartInPlaceIfNeeded(settings.Hardware);
         Security.FilePermissions.RestrictNewFiles();
         DataDirectoryLock dataLock;
         try

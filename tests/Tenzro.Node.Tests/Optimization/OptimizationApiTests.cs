@@ -31,7 +31,7 @@ public sealed class OptimizationApiTests
         var cuda = profile["gpuCompute"]?["available"]?.GetValue<bool>() == true;
         Assert.Equal(cuda, Choice(profile, "onnxExecutionProvider")["value"]!.GetValue<string>().StartsWith("CUDA", StringComparison.Ordinal));
         Assert.Contains("wasm-cache", Choice(profile, "wasmModuleCache")["value"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal("DOTNET_gcServer", Choice(profile, "dotnetGc")["setting"]!.GetValue<string>());
+        Assert.Equal("GC_MODE", Choice(profile, "dotnetGc")["setting"]!.GetValue<string>());
         Assert.InRange(Choice(profile, "SQLITE_CACHE_MB")["value"]!.GetValue<long>(), SqliteTuning.MinCacheMB, SqliteTuning.MaxCacheMB);
     }
 
