@@ -107,6 +107,7 @@ public sealed partial class TaskEngine
             List<QueueEntry> toStart = [];
             string? head = null;
             var scannedAll = true;
+            DateTimeOffset? headFitsAt = null;
             // A split parent only waits for its parts (which may be queued here): it holds no run slot.
             var slots = _slots.Current;
             var holding = _running.Values.Count(r => !r.Split);
@@ -138,7 +139,7 @@ public sealed partial class TaskEngine
                     continue;
                 }
 
-                if (head is not null && !_ledger.Free.Minus(_held).Fits(request))
+                if (head is not null && !_ledger.Free.Minus(_held).Fits(request) && !EndsBeforeHeadFits(entry.Spec, ref headFitsAt))
                 {
                     continue;
                 }
@@ -184,6 +185,66 @@ public sealed partial class TaskEngine
             _ = Task.Run(() => RunAsync(running));
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="task"/> may use what is held for the task next in line because it is expected to end
+    /// before the running tasks give that task all it asks (backfill by estimates, as EASY backfilling does with run
+    /// time limits): its timeout, or its estimate × <see cref="BackfillMargin"/> when it has one, ends by then. Call
+    /// under the lock, with <paramref name="headFitsAt"/> null the first time in a scan (it is computed once).
+    /// </summary>
+    private bool EndsBeforeHeadFits(TaskSpec task, ref DateTimeOffset? headFitsAt)
+    {
+        var now = _time.GetUtcNow();
+        headFitsAt ??= HeadFitsAt(now);
+        var runFor = _costs?.EstimateOf(task.TaskId) is { } estimate
+            ? TimeSpan.FromMilliseconds(Math.Min(estimate.DurationMs * BackfillMargin, task.Timeout.TotalMilliseconds))
+            : task.Timeout;
+        return now + runFor <= headFitsAt.Value;
+    }
+
+    /// <summary>
+    /// When the task next in line is expected to fit: the running tasks are taken in the order they are expected to
+    /// end, and their reservations added to what is free, until it asks no more. Now when it never would (nothing
+    /// may then start on the strength of an estimate).
+    /// </summary>
+    private DateTimeOffset HeadFitsAt(DateTimeOffset now)
+    {
+        var available = _ledger.Free;
+        foreach (var (running, end) in _running.Values.Where(r => !r.Split).Select(r => (r, ExpectedEnd(r, now))).OrderBy(r => r.Item2))
+        {
+            available = available.Plus(running.Entry.Spec.Requirements);
+            if (available.Fits(_holdRequest))
+            {
+                return end;
+            }
+        }
+
+        return now;
+    }
+
+    /// <summary>
+    /// When a running task is expected to end: its start plus its estimate × <see cref="BackfillMargin"/> (and the
+    /// time it spent paused), unless that has passed or there is no estimate; then its deadline, which it cannot pass
+    /// (less any pause to come).
+    /// </summary>
+    private DateTimeOffset ExpectedEnd(RunningTask running, DateTimeOffset now)
+    {
+        var paused = running.Gate.PausedTime;
+        var deadline = running.PickedAt + paused + running.Entry.Spec.Timeout;
+        if (_costs?.EstimateOf(running.Entry.Spec.TaskId) is { } estimate)
+        {
+            var expected = running.PickedAt + paused + TimeSpan.FromMilliseconds(estimate.DurationMs * BackfillMargin);
+            if (expected > now && expected < deadline)
+            {
+                return expected;
+            }
+        }
+
+        return deadline;
+    }
+
+    /// <summary>How much longer than its estimate a task is expected to run at most, for backfill (as the refusal's margin).</summary>
+    public const double BackfillMargin = Optimization.CostModel.RefusalMargin;
 
     /// <summary>Makes <paramref name="taskId"/> the task next in line (keeping what is held when it already is); returns it. Call under the lock.</summary>
     private string HoldFor(string taskId, ResourceAmounts request)

@@ -186,6 +186,40 @@ public sealed class TaskEngineTests
     }
 
     [Fact]
+    public async Task Queue_TaskEstimatedToEndBeforeTheNextInLineFits_BackfillsIntoWhatIsHeldForIt()
+    {
+        var (node, runtime) = await ScriptedRuntime.StartNodeAsync(new Dictionary<string, string?> { ["MAX_MEMORY_GB"] = "1" });
+        await using var _ = node;
+        for (var i = 0; i < 3; i++)
+        {
+            // Quick runs give "script" tasks a history: an estimate of a few milliseconds.
+            await node.Client.SubmitAsync("""{"type":"script","requirements":{"memoryMB":64},"data":{"action":"complete"}}""", "?wait=10s");
+        }
+
+        var a = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"low","requirements":{"memoryMB":512},"data":{"action":"gate","gate":"a"}}""")).Body);
+        var b = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"low","requirements":{"memoryMB":512},"data":{"action":"gate","gate":"b"}}""")).Body);
+        await ResourcesApiTests.WaitUntilAsync(() => runtime.Started.Contains(a) && runtime.Started.Contains(b));
+        var big = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"high","requirements":{"memoryMB":1024},"data":{"action":"complete"}}""")).Body);
+        runtime.Open("a");
+        await node.Client.WaitFinalAsync(a);
+
+        // a's 512 MB are held for the big task, which waits for b; b has run past its estimate, so it is expected to
+        // end only by its deadline, and a task estimated at milliseconds ends long before that.
+        var quick = Id((await node.Client.SubmitAsync("""{"type":"script","priority":"low","requirements":{"memoryMB":512},"data":{"action":"complete"}}""")).Body);
+        var quickDone = await node.Client.WaitFinalAsync(quick);
+        var quickStatus = await node.Client.GetJsonAsync($"/api/tasks/{quick}");
+        var bigWhileBRuns = await node.Client.GetJsonAsync($"/api/tasks/{big}");
+        runtime.Open("b");
+        var bigDone = await node.Client.WaitFinalAsync(big);
+
+        Assert.Equal("completed", quickDone["state"]!.GetValue<string>());
+        Assert.Equal("history", quickStatus["estimate"]!["basis"]!.GetValue<string>());
+        Assert.Equal("queued", bigWhileBRuns["state"]!.GetValue<string>());
+        Assert.Equal("completed", bigDone["state"]!.GetValue<string>());
+        Assert.Equal([a, b, quick, big], runtime.Started.Skip(3).ToArray());
+    }
+
+    [Fact]
     public async Task Status_RunningTask_ShowsReservationProgressAndTimings()
     {
         var (node, runtime) = await ScriptedRuntime.StartNodeAsync();
