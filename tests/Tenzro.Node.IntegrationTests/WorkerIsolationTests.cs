@@ -88,6 +88,55 @@ public sealed class WorkerIsolationTests
         Assert.False(node.HasExited);
     }
 
+    /// <summary>
+    /// A worker running a task that reserved a quarter of a core is held to it by a CPU quota (a cgroup v1 cpu group
+    /// beneath the node's), and given back to the node's group when the task ends.
+    /// </summary>
+    [Fact]
+    public async Task InferenceWithAQuarterOfACore_RunsInAWorkerHeldToAQuarterOfACore()
+    {
+        await using var node = await NodeProcess.StartAsync();
+        var slow = await UploadAsync(node, Slow);
+        var submitted = await node.Client.PostAsync("/api/tasks/execute", Json(TaskBody(slow, 256, "[2500,2500]", cpu: 0.25)));
+        var taskId = (await submitted.Content.ReadFromJsonAsync<JsonObject>())!["taskId"]!.GetValue<string>();
+        if (!Core.Resources.ThreadCpu.CanLimit)
+        {
+            // Where no group can be made (not root, no cgroup v1 cpu controller), the worker runs ⌈0.25⌉ = 1 thread.
+            Assert.Equal("completed", (await EndedAsync(node, taskId))["state"]!.GetValue<string>());
+            Assert.All(Workers(node.Pid), pid => Assert.Equal(CpuGroup(node.Pid), CpuGroup(pid)));
+            return;
+        }
+
+        var worker = await WaitForAsync(() => Workers(node.Pid).FirstOrDefault(pid => CpuGroup(pid) != CpuGroup(node.Pid)), "a worker in a CPU group of its own");
+        var group = CpuGroup(worker);
+        var quota = File.ReadAllText(Path.Combine(CpuGroupDirectory(worker), "cpu.cfs_quota_us")).Trim();
+        var period = File.ReadAllText(Path.Combine(CpuGroupDirectory(worker), "cpu.cfs_period_us")).Trim();
+        var ended = await EndedAsync(node, taskId);
+
+        Assert.Equal("25000", quota);
+        Assert.Equal("100000", period);
+        Assert.StartsWith(CpuGroup(node.Pid).TrimEnd('/') + "/tenzro-", group, StringComparison.Ordinal);
+        Assert.Equal("completed", ended["state"]!.GetValue<string>());
+        Assert.Equal(CpuGroup(node.Pid), CpuGroup(worker)); // the idle worker is back in the node's group
+    }
+
+    /// <summary>The cgroup v1 cpu group of <paramref name="pid"/> ("" where there is none), as /proc/PID/cgroup names it.</summary>
+    private static string CpuGroup(int pid)
+    {
+        try
+        {
+            return File.ReadLines($"/proc/{pid}/cgroup").Select(l => l.Split(':', 3))
+                .FirstOrDefault(p => p.Length == 3 && p[1].Split(',').Contains("cpu"))?[2] ?? "";
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    private static string CpuGroupDirectory(int pid) =>
+        new[] { "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct" }.Select(m => Path.Join(m, CpuGroup(pid))).First(Directory.Exists);
+
     /// <summary>ML.NET training runs in a worker too: a data set far over the task's reservation fails alone.</summary>
     [Theory]
     [InlineData(false)]
@@ -133,8 +182,8 @@ public sealed class WorkerIsolationTests
         return node;
     }
 
-    private static string TaskBody(string model, int memoryMB, string n) =>
-        "{\"type\":\"inference\",\"requirements\":{\"cpu\":1,\"memoryMB\":" + memoryMB.ToString(CultureInfo.InvariantCulture)
+    private static string TaskBody(string model, int memoryMB, string n, double cpu = 1) =>
+        "{\"type\":\"inference\",\"requirements\":{\"cpu\":" + cpu.ToString(CultureInfo.InvariantCulture) + ",\"memoryMB\":" + memoryMB.ToString(CultureInfo.InvariantCulture)
         + "},\"data\":{\"model\":\"" + model + "\",\"inputs\":{\"n\":{\"type\":\"int64\",\"shape\":[" + (n.Count(c => c == ',') + 1).ToString(CultureInfo.InvariantCulture)
         + "],\"data\":" + n + "}}}}";
 

@@ -4,7 +4,7 @@ namespace Tenzro.Node.Core.Resources;
 
 /// <summary>
 /// The calling thread's CPU time and id, from <c>/proc/thread-self/stat</c> (Linux), and a CPU quota for one
-/// thread in a cgroup v1 <c>cpu</c> group beneath the node's own, where the node may make one.
+/// thread, or for one worker process, in a cgroup v1 <c>cpu</c> group beneath the node's own, where the node may make one.
 /// </summary>
 /// <remarks>Thread-safe. On a system without these files the time is unknown (null) and no quota can be set.</remarks>
 public static class ThreadCpu
@@ -36,6 +36,28 @@ public static class ThreadCpu
             return null;
         }
 
+        return Hold(parent, "tasks", stat.ThreadId, cores);
+    }
+
+    /// <summary>
+    /// Holds process <paramref name="pid"/> (a worker, all its threads) to <paramref name="cores"/> cores until the
+    /// returned object is disposed, which moves it back to the node's group. Returns null when
+    /// <paramref name="cores"/> is a whole number (the worker's threads, as many as the cores reserved, already
+    /// bound it) or no group can be made.
+    /// </summary>
+    public static IDisposable? LimitProcess(int pid, double cores)
+    {
+        if (cores <= 0 || cores == Math.Floor(cores) || NodeGroup.Value is not { } parent)
+        {
+            return null;
+        }
+
+        return Hold(parent, "cgroup.procs", pid, cores);
+    }
+
+    /// <summary>Makes a group beneath <paramref name="parent"/> with a quota of <paramref name="cores"/> and moves <paramref name="id"/> into it through <paramref name="members"/> (<c>tasks</c> for a thread, <c>cgroup.procs</c> for a process).</summary>
+    private static Quota? Hold(string parent, string members, int id, double cores)
+    {
         var group = Path.Combine(parent, $"tenzro-{Environment.ProcessId}-{Interlocked.Increment(ref _sequence)}");
         try
         {
@@ -43,8 +65,8 @@ public static class ThreadCpu
             File.WriteAllText(Path.Combine(group, "cpu.cfs_period_us"), PeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
             var quota = Math.Max(MinQuotaMicroseconds, (long)Math.Ceiling(cores * PeriodMicroseconds));
             File.WriteAllText(Path.Combine(group, "cpu.cfs_quota_us"), quota.ToString(CultureInfo.InvariantCulture));
-            File.WriteAllText(Path.Combine(group, "tasks"), stat.ThreadId.ToString(CultureInfo.InvariantCulture));
-            return new Quota(parent, group, stat.ThreadId);
+            File.WriteAllText(Path.Combine(group, members), id.ToString(CultureInfo.InvariantCulture));
+            return new Quota(parent, group, members, id);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -134,13 +156,13 @@ public static class ThreadCpu
             long.Parse(fields[12], CultureInfo.InvariantCulture));
     }
 
-    private sealed class Quota(string parent, string group, int threadId) : IDisposable
+    private sealed class Quota(string parent, string group, string members, int id) : IDisposable
     {
         public void Dispose()
         {
             try
             {
-                File.WriteAllText(Path.Combine(parent, "tasks"), threadId.ToString(CultureInfo.InvariantCulture));
+                File.WriteAllText(Path.Combine(parent, members), id.ToString(CultureInfo.InvariantCulture));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Resources;
 using Tenzro.Node.Core.Tasks;
 
 namespace Tenzro.Node.Runtimes.Workers;
@@ -55,15 +56,16 @@ internal sealed partial class WorkerPool : IDisposable
         $"{WorkerHost.MemoryLimitWords}: the task needed more memory than the {reservedBytes / (1024 * 1024)} MB it reserved (requirements.memoryMB); reserve more";
 
     /// <summary>
-    /// Runs <paramref name="job"/> in a worker under a memory limit of <paramref name="reservedBytes"/>, adding the
-    /// worker's CPU time to <paramref name="cpuTime"/>. <paramref name="affinity"/> names what the job would find
+    /// Runs <paramref name="job"/> in a worker under a memory limit of <paramref name="reservedBytes"/> and, when
+    /// <paramref name="cores"/> is a fraction, a CPU quota of that many cores (where the node may make cgroup v1 cpu
+    /// groups), adding the worker's CPU time to <paramref name="cpuTime"/>. <paramref name="affinity"/> names what the job would find
     /// cached (a model); a worker that ran such a job before is preferred. <paramref name="runtimeBytes"/> is memory the
     /// runtime itself needs for this job beyond <see cref="RuntimeSlackBytes"/> (CUDA's host memory), not the task's.
     /// </summary>
     /// <exception cref="TaskExecutionException">The job failed, went over its memory, or its worker crashed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="token"/> fired; the worker was killed.</exception>
     public async Task<JsonObject> RunAsync(
-        JsonObject job, long reservedBytes, string? affinity, IProgress<double> progress, TaskCpuTime cpuTime, CancellationToken token, long runtimeBytes = 0)
+        JsonObject job, long reservedBytes, double cores, string? affinity, IProgress<double> progress, TaskCpuTime cpuTime, CancellationToken token, long runtimeBytes = 0)
     {
         token.ThrowIfCancellationRequested();
         var worker = await AcquireAsync(affinity, token);
@@ -87,6 +89,7 @@ internal sealed partial class WorkerPool : IDisposable
 
             var cpuBefore = worker.CpuTime();
             JsonObject answer;
+            using (ThreadCpu.LimitProcess(worker.Pid, cores))
             using (token.Register(worker.Kill))
             {
                 try
