@@ -23,7 +23,7 @@ namespace Tenzro.Node.Core.Tasks;
 /// </remarks>
 public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 {
-    private readonly TaskStore _store;
+    private readonly ITaskStore _store;
     private readonly IResourceLedger _ledger;
     private readonly IntakeState _intake;
     private readonly TaskOptions _options;
@@ -69,7 +69,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     private static readonly ResourceAmounts NoResources = new(0, 0, 0, 0, 0);
 
     public TaskEngine(
-        TaskStore store,
+        ITaskStore store,
         IResourceLedger ledger,
         IntakeState intake,
         IEnumerable<ITaskRuntime> runtimes,

@@ -56,6 +56,7 @@ internal static class CoreServices
     public static IServiceCollection AddTaskEngine(this IServiceCollection services)
     {
         services.AddSingleton<TaskStore>();
+        services.AddSingleton<ITaskStore>(sp => sp.GetRequiredService<TaskStore>());
         services.AddSingleton<TaskMetrics>();
         services.AddSingleton<IResourceLedger>(sp => new ResourceLedger(
             SystemCapacity.Allowed(sp.GetRequiredService<ResourceOptions>(), sp.GetRequiredService<StorageOptions>(), sp.GetService<HardwareProfiler>()?.Current),

@@ -25,13 +25,13 @@ namespace Tenzro.Node.Core.Tasks.Builtin;
 internal sealed class ValidateRuntime : ITaskRuntime
 {
     private const string OwnType = "validate";
-    private readonly TaskStore _store;
+    private readonly ITaskStore _store;
     private readonly TaskOptions _options;
     private readonly IResourceLedger _ledger;
     private readonly TimeProvider _time;
     private readonly Lazy<IReadOnlyDictionary<string, ITaskRuntime>> _runtimes;
 
-    public ValidateRuntime(IServiceProvider services, TaskStore store, TaskOptions options, IResourceLedger ledger, TimeProvider time)
+    public ValidateRuntime(IServiceProvider services, ITaskStore store, TaskOptions options, IResourceLedger ledger, TimeProvider time)
     {
         _store = store;
         _options = options;
