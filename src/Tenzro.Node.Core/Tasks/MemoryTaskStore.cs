@@ -136,14 +136,7 @@ public sealed class MemoryTaskStore : ITaskStore
                 .Where(r => type is null || r.Spec.Type == type)
                 .Take(limit + 1)
                 .ToList();
-            string? next = null;
-            if (items.Count > limit)
-            {
-                items.RemoveAt(items.Count - 1);
-                next = items[^1].Sequence.ToString(CultureInfo.InvariantCulture);
-            }
-
-            return new TaskPage(items, next);
+            return TaskPage.Of(items, limit);
         }
     }
 

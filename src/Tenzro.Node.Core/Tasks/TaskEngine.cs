@@ -10,11 +10,15 @@ using Tenzro.Node.Core.Resources;
 namespace Tenzro.Node.Core.Tasks;
 
 /// <summary>
-/// Admits tasks into the durable store, keeps the priority queue, starts tasks when the ledger and
-/// MAX_CONCURRENT_TASKS allow, enforces deadlines, pauses and resumes running tasks under a
+/// Admits tasks into the durable store (<see cref="ITaskStore"/>), keeps the priority queue, starts tasks when the
+/// ledger and MAX_CONCURRENT_TASKS allow, enforces deadlines, pauses and resumes running tasks under a
 /// <see cref="RunLimit"/>, and records every transition. One job a file: the queue and its surface here,
 /// scheduling in TaskEngine.Scheduling.cs, the run in TaskEngine.Run.cs, retries on a full disk in
 /// TaskEngine.Durable.cs, pausing in TaskEngine.Pause.cs, and what callers see in TaskEngine.Views.cs.
+/// The duties of a task's phases that are not the scheduler's own (the scratch directory, the cost record, the quota
+/// charge, the regional report, later aggregation's fetches and reports) are lifecycle hooks, run in the one order of
+/// <see cref="TaskLifecycle"/>: prestart, stopped, finished, released. The reservation, the task next in line and the
+/// tracing span stay here (docs/ARCHITECTURE.md says why).
 /// </summary>
 /// <remarks>
 /// Thread-safe. Lifecycle: <see cref="Start"/> once (rebuilds the queue from the store), then any

@@ -41,7 +41,8 @@ public sealed class TaskScratch(string root) : ITaskPrestartHook, ITaskReleasedH
         }
     }
 
-    private static void TryDelete(string path)
+    /// <summary>Deletes a directory if it can; one that cannot be removed now is removed at the next start.</summary>
+    internal static void TryDelete(string path)
     {
         try
         {
@@ -52,7 +53,6 @@ public sealed class TaskScratch(string root) : ITaskPrestartHook, ITaskReleasedH
         }
         catch (IOException)
         {
-            // A scratch directory that cannot be removed now is removed at the next start.
         }
         catch (UnauthorizedAccessException)
         {

@@ -210,14 +210,7 @@ public sealed class TaskStore : ITaskStore
             items.Add(Read(reader));
         }
 
-        string? next = null;
-        if (items.Count > limit)
-        {
-            items.RemoveAt(items.Count - 1);
-            next = items[^1].Sequence.ToString(CultureInfo.InvariantCulture);
-        }
-
-        return new TaskPage(items, next);
+        return TaskPage.Of(items, limit);
     }
 
     /// <summary>Whether a completed <c>store</c> task of one of <paramref name="owners"/> stored the blob <paramref name="sha256"/>.</summary>

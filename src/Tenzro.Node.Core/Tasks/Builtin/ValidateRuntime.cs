@@ -110,7 +110,7 @@ internal sealed class ValidateRuntime : ITaskRuntime
         }
         finally
         {
-            TryDelete(scratch);
+            TaskScratch.TryDelete(scratch);
         }
 
         string actual;
@@ -283,24 +283,6 @@ internal sealed class ValidateRuntime : ITaskRuntime
         foreach (var (resource, asked, available) in ResourceAmounts.From(outer.Requirements).Shortfalls(request))
         {
             errors.Add($"{field}.{resource}", $"{subject} asks for {asked} but this validate task reserves {available}; the re-execution runs within the validate task's reservation, so requirements.{resource} of the validate task must be at least {asked}.");
-        }
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // The engine removes the whole scratch directory of this task when it ends.
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 
