@@ -60,8 +60,8 @@ public sealed partial class TaskEngine
             TaskState state;
             try
             {
+                // A run stopped during prestart still reaches its runtime, which sees the stop in its token and ends as a stop.
                 await _lifecycle.PrestartAsync(run, linked.Token);
-                linked.Token.ThrowIfCancellationRequested();
                 var context = new TaskExecutionContext
                 {
                     Task = run.Task,
