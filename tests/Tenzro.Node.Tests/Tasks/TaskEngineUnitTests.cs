@@ -103,7 +103,7 @@ public sealed class TaskEngineUnitTests
     [Fact]
     public async Task Hooks_TaskRuns_EachPhaseRunsOnceInRegistrationOrderAfterTheScratchDirectoryIsNamed()
     {
-        var first = new RecordingHook("first");
+        var first = new RecordingHook("first") { MakeScratch = true };
         var second = new RecordingHook("second");
         await using var kit = await EngineKit.StartAsync(hooks: [first, second]);
 
@@ -121,6 +121,9 @@ public sealed class TaskEngineUnitTests
             ],
             RecordingHook.Interleaved(first, second));
         Assert.Equal(Path.Combine(kit.DataDirectory, "scratch"), Path.GetDirectoryName(first.Scratch));
+        Assert.True(first.ScratchMade);
+        Assert.False(first.ScratchLeftAtRelease);
+        Assert.False(Directory.Exists(first.Scratch));
     }
 
     [Fact]
@@ -187,7 +190,15 @@ public sealed class TaskEngineUnitTests
 
         public IReadOnlyList<string> Calls => [.. _calls.Select(c => c.Call)];
 
+        /// <summary>Makes the run's scratch directory at prestart, as a runtime does on first use.</summary>
+        public bool MakeScratch { get; init; }
+
         public string? Scratch { get; private set; }
+
+        public bool ScratchMade { get; private set; }
+
+        /// <summary>Whether the scratch directory was still there when the run was released to this hook (after the engine's own).</summary>
+        public bool ScratchLeftAtRelease { get; private set; }
 
         /// <summary>The calls of several hooks in the order they were made.</summary>
         public static IReadOnlyList<string> Interleaved(params RecordingHook[] hooks) =>
@@ -196,6 +207,12 @@ public sealed class TaskEngineUnitTests
         public ValueTask PrestartAsync(TaskRun run, CancellationToken cancellationToken)
         {
             Scratch = run.ScratchDirectory;
+            if (MakeScratch)
+            {
+                Directory.CreateDirectory(Path.Combine(run.ScratchDirectory, "made"));
+                ScratchMade = Directory.Exists(run.ScratchDirectory);
+            }
+
             Add($"prestart {run.Task.TaskId} attempt={run.Attempt}");
             return ValueTask.CompletedTask;
         }
@@ -208,7 +225,11 @@ public sealed class TaskEngineUnitTests
             return ValueTask.CompletedTask;
         }
 
-        public void Released(TaskRun run) => Add($"released {run.Task.TaskId}");
+        public void Released(TaskRun run)
+        {
+            ScratchLeftAtRelease = Directory.Exists(run.ScratchDirectory);
+            Add($"released {run.Task.TaskId}");
+        }
 
         private void Add(string call) => _calls.Enqueue((Interlocked.Increment(ref _clock), $"{name} {call}"));
     }
