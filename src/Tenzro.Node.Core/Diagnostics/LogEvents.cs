@@ -11,6 +11,7 @@ internal static class LogEvents
     public const int TaskCrashed = 2003;
     public const int TaskFinalWriteFailed = 2004;
     public const int TaskRunDiskFull = 2005;
+    public const int TaskHookFailed = 5050;
     public const int OnnxSessionLoaded = 2301;
     public const int SampleFailed = 3001;
     public const int PressureEntered = 3002;

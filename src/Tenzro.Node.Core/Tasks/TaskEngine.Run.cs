@@ -17,7 +17,10 @@ public sealed partial class TaskEngine
         var spec = running.Entry.Spec;
         var attempts = running.Entry.Attempts + 1;
         var startedAt = running.PickedAt;
-        var scratch = ScratchDirectory(spec.TaskId);
+        TaskRun? run = null;
+
+        // The span stays here rather than in a hook: it must be the ambient Activity.Current of the runtime's own
+        // spans and logs, and an awaited hook cannot change its caller's ambient context (AsyncLocal does not flow back).
         using var activity = TaskTracing.Source.StartActivity("task.run", System.Diagnostics.ActivityKind.Internal, running.Entry.TraceParent);
         activity?.SetTag("tenzro.task.id", spec.TaskId);
         activity?.SetTag("tenzro.task.type", spec.Type);
@@ -49,22 +52,27 @@ public sealed partial class TaskEngine
 
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(running.Timeout.Token, running.Cancellation.Token);
             var progress = new ProgressSink(this, running, spec.TaskId);
-            var context = new TaskExecutionContext
-            {
-                // The payload is read now: a queued task does not hold it in memory.
-                Task = _store.Get(spec.TaskId)?.Spec ?? spec,
-                CancellationToken = linked.Token,
-                Deadline = deadline,
-                Progress = progress,
-                ScratchDirectory = scratch,
-                Pause = running.Gate,
-            };
 
+            // The payload is read now: a queued task does not hold it in memory.
+            run = new TaskRun { Task = _store.Get(spec.TaskId)?.Spec ?? spec, Attempt = attempts, StartedAt = startedAt };
             JsonObject? result = null;
             string? error = null;
             TaskState state;
             try
             {
+                // A run stopped during prestart still reaches its runtime, which sees the stop in its token and ends as a stop.
+                await _lifecycle.PrestartAsync(run, linked.Token);
+                var context = new TaskExecutionContext
+                {
+                    Task = run.Task,
+                    CancellationToken = linked.Token,
+                    Deadline = deadline,
+                    Progress = progress,
+                    ScratchDirectory = run.ScratchDirectory,
+                    Pause = running.Gate,
+                    CpuTime = run.CpuTime,
+                    MemoryPeak = run.MemoryPeak,
+                };
                 result = running.Split && _splitRunner is { } splitter
                     ? await splitter.RunAsync(context)
                     : await ExecuteWhileDiskFullAsync(_runtimes[spec.Type], context, linked.Token);
@@ -114,18 +122,17 @@ public sealed partial class TaskEngine
             var ranFor = _time.GetUtcNow() - startedAt;
             _metrics.Finished(spec.Type, state, ranFor);
             var active = ranFor - running.Gate.PausedTime;
-            if (state == TaskState.Completed)
+            if (active < TimeSpan.Zero)
             {
-                // Learned before the end is visible, so that a caller who sees it and submits again gets the new estimate.
-                _costs?.Record(spec.TaskId, active > TimeSpan.Zero ? active : TimeSpan.Zero, context.MemoryPeak.Bytes);
+                active = TimeSpan.Zero;
             }
 
+            var end = new TaskEnd(spec, state, active, run.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * active.TotalSeconds);
+            _lifecycle.Stopped(run, end);
             var markWritten = mark.Settle();
             await FinishAsync(spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts);
             await mark.WrittenAsync();
-            Finished?.Invoke(spec, state, active > TimeSpan.Zero ? active : TimeSpan.Zero);
-
-            CpuUsed?.Invoke(spec, context.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * Math.Max(active.TotalSeconds, 0));
+            await _lifecycle.FinishedAsync(end);
         }
         catch (Exception e)
         {
@@ -148,7 +155,11 @@ public sealed partial class TaskEngine
             // Only now: pausing and resuming touch the timeout under the lock, and only for tasks in _running.
             running.Timeout.Dispose();
 
-            TryDeleteDirectory(scratch);
+            if (run is not null)
+            {
+                _lifecycle.Released(run);
+            }
+
             running.Completion.TrySetResult();
             Pump();
         }
@@ -193,31 +204,6 @@ public sealed partial class TaskEngine
             {
                 waiter.TrySetResult(record);
             }
-        }
-    }
-
-    /// <summary>
-    /// The task's scratch directory: named by the SHA-256 of its id, so that no id can name a path outside
-    /// the scratch root and two ids never share a directory ("job:1" and "job_1" would, by a character swap).
-    /// </summary>
-    private string ScratchDirectory(string taskId) =>
-        Path.Combine(_scratchRoot, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(taskId))));
-
-    private static void TryDeleteDirectory(string path)
-    {
-        try
-        {
-            if (Directory.Exists(path))
-            {
-                Directory.Delete(path, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // A scratch directory that cannot be removed now is removed at the next start.
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 

@@ -10,11 +10,15 @@ using Tenzro.Node.Core.Resources;
 namespace Tenzro.Node.Core.Tasks;
 
 /// <summary>
-/// Admits tasks into the durable store, keeps the priority queue, starts tasks when the ledger and
-/// MAX_CONCURRENT_TASKS allow, enforces deadlines, pauses and resumes running tasks under a
+/// Admits tasks into the durable store (<see cref="ITaskStore"/>), keeps the priority queue, starts tasks when the
+/// ledger and MAX_CONCURRENT_TASKS allow, enforces deadlines, pauses and resumes running tasks under a
 /// <see cref="RunLimit"/>, and records every transition. One job a file: the queue and its surface here,
 /// scheduling in TaskEngine.Scheduling.cs, the run in TaskEngine.Run.cs, retries on a full disk in
 /// TaskEngine.Durable.cs, pausing in TaskEngine.Pause.cs, and what callers see in TaskEngine.Views.cs.
+/// The duties of a task's phases that are not the scheduler's own (the scratch directory, the cost record, the quota
+/// charge, the regional report, later aggregation's fetches and reports) are lifecycle hooks, run in the one order of
+/// <see cref="TaskLifecycle"/>: prestart, stopped, finished, released. The reservation, the task next in line and the
+/// tracing span stay here (docs/ARCHITECTURE.md says why).
 /// </summary>
 /// <remarks>
 /// Thread-safe. Lifecycle: <see cref="Start"/> once (rebuilds the queue from the store), then any
@@ -23,7 +27,7 @@ namespace Tenzro.Node.Core.Tasks;
 /// </remarks>
 public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 {
-    private readonly TaskStore _store;
+    private readonly ITaskStore _store;
     private readonly IResourceLedger _ledger;
     private readonly IntakeState _intake;
     private readonly TaskOptions _options;
@@ -46,7 +50,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     private readonly Dictionary<string, QueueEntry> _queued = new(StringComparer.Ordinal);
     private readonly Dictionary<string, RunningTask> _running = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, TaskCompletionSource<TaskRecord>> _finalWaiters = new(StringComparer.Ordinal);
-    private readonly string _scratchRoot;
+    private readonly TaskScratch _scratch;
+    private readonly TaskLifecycle _lifecycle;
     private long _sequence;
 
     // Bytes of the payloads ('data') of queued tasks, and of the inputs and results the store keeps: the byte
@@ -68,7 +73,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     private static readonly ResourceAmounts NoResources = new(0, 0, 0, 0, 0);
 
     public TaskEngine(
-        TaskStore store,
+        ITaskStore store,
         IResourceLedger ledger,
         IntakeState intake,
         IEnumerable<ITaskRuntime> runtimes,
@@ -79,7 +84,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         ILogger<TaskEngine> logger,
         QuotaOptions? quotas = null,
         Optimization.RunSlots? slots = null,
-        Optimization.CostModel? costs = null)
+        Optimization.CostModel? costs = null,
+        TaskHooks? hooks = null)
     {
         _costs = costs;
         _quotas = quotas ?? new QuotaOptions();
@@ -100,7 +106,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             }
         }
 
-        _scratchRoot = Path.Combine(storage.DataDirectory, "scratch");
+        // The lifecycle hooks in the one order they run: the engine's own, then the host's (CoreServices.AddTaskEngine).
+        _scratch = new TaskScratch(Path.Combine(storage.DataDirectory, "scratch"));
+        _lifecycle = new TaskLifecycle([_scratch, costs is null ? null : new CostRecordHook(costs), .. (hooks ?? TaskHooks.None).Ordered], logger);
         Events = new TaskEventHub();
     }
 
@@ -115,14 +123,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     /// <summary>Sets the runner of split tasks (the host's aggregation service, which is made after the engine).</summary>
     public void UseSplitRunner(ISplitRunner runner) => _splitRunner = runner;
 
-    /// <summary>Raised after a task reaches a final state, with its run time less the time it spent paused (zero if it never ran). Handlers must be quick and not throw.</summary>
-    public event Action<TaskSpec, TaskState, TimeSpan>? Finished;
-
-    /// <summary>
-    /// Raised after a task that ran reaches a final state, with the CPU-seconds it used: measured by its runtime
-    /// (<see cref="TaskExecutionContext.CpuTime"/>), else its reserved cores × its run time. Handlers must be quick and not throw.
-    /// </summary>
-    public event Action<TaskSpec, double>? CpuUsed;
+    /// <summary>The lifecycle hooks, in the order they run.</summary>
+    public IReadOnlyList<ITaskHook> Hooks => _lifecycle.Hooks;
 
     /// <summary>True while the task holds a run slot (its reservation is owned).</summary>
     public bool IsRunning(string taskId)
@@ -191,12 +193,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     /// <summary>Rebuilds the queue from the store: queued tasks keep their order; tasks that were running when the process died are requeued, or failed once they used up MAX_TASK_ATTEMPTS.</summary>
     public async Task StartAsync()
     {
-        Directory.CreateDirectory(_scratchRoot);
-        foreach (var stale in Directory.EnumerateDirectories(_scratchRoot))
-        {
-            TryDeleteDirectory(stale);
-        }
-
+        _scratch.RemoveLeftovers();
         RecountStoredBytes();
         foreach (var record in _store.LoadUnfinished())
         {
@@ -358,7 +355,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         if (dequeued is not null)
         {
             await FinishAsync(dequeued.Spec, TaskState.Cancelled, null, "cancelled by request before it started");
-            Finished?.Invoke(dequeued.Spec, TaskState.Cancelled, TimeSpan.Zero);
+            await _lifecycle.FinishedAsync(new TaskEnd(dequeued.Spec, TaskState.Cancelled, TimeSpan.Zero, null));
             Pump();
             return true;
         }

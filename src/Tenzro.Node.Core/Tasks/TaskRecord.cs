@@ -26,7 +26,21 @@ public sealed record TaskRecord
 }
 
 /// <summary>A page of <see cref="TaskRecord"/>s and the cursor of the next page.</summary>
-public sealed record TaskPage(IReadOnlyList<TaskRecord> Items, string? NextCursor);
+public sealed record TaskPage(IReadOnlyList<TaskRecord> Items, string? NextCursor)
+{
+    /// <summary>The page of <paramref name="fetched"/>, newest first and read one past <paramref name="limit"/> to learn whether another page follows.</summary>
+    public static TaskPage Of(List<TaskRecord> fetched, int limit)
+    {
+        string? next = null;
+        if (fetched.Count > limit)
+        {
+            fetched.RemoveAt(fetched.Count - 1);
+            next = fetched[^1].Sequence.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return new TaskPage(fetched, next);
+    }
+}
 
 /// <summary>Counts by state for <c>/status</c>.</summary>
 public sealed record TaskCounts(long Queued, long Running, long Completed, long Failed, long Cancelled, long TimedOut);

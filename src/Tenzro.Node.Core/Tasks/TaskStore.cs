@@ -11,7 +11,7 @@ namespace Tenzro.Node.Core.Tasks;
 /// it has committed with <c>synchronous=FULL</c>.
 /// </summary>
 /// <remarks>Thread-safe. Reads use their own pooled connections and may run beside the writer (WAL).</remarks>
-public sealed class TaskStore : IAsyncDisposable
+public sealed class TaskStore : ITaskStore
 {
     private readonly NodeDatabase _database;
 
@@ -106,11 +106,8 @@ public sealed class TaskStore : IAsyncDisposable
             return true;
         });
 
-    /// <summary>The most tasks one expiry batch handles; the sweeper runs batches until one comes back short.</summary>
-    public const int ExpireBatch = 1000;
-
     /// <summary>
-    /// Deletes up to <see cref="ExpireBatch"/> tombstones of tasks whose result expired before <paramref name="cutoff"/>
+    /// Deletes up to <see cref="ITaskStore.ExpireBatch"/> tombstones of tasks whose result expired before <paramref name="cutoff"/>
     /// (the sweeper passes one more RESULT_RETENTION_PERIOD ago): after that the task is unknown (404), so the store's
     /// size follows the rate of tasks, not their total. Returns how many it deleted.
     /// </summary>
@@ -118,13 +115,13 @@ public sealed class TaskStore : IAsyncDisposable
         Enqueue(connection =>
         {
             using var delete = connection.CreateCommand();
-            delete.CommandText = $"DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE expired=1 AND expires_at IS NOT NULL AND expires_at < $cutoff LIMIT {ExpireBatch});";
+            delete.CommandText = $"DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE expired=1 AND expires_at IS NOT NULL AND expires_at < $cutoff LIMIT {ITaskStore.ExpireBatch});";
             delete.Parameters.AddWithValue("$cutoff", Timestamps.FormatPrecise(cutoff));
             return delete.ExecuteNonQuery();
         });
 
     /// <summary>
-    /// Drops the results and data of up to <see cref="ExpireBatch"/> tasks whose retention ended before
+    /// Drops the results and data of up to <see cref="ITaskStore.ExpireBatch"/> tasks whose retention ended before
     /// <paramref name="now"/>, keeping a small tombstone so that the result endpoint can answer 410 instead
     /// of 404. Returns the ids expired.
     /// </summary>
@@ -134,7 +131,7 @@ public sealed class TaskStore : IAsyncDisposable
             var ids = new List<string>();
             using (var select = connection.CreateCommand())
             {
-                select.CommandText = $"SELECT task_id FROM tasks WHERE expired=0 AND expires_at IS NOT NULL AND expires_at < $now LIMIT {ExpireBatch};";
+                select.CommandText = $"SELECT task_id FROM tasks WHERE expired=0 AND expires_at IS NOT NULL AND expires_at < $now LIMIT {ITaskStore.ExpireBatch};";
                 select.Parameters.AddWithValue("$now", Timestamps.FormatPrecise(now));
                 using var reader = select.ExecuteReader();
                 while (reader.Read())
@@ -213,14 +210,7 @@ public sealed class TaskStore : IAsyncDisposable
             items.Add(Read(reader));
         }
 
-        string? next = null;
-        if (items.Count > limit)
-        {
-            items.RemoveAt(items.Count - 1);
-            next = items[^1].Sequence.ToString(CultureInfo.InvariantCulture);
-        }
-
-        return new TaskPage(items, next);
+        return TaskPage.Of(items, limit);
     }
 
     /// <summary>Whether a completed <c>store</c> task of one of <paramref name="owners"/> stored the blob <paramref name="sha256"/>.</summary>

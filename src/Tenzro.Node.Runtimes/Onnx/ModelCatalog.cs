@@ -22,14 +22,14 @@ internal sealed class ModelCatalog
 
     private readonly NodeDatabase _database;
     private readonly BlobStore _blobs;
-    private readonly TaskStore _tasks;
+    private readonly ITaskStore _tasks;
     private readonly IResourceLedger _ledger;
     private readonly SessionCache _sessions;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, ModelInfo> _known = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _notModels = new(StringComparer.Ordinal);
 
-    public ModelCatalog(NodeDatabase database, BlobStore blobs, TaskStore tasks, IResourceLedger ledger, SessionCache sessions, TimeProvider time)
+    public ModelCatalog(NodeDatabase database, BlobStore blobs, ITaskStore tasks, IResourceLedger ledger, SessionCache sessions, TimeProvider time)
     {
         _database = database;
         _blobs = blobs;

@@ -14,7 +14,7 @@ internal static class OnnxServiceCollectionExtensions
 {
     /// <summary>
     /// Adds the <c>inference</c> task type and the model store. Needs the core store and the task engine's
-    /// services (<c>NodeDatabase</c>, <c>BlobStore</c>, <c>TaskStore</c>, <c>IResourceLedger</c>, <c>TimeProvider</c>).
+    /// services (<c>NodeDatabase</c>, <c>BlobStore</c>, <c>ITaskStore</c>, <c>IResourceLedger</c>, <c>TimeProvider</c>).
     /// Runs ONNX Runtime in worker processes when a <see cref="WorkerLaunch"/> is registered and TASK_WORKERS is on.
     /// </summary>
     /// <param name="sessionCacheBytes">A fixed session cache budget (tests); null: <see cref="OnnxTuning"/> derives it.</param>

@@ -19,7 +19,7 @@ internal static class StatusApi
 
     public static WebApplication MapStatusApi(this WebApplication app)
     {
-        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NodeClock clock, TimeProvider time, TaskStore store, TaskEngine engine, IntakeState intake, HardwareProfiler profiler, IRegionalLinkStatus regional, EarningsLedger earnings) =>
+        app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NodeClock clock, TimeProvider time, ITaskStore store, TaskEngine engine, IntakeState intake, HardwareProfiler profiler, IRegionalLinkStatus regional, EarningsLedger earnings) =>
         {
             var counts = store.Counts();
             var earned = earnings.Totals;

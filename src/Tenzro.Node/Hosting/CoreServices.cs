@@ -56,6 +56,7 @@ internal static class CoreServices
     public static IServiceCollection AddTaskEngine(this IServiceCollection services)
     {
         services.AddSingleton<TaskStore>();
+        services.AddSingleton<ITaskStore>(sp => sp.GetRequiredService<TaskStore>());
         services.AddSingleton<TaskMetrics>();
         services.AddSingleton<IResourceLedger>(sp => new ResourceLedger(
             SystemCapacity.Allowed(sp.GetRequiredService<ResourceOptions>(), sp.GetRequiredService<StorageOptions>(), sp.GetService<HardwareProfiler>()?.Current),
@@ -72,6 +73,14 @@ internal static class CoreServices
             sp.GetRequiredService<Core.Optimization.CostHistoryStore>(),
             sp.GetService<HardwareProfiler>(),
             sp.GetRequiredService<ILogger<Core.Optimization.CostModel>>()));
+        // The host's lifecycle hooks, in the order they run after the engine's own (the scratch directory, the cost
+        // model): see TaskLifecycle and docs/ARCHITECTURE.md. Aggregation adds its prestart (fetching a part's blobs
+        // from peers) and its poststop (reporting to the group leader) to this list.
+        services.AddSingleton(sp => new TaskHooks(
+        [
+            sp.GetService<RequesterQuotas>() is { } quotas ? new QuotaChargeHook(quotas) : null,
+            sp.GetService<Networking.Regional.RegionalFinishedTasks>(),
+        ]));
         services.AddSingleton<TaskEngine>();
         services.AddSingleton<TaskAdmission>();
         services.AddHostedService<TaskEngineService>();
@@ -90,12 +99,7 @@ internal static class CoreServices
         services.AddSingleton<PressureMonitor>();
         services.AddSingleton<ResourceSampler>();
         services.AddHostedService(sp => sp.GetRequiredService<ResourceSampler>());
-        services.AddSingleton(sp =>
-        {
-            var quotas = new RequesterQuotas(sp.GetRequiredService<QuotaOptions>(), sp.GetRequiredService<TimeProvider>());
-            sp.GetRequiredService<TaskEngine>().CpuUsed += (spec, cpuSeconds) => quotas.Charge(spec.Requester, cpuSeconds);
-            return quotas;
-        });
+        services.AddSingleton<RequesterQuotas>();
         return services;
     }
 }

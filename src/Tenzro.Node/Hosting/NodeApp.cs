@@ -71,8 +71,6 @@ internal static class NodeApp
 
         var app = builder.Build();
 
-        // Created now so that it sees every task that finishes, including those recovered at start.
-        app.Services.GetRequiredService<Core.Resources.RequesterQuotas>();
         app.UseNodeHttp();
         app.MapNodeApi();
         app.MapHealthApi();

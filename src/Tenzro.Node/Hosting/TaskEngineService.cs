@@ -6,7 +6,7 @@ namespace Tenzro.Node.Hosting;
 /// Starts the task engine with the host and stops it (requeueing running tasks) on shutdown. The split runner is set
 /// first, so that a split parent recovered from the queue waits for the group rather than run whole.
 /// </summary>
-internal sealed class TaskEngineService(TaskEngine engine, TaskStore store, IEnumerable<ISplitRunner> splits) : IHostedService
+internal sealed class TaskEngineService(TaskEngine engine, ITaskStore store, IEnumerable<ISplitRunner> splits) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -29,7 +29,7 @@ internal sealed class TaskEngineService(TaskEngine engine, TaskStore store, IEnu
 /// Drops results once RESULT_RETENTION_PERIOD has passed (the result endpoint then answers 410), the tombstones one
 /// more period later (at least a minute; the task is then unknown), and stored blobs whose retention ended.
 /// </summary>
-internal sealed partial class ResultSweeper(TaskStore store, TaskEngine engine, Core.Storage.BlobRetention blobs, Core.Configuration.TaskOptions options, TimeProvider time, ILogger<ResultSweeper> logger) : BackgroundService
+internal sealed partial class ResultSweeper(ITaskStore store, TaskEngine engine, Core.Storage.BlobRetention blobs, Core.Configuration.TaskOptions options, TimeProvider time, ILogger<ResultSweeper> logger) : BackgroundService
 {
     /// <summary>How long a task's tombstone outlives its result: one more RESULT_RETENTION_PERIOD, at least a minute.</summary>
     private TimeSpan TombstoneKept => options.ResultRetentionPeriod > TimeSpan.FromMinutes(1) ? options.ResultRetentionPeriod : TimeSpan.FromMinutes(1);
@@ -52,14 +52,14 @@ internal sealed partial class ResultSweeper(TaskStore store, TaskEngine engine, 
                     {
                         expired += batch = (await store.ExpireResultsAsync(now)).Count;
                     }
-                    while (batch == TaskStore.ExpireBatch && !stoppingToken.IsCancellationRequested);
+                    while (batch == ITaskStore.ExpireBatch && !stoppingToken.IsCancellationRequested);
 
                     // A tombstone answers 410 for one more retention period (at least a minute), then the task is forgotten (404).
                     do
                     {
                         purged += batch = await store.PurgeTombstonesAsync(now - TombstoneKept);
                     }
-                    while (batch == TaskStore.ExpireBatch && !stoppingToken.IsCancellationRequested);
+                    while (batch == ITaskStore.ExpireBatch && !stoppingToken.IsCancellationRequested);
 
                     do
                     {

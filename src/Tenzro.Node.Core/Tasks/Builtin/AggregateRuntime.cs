@@ -14,7 +14,7 @@ namespace Tenzro.Node.Core.Tasks.Builtin;
 /// <c>data.config.strategy</c> or <c>config.strategy</c>. <c>data.taskIds</c> can name only tasks of this
 /// task's origin: a regional task cannot read the results of tasks submitted through the API, nor the other way round.
 /// </remarks>
-internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
+internal sealed class AggregateRuntime(ITaskStore store) : ITaskRuntime
 {
     /// <summary>The most values <c>data.inputs</c> may hold.</summary>
     public const int MaxInputs = 1_000_000;

@@ -25,13 +25,13 @@ namespace Tenzro.Node.Core.Tasks.Builtin;
 internal sealed class ValidateRuntime : ITaskRuntime
 {
     private const string OwnType = "validate";
-    private readonly TaskStore _store;
+    private readonly ITaskStore _store;
     private readonly TaskOptions _options;
     private readonly IResourceLedger _ledger;
     private readonly TimeProvider _time;
     private readonly Lazy<IReadOnlyDictionary<string, ITaskRuntime>> _runtimes;
 
-    public ValidateRuntime(IServiceProvider services, TaskStore store, TaskOptions options, IResourceLedger ledger, TimeProvider time)
+    public ValidateRuntime(IServiceProvider services, ITaskStore store, TaskOptions options, IResourceLedger ledger, TimeProvider time)
     {
         _store = store;
         _options = options;
@@ -110,7 +110,7 @@ internal sealed class ValidateRuntime : ITaskRuntime
         }
         finally
         {
-            TryDelete(scratch);
+            TaskScratch.TryDelete(scratch);
         }
 
         string actual;
@@ -283,24 +283,6 @@ internal sealed class ValidateRuntime : ITaskRuntime
         foreach (var (resource, asked, available) in outer.Requirements.Shortfalls(request))
         {
             errors.Add($"{field}.{resource}", $"{subject} asks for {asked} but this validate task reserves {available}; the re-execution runs within the validate task's reservation, so requirements.{resource} of the validate task must be at least {asked}.");
-        }
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // The engine removes the whole scratch directory of this task when it ends.
-        }
-        catch (UnauthorizedAccessException)
-        {
         }
     }
 

@@ -17,6 +17,7 @@ internal static class RegionalServices
         services.AddSingleton<EarningsLedger>();
         services.AddSingleton<RegionalLinkTimings>();
         services.AddSingleton<IRegionalTransport, WebSocketRegionalTransport>();
+        services.AddSingleton<RegionalFinishedTasks>();
         services.AddSingleton<RegionalTaskIntake>();
         services.AddHostedService(sp => sp.GetRequiredService<RegionalTaskIntake>());
         services.AddSingleton<RegionalLink>();

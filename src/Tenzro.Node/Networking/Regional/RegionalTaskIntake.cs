@@ -35,7 +35,7 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<RegionalTaskIntake> _logger;
 
-    private readonly Channel<string> _finished = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly RegionalFinishedTasks _finished;
 
     // Intermediate progress is a gauge: when the link cannot keep up, the oldest values are the ones to lose.
     private readonly Channel<ProgressUpdate> _progress = Channel.CreateBounded<ProgressUpdate>(
@@ -49,8 +49,9 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
     // Regional tasks whose task_accepted is written and whose final row is not: the ones progress is reported for.
     private readonly ConcurrentDictionary<string, int> _active = new(StringComparer.Ordinal);
 
-    public RegionalTaskIntake(TaskEngine engine, TaskAdmission admission, RegionalOutbox outbox, NodeIdentity identity, TaskOptions tasks, TimeProvider time, ILogger<RegionalTaskIntake> logger)
+    public RegionalTaskIntake(TaskEngine engine, TaskAdmission admission, RegionalOutbox outbox, RegionalFinishedTasks finished, NodeIdentity identity, TaskOptions tasks, TimeProvider time, ILogger<RegionalTaskIntake> logger)
     {
+        _finished = finished;
         _engine = engine;
         _admission = admission;
         _outbox = outbox;
@@ -58,7 +59,6 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
         _tasks = tasks;
         _time = time;
         _logger = logger;
-        _engine.Finished += OnFinished;
         _outbox.Appended += Poke;
     }
 
@@ -174,7 +174,6 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
 
     public override void Dispose()
     {
-        _engine.Finished -= OnFinished;
         _outbox.Appended -= Poke;
         base.Dispose();
     }
@@ -217,14 +216,6 @@ internal sealed partial class RegionalTaskIntake : BackgroundService
 
         var candidate = spec with { Timeout = existing.Spec.Timeout };
         return TaskParser.ContentHash(candidate) == existing.ContentHash ? candidate : spec;
-    }
-
-    private void OnFinished(TaskSpec spec, TaskState state, TimeSpan ranFor)
-    {
-        if (spec.Origin == TaskOrigins.Regional)
-        {
-            _finished.Writer.TryWrite(spec.TaskId);
-        }
     }
 
     private void Poke() => _work.Writer.TryWrite(true);

@@ -1,0 +1,141 @@
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Storage;
+using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Tests.Support;
+
+namespace Tenzro.Node.Tests.Tasks;
+
+/// <summary>
+/// The in-memory store answers as the SQLite store does: the same writes, in the same order, given to both, leave the
+/// same tasks, pages, counts and byte totals behind (and the rules of the store hold in each).
+/// </summary>
+[Trait("Suite", "tasks")]
+public sealed class TaskStoreContractTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset Start = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+    private readonly string _directory = TestNode.NewDirectory();
+    private NodeDatabase _database = null!;
+    private TaskStore _sqlite = null!;
+
+    public Task InitializeAsync()
+    {
+        _database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+        _database.Migrate(Migrations.All);
+        _sqlite = new TaskStore(_database);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _sqlite.DisposeAsync();
+        await _database.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task SameWrites_BothStores_LeaveTheSameObservations()
+    {
+        var fromSqlite = await ObserveAsync(_sqlite);
+        var fromMemory = await ObserveAsync(new MemoryTaskStore());
+
+        Assert.Contains("unfinished b,e\n", fromSqlite[6], StringComparison.Ordinal);
+        Assert.Contains("blob o1=True o2=False other=False", fromSqlite[6], StringComparison.Ordinal);
+        Assert.Equal("expired a", fromSqlite[7]);
+        Assert.Equal(fromSqlite, fromMemory);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("memory")]
+    public async Task Rules_EachStore_KeepsFinalStatesAndTombstones(string kind)
+    {
+        ITaskStore store = kind == "sqlite" ? _sqlite : new MemoryTaskStore();
+        await store.InsertAsync(Record("a", "script", "o1"));
+        var duplicate = await store.InsertAsync(Record("a", "script", "o1"));
+        await store.MarkRunningAsync("a", Start, 1);
+        await store.MarkFinishedAsync("a", TaskState.Completed, Start.AddSeconds(1), Start.AddMinutes(1), """{"v":1}""", "d", null);
+        await store.MarkRunningAsync("a", Start.AddSeconds(2), 2);
+        var final = store.Get("a")!;
+        var expired = await store.ExpireResultsAsync(Start.AddMinutes(2));
+        var tombstone = store.Get("a")!;
+        var purged = await store.PurgeTombstonesAsync(Start.AddMinutes(3));
+
+        Assert.False(duplicate);
+        Assert.Equal(TaskState.Completed, final.State);
+        Assert.Equal(1, final.Attempts);
+        Assert.Equal(1, final.Progress);
+        Assert.Equal(["a"], expired);
+        Assert.Null(tombstone.Result);
+        Assert.Empty(tombstone.Spec.Data);
+        Assert.Equal(1, purged);
+        Assert.Null(store.Get("a"));
+    }
+
+    /// <summary>Runs one sequence of writes on <paramref name="store"/> and writes down everything a reader can see.</summary>
+    private static async Task<List<string>> ObserveAsync(ITaskStore store)
+    {
+        var seen = new List<string>();
+        foreach (var (id, type, owner) in new[] { ("a", "script", "o1"), ("b", "script", "o1"), ("c", "store", "o1"), ("d", "store", "o2"), ("e", "script", "o2") })
+        {
+            seen.Add($"insert {id} {await store.InsertAsync(Record(id, type, owner))}");
+        }
+
+        seen.Add($"insert again {await store.InsertAsync(Record("a", "script", "o1"))}");
+        await store.MarkRunningAsync("a", Start.AddSeconds(1), 1);
+        await store.SetProgressAsync("a", 0.25);
+        await store.SetProgressAsync("e", 0.5);
+        await store.MarkFinishedAsync("a", TaskState.Completed, Start.AddSeconds(2), Start.AddMinutes(1), """{"v":1}""", "digest-a", null);
+        await store.MarkRunningAsync("a", Start.AddSeconds(3), 2);
+        await store.MarkRunningAsync("b", Start.AddSeconds(1), 1);
+        await store.SetProgressAsync("b", 0.5);
+        await store.RequeueAsync("b", 0);
+        await store.MarkFinishedAsync("c", TaskState.Completed, Start.AddSeconds(4), Start.AddMinutes(5), """{"sha256":"abc","size":3}""", "digest-c", null, Start.AddSeconds(3), 1);
+        await store.MarkFinishedAsync("d", TaskState.Failed, Start.AddSeconds(4), Start.AddMinutes(5), null, null, "broke", Start.AddSeconds(3), 1);
+        await store.MarkRunningAsync("e", Start.AddSeconds(5), 1);
+        seen.Add(Observe(store));
+
+        seen.Add($"expired {string.Join(",", await store.ExpireResultsAsync(Start.AddMinutes(2)))}");
+        seen.Add(Observe(store));
+        seen.Add($"purged {await store.PurgeTombstonesAsync(Start.AddMinutes(10))}");
+        seen.Add(Observe(store));
+        return seen;
+    }
+
+    private static string Observe(ITaskStore store)
+    {
+        var lines = new List<string>();
+        foreach (var id in new[] { "a", "b", "c", "d", "e", "unknown" })
+        {
+            lines.Add(store.Get(id) is { } r ? Describe(r) : $"{id} none");
+        }
+
+        lines.Add("unfinished " + string.Join(",", store.LoadUnfinished().Select(r => r.TaskId)));
+        var first = store.List(null, null, 2, null);
+        var second = store.List(null, null, 2, first.NextCursor);
+        lines.Add($"pages {string.Join(",", first.Items.Select(r => r.TaskId))} next={first.NextCursor} then {string.Join(",", second.Items.Select(r => r.TaskId))} next={second.NextCursor}");
+        lines.Add("completed " + string.Join(",", store.List(TaskState.Completed, null, 10, null).Items.Select(r => r.TaskId)));
+        lines.Add("store " + string.Join(",", store.List(null, "store", 10, null).Items.Select(r => r.TaskId)));
+        lines.Add($"blob o1={store.StoredBlob(["o1"], "abc")} o2={store.StoredBlob(["o2"], "abc")} other={store.StoredBlob(["o1", "o2"], "def")}");
+        lines.Add($"bytes {store.StoredBytes()}");
+        lines.Add($"counts {store.Counts()}");
+        return string.Join("\n", lines);
+    }
+
+    private static string Describe(TaskRecord r) =>
+        $"{r.TaskId} #{r.Sequence} {r.State.ToWire()} attempts={r.Attempts} progress={r.Progress} submitted={r.SubmittedAt:O} started={r.StartedAt:O} " +
+        $"finished={r.FinishedAt:O} expires={r.ExpiresAt:O} error={r.Error} result={r.Result} digest={r.Digest} hash={r.ContentHash} body={TaskParser.ToStored(r.Spec)}";
+
+    private static TaskRecord Record(string taskId, string type, string owner)
+    {
+        var spec = new TaskSpec
+        {
+            TaskId = taskId,
+            Type = type,
+            Timeout = TimeSpan.FromSeconds(30),
+            Owner = owner,
+            Data = new JsonObject { ["content"] = $"payload of {taskId} ü" },
+        };
+        return new TaskRecord { Spec = spec, ContentHash = TaskParser.ContentHash(spec), SubmittedAt = Start };
+    }
+}
