@@ -120,6 +120,48 @@ public sealed class WorkerIsolationTests
         Assert.Equal(CpuGroup(node.Pid), CpuGroup(worker)); // the idle worker is back in the node's group
     }
 
+    /// <summary>
+    /// A worker at rest holds memory outside every task's reservation: the ledger lends it to no task while the worker
+    /// lives (<c>heldByNode</c> in /api/resources), and gets it back when the worker ends.
+    /// </summary>
+    [Fact]
+    public async Task WorkerAtRest_IsHeldInTheLedger_UntilItEnds()
+    {
+        await using var node = await NodeProcess.StartAsync();
+        var bomb = await UploadAsync(node, Bomb);
+
+        var ran = await RunAsync(node, TaskBody(bomb, 64, "[1000]"));
+        var resources = (await node.Client.GetFromJsonAsync<JsonObject>("/api/resources/status"))!;
+        var heldMB = resources["heldByNode"]!["workers:onnx"]!["memoryMB"]!.GetValue<long>();
+        var worker = Assert.Single(Workers(node.Pid));
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-9", worker.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill!.WaitForExitAsync();
+        }
+
+        // The pool notices a dead idle worker at its next round (every 10 s).
+        JsonObject? after = null;
+        var deadline = DateTime.UtcNow + Limit;
+        while (DateTime.UtcNow < deadline)
+        {
+            after = (await node.Client.GetFromJsonAsync<JsonObject>("/api/resources/status"))!;
+            if (after["heldByNode"]!.AsObject().Count == 0)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+
+        Assert.Equal("completed", ran["state"]!.GetValue<string>());
+        Assert.InRange(heldMB, 10, 1024);
+        Assert.Equal(
+            resources["allowed"]!["memoryMB"]!.GetValue<long>() - resources["reserved"]!["memoryMB"]!.GetValue<long>() - heldMB,
+            resources["free"]!["memoryMB"]!.GetValue<long>());
+        Assert.Empty(after!["heldByNode"]!.AsObject());
+        Assert.Equal(after["allowed"]!["memoryMB"]!.GetValue<long>() - after["reserved"]!["memoryMB"]!.GetValue<long>(), after["free"]!["memoryMB"]!.GetValue<long>());
+    }
+
     /// <summary>The cgroup v1 cpu group of <paramref name="pid"/> ("" where there is none), as /proc/PID/cgroup names it.</summary>
     private static string CpuGroup(int pid)
     {

@@ -19,8 +19,23 @@ public interface IResourceLedger
     /// <summary>What the reservations held now add up to; may be above <see cref="Allowed"/> right after a limit is set.</summary>
     ResourceAmounts Reserved { get; }
 
-    /// <summary>What is not reserved now: <see cref="Allowed"/> minus <see cref="Reserved"/>. A resource is negative while reservations held from before a limit are above it.</summary>
+    /// <summary>
+    /// What is not reserved now: <see cref="Allowed"/> minus <see cref="Reserved"/> minus <see cref="Held"/>. A resource is
+    /// negative while reservations held from before a limit are above it.
+    /// </summary>
     ResourceAmounts Free { get; }
+
+    /// <summary>What the node itself holds outside every task's reservation (its runtime workers at rest), by holder.</summary>
+    IReadOnlyDictionary<string, ResourceAmounts> Holders { get; }
+
+    /// <summary>The sum of <see cref="Holders"/>.</summary>
+    ResourceAmounts Held { get; }
+
+    /// <summary>
+    /// Sets what <paramref name="holder"/> holds now (<see cref="ResourceAmounts.None"/> to let go of everything). It is
+    /// taken from what is free whatever is left: a holder is never refused, and tasks then wait for what remains.
+    /// </summary>
+    void Hold(string holder, ResourceAmounts amounts);
 
     IReadOnlyList<Reservation> Reservations { get; }
 
@@ -45,6 +60,8 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
     private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
     private ResourceAmounts _reserved = new(0, 0, 0, 0, 0);
     private ResourceAmounts _allowed = allowed;
+    private readonly Dictionary<string, ResourceAmounts> _holders = new(StringComparer.Ordinal);
+    private ResourceAmounts _held = ResourceAmounts.None;
 
     public ResourceAmounts Maximum { get; } = allowed;
 
@@ -76,8 +93,47 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
         {
             lock (_lock)
             {
-                return _allowed.Minus(_reserved);
+                return _allowed.Minus(_reserved).Minus(_held);
             }
+        }
+    }
+
+    public IReadOnlyDictionary<string, ResourceAmounts> Holders
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return new Dictionary<string, ResourceAmounts>(_holders, StringComparer.Ordinal);
+            }
+        }
+    }
+
+    public ResourceAmounts Held
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _held;
+            }
+        }
+    }
+
+    public void Hold(string holder, ResourceAmounts amounts)
+    {
+        lock (_lock)
+        {
+            if (amounts == ResourceAmounts.None)
+            {
+                _holders.Remove(holder);
+            }
+            else
+            {
+                _holders[holder] = amounts;
+            }
+
+            _held = _holders.Values.Aggregate(ResourceAmounts.None, (sum, held) => sum.Plus(held));
         }
     }
 
@@ -101,7 +157,7 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
                 return true;
             }
 
-            if (_allowed.Minus(_reserved).Shortfalls(request).Any())
+            if (_allowed.Minus(_reserved).Minus(_held).Shortfalls(request).Any())
             {
                 reservation = null;
                 return false;

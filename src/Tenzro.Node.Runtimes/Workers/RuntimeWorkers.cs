@@ -1,6 +1,8 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Tenzro.Node.Core.Configuration;
+using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Tasks;
 
 namespace Tenzro.Node.Runtimes.Workers;
 
@@ -26,6 +28,18 @@ internal sealed class RuntimeWorkers(WorkerPool? pool, long cacheBytesPerWorker)
 
         var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger<WorkerPool>();
         var pool = new WorkerPool(runtime, displayName, launch, services.GetRequiredService<TimeProvider>(), logger);
+        if (services.GetService<IResourceLedger>() is { } ledger)
+        {
+            // Workers at rest hold memory outside every task's reservation: the ledger lends it to no task, and what a
+            // retired worker gave back may let a waiting task start.
+            var holder = $"workers:{runtime}";
+            pool.AtRestChanged += () =>
+            {
+                ledger.Hold(holder, ResourceAmounts.None with { MemoryMB = (pool.AtRestBytes + (1024 * 1024) - 1) / (1024 * 1024) });
+                services.GetService<TaskEngine>()?.Pump();
+            };
+        }
+
         // Shared by as many workers as tasks may run at once (the run slots, when MAX_CONCURRENT_TASKS is auto).
         var slots = tasks.MaxConcurrentTasks ?? services.GetService<Core.Optimization.RunSlots>()?.Current ?? Environment.ProcessorCount;
         return new RuntimeWorkers(pool, Math.Max(cacheBudgetBytes / Math.Max(slots, 1), 16L * 1024 * 1024));

@@ -31,6 +31,10 @@ internal sealed partial class WorkerPool : IDisposable
     private readonly List<WorkerProcess> _idle = [];
     private readonly Dictionary<WorkerProcess, JsonObject> _stats = [];
     private readonly Dictionary<string, long> _retiredCounters = new(StringComparer.Ordinal);
+
+    // Each live worker's resident memory as it started, before any job: what it holds at rest, outside every task's
+    // reservation. Guarded by _lock.
+    private readonly Dictionary<WorkerProcess, long> _atRest = [];
     private readonly ITimer _retireTimer;
     private int _busy;
     private long _started;
@@ -190,6 +194,21 @@ internal sealed partial class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>What the live workers hold at rest (their resident memory as they started), outside every task's reservation.</summary>
+    public long AtRestBytes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _atRest.Values.Sum();
+            }
+        }
+    }
+
+    /// <summary>Raised after a worker started or ended, so <see cref="AtRestBytes"/> changed. Handlers must be quick and not throw.</summary>
+    public event Action? AtRestChanged;
+
     /// <summary>The process ids of the live workers (idle and busy).</summary>
     public IReadOnlyList<int> Pids()
     {
@@ -254,11 +273,14 @@ internal sealed partial class WorkerPool : IDisposable
             var started = await WorkerProcess.StartAsync(_launch, _runtime, token);
             Interlocked.Increment(ref _started);
             Log.WorkerStarted(_logger, _displayName, started.Pid, MemoryMechanism);
+            var atRest = started.ResidentBytes() ?? 0;
             lock (_lock)
             {
                 _stats[started] = new JsonObject();
+                _atRest[started] = atRest;
             }
 
+            AtRestChanged?.Invoke();
             return started;
         }
         catch (IOException e)
@@ -322,11 +344,16 @@ internal sealed partial class WorkerPool : IDisposable
         }
 
         worker.Dispose();
+        if (!_disposed)
+        {
+            AtRestChanged?.Invoke();
+        }
     }
 
     /// <summary>Keeps an ended worker's counters in the totals. Called under the lock.</summary>
     private void Forget(WorkerProcess worker)
     {
+        _atRest.Remove(worker);
         if (!_stats.Remove(worker, out var stats))
         {
             return;

@@ -102,6 +102,7 @@ internal static class ResourcesApi
                 ["allowed"] = Amounts(ledger.Allowed),
                 ["reserved"] = Amounts(ledger.Reserved),
                 ["free"] = Amounts(ledger.Free),
+                ["heldByNode"] = new JsonObject(ledger.Holders.OrderBy(h => h.Key, StringComparer.Ordinal).Select(h => KeyValuePair.Create(h.Key, (JsonNode?)Amounts(h.Value)))),
                 ["reservations"] = new JsonArray([.. reservations.Select(r => (JsonNode)Reservation(r, engine.IsRunning(r.TaskId), engine.IsPaused(r.TaskId)))]),
                 ["orphaned"] = new JsonArray([.. reservations.Where(r => !engine.IsRunning(r.TaskId)).Select(r => (JsonNode)r.TaskId)]),
                 ["paused"] = new JsonArray([.. engine.PausedTasks().Select(p => (JsonNode)new JsonObject

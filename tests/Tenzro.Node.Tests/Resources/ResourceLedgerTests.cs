@@ -18,6 +18,37 @@ public sealed class ResourceLedgerTests
     }
 
     [Fact]
+    public void Hold_TakesFromWhatIsFreeAndLettingGoGivesItBack()
+    {
+        var ledger = new ResourceLedger(new ResourceAmounts(2, 1024, 0, 0, 0), TimeProvider.System);
+
+        ledger.Hold("workers:onnx", ResourceAmounts.None with { MemoryMB = 300 });
+        ledger.Hold("workers:train", ResourceAmounts.None with { MemoryMB = 100 });
+        var refused = ledger.TryReserve("a", new ResourceAmounts(1, 700, 0, 0, 0), out _);
+        var freeWhileHeld = ledger.Free;
+        ledger.Hold("workers:onnx", ResourceAmounts.None);
+
+        Assert.False(refused);
+        Assert.Equal(new ResourceAmounts(2, 624, 0, 0, 0), freeWhileHeld);
+        Assert.Equal(["workers:train"], ledger.Holders.Keys);
+        Assert.Equal(ResourceAmounts.None with { MemoryMB = 100 }, ledger.Held);
+        Assert.True(ledger.TryReserve("a", new ResourceAmounts(1, 700, 0, 0, 0), out _));
+        Assert.Equal(new ResourceAmounts(0, 0, 0, 0, 0) with { Cpu = 1, MemoryMB = 1024 - 700 - 100 }, ledger.Free);
+    }
+
+    [Fact]
+    public void Hold_MoreThanIsFree_IsNeverRefusedAndLeavesFreeNegative()
+    {
+        var ledger = new ResourceLedger(new ResourceAmounts(2, 1024, 0, 0, 0), TimeProvider.System);
+        Assert.True(ledger.TryReserve("a", new ResourceAmounts(1, 1000, 0, 0, 0), out _));
+
+        ledger.Hold("workers:onnx", ResourceAmounts.None with { MemoryMB = 100 });
+
+        Assert.Equal(-76, ledger.Free.MemoryMB);
+        Assert.False(ledger.TryReserve("b", new ResourceAmounts(0.1, 1, 0, 0, 0), out _));
+    }
+
+    [Fact]
     public void Shortfalls_NameEveryResourceAskedBeyondTheAmount()
     {
         var allowed = new ResourceAmounts(2, 1024, 100, 0, 0);
