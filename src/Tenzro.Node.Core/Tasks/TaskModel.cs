@@ -126,6 +126,9 @@ public sealed class ValidationErrors
 
     public bool IsEmpty => _errors.Count == 0;
 
+    /// <summary>How many errors were added, so that one parser can tell whether it added any to a shared list.</summary>
+    public int Count => _errors.Values.Sum(e => e.Count);
+
     /// <summary>Set when at least one error is a wrong JSON type (400) rather than a bad value (422).</summary>
     public bool HasTypeErrors { get; private set; }
 

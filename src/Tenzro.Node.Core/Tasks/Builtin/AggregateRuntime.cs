@@ -214,7 +214,7 @@ internal sealed class AggregateRuntime(TaskStore store) : ITaskRuntime
                 return null;
             }
 
-            var weight = Expressions.ExpressionValue.NumberOf(value);
+            var weight = Json.JsonFields.NumberOf(value);
             if (weight < 0)
             {
                 errors.Add($"data.weights[{i}]", $"is {weight}; weights must be 0 or more.");
