@@ -35,13 +35,13 @@ internal static class TasksApi
         node.MapPost("/drain", (IntakeState intake, TaskEngine engine) =>
         {
             intake.SetDraining(true);
-            return TypedResults.Ok(new { draining = true, running = engine.RunningCount, queued = engine.QueuedCount });
+            return TypedResults.Ok(new DrainBody(true, engine.RunningCount, engine.QueuedCount));
         }).WithName("Drain").WithSummary("Stop taking new tasks; running ones finish.");
         node.MapPost("/resume", (IntakeState intake, TaskEngine engine) =>
         {
             intake.SetDraining(false);
             engine.Pump();
-            return TypedResults.Ok(new { draining = false, running = engine.RunningCount, queued = engine.QueuedCount });
+            return TypedResults.Ok(new DrainBody(false, engine.RunningCount, engine.QueuedCount));
         }).WithName("Resume").WithSummary("Take tasks again after a drain.");
 
         app.MapGet("/api/blobs/{sha256}", IResult (string sha256, HttpContext context, BlobStore blobs, TaskEngine engine) =>

@@ -198,9 +198,10 @@ internal static class ClientCommands
                     return Refused((int)response.StatusCode, body);
                 }
 
+                var answer = As(body, ApiJson.Default.DrainBody);
                 Console.WriteLine(drain
-                    ? $"draining: {body?["running"]} task(s) still running, {body?["queued"]} queued"
-                    : $"taking tasks again: {body?["queued"]} queued");
+                    ? $"draining: {answer?.Running} task(s) still running, {answer?.Queued} queued"
+                    : $"taking tasks again: {answer?.Queued} queued");
                 return response.IsSuccessStatusCode ? CliApp.Ok : CliApp.CheckFailed;
             }
             catch (HttpRequestException e)

@@ -81,4 +81,14 @@ public sealed class WireContractTests : IAsyncLifetime
         Assert.True(body.ContainsKey("raftPort") && body["raftPort"] is null);
         Assert.Equal("off", body.Deserialize(ApiJson.Default.NetworkStatusBody)!.Lan.State);
     }
+
+    [Fact]
+    public async Task DrainAndResume_Admin_AnswerTheStateAndTheCounts()
+    {
+        var drained = await TaskApi.ReadAsync(await _node.Admin.PostAsync("/api/node/drain", null, Timeouts.Token()));
+        var resumed = await TaskApi.ReadAsync(await _node.Admin.PostAsync("/api/node/resume", null, Timeouts.Token()));
+
+        Assert.Equal("""{"draining":true,"running":0,"queued":0}""", drained!.ToJsonString());
+        Assert.Equal("""{"draining":false,"running":0,"queued":0}""", resumed!.ToJsonString());
+    }
 }
