@@ -116,7 +116,7 @@ public sealed record TaskSpec
 
     /// <summary>The sandbox memory limit: <c>config.memoryLimitMB</c> if given, else <c>requirements.memoryMB</c>.</summary>
     public long MemoryLimitMB =>
-        Config["memoryLimitMB"] is JsonValue v && v.TryGetValue<double>(out var mb) && mb > 0 ? (long)mb : Requirements.MemoryMB;
+        Config["memoryLimitMB"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number && Json.JsonFields.NumberOf(v) is var mb && mb > 0 ? (long)mb : Requirements.MemoryMB;
 }
 
 /// <summary>Field-level validation errors, as the problem+json <c>errors</c> member.</summary>
