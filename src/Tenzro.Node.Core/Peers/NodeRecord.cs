@@ -182,28 +182,53 @@ public sealed record NodeRecord
 
     private static NodeRecord Parse(JsonObject json)
     {
-        var free = json["free"] as JsonObject ?? throw new FormatException("free is missing");
+        var fields = json.Deserialize(CoreJson.Default.NodeRecordFields) ?? throw new FormatException("the record is null");
         var content = new NodeRecordContent
         {
-            Version = Text(json, "version"),
-            Protocol = Text(json, "protocol"),
-            Tier = Text(json, "tier"),
-            QualifiedTier = Text(json, "qualifiedTier"),
-            Region = Text(json, "region"),
-            Arch = Text(json, "arch"),
-            Addresses = Strings(json, "addresses"),
-            RaftPort = json["raftPort"]?.GetValue<int>() ?? 0,
-            Capabilities = Strings(json, "capabilities"),
-            Free = ResourceAmounts.FromJson(free, ResourceAmounts.CpuCoresName),
+            Version = Required(fields.Version, "version"),
+            Protocol = Required(fields.Protocol, "protocol"),
+            Tier = Required(fields.Tier, "tier"),
+            QualifiedTier = Required(fields.QualifiedTier, "qualifiedTier"),
+            Region = Required(fields.Region, "region"),
+            Arch = Required(fields.Arch, "arch"),
+            Addresses = NoNulls(fields.Addresses, "addresses"),
+            RaftPort = fields.RaftPort ?? 0,
+            Capabilities = NoNulls(fields.Capabilities, "capabilities"),
+            Free = fields.Free?.ToAmounts() ?? throw new FormatException("free is missing"),
         };
-        var expiresAt = Timestamps.Parse(Text(json, "expiresAt")) ?? throw new FormatException("expiresAt is not a timestamp");
-        var seq = json["seq"]?.GetValue<long>() ?? throw new FormatException("seq is missing");
-        return new NodeRecord(Text(json, "id"), Convert.FromBase64String(Text(json, "publicKey")), seq, expiresAt, content, json);
+        var expiresAt = Timestamps.Parse(Required(fields.ExpiresAt, "expiresAt")) ?? throw new FormatException("expiresAt is not a timestamp");
+        var seq = fields.Seq ?? throw new FormatException("seq is missing");
+        return new NodeRecord(Required(fields.Id, "id"), Convert.FromBase64String(Required(fields.PublicKey, "publicKey")), seq, expiresAt, content, json);
     }
 
-    private static string Text(JsonObject json, string name) =>
-        json[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : throw new FormatException($"{name} is missing or not a string");
+    private static string Required(string? text, string name) => text ?? throw new FormatException($"{name} is missing or not a string");
 
-    private static string[] Strings(JsonObject json, string name) =>
-        json[name] is JsonArray array ? [.. array.Select(item => item?.GetValue<string>() ?? throw new FormatException($"{name} holds a null"))] : [];
+    private static string[] NoNulls(IReadOnlyList<string?>? items, string name) =>
+        items is null ? [] : [.. items.Select(item => item ?? throw new FormatException($"{name} holds a null"))];
+}
+
+/// <summary>
+/// The members of a received node record, read by the serializer. Only the reading is typed: the signed form is
+/// written by <see cref="NodeRecord.Create"/> as canonical JSON over fixed names, which the signature covers.
+/// </summary>
+public sealed record NodeRecordFields(
+    string? Id,
+    string? PublicKey,
+    long? Seq,
+    string? ExpiresAt,
+    string? Version,
+    string? Protocol,
+    string? Tier,
+    string? QualifiedTier,
+    string? Region,
+    string? Arch,
+    IReadOnlyList<string?>? Addresses,
+    int? RaftPort,
+    IReadOnlyList<string?>? Capabilities,
+    NodeRecordFree? Free);
+
+/// <summary>A received node record's <c>free</c> (CONTRACTS "Node record"), read by the serializer; a member left out is 0.</summary>
+public sealed record NodeRecordFree(double CpuCores, long MemoryMB, long StorageMB, int GpuCount, long GpuMemoryMB)
+{
+    public ResourceAmounts ToAmounts() => new(CpuCores, MemoryMB, StorageMB, GpuCount, GpuMemoryMB);
 }

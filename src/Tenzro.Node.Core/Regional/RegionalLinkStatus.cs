@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Tasks;
-using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Regional;
 
@@ -60,16 +59,6 @@ internal sealed record RegionalLinkSnapshot
         RegionalLinkState.Connecting => "connecting",
         RegionalLinkState.Joined => "joined",
         _ => "failed",
-    };
-
-    /// <summary>The <c>regional</c> member of <c>/status</c>.</summary>
-    public JsonObject ToStatusJson() => new()
-    {
-        ["state"] = StateName,
-        ["url"] = Url?.ToString(),
-        ["since"] = Timestamps.FormatPrecise(Since),
-        ["reconnects"] = Reconnects,
-        ["reason"] = Reason,
     };
 }
 

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Core.Regional;
 
@@ -46,7 +48,43 @@ public sealed record NodeStatusFigures
     public long ActiveTasks { get; init; }
     public long CompletedTasks { get; init; }
     public required DateTimeOffset Now { get; init; }
+
+    /// <summary>The benchmarked speed (docs/PROTOCOL.md <c>capacity</c>); null before the benchmarks ran.</summary>
+    public JsonObject? Capacity { get; init; }
+
+    /// <summary>A group leader's report of its group (CONTRACTS "API additions"); null unless this node leads one.</summary>
+    public JsonObject? Aggregation { get; init; }
 }
+
+/// <summary>A <c>node_status</c> message (docs/PROTOCOL.md): the reporting node and its status.</summary>
+public sealed record NodeStatusMessage(string Type, string PeerId, NodeStatusBody Status);
+
+/// <summary>
+/// The <c>status</c> of <c>node_status</c>, in the order the regional node's record has it. It never holds a member
+/// named <c>status</c>; <c>capacity</c> and <c>aggregation</c> are left out when there are none.
+/// </summary>
+public sealed record NodeStatusBody(
+    string PeerId,
+    bool Online,
+    string NodeType,
+    string NodeTier,
+    string Region,
+    int Connections,
+    NodeStatusResources Resources,
+    double Earnings,
+    long ActiveTasks,
+    long CompletedTasks,
+    string LastUpdate)
+{
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JsonObject? Capacity { get; init; }
+
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public JsonObject? Aggregation { get; init; }
+}
+
+/// <summary>The <c>resources</c> of a node's status: CPU use in percent, free memory and storage in GB, bandwidth in Mbps.</summary>
+public sealed record NodeStatusResources(double Cpu, double Memory, double Storage, double Bandwidth, string Timestamp);
 
 /// <summary>
 /// Builds the messages this node sends on the regional link, unsigned: the link signs each one
@@ -82,33 +120,23 @@ public static class RegionalMessages
     /// </summary>
     public static JsonObject NodeStatus(string peerId, NodeStatusFigures figures)
     {
+        ArgumentNullException.ThrowIfNull(figures);
         var now = FormatTime(figures.Now);
-        return new JsonObject
+        var resources = new NodeStatusResources(
+            Finite(Math.Round(figures.CpuPercent, 2)),
+            Finite(Math.Round(figures.MemoryAvailableGb, 3)),
+            Finite(Math.Round(figures.StorageFreeGb, 3)),
+            Finite(figures.BandwidthMbps),
+            now);
+        var status = new NodeStatusBody(
+            peerId, true, figures.NodeType, figures.NodeTier, figures.Region, figures.Connections, resources,
+            Finite(figures.Earnings), figures.ActiveTasks, figures.CompletedTasks, now)
         {
-            ["type"] = RegionalMessageTypes.NodeStatus,
-            ["peerId"] = peerId,
-            ["status"] = new JsonObject
-            {
-                ["peerId"] = peerId,
-                ["online"] = true,
-                ["nodeType"] = figures.NodeType,
-                ["nodeTier"] = figures.NodeTier,
-                ["region"] = figures.Region,
-                ["connections"] = figures.Connections,
-                ["resources"] = new JsonObject
-                {
-                    ["cpu"] = Finite(Math.Round(figures.CpuPercent, 2)),
-                    ["memory"] = Finite(Math.Round(figures.MemoryAvailableGb, 3)),
-                    ["storage"] = Finite(Math.Round(figures.StorageFreeGb, 3)),
-                    ["bandwidth"] = Finite(figures.BandwidthMbps),
-                    ["timestamp"] = now,
-                },
-                ["earnings"] = Finite(figures.Earnings),
-                ["activeTasks"] = figures.ActiveTasks,
-                ["completedTasks"] = figures.CompletedTasks,
-                ["lastUpdate"] = now,
-            },
+            Capacity = figures.Capacity,
+            Aggregation = figures.Aggregation,
         };
+        var message = new NodeStatusMessage(RegionalMessageTypes.NodeStatus, peerId, status);
+        return JsonSerializer.SerializeToNode(message, CoreJson.Default.NodeStatusMessage)!.AsObject();
     }
 
     public static JsonObject TaskAccepted(string peerId, string taskId) => TaskMessage(RegionalMessageTypes.TaskAccepted, peerId, taskId);

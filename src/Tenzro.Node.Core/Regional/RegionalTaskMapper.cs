@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Tasks;
 
 namespace Tenzro.Node.Core.Regional;
@@ -91,7 +92,7 @@ public static class RegionalTaskMapper
         if (task["timeout"] is { } timeout)
         {
             body["timeout"] = timeout.GetValueKind() == JsonValueKind.Number
-                ? Math.Min(timeout.GetValue<double>(), maxTimeout.TotalSeconds)
+                ? Math.Min(JsonFields.NumberOf(timeout), maxTimeout.TotalSeconds)
                 : timeout.DeepClone();
         }
         else if (task["expiry"] is JsonValue expiryValue && expiryValue.TryGetValue<string>(out var expiryText))
@@ -145,16 +146,9 @@ public static class RegionalTaskMapper
             local["storageMB"] = (long)Math.Ceiling(storage * MegabytesPerGigabyte);
         }
 
-        if (!local.ContainsKey("gpuCount") && requirements["gpuRequired"] is { } gpu)
+        if (!local.ContainsKey("gpuCount") && new JsonFields(requirements, "requirements", errors).OptionalBool("gpuRequired") == true)
         {
-            if (gpu.GetValueKind() is not (JsonValueKind.True or JsonValueKind.False))
-            {
-                errors.AddTypeError("requirements.gpuRequired", "must be true or false.");
-            }
-            else if (gpu.GetValue<bool>())
-            {
-                local["gpuCount"] = 1;
-            }
+            local["gpuCount"] = 1;
         }
 
         return local;
@@ -162,18 +156,11 @@ public static class RegionalTaskMapper
 
     private static double? Gigabytes(JsonObject requirements, string name, ValidationErrors errors)
     {
-        if (requirements[name] is not { } node)
+        if (new JsonFields(requirements, "requirements", errors).OptionalDouble(name, "must be a number of GB.") is not { } value)
         {
             return null;
         }
 
-        if (node.GetValueKind() != JsonValueKind.Number)
-        {
-            errors.AddTypeError($"requirements.{name}", "must be a number of GB.");
-            return null;
-        }
-
-        var value = node.GetValue<double>();
         if (value < 0 || !double.IsFinite(value))
         {
             errors.Add($"requirements.{name}", $"must be at least 0 GB; got {value}.");

@@ -85,22 +85,20 @@ public sealed record ResourceAmounts(double Cpu, long MemoryMB, long StorageMB, 
         ["gpuMemoryMB"] = GpuMemoryMB,
     };
 
-    /// <summary>Reads <see cref="ToJson"/>'s shape; a member left out is 0. Throws <see cref="FormatException"/> on a member of the wrong type.</summary>
+    /// <summary>
+    /// Reads <see cref="ToJson"/>'s shape (the stored form of a task's requirements); a member left out is 0. Throws
+    /// <see cref="FormatException"/> on a member that is not a number.
+    /// </summary>
     public static ResourceAmounts FromJson(JsonObject json, string cpuName = CpuName)
     {
-        try
+        double Read(string name) => json[name] switch
         {
-            return new(
-                json[cpuName]?.GetValue<double>() ?? 0,
-                json["memoryMB"]?.GetValue<long>() ?? 0,
-                json["storageMB"]?.GetValue<long>() ?? 0,
-                json["gpuCount"]?.GetValue<int>() ?? 0,
-                json["gpuMemoryMB"]?.GetValue<long>() ?? 0);
-        }
-        catch (InvalidOperationException e)
-        {
-            throw new FormatException($"resource amounts: {e.Message}", e);
-        }
+            null => 0,
+            { } node when node.GetValueKind() == System.Text.Json.JsonValueKind.Number => Json.JsonFields.NumberOf(node),
+            _ => throw new FormatException($"resource amounts: {name} is not a number"),
+        };
+
+        return new(Read(cpuName), (long)Read("memoryMB"), (long)Read("storageMB"), (int)Read("gpuCount"), (long)Read("gpuMemoryMB"));
     }
 
     /// <summary>The name of the CPU member in most shapes.</summary>

@@ -111,7 +111,7 @@ public sealed record TaskSpec
 
     /// <summary>The sandbox memory limit: <c>config.memoryLimitMB</c> if given, else <c>requirements.memoryMB</c>.</summary>
     public long MemoryLimitMB =>
-        Config["memoryLimitMB"] is JsonValue v && v.TryGetValue<double>(out var mb) && mb > 0 ? (long)mb : Requirements.MemoryMB;
+        Config["memoryLimitMB"] is JsonValue v && v.GetValueKind() == System.Text.Json.JsonValueKind.Number && Json.JsonFields.NumberOf(v) is var mb && mb > 0 ? (long)mb : Requirements.MemoryMB;
 }
 
 /// <summary>Field-level validation errors, as the problem+json <c>errors</c> member.</summary>
@@ -120,6 +120,9 @@ public sealed class ValidationErrors
     private readonly Dictionary<string, List<string>> _errors = new(StringComparer.Ordinal);
 
     public bool IsEmpty => _errors.Count == 0;
+
+    /// <summary>How many errors were added, so that one parser can tell whether it added any to a shared list.</summary>
+    public int Count => _errors.Values.Sum(e => e.Count);
 
     /// <summary>Set when at least one error is a wrong JSON type (400) rather than a bad value (422).</summary>
     public bool HasTypeErrors { get; private set; }

@@ -27,88 +27,53 @@ public static class TaskParser
     /// <param name="errors">Receives the field errors.</param>
     public static TaskSpec? Parse(JsonObject body, TimeSpan maxTimeout, IReadOnlyCollection<string> knownTypes, string origin, ValidationErrors errors)
     {
-        string? taskId = null;
-        if (body["taskId"] is { } idNode)
+        var fields = new JsonFields(body, "", errors);
+        var taskId = fields.OptionalString("taskId");
+        if (taskId is not null)
         {
-            if (idNode.GetValueKind() != JsonValueKind.String)
+            if (taskId.Length is 0 or > MaxTaskIdLength || !taskId.All(IsIdCharacter))
             {
-                errors.AddTypeError("taskId", "must be a string.");
+                errors.Add("taskId", $"must be 1-{MaxTaskIdLength} characters of letters, digits, '-', '_', '.' or ':'.");
             }
-            else
+            else if (taskId.All(c => c == '.'))
             {
-                taskId = idNode.GetValue<string>();
-                if (taskId.Length is 0 or > MaxTaskIdLength || !taskId.All(IsIdCharacter))
-                {
-                    errors.Add("taskId", $"must be 1-{MaxTaskIdLength} characters of letters, digits, '-', '_', '.' or ':'.");
-                }
-                else if (taskId.All(c => c == '.'))
-                {
-                    // "." and ".." are path segments: no URL could name the task.
-                    errors.Add("taskId", "must not be made of dots only.");
-                }
+                // "." and ".." are path segments: no URL could name the task.
+                errors.Add("taskId", "must not be made of dots only.");
             }
         }
 
-        string? type = null;
-        switch (body["type"])
+        var type = fields.RequiredString("type", $"is required; one of {string.Join(", ", knownTypes.Order(StringComparer.Ordinal))}.");
+        if (type is not null && !knownTypes.Contains(type))
         {
-            case null:
-                errors.Add("type", $"is required; one of {string.Join(", ", knownTypes.Order(StringComparer.Ordinal))}.");
-                break;
-            case var node when node.GetValueKind() != JsonValueKind.String:
-                errors.AddTypeError("type", "must be a string.");
-                break;
-            case var node:
-                type = node.GetValue<string>();
-                if (!knownTypes.Contains(type))
-                {
-                    errors.Add("type", $"'{type}' is not a task type this node runs; expected one of {string.Join(", ", knownTypes.Order(StringComparer.Ordinal))}.");
-                }
-
-                break;
+            errors.Add("type", $"'{type}' is not a task type this node runs; expected one of {string.Join(", ", knownTypes.Order(StringComparer.Ordinal))}.");
         }
 
         var priority = TaskPriority.Medium;
-        if (body["priority"] is { } priorityNode)
+        if (fields.OptionalString("priority", "must be a string: low, medium, high or critical.") is { } priorityText && !TryParsePriority(priorityText, out priority))
         {
-            if (priorityNode.GetValueKind() != JsonValueKind.String)
-            {
-                errors.AddTypeError("priority", "must be a string: low, medium, high or critical.");
-            }
-            else if (!TryParsePriority(priorityNode.GetValue<string>(), out priority))
-            {
-                errors.Add("priority", $"'{priorityNode.GetValue<string>()}' is not a priority; expected low, medium, high or critical.");
-            }
+            errors.Add("priority", $"'{priorityText}' is not a priority; expected low, medium, high or critical.");
         }
 
         var timeout = maxTimeout;
-        if (body["timeout"] is { } timeoutNode)
+        if (fields.OptionalDouble("timeout", "must be a number of seconds.") is { } seconds)
         {
-            if (timeoutNode.GetValueKind() != JsonValueKind.Number)
+            if (seconds <= 0 || double.IsNaN(seconds))
             {
-                errors.AddTypeError("timeout", "must be a number of seconds.");
+                errors.Add("timeout", $"must be more than 0 seconds; got {seconds}.");
+            }
+            else if (seconds > maxTimeout.TotalSeconds)
+            {
+                errors.Add("timeout", $"{seconds} s is above this node's TASK_TIMEOUT of {maxTimeout.TotalSeconds} s.");
             }
             else
             {
-                var seconds = NumberOf(timeoutNode);
-                if (seconds <= 0 || double.IsNaN(seconds))
-                {
-                    errors.Add("timeout", $"must be more than 0 seconds; got {seconds}.");
-                }
-                else if (seconds > maxTimeout.TotalSeconds)
-                {
-                    errors.Add("timeout", $"{seconds} s is above this node's TASK_TIMEOUT of {maxTimeout.TotalSeconds} s.");
-                }
-                else
-                {
-                    timeout = Seconds(seconds);
-                }
+                timeout = Seconds(seconds);
             }
         }
 
-        var requirements = ParseRequirements(body["requirements"], errors);
-        var data = ObjectOrEmpty(body, "data", errors);
-        var config = ObjectOrEmpty(body, "config", errors);
+        var requirements = ParseRequirements(fields, errors);
+        var data = fields.OptionalObject("data")?.DeepClone().AsObject() ?? [];
+        var config = fields.OptionalObject("config")?.DeepClone().AsObject() ?? [];
 
         if (type is null)
         {
@@ -196,26 +161,20 @@ public static class TaskParser
         };
     }
 
-    private static ResourceAmounts ParseRequirements(JsonNode? node, ValidationErrors errors)
+    private static ResourceAmounts ParseRequirements(JsonFields body, ValidationErrors errors)
     {
-        if (node is null)
+        if (body.OptionalObject("requirements", "must be an object with cpu, memoryMB, storageMB, gpuCount, gpuMemoryMB.") is not { } o)
         {
             return ResourceAmounts.TaskDefault;
         }
 
-        if (node.GetValueKind() != JsonValueKind.Object)
-        {
-            errors.AddTypeError("requirements", "must be an object with cpu, memoryMB, storageMB, gpuCount, gpuMemoryMB.");
-            return ResourceAmounts.TaskDefault;
-        }
-
-        var o = node.AsObject();
+        var fields = new JsonFields(o, "requirements", errors);
         var defaults = ResourceAmounts.TaskDefault;
-        var cpu = Number(o, "cpu", defaults.Cpu, 0.01, errors);
-        var memory = (long)Number(o, "memoryMB", defaults.MemoryMB, 0, errors);
-        var storage = (long)Number(o, "storageMB", defaults.StorageMB, 0, errors);
-        var gpuCount = (int)Math.Min(int.MaxValue, Number(o, "gpuCount", defaults.GpuCount, 0, errors));
-        var gpuMemory = (long)Number(o, "gpuMemoryMB", defaults.GpuMemoryMB, 0, errors);
+        var cpu = Number(fields, "cpu", defaults.Cpu, 0.01, errors);
+        var memory = (long)Number(fields, "memoryMB", defaults.MemoryMB, 0, errors);
+        var storage = (long)Number(fields, "storageMB", defaults.StorageMB, 0, errors);
+        var gpuCount = (int)Math.Min(int.MaxValue, Number(fields, "gpuCount", defaults.GpuCount, 0, errors));
+        var gpuMemory = (long)Number(fields, "gpuMemoryMB", defaults.GpuMemoryMB, 0, errors);
         if (o["gpu"] is { } gpu && gpu.GetValueKind() == JsonValueKind.True && gpuCount == 0)
         {
             gpuCount = 1;
@@ -224,44 +183,20 @@ public static class TaskParser
         return new ResourceAmounts(cpu, memory, storage, gpuCount, gpuMemory);
     }
 
-    private static double Number(JsonObject o, string name, double fallback, double min, ValidationErrors errors)
+    private static double Number(JsonFields requirements, string name, double fallback, double min, ValidationErrors errors)
     {
-        if (o[name] is not { } node)
+        if (requirements.OptionalDouble(name) is not { } value)
         {
             return fallback;
         }
 
-        if (node.GetValueKind() != JsonValueKind.Number)
-        {
-            errors.AddTypeError($"requirements.{name}", "must be a number.");
-            return fallback;
-        }
-
-        var value = NumberOf(node);
         if (value < min || double.IsNaN(value))
         {
-            errors.Add($"requirements.{name}", $"must be at least {min}; got {value}.");
+            errors.Add(requirements.PathOf(name), $"must be at least {min}; got {value}.");
             return fallback;
         }
 
         return value;
-    }
-
-    private static JsonObject ObjectOrEmpty(JsonObject body, string name, ValidationErrors errors)
-    {
-        var node = body[name];
-        if (node is null)
-        {
-            return [];
-        }
-
-        if (node.GetValueKind() != JsonValueKind.Object)
-        {
-            errors.AddTypeError(name, "must be an object.");
-            return [];
-        }
-
-        return node.DeepClone().AsObject();
     }
 
     /// <summary>
@@ -270,17 +205,5 @@ public static class TaskParser
     /// </summary>
     private static TimeSpan Seconds(double seconds) => TimeSpan.FromTicks((long)Math.Round(seconds * TimeSpan.TicksPerSecond));
 
-    /// <summary>
-    /// A JSON number as a double, whether parsed from text or built in memory from another numeric type (the
-    /// regional mapper writes <c>memoryMB</c> as a long), which <c>GetValue&lt;double&gt;</c> refuses.
-    /// </summary>
-    private static double NumberOf(JsonNode node) =>
-        node.AsValue().TryGetValue<double>(out var value)
-            ? value
-            : double.Parse(node.ToJsonString(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture);
-
     private static bool IsIdCharacter(char c) => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':';
-
-    /// <summary>UTF-8 size of a node's JSON, for input size limits.</summary>
-    public static int JsonSize(JsonNode? node) => node is null ? 4 : Encoding.UTF8.GetByteCount(node.ToJsonString());
 }

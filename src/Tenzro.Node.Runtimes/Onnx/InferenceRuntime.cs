@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Optimization;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
@@ -137,41 +138,36 @@ internal sealed class InferenceRuntime(
     private ModelInfo? FindModel(TaskSpec task, ValidationErrors errors)
     {
         ModelInfo? model = null;
-        switch (task.Data["model"])
+        var given = new JsonFields(task.Data, "data", errors).RequiredString(
+            "model", "is required: the sha256 of a model uploaded with PUT /api/models.", "must be a string: the sha256 of a stored model.");
+        if (given is null)
         {
-            case null:
-                errors.Add("data.model", "is required: the sha256 of a model uploaded with PUT /api/models.");
-                break;
-            case var node when node.GetValueKind() != JsonValueKind.String:
-                errors.AddTypeError("data.model", "must be a string: the sha256 of a stored model.");
-                break;
-            case var node:
-                var sha256 = node.GetValue<string>().ToLowerInvariant();
-                if (!BlobStore.IsHash(sha256))
-                {
-                    errors.Add("data.model", $"'{node.GetValue<string>()}' is not a sha256 (64 hex characters).");
-                    break;
-                }
+            return null;
+        }
 
-                try
-                {
-                    model = catalog.Find(sha256);
-                    if (model is null)
-                    {
-                        errors.Add("data.model", $"no model {sha256} is stored on this node; upload it first with PUT /api/models.");
-                    }
-                    else if (model.Size > task.Requirements.MemoryMB * 1024 * 1024)
-                    {
-                        // A loaded model takes at least its file's size in memory, which the task's reservation must cover.
-                        errors.Add("requirements.memoryMB", $"is {task.Requirements.MemoryMB} MB, but the model's weights alone take {Math.Ceiling(model.Size / (1024.0 * 1024))} MB once loaded; reserve at least that much.");
-                    }
-                }
-                catch (InvalidModelException e)
-                {
-                    errors.Add("data.model", $"{e.Message}.");
-                }
+        var sha256 = given.ToLowerInvariant();
+        if (!BlobStore.IsHash(sha256))
+        {
+            errors.Add("data.model", $"'{given}' is not a sha256 (64 hex characters).");
+            return null;
+        }
 
-                break;
+        try
+        {
+            model = catalog.Find(sha256);
+            if (model is null)
+            {
+                errors.Add("data.model", $"no model {sha256} is stored on this node; upload it first with PUT /api/models.");
+            }
+            else if (model.Size > task.Requirements.MemoryMB * 1024 * 1024)
+            {
+                // A loaded model takes at least its file's size in memory, which the task's reservation must cover.
+                errors.Add("requirements.memoryMB", $"is {task.Requirements.MemoryMB} MB, but the model's weights alone take {Math.Ceiling(model.Size / (1024.0 * 1024))} MB once loaded; reserve at least that much.");
+            }
+        }
+        catch (InvalidModelException e)
+        {
+            errors.Add("data.model", $"{e.Message}.");
         }
 
         return model;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 
@@ -26,37 +27,27 @@ internal static class TrainRequestReader
     public static TrainRequest? Read(JsonObject data, Func<string, long?> blobSize, ValidationErrors errors)
     {
         var valid = true;
+        var fields = new JsonFields(data, "data", errors);
         var model = TrainModel.Linear;
-        switch (data["model"])
+        var modelName = fields.RequiredString("model", $"is required: one of {string.Join(", ", Models)}.", $"must be a string: one of {string.Join(", ", Models)}.");
+        if (modelName is null)
         {
-            case null:
-                errors.Add("data.model", $"is required: one of {string.Join(", ", Models)}.");
-                valid = false;
-                break;
-            case var node when node.GetValueKind() != JsonValueKind.String:
-                errors.AddTypeError("data.model", $"must be a string: one of {string.Join(", ", Models)}.");
-                valid = false;
-                break;
-            case var node:
-                var name = node.GetValue<string>();
-                var index = Array.IndexOf(Models, name);
-                if (index < 0)
-                {
-                    errors.Add("data.model", $"'{name}' is not a model; expected one of {string.Join(", ", Models)}.");
-                    valid = false;
-                }
-                else
-                {
-                    model = (TrainModel)index;
-                }
-
-                break;
+            valid = false;
+        }
+        else if (Array.IndexOf(Models, modelName) is var index && index < 0)
+        {
+            errors.Add("data.model", $"'{modelName}' is not a model; expected one of {string.Join(", ", Models)}.");
+            valid = false;
+        }
+        else
+        {
+            model = (TrainModel)index;
         }
 
         var task = model switch
         {
             TrainModel.Logistic => MlpTask.Classification,
-            TrainModel.Mlp => ReadTask(data["task"], errors, ref valid),
+            TrainModel.Mlp => ReadTask(fields, errors, ref valid),
             _ => MlpTask.Regression,
         };
 
@@ -227,7 +218,7 @@ internal static class TrainRequestReader
             return false;
         }
 
-        number = NumberOf(value);
+        number = JsonFields.NumberOf(value);
         if (!double.IsFinite(number))
         {
             errors.Add(field, "is beyond the range of a double.");
@@ -237,24 +228,23 @@ internal static class TrainRequestReader
         return true;
     }
 
-    private static MlpTask ReadTask(JsonNode? node, ValidationErrors errors, ref bool valid)
+    private static MlpTask ReadTask(JsonFields data, ValidationErrors errors, ref bool valid)
     {
-        if (node is null)
+        if (data["task"] is null)
         {
             return MlpTask.Regression;
         }
 
-        if (node.GetValueKind() != JsonValueKind.String)
+        if (data.OptionalString("task", "must be a string: regression or classification.") is not { } name)
         {
-            errors.AddTypeError("data.task", "must be a string: regression or classification.");
             valid = false;
             return MlpTask.Regression;
         }
 
-        var index = Array.IndexOf(Tasks, node.GetValue<string>());
+        var index = Array.IndexOf(Tasks, name);
         if (index < 0)
         {
-            errors.Add("data.task", $"'{node.GetValue<string>()}' is not a task; expected regression or classification.");
+            errors.Add("data.task", $"'{name}' is not a task; expected regression or classification.");
             valid = false;
             return MlpTask.Regression;
         }
@@ -310,9 +300,10 @@ internal static class TrainRequestReader
         }
 
         var valid = true;
-        var epochs = ReadInteger(h, Field, "epochs", 1, TrainingLimits.MaxEpochs, defaults.Epochs, errors, ref valid);
+        var fields = new JsonFields(h, Field, errors);
+        var epochs = ReadInteger(fields, "epochs", 1, TrainingLimits.MaxEpochs, defaults.Epochs, errors, ref valid);
         var learningRateValid = true;
-        var learningRate = ReadNumber(h, Field, "learningRate", defaults.LearningRate, errors, ref learningRateValid);
+        var learningRate = ReadNumber(fields, "learningRate", defaults.LearningRate, errors, ref learningRateValid);
         if (learningRateValid && !(learningRate > 0 && learningRate <= TrainingLimits.MaxLearningRate))
         {
             errors.Add($"{Field}.learningRate", $"is {Format(learningRate)}; it must be above 0 and at most {TrainingLimits.MaxLearningRate:N0}.");
@@ -320,7 +311,7 @@ internal static class TrainRequestReader
         }
 
         var l2Valid = true;
-        var l2 = ReadNumber(h, Field, "l2", 0, errors, ref l2Valid);
+        var l2 = ReadNumber(fields, "l2", 0, errors, ref l2Valid);
         if (l2Valid && model is TrainModel.Linear or TrainModel.Logistic && !(l2 >= 0 && l2 < 0.5))
         {
             errors.Add($"{Field}.l2", $"is {Format(l2)}; for {Models[(int)model]} it must be at least 0 and below 0.5 (each update scales the weights by 1 - 2·l2).");
@@ -333,17 +324,17 @@ internal static class TrainRequestReader
         }
 
         valid &= learningRateValid && l2Valid;
-        var seed = ReadInteger(h, Field, "seed", 0, int.MaxValue, 0, errors, ref valid);
+        var seed = ReadInteger(fields, "seed", 0, int.MaxValue, 0, errors, ref valid);
         var batchSize = defaults.BatchSize;
         var hiddenUnits = defaults.HiddenUnits;
         int? classes = null;
         if (model == TrainModel.Mlp)
         {
-            batchSize = ReadInteger(h, Field, "batchSize", 1, int.MaxValue, defaults.BatchSize, errors, ref valid);
+            batchSize = ReadInteger(fields, "batchSize", 1, int.MaxValue, defaults.BatchSize, errors, ref valid);
             hiddenUnits = ReadHiddenUnits(h["hiddenUnits"], $"{Field}.hiddenUnits", errors, ref valid) ?? defaults.HiddenUnits;
             if (task == MlpTask.Classification && h["classes"] is not null)
             {
-                classes = ReadInteger(h, Field, "classes", 2, TrainingLimits.MaxLayerSize, 2, errors, ref valid);
+                classes = ReadInteger(fields, "classes", 2, TrainingLimits.MaxLayerSize, 2, errors, ref valid);
             }
         }
 
@@ -381,7 +372,7 @@ internal static class TrainRequestReader
                 continue;
             }
 
-            var width = NumberOf(value);
+            var width = JsonFields.NumberOf(value);
             if (width != Math.Floor(width) || width < 1 || width > TrainingLimits.MaxLayerSize)
             {
                 errors.Add($"{field}[{i}]", $"is {Format(width)}; a layer has 1 to {TrainingLimits.MaxLayerSize} units.");
@@ -492,7 +483,7 @@ internal static class TrainRequestReader
                 continue;
             }
 
-            var sizes = dimensions.Select(d => NumberOf(d!.AsValue())).ToArray();
+            var sizes = dimensions.Select(d => JsonFields.NumberOf(d!)).ToArray();
             if (sizes.Any(d => d != Math.Floor(d) || d < 1 || d > TrainingLimits.MaxParameters))
             {
                 errors.Add($"{field}.{name}", $"[{string.Join(",", sizes.Select(Format))}] is not a list of dimensions (whole numbers of 1 or more).");
@@ -506,24 +497,22 @@ internal static class TrainRequestReader
         return result;
     }
 
-    private static int ReadInteger(JsonObject h, string parent, string name, int min, int max, int fallback, ValidationErrors errors, ref bool valid)
+    private static int ReadInteger(JsonFields h, string name, int min, int max, int fallback, ValidationErrors errors, ref bool valid)
     {
-        if (h[name] is not { } node)
+        if (h[name] is null)
         {
             return fallback;
         }
 
-        if (node.GetValueKind() != JsonValueKind.Number)
+        if (h.OptionalDouble(name, "must be a whole number.") is not { } number)
         {
-            errors.AddTypeError($"{parent}.{name}", "must be a whole number.");
             valid = false;
             return fallback;
         }
 
-        var number = NumberOf(node.AsValue());
         if (number != Math.Floor(number) || number < min || number > max)
         {
-            errors.Add($"{parent}.{name}", $"is {Format(number)}; it must be a whole number from {min:N0} to {max:N0}.");
+            errors.Add(h.PathOf(name), $"is {Format(number)}; it must be a whole number from {min:N0} to {max:N0}.");
             valid = false;
             return fallback;
         }
@@ -531,14 +520,14 @@ internal static class TrainRequestReader
         return (int)number;
     }
 
-    private static double ReadNumber(JsonObject h, string parent, string name, double fallback, ValidationErrors errors, ref bool valid)
+    private static double ReadNumber(JsonFields h, string name, double fallback, ValidationErrors errors, ref bool valid)
     {
-        if (h[name] is not { } node)
+        if (h[name] is null)
         {
             return fallback;
         }
 
-        if (!TryReadNumber(node, $"{parent}.{name}", errors, out var number))
+        if (!TryReadNumber(h[name], h.PathOf(name), errors, out var number))
         {
             valid = false;
             return fallback;
@@ -546,10 +535,6 @@ internal static class TrainRequestReader
 
         return number;
     }
-
-    /// <summary>The value of a JSON number; one beyond the range of a double is an infinity.</summary>
-    public static double NumberOf(JsonValue value) =>
-        value.TryGetValue<double>(out var number) ? number : double.Parse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
 
     public static string Format(double number) => number.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -2,6 +2,7 @@ using System.Buffers.Text;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Core.Tasks;
 
@@ -69,11 +70,14 @@ internal sealed record WasmTaskRequest
         ArgumentNullException.ThrowIfNull(task);
         var data = task.Data;
         var config = task.Config;
-        var errors = new FieldErrors(validationErrors);
+        var errors = validationErrors;
+        var before = errors.Count;
+        var dataFields = new JsonFields(data, "data", errors);
+        var configFields = new JsonFields(config, "config", errors);
 
-        var source = ParseSource(data, errors, blobs);
+        var source = ParseSource(dataFields, errors, blobs);
 
-        var entry = OptionalString(data, "entry", errors);
+        var entry = dataFields.OptionalString("entry");
         if (entry is { Length: 0 })
         {
             errors.Add("data.entry", "must name an exported function; leave it out to run the module's _start as a WASI command.");
@@ -82,7 +86,7 @@ internal sealed record WasmTaskRequest
         var args = ParseArgs(data, entry, errors);
         var argv = ParseArgv(data, errors);
         var environment = ParseEnvironment(data, errors);
-        var stdin = OptionalString(data, "stdin", errors);
+        var stdin = dataFields.OptionalString("stdin");
 
         // A split compute task (CONTRACTS "Split tasks"): a function gets its range [start, end) as two i64 after
         // data.args; a WASI command gets it in TENZRO_RANGE_START and TENZRO_RANGE_END. The whole task is the one range.
@@ -92,23 +96,18 @@ internal sealed record WasmTaskRequest
             environment = [.. environment, ("TENZRO_RANGE_START", rangeStart.ToString(CultureInfo.InvariantCulture)), ("TENZRO_RANGE_END", rangeEnd.ToString(CultureInfo.InvariantCulture))];
         }
 
-        var fuel = OptionalInteger(config, "fuel", 1, ulong.MaxValue, errors) ?? WasmDefaults.Fuel;
-        var maxOutput = OptionalInteger(config, "maxOutputBytes", 1, WasmDefaults.MaxOutputBytesCeiling, errors) ?? WasmDefaults.MaxOutputBytes;
-        var maxTable = OptionalInteger(config, "maxTableElements", 1, WasmDefaults.MaxTableElementsCeiling, errors) ?? WasmDefaults.MaxTableElements;
-        var scratch = OptionalBoolean(config, "scratch", errors) ?? false;
-        var wasiClock = OptionalBoolean(config, "wasiClock", errors) ?? false;
-        var wasiRandom = OptionalBoolean(config, "wasiRandom", errors) ?? false;
+        var fuel = OptionalInteger(configFields, "fuel", 1, ulong.MaxValue, errors) ?? WasmDefaults.Fuel;
+        var maxOutput = OptionalInteger(configFields, "maxOutputBytes", 1, WasmDefaults.MaxOutputBytesCeiling, errors) ?? WasmDefaults.MaxOutputBytes;
+        var maxTable = OptionalInteger(configFields, "maxTableElements", 1, WasmDefaults.MaxTableElementsCeiling, errors) ?? WasmDefaults.MaxTableElements;
+        var scratch = configFields.OptionalBool("scratch") ?? false;
+        var wasiClock = configFields.OptionalBool("wasiClock") ?? false;
+        var wasiRandom = configFields.OptionalBool("wasiRandom") ?? false;
 
-        // The sandbox limit of CONTRACTS.md (as TaskSpec.MemoryLimitMB), read from the number's text so that
-        // a value built in code (a JsonValue of int) reads the same as one parsed from JSON.
+        // The sandbox limit of CONTRACTS.md (as TaskSpec.MemoryLimitMB).
         var memoryLimitMB = task.Requirements.MemoryMB;
-        if (config["memoryLimitMB"] is { } limitNode)
+        if (configFields.OptionalDouble("memoryLimitMB", "must be a number of megabytes.") is { } limit)
         {
-            if (limitNode.GetValueKind() != JsonValueKind.Number)
-            {
-                errors.AddTypeError("config.memoryLimitMB", "must be a number of megabytes.");
-            }
-            else if (double.Parse(limitNode.ToJsonString(), CultureInfo.InvariantCulture) is var limit && (limit < 1 || double.IsNaN(limit)))
+            if (limit < 1 || double.IsNaN(limit))
             {
                 errors.Add("config.memoryLimitMB", $"must be at least 1 MB; got {limit.ToString(CultureInfo.InvariantCulture)}.");
             }
@@ -127,7 +126,7 @@ internal sealed record WasmTaskRequest
             errors.Add("config.scratch", "needs requirements.storageMB above 0: it is the size limit of the /scratch directory.");
         }
 
-        if (source is null || errors.Any)
+        if (source is null || errors.Count > before)
         {
             return null;
         }
@@ -152,11 +151,11 @@ internal sealed record WasmTaskRequest
         };
     }
 
-    private static WasmModuleSource? ParseSource(JsonObject data, FieldErrors errors, BlobStore blobs)
+    private static WasmModuleSource? ParseSource(JsonFields data, ValidationErrors errors, BlobStore blobs)
     {
-        var wat = OptionalString(data, "wat", errors);
-        var module = OptionalString(data, "module", errors);
-        var hash = OptionalString(data, "moduleHash", errors);
+        var wat = data.OptionalString("wat");
+        var module = data.OptionalString("module");
+        var hash = data.OptionalString("moduleHash");
         var given = (wat is null ? 0 : 1) + (module is null ? 0 : 1) + (hash is null ? 0 : 1);
         if (given == 0)
         {
@@ -211,7 +210,7 @@ internal sealed record WasmTaskRequest
         return new WasmModuleSource(WasmModuleSourceKind.BlobHash, hash!);
     }
 
-    private static List<JsonNode?> ParseArgs(JsonObject data, string? entry, FieldErrors errors)
+    private static List<JsonNode?> ParseArgs(JsonObject data, string? entry, ValidationErrors errors)
     {
         if (data["args"] is not { } node)
         {
@@ -249,7 +248,7 @@ internal sealed record WasmTaskRequest
         return [.. array];
     }
 
-    private static List<string> ParseArgv(JsonObject data, FieldErrors errors)
+    private static List<string> ParseArgv(JsonObject data, ValidationErrors errors)
     {
         if (data["argv"] is not { } node)
         {
@@ -277,7 +276,7 @@ internal sealed record WasmTaskRequest
         return argv;
     }
 
-    private static List<(string, string)> ParseEnvironment(JsonObject data, FieldErrors errors)
+    private static List<(string, string)> ParseEnvironment(JsonObject data, ValidationErrors errors)
     {
         if (data["env"] is not { } node)
         {
@@ -311,79 +310,19 @@ internal sealed record WasmTaskRequest
         return variables;
     }
 
-    private static string? OptionalString(JsonObject parent, string name, FieldErrors errors)
+    private static decimal? OptionalInteger(JsonFields config, string name, decimal minimum, decimal maximum, ValidationErrors errors)
     {
-        var node = parent[name];
-        if (node is null)
+        if (config.OptionalNumberText(name) is not { } text)
         {
             return null;
         }
 
-        if (node.GetValueKind() != JsonValueKind.String)
+        if (!WasmValues.TryParseInteger(text, out var value) || value < minimum || value > maximum)
         {
-            errors.AddTypeError($"data.{name}", "must be a string.");
-            return null;
-        }
-
-        return node.GetValue<string>();
-    }
-
-    private static bool? OptionalBoolean(JsonObject parent, string name, FieldErrors errors)
-    {
-        var node = parent[name];
-        if (node is null)
-        {
-            return null;
-        }
-
-        var kind = node.GetValueKind();
-        if (kind is not (JsonValueKind.True or JsonValueKind.False))
-        {
-            errors.AddTypeError($"config.{name}", "must be true or false.");
-            return null;
-        }
-
-        return kind == JsonValueKind.True;
-    }
-
-    private static decimal? OptionalInteger(JsonObject parent, string name, decimal minimum, decimal maximum, FieldErrors errors)
-    {
-        var node = parent[name];
-        if (node is null)
-        {
-            return null;
-        }
-
-        if (node.GetValueKind() != JsonValueKind.Number)
-        {
-            errors.AddTypeError($"config.{name}", "must be a number.");
-            return null;
-        }
-
-        if (!WasmValues.TryParseInteger(node.ToJsonString(), out var value) || value < minimum || value > maximum)
-        {
-            errors.Add($"config.{name}", $"must be a whole number from {minimum} to {maximum}; got {node.ToJsonString()}.");
+            errors.Add(config.PathOf(name), $"must be a whole number from {minimum} to {maximum}; got {text}.");
             return null;
         }
 
         return value;
-    }
-
-    /// <summary>Records whether this parse added an error; the shared list may already hold others.</summary>
-    private sealed class FieldErrors(ValidationErrors inner)
-    {
-        public bool Any { get; private set; }
-
-        public void Add(string field, string message)
-        {
-            Any = true;
-            inner.Add(field, message);
-        }
-
-        public void AddTypeError(string field, string message)
-        {
-            Any = true;
-            inner.AddTypeError(field, message);
-        }
     }
 }

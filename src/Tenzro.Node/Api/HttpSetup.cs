@@ -33,6 +33,10 @@ internal static partial class HttpSetup
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
             o.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.Never;
+
+            // The wire contracts (docs/ARCHITECTURE.md "Wire contracts") first; free-form answers fall through to reflection.
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJson.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(1, Core.Json.CoreJson.Default);
         });
         return services;
     }

@@ -28,10 +28,8 @@ internal static class KeysApi
             return TypedResults.Json(new JsonObject { ["role"] = NodeClaims.Name(context.User.RoleOf()), ["owner"] = context.User.OwnerOf() });
         }).RequireAuthorization(NodePolicies.Reader).WithTags("Keys").WithName("StartSession")
             .WithSummary("Start a dashboard session for the caller's key: an HttpOnly, SameSite=Strict cookie, so the dashboard sends the key once.");
-        keys.MapGet("/audit", (ApiKeyStore store, int? limit) => TypedResults.Json(new JsonObject
-        {
-            ["entries"] = JsonSerializer.SerializeToNode(store.Audit(Math.Clamp(limit ?? 100, 1, 1000)), AuditJson.Default.IReadOnlyListAuditEntry),
-        })).WithName("AuditLog").WithSummary("The newest admin actions: when, by which key, what, from where, and the status they got.");
+        keys.MapGet("/audit", (ApiKeyStore store, int? limit) => TypedResults.Ok(new AuditBody(store.Audit(Math.Clamp(limit ?? 100, 1, 1000)))))
+            .WithName("AuditLog").WithSummary("The newest admin actions: when, by which key, what, from where, and the status they got.");
         return app;
     }
 
@@ -146,7 +144,3 @@ internal static class KeysApi
         return lifetime > TimeSpan.Zero && lifetime <= TimeSpan.FromDays(3650);
     }
 }
-
-[System.Text.Json.Serialization.JsonSourceGenerationOptions(PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.CamelCase)]
-[System.Text.Json.Serialization.JsonSerializable(typeof(IReadOnlyList<AuditEntry>))]
-internal sealed partial class AuditJson : System.Text.Json.Serialization.JsonSerializerContext;

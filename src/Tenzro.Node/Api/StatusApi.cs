@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Identity;
@@ -21,36 +20,20 @@ internal static class StatusApi
     {
         app.MapGet("/status", (NodeIdentity identity, NodeOptions node, NodeClock clock, TimeProvider time, ITaskStore store, TaskEngine engine, IntakeState intake, HardwareProfiler profiler, IRegionalLinkStatus regional, EarningsLedger earnings) =>
         {
-            var counts = store.Counts();
             var earned = earnings.Totals;
-            var body = new JsonObject
-            {
-                ["peerId"] = identity.PeerId,
-                ["nodeId"] = identity.NodeId,
-                ["nodeType"] = node.NodeType,
-                ["tier"] = new JsonObject { ["configured"] = node.NodeTier, ["qualified"] = profiler.QualifiedTier },
-                ["region"] = node.Region,
-                ["version"] = Version,
-                ["uptimeSeconds"] = Math.Round((time.GetUtcNow() - clock.StartedAt).TotalSeconds, 3),
-                ["tokenBalance"] = node.TokenBalance + earned.Total,
-                ["earnings"] = new JsonObject
-                {
-                    ["total"] = earned.Total,
-                    ["lastRewardAt"] = earned.LastRewardAt is { } rewardedAt ? Timestamps.FormatPrecise(rewardedAt) : null,
-                },
-                ["regional"] = regional.Snapshot().ToStatusJson(),
-                ["tasks"] = new JsonObject
-                {
-                    ["queued"] = engine.QueuedCount,
-                    ["running"] = engine.RunningCount,
-                    ["completed"] = counts.Completed,
-                    ["failed"] = counts.Failed,
-                    ["cancelled"] = counts.Cancelled,
-                    ["timedOut"] = counts.TimedOut,
-                },
-                ["draining"] = intake.Draining,
-            };
-            return TypedResults.Json(body);
+            return TypedResults.Ok(new StatusBody(
+                identity.PeerId,
+                identity.NodeId,
+                node.NodeType,
+                new TierBody(node.NodeTier, profiler.QualifiedTier),
+                node.Region,
+                Version,
+                Math.Round((time.GetUtcNow() - clock.StartedAt).TotalSeconds, 3),
+                node.TokenBalance + earned.Total,
+                new StatusEarningsBody(earned.Total, earned.LastRewardAt is { } rewardedAt ? Timestamps.FormatPrecise(rewardedAt) : null),
+                RegionalSummaryBody.Of(regional.Snapshot()),
+                TaskCountsBody.Of(engine, store.Counts()),
+                intake.Draining));
         }).WithName("GetStatus").WithSummary("Node identity, tier, uptime, regional link and task counts.");
         return app;
     }

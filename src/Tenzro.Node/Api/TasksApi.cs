@@ -35,13 +35,13 @@ internal static class TasksApi
         node.MapPost("/drain", (IntakeState intake, TaskEngine engine) =>
         {
             intake.SetDraining(true);
-            return TypedResults.Ok(new { draining = true, running = engine.RunningCount, queued = engine.QueuedCount });
+            return TypedResults.Ok(new DrainBody(true, engine.RunningCount, engine.QueuedCount));
         }).WithName("Drain").WithSummary("Stop taking new tasks; running ones finish.");
         node.MapPost("/resume", (IntakeState intake, TaskEngine engine) =>
         {
             intake.SetDraining(false);
             engine.Pump();
-            return TypedResults.Ok(new { draining = false, running = engine.RunningCount, queued = engine.QueuedCount });
+            return TypedResults.Ok(new DrainBody(false, engine.RunningCount, engine.QueuedCount));
         }).WithName("Resume").WithSummary("Take tasks again after a drain.");
 
         app.MapGet("/api/blobs/{sha256}", IResult (string sha256, HttpContext context, BlobStore blobs, TaskEngine engine) =>
@@ -130,29 +130,24 @@ internal static class TasksApi
             if (record is not null && record.State.IsFinal() && context.User.MayReadTaskOf(record.Spec.Owner))
             {
                 context.Response.Headers.Location = location;
-                return Expired(record, time) ?? TypedResults.Json(ResultBody(record), statusCode: 200);
+                return Expired(record, time) ?? TypedResults.Ok(TaskResultBody.Of(record));
             }
         }
 
-        var response = new JsonObject
-        {
-            ["taskId"] = spec.TaskId,
-            ["status"] = outcome.View!.State.ToWire(),
-            ["location"] = location,
-        };
+        var response = new TaskSubmittedBody(spec.TaskId, outcome.View!.State.ToWire(), location);
         if (outcome.Status == AdmissionStatus.Existing)
         {
-            return TypedResults.Json(response, statusCode: 200);
+            return TypedResults.Ok(response);
         }
 
         context.Response.Headers.Location = location;
-        return TypedResults.Json(response, statusCode: 202);
+        return TypedResults.Json(response, CoreJson.Default.TaskSubmittedBody, statusCode: 202);
     }
 
     private static IResult GetStatus(string taskId, TaskEngine engine)
     {
         var view = engine.View(taskId);
-        return view is null ? NotFound(taskId) : TypedResults.Json(StatusBody(view, engine.SplitRunner));
+        return view is null ? NotFound(taskId) : TypedResults.Ok(StatusBody(view, engine.SplitRunner));
     }
 
     private static IResult GetResult(string taskId, HttpContext context, TaskEngine engine, TimeProvider time)
@@ -170,10 +165,10 @@ internal static class TasksApi
 
         if (!view.State.IsFinal())
         {
-            return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["state"] = view.State.ToWire(), ["progress"] = view.Progress }, statusCode: 202);
+            return TypedResults.Json(new TaskPendingBody(taskId, view.State.ToWire(), view.Progress), CoreJson.Default.TaskPendingBody, statusCode: 202);
         }
 
-        return Expired(view.Record, time) ?? TypedResults.Json(ResultBody(view.Record));
+        return Expired(view.Record, time) ?? TypedResults.Ok(TaskResultBody.Of(view.Record));
     }
 
     /// <summary>The 410 of a final task whose result is past RESULT_RETENTION_PERIOD; null while it is kept.</summary>
@@ -197,11 +192,7 @@ internal static class TasksApi
 
         var size = Math.Clamp(limit ?? 50, 1, 500);
         var (items, nextCursor) = engine.List(filter, type, size, cursor);
-        return TypedResults.Json(new JsonObject
-        {
-            ["items"] = new JsonArray([.. items.Select(v => (JsonNode)StatusBody(v, engine.SplitRunner))]),
-            ["nextCursor"] = nextCursor,
-        });
+        return TypedResults.Ok(new TaskListBody([.. items.Select(v => StatusBody(v, engine.SplitRunner))], nextCursor));
     }
 
     private static async Task<IResult> CancelAsync(string taskId, HttpContext context, TaskEngine engine)
@@ -222,7 +213,7 @@ internal static class TasksApi
             return HttpSetup.Problem(409, "Task already ended", $"Task '{taskId}' is {record.State.ToWire()}; only queued or running tasks can be cancelled.");
         }
 
-        return TypedResults.Json(new JsonObject { ["taskId"] = taskId, ["status"] = "cancelling" }, statusCode: 202);
+        return TypedResults.Json(new TaskSubmittedBody(taskId, "cancelling"), CoreJson.Default.TaskSubmittedBody, statusCode: 202);
     }
 
     private static IResult Events(string taskId, HttpContext context, TaskEngine engine, IHostApplicationLifetime lifetime, CancellationToken cancellationToken)
@@ -232,13 +223,13 @@ internal static class TasksApi
     }
 
     /// <summary>The task's events until it is final, the client leaves, or the node stops (an open stream must not hold up shutdown).</summary>
-    private static async IAsyncEnumerable<SseItem<JsonObject>> Stream(string taskId, TaskView first, TaskEngine engine, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
+    private static async IAsyncEnumerable<SseItem<object>> Stream(string taskId, TaskView first, TaskEngine engine, CancellationToken stopping, [EnumeratorCancellation] CancellationToken requestAborted)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping, requestAborted);
         var cancellationToken = stop.Token;
         using var subscription = engine.Events.Subscribe(taskId);
         var current = engine.View(taskId) ?? first;
-        yield return new SseItem<JsonObject>(StatusBody(current, engine.SplitRunner), "state");
+        yield return new SseItem<object>(StatusBody(current, engine.SplitRunner), "state");
         if (current.State.IsFinal())
         {
             yield break;
@@ -250,7 +241,7 @@ internal static class TasksApi
             {
                 if (e.Kind == "progress")
                 {
-                    yield return new SseItem<JsonObject>(new JsonObject { ["taskId"] = taskId, ["progress"] = e.Progress }, "progress");
+                    yield return new SseItem<object>(new TaskProgressEvent(taskId, e.Progress), "progress");
                     continue;
                 }
 
@@ -260,7 +251,7 @@ internal static class TasksApi
                     yield break;
                 }
 
-                yield return new SseItem<JsonObject>(StatusBody(latest, engine.SplitRunner), "state");
+                yield return new SseItem<object>(StatusBody(latest, engine.SplitRunner), "state");
                 if (latest.State.IsFinal())
                 {
                     yield break;
@@ -283,57 +274,7 @@ internal static class TasksApi
     }
 
     /// <summary>The status object of CONTRACTS.md, with a split task's <c>split</c> and <c>parts</c> (CONTRACTS "Split tasks").</summary>
-    public static JsonObject StatusBody(TaskView view, ISplitRunner? splits = null)
-    {
-        var record = view.Record;
-        var status = new JsonObject
-        {
-            ["taskId"] = record.TaskId,
-            ["type"] = record.Spec.Type,
-            ["priority"] = record.Spec.Priority.ToWire(),
-            ["state"] = record.State.ToWire(),
-            ["progress"] = view.Progress,
-            ["attempts"] = record.Attempts,
-            ["origin"] = record.Spec.Origin,
-            ["owner"] = record.Spec.Owner,
-            ["submittedAt"] = Timestamps.FormatPrecise(record.SubmittedAt),
-            ["startedAt"] = record.StartedAt is { } s ? Timestamps.FormatPrecise(s) : null,
-            ["finishedAt"] = record.FinishedAt is { } f ? Timestamps.FormatPrecise(f) : null,
-            ["timeout"] = record.Spec.Timeout.TotalSeconds,
-            ["requirements"] = record.Spec.Requirements.ToJson(),
-            ["reservation"] = view.Reservation?.Amounts.ToJson(),
-            ["waitingFor"] = view.WaitingFor,
-            ["estimate"] = view.Estimate is not { } estimate ? null : new JsonObject
-            {
-                ["durationMs"] = estimate.DurationMs,
-                ["memoryMB"] = estimate.MemoryMB,
-                ["basis"] = estimate.Basis,
-            },
-            ["paused"] = view.Paused,
-            ["pauseReason"] = view.PauseReason,
-            ["error"] = record.Error,
-            ["errorKind"] = TaskErrorKinds.Of(record.Error),
-        };
-        if (splits?.Describe(record) is { } split)
-        {
-            foreach (var (name, value) in split)
-            {
-                status[name] = value?.DeepClone();
-            }
-        }
-
-        return status;
-    }
-
-    /// <summary>The result object of CONTRACTS.md for a final task.</summary>
-    public static JsonObject ResultBody(TaskRecord record) => new()
-    {
-        ["taskId"] = record.TaskId,
-        ["state"] = record.State.ToWire(),
-        ["result"] = record.Result is null ? null : JsonNode.Parse(record.Result),
-        ["digest"] = record.Digest,
-        ["error"] = record.Error,
-    };
+    public static TaskStatusBody StatusBody(TaskView view, ISplitRunner? splits = null) => TaskStatusBody.Of(view, splits?.Describe(view.Record));
 
     /// <summary>The 403 for a caller that may not see the task's data (another submitter's task); null when it may.</summary>
     private static ProblemHttpResult? NotOwner(HttpContext context, TaskRecord record) =>

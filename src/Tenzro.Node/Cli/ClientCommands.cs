@@ -3,7 +3,12 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
 using Spectre.Console;
+using Tenzro.Node.Api;
+using Tenzro.Node.Core.Json;
+using Tenzro.Node.Core.Tasks;
+using static System.FormattableString;
 
 namespace Tenzro.Node.Cli;
 
@@ -54,17 +59,22 @@ internal static class ClientCommands
                 return code == 200 ? CliApp.Ok : CliApp.CheckFailed;
             }
 
+            if (As(body, ApiJson.Default.StatusBody) is not { } status)
+            {
+                return Unreachable($"{parse.GetValue(url) ?? CliApp.DefaultUrl()}: the answer to /status is not a node's status");
+            }
+
             var table = new Table().AddColumn("field").AddColumn("value").Border(TableBorder.Rounded);
-            table.AddRow("peer id", Markup.Escape(body["peerId"]?.ToString() ?? "?"));
-            table.AddRow("type / tier", Markup.Escape($"{body["nodeType"]} / {body["tier"]?["configured"]} (qualifies for {body["tier"]?["qualified"]})"));
-            table.AddRow("region", Markup.Escape(body["region"]?.ToString() ?? "?"));
-            table.AddRow("version", Markup.Escape(body["version"]?.ToString() ?? "?"));
-            table.AddRow("uptime", $"{body["uptimeSeconds"]} s");
-            table.AddRow("regional link", Markup.Escape($"{body["regional"]?["state"]} {body["regional"]?["url"]}"));
-            var tasks = body["tasks"];
-            table.AddRow("tasks", $"{tasks?["queued"]} queued, {tasks?["running"]} running, {tasks?["completed"]} completed, {tasks?["failed"]} failed");
-            table.AddRow("tokens", Markup.Escape($"{body["tokenBalance"]} (earned {body["earnings"]?["total"]})"));
-            table.AddRow("draining", body["draining"]?.ToString() ?? "?");
+            table.AddRow("peer id", Markup.Escape(status.PeerId));
+            table.AddRow("type / tier", Markup.Escape($"{status.NodeType} / {status.Tier.Configured} (qualifies for {status.Tier.Qualified})"));
+            table.AddRow("region", Markup.Escape(status.Region));
+            table.AddRow("version", Markup.Escape(status.Version));
+            table.AddRow("uptime", Invariant($"{status.UptimeSeconds} s"));
+            table.AddRow("regional link", Markup.Escape($"{status.Regional.State} {status.Regional.Url}"));
+            var tasks = status.Tasks;
+            table.AddRow("tasks", $"{tasks.Queued} queued, {tasks.Running} running, {tasks.Completed} completed, {tasks.Failed} failed");
+            table.AddRow("tokens", Markup.Escape(Invariant($"{status.TokenBalance} (earned {status.Earnings.Total})")));
+            table.AddRow("draining", status.Draining ? "true" : "false");
             AnsiConsole.Write(table);
             return CliApp.Ok;
         });
@@ -147,10 +157,11 @@ internal static class ClientCommands
                 return CliApp.CheckFailed;
             }
 
-            var taskId = body?["taskId"]?.GetValue<string>() ?? "?";
+            var submitted = As(body, CoreJson.Default.TaskSubmittedBody);
+            var taskId = submitted?.TaskId ?? "?";
             if (!parse.GetValue(wait))
             {
-                Console.WriteLine(parse.GetValue(json) ? body!.ToJsonString(Indented) : $"submitted {taskId} ({body?["status"]})");
+                Console.WriteLine(parse.GetValue(json) ? body!.ToJsonString(Indented) : $"submitted {taskId} ({submitted?.Status})");
                 return CliApp.Ok;
             }
 
@@ -162,7 +173,7 @@ internal static class ClientCommands
 
             var resultResponse = await http.GetAsync($"/api/tasks/{Uri.EscapeDataString(taskId)}/result", ct);
             var result = await ReadJsonAsync(resultResponse, ct);
-            Console.WriteLine(parse.GetValue(json) ? result?.ToJsonString(Indented) : Describe(result));
+            Console.WriteLine(parse.GetValue(json) ? result?.ToJsonString(Indented) : Describe(As(result, CoreJson.Default.TaskResultBody)));
             return final == "completed" ? CliApp.Ok : CliApp.CheckFailed;
         });
         return command;
@@ -187,9 +198,10 @@ internal static class ClientCommands
                     return Refused((int)response.StatusCode, body);
                 }
 
+                var answer = As(body, ApiJson.Default.DrainBody);
                 Console.WriteLine(drain
-                    ? $"draining: {body?["running"]} task(s) still running, {body?["queued"]} queued"
-                    : $"taking tasks again: {body?["queued"]} queued");
+                    ? $"draining: {answer?.Running} task(s) still running, {answer?.Queued} queued"
+                    : $"taking tasks again: {answer?.Queued} queued");
                 return response.IsSuccessStatusCode ? CliApp.Ok : CliApp.CheckFailed;
             }
             catch (HttpRequestException e)
@@ -211,18 +223,18 @@ internal static class ClientCommands
                 var bar = progress.AddTask(taskId, maxValue: 1);
                 while (!ct.IsCancellationRequested)
                 {
-                    JsonObject? status;
+                    TaskStatusBody? status;
                     try
                     {
-                        status = await ReadJsonAsync(await http.GetAsync($"/api/tasks/{Uri.EscapeDataString(taskId)}", ct), ct);
+                        status = As(await ReadJsonAsync(await http.GetAsync($"/api/tasks/{Uri.EscapeDataString(taskId)}", ct), ct), CoreJson.Default.TaskStatusBody);
                     }
                     catch (HttpRequestException)
                     {
                         return;
                     }
 
-                    var state = status?["state"]?.GetValue<string>();
-                    bar.Value = status?["progress"]?.GetValue<double>() ?? 0;
+                    var state = status?.State;
+                    bar.Value = status?.Progress ?? 0;
                     bar.Description = $"{taskId} {state}";
                     if (state is "completed" or "failed" or "cancelled" or "timed_out")
                     {
@@ -236,17 +248,29 @@ internal static class ClientCommands
         return final;
     }
 
-    private static string Describe(JsonObject? result)
+    private static string Describe(TaskResultBody? result)
     {
         if (result is null)
         {
             return "(no result)";
         }
 
-        var state = result["state"]?.ToString();
-        return state == "completed"
-            ? $"completed, digest {result["digest"]}\n{result["result"]?.ToJsonString(Indented)}"
-            : $"{state}: {result["error"]}";
+        return result.State == "completed"
+            ? $"completed, digest {result.Digest}\n{result.Result?.ToJsonString(Indented)}"
+            : $"{result.State}: {result.Error}";
+    }
+
+    /// <summary>An answer read as its wire contract; null when it is none (not JSON of that shape).</summary>
+    internal static T? As<T>(JsonObject? body, JsonTypeInfo<T> contract) where T : class
+    {
+        try
+        {
+            return body?.Deserialize(contract);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     internal static Task<(int Code, JsonObject? Body, string? Error)> GetAsync(Uri? url, string path, CancellationToken ct) =>

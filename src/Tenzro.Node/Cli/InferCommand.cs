@@ -5,6 +5,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Json;
 
 namespace Tenzro.Node.Cli;
 
@@ -126,7 +127,7 @@ internal static class InferCommand
 
         var result = submitted.StatusCode == HttpStatusCode.OK && body?["state"] is not null
             ? body
-            : await WaitResultAsync(http, body!["taskId"]!.GetValue<string>(), ct);
+            : await WaitResultAsync(http, ClientCommands.As(body, CoreJson.Default.TaskSubmittedBody)?.TaskId ?? "?", ct);
         if (json)
         {
             Console.WriteLine(result.ToJsonString(Indented));
@@ -136,7 +137,7 @@ internal static class InferCommand
             Console.WriteLine(Describe(sha256, result));
         }
 
-        return result["state"]?.GetValue<string>() == "completed" ? CliApp.Ok : CliApp.CheckFailed;
+        return ClientCommands.As(result, CoreJson.Default.TaskResultBody)?.State == "completed" ? CliApp.Ok : CliApp.CheckFailed;
     }
 
     private static async Task<JsonObject> WaitResultAsync(HttpClient http, string taskId, CancellationToken ct)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
-using System.Text.Json.Nodes;
+using Tenzro.Node.Api;
+using Tenzro.Node.Core.Lan;
 
 namespace Tenzro.Node.Cli;
 
@@ -16,12 +17,12 @@ internal static partial class NetworkCommands
     {
         Console.WriteLine($"lan discovery: the node at {baseUrl}");
         var clock = Stopwatch.StartNew();
-        JsonNode? lan;
+        LanStatus? lan;
         try
         {
             using var http = NodeClient.Create(baseUrl, stepTimeout);
             var text = await http.GetStringAsync("/api/network/status", cancellationToken);
-            lan = JsonNode.Parse(text)?["lan"];
+            lan = JsonSerializer.Deserialize(text, ApiJson.Default.NetworkStatusBody)?.Lan;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
         {
@@ -29,7 +30,7 @@ internal static partial class NetworkCommands
             return false;
         }
 
-        var state = lan?["state"]?.GetValue<string>();
+        var state = lan?.State;
         if (lan is null || state != "running")
         {
             Report(false, "lan", state is null ? "the node reports no LAN discovery (an older version?)" : state == "off"
@@ -39,19 +40,17 @@ internal static partial class NetworkCommands
         }
 
         var joined = 0;
-        foreach (var nic in lan["interfaces"]?.AsArray().OfType<JsonObject>() ?? [])
+        foreach (var nic in lan.Interfaces ?? [])
         {
-            var isJoined = nic["joined"]?.GetValue<bool>() == true;
-            var error = nic["error"]?.GetValue<string>();
-            var addresses = string.Join(", ", nic["addresses"]?.AsArray().Select(a => a?.GetValue<string>()) ?? []);
-            joined += isJoined ? 1 : 0;
-            Report(isJoined && error is null, nic["name"]?.GetValue<string>() ?? "?", isJoined
-                ? $"joined 224.0.0.251/ff02::fb, announcing {addresses}{(error is null ? "" : "; " + error)}"
-                : $"not joined: {error ?? "no reason given"}", clock.Elapsed);
+            var addresses = string.Join(", ", nic.Addresses ?? []);
+            joined += nic.Joined ? 1 : 0;
+            Report(nic.Joined && nic.Error is null, nic.Name ?? "?", nic.Joined
+                ? $"joined 224.0.0.251/ff02::fb, announcing {addresses}{(nic.Error is null ? "" : "; " + nic.Error)}"
+                : $"not joined: {nic.Error ?? "no reason given"}", clock.Elapsed);
         }
 
         Report(joined > 0, "peers", joined > 0
-            ? $"{lan["peers"]} found on the LAN"
+            ? $"{lan.Peers} found on the LAN"
             : "no interface joined: no peer can be found by mDNS (see the errors above)", clock.Elapsed);
         return joined > 0;
     }

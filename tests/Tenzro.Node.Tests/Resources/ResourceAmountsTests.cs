@@ -39,9 +39,11 @@ public sealed class ResourceAmountsTests
     [Fact]
     public void FromJson_MemberLeftOut_IsZero()
     {
-        var read = ResourceAmounts.FromJson(JsonNode.Parse("""{"memoryMB":512}""")!.AsObject());
+        var parsed = ResourceAmounts.FromJson(JsonNode.Parse("""{"memoryMB":512}""")!.AsObject());
+        var built = ResourceAmounts.FromJson(new JsonObject { ["memoryMB"] = 512 });
 
-        Assert.Equal(new ResourceAmounts(0, 512, 0, 0, 0), read);
+        Assert.Equal(new ResourceAmounts(0, 512, 0, 0, 0), parsed);
+        Assert.Equal(parsed, built);
     }
 
     [Fact]
@@ -49,7 +51,7 @@ public sealed class ResourceAmountsTests
     {
         var error = Assert.Throws<FormatException>(() => ResourceAmounts.FromJson(JsonNode.Parse("""{"gpuCount":"two"}""")!.AsObject()));
 
-        Assert.Contains("resource amounts", error.Message, StringComparison.Ordinal);
+        Assert.Equal("resource amounts: gpuCount is not a number", error.Message);
     }
 
     [Fact]

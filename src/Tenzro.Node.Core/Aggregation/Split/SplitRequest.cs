@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Tasks;
 
 namespace Tenzro.Node.Core.Aggregation.Split;
@@ -28,7 +30,7 @@ public sealed record SplitRequest(int Parts, int Redundancy, JsonObject? PartReq
 
     /// <summary>A whole JSON number as a long, read from its text (so a value built in code reads as one parsed).</summary>
     private static long? Long(JsonNode? node) =>
-        node?.GetValueKind() == JsonValueKind.Number && long.TryParse(node.ToJsonString(), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : null;
+        node?.GetValueKind() == JsonValueKind.Number && long.TryParse(node.ToJsonString(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) ? value : null;
 
     /// <summary>Reads <c>config.split</c> and <c>config.redundancy</c>, adding one error per bad field; null when there is any.</summary>
     public static SplitRequest? Read(TaskSpec task, ValidationErrors errors)
@@ -41,21 +43,11 @@ public sealed record SplitRequest(int Parts, int Redundancy, JsonObject? PartReq
             return null;
         }
 
-        var before = errors.ToDictionary().Count;
-        var parts = Whole(split["parts"], "config.split.parts", 1, MaxParts, 0, errors);
-        var redundancy = Whole(task.Config["redundancy"], "config.redundancy", 1, MaxRedundancy, 1, errors);
-        JsonObject? partRequirements = null;
-        if (split["partRequirements"] is { } given)
-        {
-            if (given is JsonObject requirements)
-            {
-                partRequirements = requirements;
-            }
-            else
-            {
-                errors.AddTypeError("config.split.partRequirements", "must be an object like requirements, e.g. {\"cpu\": 1, \"memoryMB\": 256}.");
-            }
-        }
+        var before = errors.Count;
+        var splitFields = new JsonFields(split, "config.split", errors);
+        var parts = Whole(splitFields, "parts", 1, MaxParts, 0, errors);
+        var redundancy = Whole(new JsonFields(task.Config, "config", errors), "redundancy", 1, MaxRedundancy, 1, errors);
+        var partRequirements = splitFields.OptionalObject("partRequirements", "must be an object like requirements, e.g. {\"cpu\": 1, \"memoryMB\": 256}.");
 
         long start = 0, end = 0;
         if (split["range"] is { } rangeNode)
@@ -87,30 +79,29 @@ public sealed record SplitRequest(int Parts, int Redundancy, JsonObject? PartReq
             }
         }
 
-        return errors.ToDictionary().Count == before ? new SplitRequest(parts, redundancy, partRequirements, start, end, combine) : null;
+        return errors.Count == before ? new SplitRequest(parts, redundancy, partRequirements, start, end, combine) : null;
     }
 
-    private static int Whole(JsonNode? node, string field, int min, int max, int fallback, ValidationErrors errors)
+    private static int Whole(JsonFields fields, string name, int min, int max, int fallback, ValidationErrors errors)
     {
-        if (node is null)
+        if (fields[name] is null)
         {
             if (fallback == 0)
             {
-                errors.Add(field, $"is required: how many parts, {min} to {max}.");
+                errors.Add(fields.PathOf(name), $"is required: how many parts, {min} to {max}.");
             }
 
             return fallback;
         }
 
-        if (node.GetValueKind() != JsonValueKind.Number)
+        if (fields.OptionalNumberText(name, $"must be a whole number from {min} to {max}.") is not { } text)
         {
-            errors.AddTypeError(field, $"must be a whole number from {min} to {max}.");
             return fallback;
         }
 
-        if (!node.AsValue().TryGetValue<int>(out var value) || value < min || value > max)
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
         {
-            errors.Add(field, $"must be a whole number from {min} to {max}, got {node.ToJsonString()}.");
+            errors.Add(fields.PathOf(name), $"must be a whole number from {min} to {max}, got {text}.");
             return fallback;
         }
 

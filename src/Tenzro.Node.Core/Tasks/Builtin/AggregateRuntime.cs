@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Tasks.Builtin.Aggregate;
 
 namespace Tenzro.Node.Core.Tasks.Builtin;
@@ -167,14 +168,13 @@ internal sealed class AggregateRuntime(ITaskStore store) : ITaskRuntime
         }
 
         ResultPath? path = null;
-        if (data["path"] is { } pathNode)
+        if (data["path"] is not null)
         {
-            if (pathNode.GetValueKind() != JsonValueKind.String)
+            if (new JsonFields(data, "data", errors).OptionalString("path", "must be a string such as \"output\" or \"returns.0\".") is not { } pathText)
             {
-                errors.AddTypeError("data.path", "must be a string such as \"output\" or \"returns.0\".");
                 valid = false;
             }
-            else if (!ResultPath.TryParse(pathNode.GetValue<string>(), out path, out var pathError))
+            else if (!ResultPath.TryParse(pathText, out path, out var pathError))
             {
                 errors.Add("data.path", pathError!);
                 valid = false;
@@ -214,7 +214,7 @@ internal sealed class AggregateRuntime(ITaskStore store) : ITaskRuntime
                 return null;
             }
 
-            var weight = Expressions.ExpressionValue.NumberOf(value);
+            var weight = Json.JsonFields.NumberOf(value);
             if (weight < 0)
             {
                 errors.Add($"data.weights[{i}]", $"is {weight}; weights must be 0 or more.");

@@ -47,18 +47,11 @@ public sealed class StoreRuntime(BlobStore blobs, BlobRetention retention, Resou
 
     private static TimeSpan? Retention(TaskSpec task, ValidationErrors errors)
     {
-        if (task.Data["retention"] is not { } node)
+        if (new Json.JsonFields(task.Data, "data", errors).OptionalDouble("retention", "must be a number of seconds.") is not { } seconds)
         {
             return null;
         }
 
-        if (node.GetValueKind() != JsonValueKind.Number)
-        {
-            errors.AddTypeError("data.retention", "must be a number of seconds.");
-            return null;
-        }
-
-        var seconds = double.Parse(node.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);
         if (seconds <= 0 || seconds > 10L * 365 * 86400)
         {
             errors.Add("data.retention", $"must be from 1 second to 10 years; got {seconds}.");

@@ -163,16 +163,15 @@ internal sealed class ValidateRuntime : ITaskRuntime
         var data = task.Data;
         var valid = true;
         string? expectedDigest = null;
-        if (data["expectedDigest"] is { } digestNode)
+        if (data["expectedDigest"] is not null)
         {
-            if (digestNode.GetValueKind() != JsonValueKind.String)
+            if (new JsonFields(data, "data", errors).OptionalString("expectedDigest", "must be a string of 64 hex digits.") is not { } digestText)
             {
-                errors.AddTypeError("data.expectedDigest", "must be a string of 64 hex digits.");
                 valid = false;
             }
             else
             {
-                expectedDigest = digestNode.GetValue<string>().ToLowerInvariant();
+                expectedDigest = digestText.ToLowerInvariant();
                 if (expectedDigest.Length != 64 || !expectedDigest.All(char.IsAsciiHexDigitLower))
                 {
                     errors.Add("data.expectedDigest", "must be a sha256 digest: 64 hex digits, as in the 'digest' of a task result.");

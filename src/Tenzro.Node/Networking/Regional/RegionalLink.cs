@@ -487,7 +487,7 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
     {
         var usage = _sampler.Current;
         const double bytesPerGigabyte = 1024d * 1024 * 1024;
-        var message = RegionalMessages.NodeStatus(_identity.PeerId, new NodeStatusFigures
+        return RegionalMessages.NodeStatus(_identity.PeerId, new NodeStatusFigures
         {
             NodeType = _node.NodeType,
             NodeTier = _node.NodeTier,
@@ -503,21 +503,13 @@ internal sealed partial class RegionalLink : BackgroundService, IRegionalLinkSta
             ActiveTasks = _engine.RunningCount + _engine.QueuedCount,
             CompletedTasks = _engine.Counts().Completed,
             Now = _time.GetUtcNow(),
+
+            // docs/PROTOCOL.md: the benchmarked speed, so that work can be placed by speed and not only by cores.
+            Capacity = _profiler is null ? null : Core.Optimization.BenchmarkCapacity.Of(_profiler.Current, _ledger?.Allowed),
+
+            // CONTRACTS "API additions": a group's leader reports the group beside its own resources.
+            Aggregation = _aggregation?.LeaderStatus(),
         });
-
-        // docs/PROTOCOL.md: the benchmarked speed, so that work can be placed by speed and not only by cores.
-        if (_profiler is not null && Core.Optimization.BenchmarkCapacity.Of(_profiler.Current, _ledger?.Allowed) is { } capacity)
-        {
-            message["status"]!["capacity"] = capacity;
-        }
-
-        // CONTRACTS "API additions": a group's leader reports the group beside its own resources.
-        if (_aggregation?.LeaderStatus() is { } group)
-        {
-            message["status"]!["aggregation"] = group;
-        }
-
-        return message;
     }
 
     private void NoteSent(string type, string? taskId, long? sequence, JsonObject message)

@@ -7,8 +7,8 @@ using Tenzro.Node.Tests.Support;
 namespace Tenzro.Node.Tests.Runtimes.Workers;
 
 /// <summary>
-/// The CPU-seconds quota charges what a worker's task used, not its reserved cores × run time: an inference that
-/// reserves a hundredth of a core but keeps one busy for seconds uses up a quota of one CPU-second.
+/// The CPU-seconds quota charges what a worker's task used: an inference held to half a core (its worker's CPU quota)
+/// that keeps it busy for seconds uses up a quota of one CPU-second.
 /// </summary>
 [Trait("Suite", "inference")]
 public sealed class WorkerCpuQuotaTests
@@ -26,14 +26,14 @@ public sealed class WorkerCpuQuotaTests
         [new OnnxValueInfo("y", OnnxDataType.Float, [OnnxDim.Fixed(1), OnnxDim.Fixed(1)])]));
 
     [Fact]
-    public async Task InferenceOnAHundredthOfACore_IsChargedTheCpuItsWorkerUsed()
+    public async Task InferenceOnHalfACore_IsChargedTheCpuItsWorkerUsed()
     {
         await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["QUOTA_LOOPBACK"] = "true", ["QUOTA_CPU_SECONDS_PER_HOUR"] = "1" });
         var model = await node.Client.UploadAsync(SquareMatMul);
         var busy = new JsonObject
         {
             ["type"] = "inference",
-            ["requirements"] = new JsonObject { ["cpu"] = 0.01, ["memoryMB"] = 512 },
+            ["requirements"] = new JsonObject { ["cpu"] = 0.5, ["memoryMB"] = 512 },
             ["data"] = new JsonObject
             {
                 ["model"] = model,
@@ -41,7 +41,7 @@ public sealed class WorkerCpuQuotaTests
             },
         };
 
-        // 250 GFLOP on one thread: seconds of a whole core. Charged as 0.01 cores × its run time, it would leave the quota almost whole.
+        // 250 GFLOP on one thread: seconds of CPU, spread over twice as long by the worker's quota of half a core.
         var ran = await node.Client.RunAsync(busy);
         var (next, body) = await node.Client.SubmitAsync("""{"type":"process","data":{"input":[1,2],"config":{"op":"sum"}}}""");
 

@@ -96,7 +96,7 @@ internal static class AggregateStrategies
                 throw new TaskExecutionException($"{input.Label} is not a training update: federated_average needs objects like {{\"parameters\":{{\"w\":[0.1,0.2],\"b\":[0]}},\"sampleCount\":100}}");
             }
 
-            var n = Expressions.ExpressionValue.NumberOf(count);
+            var n = Json.JsonFields.NumberOf(count);
             if (n < 0 || !double.IsFinite(n))
             {
                 throw new TaskExecutionException($"{input.Label}.sampleCount is {n.ToString(CultureInfo.InvariantCulture)}; it must be 0 or more");
@@ -210,7 +210,7 @@ internal static class AggregateStrategies
     {
         if (node is JsonValue value && value.GetValueKind() == JsonValueKind.Number)
         {
-            var number = Expressions.ExpressionValue.NumberOf(value);
+            var number = Json.JsonFields.NumberOf(value);
             return double.IsFinite(number) ? number : throw new TaskExecutionException($"{label} is a number too large for a double");
         }
 
@@ -319,7 +319,7 @@ internal static class AggregateStrategies
                             throw Mismatch(i, path, nodes[i], "a number");
                         }
 
-                        var x = Expressions.ExpressionValue.NumberOf(value);
+                        var x = Json.JsonFields.NumberOf(value);
                         total += weights is null ? x : weights[i] * x;
                     }
 

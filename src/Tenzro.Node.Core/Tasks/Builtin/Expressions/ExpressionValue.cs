@@ -137,8 +137,4 @@ internal readonly struct ExpressionValue : IEquatable<ExpressionValue>
     public static bool operator ==(ExpressionValue left, ExpressionValue right) => left.Equals(right);
 
     public static bool operator !=(ExpressionValue left, ExpressionValue right) => !left.Equals(right);
-
-    /// <summary>The double of a JSON number node, whatever CLR type backs it.</summary>
-    public static double NumberOf(JsonValue value) =>
-        value.TryGetValue<double>(out var number) ? number : double.Parse(value.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
 }
