@@ -104,7 +104,9 @@ internal sealed partial class WorkerPool : IDisposable
                 {
                     token.ThrowIfCancellationRequested();
                     await worker.WaitForExitAsync(TimeSpan.FromSeconds(5));
-                    if (worker.Group is { } stopped && stopped.OomKills > oomKillsBefore)
+                    // Over its memory, a worker in a memory group is killed by the kernel (counted by the group); one held
+                    // by RLIMIT_DATA ends by SIGABRT when the refused allocation was the runtime's own, not the heap's.
+                    if ((worker.Group is { } stopped && stopped.OomKills > oomKillsBefore) || (worker.Group is null && worker.Aborted))
                     {
                         Interlocked.Increment(ref _memoryLimitFailures);
                         Log.MemoryLimit(_logger, _displayName, worker.Pid, reservedBytes / (1024 * 1024));

@@ -40,6 +40,12 @@ internal sealed class WorkerProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>
+    /// True when the worker ended by SIGABRT: under <c>RLIMIT_DATA</c> that is how the .NET runtime ends when one of its
+    /// own native allocations is refused ("terminate called after throwing…"), before any managed out-of-memory.
+    /// </summary>
+    public bool Aborted => _process.HasExited && _process.ExitCode == 128 + 6;
+
     /// <summary>"exit code 3" or "killed by signal 9 (SIGKILL)"; "still running" before it ended.</summary>
     public string ExitDescription
     {
