@@ -12,8 +12,9 @@ namespace Tenzro.Node.Hosting;
 internal static class CoreServices
 {
     /// <summary>
-    /// Settings, clock, identity and store. Identity and store are opened here, eagerly, so that a bad key
-    /// file or a database from a newer version stops start-up before the node listens.
+    /// Settings, clock, identity and store. Only registered here: identity and store are opened by the start-up gate
+    /// (<see cref="StartupGate"/>), so that a bad key file or a database from a newer version stops start-up before
+    /// the node listens.
     /// </summary>
     public static IServiceCollection AddNodeCore(this IServiceCollection services, NodeSettings settings)
     {
@@ -32,20 +33,22 @@ internal static class CoreServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(new NodeClock(DateTimeOffset.UtcNow));
 
-        var identity = settings.Node.IdentityKey is { } key
+        services.AddSingleton(_ => settings.Node.IdentityKey is { } key
             ? NodeIdentity.FromPrivateKey(key, settings.Node.DeviceId)
-            : NodeIdentity.LoadOrCreate(settings.Storage.DataDirectory, settings.Node.DeviceId);
-        services.AddSingleton(identity);
+            : NodeIdentity.LoadOrCreate(settings.Storage.DataDirectory, settings.Node.DeviceId));
 
-        var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
-        database.Migrate(Migrations.All, Path.Combine(settings.Storage.DataDirectory, "backups"));
-        var sqlite = new Core.Optimization.SqliteTuning(settings.Storage, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
-        database.SetMemory(sqlite.CacheMB * 1024 * 1024, sqlite.MmapMB * 1024 * 1024);
-        services.AddSingleton<Core.Optimization.IOptimizationSource>(sqlite);
-        services.AddSingleton(database);
-        var blobs = new BlobStore(settings.Storage.DataDirectory);
-        services.AddSingleton(blobs);
-        services.AddSingleton(new BlobRetention(database, blobs));
+        services.AddSingleton(_ => new Core.Optimization.SqliteTuning(settings.Storage, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes));
+        services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => sp.GetRequiredService<Core.Optimization.SqliteTuning>());
+        services.AddSingleton(sp =>
+        {
+            var database = new NodeDatabase(Path.Combine(settings.Storage.DataDirectory, "node.db"));
+            database.Migrate(Migrations.All, Path.Combine(settings.Storage.DataDirectory, "backups"));
+            var sqlite = sp.GetRequiredService<Core.Optimization.SqliteTuning>();
+            database.SetMemory(sqlite.CacheMB * 1024 * 1024, sqlite.MmapMB * 1024 * 1024);
+            return database;
+        });
+        services.AddSingleton(_ => new BlobStore(settings.Storage.DataDirectory));
+        services.AddSingleton(sp => new BlobRetention(sp.GetRequiredService<NodeDatabase>(), sp.GetRequiredService<BlobStore>()));
         services.AddSingleton<IntakeState>();
         services.AddSingleton<SecurityEvents>();
         services.AddSingleton<Core.Optimization.IOptimizationSource, GcChoice>();

@@ -10,19 +10,21 @@ namespace Tenzro.Node.Hosting;
 internal static class HardwareServices
 {
     /// <summary>
-    /// Reads the hardware now (external tools bounded by <see cref="LinuxHardwareSource.ToolTimeout"/>) and
-    /// checks the minimum requirements and, with ENFORCE_TIER, the configured tier, before the node listens.
+    /// Registers the profiler. The start-up gate (<see cref="StartupGate"/>) makes it, which reads the hardware
+    /// (external tools bounded by <see cref="LinuxHardwareSource.ToolTimeout"/>) and checks the minimum requirements
+    /// and, with ENFORCE_TIER, the configured tier, before the node listens; a requirement not met throws
+    /// <see cref="StartupRequirementException"/> there, one line per failed requirement.
     /// </summary>
-    /// <exception cref="StartupRequirementException">A requirement is not met; one line per failed requirement.</exception>
     public static IServiceCollection AddHardwareProfiler(this IServiceCollection services, NodeSettings settings)
     {
         var source = new LinuxHardwareSource(new ProcessToolRunner());
-        var facts = source.CollectAsync(settings.Storage.DataDirectory, CancellationToken.None).GetAwaiter().GetResult();
-        var profiler = new HardwareProfiler(facts, settings.Node, settings.Network, TimeProvider.System, new Runtimes.Onnx.OnnxGpuComputeProbe());
-        CheckStartupRequirements(settings, profiler.Current);
-
-        services.AddSingleton(facts);
-        services.AddSingleton(profiler);
+        services.AddSingleton(_ => source.CollectAsync(settings.Storage.DataDirectory, CancellationToken.None).GetAwaiter().GetResult());
+        services.AddSingleton(sp =>
+        {
+            var profiler = new HardwareProfiler(sp.GetRequiredService<HardwareFacts>(), settings.Node, settings.Network, TimeProvider.System, new Runtimes.Onnx.OnnxGpuComputeProbe());
+            CheckStartupRequirements(settings, profiler.Current);
+            return profiler;
+        });
         services.AddSingleton(source);
         services.AddSingleton<IHardwareSource>(source);
         var direct = new LinuxDynamicHardwareReader(source, settings.Storage.DataDirectory);
@@ -31,7 +33,7 @@ internal static class HardwareServices
         // The GPU matmul runs only where GPU work can run (an NVIDIA GPU and ONNX Runtime's CUDA provider).
         services.AddSingleton(sp => new BenchmarkSuite(
             sp.GetRequiredService<BenchmarkBudget>(),
-            profiler.Current.GpuCompute is { Available: true } ? new Runtimes.Onnx.GpuMatMulBenchmark(new Runtimes.Onnx.OnnxCapabilities()) : null));
+            sp.GetRequiredService<HardwareProfiler>().Current.GpuCompute is { Available: true } ? new Runtimes.Onnx.GpuMatMulBenchmark(new Runtimes.Onnx.OnnxCapabilities()) : null));
         services.AddSingleton<BenchmarkStore>();
         services.AddSingleton<HardwareBenchmarks>();
         services.AddSingleton<BandwidthStore>();

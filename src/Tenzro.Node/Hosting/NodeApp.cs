@@ -70,6 +70,16 @@ internal static class NodeApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        try
+        {
+            StartupGate.Open(app.Services);
+        }
+        catch
+        {
+            // What the gate opened before the part that failed (the store, say) is closed again.
+            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            throw;
+        }
 
         app.UseNodeHttp();
         app.MapNodeApi();
