@@ -70,6 +70,7 @@ internal static class NodeApp
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.Services.GetRequiredService<OwnMeters>().Factory = app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         try
         {
             StartupGate.Open(app.Services);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -22,11 +23,14 @@ internal static class Observability
     {
         var snapshot = new MetricsSnapshot();
         services.AddSingleton(snapshot);
+        var ownMeters = new OwnMeters();
+        services.AddSingleton(ownMeters);
         services.AddSingleton<NodeMetrics>();
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("tenzro-node", serviceVersion: StatusApi.Version))
             .WithMetrics(metrics => metrics
                 .AddMeter(Meters)
+                .AddView(ownMeters.View)
                 .AddPrometheusExporter()
                 .AddReader(snapshot.Reader));
         if (settings.Monitoring.OtlpEndpoint is { } endpoint)
@@ -56,4 +60,27 @@ internal static class Observability
         app.MapMetricsApi();
         return app;
     }
+}
+
+/// <summary>
+/// Keeps the node's metrics to its own meters. Meters are matched by name across the whole process, so with several
+/// nodes in one process (the tests, a host that embeds nodes) each would count the others' tasks and links. A meter
+/// made by another container's <see cref="IMeterFactory"/> is dropped; process-wide meters (no scope, such as
+/// System.Net.Http's) are kept.
+/// </summary>
+/// <remarks>Thread-safe: <see cref="Factory"/> is set once, before the host starts.</remarks>
+internal sealed class OwnMeters
+{
+    private volatile IMeterFactory? _factory;
+
+    /// <summary>This node's meter factory; set by <see cref="NodeApp.Create"/> once the services are built.</summary>
+    public IMeterFactory? Factory
+    {
+        get => _factory;
+        set => _factory = value;
+    }
+
+    /// <summary>The view of OpenTelemetry's meter provider: null keeps the instrument as it is, Drop leaves it out.</summary>
+    public MetricStreamConfiguration? View(Instrument instrument) =>
+        _factory is not { } own || instrument.Meter.Scope is null || ReferenceEquals(instrument.Meter.Scope, own) ? null : MetricStreamConfiguration.Drop;
 }
