@@ -168,6 +168,11 @@ internal sealed class ChildProcess : IAsyncDisposable
         start.Environment["MIN_STORAGE_GB"] = "0";
         start.Environment["LOG_LEVEL"] = "warning";
         start.Environment["MAX_QUEUED_TASKS"] = "10000000";
+
+        // Nothing of the benchmark leaves this machine: no LAN discovery, no DHT, peer links on loopback only.
+        start.Environment["LAN_DISCOVERY_ENABLED"] = "false";
+        start.Environment["DHT_ENABLED"] = "false";
+        start.Environment["P2P_HOST"] = "127.0.0.1";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;

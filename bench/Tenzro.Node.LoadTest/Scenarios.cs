@@ -151,12 +151,18 @@ internal sealed class StartupScenario : Scenario
 
         var emptyApp = Stopwatch.GetElapsedTime(baselineStarted);
 
+        // CPU over the first `duration` seconds after start (the runtime still compiles and tiers up then), and over the
+        // 30 s after them: the steady idle that the performance goal ("idle after 60 s") is about.
         var idle = options.Duration;
         var cpuBefore = node.CpuTime();
         await Task.Delay(idle);
-        var cpuPercent = 100 * (node.CpuTime() - cpuBefore).TotalSeconds / idle.TotalSeconds;
+        var cpuAtIdle = node.CpuTime();
+        var cpuPercent = 100 * (cpuAtIdle - cpuBefore).TotalSeconds / idle.TotalSeconds;
         var rssMb = node.ResidentBytes() / (1024.0 * 1024);
+        var steady = TimeSpan.FromSeconds(30);
+        await Task.Delay(steady);
+        var steadyPercent = 100 * (node.CpuTime() - cpuAtIdle).TotalSeconds / steady.TotalSeconds;
         return new ScenarioResult("to first healthy /health", toHealthy.TotalMilliseconds, "ms", "empty dotnet console app", emptyApp.TotalMilliseconds, true,
-            [$"start to healthy {toHealthy.TotalMilliseconds:F0} ms; empty console app {emptyApp.TotalMilliseconds:F0} ms; after {idle.TotalSeconds:F0} s idle: RSS {rssMb:F1} MB, CPU {cpuPercent:F2} %"]);
+            [$"start to healthy {toHealthy.TotalMilliseconds:F0} ms; empty console app {emptyApp.TotalMilliseconds:F0} ms; first {idle.TotalSeconds:F0} s idle: CPU {cpuPercent:F2} %; then RSS {rssMb:F1} MB, CPU over the next {steady.TotalSeconds:F0} s {steadyPercent:F2} %"]);
     }
 }
