@@ -194,7 +194,7 @@ public sealed record NodeRecord
             Addresses = NoNulls(fields.Addresses, "addresses"),
             RaftPort = fields.RaftPort ?? 0,
             Capabilities = NoNulls(fields.Capabilities, "capabilities"),
-            Free = fields.Free?.ToAmounts() ?? throw new FormatException("free is missing"),
+            Free = fields.Free is { } free ? ResourceAmounts.FromJson(free, ResourceAmounts.CpuCoresName) : throw new FormatException("free is missing"),
         };
         var expiresAt = Timestamps.Parse(Required(fields.ExpiresAt, "expiresAt")) ?? throw new FormatException("expiresAt is not a timestamp");
         var seq = fields.Seq ?? throw new FormatException("seq is missing");
@@ -225,10 +225,4 @@ public sealed record NodeRecordFields(
     IReadOnlyList<string?>? Addresses,
     int? RaftPort,
     IReadOnlyList<string?>? Capabilities,
-    NodeRecordFree? Free);
-
-/// <summary>A received node record's <c>free</c> (CONTRACTS "Node record"), read by the serializer; a member left out is 0.</summary>
-public sealed record NodeRecordFree(double CpuCores, long MemoryMB, long StorageMB, int GpuCount, long GpuMemoryMB)
-{
-    public ResourceAmounts ToAmounts() => new(CpuCores, MemoryMB, StorageMB, GpuCount, GpuMemoryMB);
-}
+    JsonObject? Free);

@@ -86,7 +86,8 @@ public sealed record ResourceAmounts(double Cpu, long MemoryMB, long StorageMB, 
     };
 
     /// <summary>
-    /// Reads <see cref="ToJson"/>'s shape (the stored form of a task's requirements); a member left out is 0. Throws
+    /// Reads <see cref="ToJson"/>'s shape (the stored form of a task's requirements, a received node record's
+    /// <c>free</c>); a member left out is 0. Throws
     /// <see cref="FormatException"/> on a member that is not a number.
     /// </summary>
     public static ResourceAmounts FromJson(JsonObject json, string cpuName = CpuName)

@@ -38,7 +38,7 @@ public sealed partial class TaskEngine
                 return new JsonObject { ["reason"] = "group", ["position"] = position, ["detail"] = "waiting for this node to rejoin its aggregation group, which may already run this task's parts" };
             }
 
-            var request = Splits(entry.Spec) ? NoResources : entry.Spec.Requirements;
+            var request = Splits(entry.Spec) ? ResourceAmounts.None : entry.Spec.Requirements;
             var shortfall = _ledger.Free.Shortfalls(request).FirstOrDefault();
             if (shortfall.Resource is not null)
             {
@@ -126,7 +126,7 @@ public sealed partial class TaskEngine
                     break;
                 }
 
-                var request = split ? NoResources : entry.Spec.Requirements;
+                var request = split ? ResourceAmounts.None : entry.Spec.Requirements;
                 if (slotsFull)
                 {
                     // Nothing can start; only find the task next in line, so that what the next task to end
@@ -174,7 +174,7 @@ public sealed partial class TaskEngine
             if ((head is null && scannedAll && !startNothing) || (_holdFor is not null && !_queued.ContainsKey(_holdFor)))
             {
                 _holdFor = null;
-                _held = NoResources;
+                _held = ResourceAmounts.None;
             }
         }
 
@@ -253,7 +253,7 @@ public sealed partial class TaskEngine
         {
             _holdFor = taskId;
             _holdRequest = request;
-            _held = NoResources;
+            _held = ResourceAmounts.None;
         }
 
         return taskId;

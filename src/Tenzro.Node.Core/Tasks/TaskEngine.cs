@@ -66,11 +66,10 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     // since it began to wait: backfill may use only what is free beyond that, so smaller tasks behind it
     // cannot take every freed resource and keep it waiting forever.
     private string? _holdFor;
-    private ResourceAmounts _holdRequest = NoResources;
+    private ResourceAmounts _holdRequest = ResourceAmounts.None;
     private volatile ISplitRunner? _splitRunner;
-    private ResourceAmounts _held = NoResources;
+    private ResourceAmounts _held = ResourceAmounts.None;
 
-    private static readonly ResourceAmounts NoResources = new(0, 0, 0, 0, 0);
 
     public TaskEngine(
         ITaskStore store,
