@@ -153,13 +153,22 @@ internal sealed class ChildProcess : IAsyncDisposable
 
     public static string NodeDll() => Path.Combine(RepositoryRoot(), "src", "Tenzro.Node", "bin", "Release", "net10.0", "tenzro-node.dll");
 
-    /// <summary>Starts the built node with benchmarks off, a fresh data directory and the given settings.</summary>
-    public static ChildProcess StartNode(IDictionary<string, string>? settings = null)
+    /// <summary>
+    /// Starts the node with benchmarks off, a fresh data directory and the given settings: the build output, or
+    /// <paramref name="node"/> (--node: a tenzro-node.dll, such as a published one, or the apphost beside it).
+    /// </summary>
+    public static ChildProcess StartNode(IDictionary<string, string>? settings = null, string? node = null)
     {
         var port = FreePort();
         var data = Directory.CreateTempSubdirectory("tenzro-load-").FullName;
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = data };
-        start.ArgumentList.Add(NodeDll());
+        var path = Path.GetFullPath(node ?? NodeDll());
+        var dll = path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+        var start = new ProcessStartInfo(dll ? "dotnet" : path) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = data };
+        if (dll)
+        {
+            start.ArgumentList.Add(path);
+        }
+
         start.Environment["PORT"] = port.ToString(CultureInfo.InvariantCulture);
         start.Environment["DATA_DIR"] = Path.Combine(data, "data");
         start.Environment["BENCHMARK_ON_START"] = "false";

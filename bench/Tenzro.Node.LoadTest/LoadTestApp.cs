@@ -9,7 +9,7 @@ internal static class LoadTestApp
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.WriteLine("usage: <health|submit|compute|inference|mixed|slots|estimate|startup> [--duration S] [--clients N] [--runs R] [--url URL]");
+            Console.WriteLine("usage: <health|submit|compute|inference|mixed|slots|estimate|startup> [--duration S] [--clients N] [--runs R] [--url URL] [--node PATH]");
             return args.Length == 0 ? 2 : 0;
         }
 
@@ -60,6 +60,9 @@ internal sealed record ScenarioOptions
     public int Clients { get; init; } = 32;
     public int Runs { get; init; } = 5;
     public Uri? Url { get; init; }
+
+    /// <summary>The node to start instead of the build output (a published tenzro-node.dll, or its apphost).</summary>
+    public string? Node { get; init; }
     public int Port { get; init; }
     public int Tasks { get; init; } = 1000;
 
@@ -75,6 +78,7 @@ internal sealed record ScenarioOptions
                 "--clients" => options with { Clients = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--runs" => options with { Runs = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--url" => options with { Url = new Uri(value) },
+                "--node" => options with { Node = value },
                 "--port" => options with { Port = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--tasks" => options with { Tasks = int.Parse(value, CultureInfo.InvariantCulture) },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),

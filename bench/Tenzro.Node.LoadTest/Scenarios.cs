@@ -24,7 +24,7 @@ internal abstract class Scenario
             return (options.Url, null);
         }
 
-        var node = ChildProcess.StartNode(settings);
+        var node = ChildProcess.StartNode(settings, options.Node);
         await node.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(60));
         return (node.Url, node);
     }
@@ -140,7 +140,7 @@ internal sealed class StartupScenario : Scenario
     public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
     {
         var started = Stopwatch.GetTimestamp();
-        await using var node = ChildProcess.StartNode();
+        await using var node = ChildProcess.StartNode(node: options.Node);
         var toHealthy = await node.WaitHealthyAsync(started, TimeSpan.FromSeconds(60));
 
         var baselineStarted = Stopwatch.GetTimestamp();

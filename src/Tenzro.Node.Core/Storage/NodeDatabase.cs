@@ -94,7 +94,7 @@ public sealed class NodeDatabase : IAsyncDisposable
 
     /// <summary>
     /// Switches the database to WAL and applies every migration newer than its recorded version,
-    /// each in its own transaction. When an existing database is about to change and
+    /// each in its own transaction (a new database takes them all in one). When an existing database is about to change and
     /// <paramref name="backupDirectory"/> is given, a copy is made there first with <c>VACUUM INTO</c>
     /// (<c>pre-migration-v{version}-{time}.db</c>; the newest <see cref="KeptMigrationBackups"/> are kept).
     /// </summary>
@@ -124,27 +124,27 @@ public sealed class NodeDatabase : IAsyncDisposable
                 backup = BackUpBeforeMigrating(current, backupDirectory);
             }
 
-            foreach (var migration in migrations.Where(m => m.Version > current).OrderBy(m => m.Version))
+            var pending = migrations.Where(m => m.Version > current).OrderBy(m => m.Version).ToList();
+            if (current == 0 && pending.Count > 0)
             {
+                // A new database takes every migration in one transaction: one commit (one fsync) instead of one per
+                // migration, and a start that fails half-way leaves no half-made schema behind.
                 using var transaction = connection.BeginTransaction();
-                using (var command = connection.CreateCommand())
+                foreach (var migration in pending)
                 {
-                    command.Transaction = transaction;
-                    command.CommandText = migration.Sql;
-                    command.ExecuteNonQuery();
-                }
-
-                using (var record = connection.CreateCommand())
-                {
-                    record.Transaction = transaction;
-                    record.CommandText = "INSERT INTO schema_version(version, name, applied_at) VALUES ($v, $n, $t);";
-                    record.Parameters.AddWithValue("$v", migration.Version);
-                    record.Parameters.AddWithValue("$n", migration.Name);
-                    record.Parameters.AddWithValue("$t", DateTime.UtcNow.ToString("O"));
-                    record.ExecuteNonQuery();
+                    Apply(connection, transaction, migration);
                 }
 
                 transaction.Commit();
+            }
+            else
+            {
+                foreach (var migration in pending)
+                {
+                    using var transaction = connection.BeginTransaction();
+                    Apply(connection, transaction, migration);
+                    transaction.Commit();
+                }
             }
         }
         catch (SqliteException e) when (DatabaseIntegrity.IsDamage(e))
@@ -157,6 +157,24 @@ public sealed class NodeDatabase : IAsyncDisposable
         }
 
         return backup;
+    }
+
+    private static void Apply(SqliteConnection connection, SqliteTransaction transaction, Migration migration)
+    {
+        using (var command = connection.CreateCommand())
+        {
+            command.Transaction = transaction;
+            command.CommandText = migration.Sql;
+            command.ExecuteNonQuery();
+        }
+
+        using var record = connection.CreateCommand();
+        record.Transaction = transaction;
+        record.CommandText = "INSERT INTO schema_version(version, name, applied_at) VALUES ($v, $n, $t);";
+        record.Parameters.AddWithValue("$v", migration.Version);
+        record.Parameters.AddWithValue("$n", migration.Name);
+        record.Parameters.AddWithValue("$t", DateTime.UtcNow.ToString("O"));
+        record.ExecuteNonQuery();
     }
 
     private string BackUpBeforeMigrating(long version, string backupDirectory)

@@ -5,8 +5,8 @@ using Wasmtime;
 namespace Tenzro.Node.Runtimes.Wasm;
 
 /// <summary>
-/// The process's one Wasmtime <see cref="Wasmtime.Engine"/> (fuel and epoch interruption on) and its epoch
-/// ticker: a single background thread that advances the epoch every <see cref="WasmDefaults.EpochInterval"/>
+/// The process's one Wasmtime <see cref="Wasmtime.Engine"/> (fuel and epoch interruption on, made on first use) and
+/// its epoch ticker: a single background thread that advances the epoch every <see cref="WasmDefaults.EpochInterval"/>
 /// while at least one execution is active, and sleeps otherwise. Every store checks its task's
 /// cancellation, output and scratch limits at each epoch.
 /// </summary>
@@ -19,30 +19,27 @@ internal sealed class WasmEngine
     private static readonly Lazy<WasmEngine> s_shared = new(() => new WasmEngine(), LazyThreadSafetyMode.ExecutionAndPublication);
 
     private readonly object _gate = new();
+    private readonly Lazy<Engine> _engine;
     private int _executions;
     private long _epoch;
 
     private WasmEngine()
     {
-        var config = new Config()
-            .WithFuelConsumption(true)
-            .WithEpochInterruption(true)
-            .WithMaximumStackSize(WasmDefaults.WasmStackBytes);
-        Engine = new Engine(config);
-
         var version = typeof(Engine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
             ?? typeof(Engine).Assembly.GetName().Version?.ToString()
             ?? "unknown";
         Version = version;
         CacheKey = $"wasmtime {version}; {RuntimeInformation.OSArchitecture}; fuel; epoch; stack {WasmDefaults.WasmStackBytes}";
-
-        var ticker = new Thread(Tick) { IsBackground = true, Name = "wasm epoch" };
-        ticker.Start();
+        _engine = new(CreateEngine, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public static WasmEngine Shared => s_shared.Value;
 
-    public Engine Engine { get; }
+    /// <summary>
+    /// The Wasmtime engine, made with its epoch ticker on first use (the first Wasm task or module compile), so that a
+    /// node that runs no Wasm neither loads Wasmtime's native library nor keeps its thread.
+    /// </summary>
+    public Engine Engine => _engine.Value;
 
     /// <summary>The Wasmtime version, as its .NET package reports it.</summary>
     public string Version { get; }
@@ -75,7 +72,19 @@ internal sealed class WasmEngine
         }
     }
 
-    private void Tick()
+    private Engine CreateEngine()
+    {
+        var config = new Config()
+            .WithFuelConsumption(true)
+            .WithEpochInterruption(true)
+            .WithMaximumStackSize(WasmDefaults.WasmStackBytes);
+        var engine = new Engine(config);
+        var ticker = new Thread(() => Tick(engine)) { IsBackground = true, Name = "wasm epoch" };
+        ticker.Start();
+        return engine;
+    }
+
+    private void Tick(Engine engine)
     {
         while (true)
         {
@@ -88,7 +97,7 @@ internal sealed class WasmEngine
             }
 
             Thread.Sleep(WasmDefaults.EpochInterval);
-            Engine.IncrementEpoch();
+            engine.IncrementEpoch();
             Interlocked.Increment(ref _epoch);
         }
     }

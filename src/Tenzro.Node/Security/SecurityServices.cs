@@ -24,6 +24,13 @@ internal static class SecurityServices
         services.AddAuthentication(NodeAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, NodeAuthentication>(NodeAuthentication.SchemeName, null);
         services.AddAuthorization(NodePolicies.Add);
+        // AddAuthentication brings ASP.NET Core's data protection, whose hosted service reads (or makes) a key ring at
+        // start. The node's scheme protects nothing with it (no cookies, no tokens), so the ring is not loaded at start;
+        // anything that ever asks for a protector still gets one, with the ring read then.
+        foreach (var keyRingAtStart in services.Where(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType?.Name == "DataProtectionHostedService").ToList())
+        {
+            services.Remove(keyRingAtStart);
+        }
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, ProblemAuthorizationResultHandler>();
         services.AddNodeRateLimiting(settings.Quotas);
         return services;

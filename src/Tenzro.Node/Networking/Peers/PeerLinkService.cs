@@ -58,6 +58,7 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     private readonly Dictionary<string, CancellationTokenSource> _redial = new(StringComparer.Ordinal);
     private readonly Dictionary<IPAddress, int> _inbound = [];
     private readonly Dictionary<string, (PeerAddress Peer, CancellationTokenSource Stop)> _discovered = new(StringComparer.Ordinal);
+    private readonly IHostApplicationLifetime? _lifetime;
     private Socket? _listener;
     private CancellationToken _stopping;
 
@@ -76,9 +77,11 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
         ILoggerFactory loggers,
         HardwareProfiler? profiler = null,
         PeerBlocklist? blocklist = null,
-        Core.Aggregation.GroupLogPort? raftPort = null)
+        Core.Aggregation.GroupLogPort? raftPort = null,
+        IHostApplicationLifetime? lifetime = null)
     {
         _raftPort = raftPort;
+        _lifetime = lifetime;
         _blocklist = blocklist ?? new PeerBlocklist(null);
         _network = network;
         _node = node;
@@ -196,7 +199,15 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
 
         if (_listener is not null)
         {
-            _ = Task.Run(_transport.Prepare, CancellationToken.None);
+            // The certificate (an ECDSA key and a signature) is made once the node answers, not on its way to answering.
+            if (_lifetime is null)
+            {
+                _ = Task.Run(_transport.Prepare, CancellationToken.None);
+            }
+            else
+            {
+                _lifetime.ApplicationStarted.Register(() => _ = Task.Run(_transport.Prepare, CancellationToken.None));
+            }
         }
 
         return base.StartAsync(cancellationToken);
