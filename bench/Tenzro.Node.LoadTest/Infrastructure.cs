@@ -161,7 +161,14 @@ internal sealed class ChildProcess : IAsyncDisposable
     {
         var port = FreePort();
         var data = Directory.CreateTempSubdirectory("tenzro-load-").FullName;
-        var path = Path.GetFullPath(node ?? NodeDll());
+        // A relative --node is taken from the working directory, else from the repository root (dotnet run may start
+        // the load generator elsewhere).
+        var path = node is null ? NodeDll() : File.Exists(node) ? Path.GetFullPath(node) : Path.Combine(RepositoryRoot(), node);
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"--node {node}: no such file (give a tenzro-node.dll or the apphost beside it)", path);
+        }
+
         var dll = path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
         var start = new ProcessStartInfo(dll ? "dotnet" : path) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = data };
         if (dll)
@@ -182,6 +189,9 @@ internal sealed class ChildProcess : IAsyncDisposable
         start.Environment["LAN_DISCOVERY_ENABLED"] = "false";
         start.Environment["DHT_ENABLED"] = "false";
         start.Environment["P2P_HOST"] = "127.0.0.1";
+        // A free port for the peer-link listener: 8081 may be another node's on this host, and a node that cannot bind
+        // it starts without its listener (and without making its certificate), which is not the start measured.
+        start.Environment["LOCAL_DISCOVERY_PORT"] = "0";
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             start.Environment[key] = value;

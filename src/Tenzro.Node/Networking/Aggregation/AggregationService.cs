@@ -327,7 +327,8 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
             return;
         }
 
-        if (!SelfEligible())
+        // Without a link there is no one to form a group with, and no need to build this node's record to know it.
+        if (_links.OpenLinks == 0 || !SelfEligible())
         {
             return;
         }
@@ -840,7 +841,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
     /// </summary>
     private void PingCandidates(DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (now < _nextPing || !SelfEligible())
+        if (now < _nextPing || _links.OpenLinks == 0 || !SelfEligible())
         {
             return;
         }

@@ -199,18 +199,32 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
 
         if (_listener is not null)
         {
-            // The certificate (an ECDSA key and a signature) is made once the node answers, not on its way to answering.
+            // The certificate (an ECDSA key, a signature and a PKCS#12 round trip) is made a moment after the node
+            // answers, not on its way to answering; a link needed sooner makes it then.
             if (_lifetime is null)
             {
                 _ = Task.Run(_transport.Prepare, CancellationToken.None);
             }
             else
             {
-                _lifetime.ApplicationStarted.Register(() => _ = Task.Run(_transport.Prepare, CancellationToken.None));
+                _lifetime.ApplicationStarted.Register(() => _ = PrepareSoonAsync());
             }
         }
 
         return base.StartAsync(cancellationToken);
+    }
+
+    private async Task PrepareSoonAsync()
+    {
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), _time, _stopping);
+            _transport.Prepare();
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping before it was needed.
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
