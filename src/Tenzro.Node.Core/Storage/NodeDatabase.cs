@@ -94,8 +94,8 @@ public sealed class NodeDatabase : IAsyncDisposable
 
     /// <summary>
     /// Switches the database to WAL and applies every migration newer than its recorded version,
-    /// each in its own transaction (a new database takes them all in one). When an existing database is about to change and
-    /// <paramref name="backupDirectory"/> is given, a copy is made there first with <c>VACUUM INTO</c>
+    /// each in its own transaction (a new database takes them all in one). When an existing database is about
+    /// to change and <paramref name="backupDirectory"/> is given, a copy is made there first with <c>VACUUM INTO</c>
     /// (<c>pre-migration-v{version}-{time}.db</c>; the newest <see cref="KeptMigrationBackups"/> are kept).
     /// </summary>
     /// <returns>The path of the copy made before migrating, or null when none was needed.</returns>

@@ -41,6 +41,34 @@ public sealed class NodeDatabaseTests : IDisposable
     }
 
     [Fact]
+    public void Migrate_NewDatabaseWhoseLastMigrationFails_KeepsNoHalfMadeSchema()
+    {
+        var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+        Migration[] migrations = [.. Migrations.All.Take(2), new(99, "broken", "CREATE TABLE broken (;")];
+
+        Assert.Throws<StoreException>(() => database.Migrate(migrations));
+
+        using var connection = database.OpenConnection();
+        Assert.Equal(0L, NodeDatabase.CurrentVersion(connection));
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE name = 'node_metadata';";
+        Assert.Equal(0L, (long)command.ExecuteScalar()!);
+    }
+
+    [Fact]
+    public void Migrate_ExistingDatabaseWhoseLastMigrationFails_KeepsTheMigrationsBeforeIt()
+    {
+        var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+        database.Migrate([.. Migrations.All.Take(1)]);
+        Migration[] migrations = [.. Migrations.All.Take(2), new(99, "broken", "CREATE TABLE broken (;")];
+
+        Assert.Throws<StoreException>(() => database.Migrate(migrations));
+
+        using var connection = database.OpenConnection();
+        Assert.Equal(Migrations.All[1].Version, NodeDatabase.CurrentVersion(connection));
+    }
+
+    [Fact]
     public void Migrate_OlderDatabase_CopiesItWithVacuumIntoFirstAndKeepsTheNewestThree()
     {
         var backups = Path.Combine(_directory, "backups");
