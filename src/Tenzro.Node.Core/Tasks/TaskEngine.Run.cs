@@ -135,6 +135,7 @@ public sealed partial class TaskEngine
             var end = new TaskEnd(spec, state, active, run.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * active.TotalSeconds);
             _lifecycle.Stopped(run, end);
             var markWritten = mark.Settle();
+            running.Ending = true;
             await FinishAsync(spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts);
             await mark.WrittenAsync();
             await _lifecycle.FinishedAsync(end);
@@ -300,6 +301,9 @@ public sealed partial class TaskEngine
 
         /// <summary>The group runs the task's parts (decided when it was picked); it reserved nothing here.</summary>
         public bool Split { get; init; }
+
+        /// <summary>Its end is being written: from now on a waiter must read its end from the store.</summary>
+        public volatile bool Ending;
 
         /// <summary>Started at its submission, which stored it as running with its first attempt counted.</summary>
         public bool PreMarked { get; init; }

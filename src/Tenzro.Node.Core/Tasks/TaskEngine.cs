@@ -444,8 +444,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     public async Task<TaskRecord?> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var waiter = _finalWaiters.GetOrAdd(taskId, _ => new TaskCompletionSource<TaskRecord>(TaskCreationOptions.RunContinuationsAsynchronously));
-        var current = _store.Get(taskId);
-        if (current is null || current.State.IsFinal())
+        if (!EndsLater(taskId) && _store.Get(taskId) is var current && (current is null || current.State.IsFinal()))
         {
             // Registered before the check so that an end in between is not missed. The end may have been
             // written but not yet announced: whoever shares this waiter gets the final record from here.
@@ -464,6 +463,18 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         catch (TimeoutException)
         {
             return _store.Get(taskId);
+        }
+    }
+
+    /// <summary>
+    /// Whether the task is queued or running here and its end is not being written yet, so that its end will announce
+    /// itself to a waiter registered now: the wait then needs no read of the store.
+    /// </summary>
+    private bool EndsLater(string taskId)
+    {
+        lock (_lock)
+        {
+            return _queued.ContainsKey(taskId) || (_running.TryGetValue(taskId, out var running) && !running.Ending);
         }
     }
 

@@ -29,6 +29,7 @@ internal sealed class WasmEngine
             .WithEpochInterruption(true)
             .WithMaximumStackSize(WasmDefaults.WasmStackBytes);
         Engine = new Engine(config);
+        Linkers = new WasmLinkers(Engine);
 
         var version = typeof(Engine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
             ?? typeof(Engine).Assembly.GetName().Version?.ToString()
@@ -43,6 +44,9 @@ internal sealed class WasmEngine
     public static WasmEngine Shared => s_shared.Value;
 
     public Engine Engine { get; }
+
+    /// <summary>The linkers with WASI and the node's host functions defined, shared by every run.</summary>
+    public WasmLinkers Linkers { get; }
 
     /// <summary>The Wasmtime version, as its .NET package reports it.</summary>
     public string Version { get; }
