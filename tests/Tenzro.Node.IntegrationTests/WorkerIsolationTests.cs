@@ -107,7 +107,19 @@ public sealed class WorkerIsolationTests
             return;
         }
 
-        var worker = await WaitForAsync(() => Workers(node.Pid).FirstOrDefault(pid => CpuGroup(pid) != CpuGroup(node.Pid)), "a worker in a CPU group of its own");
+        int worker;
+        try
+        {
+            worker = await WaitForAsync(() => Workers(node.Pid).FirstOrDefault(pid => CpuGroup(pid) != CpuGroup(node.Pid)), "a worker in a CPU group of its own");
+        }
+        catch (TimeoutException e)
+        {
+            // Say why: the task's state, and the node's warning if the kernel refused the group (event 7204).
+            var status = await node.Client.GetStringAsync($"/api/tasks/{taskId}");
+            var output = node.Output;
+            throw new TimeoutException($"{e.Message}; the task: {status}; the node's last output: {output[Math.Max(0, output.Length - 4000)..]}", e);
+        }
+
         var group = CpuGroup(worker);
         var quota = File.ReadAllText(Path.Combine(CpuGroupDirectory(worker), "cpu.cfs_quota_us")).Trim();
         var period = File.ReadAllText(Path.Combine(CpuGroupDirectory(worker), "cpu.cfs_period_us")).Trim();

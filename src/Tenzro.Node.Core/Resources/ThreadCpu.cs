@@ -43,33 +43,39 @@ public static class ThreadCpu
     /// Holds process <paramref name="pid"/> (a worker, all its threads) to <paramref name="cores"/> cores until the
     /// returned object is disposed, which moves it back to the node's group. Returns null when
     /// <paramref name="cores"/> is a whole number (the worker's threads, as many as the cores reserved, already
-    /// bound it) or no group can be made.
+    /// bound it) or no group can be made; when the kernel refuses a write where groups can be made,
+    /// <paramref name="refused"/> is told which write and why.
     /// </summary>
-    public static IDisposable? LimitProcess(int pid, double cores)
+    public static IDisposable? LimitProcess(int pid, double cores, Action<string>? refused = null)
     {
         if (cores <= 0 || cores == Math.Floor(cores) || NodeGroup.Value is not { } parent)
         {
             return null;
         }
 
-        return Hold(parent, "cgroup.procs", pid, cores);
+        return Hold(parent, "cgroup.procs", pid, cores, refused);
     }
 
     /// <summary>Makes a group beneath <paramref name="parent"/> with a quota of <paramref name="cores"/> and moves <paramref name="id"/> into it through <paramref name="members"/> (<c>tasks</c> for a thread, <c>cgroup.procs</c> for a process).</summary>
-    private static Quota? Hold(string parent, string members, int id, double cores)
+    private static Quota? Hold(string parent, string members, int id, double cores, Action<string>? refused = null)
     {
         var group = Path.Combine(parent, $"tenzro-{Environment.ProcessId}-{Interlocked.Increment(ref _sequence)}");
+        var step = "mkdir " + group;
         try
         {
             Directory.CreateDirectory(group);
-            File.WriteAllText(Path.Combine(group, "cpu.cfs_period_us"), PeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
             var quota = Math.Max(MinQuotaMicroseconds, (long)Math.Ceiling(cores * PeriodMicroseconds));
-            File.WriteAllText(Path.Combine(group, "cpu.cfs_quota_us"), quota.ToString(CultureInfo.InvariantCulture));
-            File.WriteAllText(Path.Combine(group, members), id.ToString(CultureInfo.InvariantCulture));
+            foreach (var (file, value) in new[] { ("cpu.cfs_period_us", PeriodMicroseconds), ("cpu.cfs_quota_us", quota), (members, id) })
+            {
+                step = $"write {value} to {Path.Combine(group, file)}";
+                File.WriteAllText(Path.Combine(group, file), value.ToString(CultureInfo.InvariantCulture));
+            }
+
             return new Quota(parent, group, members, id);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            refused?.Invoke($"{step}: {e.Message}");
             TryRemove(group);
             return null;
         }
