@@ -1,9 +1,11 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Time.Testing;
+using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Networking.Peers;
 
 namespace Tenzro.Node.Tests.Peers;
 
@@ -102,5 +104,29 @@ public sealed class NodeRecordSpeedTests : IDisposable
         Assert.Same(first, same);
         Assert.True(faster.Seq > first.Seq);
         Assert.Equal(3_000_000_000, faster.Content.FreeCpuOpsPerSecond);
+    }
+
+    [Fact]
+    public async Task Link_AfterTheBenchmarks_ThePeerReceivesTheSpeedInTheSignedRecord()
+    {
+        await using var a = await PeerKit.StartNodeAsync();
+        var before = a.Service<PeerLinkService>().CurrentRecord();
+        a.Service<HardwareProfiler>().PublishBenchmarks(
+            new BenchmarkResult(
+                new Dictionary<string, BenchmarkFigure> { ["cpuIntegerAllCores"] = new(4e9, "ops/s"), ["cpuIntegerSingleCore"] = new(2e9, "ops/s") },
+                DateTimeOffset.UtcNow),
+            cached: false);
+        var after = a.Service<PeerLinkService>().CurrentRecord();
+        await using var b = await PeerKit.StartNodeAsync(new Dictionary<string, string?> { ["BOOTSTRAP_NODES"] = PeerKit.AddressOf(a).ToString() });
+        var aId = a.Service<NodeIdentity>().NodeId;
+
+        await PeerKit.WaitUntilAsync(() => Task.FromResult(b.Service<PeerTable>().Get(aId)?.Record is not null), "b did not receive a's record");
+
+        Assert.Null(before.Content.FreeCpuOpsPerSecond); // no benchmarks yet: the record leaves the speed out
+        Assert.InRange(after.Content.FreeCpuOpsPerSecond!.Value, 1, 4_000_000_000);
+        Assert.True(after.Seq > before.Seq);
+        var received = b.Service<PeerTable>().Get(aId)!.Record!;
+        Assert.Equal(after.Content.FreeCpuOpsPerSecond, received.Content.FreeCpuOpsPerSecond);
+        Assert.Equal(after.Content.FreeCpuOpsPerSecond, received.Json["free"]!["cpuOpsPerSecond"]!.GetValue<long>());
     }
 }
