@@ -67,11 +67,15 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
 
-            // Without the arena, the buffers of a run are freed when it ends: with it, a cached session keeps the
-            // most any run ever needed (a few bytes of model can ask for gigabytes) for as long as it is cached, which
-            // ONNX_MEMORY_ARENA allows only where the memory is there (OnnxTuning.MemoryArenaRule).
-            EnableCpuMemArena = memoryArena,
+            // Without the arena, the buffers of a run are freed when it ends: with it, the process keeps the most any
+            // run ever needed (a few bytes of model can ask for gigabytes) for its next runs, which ONNX_MEMORY_ARENA
+            // allows only where the memory is there (OnnxTuning.MemoryArenaRule).
+            EnableCpuMemArena = false,
         };
+        if (memoryArena)
+        {
+            CpuArena.Use(options);
+        }
 
         // Spinning worker threads would burn the cores the ledger lent to other tasks.
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");

@@ -132,4 +132,35 @@ public sealed class OnnxMemoryArenaTests : IDisposable
         Assert.Equal(1, runtime["sessionCache"]!["loads"]!.GetValue<long>());
         Assert.Equal(arenaLoads, runtime["sessionCache"]!["arenaLoads"]!.GetValue<long>());
     }
+
+    /// <summary>c = ConstantOfShape(n) (float32 zeros, n an int64 [1]), y = ReduceSum(c): n × 4 bytes of buffers for one number.</summary>
+    private static readonly byte[] Fill = OnnxModelWriter.Write(new OnnxGraph(
+        "fill",
+        [new OnnxNode("ConstantOfShape", ["n"], ["c"], "fill"), new OnnxNode("ReduceSum", ["c"], ["y"], "sum")],
+        [],
+        [new OnnxValueInfo("n", OnnxDataType.Int64, [OnnxDim.Fixed(1)])],
+        [new OnnxValueInfo("y", OnnxDataType.Float, [OnnxDim.Fixed(1)])]));
+
+    [Fact]
+    public async Task Inference_ArenaOn_ATaskWhoseBuffersFitItsReservation_Completes()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["ONNX_MEMORY_ARENA"] = "on" });
+        var model = await node.Client.UploadAsync(Fill);
+        JsonObject Task(long n) => new()
+        {
+            ["type"] = "inference",
+            ["requirements"] = new JsonObject { ["cpu"] = 1, ["memoryMB"] = 80 },
+            ["data"] = new JsonObject { ["model"] = model, ["inputs"] = new JsonObject { ["n"] = ModelApi.Tensor("int64", [1], new JsonArray(n)) } },
+        };
+
+        // 1 MB first (the arena's first region), then 68 MB under a limit of 80 + 16 MB: an arena that doubled its
+        // regions would map 128 MB, over the limit where workers hold themselves with RLIMIT_DATA (which counts what is
+        // mapped; a memory group counts only the pages touched).
+        var small = await node.Client.RunAsync(Task(250_000));
+        var large = await node.Client.RunAsync(Task(17_000_000));
+
+        Assert.Equal("completed", small["state"]!.GetValue<string>());
+        Assert.True(large["state"]!.GetValue<string>() == "completed", large.ToJsonString());
+        Assert.Equal(0, ModelApi.Floats(large["result"]!["outputs"]!["y"]).Single());
+    }
 }
