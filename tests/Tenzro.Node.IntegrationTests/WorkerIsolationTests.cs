@@ -13,7 +13,7 @@ namespace Tenzro.Node.IntegrationTests;
 public sealed class WorkerIsolationTests
 {
     /// <summary>The review's 99-byte model: c = ConstantOfShape(n) (float32 zeros), y = ReduceSum(c); n is an int64 [1] input.</summary>
-    private static readonly byte[] Bomb = Convert.FromHexString(
+    internal static readonly byte[] Bomb = Convert.FromHexString(
         "080842040a00100d3a590a1b0a016e1201631a026e31220f436f6e7374616e744f6653686170650a150a01631201791a026e32220952656475636553756d1201675a0f0a016e120a0a08080712040a020801620f0a0179120a0a08080112040a020801");
 
     /// <summary>c = ConstantOfShape(n) (n an int64 [2]), m = MatMul(c, c), y = ReduceSum(m): seconds of work in little memory.</summary>
