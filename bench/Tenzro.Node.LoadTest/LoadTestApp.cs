@@ -9,7 +9,7 @@ internal static class LoadTestApp
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.WriteLine("usage: <health|submit|compute|inference|mixed|slots|estimate|startup> [--duration S] [--clients N] [--runs R] [--url URL] [--node PATH]");
+            Console.WriteLine("usage: <health|submit|get|compute|inference|mixed|slots|estimate|startup> [--duration S] [--clients N] [--runs R] [--url URL] [--node PATH]");
             return args.Length == 0 ? 2 : 0;
         }
 
@@ -27,6 +27,7 @@ internal static class LoadTestApp
         {
             "health" => new HealthScenario(),
             "submit" => new SubmitScenario(),
+            "get" => new GetTaskScenario(),
             "compute" => new ComputeScenario(),
             "inference" => new InferenceScenario(),
             "mixed" => new MixedScenario(),

@@ -7,7 +7,8 @@ namespace Tenzro.Node.LoadTest;
 /// <summary>
 /// The mixed load's makespan with MAX_CONCURRENT_TASKS=auto against the old fixed default of 5, each on a fresh node in
 /// the same run: N tasks (small stores, Wasm adds, a short Wasm loop, 4 KB stores) that each reserve 0.1 core and 16 MB,
-/// so that the run slots, not the ledger, bound how many run at once; 16 clients submit them as fast as they can.
+/// so that the run slots, not the ledger, bound how many run at once; 16 clients submit them as fast as they can. Then the
+/// same with N inferences of the test MLP at the default requirements, where the ledger (1 core each) binds.
 /// </summary>
 internal sealed class SlotsScenario : Scenario
 {
@@ -15,19 +16,22 @@ internal sealed class SlotsScenario : Scenario
 
     public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
     {
-        var auto = await MakespanAsync(options, "auto");
-        var fixedFive = await MakespanAsync(options, "5");
+        var auto = await MakespanAsync(options, "auto", inference: false);
+        var fixedFive = await MakespanAsync(options, "5", inference: false);
+        var autoInference = await MakespanAsync(options, "auto", inference: true);
+        var fixedInference = await MakespanAsync(options, "5", inference: true);
         var autoRate = options.Tasks / auto.TotalSeconds;
         var fixedRate = options.Tasks / fixedFive.TotalSeconds;
         return new ScenarioResult("tasks/s", autoRate, "tasks/s", "MAX_CONCURRENT_TASKS=5", fixedRate, true,
-            [string.Create(CultureInfo.InvariantCulture, $"{options.Tasks} tasks: auto makespan {auto.TotalSeconds:F2} s ({autoRate:F0}/s), fixed 5 {fixedFive.TotalSeconds:F2} s ({fixedRate:F0}/s)")]);
+            [string.Create(CultureInfo.InvariantCulture, $"{options.Tasks} tasks: auto makespan {auto.TotalSeconds:F2} s ({autoRate:F0}/s), fixed 5 {fixedFive.TotalSeconds:F2} s ({fixedRate:F0}/s); {options.Tasks} inferences of the test MLP (default requirements): auto {options.Tasks / autoInference.TotalSeconds:F0}/s, fixed 5 {options.Tasks / fixedInference.TotalSeconds:F0}/s, ratio {fixedInference / autoInference:F2}")]);
     }
 
-    private static async Task<TimeSpan> MakespanAsync(ScenarioOptions options, string slots)
+    private static async Task<TimeSpan> MakespanAsync(ScenarioOptions options, string slots, bool inference)
     {
         var (url, node) = await NodeAsync(options, new Dictionary<string, string> { ["MAX_CONCURRENT_TASKS"] = slots });
         await using var _ = node;
         using var client = Client(url);
+        var model = inference ? await UploadModelAsync(client) : null;
         var next = -1;
         var ids = new string[options.Tasks];
         await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
@@ -35,7 +39,7 @@ internal sealed class SlotsScenario : Scenario
             int i;
             while ((i = Interlocked.Increment(ref next)) < options.Tasks)
             {
-                using var response = await client.PostAsync("/api/tasks/execute", Json(TaskBody(i).ToJsonString()));
+                using var response = await client.PostAsync("/api/tasks/execute", Json((model is null ? TaskBody(i) : InferenceBody(model, i)).ToJsonString()));
                 var body = await response.Content.ReadFromJsonAsync<JsonObject>();
                 ids[i] = body?["taskId"]?.GetValue<string>() ?? throw new InvalidOperationException($"submit answered {(int)response.StatusCode}");
             }
@@ -52,6 +56,25 @@ internal sealed class SlotsScenario : Scenario
 
         return last - first;
     }
+
+    private static async Task<string> UploadModelAsync(HttpClient client)
+    {
+        using var upload = new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(ChildProcess.RepositoryRoot(), "tests", "models", "mlp.onnx")));
+        upload.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        var stored = await (await client.PutAsync("/api/models", upload)).Content.ReadFromJsonAsync<JsonObject>();
+        return stored!["sha256"]!.GetValue<string>();
+    }
+
+    /// <summary>An inference of the test MLP with the default requirements (1 core, 256 MB), as a user submits one.</summary>
+    private static JsonObject InferenceBody(string model, int i) => new()
+    {
+        ["type"] = "inference",
+        ["data"] = new JsonObject
+        {
+            ["model"] = model,
+            ["inputs"] = new JsonObject { ["x"] = new JsonObject { ["type"] = "float32", ["shape"] = new JsonArray(1, 4), ["data"] = new JsonArray(i % 7, 1, 2, 3) } },
+        },
+    };
 
     private static JsonObject TaskBody(int i)
     {

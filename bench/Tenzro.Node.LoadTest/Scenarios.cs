@@ -50,6 +50,57 @@ internal sealed class HealthScenario : Scenario
     }
 }
 
+/// <summary>
+/// GET /api/tasks/{id} of finished tasks (200 1 KB store tasks, run first and read at random) with up to 16 clients,
+/// against the bare Kestrel endpoint answering a finished task's status of the same size.
+/// </summary>
+internal sealed class GetTaskScenario : Scenario
+{
+    private const int Tasks = 200;
+
+    public override async Task<ScenarioResult> RunAsync(ScenarioOptions options)
+    {
+        var (url, node) = await NodeAsync(options);
+        await using var _ = node;
+        await using var baseline = ChildProcess.StartSelf("baseline-server");
+        await baseline.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(30));
+        using var nodeClient = Client(url);
+        using var bareClient = Client(baseline.Url);
+        var clients = Math.Min(options.Clients, 16);
+        var body = "{\"type\":\"store\",\"priority\":\"low\",\"data\":{\"content\":\"" + new string('x', 1024) + "\"}}";
+        var ids = new string[Tasks];
+        for (var i = 0; i < Tasks; i++)
+        {
+            using var response = await nodeClient.PostAsync("/api/tasks/execute?wait=10s", Json(body));
+            var result = await response.Content.ReadFromJsonAsync<JsonObject>();
+            if (result?["state"]?.GetValue<string>() != "completed")
+            {
+                throw new InvalidOperationException($"a store task ended {result?["state"]}: {result}");
+            }
+
+            ids[i] = result["taskId"]!.GetValue<string>();
+        }
+
+        var (nodeRate, nodeLatency) = await LoadDriver.RunAsync(clients, options.Duration, async ct =>
+        {
+            using var response = await nodeClient.GetAsync($"/api/tasks/{ids[Random.Shared.Next(Tasks)]}", ct);
+            if ((int)response.StatusCode != 200)
+            {
+                throw new InvalidOperationException($"GET answered {(int)response.StatusCode}");
+            }
+
+            await response.Content.ReadAsByteArrayAsync(ct);
+        });
+        var (bareRate, bareLatency) = await LoadDriver.RunAsync(clients, options.Duration, async ct =>
+        {
+            using var response = await bareClient.GetAsync($"/task/{ids[Random.Shared.Next(Tasks)]}", ct);
+            await response.Content.ReadAsByteArrayAsync(ct);
+        });
+        return new ScenarioResult("requests/s", nodeRate, "req/s", "bare Kestrel", bareRate, true,
+            [$"node {nodeRate:F0} req/s ({nodeLatency.Describe()}); bare Kestrel {bareRate:F0} req/s ({bareLatency.Describe()}); {clients} clients"]);
+    }
+}
+
 /// <summary>Durable POST /api/tasks/execute of 1 KB store tasks with N clients, against a bare SQLite insert loop with the same durability and batching.</summary>
 internal sealed class SubmitScenario : Scenario
 {

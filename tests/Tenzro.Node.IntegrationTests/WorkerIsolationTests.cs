@@ -13,7 +13,7 @@ namespace Tenzro.Node.IntegrationTests;
 public sealed class WorkerIsolationTests
 {
     /// <summary>The review's 99-byte model: c = ConstantOfShape(n) (float32 zeros), y = ReduceSum(c); n is an int64 [1] input.</summary>
-    private static readonly byte[] Bomb = Convert.FromHexString(
+    internal static readonly byte[] Bomb = Convert.FromHexString(
         "080842040a00100d3a590a1b0a016e1201631a026e31220f436f6e7374616e744f6653686170650a150a01631201791a026e32220952656475636553756d1201675a0f0a016e120a0a08080712040a020801620f0a0179120a0a08080112040a020801");
 
     /// <summary>c = ConstantOfShape(n) (n an int64 [2]), m = MatMul(c, c), y = ReduceSum(m): seconds of work in little memory.</summary>
@@ -107,7 +107,19 @@ public sealed class WorkerIsolationTests
             return;
         }
 
-        var worker = await WaitForAsync(() => Workers(node.Pid).FirstOrDefault(pid => CpuGroup(pid) != CpuGroup(node.Pid)), "a worker in a CPU group of its own");
+        int worker;
+        try
+        {
+            worker = await WaitForAsync(() => Workers(node.Pid).FirstOrDefault(pid => CpuGroup(pid) != CpuGroup(node.Pid)), "a worker in a CPU group of its own");
+        }
+        catch (TimeoutException e)
+        {
+            // Say why: the task's state, and the node's warning if the kernel refused the group (event 7204).
+            var status = await node.Client.GetStringAsync($"/api/tasks/{taskId}");
+            var output = node.Output;
+            throw new TimeoutException($"{e.Message}; the task: {status}; the node's last output: {output[Math.Max(0, output.Length - 4000)..]}", e);
+        }
+
         var group = CpuGroup(worker);
         var quota = File.ReadAllText(Path.Combine(CpuGroupDirectory(worker), "cpu.cfs_quota_us")).Trim();
         var period = File.ReadAllText(Path.Combine(CpuGroupDirectory(worker), "cpu.cfs_period_us")).Trim();

@@ -13,7 +13,9 @@ public sealed record PartReport(bool Succeeded, string? Digest, string? Result, 
 /// <see cref="Ahead"/> part queued behind them, so that it starts its next part the moment one ends rather than a
 /// planning round later; it gets a new part when one ends, the least loaded for its slots first, and every member's
 /// slots are filled before any gets a part ahead. A member that falls behind so takes fewer parts (at most one more
-/// than it can run). The lease of every part a live member holds, running or queued ahead, is renewed; a part whose
+/// than it can run). "Least loaded" weighs a member's parts by its speed (the benchmarked operations a second of its
+/// free cores, <c>free.cpuOpsPerSecond</c> of its record) when every live member reports one, else by its slots: of
+/// two members with a free slot, the faster gets the part. The lease of every part a live member holds, running or queued ahead, is renewed; a part whose
 /// member is gone keeps its run until the lease ends, then goes to another member.
 /// </remarks>
 public static class JobPlanner
@@ -89,12 +91,16 @@ public static class JobPlanner
     /// members and how many parts each runs at once) expire when their lease ends; the leases of every run a live
     /// member holds (running, or queued ahead behind its running parts) are renewed when half gone; each unsettled part
     /// gets runs until it has its redundancy done or running (or one running when the done runs disagree), a member
-    /// holding at most its slots plus <see cref="Ahead"/>. Returns <paramref name="state"/> itself when nothing changed.
+    /// holding at most its slots plus <see cref="Ahead"/>. <paramref name="speeds"/> (operations a second of each live
+    /// member's free cores) weigh the members when every one of them has a speed above 0; otherwise their slots do.
+    /// Returns <paramref name="state"/> itself when nothing changed.
     /// </summary>
-    public static GroupState Plan(GroupState state, DateTimeOffset now, TimeSpan lease, IReadOnlyDictionary<string, int> slots)
+    public static GroupState Plan(
+        GroupState state, DateTimeOffset now, TimeSpan lease, IReadOnlyDictionary<string, int> slots, IReadOnlyDictionary<string, long>? speeds = null)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(slots);
+        var weights = Weights(slots, speeds);
         var changed = false;
         var load = slots.Keys.ToDictionary(k => k, _ => 0, StringComparer.Ordinal);
         var jobs = new List<SplitJob>();
@@ -141,7 +147,7 @@ public static class JobPlanner
             for (var p = 0; p < parts.Count; p++)
             {
                 var part = parts[p];
-                while (job.Winner(part) is null && job.Failure(part) is null && Wants(job, part) && Pick(job, part, load, slots) is { } member)
+                while (job.Winner(part) is null && job.Failure(part) is null && Wants(job, part) && Pick(job, part, load, slots, weights) is { } member)
                 {
                     load[member]++;
                     part = part with { Runs = [.. part.Runs, new PartRun(member, RunState.Running, now + lease)] };
@@ -168,19 +174,31 @@ public static class JobPlanner
     /// <summary>
     /// The member for a new run of <paramref name="part"/>: live, holding fewer than its slots plus <see cref="Ahead"/>,
     /// not running or having run it already (runs on distinct members for redundancy; a member whose run failed or
-    /// expired only when no other can), not marked as disagreeing; the least loaded for its slots, then the lowest id.
-    /// A member with a free slot so comes before any member that would hold the part ahead.
+    /// expired only when no other can), not marked as disagreeing; one with a free slot before any that would hold the
+    /// part ahead; the least loaded for its weight (<see cref="Weights"/>), then the lowest id.
     /// </summary>
-    private static string? Pick(SplitJob job, SplitPart part, Dictionary<string, int> load, IReadOnlyDictionary<string, int> slots)
+    private static string? Pick(
+        SplitJob job, SplitPart part, Dictionary<string, int> load, IReadOnlyDictionary<string, int> slots, IReadOnlyDictionary<string, double> weights)
     {
         var busy = part.Runs.Where(r => r.State is RunState.Running or RunState.Done).Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
         var tried = part.Runs.Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
         var open = slots.Keys
             .Where(m => !busy.Contains(m) && !job.Disagreed.Contains(m) && load[m] < slots[m] + Ahead)
             .OrderBy(m => tried.Contains(m) ? 1 : 0)
-            .ThenBy(m => (load[m] + 1.0) / slots[m])
+            .ThenBy(m => load[m] < slots[m] ? 0 : 1)
+            .ThenBy(m => (load[m] + 1.0) / weights[m])
             .ThenBy(m => m, StringComparer.Ordinal);
         return open.FirstOrDefault();
+    }
+
+    /// <summary>
+    /// What a member's load is measured against: its speed when every live member has one above 0 (speeds of
+    /// different kinds cannot be compared, so one member without a figure makes all fall back), else its slots.
+    /// </summary>
+    private static Dictionary<string, double> Weights(IReadOnlyDictionary<string, int> slots, IReadOnlyDictionary<string, long>? speeds)
+    {
+        var bySpeed = speeds is not null && slots.Keys.All(m => speeds.TryGetValue(m, out var ops) && ops > 0);
+        return slots.ToDictionary(s => s.Key, s => bySpeed ? (double)speeds![s.Key] : Math.Max(s.Value, 1), StringComparer.Ordinal);
     }
 
     /// <summary>Marks the members whose done run of a settled part has another digest than the winner's.</summary>

@@ -164,6 +164,7 @@ public sealed record NodeSettings
             {
                 MaxConcurrentTasks = r.AutoOrInt("MAX_CONCURRENT_TASKS", 1, 1024),
                 OnnxSessionCacheMB = r.AutoOrInt("ONNX_SESSION_CACHE_MB", 1, 1_048_576),
+                OnnxMemoryArena = r.OneOf("ONNX_MEMORY_ARENA", ["auto", "on", "off"]),
                 WasmCacheMB = r.AutoOrInt("WASM_CACHE_MB", 1, 1_048_576),
                 MaxQueuedTasks = r.Int("MAX_QUEUED_TASKS", 1, 100_000_000),
                 TaskTimeout = r.Seconds("TASK_TIMEOUT", 1, 30L * 86400),

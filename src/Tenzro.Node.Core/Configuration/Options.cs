@@ -191,6 +191,9 @@ public sealed record TaskOptions
     /// <summary>ONNX_SESSION_CACHE_MB: model files whose loaded sessions are kept; null (<c>auto</c>) derives it from the memory the network may not reserve.</summary>
     public int? OnnxSessionCacheMB { get; init; }
 
+    /// <summary>ONNX_MEMORY_ARENA: <c>auto</c> (derived from available memory, in workers only), <c>on</c> or <c>off</c>.</summary>
+    public string OnnxMemoryArena { get; init; } = "auto";
+
     /// <summary>WASM_CACHE_MB: disk space for compiled WebAssembly modules; null (<c>auto</c>) derives it from the free space on DATA_DIR's disk.</summary>
     public int? WasmCacheMB { get; init; }
 

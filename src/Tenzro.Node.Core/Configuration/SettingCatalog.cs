@@ -92,6 +92,7 @@ public static class SettingCatalog
 
         new("MAX_CONCURRENT_TASKS", "auto", "Tasks", "Tasks that may run at once: auto (derived from the usable cores, memory and GPUs under the limits in force; docs/HARDWARE.md) or a number from 1 to 1024."),
         new("ONNX_SESSION_CACHE_MB", "auto", "Tasks", "Model files (MB) whose loaded ONNX Runtime sessions are kept for the next inference task: auto (half the memory the network may not reserve, 64-4096 MB; docs/HARDWARE.md) or a number from 1 to 1048576."),
+        new("ONNX_MEMORY_ARENA", "auto", "Tasks", "ONNX Runtime's CPU memory arena, which keeps a session's run buffers for its next run: auto (on only in inference workers, and only when the memory available at start covers what the network may reserve plus what one worker may use; docs/HARDWARE.md), on or off."),
         new("WASM_CACHE_MB", "auto", "Tasks", "Disk space (MB) for compiled WebAssembly modules under DATA_DIR/wasm-cache, so that a restart does not compile them again: auto (1 % of the free space on DATA_DIR's disk at start, 64-1024 MB; docs/HARDWARE.md) or a number from 1 to 1048576."),
         new("MAX_QUEUED_TASKS", "100000", "Tasks", "Tasks that may wait in the queue; beyond it submissions get 503."),
         new("TASK_TIMEOUT", "1800", "Tasks", "Default and maximum task timeout, in seconds."),

@@ -105,11 +105,25 @@ public static class CanonicalJson
         }
     }
 
+    /// <summary>The characters a string cannot copy as they are: those escaped, and surrogates, checked for pairs.</summary>
+    private static readonly System.Buffers.SearchValues<char> Special = System.Buffers.SearchValues.Create(
+        string.Concat(Enumerable.Range(0, 0x20).Concat([(int)'"', (int)'\\']).Concat(Enumerable.Range(0xD800, 0x800)).Select(c => (char)c)));
+
     private static void WriteString(string value, StringBuilder output)
     {
         output.Append('"');
         for (var i = 0; i < value.Length; i++)
         {
+            // Runs of plain characters are copied at once; only the special ones go through the switch.
+            var plain = value.AsSpan(i).IndexOfAny(Special);
+            if (plain < 0)
+            {
+                output.Append(value.AsSpan(i));
+                break;
+            }
+
+            output.Append(value.AsSpan(i, plain));
+            i += plain;
             var c = value[i];
             switch (c)
             {

@@ -22,11 +22,42 @@ public sealed record NodeRecordContent
     /// <summary>Free resources as the record announces them (<c>free</c>, with <c>cpuCores</c>), rounded by <see cref="ResourceAmounts.Coarse"/>.</summary>
     public required ResourceAmounts Free { get; init; }
 
+    /// <summary>
+    /// The benchmarked integer operations a second of the free cores (<c>free.cpuOpsPerSecond</c>, from
+    /// <see cref="Optimization.BenchmarkCapacity.FreeCpuOpsPerSecond"/>); null before the benchmarks ran and in the records
+    /// of nodes that do not announce it. An addition to CONTRACTS "Node record" that older readers ignore.
+    /// </summary>
+    public long? FreeCpuOpsPerSecond { get; init; }
+
     /// <summary>Equal content means no new <c>seq</c> is due.</summary>
     public bool SameAs(NodeRecordContent other) =>
         Version == other.Version && Protocol == other.Protocol && Tier == other.Tier && QualifiedTier == other.QualifiedTier
         && Region == other.Region && Arch == other.Arch && RaftPort == other.RaftPort && Free == other.Free
+        && FreeCpuOpsPerSecond == other.FreeCpuOpsPerSecond
         && Addresses.SequenceEqual(other.Addresses) && Capabilities.SequenceEqual(other.Capabilities);
+
+    /// <summary>The record's <c>free</c> object: the five figures (with <c>cpuCores</c>) and, where known, <c>cpuOpsPerSecond</c>.</summary>
+    public JsonObject FreeJson()
+    {
+        var json = Free.ToJson(ResourceAmounts.CpuCoresName);
+        if (FreeCpuOpsPerSecond is { } ops)
+        {
+            json[CpuOpsPerSecondName] = ops;
+        }
+
+        return json;
+    }
+
+    /// <summary>The name of the speed figure in <c>free</c>.</summary>
+    public const string CpuOpsPerSecondName = "cpuOpsPerSecond";
+
+    /// <summary>Reads <c>free.cpuOpsPerSecond</c>: null when absent; a figure that is not a non-negative number is malformed.</summary>
+    internal static long? ReadCpuOpsPerSecond(JsonObject free) => free[CpuOpsPerSecondName] switch
+    {
+        null => null,
+        JsonValue value when value.GetValueKind() == JsonValueKind.Number && JsonFields.NumberOf(value) is >= 0 and <= 1e18 and var ops => (long)ops,
+        _ => throw new FormatException($"free.{CpuOpsPerSecondName} is not a number of operations a second"),
+    };
 }
 
 /// <summary>
@@ -177,7 +208,7 @@ public sealed record NodeRecord
         ["addresses"] = new JsonArray([.. c.Addresses.Select(a => (JsonNode)a)]),
         ["raftPort"] = c.RaftPort,
         ["capabilities"] = new JsonArray([.. c.Capabilities.Select(a => (JsonNode)a)]),
-        ["free"] = c.Free.ToJson(ResourceAmounts.CpuCoresName),
+        ["free"] = c.FreeJson(),
     };
 
     private static NodeRecord Parse(JsonObject json)
@@ -195,6 +226,7 @@ public sealed record NodeRecord
             RaftPort = fields.RaftPort ?? 0,
             Capabilities = NoNulls(fields.Capabilities, "capabilities"),
             Free = fields.Free is { } free ? ResourceAmounts.FromJson(free, ResourceAmounts.CpuCoresName) : throw new FormatException("free is missing"),
+            FreeCpuOpsPerSecond = NodeRecordContent.ReadCpuOpsPerSecond(fields.Free),
         };
         var expiresAt = Timestamps.Parse(Required(fields.ExpiresAt, "expiresAt")) ?? throw new FormatException("expiresAt is not a timestamp");
         var seq = fields.Seq ?? throw new FormatException("seq is missing");

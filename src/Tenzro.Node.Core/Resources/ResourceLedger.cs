@@ -39,6 +39,9 @@ public interface IResourceLedger
 
     IReadOnlyList<Reservation> Reservations { get; }
 
+    /// <summary>The reservation <paramref name="taskId"/> holds, or null.</summary>
+    Reservation? ReservationOf(string taskId);
+
     /// <summary>Reserves <paramref name="request"/> for <paramref name="taskId"/> if it fits in what is free.</summary>
     bool TryReserve(string taskId, ResourceAmounts request, out Reservation? reservation);
 
@@ -145,6 +148,14 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
             {
                 return [.. _reservations.Values];
             }
+        }
+    }
+
+    public Reservation? ReservationOf(string taskId)
+    {
+        lock (_lock)
+        {
+            return _reservations.GetValueOrDefault(taskId);
         }
     }
 

@@ -1,9 +1,11 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Tenzro.Node.Core.Resources;
 
 /// <summary>
-/// The calling thread's CPU time and id, from <c>/proc/thread-self/stat</c> (Linux), and a CPU quota for one
+/// The calling thread's CPU time (the kernel's thread CPU clock, to the nanosecond) and id (from
+/// <c>/proc/thread-self/stat</c>) on Linux, and a CPU quota for one
 /// thread, or for one worker process, in a cgroup v1 <c>cpu</c> group beneath the node's own, where the node may make one.
 /// </summary>
 /// <remarks>Thread-safe. On a system without these files the time is unknown (null) and no quota can be set.</remarks>
@@ -22,7 +24,29 @@ public static class ThreadCpu
     public static bool CanLimit => NodeGroup.Value is not null;
 
     /// <summary>The CPU time the calling thread has used (user and system), or null where it cannot be read.</summary>
-    public static TimeSpan? Current() => Read() is { } stat ? TimeSpan.FromSeconds((stat.UserTicks + stat.SystemTicks) / TicksPerSecond) : null;
+    public static TimeSpan? Current()
+    {
+        // CLOCK_THREAD_CPUTIME_ID: one call, no file, and nanoseconds where /proc counts in hundredths of a second.
+        if (OperatingSystem.IsLinux() && ClockGetTime(ClockThreadCpuTime, out var now) == 0)
+        {
+            return TimeSpan.FromTicks((now.Seconds * TimeSpan.TicksPerSecond) + (now.Nanoseconds / TimeSpan.NanosecondsPerTick));
+        }
+
+        return Read() is { } stat ? TimeSpan.FromSeconds((stat.UserTicks + stat.SystemTicks) / TicksPerSecond) : null;
+    }
+
+    private const int ClockThreadCpuTime = 3;
+
+    [DllImport("libc", EntryPoint = "clock_gettime", ExactSpelling = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int ClockGetTime(int clock, out TimeSpec time);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
 
     /// <summary>
     /// Holds the calling thread to <paramref name="cores"/> of a core (a cgroup v1 CPU quota) until the returned
@@ -43,33 +67,39 @@ public static class ThreadCpu
     /// Holds process <paramref name="pid"/> (a worker, all its threads) to <paramref name="cores"/> cores until the
     /// returned object is disposed, which moves it back to the node's group. Returns null when
     /// <paramref name="cores"/> is a whole number (the worker's threads, as many as the cores reserved, already
-    /// bound it) or no group can be made.
+    /// bound it) or no group can be made; when the kernel refuses a write where groups can be made,
+    /// <paramref name="refused"/> is told which write and why.
     /// </summary>
-    public static IDisposable? LimitProcess(int pid, double cores)
+    public static IDisposable? LimitProcess(int pid, double cores, Action<string>? refused = null)
     {
         if (cores <= 0 || cores == Math.Floor(cores) || NodeGroup.Value is not { } parent)
         {
             return null;
         }
 
-        return Hold(parent, "cgroup.procs", pid, cores);
+        return Hold(parent, "cgroup.procs", pid, cores, refused);
     }
 
     /// <summary>Makes a group beneath <paramref name="parent"/> with a quota of <paramref name="cores"/> and moves <paramref name="id"/> into it through <paramref name="members"/> (<c>tasks</c> for a thread, <c>cgroup.procs</c> for a process).</summary>
-    private static Quota? Hold(string parent, string members, int id, double cores)
+    private static Quota? Hold(string parent, string members, int id, double cores, Action<string>? refused = null)
     {
         var group = Path.Combine(parent, $"tenzro-{Environment.ProcessId}-{Interlocked.Increment(ref _sequence)}");
+        var step = "mkdir " + group;
         try
         {
             Directory.CreateDirectory(group);
-            File.WriteAllText(Path.Combine(group, "cpu.cfs_period_us"), PeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
             var quota = Math.Max(MinQuotaMicroseconds, (long)Math.Ceiling(cores * PeriodMicroseconds));
-            File.WriteAllText(Path.Combine(group, "cpu.cfs_quota_us"), quota.ToString(CultureInfo.InvariantCulture));
-            File.WriteAllText(Path.Combine(group, members), id.ToString(CultureInfo.InvariantCulture));
+            foreach (var (file, value) in new[] { ("cpu.cfs_period_us", PeriodMicroseconds), ("cpu.cfs_quota_us", quota), (members, id) })
+            {
+                step = $"write {value} to {Path.Combine(group, file)}";
+                File.WriteAllText(Path.Combine(group, file), value.ToString(CultureInfo.InvariantCulture));
+            }
+
             return new Quota(parent, group, members, id);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            refused?.Invoke($"{step}: {e.Message}");
             TryRemove(group);
             return null;
         }

@@ -30,6 +30,7 @@ public sealed class MemoryTaskStore : ITaskStore
             {
                 State = record.State,
                 Attempts = record.Attempts,
+                StartedAt = record.StartedAt?.ToUniversalTime(),
             };
             _byId[record.TaskId] = row;
             _bySequence[row.Sequence] = row;

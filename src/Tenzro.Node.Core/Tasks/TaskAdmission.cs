@@ -112,7 +112,7 @@ public sealed class TaskAdmission(TaskEngine engine, TaskOptions options, Reques
             SubmitStatus.Refused => new AdmissionOutcome { Status = AdmissionStatus.Refused, Spec = spec, Reason = outcome.Reason },
             SubmitStatus.Conflict => new AdmissionOutcome { Status = AdmissionStatus.Conflict, Spec = spec, Reason = outcome.Reason },
             SubmitStatus.Existing => new AdmissionOutcome { Status = AdmissionStatus.Existing, Spec = spec, View = engine.ViewOf(outcome.Record!) },
-            _ => new AdmissionOutcome { Status = AdmissionStatus.Accepted, Spec = spec, View = engine.View(spec.TaskId) ?? engine.ViewOf(outcome.Record!) },
+            _ => new AdmissionOutcome { Status = AdmissionStatus.Accepted, Spec = spec, View = engine.ViewOf(outcome.Record!) },
         };
     }
 }

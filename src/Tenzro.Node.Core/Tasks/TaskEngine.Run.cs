@@ -33,7 +33,12 @@ public sealed partial class TaskEngine
             // API shows the running state from memory meanwhile. Runtimes that may crash the process are the
             // exception: their mark is written before the run.
             using var mark = new RunningMark(this, spec.TaskId, startedAt, attempts);
-            if (_runtimes[spec.Type].MayCrashTheProcess && !running.Split)
+            if (running.PreMarked)
+            {
+                // The submission's own commit stored the task as running with this attempt counted.
+                mark.Settle();
+            }
+            else if (_runtimes[spec.Type].MayCrashTheProcess && !running.Split)
             {
                 // Counted before the run: a task that kills the process is then failed after MAX_TASK_ATTEMPTS
                 // restarts instead of running again at every start.
@@ -54,7 +59,7 @@ public sealed partial class TaskEngine
             var progress = new ProgressSink(this, running, spec.TaskId);
 
             // The payload is read now: a queued task does not hold it in memory.
-            run = new TaskRun { Task = _store.Get(spec.TaskId)?.Spec ?? spec, Attempt = attempts, StartedAt = startedAt };
+            run = new TaskRun { Task = running.HasPayload ? spec : _store.Get(spec.TaskId)?.Spec ?? spec, Attempt = attempts, StartedAt = startedAt };
             JsonObject? result = null;
             string? error = null;
             TaskState state;
@@ -130,6 +135,7 @@ public sealed partial class TaskEngine
             var end = new TaskEnd(spec, state, active, run.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * active.TotalSeconds);
             _lifecycle.Stopped(run, end);
             var markWritten = mark.Settle();
+            running.Ending = true;
             await FinishAsync(spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts);
             await mark.WrittenAsync();
             await _lifecycle.FinishedAsync(end);
@@ -295,6 +301,15 @@ public sealed partial class TaskEngine
 
         /// <summary>The group runs the task's parts (decided when it was picked); it reserved nothing here.</summary>
         public bool Split { get; init; }
+
+        /// <summary>Its end is being written: from now on a waiter must read its end from the store.</summary>
+        public volatile bool Ending;
+
+        /// <summary>Started at its submission, which stored it as running with its first attempt counted.</summary>
+        public bool PreMarked { get; init; }
+
+        /// <summary>The entry's spec carries the payload (a task started at its submission), so the run need not read it back.</summary>
+        public bool HasPayload { get; init; }
 
         /// <summary>When the scheduler gave the task its slot (under its lock): the task's start time, so start times follow the pick order.</summary>
         public DateTimeOffset PickedAt { get; } = time.GetUtcNow();

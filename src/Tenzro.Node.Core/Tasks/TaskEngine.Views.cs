@@ -25,7 +25,7 @@ public sealed partial class TaskEngine
     /// <summary>Merges a stored record with the live run under one lock.</summary>
     public TaskView ViewOf(TaskRecord record)
     {
-        var reservation = _ledger.Reservations.FirstOrDefault(r => r.TaskId == record.TaskId);
+        var reservation = _ledger.ReservationOf(record.TaskId);
         lock (_lock)
         {
             var running = _running.TryGetValue(record.TaskId, out var live) ? live : null;

@@ -293,20 +293,24 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
         var hash = TaskParser.ContentHash(task);
         var record = new TaskRecord { Spec = task, ContentHash = hash, SubmittedAt = _time.GetUtcNow(), State = TaskState.Queued };
+        var atOnce = TryStartAtOnce(task, record.SubmittedAt, size);
+        var stored = atOnce is { PreMarked: true } ? record with { State = TaskState.Running, StartedAt = atOnce.PickedAt, Attempts = 1 } : record;
         bool inserted;
         try
         {
-            inserted = await _store.InsertAsync(record);
+            inserted = await _store.InsertAsync(stored);
         }
         catch
         {
             Unbudget(size);
+            AbandonStart(atOnce);
             throw;
         }
 
         if (!inserted)
         {
             Unbudget(size);
+            AbandonStart(atOnce);
             var existing = _store.Get(task.TaskId);
             return existing is not null && existing.ContentHash == hash
                 ? SubmitOutcome.Existing(existing)
@@ -317,6 +321,18 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         if (_costs is not null && _runtimes.TryGetValue(task.Type, out var costRuntime))
         {
             _costs.Plan(task, CostInput(costRuntime, task));
+        }
+
+        if (atOnce is not null)
+        {
+            lock (_lock)
+            {
+                _queuedBytes -= size;
+            }
+
+            Events.Publish(record);
+            _ = Task.Run(() => RunAsync(atOnce));
+            return SubmitOutcome.Created(record);
         }
 
         lock (_lock)
@@ -330,6 +346,62 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         Events.Publish(record);
         Pump();
         return SubmitOutcome.Created(record);
+    }
+
+    /// <summary>
+    /// Gives a new task its slot and reservation before its submission is written, when it would be the very next to
+    /// start anyway: nothing is queued or held for, a slot is free and its resources fit. Its submission is then stored
+    /// as its start: for a runtime that may crash the process the attempt is counted in the submission's own commit
+    /// (see <see cref="RunningTask.PreMarked"/>), so a short task pays no extra commit, and the run takes the payload
+    /// from the submission instead of reading it back. Null when the task must queue.
+    /// </summary>
+    private RunningTask? TryStartAtOnce(TaskSpec task, DateTimeOffset submittedAt, long size)
+    {
+        if (!_runtimes.TryGetValue(task.Type, out var runtime) || _splitRunner?.Defers(task) == true || Splits(task))
+        {
+            return null;
+        }
+
+        lock (_lock)
+        {
+            if (_stopping || _queue.Count > 0 || _holdFor is not null || _intake.Draining || _intake.UserActive is not null
+                || _running.ContainsKey(task.TaskId) || _queued.ContainsKey(task.TaskId)
+                || _running.Values.Count(r => !r.Split) >= _slots.Current
+                || !_ledger.TryReserve(task.TaskId, task.Requirements, out _))
+            {
+                return null;
+            }
+
+            // The run gets its own copy of the payload: the caller's objects are read by the answer and the events.
+            var spec = task with { Data = task.Data.DeepClone().AsObject(), Config = task.Config.DeepClone().AsObject() };
+            var entry = new QueueEntry(spec, ++_sequence, 0, submittedAt, size) { TraceParent = System.Diagnostics.Activity.Current?.Context ?? default };
+            var running = new RunningTask(entry, new CancellationTokenSource(), _time, runtime.SupportsPause, ++_startOrder)
+            {
+                PreMarked = runtime.MayCrashTheProcess,
+                HasPayload = true,
+            };
+            _running[task.TaskId] = running;
+            return running;
+        }
+    }
+
+    /// <summary>Gives back the slot and reservation of a start that its submission's write did not confirm.</summary>
+    private void AbandonStart(RunningTask? running)
+    {
+        if (running is null)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _running.Remove(running.Entry.Spec.TaskId);
+            _ledger.Release(running.Entry.Spec.TaskId);
+        }
+
+        running.Timeout.Dispose();
+        running.Completion.TrySetResult();
+        Pump();
     }
 
     /// <summary>Cancels a queued or running task. Returns false if it is unknown or already final.</summary>
@@ -372,8 +444,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
     public async Task<TaskRecord?> WaitAsync(string taskId, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var waiter = _finalWaiters.GetOrAdd(taskId, _ => new TaskCompletionSource<TaskRecord>(TaskCreationOptions.RunContinuationsAsynchronously));
-        var current = _store.Get(taskId);
-        if (current is null || current.State.IsFinal())
+        if (!EndsLater(taskId) && _store.Get(taskId) is var current && (current is null || current.State.IsFinal()))
         {
             // Registered before the check so that an end in between is not missed. The end may have been
             // written but not yet announced: whoever shares this waiter gets the final record from here.
@@ -392,6 +463,18 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         catch (TimeoutException)
         {
             return _store.Get(taskId);
+        }
+    }
+
+    /// <summary>
+    /// Whether the task is queued or running here and its end is not being written yet, so that its end will announce
+    /// itself to a waiter registered now: the wait then needs no read of the store.
+    /// </summary>
+    private bool EndsLater(string taskId)
+    {
+        lock (_lock)
+        {
+            return _queued.ContainsKey(taskId) || (_running.TryGetValue(taskId, out var running) && !running.Ending);
         }
     }
 

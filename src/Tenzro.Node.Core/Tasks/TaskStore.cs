@@ -23,8 +23,8 @@ public sealed class TaskStore : ITaskStore
         {
             using var command = connection.CreateCommand();
             command.CommandText = """
-                INSERT INTO tasks(task_id, type, priority, state, origin, owner, content_hash, body, attempts, progress, submitted_at)
-                VALUES ($id, $type, $priority, $state, $origin, $owner, $hash, $body, $attempts, 0, $submitted)
+                INSERT INTO tasks(task_id, type, priority, state, origin, owner, content_hash, body, attempts, progress, submitted_at, started_at)
+                VALUES ($id, $type, $priority, $state, $origin, $owner, $hash, $body, $attempts, 0, $submitted, $started)
                 ON CONFLICT(task_id) DO NOTHING;
                 """;
             command.Parameters.AddWithValue("$id", record.TaskId);
@@ -37,6 +37,7 @@ public sealed class TaskStore : ITaskStore
             command.Parameters.AddWithValue("$body", TaskParser.ToStored(record.Spec));
             command.Parameters.AddWithValue("$attempts", record.Attempts);
             command.Parameters.AddWithValue("$submitted", Timestamps.FormatPrecise(record.SubmittedAt));
+            command.Parameters.AddWithValue("$started", record.StartedAt is { } started ? Timestamps.FormatPrecise(started) : DBNull.Value);
             return command.ExecuteNonQuery() == 1;
         });
 

@@ -16,4 +16,5 @@ internal static class LogEvents
     public const int WorkerStarted = 7201;
     public const int WorkerMemoryLimit = 7202;
     public const int WorkerStopped = 7203;
+    public const int WorkerCpuQuotaRefused = 7204;
 }

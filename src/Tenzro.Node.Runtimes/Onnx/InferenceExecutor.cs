@@ -12,12 +12,19 @@ namespace Tenzro.Node.Runtimes.Onnx;
 /// has a dynamic first dimension; otherwise one after another.
 /// </summary>
 /// <remarks>Thread-safe: sessions are shared through the cache.</remarks>
-internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger logger)
+/// <param name="sessions">The sessions kept for the next run.</param>
+/// <param name="logger">Where session loads are logged.</param>
+/// <param name="memoryArena">Whether sessions use ONNX Runtime's CPU memory arena (<see cref="OnnxTuning.MemoryArena"/>).</param>
+internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger logger, bool memoryArena = false)
 {
     private long _runs;
+    private long _arenaLoads;
 
     /// <summary>Calls into ONNX Runtime since start: a batch run as one call counts once.</summary>
     public long Runs => Interlocked.Read(ref _runs);
+
+    /// <summary>Sessions loaded with the CPU memory arena since start.</summary>
+    public long ArenaLoads => Interlocked.Read(ref _arenaLoads);
 
     public SessionCache Sessions => sessions;
 
@@ -60,10 +67,15 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
 
-            // Without the arena, the buffers of a run are freed when it ends: with it, a cached session keeps the
-            // most any run ever needed (a few bytes of model can ask for gigabytes) for as long as it is cached.
+            // Without the arena, the buffers of a run are freed when it ends: with it, the process keeps the most any
+            // run ever needed (a few bytes of model can ask for gigabytes) for its next runs, which ONNX_MEMORY_ARENA
+            // allows only where the memory is there (OnnxTuning.MemoryArenaRule).
             EnableCpuMemArena = false,
         };
+        if (memoryArena)
+        {
+            CpuArena.Use(options);
+        }
 
         // Spinning worker threads would burn the cores the ledger lent to other tasks.
         options.AddSessionConfigEntry("session.intra_op.allow_spinning", "0");
@@ -75,6 +87,11 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
         try
         {
             var session = new InferenceSession(path, options);
+            if (memoryArena)
+            {
+                Interlocked.Increment(ref _arenaLoads);
+            }
+
             Log.SessionLoaded(logger, model.Sha256, threads, cuda ? OnnxCapabilities.CudaProvider : "CPUExecutionProvider");
             return session;
         }

@@ -58,12 +58,17 @@ internal sealed class InferenceRuntime(
         return new TaskCostInput("model:" + model.Sha256, model.Size / 4.0 * 2 * sets, TaskCostInput.FloatSpeed);
     }
 
-    /// <summary>The session caches' figures: the workers' (sessions and bytes of the live ones, counters since start) or this process's.</summary>
+    /// <summary>
+    /// The session caches' figures: the workers' (sessions and bytes of the live ones, counters since start) or this
+    /// process's; <c>arenaLoads</c> counts the sessions loaded with ONNX Runtime's CPU memory arena (ONNX_MEMORY_ARENA).
+    /// </summary>
     public JsonObject SessionCacheJson()
     {
         if (workers.Pool is not { } pool)
         {
-            return executor.Sessions.ToJson();
+            var json = executor.Sessions.ToJson();
+            json["arenaLoads"] = executor.ArenaLoads;
+            return json;
         }
 
         return new JsonObject
@@ -74,6 +79,7 @@ internal sealed class InferenceRuntime(
             ["hits"] = pool.Total("sessionCache.hits", includeEnded: true),
             ["loads"] = pool.Total("sessionCache.loads", includeEnded: true),
             ["evictions"] = pool.Total("sessionCache.evictions", includeEnded: true),
+            ["arenaLoads"] = pool.Total("arenaLoads", includeEnded: true),
         };
     }
 
@@ -106,6 +112,7 @@ internal sealed class InferenceRuntime(
                 ["threads"] = threads,
                 ["cuda"] = cuda,
                 ["cacheBytes"] = workers.CacheBytesPerWorker,
+                ["memoryArena"] = workers.MemoryArena,
                 ["data"] = task.Data.DeepClone(),
             };
             var reserved = task.Requirements.MemoryMB * 1024 * 1024;

@@ -24,12 +24,15 @@ internal static class OnnxServiceCollectionExtensions
         services.AddSingleton(sp => new OnnxTuning(
             sp.GetRequiredService<TaskOptions>(),
             sp.GetRequiredService<IResourceLedger>(),
-            sp.GetService<HardwareProfiler>()?.Current));
+            sp.GetService<HardwareProfiler>()?.Current,
+            inWorkers: sp.GetRequiredService<TaskOptions>().Workers && sp.GetService<WorkerLaunch>() is not null));
         services.AddSingleton<IOptimizationSource>(sp => sp.GetRequiredService<OnnxTuning>());
         long CacheBytes(IServiceProvider sp) => sessionCacheBytes ?? (sp.GetRequiredService<OnnxTuning>().SessionCacheMB * 1024 * 1024);
         services.AddSingleton(sp => new SessionCache(CacheBytes(sp), measureMemory: static () => Environment.WorkingSet));
-        services.AddSingleton(sp => new InferenceExecutor(sp.GetRequiredService<SessionCache>(), sp.GetRequiredService<ILogger<InferenceExecutor>>()));
-        services.AddSingleton(sp => new OnnxWorkers(RuntimeWorkers.Create(sp, WorkerRuntimes.Onnx, "ONNX Runtime", CacheBytes(sp))));
+        services.AddSingleton(sp => new InferenceExecutor(
+            sp.GetRequiredService<SessionCache>(), sp.GetRequiredService<ILogger<InferenceExecutor>>(), sp.GetRequiredService<OnnxTuning>().MemoryArena));
+        services.AddSingleton(sp => new OnnxWorkers(
+            RuntimeWorkers.Create(sp, WorkerRuntimes.Onnx, "ONNX Runtime", CacheBytes(sp)), sp.GetRequiredService<OnnxTuning>().MemoryArena));
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<InferenceRuntime>();
         services.AddSingleton<ITaskRuntime>(sp => sp.GetRequiredService<InferenceRuntime>());
@@ -38,11 +41,14 @@ internal static class OnnxServiceCollectionExtensions
 }
 
 /// <summary>The ONNX Runtime workers (a type of its own so that DI tells them from the training workers).</summary>
-internal sealed class OnnxWorkers(RuntimeWorkers workers) : IDisposable
+internal sealed class OnnxWorkers(RuntimeWorkers workers, bool memoryArena = false) : IDisposable
 {
     public WorkerPool? Pool => workers.Pool;
 
     public long CacheBytesPerWorker => workers.CacheBytesPerWorker;
+
+    /// <summary>Whether the workers' sessions run with ONNX Runtime's CPU memory arena (ONNX_MEMORY_ARENA), sent with every job.</summary>
+    public bool MemoryArena => memoryArena;
 
     public void Dispose() => workers.Dispose();
 }

@@ -7,8 +7,9 @@ using Tenzro.Node.Runtimes.Workers;
 namespace Tenzro.Node.Runtimes.Onnx;
 
 /// <summary>
-/// The ONNX Runtime worker's job: one inference request, <c>{"model","path","threads","cuda","cacheBytes","data"}</c>,
-/// run with the worker's own session cache (sized by the memory each session was measured to take).
+/// The ONNX Runtime worker's job: one inference request, <c>{"model","path","threads","cuda","cacheBytes","memoryArena","data"}</c>,
+/// run with the worker's own session cache (sized by the memory each session was measured to take) and, where
+/// <c>memoryArena</c> says so, ONNX Runtime's CPU memory arena (the node's choice, the same for every job).
 /// </summary>
 /// <remarks>Runs in the worker process, one job at a time.</remarks>
 internal sealed class OnnxWorkerJob : IWorkerJob
@@ -46,7 +47,7 @@ internal sealed class OnnxWorkerJob : IWorkerJob
     public JsonObject Run(JsonObject job, IProgress<double> progress)
     {
         _sessions ??= new SessionCache(job["cacheBytes"]!.GetValue<long>(), measureMemory: static () => Environment.WorkingSet);
-        _executor ??= new InferenceExecutor(_sessions, NullLogger.Instance);
+        _executor ??= new InferenceExecutor(_sessions, NullLogger.Instance, memoryArena: job["memoryArena"]?.GetValue<bool>() == true);
         var model = ModelInfoJson.Read((JsonObject)job["model"]!);
         var errors = new ValidationErrors();
         var request = InferenceRequestReader.Read((JsonObject)job["data"]!, model, errors);
@@ -61,6 +62,7 @@ internal sealed class OnnxWorkerJob : IWorkerJob
     public JsonObject Stats() => new()
     {
         ["runs"] = _executor?.Runs ?? 0,
+        ["arenaLoads"] = _executor?.ArenaLoads ?? 0,
         ["sessionCache"] = _sessions?.ToJson() ?? new JsonObject(),
     };
 }

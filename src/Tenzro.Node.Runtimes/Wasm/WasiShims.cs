@@ -27,7 +27,7 @@ internal static class WasiShims
     private const int SubscriptionClockAbstime = 1;
 
     /// <summary>Defines the replacements in <paramref name="linker"/>, after <see cref="Linker.DefineWasi"/>.</summary>
-    public static void Define(Linker linker, bool clocks, bool random, CancellationToken cancellation)
+    public static void Define(Linker linker, bool clocks, bool random)
     {
         linker.AllowShadowing = true;
         if (!clocks)
@@ -42,7 +42,7 @@ internal static class WasiShims
         }
 
         linker.DefineFunction(Wasi, "poll_oneoff", (Caller caller, int subscriptions, int events, int count, int eventCountPointer) =>
-            PollOneoff(caller, subscriptions, events, count, eventCountPointer, clocks, cancellation));
+            PollOneoff(caller, subscriptions, events, count, eventCountPointer, clocks, WasmCallState.Of(caller).Cancellation));
         linker.AllowShadowing = false;
     }
 

@@ -20,6 +20,7 @@ internal sealed class WasmEngine
 
     private readonly object _gate = new();
     private readonly Lazy<Engine> _engine;
+    private readonly Lazy<WasmLinkers> _linkers;
     private int _executions;
     private long _epoch;
 
@@ -31,6 +32,7 @@ internal sealed class WasmEngine
         Version = version;
         CacheKey = $"wasmtime {version}; {RuntimeInformation.OSArchitecture}; fuel; epoch; stack {WasmDefaults.WasmStackBytes}";
         _engine = new(CreateEngine, LazyThreadSafetyMode.ExecutionAndPublication);
+        _linkers = new(() => new WasmLinkers(Engine), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public static WasmEngine Shared => s_shared.Value;
@@ -40,6 +42,9 @@ internal sealed class WasmEngine
     /// node that runs no Wasm neither loads Wasmtime's native library nor keeps its thread.
     /// </summary>
     public Engine Engine => _engine.Value;
+
+    /// <summary>The linkers with WASI and the node's host functions defined, shared by every run.</summary>
+    public WasmLinkers Linkers => _linkers.Value;
 
     /// <summary>The Wasmtime version, as its .NET package reports it.</summary>
     public string Version { get; }

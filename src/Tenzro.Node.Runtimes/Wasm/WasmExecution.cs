@@ -59,17 +59,14 @@ internal sealed class WasmExecution
         cancellation.ThrowIfCancellationRequested();
         CheckImports();
 
-        using var store = new Store(_engine.Engine);
+        using var store = new Store(_engine.Engine, new WasmCallState(cancellation, _context.Progress));
         store.Fuel = _request.Fuel;
         store.SetLimits(memorySize: _request.MemoryLimitBytes, tableElements: _request.MaxTableElements, instances: 1, tables: 16, memories: 1);
         store.SetEpochDeadline(1);
         store.SetEpochDeadlineCallback(OnEpoch);
         store.SetWasiConfiguration(CreateWasiConfiguration());
 
-        using var linker = new Linker(_engine.Engine);
-        linker.DefineWasi();
-        WasiShims.Define(linker, _request.WasiClock, _request.WasiRandom, cancellation);
-        DefineProgress(linker);
+        var linker = _engine.Linkers.For(_request.WasiClock, _request.WasiRandom);
 
         Instance? instance = null;
         try
@@ -199,27 +196,6 @@ internal sealed class WasmExecution
         }
 
         return wasi;
-    }
-
-    private void DefineProgress(Linker linker)
-    {
-        var last = -1.0;
-        linker.DefineFunction("tenzro", "progress", (double value) =>
-        {
-            if (double.IsNaN(value))
-            {
-                return;
-            }
-
-            var clamped = Math.Clamp(value, 0, 1);
-            if (Math.Abs(clamped - last) < 0.001 && clamped < 1)
-            {
-                return;
-            }
-
-            last = clamped;
-            _context.Progress.Report(clamped);
-        });
     }
 
     /// <summary>Names every import this node does not provide, before Wasmtime reports only the first.</summary>

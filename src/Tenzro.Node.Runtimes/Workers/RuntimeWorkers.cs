@@ -42,8 +42,11 @@ internal sealed class RuntimeWorkers(WorkerPool? pool, long cacheBytesPerWorker)
 
         // Shared by as many workers as tasks may run at once (the run slots, when MAX_CONCURRENT_TASKS is auto).
         var slots = tasks.MaxConcurrentTasks ?? services.GetService<Core.Optimization.RunSlots>()?.Current ?? Environment.ProcessorCount;
-        return new RuntimeWorkers(pool, Math.Max(cacheBudgetBytes / Math.Max(slots, 1), 16L * 1024 * 1024));
+        return new RuntimeWorkers(pool, CacheShareBytes(cacheBudgetBytes, slots));
     }
+
+    /// <summary>A worker's share of the runtime's cache budget: the budget over the run slots, at least 16 MB.</summary>
+    public static long CacheShareBytes(long cacheBudgetBytes, int slots) => Math.Max(cacheBudgetBytes / Math.Max(slots, 1), 16L * 1024 * 1024);
 
     public void Dispose() => pool?.Dispose();
 }

@@ -15,5 +15,8 @@ internal sealed partial class WorkerPool
 
         [LoggerMessage(EventId = LogEvents.WorkerStopped, Level = LogLevel.Warning, Message = "The {Runtime} worker {Pid} stopped while running a task ({Exit}); the task failed")]
         public static partial void WorkerStopped(ILogger logger, string runtime, int pid, string exit);
+
+        [LoggerMessage(EventId = LogEvents.WorkerCpuQuotaRefused, Level = LogLevel.Warning, Message = "The {Runtime} worker {Pid} could not be held to the {Cores} cores its task reserved; the task runs unheld ({Refusal})")]
+        public static partial void CpuQuotaRefused(ILogger logger, string runtime, int pid, double cores, string refusal);
     }
 }

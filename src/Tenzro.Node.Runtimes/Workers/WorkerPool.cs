@@ -93,7 +93,7 @@ internal sealed partial class WorkerPool : IDisposable
 
             var cpuBefore = worker.CpuTime();
             JsonObject answer;
-            using (ThreadCpu.LimitProcess(worker.Pid, cores))
+            using (ThreadCpu.LimitProcess(worker.Pid, cores, refusal => Log.CpuQuotaRefused(_logger, _displayName, worker.Pid, cores, refusal)))
             using (token.Register(worker.Kill))
             {
                 try

@@ -68,7 +68,7 @@ internal static class GroupCommand
                 (id.Length > 16 ? id[..16] : id).PadRight(16),
                 (member?["role"]?.ToString() ?? "?").PadRight(8),
                 (member?["alive"]?.GetValue<bool>() == true ? "yes" : "no").PadRight(5),
-                free is null ? "-" : $"{free["cpuCores"]} cores, {free["memoryMB"]} MB").TrimEnd());
+                free is null ? "-" : $"{free["cpuCores"]} cores, {free["memoryMB"]} MB{(free["cpuOpsPerSecond"] is { } ops ? $", {ops} ops/s" : "")}").TrimEnd());
         }
 
         PrintExcluded(view);

@@ -116,7 +116,7 @@ async function refreshStatus() {
       `${g.state} · ${g.members.length} members · pooled ${p.cpuCores} cores, ${p.memoryMB} MB`;
     $("group").innerHTML = g.members?.length ? g.members.map((m) =>
       `<li title="${esc(m.id)}"><span class="pill ${m.alive ? "ok" : "bad"}">${m.alive ? "alive" : "down"}</span> ${esc(m.id.slice(0, 16))}` +
-      ` <span class="muted">${esc(m.role)}${m.free ? " · " + esc(m.free.cpuCores) + " cores free" : ""}</span></li>`).join("") :
+      ` <span class="muted">${esc(m.role)}${m.free ? " · " + esc(m.free.cpuCores) + " cores free" + (m.free.cpuOpsPerSecond ? " (" + esc((m.free.cpuOpsPerSecond / 1e9).toFixed(1)) + " G ops/s)" : "") : ""}</span></li>`).join("") :
       `<li class="muted">${g.state === "forming" ? "forming a group" : "not in a group"}</li>`;
     showJobs(g.jobs ?? []);
   } catch { /* the group panel is optional: it keeps its last content */ }

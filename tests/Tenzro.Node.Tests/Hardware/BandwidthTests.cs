@@ -252,8 +252,18 @@ public sealed class BandwidthTests
         await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["BANDWIDTH_TEST_URL"] = configured, ["BANDWIDTH_TEST_INTERVAL"] = "0" });
         var first = (await WaitForMeasurementAsync(node.Client, "measured"))["measurement"]!;
 
-        using var response = await node.Admin.PostAsync("/api/network/bandwidth/measure", null, Timeouts.Token(Timeouts.Long));
-        var answer = await TaskApi.ReadAsync(response);
+        // A request that arrives while the start-up measurement is still completing (its figures already shown) shares
+        // it, by design; one made after it gets a measurement of its own, so a second request must see new figures.
+        HttpResponseMessage response = null!;
+        System.Text.Json.Nodes.JsonObject? answer = null;
+        for (var attempt = 0; attempt < 2 && (answer is null || answer["measurement"]!["measuredAt"]!.GetValue<string>() == first["measuredAt"]!.GetValue<string>()); attempt++)
+        {
+            response?.Dispose();
+            response = await node.Admin.PostAsync("/api/network/bandwidth/measure", null, Timeouts.Token(Timeouts.Long));
+            answer = await TaskApi.ReadAsync(response);
+        }
+
+        using var _ = response;
         var network = (await node.Client.GetJsonAsync("/api/hardware/profile"))["network"]!;
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

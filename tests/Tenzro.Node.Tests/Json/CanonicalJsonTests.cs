@@ -14,6 +14,16 @@ public sealed class CanonicalJsonTests
     }
 
     [Fact]
+    public void Serialize_LongPlainRunsBetweenSpecialCharacters_EscapesOnlyTheSpecialOnes()
+    {
+        var plain = new string('x', 1000);
+        var value = $"{plain}\n{plain}\u00e9\"{plain}\ud83d\ude00\u0001{plain}\\";
+        var json = JsonSerializer.Serialize(value);
+
+        Assert.Equal($"\"{plain}\\n{plain}é\\\"{plain}😀\\u0001{plain}\\\\\"", Canonical(json));
+    }
+
+    [Fact]
     public void Serialize_Rfc8785Section322Example_MatchesTheRfc()
     {
         const string input = """

@@ -18,6 +18,22 @@ public sealed class ResourceLedgerTests
     }
 
     [Fact]
+    public void ReservationOf_HeldThenReleased_ReturnsTheTasksOwnReservationThenNull()
+    {
+        var ledger = new ResourceLedger(new ResourceAmounts(2, 1024, 0, 0, 0), TimeProvider.System);
+        ledger.TryReserve("a", new ResourceAmounts(0.5, 128, 0, 0, 0), out _);
+        ledger.TryReserve("b", new ResourceAmounts(1, 256, 0, 0, 0), out _);
+
+        var held = ledger.ReservationOf("b");
+        ledger.Release("b");
+
+        Assert.Equal(new ResourceAmounts(1, 256, 0, 0, 0), held!.Amounts);
+        Assert.Null(ledger.ReservationOf("b"));
+        Assert.Null(ledger.ReservationOf("unknown"));
+        Assert.NotNull(ledger.ReservationOf("a"));
+    }
+
+    [Fact]
     public void Hold_TakesFromWhatIsFreeAndLettingGoGivesItBack()
     {
         var ledger = new ResourceLedger(new ResourceAmounts(2, 1024, 0, 0, 0), TimeProvider.System);

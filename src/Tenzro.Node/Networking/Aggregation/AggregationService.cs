@@ -8,7 +8,6 @@ using Tenzro.Node.Core.Identity;
 using Tenzro.Node.Core.Peers;
 using Tenzro.Node.Networking.Aggregation.Work;
 using Tenzro.Node.Networking.Peers;
-using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Networking.Aggregation;
 
@@ -222,7 +221,7 @@ internal sealed partial class AggregationService : BackgroundService, IAggregati
                 ["id"] = member.Id,
                 ["role"] = member.Id == leader ? "leader" : "follower",
                 ["alive"] = alive,
-                ["free"] = record is null ? null : record.Content.Free.ToJson(ResourceAmounts.CpuCoresName),
+                ["free"] = record?.Content.FreeJson(),
             });
         }
 

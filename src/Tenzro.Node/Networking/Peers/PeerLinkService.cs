@@ -137,7 +137,8 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     /// <summary>This node's record as it is now (re-signed when it changed meaningfully).</summary>
     public NodeRecord CurrentRecord()
     {
-        var free = _ledger.Free;
+        var ledgerFree = _ledger.Free;
+        var free = new ResourceAmounts(Finite(ledgerFree.Cpu), Finite(ledgerFree.MemoryMB), Finite(ledgerFree.StorageMB), (int)Math.Min(ledgerFree.GpuCount, 1024), Finite(ledgerFree.GpuMemoryMB));
         var profile = _profiler?.Current;
         var content = new NodeRecordContent
         {
@@ -149,7 +150,8 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
             Addresses = AdvertisedAddresses(),
             RaftPort = _raftPort?.Port is > 0 and var picked ? picked : _network.RaftPort,
             Capabilities = _capabilities,
-            Free = new ResourceAmounts(Finite(free.Cpu), Finite(free.MemoryMB), Finite(free.StorageMB), (int)Math.Min(free.GpuCount, 1024), Finite(free.GpuMemoryMB)),
+            Free = free,
+            FreeCpuOpsPerSecond = profile is null ? null : Core.Optimization.BenchmarkCapacity.FreeCpuOpsPerSecond(profile, free),
         };
         for (var addresses = content.Addresses.Count; ; addresses--)
         {

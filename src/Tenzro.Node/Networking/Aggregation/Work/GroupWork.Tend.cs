@@ -94,7 +94,8 @@ internal sealed partial class GroupWork
     private GroupState Plan(GroupState state, DateTimeOffset now)
     {
         var before = Expired(state);
-        var next = JobPlanner.Plan(state, now, _options.Lease, Slots(state));
+        var (slots, speeds) = Capacities(state);
+        var next = JobPlanner.Plan(state, now, _options.Lease, slots, speeds);
         _metrics.Expired(Expired(next) - before);
         return next;
     }
@@ -213,10 +214,14 @@ internal sealed partial class GroupWork
         }
     }
 
-    /// <summary>The live members (this node, and members with an open link) and the parts each runs at once: its free whole cores, 1 to 8 (the planner adds a part ahead).</summary>
-    private Dictionary<string, int> Slots(GroupState state)
+    /// <summary>
+    /// The live members (this node, and members with an open link), the parts each runs at once (its free whole cores, 1
+    /// to 8; the planner adds a part ahead) and the speed of each that announces one (<c>free.cpuOpsPerSecond</c>).
+    /// </summary>
+    private (Dictionary<string, int> Slots, Dictionary<string, long> Speeds) Capacities(GroupState state)
     {
         var slots = new Dictionary<string, int>(StringComparer.Ordinal);
+        var speeds = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var member in state.Members)
         {
             var self = member.Id == _identity.NodeId;
@@ -228,9 +233,13 @@ internal sealed partial class GroupWork
 
             var record = self ? _links.CurrentRecord() : entry?.Record;
             slots[member.Id] = Math.Clamp((int)Math.Floor(record?.Content.Free.Cpu ?? 1), 1, 8);
+            if (record?.Content.FreeCpuOpsPerSecond is { } ops)
+            {
+                speeds[member.Id] = ops;
+            }
         }
 
-        return slots;
+        return (slots, speeds);
     }
 
     private static int Expired(GroupState state) => state.Jobs.Sum(j => j.Parts.Sum(p => p.Runs.Count(r => r.State == RunState.Expired)));

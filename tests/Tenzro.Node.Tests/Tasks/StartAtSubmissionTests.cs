@@ -1,0 +1,98 @@
+using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Tasks;
+using Tenzro.Node.Tests.Support;
+
+namespace Tenzro.Node.Tests.Tasks;
+
+/// <summary>
+/// A task that can start the moment it is submitted is stored as started by its submission's own commit (its attempt
+/// counted, for a runtime that may crash the process), so a short task costs two commits, its submission and its end;
+/// a task that must wait is stored as queued and counts its attempt when it starts, as before.
+/// </summary>
+[Trait("Suite", "tasks")]
+public sealed class StartAtSubmissionTests
+{
+    private static JsonObject Gate(string gate) => new() { ["action"] = "gate", ["gate"] = gate };
+
+    [Fact]
+    public async Task Submit_IdleEngine_StoresTheStartWithTheSubmissionAndWritesNoRunningMarkOfItsOwn()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        store.Fail(nameof(ITaskStore.MarkRunningAsync), () => new IOException("a separate running mark was written"));
+        await using var kit = await EngineKit.StartAsync(store);
+
+        var outcome = await kit.SubmitAsync("at-once", Gate("at-once"));
+        var stored = store.Get("at-once")!;
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("at-once")));
+        kit.Runtime.Open("at-once");
+        var final = await kit.FinalAsync("at-once");
+
+        Assert.Equal(AdmissionStatus.Accepted, outcome.Status);
+        Assert.Equal((TaskState.Running, 1), (stored.State, stored.Attempts));
+        Assert.NotNull(stored.StartedAt);
+        Assert.Equal(TaskState.Completed, final.State);
+        Assert.Equal(1, final.Record.Attempts);
+        Assert.Equal(stored.StartedAt, final.Record.StartedAt);
+        Assert.False(store.Refused.ContainsKey(nameof(ITaskStore.MarkRunningAsync)));
+    }
+
+    [Fact]
+    public async Task Submit_SlotTaken_StoresTheTaskQueuedAndCountsItsAttemptWhenItStarts()
+    {
+        await using var kit = await EngineKit.StartAsync(slots: 1);
+        await kit.SubmitAsync("blocker", Gate("blocker"));
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("blocker")));
+
+        await kit.SubmitAsync("waiting", Gate("waiting"));
+        var queued = kit.Store.Get("waiting")!;
+        kit.Runtime.Open("blocker");
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("waiting")));
+        var started = kit.Store.Get("waiting")!;
+        kit.Runtime.Open("waiting");
+        var final = await kit.FinalAsync("waiting");
+
+        Assert.Equal((TaskState.Queued, 0), (queued.State, queued.Attempts));
+        Assert.Equal((TaskState.Running, 1), (started.State, started.Attempts));
+        Assert.Equal(TaskState.Completed, final.State);
+    }
+
+    [Fact]
+    public async Task Submit_SubmissionWriteFails_GivesBackTheSlotAndTheReservation()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, slots: 1);
+        store.Fail(nameof(ITaskStore.InsertAsync), () => new IOException("the disk went away"));
+
+        await Assert.ThrowsAsync<IOException>(() => kit.SubmitAsync("lost", Gate("lost")));
+        var runningAfterFailure = kit.Engine.RunningCount;
+        var reservationsAfterFailure = kit.Ledger.Reservations.Count;
+        store.Heal();
+        await kit.SubmitAsync("next", new JsonObject { ["action"] = "complete", ["value"] = "ok" });
+        var next = await kit.FinalAsync("next");
+
+        Assert.Equal(0, runningAfterFailure);
+        Assert.Equal(0, reservationsAfterFailure);
+        Assert.Null(kit.Engine.View("lost"));
+        Assert.DoesNotContain("lost", kit.Runtime.Started);
+        Assert.Equal(TaskState.Completed, next.State);
+    }
+
+    [Fact]
+    public async Task Submit_SameTaskAgainWhileItRuns_AnswersTheExistingTaskAndKeepsOneRun()
+    {
+        await using var kit = await EngineKit.StartAsync();
+        await kit.SubmitAsync("twice", Gate("twice"));
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("twice")));
+
+        var again = await kit.SubmitAsync("twice", Gate("twice"));
+        var reservations = kit.Ledger.Reservations.Count;
+        kit.Runtime.Open("twice");
+        var final = await kit.FinalAsync("twice");
+
+        Assert.Equal(AdmissionStatus.Existing, again.Status);
+        Assert.Equal(TaskState.Running, again.View!.State);
+        Assert.Equal(1, reservations);
+        Assert.Equal(TaskState.Completed, final.State);
+        Assert.Single(kit.Runtime.Started, "twice");
+    }
+}
