@@ -220,7 +220,8 @@ internal sealed partial class PeerLinkService : BackgroundService, IPeerLinks
     {
         try
         {
-            await Task.Delay(TimeSpan.FromSeconds(1), _time, _stopping);
+            // Real time, not the node's clock: this only warms a cache, and a test's fake clock must not see it as one of its delays.
+            await Task.Delay(TimeSpan.FromSeconds(1), _stopping);
             _transport.Prepare();
         }
         catch (OperationCanceledException)
