@@ -11,9 +11,7 @@ public sealed partial class DhtNode
     /// or failed. A node whose first attempt times out (the timeout follows the round trips measured) does not hold
     /// its round up: the next round asks past it while its retry runs, and a late answer still counts. With
     /// <paramref name="findValue"/> the nodes are asked for the records under <paramref name="target"/> too; a lookup
-    /// of a node id ends at the first record of that node, and any other once α holders have answered with records and
-    /// the last α − 1 of them brought none it did not have (every holder returns its records in a random order, up to
-    /// 8, so a key holding more keeps the lookup going until its k closest have answered).
+    /// of a node id ends at the first record of that node.
     /// </summary>
     public Task<DhtLookupResult> LookupAsync(DhtId target, bool findValue = false, IEnumerable<DhtContact>? seeds = null)
     {
@@ -48,8 +46,6 @@ public sealed partial class DhtNode
         private readonly DateTimeOffset _startedAt = node._time.GetUtcNow();
         private int _hops;
         private int _roundOpen;
-        private int _holders;
-        private int _holdersWithNothingNew;
         private bool _done;
 
         public TaskCompletionSource<DhtLookupResult> Completion { get; } = new();
@@ -124,8 +120,6 @@ public sealed partial class DhtNode
         private void Answered(Candidate candidate, int round, IReadOnlyList<DhtMessage>? replies)
         {
             candidate.State = replies is null ? CandidateState.Failed : CandidateState.Answered;
-            var held = false;
-            var added = false;
             foreach (var reply in replies ?? [])
             {
                 foreach (var contact in reply.Contacts)
@@ -138,12 +132,11 @@ public sealed partial class DhtNode
 
                 foreach (var json in reply.Records)
                 {
-                    held = true;
-                    added |= Take(json, candidate.Contact.Endpoint);
+                    Take(json, candidate.Contact.Endpoint);
                 }
             }
 
-            if (StopsAtFirstValue || (held && EnoughHoldersAgree(added)))
+            if (StopsAtFirstValue)
             {
                 Finish();
                 return;
@@ -152,23 +145,14 @@ public sealed partial class DhtNode
             RoundMember(candidate, round);
         }
 
-        /// <summary>Counts a holder's answer; true once α holders answered and the last α − 1 added nothing new.</summary>
-        private bool EnoughHoldersAgree(bool added)
-        {
-            _holders++;
-            _holdersWithNothingNew = added ? 0 : _holdersWithNothingNew + 1;
-            return _holders >= node.Options.Alpha && _holdersWithNothingNew >= node.Options.Alpha - 1;
-        }
-
-        /// <summary>Checks a record from a FIND_VALUE reply and keeps it; true when it was new to this lookup (or newer).</summary>
-        private bool Take(JsonObject json, string from)
+        private void Take(JsonObject json, string from)
         {
             // Most holders answer with the same records: one no newer than a record already checked in this lookup
             // would change nothing, so its signature is not checked again.
             if (json["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var heldId) && _records.TryGetValue(heldId, out var held)
                 && json["seq"] is JsonValue seqValue && seqValue.TryGetValue<long>(out var seq) && seq <= held.Seq)
             {
-                return false;
+                return;
             }
 
             var now = node._time.GetUtcNow();
@@ -176,23 +160,20 @@ public sealed partial class DhtNode
             if (record is null)
             {
                 node.Reject(refusal!, from);
-                return false;
+                return;
             }
 
             if (!DhtId.TryParse(record.Id, out var id) || (id != target && DhtId.TierKey(record.Content.Tier, record.Content.Region) != target))
             {
                 node.Reject(new P2pRefusal(P2pRejection.WrongId, $"a FIND_VALUE reply carries the record of {NodeRecord.Short(record.Id)}, which does not belong under the key asked for"), from);
-                return false;
+                return;
             }
 
-            if (!record.Supersedes(_records.GetValueOrDefault(record.Id)))
+            if (record.Supersedes(_records.GetValueOrDefault(record.Id)))
             {
-                return false;
+                _records[record.Id] = record;
+                node.Found(record);
             }
-
-            _records[record.Id] = record;
-            node.Found(record);
-            return true;
         }
 
         private void Slow(Candidate candidate, int round)
