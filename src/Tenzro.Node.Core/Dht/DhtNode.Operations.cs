@@ -17,6 +17,11 @@ public sealed partial class DhtNode
     {
         ArgumentNullException.ThrowIfNull(bootstrap);
         var endpoints = bootstrap.ToList();
+        if (endpoints.Count > 0)
+        {
+            _joinedThrough = endpoints;
+        }
+
         List<DhtContact> answered = [];
         for (var attempt = 0; attempt < JoinAttempts; attempt++)
         {
@@ -100,9 +105,36 @@ public sealed partial class DhtNode
         return kept + (await Task.WhenAll(stores).ConfigureAwait(false)).Sum();
     }
 
+    /// <summary>How soon after one rejoin a search may make another (see <see cref="RejoinIfEmptyAsync"/>).</summary>
+    public static readonly TimeSpan RejoinSpacing = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Before a search: a routing table that failures have emptied (every contact timed out, as under overload) is filled
+    /// again through the endpoints this node last joined through, at most once every <see cref="RejoinSpacing"/>, rather
+    /// than the search ending at once with nothing found and the table staying empty until the next refresh.
+    /// </summary>
+    private async Task RejoinIfEmptyAsync()
+    {
+        var through = _joinedThrough;
+        if (through.Count == 0 || RoutingTableSize > 0)
+        {
+            return;
+        }
+
+        var now = _time.GetUtcNow().UtcTicks;
+        var last = Interlocked.Read(ref _rejoinedAtTicks);
+        if ((last != 0 && now - last < RejoinSpacing.Ticks) || Interlocked.CompareExchange(ref _rejoinedAtTicks, now, last) != last)
+        {
+            return;
+        }
+
+        await JoinAsync(through).ConfigureAwait(false);
+    }
+
     /// <summary>The records of nodes of <paramref name="tier"/> in <paramref name="region"/> that the DHT holds (at most 64 per holder).</summary>
     public async Task<DhtLookupResult> FindTierAsync(string tier, string region)
     {
+        await RejoinIfEmptyAsync().ConfigureAwait(false);
         var key = DhtId.TierKey(tier, region);
         var result = await LookupAsync(key, findValue: true).ConfigureAwait(false);
         var own = Read(() => Records.Get(key, _time.GetUtcNow(), Options.Store.PerKey));
@@ -112,6 +144,7 @@ public sealed partial class DhtNode
     /// <summary>The record of node <paramref name="id"/>, or null when no holder answered with one.</summary>
     public async Task<NodeRecord?> FindRecordAsync(DhtId id)
     {
+        await RejoinIfEmptyAsync().ConfigureAwait(false);
         var result = await LookupAsync(id, findValue: true).ConfigureAwait(false);
         var text = id.ToString();
         return result.Records.Where(r => r.Id == text).MaxBy(r => r.Seq);

@@ -19,6 +19,8 @@ public sealed partial class DhtNode
     private readonly Lock _lock = new();
     private readonly IDhtTransport _transport;
     private readonly TimeProvider _time;
+    private volatile IReadOnlyList<string> _joinedThrough = [];
+    private long _rejoinedAtTicks;
     private readonly List<Action> _after = [];
     private readonly Dictionary<string, (double Tokens, DateTimeOffset At)> _storeBudget = new(StringComparer.Ordinal);
 

@@ -38,6 +38,42 @@ public sealed class DhtNodeTests
     }
 
     [Fact]
+    public async Task FindTierAsync_TableEmptiedByFailures_RejoinsThroughItsBootstrapBeforeSearching()
+    {
+        await Task.Run(() =>
+        {
+            var network = new SimulatedNetwork(9, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20));
+            var (first, firstEndpoint) = network.Add();
+            var others = Enumerable.Range(0, 4).Select(_ => network.Add().Node).ToList();
+            foreach (var other in others)
+            {
+                network.Run(other.JoinAsync([firstEndpoint]));
+            }
+
+            // Every other node falls silent: the asker's requests time out and its table empties.
+            var asker = others[0];
+            foreach (var node in others.Skip(1).Append(first))
+            {
+                network.Remove(node);
+            }
+
+            for (var i = 0; i < 5 && asker.RoutingTableSize > 0; i++)
+            {
+                network.Run(asker.LookupAsync(network.RandomId()));
+            }
+
+            var emptied = asker.RoutingTableSize;
+            network.Restore(first, firstEndpoint);
+            var search = network.Run(asker.FindTierAsync("training", "us-east"));
+
+            Assert.Equal(0, emptied);
+            Assert.True(search.Queried > 0, "the search asked no one: the table stayed empty");
+            Assert.Contains(search.Closest, c => c.Id == first.Self);
+            Assert.True(asker.RoutingTableSize > 0);
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task JoinAsync_ThroughABootstrapEndpoint_FillsTheTablesOfBoth()
     {
         await Task.Run(() =>

@@ -49,6 +49,9 @@ internal sealed class SimulatedNetwork
     /// <summary>The node leaves without a word (its contacts find out by timeouts).</summary>
     public void Remove(DhtNode node) => _alive.Remove(EndpointOf(node));
 
+    /// <summary>A node that was removed answers again at its old endpoint.</summary>
+    public void Restore(DhtNode node, string endpoint) => _alive[endpoint] = node;
+
     public DhtId RandomId()
     {
         var bytes = new byte[32];
