@@ -22,8 +22,7 @@ internal sealed class ComputeScenario : Scenario
     {
         var (url, node) = await NodeAsync(options);
         await using var _ = node;
-        await using var baseline = ChildProcess.StartSelf("baseline-server");
-        await baseline.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(30));
+        await using var baseline = await BaselineAsync();
         using var client = Client(url);
         using var echo = Client(baseline.Url);
         var body = new JsonObject

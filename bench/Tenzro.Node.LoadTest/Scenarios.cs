@@ -28,6 +28,14 @@ internal abstract class Scenario
         await node.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(60));
         return (node.Url, node);
     }
+
+    /// <summary>Starts the bare Kestrel baseline (<see cref="BaselineServer"/>) in a process of its own, once it answers.</summary>
+    protected static async Task<ChildProcess> BaselineAsync()
+    {
+        var baseline = ChildProcess.StartSelf("baseline-server");
+        await baseline.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(30));
+        return baseline;
+    }
 }
 
 /// <summary>GET /health on the node against a bare Kestrel minimal API returning the same JSON.</summary>
@@ -37,8 +45,7 @@ internal sealed class HealthScenario : Scenario
     {
         var (url, node) = await NodeAsync(options);
         await using var _ = node;
-        await using var baseline = ChildProcess.StartSelf("baseline-server");
-        await baseline.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(30));
+        await using var baseline = await BaselineAsync();
         using var nodeClient = Client(url);
         using var bareClient = Client(baseline.Url);
         var clients = Math.Min(options.Clients, 16);
@@ -62,8 +69,7 @@ internal sealed class GetTaskScenario : Scenario
     {
         var (url, node) = await NodeAsync(options);
         await using var _ = node;
-        await using var baseline = ChildProcess.StartSelf("baseline-server");
-        await baseline.WaitHealthyAsync(Stopwatch.GetTimestamp(), TimeSpan.FromSeconds(30));
+        await using var baseline = await BaselineAsync();
         using var nodeClient = Client(url);
         using var bareClient = Client(baseline.Url);
         var clients = Math.Min(options.Clients, 16);
