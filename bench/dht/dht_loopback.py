@@ -4,8 +4,8 @@
 Starts N nodes (default 20) on 127.0.0.1, each with its own API port and peer-link/DHT port, LAN discovery off, the
 DHT bootstrapping only from the first node's udp://127.0.0.1:PORT entry; every fourth node has NODE_TIER=training.
 Once every node's routing table holds at least half of the others and the last node finds every trainer, each node in turn asks
-GET /api/peers?tier=training (which looks the tier key up in the DHT), WARMUP rounds (default 20) untimed, then LOOKUPS
-rounds timed. Prints the client's time for
+GET /api/peers?tier=training (which looks the tier key up in the DHT), WARMUP rounds (default 20) untimed and more until
+the runtime has stopped recompiling hot code (JIT_SETTLED, WARMUP_MAX_S), then LOOKUPS rounds timed. Prints the client's time for
 each answer (HTTP included), the nodes' own lookup durations from /metrics (tenzro_dht_lookup_duration_seconds:
 mean, and the share of lookups within 5 and 10 ms), the mean hops, and how many answers listed every trainer.
 
@@ -24,6 +24,8 @@ if not os.environ.get("TENZRO_BENCH_NETNS"):
 NODES = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 LOOKUPS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 WARMUP = int(os.environ.get("WARMUP", "20"))
+JIT_SETTLED = float(os.environ.get("JIT_SETTLED", "0.02"))
+WARMUP_MAX_S = float(os.environ.get("WARMUP_MAX_S", "300"))
 
 
 def free_port():
@@ -111,6 +113,22 @@ def cpu_seconds(node):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def jit_seconds(node):
+    """CPU time of the node's tiered-compilation threads (the runtime compiling hot code again at a higher tier), those
+    that have exited included: the runtime ends the thread when it has nothing to compile and starts a new one later."""
+    seen = node.__dict__.setdefault("jit_threads", {})
+    for tid in os.listdir(f"/proc/{node.proc.pid}/task"):
+        try:
+            with open(f"/proc/{node.proc.pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat.rsplit(")", 1)[1].split()
+        if name.startswith(".NET Tiered"):
+            seen[tid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(seen.values())
+
+
 def idle_cpu(nodes, seconds=10):
     """Each node's CPU use while nothing asks anything of it, in % of one core."""
     before = [cpu_seconds(n) for n in nodes]
@@ -144,11 +162,19 @@ def main():
 
         # Warm-up: a node fresh from start compiles its code again at a higher tier for its first seconds of work (most of
         # the CPU of the first lookups); what a running node answers is measured after it.
-        for _ in range(WARMUP):
+        # Then warm-up rounds go on until the runtime has stopped recompiling: until, in one round, the nodes'
+        # tiered-compilation threads used at most JIT_SETTLED of all the CPU the nodes used (at most WARMUP_MAX_S).
+        rounds, started, jit_share = 0, time.monotonic(), 1.0
+        while rounds < WARMUP or (jit_share > JIT_SETTLED and time.monotonic() - started < WARMUP_MAX_S):
+            jit_before, cpu_before = sum(jit_seconds(n) for n in nodes), sum(cpu_seconds(n) for n in nodes)
             for node in nodes:
                 node.get("/api/peers?tier=training")
+            rounds += 1
+            jit_share = (sum(jit_seconds(n) for n in nodes) - jit_before) / max(sum(cpu_seconds(n) for n in nodes) - cpu_before, 1e-9)
+        print(f"warm-up: {rounds} rounds in {time.monotonic() - started:.0f} s; in the last one the runtime's tiered compilation "
+              f"took {jit_share:.1%} of the nodes' CPU (settled at <= {JIT_SETTLED:.0%})", flush=True)
         idle = idle_cpu(nodes)
-        print(f"after {WARMUP} warm-up lookups per node, idle for 10 s: CPU per node mean {statistics.mean(idle):.2f} %, "
+        print(f"after the warm-up, idle for 10 s: CPU per node mean {statistics.mean(idle):.2f} %, "
               f"max {max(idle):.2f} % of one core; load average {os.getloadavg()[0]:.2f}", flush=True)
         sizes = [n.get("/api/network/status")["dht"]["routingTableSize"] for n in nodes]
         before = [lookup_metrics(n) for n in nodes]

@@ -166,6 +166,7 @@ public sealed record NodeSettings
                 OnnxSessionCacheMB = r.AutoOrInt("ONNX_SESSION_CACHE_MB", 1, 1_048_576),
                 OnnxMemoryArena = r.OneOf("ONNX_MEMORY_ARENA", ["auto", "on", "off"]),
                 WasmCacheMB = r.AutoOrInt("WASM_CACHE_MB", 1, 1_048_576),
+                ScratchQuota = r.OneOf("SCRATCH_QUOTA", ["auto", "walk"]),
                 MaxQueuedTasks = r.Int("MAX_QUEUED_TASKS", 1, 100_000_000),
                 TaskTimeout = r.Seconds("TASK_TIMEOUT", 1, 30L * 86400),
                 ResultRetentionPeriod = r.Seconds("RESULT_RETENTION_PERIOD", 1, 3650L * 86400),

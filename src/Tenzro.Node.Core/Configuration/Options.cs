@@ -197,6 +197,9 @@ public sealed record TaskOptions
     /// <summary>WASM_CACHE_MB: disk space for compiled WebAssembly modules; null (<c>auto</c>) derives it from the free space on DATA_DIR's disk.</summary>
     public int? WasmCacheMB { get; init; }
 
+    /// <summary>SCRATCH_QUOTA: <c>auto</c> (a loop-mounted image per task where the node can make one, else the walk) or <c>walk</c>.</summary>
+    public string ScratchQuota { get; init; } = "auto";
+
     public int MaxQueuedTasks { get; init; } = 100_000;
     public TimeSpan TaskTimeout { get; init; } = TimeSpan.FromSeconds(1800);
     public TimeSpan ResultRetentionPeriod { get; init; } = TimeSpan.FromSeconds(86400);

@@ -10,10 +10,14 @@ public sealed class TaskScratch(string root) : ITaskPrestartHook, ITaskReleasedH
 {
     public string Root { get; } = root;
 
-    /// <summary>Creates the root and removes what runs of an earlier process left (called once, at the engine's start).</summary>
+    /// <summary>
+    /// Creates the root and removes what runs of an earlier process left (called once, at the engine's start): first the
+    /// scratch images a killed process left mounted, then the directories.
+    /// </summary>
     public void RemoveLeftovers()
     {
         Directory.CreateDirectory(Root);
+        ScratchMounts.UnmountUnder(Root);
         foreach (var stale in Directory.EnumerateDirectories(Root))
         {
             TryDelete(stale);

@@ -14,6 +14,8 @@ namespace Tenzro.Node.Runtimes.Wasm;
 /// while it was measured counts nothing. A walk is skipped while less time has passed since the last one than that walk took,
 /// so that measuring never takes more than about half of the module's thread. Between two walks the module can
 /// write as fast as the disk allows: the overshoot is what it writes in one epoch (10 ms) plus one walk.
+/// Where the directory is a quota file system of its own (<see cref="Image"/>), none of this applies: the kernel refuses
+/// a write past the limit (the module sees ENOSPC and goes on or fails as it decides), so there is no overshoot.
 /// Not thread-safe: used by the module's thread only.
 /// </remarks>
 internal sealed class ScratchMeter(string directory, long limitBytes)
@@ -31,9 +33,20 @@ internal sealed class ScratchMeter(string directory, long limitBytes)
 
     private long _nextWalk;
 
+    /// <summary>
+    /// The quota file system mounted on the directory (<see cref="ScratchImages"/>), if any: the kernel then holds the
+    /// limit (a write past it fails inside the module with ENOSPC, as on a full disk), so nothing is walked.
+    /// </summary>
+    public ScratchImage? Image { get; set; }
+
     /// <summary>Measures now unless the last walk was too recent; returns why the limit is broken, or null.</summary>
     public string? Check(bool force = false)
     {
+        if (Image is not null)
+        {
+            return null;
+        }
+
         var now = Stopwatch.GetTimestamp();
         if (!force && now < _nextWalk)
         {

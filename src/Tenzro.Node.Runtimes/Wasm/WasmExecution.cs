@@ -26,8 +26,11 @@ internal sealed class WasmExecution
     private readonly string? _scratchDirectory;
     private readonly ScratchMeter? _scratch;
 
-    private WasmExecution(WasmEngine engine, Module module, WasmTaskRequest request, TaskExecutionContext context)
+    private readonly ScratchImages? _images;
+
+    private WasmExecution(WasmEngine engine, Module module, WasmTaskRequest request, TaskExecutionContext context, ScratchImages? images)
     {
+        _images = images;
         _engine = engine;
         _module = module;
         _request = request;
@@ -50,8 +53,9 @@ internal sealed class WasmExecution
     /// <c>{"exitCode","stdout","stderr"}</c> for a WASI command. Throws <see cref="WasmTaskException"/> with the
     /// reason, or <see cref="OperationCanceledException"/> once the context's token has fired.
     /// </summary>
-    public static JsonObject Run(WasmEngine engine, Module module, WasmTaskRequest request, TaskExecutionContext context) =>
-        new WasmExecution(engine, module, request, context).Run();
+    /// <remarks>With <paramref name="images"/>, a task's <c>/scratch</c> is a quota file system of its own where one can be made.</remarks>
+    public static JsonObject Run(WasmEngine engine, Module module, WasmTaskRequest request, TaskExecutionContext context, ScratchImages? images = null) =>
+        new WasmExecution(engine, module, request, context, images).Run();
 
     private JsonObject Run()
     {
@@ -59,6 +63,8 @@ internal sealed class WasmExecution
         cancellation.ThrowIfCancellationRequested();
         CheckImports();
 
+        // Mounted before the store opens /scratch, and so unmounted after the store has closed it.
+        using var image = MountScratch();
         using var store = new Store(_engine.Engine, new WasmCallState(cancellation, _context.Progress));
         store.Fuel = _request.Fuel;
         store.SetLimits(memorySize: _request.MemoryLimitBytes, tableElements: _request.MaxTableElements, instances: 1, tables: 16, memories: 1);
@@ -326,6 +332,17 @@ internal sealed class WasmExecution
         GlobalImport => "global",
         _ => "import",
     };
+
+    private ScratchImage? MountScratch()
+    {
+        if (_scratch is null || _images?.TryMount(_scratchDirectory!, _request.ScratchLimitBytes) is not { } image)
+        {
+            return null;
+        }
+
+        _scratch.Image = image;
+        return image;
+    }
 
     private void ThrowIfScratchOver(bool force)
     {

@@ -18,7 +18,7 @@ namespace Tenzro.Node.Runtimes.Wasm;
 /// Thread-safe. Each execution runs on a thread of its own with a large native stack, so a deep wasm stack
 /// never meets the host's stack limit and a long computation never holds a thread-pool thread.
 /// </remarks>
-internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache, WasmEngine engine) : ITaskRuntime
+internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache, WasmEngine engine, ScratchImages? images = null) : ITaskRuntime
 {
     public const string TaskType = "compute";
 
@@ -77,7 +77,7 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
             // The module runs on this one thread: it can use one core, and no more than its share of one where a quota can hold it.
             using var quota = ThreadCpu.Limit(context.Task.Requirements.Cpu);
             using var active = engine.BeginExecution();
-            return WasmExecution.Run(engine, module, request, context);
+            return WasmExecution.Run(engine, module, request, context, images);
         }));
     }
 

@@ -23,6 +23,11 @@ public static class WasmServiceCollectionExtensions
             sp.GetRequiredService<ILogger<WasmModuleCache>>(),
             diskCapacityBytes: sp.GetRequiredService<WasmCacheBudget>().MB << 20));
         services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => new WasmCacheChoice(sp.GetRequiredService<WasmModuleCache>(), sp.GetRequiredService<WasmCacheBudget>().Reason));
+        services.AddSingleton(sp => ScratchImages.Detect(
+            sp.GetRequiredService<TaskOptions>().ScratchQuota,
+            Path.Combine(sp.GetRequiredService<StorageOptions>().DataDirectory, "scratch"),
+            sp.GetRequiredService<ILogger<ScratchImages>>()));
+        services.AddSingleton<Core.Optimization.IOptimizationSource>(sp => sp.GetRequiredService<ScratchImages>());
         services.AddSingleton<ITaskRuntime, WasmRuntime>();
         return services;
     }

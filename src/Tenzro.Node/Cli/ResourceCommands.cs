@@ -125,6 +125,8 @@ internal static class ResourceCommands
         }
 
         var scratch = Path.Combine(settings.Storage.DataDirectory, "scratch");
+        // A node killed while a task ran leaves that task's scratch image mounted: unmounted first, so that it is not emptied through its mount.
+        Core.Tasks.ScratchMounts.UnmountUnder(scratch);
         var directories = Directory.Exists(scratch) ? Directory.GetDirectories(scratch) : [];
         long freed = 0;
         foreach (var directory in directories)

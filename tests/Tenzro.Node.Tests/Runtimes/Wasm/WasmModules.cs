@@ -23,6 +23,26 @@ internal static class WasmModules
             (memory.size)))
         """;
 
+    /// <summary>"mkdirs" makes the empty directories /scratch/00000000, /scratch/00000001, … until one fails; returns how many it made.</summary>
+    public const string MakeDirectories = """
+        (module
+          (import "wasi_snapshot_preview1" "path_create_directory" (func $mkdir (param i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (func (export "mkdirs") (result i32) (local $i i32) (local $n i32) (local $k i32)
+            (loop $next
+              (local.set $n (local.get $i))
+              (local.set $k (i32.const 7))
+              (loop $digit
+                (i32.store8 (i32.add (i32.const 100) (local.get $k)) (i32.add (i32.const 48) (i32.rem_u (local.get $n) (i32.const 10))))
+                (local.set $n (i32.div_u (local.get $n) (i32.const 10)))
+                (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+                (br_if $digit (i32.ge_s (local.get $k) (i32.const 0))))
+              (if (call $mkdir (i32.const 3) (i32.const 100) (i32.const 8)) (then (return (local.get $i))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $next))
+            (i32.const 0)))
+        """;
+
     public const string Values = """
         (module
           (func (export "big") (result i64) (i64.const 9007199254740993))

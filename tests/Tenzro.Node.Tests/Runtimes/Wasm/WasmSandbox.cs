@@ -12,12 +12,13 @@ namespace Tenzro.Node.Tests.Runtimes.Wasm;
 /// <summary>A <see cref="WasmRuntime"/> over a temporary DATA_DIR with a real blob store and module cache.</summary>
 internal sealed class WasmSandbox : IDisposable
 {
-    public WasmSandbox()
+    /// <param name="images">Scratch images to mount /scratch on; none (the default) measures it by walking.</param>
+    public WasmSandbox(ScratchImages? images = null)
     {
         Directory = TestNode.NewDirectory();
         Blobs = new BlobStore(Directory);
         Cache = NewCache();
-        Runtime = new WasmRuntime(Blobs, Cache, WasmEngine.Shared);
+        Runtime = new WasmRuntime(Blobs, Cache, WasmEngine.Shared, images);
     }
 
     public string Directory { get; }
