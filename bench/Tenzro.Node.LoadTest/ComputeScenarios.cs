@@ -42,7 +42,7 @@ internal sealed class ComputeScenario : Scenario
             {
                 throw new InvalidOperationException($"compute task ended {result?["state"]}: {result}");
             }
-        });
+        }, settle: node);
         var (_, echoLatency) = await LoadDriver.RunAsync(1, options.Duration, async ct => (await echo.PostAsync("/echo", Json(body), ct)).Dispose());
         var wasm = WasmDirect(options.Duration);
         var fsync = FsyncAlone(TimeSpan.FromSeconds(Math.Min(3, options.Duration.TotalSeconds)));
@@ -159,7 +159,7 @@ internal sealed class InferenceScenario : Scenario
             {
                 throw new InvalidOperationException($"inference ended {result?["state"]}: {result}");
             }
-        });
+        }, settle: node);
         return latency;
     }
 }

@@ -72,12 +72,35 @@ internal sealed class Latencies
 /// <summary>Runs N concurrent clients for a bounded time, each calling an operation in a loop.</summary>
 internal static class LoadDriver
 {
-    /// <summary>Returns operations per second and the latency distribution; prints progress to stderr.</summary>
-    public static async Task<(double PerSecond, Latencies Latencies)> RunAsync(int clients, TimeSpan duration, Func<CancellationToken, Task> operation, TimeSpan? warmup = null)
+    /// <summary>The most a warm-up waits for the node's runtime to stop recompiling.</summary>
+    private static readonly TimeSpan MaxSettle = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Returns operations per second and the latency distribution; prints progress to stderr. The operation runs untimed
+    /// for <paramref name="warmup"/> (1 s) first and, with <paramref name="settle"/>, on in 1 s slices until the node's
+    /// runtime has stopped recompiling hot code (its tiered-compilation threads used at most 2 % of its CPU in the last
+    /// slice; at most a minute): a node that has run for a while is measured, not one still compiling.
+    /// </summary>
+    public static async Task<(double PerSecond, Latencies Latencies)> RunAsync(int clients, TimeSpan duration, Func<CancellationToken, Task> operation, TimeSpan? warmup = null, ChildProcess? settle = null)
     {
+        var warmStarted = Stopwatch.GetTimestamp();
         using (var warm = new CancellationTokenSource(warmup ?? TimeSpan.FromSeconds(1)))
         {
             await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Loop(operation, null, warm.Token)));
+        }
+
+        if (settle is not null)
+        {
+            double share;
+            do
+            {
+                var (jit, cpu) = (settle.TieredCompilationTime(), settle.CpuTime());
+                using var slice = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+                await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Loop(operation, null, slice.Token)));
+                share = (settle.TieredCompilationTime() - jit) / Math.Max((settle.CpuTime() - cpu).TotalSeconds, 0.01);
+            }
+            while (share > 0.02 && Stopwatch.GetElapsedTime(warmStarted) < MaxSettle);
+            Console.Error.WriteLine($"  warm-up {Stopwatch.GetElapsedTime(warmStarted).TotalSeconds:F0} s; tiered compilation {share:P1} of the node's CPU in its last second");
         }
 
         var latencies = new Latencies();
@@ -262,6 +285,36 @@ internal sealed class ChildProcess : IAsyncDisposable
     public long ResidentBytes() =>
         File.ReadAllLines($"/proc/{Pid}/status").Where(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
             .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024).First();
+
+    private readonly Dictionary<string, double> _compilerThreads = [];
+
+    /// <summary>
+    /// CPU seconds of the process's tiered-compilation threads (the runtime compiling hot code again at a higher tier),
+    /// those that have exited included: the runtime ends the thread when it has nothing to compile.
+    /// </summary>
+    public double TieredCompilationTime()
+    {
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                var open = stat.IndexOf('(', StringComparison.Ordinal);
+                var close = stat.LastIndexOf(')');
+                if (stat[(open + 1)..close].StartsWith(".NET Tiered", StringComparison.Ordinal))
+                {
+                    var fields = stat[(close + 2)..].Split(' ');
+                    _compilerThreads[task] = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended while it was read.
+            }
+        }
+
+        return _compilerThreads.Values.Sum();
+    }
 
     /// <summary>User + system CPU time of the process, from /proc/PID/stat.</summary>
     public TimeSpan CpuTime()

@@ -50,7 +50,7 @@ internal sealed class HealthScenario : Scenario
         using var bareClient = Client(baseline.Url);
         var clients = Math.Min(options.Clients, 16);
 
-        var (nodeRate, nodeLatency) = await LoadDriver.RunAsync(clients, options.Duration, async ct => (await nodeClient.GetAsync("/health", ct)).Dispose());
+        var (nodeRate, nodeLatency) = await LoadDriver.RunAsync(clients, options.Duration, async ct => (await nodeClient.GetAsync("/health", ct)).Dispose(), settle: node);
         var (bareRate, bareLatency) = await LoadDriver.RunAsync(clients, options.Duration, async ct => (await bareClient.GetAsync("/health", ct)).Dispose());
         return new ScenarioResult("requests/s", nodeRate, "req/s", "bare Kestrel", bareRate, true,
             [$"node {nodeRate:F0} req/s ({nodeLatency.Describe()}); bare Kestrel {bareRate:F0} req/s ({bareLatency.Describe()}); {clients} clients"]);
@@ -96,7 +96,7 @@ internal sealed class GetTaskScenario : Scenario
             }
 
             await response.Content.ReadAsByteArrayAsync(ct);
-        });
+        }, settle: node);
         var (bareRate, bareLatency) = await LoadDriver.RunAsync(clients, options.Duration, async ct =>
         {
             using var response = await bareClient.GetAsync($"/task/{ids[Random.Shared.Next(Tasks)]}", ct);
@@ -125,7 +125,7 @@ internal sealed class SubmitScenario : Scenario
             {
                 throw new InvalidOperationException($"submit answered {(int)response.StatusCode}");
             }
-        });
+        }, settle: node);
 
         var (bareRate, bareLatency) = await BareInsertLoopAsync(options.Clients, options.Duration, body);
         return new ScenarioResult("acknowledged tasks/s", nodeRate, "tasks/s", "bare SQLite insert loop", bareRate, nodeRate > 0,

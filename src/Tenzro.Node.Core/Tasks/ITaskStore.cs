@@ -29,6 +29,18 @@ public interface ITaskStore : IAsyncDisposable
     /// </remarks>
     Task MarkFinishedAsync(string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null);
 
+    /// <summary>
+    /// <see cref="MarkFinishedAsync"/> for the task of <paramref name="spec"/>, returning its final record (null when no
+    /// such task is stored): the record's spec is <paramref name="spec"/>, so a store may build it without reading back
+    /// and parsing the stored task.
+    /// </summary>
+    async Task<TaskRecord?> FinishAsync(TaskSpec spec, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        await MarkFinishedAsync(spec.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts).ConfigureAwait(false);
+        return Get(spec.TaskId);
+    }
+
     /// <summary>Stores the progress of a running task; not awaited by the engine on the hot path.</summary>
     Task SetProgressAsync(string taskId, double progress);
 

@@ -191,7 +191,8 @@ public sealed partial class TaskEngine
             }
         }
 
-        await StoreFinalStateAsync(() => _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error, startedAt, attempts), spec.TaskId);
+        TaskRecord? record = null;
+        await StoreFinalStateAsync(async () => record = await _store.FinishAsync(spec, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error, startedAt, attempts), spec.TaskId);
         if (resultText is not null)
         {
             lock (_lock)
@@ -200,7 +201,6 @@ public sealed partial class TaskEngine
             }
         }
 
-        var record = _store.Get(spec.TaskId);
         var ranFor = record?.StartedAt is { } started ? (finishedAt - started).TotalMilliseconds : 0;
         Log.TaskFinished(_logger, spec.TaskId, spec.Type, state.ToWire(), ranFor, error ?? string.Empty);
         if (record is not null)

@@ -75,25 +75,66 @@ public sealed class TaskStore : ITaskStore
     public Task MarkFinishedAsync(string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null) =>
         Enqueue(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
-                UPDATE tasks SET state=$s, finished_at=$f, expires_at=$e, result=$r, digest=$d, error=$err,
-                    progress=CASE WHEN $s='completed' THEN 1 ELSE progress END,
-                    started_at=COALESCE(started_at, $st), attempts=COALESCE($a, attempts)
-                WHERE task_id=$id;
-                """;
-            command.Parameters.AddWithValue("$st", startedAt is { } st ? Timestamps.FormatPrecise(st) : DBNull.Value);
-            command.Parameters.AddWithValue("$a", attempts is { } a ? a : DBNull.Value);
-            command.Parameters.AddWithValue("$s", state.ToWire());
-            command.Parameters.AddWithValue("$f", Timestamps.FormatPrecise(finishedAt));
-            command.Parameters.AddWithValue("$e", Timestamps.FormatPrecise(expiresAt));
-            command.Parameters.AddWithValue("$r", (object?)result ?? DBNull.Value);
-            command.Parameters.AddWithValue("$d", (object?)digest ?? DBNull.Value);
-            command.Parameters.AddWithValue("$err", (object?)error ?? DBNull.Value);
-            command.Parameters.AddWithValue("$id", taskId);
+            using var command = FinishCommand(connection, taskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: false);
             command.ExecuteNonQuery();
             return true;
         });
+
+    /// <summary>
+    /// The final record comes back from the UPDATE itself (<c>RETURNING</c> the columns the engine does not hold): no second
+    /// statement, no read connection, and the stored task is not parsed again.
+    /// </summary>
+    public Task<TaskRecord?> FinishAsync(TaskSpec spec, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return Enqueue(connection =>
+        {
+            using var command = FinishCommand(connection, spec.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: true);
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            return (TaskRecord?)new TaskRecord
+            {
+                Spec = spec,
+                Sequence = reader.GetInt64(0),
+                ContentHash = reader.GetString(1),
+                State = state,
+                Attempts = reader.GetInt32(2),
+                Progress = reader.GetDouble(3),
+                SubmittedAt = Parse(reader.GetString(4)),
+                StartedAt = reader.IsDBNull(5) ? null : Parse(reader.GetString(5)),
+                FinishedAt = Parse(reader.GetString(6)),
+                ExpiresAt = Parse(reader.GetString(7)),
+                Error = error,
+                Result = result,
+                Digest = digest,
+            };
+        });
+    }
+
+    private static SqliteCommand FinishCommand(SqliteConnection connection, string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt, int? attempts, bool returning)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE tasks SET state=$s, finished_at=$f, expires_at=$e, result=$r, digest=$d, error=$err,
+                progress=CASE WHEN $s='completed' THEN 1 ELSE progress END,
+                started_at=COALESCE(started_at, $st), attempts=COALESCE($a, attempts)
+            WHERE task_id=$id
+            """ + (returning ? " RETURNING seq, content_hash, attempts, progress, submitted_at, started_at, finished_at, expires_at;" : ";");
+        command.Parameters.AddWithValue("$st", startedAt is { } st ? Timestamps.FormatPrecise(st) : DBNull.Value);
+        command.Parameters.AddWithValue("$a", attempts is { } a ? a : DBNull.Value);
+        command.Parameters.AddWithValue("$s", state.ToWire());
+        command.Parameters.AddWithValue("$f", Timestamps.FormatPrecise(finishedAt));
+        command.Parameters.AddWithValue("$e", Timestamps.FormatPrecise(expiresAt));
+        command.Parameters.AddWithValue("$r", (object?)result ?? DBNull.Value);
+        command.Parameters.AddWithValue("$d", (object?)digest ?? DBNull.Value);
+        command.Parameters.AddWithValue("$err", (object?)error ?? DBNull.Value);
+        command.Parameters.AddWithValue("$id", taskId);
+        return command;
+    }
 
     /// <summary>Stores progress; not awaited by the engine on the hot path.</summary>
     public Task SetProgressAsync(string taskId, double progress) =>

@@ -48,6 +48,31 @@ public sealed class TaskStoreContractTests : IAsyncLifetime
     [Theory]
     [InlineData("sqlite")]
     [InlineData("memory")]
+    public async Task FinishAsync_EachStore_ReturnsTheRecordAGetReadsBack(string kind)
+    {
+        ITaskStore store = kind == "sqlite" ? _sqlite : new MemoryTaskStore();
+        var inserted = Record("f", "script", "o1");
+        await store.InsertAsync(inserted);
+        await store.InsertAsync(Record("g", "script", "o1"));
+
+        var finished = await store.FinishAsync(inserted.Spec, TaskState.Completed, Start.AddSeconds(2), Start.AddMinutes(1), """{"v":1}""", "digest-f", null, Start.AddSeconds(1), 1);
+        var missing = await store.FinishAsync(Record("nowhere", "script", "o1").Spec, TaskState.Failed, Start, Start, null, null, "x");
+
+        var read = store.Get("f")!;
+        Assert.NotNull(finished);
+        Assert.Equal(Observe(read), Observe(finished));
+        Assert.Equal(TaskState.Completed, finished.State);
+        Assert.Equal(1, finished.Progress);
+        Assert.Equal(Start.AddSeconds(1), finished.StartedAt);
+        Assert.Null(missing);
+    }
+
+    private static string Observe(TaskRecord r) =>
+        $"{r.TaskId} {r.Spec.Type} {r.Spec.Owner} {r.Spec.Data.ToJsonString()} {r.ContentHash} {r.State} {r.Attempts} {r.Progress} {r.SubmittedAt:O} {r.StartedAt:O} {r.FinishedAt:O} {r.ExpiresAt:O} {r.Error} {r.Result} {r.Digest} {r.Sequence}";
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("memory")]
     public async Task Rules_EachStore_KeepsFinalStatesAndTombstones(string kind)
     {
         ITaskStore store = kind == "sqlite" ? _sqlite : new MemoryTaskStore();
