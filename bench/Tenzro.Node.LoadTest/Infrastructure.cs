@@ -76,10 +76,16 @@ internal static class LoadDriver
     private static readonly TimeSpan MaxSettle = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// The least a settling warm-up lasts: the runtime recompiles a method only after enough calls and a short delay, so
+    /// a quiet compiler in the first seconds does not mean it has finished.
+    /// </summary>
+    private static readonly TimeSpan MinSettle = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// Returns operations per second and the latency distribution; prints progress to stderr. The operation runs untimed
-    /// for <paramref name="warmup"/> (1 s) first and, with <paramref name="settle"/>, on in 1 s slices until the node's
-    /// runtime has stopped recompiling hot code (its tiered-compilation threads used at most 2 % of its CPU in the last
-    /// slice; at most a minute): a node that has run for a while is measured, not one still compiling.
+    /// for <paramref name="warmup"/> (1 s) first and, with <paramref name="settle"/>, on in 1 s slices (at least 5 s) until
+    /// the node's runtime has stopped recompiling hot code (its tiered-compilation threads used at most 2 % of its CPU in
+    /// the last slice; at most a minute): a node that has run for a while is measured, not one still compiling.
     /// </summary>
     public static async Task<(double PerSecond, Latencies Latencies)> RunAsync(int clients, TimeSpan duration, Func<CancellationToken, Task> operation, TimeSpan? warmup = null, ChildProcess? settle = null)
     {
@@ -99,7 +105,7 @@ internal static class LoadDriver
                 await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Loop(operation, null, slice.Token)));
                 share = (settle.TieredCompilationTime() - jit) / Math.Max((settle.CpuTime() - cpu).TotalSeconds, 0.01);
             }
-            while (share > 0.02 && Stopwatch.GetElapsedTime(warmStarted) < MaxSettle);
+            while ((share > 0.02 || Stopwatch.GetElapsedTime(warmStarted) < MinSettle) && Stopwatch.GetElapsedTime(warmStarted) < MaxSettle);
             Console.Error.WriteLine($"  warm-up {Stopwatch.GetElapsedTime(warmStarted).TotalSeconds:F0} s; tiered compilation {share:P1} of the node's CPU in its last second");
         }
 

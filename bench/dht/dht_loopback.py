@@ -26,6 +26,9 @@ LOOKUPS = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 WARMUP = int(os.environ.get("WARMUP", "20"))
 JIT_SETTLED = float(os.environ.get("JIT_SETTLED", "0.02"))
 WARMUP_MAX_S = float(os.environ.get("WARMUP_MAX_S", "300"))
+# The runtime starts recompiling only once a method has been called often enough and a short delay has passed, so a
+# quiet compiler in the first seconds does not mean it has finished.
+WARMUP_MIN_S = float(os.environ.get("WARMUP_MIN_S", "20"))
 
 
 def free_port():
@@ -162,10 +165,10 @@ def main():
 
         # Warm-up: a node fresh from start compiles its code again at a higher tier for its first seconds of work (most of
         # the CPU of the first lookups); what a running node answers is measured after it.
-        # Then warm-up rounds go on until the runtime has stopped recompiling: until, in one round, the nodes'
-        # tiered-compilation threads used at most JIT_SETTLED of all the CPU the nodes used (at most WARMUP_MAX_S).
+        # Then warm-up rounds go on (for at least WARMUP_MIN_S) until the runtime has stopped recompiling: until, in one
+        # round, the nodes' tiered-compilation threads used at most JIT_SETTLED of all the CPU the nodes used (at most WARMUP_MAX_S).
         rounds, started, jit_share = 0, time.monotonic(), 1.0
-        while rounds < WARMUP or (jit_share > JIT_SETTLED and time.monotonic() - started < WARMUP_MAX_S):
+        while rounds < WARMUP or (time.monotonic() - started < WARMUP_MIN_S or jit_share > JIT_SETTLED) and time.monotonic() - started < WARMUP_MAX_S:
             jit_before, cpu_before = sum(jit_seconds(n) for n in nodes), sum(cpu_seconds(n) for n in nodes)
             for node in nodes:
                 node.get("/api/peers?tier=training")
