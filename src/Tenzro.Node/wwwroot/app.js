@@ -113,7 +113,8 @@ async function refreshStatus() {
     const g = await get("/api/aggregation");
     const p = g.pooled ?? {};
     $("group-note").textContent = !g.enabled ? "off" : g.state === "none" ? "" :
-      `${g.state} · ${g.members.length} members · pooled ${p.cpuCores} cores, ${p.memoryMB} MB`;
+      `${g.state} · ${g.members.length} members · pooled ${p.cpuCores} cores` +
+      `${p.cpuOpsPerSecond ? " (" + (p.cpuOpsPerSecond / 1e9).toFixed(1) + " G ops/s)" : ""}, ${p.memoryMB} MB`;
     $("group").innerHTML = g.members?.length ? g.members.map((m) =>
       `<li title="${esc(m.id)}"><span class="pill ${m.alive ? "ok" : "bad"}">${m.alive ? "alive" : "down"}</span> ${esc(m.id.slice(0, 16))}` +
       ` <span class="muted">${esc(m.role)}${m.free ? " · " + esc(m.free.cpuCores) + " cores free" + (m.free.cpuOpsPerSecond ? " (" + esc((m.free.cpuOpsPerSecond / 1e9).toFixed(1)) + " G ops/s)" : "") : ""}</span></li>`).join("") :
