@@ -14,6 +14,7 @@ namespace Tenzro.Node.Core.Tasks;
 public sealed class TaskStore : ITaskStore
 {
     private readonly NodeDatabase _database;
+    private readonly FinalRecordCache _finals = new();
 
     public TaskStore(NodeDatabase database) => _database = database;
 
@@ -57,7 +58,7 @@ public sealed class TaskStore : ITaskStore
 
     /// <summary>Puts a task back in the queue (shutdown or crash recovery).</summary>
     public Task RequeueAsync(string taskId, int attempts) =>
-        Enqueue(connection =>
+        DroppingAsync(taskId, connection =>
         {
             using var command = connection.CreateCommand();
             command.CommandText = "UPDATE tasks SET state='queued', started_at=NULL, attempts=$a, progress=0 WHERE task_id=$id;";
@@ -73,7 +74,7 @@ public sealed class TaskStore : ITaskStore
     /// mark was not written separately (it ended before the mark was due); null keeps what is stored.
     /// </remarks>
     public Task MarkFinishedAsync(string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null) =>
-        Enqueue(connection =>
+        DroppingAsync(taskId, connection =>
         {
             using var command = FinishCommand(connection, taskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: false);
             command.ExecuteNonQuery();
@@ -84,19 +85,21 @@ public sealed class TaskStore : ITaskStore
     /// The final record comes back from the UPDATE itself (<c>RETURNING</c> the columns the engine does not hold): no second
     /// statement, no read connection, and the stored task is not parsed again.
     /// </summary>
-    public Task<TaskRecord?> FinishAsync(TaskSpec spec, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
+    public async Task<TaskRecord?> FinishAsync(TaskSpec spec, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        return Enqueue(connection =>
+        _finals.Drop([spec.TaskId]);
+        var readAt = _finals.Generation;
+        var (record, storedChars) = await Enqueue(connection =>
         {
             using var command = FinishCommand(connection, spec.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: true);
             using var reader = command.ExecuteReader();
             if (!reader.Read())
             {
-                return null;
+                return ((TaskRecord?)null, 0);
             }
 
-            return (TaskRecord?)new TaskRecord
+            return ((TaskRecord?)new TaskRecord
             {
                 Spec = spec,
                 Sequence = reader.GetInt64(0),
@@ -111,8 +114,14 @@ public sealed class TaskStore : ITaskStore
                 Error = error,
                 Result = result,
                 Digest = digest,
-            };
-        });
+            }, reader.GetInt32(8) + (result?.Length ?? 0));
+        }).ConfigureAwait(false);
+        if (record is not null)
+        {
+            _finals.Add(record, readAt, storedChars);
+        }
+
+        return record;
     }
 
     private static SqliteCommand FinishCommand(SqliteConnection connection, string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt, int? attempts, bool returning)
@@ -123,7 +132,7 @@ public sealed class TaskStore : ITaskStore
                 progress=CASE WHEN $s='completed' THEN 1 ELSE progress END,
                 started_at=COALESCE(started_at, $st), attempts=COALESCE($a, attempts)
             WHERE task_id=$id
-            """ + (returning ? " RETURNING seq, content_hash, attempts, progress, submitted_at, started_at, finished_at, expires_at;" : ";");
+            """ + (returning ? " RETURNING seq, content_hash, attempts, progress, submitted_at, started_at, finished_at, expires_at, length(body);" : ";");
         command.Parameters.AddWithValue("$st", startedAt is { } st ? Timestamps.FormatPrecise(st) : DBNull.Value);
         command.Parameters.AddWithValue("$a", attempts is { } a ? a : DBNull.Value);
         command.Parameters.AddWithValue("$s", state.ToWire());
@@ -153,22 +162,31 @@ public sealed class TaskStore : ITaskStore
     /// (the sweeper passes one more RESULT_RETENTION_PERIOD ago): after that the task is unknown (404), so the store's
     /// size follows the rate of tasks, not their total. Returns how many it deleted.
     /// </summary>
-    public Task<int> PurgeTombstonesAsync(DateTimeOffset cutoff) =>
-        Enqueue(connection =>
+    public async Task<int> PurgeTombstonesAsync(DateTimeOffset cutoff)
+    {
+        var purged = await Enqueue(connection =>
         {
             using var delete = connection.CreateCommand();
             delete.CommandText = $"DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE expired=1 AND expires_at IS NOT NULL AND expires_at < $cutoff LIMIT {ITaskStore.ExpireBatch});";
             delete.Parameters.AddWithValue("$cutoff", Timestamps.FormatPrecise(cutoff));
             return delete.ExecuteNonQuery();
-        });
+        }).ConfigureAwait(false);
+        if (purged > 0)
+        {
+            _finals.Clear();
+        }
+
+        return purged;
+    }
 
     /// <summary>
     /// Drops the results and data of up to <see cref="ITaskStore.ExpireBatch"/> tasks whose retention ended before
     /// <paramref name="now"/>, keeping a small tombstone so that the result endpoint can answer 410 instead
     /// of 404. Returns the ids expired.
     /// </summary>
-    public Task<IReadOnlyList<string>> ExpireResultsAsync(DateTimeOffset now) =>
-        Enqueue<IReadOnlyList<string>>(connection =>
+    public async Task<IReadOnlyList<string>> ExpireResultsAsync(DateTimeOffset now)
+    {
+        var expired = await Enqueue<IReadOnlyList<string>>(connection =>
         {
             var ids = new List<string>();
             using (var select = connection.CreateCommand())
@@ -191,16 +209,33 @@ public sealed class TaskStore : ITaskStore
             }
 
             return ids;
-        });
+        }).ConfigureAwait(false);
+        _finals.Drop(expired);
+        return expired;
+    }
 
+    /// <remarks>A finished task's record is served from memory once read (<see cref="FinalRecordCache"/>).</remarks>
     public TaskRecord? Get(string taskId)
     {
+        if (_finals.TryGet(taskId, out var cached))
+        {
+            return cached;
+        }
+
+        var readAt = _finals.Generation;
         using var connection = _database.OpenReadConnection();
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM tasks WHERE task_id=$id;";
         command.Parameters.AddWithValue("$id", taskId);
         using var reader = command.ExecuteReader();
-        return reader.Read() ? Read(reader) : null;
+        if (!reader.Read())
+        {
+            return null;
+        }
+
+        var record = Read(reader);
+        _finals.Add(record, readAt, reader.GetString(1).Length + (record.Result?.Length ?? 0));
+        return record;
     }
 
     /// <summary>Tasks that are not final, in queue order: used to rebuild the queue at start.</summary>
@@ -326,4 +361,18 @@ public sealed class TaskStore : ITaskStore
         DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 
     private Task<T> Enqueue<T>(Func<SqliteConnection, T> work) => _database.Writer.WriteAsync(work);
+
+    /// <summary>A write that may change a finished task's row: its cached record is dropped before and after it commits.</summary>
+    private async Task DroppingAsync<T>(string taskId, Func<SqliteConnection, T> work)
+    {
+        _finals.Drop([taskId]);
+        try
+        {
+            await Enqueue(work).ConfigureAwait(false);
+        }
+        finally
+        {
+            _finals.Drop([taskId]);
+        }
+    }
 }

@@ -57,7 +57,7 @@ internal static class GroupCommand
         Console.WriteLine($"state   {state}");
         Console.WriteLine($"leader  {view["leaderId"]?.ToString() ?? "none (an election is under way)"}");
         var pooled = view["pooled"];
-        var speed = pooled?["cpuOpsPerSecond"] is { } ops ? $" ({ops} ops/s)" : string.Empty;
+        var speed = pooled?["cpuOpsPerSecond"] is { } pooledOps ? $" ({pooledOps} ops/s)" : string.Empty;
         Console.WriteLine($"pooled  {pooled?["cpuCores"]} cores{speed}, {pooled?["memoryMB"]} MB memory, {pooled?["storageMB"]} MB storage, {pooled?["gpuCount"]} GPUs; {string.Join(",", pooled?["capabilities"]?.AsArray().Select(c => c?.ToString()) ?? [])}");
         Console.WriteLine();
         Console.WriteLine($"{"member",-16}  {"role",-8}  {"alive",-5}  free");

@@ -67,6 +67,46 @@ public sealed class TaskStoreContractTests : IAsyncLifetime
         Assert.Null(missing);
     }
 
+    [Fact]
+    public async Task FinishedRecord_ServedFromMemory_UntilItsRowChanges()
+    {
+        var spec = Record("h", "script", "o1").Spec;
+        await _sqlite.InsertAsync(Record("h", "script", "o1"));
+        await _sqlite.FinishAsync(spec, TaskState.Completed, Start.AddSeconds(1), Start.AddMinutes(1), """{"v":1}""", "digest-h", null, Start, 1);
+
+        // A finished task is read from the database once, then served from memory.
+        var first = _sqlite.Get("h")!;
+        Assert.Same(first, _sqlite.Get("h"));
+
+        // Its result expires: the status shows the tombstone at once, not the kept record.
+        Assert.Equal(["h"], await _sqlite.ExpireResultsAsync(Start.AddMinutes(2)));
+        var tombstone = _sqlite.Get("h")!;
+        Assert.Null(tombstone.Result);
+        Assert.Equal("{}", tombstone.Spec.Data.ToJsonString());
+
+        // Written again (a final state stored twice): the new one is what a read sees.
+        await _sqlite.MarkFinishedAsync("h", TaskState.Failed, Start.AddMinutes(3), Start.AddMinutes(4), null, null, "again");
+        Assert.Equal("again", _sqlite.Get("h")!.Error);
+
+        // Purged: unknown.
+        await _sqlite.ExpireResultsAsync(Start.AddMinutes(5));
+        Assert.Equal(1, await _sqlite.PurgeTombstonesAsync(Start.AddMinutes(6)));
+        Assert.Null(_sqlite.Get("h"));
+    }
+
+    [Fact]
+    public async Task RequeuedTask_IsNotServedAsFinished()
+    {
+        var spec = Record("r", "script", "o1").Spec;
+        await _sqlite.InsertAsync(Record("r", "script", "o1"));
+        await _sqlite.FinishAsync(spec, TaskState.Failed, Start.AddSeconds(1), Start.AddMinutes(1), null, null, "x");
+        Assert.Equal(TaskState.Failed, _sqlite.Get("r")!.State);
+
+        await _sqlite.RequeueAsync("r", 2);
+
+        Assert.Equal(TaskState.Queued, _sqlite.Get("r")!.State);
+    }
+
     private static string Observe(TaskRecord r) =>
         $"{r.TaskId} {r.Spec.Type} {r.Spec.Owner} {r.Spec.Data.ToJsonString()} {r.ContentHash} {r.State} {r.Attempts} {r.Progress} {r.SubmittedAt:O} {r.StartedAt:O} {r.FinishedAt:O} {r.ExpiresAt:O} {r.Error} {r.Result} {r.Digest} {r.Sequence}";
 
