@@ -12,7 +12,7 @@ namespace Tenzro.Node.Core.Tasks;
 internal sealed class FinalRecordCache
 {
     public const int MaxRecords = 1024;
-    public const int MaxRecordChars = 8 * 1024;
+    public const int MaxRecordChars = 4 * 1024;
 
     private readonly Lock _lock = new();
     private readonly Dictionary<string, TaskRecord> _records = new(StringComparer.Ordinal);
