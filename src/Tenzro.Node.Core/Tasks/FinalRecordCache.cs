@@ -1,7 +1,7 @@
 namespace Tenzro.Node.Core.Tasks;
 
 /// <summary>
-/// Records of finished tasks kept in memory for status reads: a final record changes only when its result expires, its
+/// Records of finished tasks kept in memory for status reads (shared between them, so their specs are only read): a final record changes only when its result expires, its
 /// tombstone is purged, or it is written again, and each of those drops it here. A record is added only if nothing
 /// dropped any since its read began (a generation count), so a read that raced a change never puts back what was before.
 /// </summary>
@@ -49,18 +49,39 @@ internal sealed class FinalRecordCache
 
         lock (_lock)
         {
-            if (readAt != _generation)
+            if (readAt == _generation)
             {
-                return;
+                AddLocked(record);
             }
+        }
+    }
 
-            if (_records.TryAdd(record.TaskId, record))
+    /// <summary>
+    /// Puts <paramref name="record"/> (just committed) in place of whatever is kept for <paramref name="taskId"/>, and stops
+    /// every read begun before from adding what it read; with a null, not final or too large record, only drops.
+    /// </summary>
+    public void Replace(string taskId, TaskRecord? record, int storedChars)
+    {
+        lock (_lock)
+        {
+            _generation++;
+            _records.Remove(taskId);
+            if (record is not null && record.State.IsFinal() && storedChars <= MaxRecordChars)
             {
-                _order.Enqueue(record.TaskId);
-                while (_records.Count > MaxRecords && _order.TryDequeue(out var oldest))
-                {
-                    _records.Remove(oldest);
-                }
+                AddLocked(record);
+            }
+        }
+    }
+
+    private void AddLocked(TaskRecord record)
+    {
+        if (_records.TryAdd(record.TaskId, record))
+        {
+            // The order also holds ids dropped since they were added; they go with the oldest, so it stays bounded too.
+            _order.Enqueue(record.TaskId);
+            while ((_records.Count > MaxRecords || _order.Count > 2 * MaxRecords) && _order.TryDequeue(out var oldest))
+            {
+                _records.Remove(oldest);
             }
         }
     }

@@ -30,6 +30,13 @@ public interface ITaskStore : IAsyncDisposable
     Task MarkFinishedAsync(string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null);
 
     /// <summary>
+    /// The record a status shows (<c>GET /api/tasks/{id}</c>): as <see cref="Get"/>, except that a store may keep finished
+    /// tasks' records in memory for it. Its <see cref="TaskRecord.Spec"/> may be shared with other status reads, so a caller
+    /// reads only the spec's scalar fields (never its <c>data</c> or <c>config</c>), and changes nothing.
+    /// </summary>
+    TaskRecord? GetForStatus(string taskId) => Get(taskId);
+
+    /// <summary>
     /// <see cref="MarkFinishedAsync"/> for the task of <paramref name="spec"/>, returning its final record (null when no
     /// such task is stored): the record's spec is <paramref name="spec"/>, so a store may build it without reading back
     /// and parsing the stored task.

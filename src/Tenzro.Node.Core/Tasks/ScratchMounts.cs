@@ -41,12 +41,38 @@ public static class ScratchMounts
             return 0;
         }
 
-        var prefix = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root)) + "/";
+        // The kernel lists mount points by their real path: a DATA_DIR reached through a link must be resolved first.
+        var prefix = Path.TrimEndingDirectorySeparator(RealPath(root)) + "/";
         var under = MountPoints(File.ReadAllLines("/proc/self/mountinfo"))
             .Where(p => p.StartsWith(prefix, StringComparison.Ordinal))
             .OrderByDescending(p => p.Length)
             .ToList();
         return under.Count(Unmount);
+    }
+
+    /// <summary>The path with every link in it resolved (realpath(3)); the full path as given when it cannot be resolved.</summary>
+    public static string RealPath(string path)
+    {
+        var full = Path.GetFullPath(path);
+        if (!OperatingSystem.IsLinux())
+        {
+            return full;
+        }
+
+        var resolved = Realpath(full, IntPtr.Zero);
+        if (resolved == IntPtr.Zero)
+        {
+            return full;
+        }
+
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved) ?? full;
+        }
+        finally
+        {
+            Free(resolved);
+        }
     }
 
     /// <summary>The mount points of <c>/proc/self/mountinfo</c> lines (the fifth field, its octal escapes undone).</summary>
@@ -87,6 +113,17 @@ public static class ScratchMounts
 
         return Encoding.UTF8.GetString([.. bytes]);
     }
+
+    // realpath(3) with a null buffer allocates the result, which free(3) releases.
+    [SupportedOSPlatform("linux")]
+    [DllImport("libc", EntryPoint = "realpath", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern IntPtr Realpath([MarshalAs(UnmanagedType.LPUTF8Str)] string path, IntPtr resolved);
+
+    [SupportedOSPlatform("linux")]
+    [DllImport("libc", EntryPoint = "free")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern void Free(IntPtr pointer);
 
     // umount2(2). DllImport rather than LibraryImport: the project allows no unsafe code; the path is marshalled as UTF-8.
     [SupportedOSPlatform("linux")]

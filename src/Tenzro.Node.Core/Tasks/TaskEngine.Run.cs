@@ -136,7 +136,8 @@ public sealed partial class TaskEngine
             _lifecycle.Stopped(run, end);
             var markWritten = mark.Settle();
             running.Ending = true;
-            await FinishAsync(spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts);
+            // The run's spec carries the payload; the queue's copy of a task that waited does not.
+            await FinishAsync(run?.Task ?? spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts, withPayload: run is not null || running.HasPayload);
             await mark.WrittenAsync();
             await _lifecycle.FinishedAsync(end);
         }
@@ -171,7 +172,11 @@ public sealed partial class TaskEngine
         }
     }
 
-    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
+    /// <param name="withPayload">
+    /// Whether <paramref name="spec"/> carries the task's data: then the final record is built from it; else (the queue's
+    /// copy, which holds no data) it is read back from the store.
+    /// </param>
+    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error, DateTimeOffset? startedAt = null, int? attempts = null, bool withPayload = false)
     {
         var finishedAt = _time.GetUtcNow();
         string? resultText = null;
@@ -192,7 +197,21 @@ public sealed partial class TaskEngine
         }
 
         TaskRecord? record = null;
-        await StoreFinalStateAsync(async () => record = await _store.FinishAsync(spec, state, finishedAt, finishedAt + _options.ResultRetentionPeriod, resultText, digest, error, startedAt, attempts), spec.TaskId);
+        var expiresAt = finishedAt + _options.ResultRetentionPeriod;
+        await StoreFinalStateAsync(
+            async () =>
+            {
+                if (withPayload)
+                {
+                    record = await _store.FinishAsync(spec, state, finishedAt, expiresAt, resultText, digest, error, startedAt, attempts);
+                }
+                else
+                {
+                    await _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, expiresAt, resultText, digest, error, startedAt, attempts);
+                    record = _store.Get(spec.TaskId);
+                }
+            },
+            spec.TaskId);
         if (resultText is not null)
         {
             lock (_lock)

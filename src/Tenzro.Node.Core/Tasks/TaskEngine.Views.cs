@@ -7,7 +7,8 @@ public sealed partial class TaskEngine
     public TaskRecord? Get(string taskId) => _store.Get(taskId);
 
     /// <summary>A task as a caller sees it, or null when unknown.</summary>
-    public TaskView? View(string taskId) => _store.Get(taskId) is { } record ? ViewOf(record) : null;
+    /// <remarks>A finished task's record may come from the store's memory (<see cref="ITaskStore.GetForStatus"/>): a view shows no data or config.</remarks>
+    public TaskView? View(string taskId) => _store.GetForStatus(taskId) is { } record ? ViewOf(record) : null;
 
     /// <summary>A page of tasks, newest first, as callers see them.</summary>
     public (IReadOnlyList<TaskView> Items, string? NextCursor) List(TaskState? state, string? type, int limit, string? cursor)

@@ -83,13 +83,13 @@ public sealed class TaskStore : ITaskStore
 
     /// <summary>
     /// The final record comes back from the UPDATE itself (<c>RETURNING</c> the columns the engine does not hold): no second
-    /// statement, no read connection, and the stored task is not parsed again.
+    /// statement, no read connection, and the stored task is not parsed again. It is kept for status reads
+    /// (<see cref="GetForStatus"/>).
     /// </summary>
     public async Task<TaskRecord?> FinishAsync(TaskSpec spec, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         _finals.Drop([spec.TaskId]);
-        var readAt = _finals.Generation;
         var (record, storedChars) = await Enqueue(connection =>
         {
             using var command = FinishCommand(connection, spec.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: true);
@@ -116,11 +116,9 @@ public sealed class TaskStore : ITaskStore
                 Digest = digest,
             }, reader.GetInt32(8) + (result?.Length ?? 0));
         }).ConfigureAwait(false);
-        if (record is not null)
-        {
-            _finals.Add(record, readAt, storedChars);
-        }
 
+        // What was just committed replaces whatever a read that raced the write may have kept.
+        _finals.Replace(spec.TaskId, record, storedChars);
         return record;
     }
 
@@ -214,8 +212,11 @@ public sealed class TaskStore : ITaskStore
         return expired;
     }
 
-    /// <remarks>A finished task's record is served from memory once read (<see cref="FinalRecordCache"/>).</remarks>
-    public TaskRecord? Get(string taskId)
+    /// <remarks>Always read from the database: the caller gets a spec of its own, data and config included.</remarks>
+    public TaskRecord? Get(string taskId) => Read(taskId, out _);
+
+    /// <remarks>A finished task's record is served from memory once read or stored (<see cref="FinalRecordCache"/>).</remarks>
+    public TaskRecord? GetForStatus(string taskId)
     {
         if (_finals.TryGet(taskId, out var cached))
         {
@@ -223,6 +224,18 @@ public sealed class TaskStore : ITaskStore
         }
 
         var readAt = _finals.Generation;
+        var record = Read(taskId, out var storedChars);
+        if (record is not null)
+        {
+            _finals.Add(record, readAt, storedChars);
+        }
+
+        return record;
+    }
+
+    private TaskRecord? Read(string taskId, out int storedChars)
+    {
+        storedChars = 0;
         using var connection = _database.OpenReadConnection();
         using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {Columns} FROM tasks WHERE task_id=$id;";
@@ -234,7 +247,7 @@ public sealed class TaskStore : ITaskStore
         }
 
         var record = Read(reader);
-        _finals.Add(record, readAt, reader.GetString(1).Length + (record.Result?.Length ?? 0));
+        storedChars = reader.GetString(1).Length + (record.Result?.Length ?? 0);
         return record;
     }
 

@@ -10,6 +10,7 @@ internal static class LogEvents
     public const int WasmCacheEntryDiscarded = 6102;
     public const int WasmCacheTrimFailed = 6103;
     public const int ScratchImagesOff = 6104;
+    public const int ScratchImageFailed = 6105;
 
     public const int TrainingFinished = 6301;
     public const int TrainingFinishedInWorker = 6302;

@@ -19,12 +19,18 @@ namespace Tenzro.Node.Runtimes.Wasm;
 /// image cannot be made, the scratch is a plain directory measured by <see cref="ScratchMeter"/>'s walk.
 /// </summary>
 /// <remarks>
-/// Thread-safe. A mount that fails turns images off for the rest of the process (logged once, event 6104): the
-/// next tasks do not pay for a doomed attempt, and the walk holds their limit.
+/// Thread-safe; mounts are made one at a time. A task whose image fails falls back to the walk (event 6105); three failures
+/// in a row turn images off for the rest of the process (event 6104), so that the next tasks do not pay for doomed
+/// attempts, and the walk holds their limit.
 /// </remarks>
 internal sealed partial class ScratchImages : IOptimizationSource
 {
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Failed images in a row after which the node stops trying (a machine that cannot mount, not a passing error).</summary>
+    private const int FailuresBeforeOff = 3;
+    private readonly Lock _mounting = new();
+    private int _failuresInARow;
     private readonly ILogger _logger;
     private readonly string? _mkfs;
     private readonly string? _mount;
@@ -83,7 +89,8 @@ internal sealed partial class ScratchImages : IOptimizationSource
 
     /// <summary>
     /// Makes and mounts an image of <paramref name="limitBytes"/> (whole MiB, at least 1) on <paramref name="mountPoint"/>,
-    /// the image file beside it. Null when images are off, or when this one failed (then images are off from now on).
+    /// the image file beside it. Null when images are off, or when this one failed (the task then uses the walk; after
+    /// <see cref="FailuresBeforeOff"/> failures in a row, every task does).
     /// </summary>
     public ScratchImage? TryMount(string mountPoint, long limitBytes)
     {
@@ -103,22 +110,38 @@ internal sealed partial class ScratchImages : IOptimizationSource
                 file.SetLength(sizeMiB << 20);
             }
 
-            Run(_mkfs!, "-q", "-F", "-m", "0", "-O", "^has_journal", "-E", "root_owner=0:0,nodiscard", image);
-            Run(_mount!, "-t", "ext4", "-o", "loop,nosuid,nodev,noexec,noatime", image, mountPoint);
+            // mkfs discards the fresh file's blocks (cheap holes) and so marks the inode tables zeroed: the kernel then
+            // writes no tables into the image in the background after the mount.
+            Run(_mkfs!, "-q", "-F", "-m", "0", "-O", "^has_journal", "-E", "root_owner=0:0", image);
+            lock (_mounting)
+            {
+                // One at a time: concurrent `mount -o loop` calls can race for the same free loop device.
+                Run(_mount!, "-t", "ext4", "-o", "loop,nosuid,nodev,noexec,noatime", image, mountPoint);
+            }
+
             var lostFound = Path.Combine(mountPoint, "lost+found");
             if (Directory.Exists(lostFound))
             {
                 Directory.Delete(lostFound);
             }
 
+            Interlocked.Exchange(ref _failuresInARow, 0);
             return new ScratchImage(mountPoint, image, sizeMiB << 20);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or System.ComponentModel.Win32Exception)
         {
             ScratchMounts.Unmount(mountPoint);
             TryDeleteFile(image);
-            _off = $"an image could not be made or mounted ({e.Message}); since then scratch directories are measured";
-            Log.ImagesOff(_logger, e.Message);
+            if (Interlocked.Increment(ref _failuresInARow) >= FailuresBeforeOff)
+            {
+                _off = $"{FailuresBeforeOff} images in a row could not be made or mounted (the last: {e.Message}); since then scratch directories are measured";
+                Log.ImagesOff(_logger, e.Message);
+            }
+            else
+            {
+                Log.ImageFailed(_logger, e.Message);
+            }
+
             return null;
         }
     }
@@ -190,8 +213,11 @@ internal sealed partial class ScratchImages : IOptimizationSource
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = LogEvents.ScratchImagesOff, Level = LogLevel.Warning, Message = "Scratch images are off from now on: {Reason}. Each compute task's /scratch is measured by walking it instead (SCRATCH_QUOTA, docs/ISOLATION.md).")]
+        [LoggerMessage(EventId = LogEvents.ScratchImagesOff, Level = LogLevel.Warning, Message = "Scratch images are off from now on: the last of several in a row failed with {Reason}. Each compute task's /scratch is measured by walking it instead (SCRATCH_QUOTA, docs/ISOLATION.md).")]
         public static partial void ImagesOff(ILogger logger, string reason);
+
+        [LoggerMessage(EventId = LogEvents.ScratchImageFailed, Level = LogLevel.Warning, Message = "A task's scratch image could not be made or mounted ({Reason}); its /scratch is measured by walking it instead.")]
+        public static partial void ImageFailed(ILogger logger, string reason);
     }
 }
 

@@ -74,24 +74,45 @@ public sealed class TaskStoreContractTests : IAsyncLifetime
         await _sqlite.InsertAsync(Record("h", "script", "o1"));
         await _sqlite.FinishAsync(spec, TaskState.Completed, Start.AddSeconds(1), Start.AddMinutes(1), """{"v":1}""", "digest-h", null, Start, 1);
 
-        // A finished task is read from the database once, then served from memory.
-        var first = _sqlite.Get("h")!;
-        Assert.Same(first, _sqlite.Get("h"));
+        // A finished task's status is read from the database once, then served from memory; Get still reads the
+        // database, so its caller owns the spec it gets (data and config included).
+        var first = _sqlite.GetForStatus("h")!;
+        Assert.Same(first, _sqlite.GetForStatus("h"));
+        Assert.NotSame(first.Spec.Data, _sqlite.Get("h")!.Spec.Data);
 
         // Its result expires: the status shows the tombstone at once, not the kept record.
         Assert.Equal(["h"], await _sqlite.ExpireResultsAsync(Start.AddMinutes(2)));
-        var tombstone = _sqlite.Get("h")!;
+        var tombstone = _sqlite.GetForStatus("h")!;
         Assert.Null(tombstone.Result);
         Assert.Equal("{}", tombstone.Spec.Data.ToJsonString());
 
         // Written again (a final state stored twice): the new one is what a read sees.
         await _sqlite.MarkFinishedAsync("h", TaskState.Failed, Start.AddMinutes(3), Start.AddMinutes(4), null, null, "again");
-        Assert.Equal("again", _sqlite.Get("h")!.Error);
+        Assert.Equal("again", _sqlite.GetForStatus("h")!.Error);
 
         // Purged: unknown.
         await _sqlite.ExpireResultsAsync(Start.AddMinutes(5));
         Assert.Equal(1, await _sqlite.PurgeTombstonesAsync(Start.AddMinutes(6)));
-        Assert.Null(_sqlite.Get("h"));
+        Assert.Null(_sqlite.GetForStatus("h"));
+    }
+
+    [Fact]
+    public async Task TaskThatWaitedInTheQueue_KeepsItsDataWhenItEnds_AndItsStatusReadsTheEnd()
+    {
+        // The queue holds a task without its data; the end of a task that waited there must not be stored or handed out
+        // from that copy (validate re-runs a task from its stored record).
+        await using var kit = await EngineKit.StartAsync(_sqlite, slots: 1);
+        await kit.SubmitAsync("first", new JsonObject { ["action"] = "gate", ["gate"] = "g" });
+        await kit.SubmitAsync("waited", new JsonObject { ["action"] = "complete", ["note"] = "kept" });
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Engine.View("waited")?.Record.State == TaskState.Queued));
+
+        kit.Runtime.Open("g");
+        var waited = await kit.Engine.WaitAsync("waited", Timeouts.Short, Timeouts.Token());
+
+        Assert.Equal(TaskState.Completed, waited!.State);
+        Assert.Equal("kept", waited.Spec.Data["note"]!.GetValue<string>());
+        Assert.Equal("kept", kit.Engine.Get("waited")!.Spec.Data["note"]!.GetValue<string>());
+        Assert.Equal(TaskState.Completed, kit.Engine.View("waited")!.Record.State);
     }
 
     [Fact]
@@ -100,11 +121,11 @@ public sealed class TaskStoreContractTests : IAsyncLifetime
         var spec = Record("r", "script", "o1").Spec;
         await _sqlite.InsertAsync(Record("r", "script", "o1"));
         await _sqlite.FinishAsync(spec, TaskState.Failed, Start.AddSeconds(1), Start.AddMinutes(1), null, null, "x");
-        Assert.Equal(TaskState.Failed, _sqlite.Get("r")!.State);
+        Assert.Equal(TaskState.Failed, _sqlite.GetForStatus("r")!.State);
 
         await _sqlite.RequeueAsync("r", 2);
 
-        Assert.Equal(TaskState.Queued, _sqlite.Get("r")!.State);
+        Assert.Equal(TaskState.Queued, _sqlite.GetForStatus("r")!.State);
     }
 
     private static string Observe(TaskRecord r) =>

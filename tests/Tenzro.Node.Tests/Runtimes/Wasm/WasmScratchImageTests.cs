@@ -129,6 +129,28 @@ public sealed class WasmScratchImageTests : IDisposable
         GC.KeepAlive(image);
     }
 
+    [Fact]
+    public void LeftoverMount_UnderADataDirReachedThroughALink_IsStillFound()
+    {
+        if (NoImages())
+        {
+            return;
+        }
+
+        // The kernel lists mount points by their real path; a DATA_DIR given through a link must still find them.
+        var real = Directory.CreateDirectory(Path.Combine(_root, "real")).FullName;
+        var link = Path.Combine(_root, "link");
+        Directory.CreateSymbolicLink(link, real);
+        var scratch = new TaskScratch(Path.Combine(link, "scratch"));
+        var mountPoint = Path.Combine(scratch.PathFor("t-linked"), "scratch");
+        Assert.NotNull(_images.TryMount(mountPoint, 1 << 20));
+
+        scratch.RemoveLeftovers();
+
+        Assert.DoesNotContain(Path.Combine(real, "scratch", Path.GetFileName(scratch.PathFor("t-linked")), "scratch"), MountPoints());
+        Assert.Empty(Directory.GetFileSystemEntries(scratch.Root));
+    }
+
     [Theory]
     [InlineData("auto")]
     [InlineData("walk")]
