@@ -89,7 +89,6 @@ public sealed class TaskStore : ITaskStore
     public async Task<TaskRecord?> FinishAsync(TaskSpec spec, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        _finals.Drop([spec.TaskId]);
         var (record, storedChars) = await Enqueue(connection =>
         {
             using var command = FinishCommand(connection, spec.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: true);
@@ -375,10 +374,12 @@ public sealed class TaskStore : ITaskStore
 
     private Task<T> Enqueue<T>(Func<SqliteConnection, T> work) => _database.Writer.WriteAsync(work);
 
-    /// <summary>A write that may change a finished task's row: its cached record is dropped before and after it commits.</summary>
+    /// <summary>
+    /// A write that may change a finished task's row: once it has committed (or failed), the task's kept record is dropped,
+    /// and a status read that began before cannot put back what it read. Until then the kept record is still the truth.
+    /// </summary>
     private async Task DroppingAsync<T>(string taskId, Func<SqliteConnection, T> work)
     {
-        _finals.Drop([taskId]);
         try
         {
             await Enqueue(work).ConfigureAwait(false);

@@ -1,7 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging;
+using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Optimization;
 using Tenzro.Node.Core.Tasks;
 using Tenzro.Node.Runtimes.Diagnostics;
@@ -26,6 +26,7 @@ namespace Tenzro.Node.Runtimes.Wasm;
 internal sealed partial class ScratchImages : IOptimizationSource
 {
     private static readonly TimeSpan ToolTimeout = TimeSpan.FromSeconds(30);
+    private static readonly ProcessToolRunner Tools = new();
 
     /// <summary>Failed images in a row after which the node stops trying (a machine that cannot mount, not a passing error).</summary>
     private const int FailuresBeforeOff = 3;
@@ -126,9 +127,9 @@ internal sealed partial class ScratchImages : IOptimizationSource
             }
 
             Interlocked.Exchange(ref _failuresInARow, 0);
-            return new ScratchImage(mountPoint, image, sizeMiB << 20);
+            return new ScratchImage(mountPoint, image);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
             ScratchMounts.Unmount(mountPoint);
             TryDeleteFile(image);
@@ -168,35 +169,21 @@ internal sealed partial class ScratchImages : IOptimizationSource
         }
     }
 
+    /// <summary>Runs <paramref name="tool"/> to its end; throws with what it said when it fails or outlives <see cref="ToolTimeout"/>.</summary>
     private static void Run(string tool, params string[] arguments)
     {
-        var start = new ProcessStartInfo(tool) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
+        // On the module's own thread, which may block: the runner kills a tool that outlives its timeout.
+        var run = Tools.RunAsync(tool, arguments, ToolTimeout, CancellationToken.None).GetAwaiter().GetResult();
+        if (run.Outcome != ToolOutcome.Ok)
         {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"{tool} did not start");
-        var errors = process.StandardError.ReadToEndAsync();
-        _ = process.StandardOutput.ReadToEndAsync();
-        if (!process.WaitForExit(ToolTimeout))
-        {
-            process.Kill();
-            throw new InvalidOperationException($"{Path.GetFileName(tool)} took more than {ToolTimeout.TotalSeconds:0} s");
-        }
-
-        if (process.ExitCode != 0)
-        {
-            var message = errors.Result.Trim();
-            throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture, $"{Path.GetFileName(tool)} exited with {process.ExitCode}{(message.Length > 0 ? ": " + message : string.Empty)}"));
+            throw new InvalidOperationException(run.Detail);
         }
     }
 
+    /// <summary>The tool on PATH, or in the system directories a service's PATH may leave out.</summary>
     private static string? Tool(string name) =>
-        new[] { "/usr/sbin", "/sbin", "/usr/bin", "/bin" }
-            .Concat((Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries))
-            .Select(d => Path.Combine(d, name))
-            .FirstOrDefault(File.Exists);
+        ProcessToolRunner.FindOnPath(name)
+            ?? new[] { "/usr/sbin", "/sbin", "/usr/bin", "/bin" }.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 
     private static string? DiskFormat(string directory)
     {
@@ -223,11 +210,9 @@ internal sealed partial class ScratchImages : IOptimizationSource
 
 /// <summary>One task's mounted scratch image; disposing unmounts it and deletes the image file.</summary>
 /// <remarks>Not thread-safe: the module's thread uses it.</remarks>
-internal sealed class ScratchImage(string mountPoint, string imageFile, long sizeBytes) : IDisposable
+internal sealed class ScratchImage(string mountPoint, string imageFile) : IDisposable
 {
     public string MountPoint { get; } = mountPoint;
-
-    public long SizeBytes { get; } = sizeBytes;
 
     public void Dispose()
     {
