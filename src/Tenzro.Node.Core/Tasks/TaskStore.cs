@@ -22,12 +22,11 @@ public sealed class TaskStore : ITaskStore
     public Task<bool> InsertAsync(TaskRecord record) =>
         Enqueue(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = """
+            var command = connection.Prepared("""
                 INSERT INTO tasks(task_id, type, priority, state, origin, owner, content_hash, body, attempts, progress, submitted_at, started_at)
                 VALUES ($id, $type, $priority, $state, $origin, $owner, $hash, $body, $attempts, 0, $submitted, $started)
                 ON CONFLICT(task_id) DO NOTHING;
-                """;
+                """);
             command.Parameters.AddWithValue("$id", record.TaskId);
             command.Parameters.AddWithValue("$type", record.Spec.Type);
             command.Parameters.AddWithValue("$priority", (int)record.Spec.Priority);
@@ -46,9 +45,8 @@ public sealed class TaskStore : ITaskStore
     public Task MarkRunningAsync(string taskId, DateTimeOffset startedAt, int attempts) =>
         Enqueue(connection =>
         {
-            using var command = connection.CreateCommand();
             // Only a task that has not ended yet: a late running mark must never overwrite a final state.
-            command.CommandText = "UPDATE tasks SET state='running', started_at=$t, attempts=$a, progress=0 WHERE task_id=$id AND state IN ('pending','queued');";
+            var command = connection.Prepared("UPDATE tasks SET state='running', started_at=$t, attempts=$a, progress=0 WHERE task_id=$id AND state IN ('pending','queued');");
             command.Parameters.AddWithValue("$t", Timestamps.FormatPrecise(startedAt));
             command.Parameters.AddWithValue("$a", attempts);
             command.Parameters.AddWithValue("$id", taskId);
@@ -76,7 +74,7 @@ public sealed class TaskStore : ITaskStore
     public Task MarkFinishedAsync(string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null) =>
         DroppingAsync(taskId, connection =>
         {
-            using var command = FinishCommand(connection, taskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: false);
+            var command = FinishCommand(connection, taskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: false);
             command.ExecuteNonQuery();
             return true;
         });
@@ -91,7 +89,7 @@ public sealed class TaskStore : ITaskStore
         ArgumentNullException.ThrowIfNull(spec);
         var (record, storedChars) = await Enqueue(connection =>
         {
-            using var command = FinishCommand(connection, spec.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: true);
+            var command = FinishCommand(connection, spec.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: true);
             using var reader = command.ExecuteReader();
             if (!reader.Read())
             {
@@ -121,15 +119,19 @@ public sealed class TaskStore : ITaskStore
         return record;
     }
 
+    private const string FinishSql = """
+        UPDATE tasks SET state=$s, finished_at=$f, expires_at=$e, result=$r, digest=$d, error=$err,
+            progress=CASE WHEN $s='completed' THEN 1 ELSE progress END,
+            started_at=COALESCE(started_at, $st), attempts=COALESCE($a, attempts)
+        WHERE task_id=$id
+        """;
+
+    private const string FinishReturningSql = FinishSql + " RETURNING seq, content_hash, attempts, progress, submitted_at, started_at, finished_at, expires_at, length(body);";
+
+    /// <summary>The final update, kept prepared on the writer's connection; not to be disposed (<see cref="PreparedCommands"/>).</summary>
     private static SqliteCommand FinishCommand(SqliteConnection connection, string taskId, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt, int? attempts, bool returning)
     {
-        var command = connection.CreateCommand();
-        command.CommandText = """
-            UPDATE tasks SET state=$s, finished_at=$f, expires_at=$e, result=$r, digest=$d, error=$err,
-                progress=CASE WHEN $s='completed' THEN 1 ELSE progress END,
-                started_at=COALESCE(started_at, $st), attempts=COALESCE($a, attempts)
-            WHERE task_id=$id
-            """ + (returning ? " RETURNING seq, content_hash, attempts, progress, submitted_at, started_at, finished_at, expires_at, length(body);" : ";");
+        var command = connection.Prepared(returning ? FinishReturningSql : FinishSql);
         command.Parameters.AddWithValue("$st", startedAt is { } st ? Timestamps.FormatPrecise(st) : DBNull.Value);
         command.Parameters.AddWithValue("$a", attempts is { } a ? a : DBNull.Value);
         command.Parameters.AddWithValue("$s", state.ToWire());
@@ -146,8 +148,7 @@ public sealed class TaskStore : ITaskStore
     public Task SetProgressAsync(string taskId, double progress) =>
         Enqueue(connection =>
         {
-            using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE tasks SET progress=$p WHERE task_id=$id AND state='running';";
+            var command = connection.Prepared("UPDATE tasks SET progress=$p WHERE task_id=$id AND state='running';");
             command.Parameters.AddWithValue("$p", progress);
             command.Parameters.AddWithValue("$id", taskId);
             command.ExecuteNonQuery();

@@ -71,6 +71,69 @@ public sealed class DatabaseWriterTests : IDisposable
         Assert.Equal(1, later);
     }
 
+    [Fact]
+    public async Task Prepared_WritesOfOneStatementAcrossBatchesAndARolledBackBatch_EachCommitsWithItsOwnValues()
+    {
+        await using var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+        database.Migrate(Migrations.All);
+        using var holder = database.OpenConnection();
+        Execute(holder, "CREATE TABLE items(name TEXT NOT NULL CHECK (name <> 'bad'), size INTEGER);");
+
+        // A first batch on its own, then one that rolls back (the bad write) and is committed again write by write: the
+        // kept statement runs in each of those transactions, and a value bound for one write never reaches another.
+        Assert.Equal(1, await database.Writer.WriteAsync(connection => InsertPrepared(connection, "alone", 1)).WaitAsync(Timeouts.Short));
+        Execute(holder, "BEGIN IMMEDIATE;");
+        var names = new[] { "one", "bad", "two" };
+        var writes = names.Select((name, i) => database.Writer.WriteAsync(connection => InsertPrepared(connection, name, i == 2 ? null : i + 10))).ToList();
+        Execute(holder, "COMMIT;");
+        await Assert.ThrowsAsync<SqliteException>(() => writes[1].WaitAsync(Timeouts.Short));
+        Assert.Equal(1, await writes[0].WaitAsync(Timeouts.Short));
+        Assert.Equal(1, await writes[2].WaitAsync(Timeouts.Short));
+
+        using var reader = database.OpenReadConnection();
+        using var read = reader.CreateCommand();
+        read.CommandText = "SELECT name || ':' || ifnull(size, 'null') FROM items ORDER BY rowid;";
+        var stored = new List<string>();
+        using (var rows = read.ExecuteReader())
+        {
+            while (rows.Read())
+            {
+                stored.Add(rows.GetString(0));
+            }
+        }
+
+        Assert.Equal(["alone:1", "one:10", "two:null"], stored);
+    }
+
+    [Fact]
+    public async Task Prepared_SameStatementOnOneConnection_IsOneCommandWithNoParametersLeft_AndAnotherConnectionHasItsOwn()
+    {
+        await using var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
+        database.Migrate(Migrations.All);
+        using var first = database.OpenConnection();
+        using var second = database.OpenConnection();
+        const string sql = "SELECT $value;";
+
+        var command = first.Prepared(sql);
+        command.Parameters.AddWithValue("$value", 1);
+        Assert.Equal(1L, command.ExecuteScalar());
+        var again = first.Prepared(sql);
+        again.Parameters.AddWithValue("$value", 2);
+
+        Assert.Same(command, again);
+        Assert.Equal(2L, again.ExecuteScalar());
+        Assert.NotSame(command, second.Prepared(sql));
+        Assert.Empty(first.Prepared(sql).Parameters);
+    }
+
+    private static int InsertPrepared(SqliteConnection connection, string name, int? size)
+    {
+        var command = connection.Prepared("INSERT INTO items(name, size) VALUES ($name, $size);");
+        command.Parameters.AddWithValue("$name", name);
+        command.Parameters.AddWithValue("$size", size is { } value ? value : DBNull.Value);
+        return command.ExecuteNonQuery();
+    }
+
     private static int Insert(SqliteConnection connection, string name)
     {
         using var command = connection.CreateCommand();
