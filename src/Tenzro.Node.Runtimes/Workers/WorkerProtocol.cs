@@ -32,14 +32,21 @@ internal static class WorkerProtocol
 
     private const int HeaderBytes = 5;
 
+    /// <summary>
+    /// Frames up to this size go to the pipe in one write, header and payload together, so that the reader wakes once
+    /// for the whole frame instead of once for the header and again for the payload; larger ones are written in two.
+    /// </summary>
+    private const int OneWriteBytes = 64 * 1024;
+
     public static async ValueTask WriteAsync(Stream stream, WorkerFrameKind kind, ReadOnlyMemory<byte> payload, CancellationToken token)
     {
-        var header = new byte[HeaderBytes];
-        BinaryPrimitives.WriteInt32LittleEndian(header, payload.Length);
-        header[4] = (byte)kind;
-        await stream.WriteAsync(header, token);
-        if (!payload.IsEmpty)
+        if (payload.Length <= OneWriteBytes)
         {
+            await stream.WriteAsync(Frame(kind, payload.Span), token);
+        }
+        else
+        {
+            await stream.WriteAsync(Header(kind, payload.Length), token);
             await stream.WriteAsync(payload, token);
         }
 
@@ -49,12 +56,34 @@ internal static class WorkerProtocol
     /// <summary>Writes one frame; callers that share the stream across threads hold a lock around it.</summary>
     public static void Write(Stream stream, WorkerFrameKind kind, ReadOnlySpan<byte> payload)
     {
-        Span<byte> header = stackalloc byte[HeaderBytes];
-        BinaryPrimitives.WriteInt32LittleEndian(header, payload.Length);
-        header[4] = (byte)kind;
-        stream.Write(header);
-        stream.Write(payload);
+        if (payload.Length <= OneWriteBytes)
+        {
+            stream.Write(Frame(kind, payload));
+        }
+        else
+        {
+            stream.Write(Header(kind, payload.Length));
+            stream.Write(payload);
+        }
+
         stream.Flush();
+    }
+
+    private static byte[] Header(WorkerFrameKind kind, int length)
+    {
+        var header = new byte[HeaderBytes];
+        BinaryPrimitives.WriteInt32LittleEndian(header, length);
+        header[4] = (byte)kind;
+        return header;
+    }
+
+    private static byte[] Frame(WorkerFrameKind kind, ReadOnlySpan<byte> payload)
+    {
+        var frame = new byte[HeaderBytes + payload.Length];
+        BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
+        frame[4] = (byte)kind;
+        payload.CopyTo(frame.AsSpan(HeaderBytes));
+        return frame;
     }
 
     /// <summary>The next frame, or null when the stream ended before one began.</summary>

@@ -27,6 +27,29 @@ public sealed class WorkerProtocolTests
     }
 
     [Fact]
+    public async Task Write_SmallFrame_ReachesThePipeInOneWrite_AndALargeOneInTwo_BothReadBackWhole()
+    {
+        // One write per frame lets the reader wake once for it, not once for the header and again for the payload.
+        using var stream = new WriteCountingStream();
+        var large = Enumerable.Range(0, 100_000).Select(i => (byte)i).ToArray();
+
+        WorkerProtocol.Write(stream, WorkerFrameKind.Done, new byte[1000]);
+        var small = stream.Writes;
+        await WorkerProtocol.WriteAsync(stream, WorkerFrameKind.Request, new byte[10], Timeouts.Token());
+        var smallAsync = stream.Writes - small;
+        WorkerProtocol.Write(stream, WorkerFrameKind.Done, large);
+        var big = stream.Writes - small - smallAsync;
+        stream.Position = 0;
+
+        Assert.Equal(1, small);
+        Assert.Equal(1, smallAsync);
+        Assert.Equal(2, big);
+        Assert.Equal(1000, (await WorkerProtocol.ReadAsync(stream, Timeouts.Token()))!.Value.Payload.Length);
+        Assert.Equal(10, (await WorkerProtocol.ReadAsync(stream, Timeouts.Token()))!.Value.Payload.Length);
+        Assert.Equal(large, (await WorkerProtocol.ReadAsync(stream, Timeouts.Token()))!.Value.Payload);
+    }
+
+    [Fact]
     public async Task Read_LengthOverTheLimit_IsRefusedBeforeAllocating()
     {
         var header = new byte[5];
@@ -47,5 +70,17 @@ public sealed class WorkerProtocolTests
         using var cut = new MemoryStream(whole.ToArray()[..50]);
 
         await Assert.ThrowsAsync<InvalidDataException>(async () => await WorkerProtocol.ReadAsync(cut, Timeouts.Token()));
+    }
+
+    /// <summary>Counts the writes that reach the stream: every overload of a derived MemoryStream ends in this one.</summary>
+    private sealed class WriteCountingStream : MemoryStream
+    {
+        public int Writes { get; private set; }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            Writes++;
+            base.Write(buffer, offset, count);
+        }
     }
 }
