@@ -37,17 +37,7 @@ public sealed class DatabaseWriterTests : IDisposable
             }
         }));
 
-        using var reader = database.OpenReadConnection();
-        using var read = reader.CreateCommand();
-        read.CommandText = "SELECT name FROM items ORDER BY rowid;";
-        var stored = new List<string>();
-        using (var rows = read.ExecuteReader())
-        {
-            while (rows.Read())
-            {
-                stored.Add(rows.GetString(0));
-            }
-        }
+        var stored = Rows(database, "SELECT name FROM items ORDER BY rowid;");
 
         Assert.Equal(-1, outcomes[names.IndexOf("bad")]);
         Assert.All(outcomes.Where((_, i) => names[i] != "bad"), outcome => Assert.Equal(1, outcome));
@@ -90,17 +80,7 @@ public sealed class DatabaseWriterTests : IDisposable
         Assert.Equal(1, await writes[0].WaitAsync(Timeouts.Short));
         Assert.Equal(1, await writes[2].WaitAsync(Timeouts.Short));
 
-        using var reader = database.OpenReadConnection();
-        using var read = reader.CreateCommand();
-        read.CommandText = "SELECT name || ':' || ifnull(size, 'null') FROM items ORDER BY rowid;";
-        var stored = new List<string>();
-        using (var rows = read.ExecuteReader())
-        {
-            while (rows.Read())
-            {
-                stored.Add(rows.GetString(0));
-            }
-        }
+        var stored = Rows(database, "SELECT name || ':' || ifnull(size, 'null') FROM items ORDER BY rowid;");
 
         Assert.Equal(["alone:1", "one:10", "two:null"], stored);
     }
@@ -124,6 +104,21 @@ public sealed class DatabaseWriterTests : IDisposable
         Assert.Equal(2L, again.ExecuteScalar());
         Assert.NotSame(command, second.Prepared(sql));
         Assert.Empty(first.Prepared(sql).Parameters);
+    }
+
+    private static List<string> Rows(NodeDatabase database, string sql)
+    {
+        using var reader = database.OpenReadConnection();
+        using var read = reader.CreateCommand();
+        read.CommandText = sql;
+        var stored = new List<string>();
+        using var rows = read.ExecuteReader();
+        while (rows.Read())
+        {
+            stored.Add(rows.GetString(0));
+        }
+
+        return stored;
     }
 
     private static int InsertPrepared(SqliteConnection connection, string name, int? size)
