@@ -1,19 +1,24 @@
+using System.Data;
 using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 
 namespace Tenzro.Node.Core.Storage;
 
 /// <summary>
-/// Statements kept compiled on their connection for the writes every task makes. A new <see cref="SqliteCommand"/>
-/// compiles its SQL again at each execution; a kept one only binds its parameters, which takes a quarter off a task's
-/// two writes (docs/BENCHMARKS.md, "A short task, step by step").
+/// Statements kept compiled on their connection for the writes every task makes. A command made for each write compiles
+/// its SQL at its one execution; a kept one compiles it once and then only binds its parameters, which takes a quarter
+/// off a task's two writes (docs/BENCHMARKS.md, "A short task, step by step").
 /// </summary>
 /// <remarks>
-/// A connection is used by one thread at a time, so its commands are too. The commands belong to their connection,
-/// which finalizes them when it closes: callers never dispose them.
+/// A connection is used by one thread at a time, so its commands are too. The commands belong to their connection:
+/// callers never dispose them, and they are forgotten when it closes (a reopened connection compiles them again). The
+/// SQL must be a constant: each distinct text is kept for the connection's life.
 /// </remarks>
-public static class PreparedCommands
+internal static class PreparedCommands
 {
+    /// <summary>A value bound larger than this is not kept bound until the statement's next use (<see cref="Release"/>).</summary>
+    public const int KeptValueChars = 64 * 1024;
+
     private static readonly ConditionalWeakTable<SqliteConnection, Dictionary<string, SqliteCommand>> Kept = new();
 
     /// <summary>
@@ -23,7 +28,7 @@ public static class PreparedCommands
     public static SqliteCommand Prepared(this SqliteConnection connection, string sql)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var commands = Kept.GetOrCreateValue(connection);
+        var commands = Kept.GetValue(connection, Forgotten);
         if (!commands.TryGetValue(sql, out var command))
         {
             command = connection.CreateCommand();
@@ -39,5 +44,32 @@ public static class PreparedCommands
 
         command.Parameters.Clear();
         return command;
+    }
+
+    /// <summary>
+    /// Drops the kept command for <paramref name="sql"/> when it ran with a value of more than <see cref="KeptValueChars"/>
+    /// characters: a kept statement holds its last values (and SQLite its own copy of them) until its next use, which
+    /// for a large task body or result is memory nobody counts. The next use compiles it again.
+    /// </summary>
+    public static void Release(this SqliteConnection connection, string sql, long largestValueChars)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (largestValueChars > KeptValueChars && Kept.TryGetValue(connection, out var commands) && commands.Remove(sql, out var command))
+        {
+            command.Dispose();
+        }
+    }
+
+    private static Dictionary<string, SqliteCommand> Forgotten(SqliteConnection connection)
+    {
+        // Closing disposes the connection's commands; a reopened connection must not run them again.
+        connection.StateChange += (sender, change) =>
+        {
+            if (change.CurrentState == ConnectionState.Closed && sender is SqliteConnection closed)
+            {
+                Kept.Remove(closed);
+            }
+        };
+        return new Dictionary<string, SqliteCommand>(StringComparer.Ordinal);
     }
 }

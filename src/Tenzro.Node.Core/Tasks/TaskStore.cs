@@ -22,11 +22,8 @@ public sealed class TaskStore : ITaskStore
     public Task<bool> InsertAsync(TaskRecord record) =>
         Enqueue(connection =>
         {
-            var command = connection.Prepared("""
-                INSERT INTO tasks(task_id, type, priority, state, origin, owner, content_hash, body, attempts, progress, submitted_at, started_at)
-                VALUES ($id, $type, $priority, $state, $origin, $owner, $hash, $body, $attempts, 0, $submitted, $started)
-                ON CONFLICT(task_id) DO NOTHING;
-                """);
+            var command = connection.Prepared(InsertSql);
+            var body = TaskParser.ToStored(record.Spec);
             command.Parameters.AddWithValue("$id", record.TaskId);
             command.Parameters.AddWithValue("$type", record.Spec.Type);
             command.Parameters.AddWithValue("$priority", (int)record.Spec.Priority);
@@ -34,12 +31,25 @@ public sealed class TaskStore : ITaskStore
             command.Parameters.AddWithValue("$origin", record.Spec.Origin);
             command.Parameters.AddWithValue("$owner", record.Spec.Owner);
             command.Parameters.AddWithValue("$hash", record.ContentHash);
-            command.Parameters.AddWithValue("$body", TaskParser.ToStored(record.Spec));
+            command.Parameters.AddWithValue("$body", body);
             command.Parameters.AddWithValue("$attempts", record.Attempts);
             command.Parameters.AddWithValue("$submitted", Timestamps.FormatPrecise(record.SubmittedAt));
             command.Parameters.AddWithValue("$started", record.StartedAt is { } started ? Timestamps.FormatPrecise(started) : DBNull.Value);
-            return command.ExecuteNonQuery() == 1;
+            try
+            {
+                return command.ExecuteNonQuery() == 1;
+            }
+            finally
+            {
+                connection.Release(InsertSql, body.Length);
+            }
         });
+
+    private const string InsertSql = """
+        INSERT INTO tasks(task_id, type, priority, state, origin, owner, content_hash, body, attempts, progress, submitted_at, started_at)
+        VALUES ($id, $type, $priority, $state, $origin, $owner, $hash, $body, $attempts, 0, $submitted, $started)
+        ON CONFLICT(task_id) DO NOTHING;
+        """;
 
     /// <summary>Marks a task running and counts an attempt.</summary>
     public Task MarkRunningAsync(string taskId, DateTimeOffset startedAt, int attempts) =>
@@ -75,7 +85,15 @@ public sealed class TaskStore : ITaskStore
         DroppingAsync(taskId, connection =>
         {
             var command = FinishCommand(connection, taskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: false);
-            command.ExecuteNonQuery();
+            try
+            {
+                command.ExecuteNonQuery();
+            }
+            finally
+            {
+                connection.Release(FinishSql, result?.Length ?? 0);
+            }
+
             return true;
         });
 
@@ -90,33 +108,46 @@ public sealed class TaskStore : ITaskStore
         var (record, storedChars) = await Enqueue(connection =>
         {
             var command = FinishCommand(connection, spec.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: true);
-            using var reader = command.ExecuteReader();
-            if (!reader.Read())
+            try
             {
-                return ((TaskRecord?)null, 0);
+                return Returned(command, spec, state, result, digest, error);
             }
-
-            return ((TaskRecord?)new TaskRecord
+            finally
             {
-                Spec = spec,
-                Sequence = reader.GetInt64(0),
-                ContentHash = reader.GetString(1),
-                State = state,
-                Attempts = reader.GetInt32(2),
-                Progress = reader.GetDouble(3),
-                SubmittedAt = Parse(reader.GetString(4)),
-                StartedAt = reader.IsDBNull(5) ? null : Parse(reader.GetString(5)),
-                FinishedAt = Parse(reader.GetString(6)),
-                ExpiresAt = Parse(reader.GetString(7)),
-                Error = error,
-                Result = result,
-                Digest = digest,
-            }, reader.GetInt32(8) + (result?.Length ?? 0));
+                connection.Release(FinishReturningSql, result?.Length ?? 0);
+            }
         }).ConfigureAwait(false);
 
         // What was just committed replaces whatever a read that raced the write may have kept.
         _finals.Replace(spec.TaskId, record, storedChars);
         return record;
+    }
+
+    /// <summary>The final record from the columns the final update returns; the reader is closed before the statement is released.</summary>
+    private static (TaskRecord? Record, int StoredChars) Returned(SqliteCommand command, TaskSpec spec, TaskState state, string? result, string? digest, string? error)
+    {
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
+        {
+            return (null, 0);
+        }
+
+        return (new TaskRecord
+        {
+            Spec = spec,
+            Sequence = reader.GetInt64(0),
+            ContentHash = reader.GetString(1),
+            State = state,
+            Attempts = reader.GetInt32(2),
+            Progress = reader.GetDouble(3),
+            SubmittedAt = Parse(reader.GetString(4)),
+            StartedAt = reader.IsDBNull(5) ? null : Parse(reader.GetString(5)),
+            FinishedAt = Parse(reader.GetString(6)),
+            ExpiresAt = Parse(reader.GetString(7)),
+            Error = error,
+            Result = result,
+            Digest = digest,
+        }, reader.GetInt32(8) + (result?.Length ?? 0));
     }
 
     private const string FinishSql = """

@@ -33,14 +33,14 @@ internal static class WorkerProtocol
     private const int HeaderBytes = 5;
 
     /// <summary>
-    /// Frames up to this size go to the pipe in one write, header and payload together, so that the reader wakes once
-    /// for the whole frame instead of once for the header and again for the payload; larger ones are written in two.
+    /// Frames up to this size, header included (a pipe's default buffer), go to the pipe in one write, so that the reader
+    /// wakes once for the whole frame instead of once for the header and again for the payload; larger ones are written in two.
     /// </summary>
     private const int OneWriteBytes = 64 * 1024;
 
     public static async ValueTask WriteAsync(Stream stream, WorkerFrameKind kind, ReadOnlyMemory<byte> payload, CancellationToken token)
     {
-        if (payload.Length <= OneWriteBytes)
+        if (HeaderBytes + payload.Length <= OneWriteBytes)
         {
             await stream.WriteAsync(Frame(kind, payload.Span), token);
         }
@@ -56,7 +56,7 @@ internal static class WorkerProtocol
     /// <summary>Writes one frame; callers that share the stream across threads hold a lock around it.</summary>
     public static void Write(Stream stream, WorkerFrameKind kind, ReadOnlySpan<byte> payload)
     {
-        if (payload.Length <= OneWriteBytes)
+        if (HeaderBytes + payload.Length <= OneWriteBytes)
         {
             stream.Write(Frame(kind, payload));
         }

@@ -85,27 +85,6 @@ public sealed class DatabaseWriterTests : IDisposable
         Assert.Equal(["alone:1", "one:10", "two:null"], stored);
     }
 
-    [Fact]
-    public async Task Prepared_SameStatementOnOneConnection_IsOneCommandWithNoParametersLeft_AndAnotherConnectionHasItsOwn()
-    {
-        await using var database = new NodeDatabase(Path.Combine(_directory, "node.db"));
-        database.Migrate(Migrations.All);
-        using var first = database.OpenConnection();
-        using var second = database.OpenConnection();
-        const string sql = "SELECT $value;";
-
-        var command = first.Prepared(sql);
-        command.Parameters.AddWithValue("$value", 1);
-        Assert.Equal(1L, command.ExecuteScalar());
-        var again = first.Prepared(sql);
-        again.Parameters.AddWithValue("$value", 2);
-
-        Assert.Same(command, again);
-        Assert.Equal(2L, again.ExecuteScalar());
-        Assert.NotSame(command, second.Prepared(sql));
-        Assert.Empty(first.Prepared(sql).Parameters);
-    }
-
     private static List<string> Rows(NodeDatabase database, string sql)
     {
         using var reader = database.OpenReadConnection();
