@@ -51,9 +51,12 @@ public sealed record SplitJob(string ParentId, string Home, string Type, string 
             .FirstOrDefault();
     }
 
-    /// <summary>The part's failure once it failed on <see cref="JobPlanner.MaxFailures"/> runs; else null.</summary>
+    /// <summary>
+    /// The part's failure once it failed on <see cref="JobPlanner.MaxFailures"/> runs and has no winner; else null. A settled
+    /// part never fails: the copies that run after its majority only check it.
+    /// </summary>
     public string? Failure(SplitPart part) =>
-        part.Runs.Count(r => r.State == RunState.Failed) >= JobPlanner.MaxFailures ? part.Runs.Last(r => r.State == RunState.Failed).Error ?? "failed" : null;
+        Winner(part) is null && part.Runs.Count(r => r.State == RunState.Failed) >= JobPlanner.MaxFailures ? part.Runs.Last(r => r.State == RunState.Failed).Error ?? "failed" : null;
 
     public bool Complete => Parts.All(p => Winner(p) is not null);
 

@@ -147,7 +147,8 @@ public static class JobPlanner
             for (var p = 0; p < parts.Count; p++)
             {
                 var part = parts[p];
-                while (job.Winner(part) is null && job.Failure(part) is null && Wants(job, part) && Pick(job, part, load, slots, weights) is { } member)
+                while (job.Failure(part) is null && (job.Winner(part) is null ? Wants(job, part) : Unverified(job, part))
+                    && Pick(job, part, load, slots, weights, untriedOnly: job.Winner(part) is not null) is { } member)
                 {
                     load[member]++;
                     part = part with { Runs = [.. part.Runs, new PartRun(member, RunState.Running, now + lease)] };
@@ -172,18 +173,31 @@ public static class JobPlanner
     }
 
     /// <summary>
+    /// Whether a settled part still has fewer than its redundancy of runs done or running. Its other copies still run
+    /// (on members that have not tried it), so that a member whose digest differs is outvoted and marked even when the
+    /// majority agreed before its copy was assigned: every part runs on n distinct members, as the redundancy asks.
+    /// </summary>
+    public static bool Unverified(SplitJob job, SplitPart part)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(part);
+        return part.Runs.Count(r => r.State is RunState.Running or RunState.Done) < job.Redundancy;
+    }
+
+    /// <summary>
     /// The member for a new run of <paramref name="part"/>: live, holding fewer than its slots plus <see cref="Ahead"/>,
     /// not running or having run it already (runs on distinct members for redundancy; a member whose run failed or
     /// expired only when no other can), not marked as disagreeing; one with a free slot before any that would hold the
-    /// part ahead; the least loaded for its weight (<see cref="Weights"/>), then the lowest id.
+    /// part ahead; the least loaded for its weight (<see cref="Weights"/>), then the lowest id. With
+    /// <paramref name="untriedOnly"/> (a copy of a settled part) only a member that has never run the part.
     /// </summary>
     private static string? Pick(
-        SplitJob job, SplitPart part, Dictionary<string, int> load, IReadOnlyDictionary<string, int> slots, IReadOnlyDictionary<string, double> weights)
+        SplitJob job, SplitPart part, Dictionary<string, int> load, IReadOnlyDictionary<string, int> slots, IReadOnlyDictionary<string, double> weights, bool untriedOnly)
     {
         var busy = part.Runs.Where(r => r.State is RunState.Running or RunState.Done).Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
         var tried = part.Runs.Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
         var open = slots.Keys
-            .Where(m => !busy.Contains(m) && !job.Disagreed.Contains(m) && load[m] < slots[m] + Ahead)
+            .Where(m => !busy.Contains(m) && !job.Disagreed.Contains(m) && load[m] < slots[m] + Ahead && !(untriedOnly && tried.Contains(m)))
             .OrderBy(m => tried.Contains(m) ? 1 : 0)
             .ThenBy(m => load[m] < slots[m] ? 0 : 1)
             .ThenBy(m => (load[m] + 1.0) / weights[m])

@@ -155,6 +155,42 @@ public sealed class JobPlannerTests
     }
 
     [Fact]
+    public void Redundancy3_MajorityBeforeTheThirdCopyWasGiven_TheThirdStillRunsOnAnotherMember_AndADissenterIsMarked()
+    {
+        // m3 is not live in the first round, so only two copies go out; they agree and settle the part.
+        var state = JobPlanner.Plan(WithJob(1, redundancy: 3), Now, Lease, Slots(("m1", 1), ("m2", 1)));
+        state = JobPlanner.Report(state, "t", 0, "m1", new PartReport(true, Digest, Result, 5, null));
+        state = JobPlanner.Report(state, "t", 0, "m2", new PartReport(true, Digest, Result, 5, null));
+        Assert.NotNull(state.Job("t")!.Winner(state.Job("t")!.Parts[0]));
+
+        // Every part runs on three distinct members: the third copy goes to m3, whose other digest is outvoted.
+        var slots = Slots(("m1", 1), ("m2", 1), ("m3", 1));
+        state = JobPlanner.Plan(state, Now, Lease, slots);
+        Assert.Equal(["m1", "m2", "m3"], state.Job("t")!.Parts[0].Runs.Select(r => r.Member));
+        state = JobPlanner.Report(state, "t", 0, "m3", new PartReport(true, Other, Result, 5, null));
+
+        var job = state.Job("t")!;
+        Assert.Equal(["m3"], job.Disagreed);
+        Assert.Equal(Digest, job.Winner(job.Parts[0])!.Digest);
+        Assert.Same(state, JobPlanner.Plan(state, Now, Lease, slots));
+    }
+
+    [Fact]
+    public void Redundancy3_ACopyThatFailsAfterTheMajority_NeitherFailsTheJobNorRunsAgainOnAMemberThatTriedIt()
+    {
+        var slots = Slots(("m1", 1), ("m2", 1), ("m3", 1));
+        var state = JobPlanner.Plan(WithJob(1, redundancy: 3), Now, Lease, slots);
+        state = JobPlanner.Report(state, "t", 0, "m1", new PartReport(true, Digest, Result, 5, null));
+        state = JobPlanner.Report(state, "t", 0, "m2", new PartReport(true, Digest, Result, 5, null));
+
+        state = JobPlanner.Report(state, "t", 0, "m3", new PartReport(false, null, null, 5, "bad input"));
+
+        Assert.Null(state.Job("t")!.FailedWith);
+        Assert.True(state.Job("t")!.Complete);
+        Assert.Same(state, JobPlanner.Plan(state, Now, Lease, slots));
+    }
+
+    [Fact]
     public void ReportOfAnExpiredRun_CountsWhileThePartIsUnsettled()
     {
         var state = JobPlanner.Plan(WithJob(1), Now, Lease, Slots(("m1", 1)));

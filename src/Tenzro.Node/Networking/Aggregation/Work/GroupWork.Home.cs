@@ -70,19 +70,32 @@ internal sealed partial class GroupWork
     }
 
     /// <summary>
-    /// With redundancy, the runs still going after the majority settled each part are waited for (at most a lease), so
-    /// that a member whose digest disagrees is marked before the job is dropped.
+    /// With redundancy, the runs still going after the majority settled each part, and the copies the leader still has to
+    /// give to members of the group that have not run them, are waited for (at most a lease), so that a member whose
+    /// digest disagrees is marked before the job is dropped.
     /// </summary>
     private async Task<SplitJob> AwaitStragglersAsync(SplitJob job, CancellationToken cancellationToken)
     {
         var until = _time.GetUtcNow() + _options.Lease;
-        while (job.Redundancy > 1 && job.Parts.Any(p => p.Runs.Any(r => r.State == RunState.Running)) && _time.GetUtcNow() < until)
+        while (job.Redundancy > 1 && job.Parts.Any(p => p.Runs.Any(r => r.State == RunState.Running) || CopyToCome(job, p)) && _time.GetUtcNow() < until)
         {
             await StateChangeAsync(cancellationToken);
             job = Log?.State.Job(job.ParentId) ?? job;
         }
 
         return job;
+    }
+
+    /// <summary>Whether a settled part still wants a copy that a member of the group that has not run it may take.</summary>
+    private bool CopyToCome(SplitJob job, SplitPart part)
+    {
+        if (!JobPlanner.Unverified(job, part) || Log?.State.Members is not { } members)
+        {
+            return false;
+        }
+
+        var tried = part.Runs.Select(r => r.Member).ToHashSet(StringComparer.Ordinal);
+        return members.Any(m => !tried.Contains(m.Id) && !job.Disagreed.Contains(m.Id));
     }
 
     /// <summary>Fetches the result of every settled part not fetched yet, from the member whose digest won.</summary>
