@@ -147,8 +147,11 @@ public static class JobPlanner
             for (var p = 0; p < parts.Count; p++)
             {
                 var part = parts[p];
-                while (job.Failure(part) is null && (job.Winner(part) is null ? Wants(job, part) : Unverified(job, part))
-                    && Pick(job, part, load, slots, weights, untriedOnly: job.Winner(part) is not null) is { } member)
+
+                // New runs are running ones, which settle nothing: a part's winner stays what it is through this loop.
+                var settled = job.Winner(part) is not null;
+                while (job.Failure(part) is null && (settled ? Unverified(job, part) : Wants(job, part))
+                    && Pick(job, part, load, slots, weights, untriedOnly: settled) is { } member)
                 {
                     load[member]++;
                     part = part with { Runs = [.. part.Runs, new PartRun(member, RunState.Running, now + lease)] };

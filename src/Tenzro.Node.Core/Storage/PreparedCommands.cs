@@ -47,16 +47,17 @@ internal static class PreparedCommands
     }
 
     /// <summary>
-    /// Drops the kept command for <paramref name="sql"/> when it ran with a value of more than <see cref="KeptValueChars"/>
-    /// characters: a kept statement holds its last values (and SQLite its own copy of them) until its next use, which
-    /// for a large task body or result is memory nobody counts. The next use compiles it again.
+    /// Drops <paramref name="command"/> (one <see cref="Prepared"/> gave) when it ran with a value of more than
+    /// <see cref="KeptValueChars"/> characters: a kept statement holds its last values (and SQLite its own copy of them)
+    /// until its next use, which for a large task body or result is memory nobody counts. The next use compiles it again.
     /// </summary>
-    public static void Release(this SqliteConnection connection, string sql, long largestValueChars)
+    public static void Release(this SqliteConnection connection, SqliteCommand command, long largestValueChars)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        if (largestValueChars > KeptValueChars && Kept.TryGetValue(connection, out var commands) && commands.Remove(sql, out var command))
+        ArgumentNullException.ThrowIfNull(command);
+        if (largestValueChars > KeptValueChars && Kept.TryGetValue(connection, out var commands) && commands.Remove(command.CommandText, out var kept))
         {
-            command.Dispose();
+            kept.Dispose();
         }
     }
 

@@ -41,7 +41,7 @@ public sealed class TaskStore : ITaskStore
             }
             finally
             {
-                connection.Release(InsertSql, body.Length);
+                connection.Release(command, body.Length);
             }
         });
 
@@ -91,7 +91,7 @@ public sealed class TaskStore : ITaskStore
             }
             finally
             {
-                connection.Release(FinishSql, result?.Length ?? 0);
+                connection.Release(command, result?.Length ?? 0);
             }
 
             return true;
@@ -114,7 +114,7 @@ public sealed class TaskStore : ITaskStore
             }
             finally
             {
-                connection.Release(FinishReturningSql, result?.Length ?? 0);
+                connection.Release(command, result?.Length ?? 0);
             }
         }).ConfigureAwait(false);
 

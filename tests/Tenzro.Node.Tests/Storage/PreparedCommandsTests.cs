@@ -78,7 +78,7 @@ public sealed class PreparedCommandsTests : IDisposable
         var command = connection.Prepared(sql);
         command.Parameters.AddWithValue("$value", value);
         var length = (long)command.ExecuteScalar()!;
-        connection.Release(sql, value.Length);
+        connection.Release(command, value.Length);
         return (command, length);
     }
 }
