@@ -17,8 +17,12 @@ namespace Tenzro.Node.Runtimes.Onnx;
 /// <param name="memoryArena">Whether sessions use ONNX Runtime's CPU memory arena (<see cref="OnnxTuning.MemoryArena"/>).</param>
 internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger logger, bool memoryArena = false)
 {
+    /// <summary>ONNX Runtime's run option that frees the arena's unused regions on the given devices as a run ends.</summary>
+    private const string ArenaShrinkage = "memory.enable_memory_arena_shrinkage";
+
     private long _runs;
     private long _arenaLoads;
+    private long _arenaReleases;
 
     /// <summary>Calls into ONNX Runtime since start: a batch run as one call counts once.</summary>
     public long Runs => Interlocked.Read(ref _runs);
@@ -26,29 +30,37 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
     /// <summary>Sessions loaded with the CPU memory arena since start.</summary>
     public long ArenaLoads => Interlocked.Read(ref _arenaLoads);
 
+    /// <summary>Runs that gave the arena's free memory back as they ended (<see cref="OnnxTuning.KeepArenaNow"/>), since start.</summary>
+    public long ArenaReleases => Interlocked.Read(ref _arenaReleases);
+
     public SessionCache Sessions => sessions;
 
     /// <summary>Runs <paramref name="request"/> on the model at <paramref name="path"/> and gives the task's result.</summary>
+    /// <param name="keepArena">
+    /// With the arena: false gives back the arena's free memory as each run ends (the buffers of the run), true keeps it
+    /// for the next run (<see cref="OnnxTuning.KeepArenaNow"/>).
+    /// </param>
     /// <exception cref="TaskExecutionException">The model cannot be loaded or fails on these inputs.</exception>
-    public JsonObject Execute(InferenceRequest request, string path, int threads, bool cuda, IProgress<double> progress, CancellationToken token)
+    public JsonObject Execute(InferenceRequest request, string path, int threads, bool cuda, IProgress<double> progress, CancellationToken token, bool keepArena = true)
     {
+        var release = memoryArena && !keepArena;
         var model = request.Model;
         using var lease = sessions.Acquire(new SessionKey(model.Sha256, threads, cuda), model.Size, () => Load(model, path, threads, cuda));
         var session = lease.Session;
         if (!request.IsBatch)
         {
-            var outputs = Run(session, request.Sets[0], token);
+            var outputs = Run(session, request.Sets[0], release, token);
             progress.Report(1);
             return new JsonObject { ["outputs"] = OutputsJson(outputs) };
         }
 
-        var results = CanBatch(model, request.Sets) ? RunBatched(session, request.Sets, token) : null;
+        var results = CanBatch(model, request.Sets) ? RunBatched(session, request.Sets, release, token) : null;
         if (results is null)
         {
             results = [];
             for (var i = 0; i < request.Sets.Count; i++)
             {
-                results.Add(Run(session, request.Sets[i], token));
+                results.Add(Run(session, request.Sets[i], release, token));
                 progress.Report((i + 1) / (double)request.Sets.Count);
             }
         }
@@ -69,7 +81,7 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
 
             // Without the arena, the buffers of a run are freed when it ends: with it, the process keeps the most any
             // run ever needed (a few bytes of model can ask for gigabytes) for its next runs, which ONNX_MEMORY_ARENA
-            // allows only where the memory is there (OnnxTuning.MemoryArenaRule).
+            // allows only where the memory is there (OnnxTuning.KeepArenaRule, at each run).
             EnableCpuMemArena = false,
         };
         if (memoryArena)
@@ -105,7 +117,7 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
         }
     }
 
-    private Dictionary<string, TensorValue> Run(InferenceSession session, IReadOnlyDictionary<string, TensorValue> inputs, CancellationToken token)
+    private Dictionary<string, TensorValue> Run(InferenceSession session, IReadOnlyDictionary<string, TensorValue> inputs, bool releaseArena, CancellationToken token)
     {
         var names = inputs.Keys.ToArray();
         var values = new List<OrtValue>(names.Length);
@@ -117,6 +129,14 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
             }
 
             using var runOptions = new RunOptions();
+            if (releaseArena)
+            {
+                // The arena extends by what a run asks for (CpuArena), so each of the run's large buffers has a region of
+                // its own, which the shrinkage frees as the run ends.
+                runOptions.AddRunConfigEntry(ArenaShrinkage, "cpu:0");
+                Interlocked.Increment(ref _arenaReleases);
+            }
+
             token.ThrowIfCancellationRequested();
             using var registration = token.Register(() => runOptions.Terminate = true);
             Interlocked.Increment(ref _runs);
@@ -186,7 +206,7 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
 
     /// <summary>Runs the sets as one call and splits the outputs; null when an output does not follow the batch.</summary>
     private List<Dictionary<string, TensorValue>>? RunBatched(
-        InferenceSession session, IReadOnlyList<IReadOnlyDictionary<string, TensorValue>> sets, CancellationToken token)
+        InferenceSession session, IReadOnlyList<IReadOnlyDictionary<string, TensorValue>> sets, bool releaseArena, CancellationToken token)
     {
         var rows = sets.Select(s => s.Values.First().Shape[0]).ToArray();
         var total = rows.Sum();
@@ -194,7 +214,7 @@ internal sealed partial class InferenceExecutor(SessionCache sessions, ILogger l
             name => name,
             name => TensorValue.Concat([.. sets.Select(s => s[name])]),
             StringComparer.Ordinal);
-        var outputs = Run(session, combined, token);
+        var outputs = Run(session, combined, releaseArena, token);
         if (outputs.Values.Any(o => o.Shape.Length == 0 || o.Shape[0] != total))
         {
             return null;

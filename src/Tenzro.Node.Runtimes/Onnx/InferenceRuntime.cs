@@ -22,7 +22,8 @@ internal sealed class InferenceRuntime(
     ModelCatalog catalog,
     InferenceExecutor executor,
     OnnxCapabilities capabilities,
-    OnnxWorkers workers) : ITaskRuntime
+    OnnxWorkers workers,
+    OnnxTuning tuning) : ITaskRuntime
 {
     public const string TaskType = "inference";
 
@@ -60,7 +61,8 @@ internal sealed class InferenceRuntime(
 
     /// <summary>
     /// The session caches' figures: the workers' (sessions and bytes of the live ones, counters since start) or this
-    /// process's; <c>arenaLoads</c> counts the sessions loaded with ONNX Runtime's CPU memory arena (ONNX_MEMORY_ARENA).
+    /// process's; <c>arenaLoads</c> counts the sessions loaded with ONNX Runtime's CPU memory arena (ONNX_MEMORY_ARENA), and
+    /// <c>arenaReleases</c> the runs that gave the arena's buffers back as they ended.
     /// </summary>
     public JsonObject SessionCacheJson()
     {
@@ -68,6 +70,7 @@ internal sealed class InferenceRuntime(
         {
             var json = executor.Sessions.ToJson();
             json["arenaLoads"] = executor.ArenaLoads;
+            json["arenaReleases"] = executor.ArenaReleases;
             return json;
         }
 
@@ -80,6 +83,7 @@ internal sealed class InferenceRuntime(
             ["loads"] = pool.Total("sessionCache.loads", includeEnded: true),
             ["evictions"] = pool.Total("sessionCache.evictions", includeEnded: true),
             ["arenaLoads"] = pool.Total("arenaLoads", includeEnded: true),
+            ["arenaReleases"] = pool.Total("arenaReleases", includeEnded: true),
         };
     }
 
@@ -112,7 +116,8 @@ internal sealed class InferenceRuntime(
                 ["threads"] = threads,
                 ["cuda"] = cuda,
                 ["cacheBytes"] = workers.CacheBytesPerWorker,
-                ["memoryArena"] = workers.MemoryArena,
+                ["memoryArena"] = tuning.MemoryArena,
+                ["keepArena"] = tuning.KeepArenaNow(),
                 ["data"] = task.Data.DeepClone(),
             };
             var reserved = task.Requirements.MemoryMB * 1024 * 1024;
@@ -128,7 +133,7 @@ internal sealed class InferenceRuntime(
         }
 
         var path = catalog.PathOf(request.Model);
-        return Task.Run(() => executor.Execute(request, path, threads, cuda, context.Progress, context.CancellationToken), context.CancellationToken);
+        return Task.Run(() => executor.Execute(request, path, threads, cuda, context.Progress, context.CancellationToken, tuning.KeepArenaNow()), context.CancellationToken);
     }
 
     /// <summary>The message of a GPU task on a node whose ONNX Runtime cannot use CUDA.</summary>

@@ -25,30 +25,32 @@ internal static class OnnxServiceCollectionExtensions
             sp.GetRequiredService<TaskOptions>(),
             sp.GetRequiredService<IResourceLedger>(),
             sp.GetService<HardwareProfiler>()?.Current,
-            inWorkers: sp.GetRequiredService<TaskOptions>().Workers && sp.GetService<WorkerLaunch>() is not null));
+            inWorkers: sp.GetRequiredService<TaskOptions>().Workers && sp.GetService<WorkerLaunch>() is not null,
+            availableNowMB: AvailableNow(sp.GetService<ResourceSampler>())));
         services.AddSingleton<IOptimizationSource>(sp => sp.GetRequiredService<OnnxTuning>());
         long CacheBytes(IServiceProvider sp) => sessionCacheBytes ?? (sp.GetRequiredService<OnnxTuning>().SessionCacheMB * 1024 * 1024);
         services.AddSingleton(sp => new SessionCache(CacheBytes(sp), measureMemory: static () => Environment.WorkingSet));
         services.AddSingleton(sp => new InferenceExecutor(
             sp.GetRequiredService<SessionCache>(), sp.GetRequiredService<ILogger<InferenceExecutor>>(), sp.GetRequiredService<OnnxTuning>().MemoryArena));
-        services.AddSingleton(sp => new OnnxWorkers(
-            RuntimeWorkers.Create(sp, WorkerRuntimes.Onnx, "ONNX Runtime", CacheBytes(sp)), sp.GetRequiredService<OnnxTuning>().MemoryArena));
+        services.AddSingleton(sp => new OnnxWorkers(RuntimeWorkers.Create(sp, WorkerRuntimes.Onnx, "ONNX Runtime", CacheBytes(sp))));
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<InferenceRuntime>();
         services.AddSingleton<ITaskRuntime>(sp => sp.GetRequiredService<InferenceRuntime>());
         return services;
     }
+
+    /// <summary>The host memory available at the resource sampler's latest sample, in MB; null before its first.</summary>
+    private static Func<long?>? AvailableNow(ResourceSampler? sampler) => sampler is null
+        ? null
+        : () => sampler.Current is { MemoryTotalBytes: > 0 } usage ? usage.MemoryAvailableBytes / (1024 * 1024) : null;
 }
 
 /// <summary>The ONNX Runtime workers (a type of its own so that DI tells them from the training workers).</summary>
-internal sealed class OnnxWorkers(RuntimeWorkers workers, bool memoryArena = false) : IDisposable
+internal sealed class OnnxWorkers(RuntimeWorkers workers) : IDisposable
 {
     public WorkerPool? Pool => workers.Pool;
 
     public long CacheBytesPerWorker => workers.CacheBytesPerWorker;
-
-    /// <summary>Whether the workers' sessions run with ONNX Runtime's CPU memory arena (ONNX_MEMORY_ARENA), sent with every job.</summary>
-    public bool MemoryArena => memoryArena;
 
     public void Dispose() => workers.Dispose();
 }

@@ -10,28 +10,35 @@ namespace Tenzro.Node.Runtimes.Onnx;
 
 /// <summary>
 /// ONNX Runtime's settings as the profile decides them: the session cache's budget from the memory the network may
-/// not reserve (ONNX_SESSION_CACHE_MB overrides it), the CPU memory arena from the memory available at start
-/// (ONNX_MEMORY_ARENA overrides it), the execution provider from <c>gpuCompute</c>, and the thread counts from each
-/// task's reservation. Listed in the profile's <c>optimizations</c>.
+/// not reserve (ONNX_SESSION_CACHE_MB overrides it), the CPU memory arena and whether a run keeps its buffers in it
+/// from the memory available at that run (ONNX_MEMORY_ARENA overrides it), the execution provider from
+/// <c>gpuCompute</c>, and the thread counts from each task's reservation. Listed in the profile's <c>optimizations</c>.
 /// </summary>
-/// <remarks>Immutable after construction; thread-safe.</remarks>
+/// <remarks>Thread-safe: the figures read at each run come from thread-safe sources.</remarks>
 internal sealed class OnnxTuning : IOptimizationSource
 {
     public const long MinCacheMB = 64;
     public const long MaxCacheMB = 4096;
 
     private readonly string _cacheReason;
-    private readonly string _arenaReason;
+    private readonly string? _arenaFixedReason;
     private readonly GpuComputeInfo? _gpuCompute;
+    private readonly TaskOptions _options;
+    private readonly IResourceLedger _ledger;
+    private readonly Func<long> _availableMB;
 
     /// <param name="options">The task settings.</param>
     /// <param name="ledger">What the network may reserve.</param>
     /// <param name="profile">The machine; null where no profiler runs (the runtime's own figures stand in).</param>
     /// <param name="inWorkers">Whether inference runs in worker processes; null: as TASK_WORKERS says.</param>
-    public OnnxTuning(TaskOptions options, IResourceLedger ledger, HardwareProfile? profile, bool? inWorkers = null)
+    /// <param name="availableNowMB">
+    /// The host memory available now, in MB (the resource sampler's latest figure); null where nothing samples it, or
+    /// when it gives null (no sample yet): the figure of <paramref name="profile"/> stands in.
+    /// </param>
+    public OnnxTuning(TaskOptions options, IResourceLedger ledger, HardwareProfile? profile, bool? inWorkers = null, Func<long?>? availableNowMB = null)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(ledger);
+        _options = options ?? throw new ArgumentNullException(nameof(options));
+        _ledger = ledger ?? throw new ArgumentNullException(nameof(ledger));
         _gpuCompute = profile?.GpuCompute;
         if (options.OnnxSessionCacheMB is { } configured)
         {
@@ -44,51 +51,56 @@ internal sealed class OnnxTuning : IOptimizationSource
             (SessionCacheMB, _cacheReason) = SessionCacheRule(usableMB, ledger.Maximum.MemoryMB);
         }
 
-        var availableMB = (profile?.Memory.AvailableBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) / (1024 * 1024);
-        var slots = options.MaxConcurrentTasks ?? RunSlotRule.Derive(ledger.Allowed).Slots;
-        (MemoryArena, _arenaReason) = MemoryArenaRule(
-            options.OnnxMemoryArena, inWorkers ?? options.Workers, availableMB, ledger.Maximum.MemoryMB, slots, SessionCacheMB);
+        var atStartMB = (profile?.Memory.AvailableBytes ?? GC.GetGCMemoryInfo().TotalAvailableMemoryBytes) / (1024 * 1024);
+        _availableMB = () => availableNowMB?.Invoke() ?? atStartMB;
+        (MemoryArena, ArenaPerRun, _arenaFixedReason) = options.OnnxMemoryArena switch
+        {
+            "on" => (true, false, "ONNX_MEMORY_ARENA is set: every run keeps its buffers for the next one"),
+            "off" => (false, false, "ONNX_MEMORY_ARENA is set"),
+            _ when !(inWorkers ?? options.Workers) => (false, false, "inference runs in the node's process (TASK_WORKERS=false), where a cached session would keep its largest run's buffers for as long as the node runs"),
+            _ => (true, true, null),
+        };
     }
 
     /// <summary>The session cache's budget, in MB of model files.</summary>
     public long SessionCacheMB { get; }
 
-    /// <summary>Whether sessions run with ONNX Runtime's CPU memory arena (in the workers, or in the node's process where inference runs there).</summary>
+    /// <summary>Whether sessions load with ONNX Runtime's CPU memory arena (in the workers, or in the node's process where inference runs there).</summary>
     public bool MemoryArena { get; }
 
     /// <summary>
-    /// ONNX_MEMORY_ARENA: <c>on</c> and <c>off</c> are kept. <c>auto</c> is off where inference runs in the node's process
-    /// (a cached session there would keep its largest run's buffers for as long as the node runs), and in workers on
-    /// only when the memory available at start covers all the network may reserve plus what one worker may use (a run
-    /// slot's share of that memory, and its share of the session cache). With the arena a worker at rest keeps its
-    /// largest run's buffers until it retires, outside every task's reservation (the ledger holds only what a worker
-    /// took as it started); so the arena is used only where, with every reservation taken, the machine still has room
-    /// for one worker's buffers at rest.
+    /// Whether each run decides from the memory available then if the arena keeps its buffers after it
+    /// (<see cref="KeepArenaRule"/>): ONNX_MEMORY_ARENA=auto with inference in workers. Otherwise an arena keeps them always.
     /// </summary>
-    public static (bool On, string Reason) MemoryArenaRule(string setting, bool inWorkers, long availableMB, long reservableMB, int slots, long sessionCacheMB)
+    public bool ArenaPerRun { get; }
+
+    /// <summary>
+    /// Whether a run that starts now keeps its buffers in the arena when it ends (true), or gives back the arena's free
+    /// memory at its end (false): always true where the arena is not decided per run.
+    /// </summary>
+    public bool KeepArenaNow() => !ArenaPerRun || KeepArenaRule(_availableMB(), _ledger.Maximum.MemoryMB, Slots(), SessionCacheMB).Keep;
+
+    /// <summary>
+    /// ONNX_MEMORY_ARENA=auto in workers, at each run: the arena keeps the run's buffers for the worker's next run only when
+    /// the memory available now covers all the network may reserve plus what one worker may use (a run slot's share of
+    /// that memory, and its share of the session cache); else the run gives them back as it ends. A worker at rest keeps
+    /// what its arena holds until it retires, outside every task's reservation (the ledger holds only what a worker took
+    /// as it started), so the buffers stay only where, with every reservation taken on top of what is used now, the
+    /// machine still has room for one worker's buffers at rest.
+    /// </summary>
+    public static (bool Keep, string Reason) KeepArenaRule(long availableMB, long reservableMB, int slots, long sessionCacheMB)
     {
-        switch (setting)
-        {
-            case "on":
-                return (true, "ONNX_MEMORY_ARENA is set");
-            case "off":
-                return (false, "ONNX_MEMORY_ARENA is set");
-        }
-
-        if (!inWorkers)
-        {
-            return (false, "inference runs in the node's process (TASK_WORKERS=false), where a cached session would keep its largest run's buffers for as long as the node runs");
-        }
-
         slots = Math.Max(slots, 1);
         var cacheShareMB = RuntimeWorkers.CacheShareBytes(sessionCacheMB * 1024 * 1024, slots) / (1024 * 1024);
         var workerMB = ((reservableMB + slots - 1) / slots) + cacheShareMB;
         var needMB = reservableMB + workerMB;
-        var on = availableMB >= needMB;
-        return (on, string.Create(
+        var keep = availableMB >= needMB;
+        return (keep, string.Create(
             CultureInfo.InvariantCulture,
-            $"{availableMB} MB available at start {(on ? "≥" : "<")} {reservableMB} MB the network may reserve + {workerMB} MB one worker may use ({reservableMB} MB over {slots} run slots, and {cacheShareMB} MB of session cache) = {needMB} MB: {(on ? "on, so a worker keeps its run buffers for its next task" : "off, so what a run allocated is given back when it ends")}"));
+            $"decided at each run: now {availableMB} MB available {(keep ? "≥" : "<")} {reservableMB} MB the network may reserve + {workerMB} MB one worker may use ({reservableMB} MB over {slots} run slots, and {cacheShareMB} MB of session cache) = {needMB} MB: {(keep ? "a run keeps its buffers for the worker's next run" : "a run gives its buffers back as it ends")}"));
     }
+
+    private int Slots() => _options.MaxConcurrentTasks ?? RunSlotRule.Derive(_ledger.Allowed).Slots;
 
     /// <summary>
     /// Half the memory the network may not reserve (usable memory less what the ledger may lend), 64 MB to 4 GB: cached
@@ -107,7 +119,10 @@ internal sealed class OnnxTuning : IOptimizationSource
     public IEnumerable<OptimizationChoice> Choices()
     {
         yield return new OptimizationChoice("ONNX_SESSION_CACHE_MB", JsonValue.Create(SessionCacheMB), _cacheReason, "ONNX_SESSION_CACHE_MB");
-        yield return new OptimizationChoice("ONNX_MEMORY_ARENA", JsonValue.Create(MemoryArena ? "on" : "off"), _arenaReason, "ONNX_MEMORY_ARENA");
+        var (keep, arenaReason) = ArenaPerRun
+            ? KeepArenaRule(_availableMB(), _ledger.Maximum.MemoryMB, Slots(), SessionCacheMB)
+            : (MemoryArena, _arenaFixedReason!);
+        yield return new OptimizationChoice("ONNX_MEMORY_ARENA", JsonValue.Create(keep ? "on" : "off"), arenaReason, "ONNX_MEMORY_ARENA");
         var cuda = _gpuCompute is { Available: true };
         yield return new OptimizationChoice(
             "onnxExecutionProvider",

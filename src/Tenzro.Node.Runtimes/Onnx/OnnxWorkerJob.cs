@@ -7,9 +7,10 @@ using Tenzro.Node.Runtimes.Workers;
 namespace Tenzro.Node.Runtimes.Onnx;
 
 /// <summary>
-/// The ONNX Runtime worker's job: one inference request, <c>{"model","path","threads","cuda","cacheBytes","memoryArena","data"}</c>,
+/// The ONNX Runtime worker's job: one inference request, <c>{"model","path","threads","cuda","cacheBytes","memoryArena","keepArena","data"}</c>,
 /// run with the worker's own session cache (sized by the memory each session was measured to take) and, where
-/// <c>memoryArena</c> says so, ONNX Runtime's CPU memory arena (the node's choice, the same for every job).
+/// <c>memoryArena</c> says so, ONNX Runtime's CPU memory arena (the node's choice, the same for every job), which keeps
+/// the run's buffers for the next job only where <c>keepArena</c> says so (decided by the node at each job).
 /// </summary>
 /// <remarks>Runs in the worker process, one job at a time.</remarks>
 internal sealed class OnnxWorkerJob : IWorkerJob
@@ -56,13 +57,14 @@ internal sealed class OnnxWorkerJob : IWorkerJob
             throw new TaskExecutionException(errors.ToString());
         }
 
-        return _executor.Execute(request, job["path"]!.GetValue<string>(), job["threads"]!.GetValue<int>(), job["cuda"]!.GetValue<bool>(), progress, CancellationToken.None);
+        return _executor.Execute(request, job["path"]!.GetValue<string>(), job["threads"]!.GetValue<int>(), job["cuda"]!.GetValue<bool>(), progress, CancellationToken.None, keepArena: job["keepArena"]?.GetValue<bool>() ?? true);
     }
 
     public JsonObject Stats() => new()
     {
         ["runs"] = _executor?.Runs ?? 0,
         ["arenaLoads"] = _executor?.ArenaLoads ?? 0,
+        ["arenaReleases"] = _executor?.ArenaReleases ?? 0,
         ["sessionCache"] = _sessions?.ToJson() ?? new JsonObject(),
     };
 }

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Hardware;
 using Tenzro.Node.Core.Resources;
@@ -9,7 +10,10 @@ using Tenzro.Node.Tests.Support;
 
 namespace Tenzro.Node.Tests.Optimization;
 
-/// <summary>ONNX_MEMORY_ARENA: ONNX Runtime's CPU memory arena from the memory available at start, in workers only.</summary>
+/// <summary>
+/// ONNX_MEMORY_ARENA: ONNX Runtime's CPU memory arena in workers, each run keeping its buffers for the next only while the
+/// memory available at that run allows it.
+/// </summary>
 [Trait("Suite", "optimization")]
 public sealed class OnnxMemoryArenaTests : IDisposable
 {
@@ -17,10 +21,10 @@ public sealed class OnnxMemoryArenaTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dataDirectory, recursive: true);
 
-    private OnnxTuning Tune(HardwareProfile profile, string setting = "auto", bool workers = true, ResourceOptions? resources = null)
+    private OnnxTuning Tune(HardwareProfile profile, string setting = "auto", bool workers = true, ResourceOptions? resources = null, Func<long?>? availableNowMB = null)
     {
         var ledger = new ResourceLedger(SystemCapacity.Allowed(resources ?? new ResourceOptions(), new StorageOptions { DataDirectory = _dataDirectory }, profile), TimeProvider.System);
-        return new OnnxTuning(new TaskOptions { OnnxMemoryArena = setting, Workers = workers }, ledger, profile);
+        return new OnnxTuning(new TaskOptions { OnnxMemoryArena = setting, Workers = workers }, ledger, profile, availableNowMB: availableNowMB);
     }
 
     private static (string Value, string Reason, string? Setting) Choice(OnnxTuning tuning)
@@ -30,17 +34,41 @@ public sealed class OnnxMemoryArenaTests : IDisposable
     }
 
     [Fact]
-    public void Auto_TwoCoresEightGigabytes_IsOff_TheAvailableMemoryDoesNotCoverTheReservableMemory()
+    public void Auto_TwoCoresEightGigabytes_RunsGiveTheirBuffersBack_TheAvailableMemoryDoesNotCoverTheReservableMemory()
     {
         // 4096 MB available; 6553 MB may be reserved over 4 run slots: 1639 MB a slot and 204 MB of session cache.
         var tuning = Tune(MachineProfiles.TwoCores());
 
         var (value, reason, setting) = Choice(tuning);
 
-        Assert.False(tuning.MemoryArena);
+        Assert.True(tuning.MemoryArena); // sessions in workers load with the arena; each run decides whether it keeps its buffers
+        Assert.True(tuning.ArenaPerRun);
+        Assert.False(tuning.KeepArenaNow());
         Assert.Equal("off", value);
         Assert.Equal("ONNX_MEMORY_ARENA", setting);
-        Assert.StartsWith("4096 MB available at start < 6553 MB the network may reserve + 1843 MB one worker may use", reason, StringComparison.Ordinal);
+        Assert.StartsWith("decided at each run: now 4096 MB available < 6553 MB the network may reserve + 1843 MB one worker may use", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Auto_TheMemoryAvailableFallsAndRises_EachRunDecidesFromTheFigureThen()
+    {
+        // 256 GB with MAX_MEMORY_GB=64: 65536 + 544 MB are needed to keep a run's buffers.
+        long? available = 131_072;
+        var tuning = Tune(MachineProfiles.SixtyFourCores(gpu: false), resources: new ResourceOptions { MaxMemoryGb = 64 }, availableNowMB: () => available);
+
+        var roomy = (tuning.KeepArenaNow(), Choice(tuning).Value);
+        available = 66_079;
+        var short1 = (tuning.KeepArenaNow(), Choice(tuning).Value, Choice(tuning).Reason);
+        available = 66_080;
+        var justEnough = tuning.KeepArenaNow();
+        available = null; // no sample yet: the figure of the profile stands in (131072 MB)
+        var unsampled = tuning.KeepArenaNow();
+
+        Assert.Equal((true, "on"), roomy);
+        Assert.Equal((false, "off"), (short1.Item1, short1.Item2));
+        Assert.StartsWith("decided at each run: now 66079 MB available < 65536 MB the network may reserve + 544 MB", short1.Item3, StringComparison.Ordinal);
+        Assert.True(justEnough);
+        Assert.True(unsampled);
     }
 
     [Fact]
@@ -53,27 +81,30 @@ public sealed class OnnxMemoryArenaTests : IDisposable
         var inProcess = Tune(MachineProfiles.SixtyFourCores(gpu: false), workers: false, resources: resources);
 
         Assert.True(inWorkers.MemoryArena);
+        Assert.True(inWorkers.KeepArenaNow());
         Assert.Equal("on", Choice(inWorkers).Value);
-        Assert.StartsWith("131072 MB available at start ≥ 65536 MB the network may reserve + 544 MB one worker may use", Choice(inWorkers).Reason, StringComparison.Ordinal);
+        Assert.StartsWith("decided at each run: now 131072 MB available ≥ 65536 MB the network may reserve + 544 MB one worker may use", Choice(inWorkers).Reason, StringComparison.Ordinal);
         Assert.False(inProcess.MemoryArena);
+        Assert.False(inProcess.ArenaPerRun);
+        Assert.Equal("off", Choice(inProcess).Value);
         Assert.Contains("TASK_WORKERS=false", Choice(inProcess).Reason, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Auto_LargeMachineLendingItsDefaultShare_IsOff()
+    public void Auto_LargeMachineLendingItsDefaultShare_RunsGiveTheirBuffersBack()
     {
         // 256 GB usable, half available: the 80 % the network may reserve is more than is available.
-        Assert.False(Tune(MachineProfiles.SixtyFourCores(gpu: true)).MemoryArena);
-        Assert.False(Tune(MachineProfiles.CgroupLimited()).MemoryArena);
+        Assert.False(Tune(MachineProfiles.SixtyFourCores(gpu: true)).KeepArenaNow());
+        Assert.False(Tune(MachineProfiles.CgroupLimited()).KeepArenaNow());
     }
 
     [Theory]
     [InlineData(10_128, true)]
     [InlineData(10_127, false)]
-    public void Rule_AvailableMemoryAtTheThreshold_TurnsTheArenaOn(long availableMB, bool on)
+    public void Rule_AvailableMemoryAtTheThreshold_KeepsTheBuffers(long availableMB, bool on)
     {
         // 8000 MB reservable over 4 slots is 2000 MB a slot; 512 MB of session cache over 4 slots is 128 MB: 8000 + 2128.
-        var (result, reason) = OnnxTuning.MemoryArenaRule("auto", inWorkers: true, availableMB, reservableMB: 8000, slots: 4, sessionCacheMB: 512);
+        var (result, reason) = OnnxTuning.KeepArenaRule(availableMB, reservableMB: 8000, slots: 4, sessionCacheMB: 512);
 
         Assert.Equal(on, result);
         Assert.Contains("= 10128 MB", reason, StringComparison.Ordinal);
@@ -86,8 +117,11 @@ public sealed class OnnxMemoryArenaTests : IDisposable
         var forcedOff = Tune(MachineProfiles.SixtyFourCores(gpu: false), setting: "off", resources: new ResourceOptions { MaxMemoryGb = 64 });
 
         Assert.True(forcedOn.MemoryArena);
-        Assert.Equal(("on", "ONNX_MEMORY_ARENA is set"), (Choice(forcedOn).Value, Choice(forcedOn).Reason));
+        Assert.True(forcedOn.KeepArenaNow());
+        Assert.Equal("on", Choice(forcedOn).Value);
+        Assert.StartsWith("ONNX_MEMORY_ARENA is set", Choice(forcedOn).Reason, StringComparison.Ordinal);
         Assert.False(forcedOff.MemoryArena);
+        Assert.False(forcedOff.ArenaPerRun);
         Assert.Equal(("off", "ONNX_MEMORY_ARENA is set"), (Choice(forcedOff).Value, Choice(forcedOff).Reason));
     }
 
@@ -112,12 +146,13 @@ public sealed class OnnxMemoryArenaTests : IDisposable
         var choice = profile["optimizations"]!.AsArray().Select(o => o!.AsObject()).Single(o => o["name"]!.GetValue<string>() == "ONNX_MEMORY_ARENA");
 
         Assert.Contains(choice["value"]!.GetValue<string>(), new[] { "on", "off" });
-        Assert.Contains("MB available at start", choice["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("MB available", choice["reason"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("ONNX_MEMORY_ARENA", choice["setting"]!.GetValue<string>());
     }
 
     [Theory]
     [InlineData("on", 1)]
+    [InlineData("auto", 1)]
     [InlineData("off", 0)]
     public async Task Inference_TheWorkerLoadsItsSessionWithTheArena_OnlyWhereTheNodeChoseIt(string setting, long arenaLoads)
     {
@@ -162,5 +197,40 @@ public sealed class OnnxMemoryArenaTests : IDisposable
         Assert.Equal("completed", small["state"]!.GetValue<string>());
         Assert.True(large["state"]!.GetValue<string>() == "completed", large.ToJsonString());
         Assert.Equal(0, ModelApi.Floats(large["result"]!["outputs"]!["y"]).Single());
+    }
+
+    [Fact]
+    public async Task Inference_Auto_ARunWhileMemoryIsShort_GivesItsBuffersBack_AndARunWithRoom_KeepsThem()
+    {
+        // MAX_MEMORY_GB=2: a run keeps its buffers where at least 2048 MB + one worker's share are available.
+        var usage = new FixedUsage { MemoryUsedPercent = 99 }; // 1 GiB of 100 available
+        await using var node = await TestNode.StartAsync(
+            new Dictionary<string, string?> { ["ONNX_MEMORY_ARENA"] = "auto", ["MAX_MEMORY_GB"] = "2", ["CRITICAL_MEMORY_PERCENT"] = "100" },
+            configure: builder => builder.Services.AddSingleton<IUsageSource>(usage));
+        node.Service<ResourceSampler>().SampleNow();
+        var model = await node.Client.UploadAsync(Fill);
+        var task = new JsonObject
+        {
+            ["type"] = "inference",
+            ["requirements"] = new JsonObject { ["cpu"] = 1, ["memoryMB"] = 100 },
+            ["data"] = new JsonObject { ["model"] = model, ["inputs"] = new JsonObject { ["n"] = ModelApi.Tensor("int64", [1], new JsonArray(17_000_000)) } },
+        };
+
+        // 68 MB of zeros written in one buffer of the run, given back as the run ends; then, with 90 GiB available, kept.
+        var short1 = await node.Client.RunAsync(task.DeepClone().AsObject());
+        var afterRelease = (await node.Client.GetJsonAsync("/api/models"))["runtime"]!;
+        usage.MemoryUsedPercent = 10;
+        node.Service<ResourceSampler>().SampleNow();
+        var roomy = await node.Client.RunAsync(task.DeepClone().AsObject());
+        var afterKeep = (await node.Client.GetJsonAsync("/api/models"))["runtime"]!;
+
+        Assert.Equal("completed", short1["state"]!.GetValue<string>());
+        Assert.Equal("completed", roomy["state"]!.GetValue<string>());
+        Assert.Equal(1, afterKeep["workers"]!["started"]!.GetValue<long>()); // the same worker ran both
+        Assert.Equal(1, afterRelease["sessionCache"]!["arenaReleases"]!.GetValue<long>());
+        Assert.Equal(1, afterKeep["sessionCache"]!["arenaReleases"]!.GetValue<long>());
+        var released = afterRelease["workers"]!["residentBytes"]!.GetValue<long>();
+        var kept = afterKeep["workers"]!["residentBytes"]!.GetValue<long>();
+        Assert.True(kept - released >= 50L * 1024 * 1024, $"the worker held {released >> 20} MB after the run that gave its buffers back and {kept >> 20} MB after the one that kept them");
     }
 }
