@@ -29,7 +29,7 @@ public sealed partial class DhtNode
             // empty, and this node unknown to every other: it tries again at once.
             answered = [.. (await Task.WhenAll(endpoints.Select(endpoint => PingAsync(endpoint))).ConfigureAwait(false)).OfType<DhtContact>()];
             await LookupAsync(Self, seeds: answered).ConfigureAwait(false);
-            if (endpoints.Count == 0 || RoutingTableSize > 0)
+            if (endpoints.Count == 0 || LiveContacts > 0)
             {
                 break;
             }
@@ -47,7 +47,7 @@ public sealed partial class DhtNode
 
     /// <summary>
     /// Looks up a random id in every bucket that was not touched for <see cref="DhtNodeOptions.RefreshInterval"/>
-    /// (all of them with <paramref name="all"/>), which keeps far buckets filled and drops dead contacts.
+    /// (all of them with <paramref name="all"/>), which keeps far buckets filled and flags dead contacts stale (<see cref="RoutingTable.Failed"/>).
     /// </summary>
     /// <returns>How many buckets were refreshed.</returns>
     public async Task<int> RefreshAsync(bool all = false)
@@ -105,18 +105,19 @@ public sealed partial class DhtNode
         return kept + (await Task.WhenAll(stores).ConfigureAwait(false)).Sum();
     }
 
-    /// <summary>How soon after one rejoin a search may make another (see <see cref="RejoinIfEmptyAsync"/>).</summary>
+    /// <summary>How soon after one rejoin a search may make another (see <see cref="RejoinIfAllStaleAsync"/>).</summary>
     public static readonly TimeSpan RejoinSpacing = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Before a search: a routing table that failures have emptied (every contact timed out, as under overload) is filled
-    /// again through the endpoints this node last joined through, at most once every <see cref="RejoinSpacing"/>, rather
-    /// than the search ending at once with nothing found and the table staying empty until the next refresh.
+    /// Before a search: a routing table whose every contact failed its last request (as when this node's link was down)
+    /// is filled again through the endpoints this node last joined through, at most once every
+    /// <see cref="RejoinSpacing"/>, rather than the search asking only contacts that did not answer until the next refresh.
+    /// The stale contacts stay: the search asks them too, after the others.
     /// </summary>
-    private async Task RejoinIfEmptyAsync()
+    private async Task RejoinIfAllStaleAsync()
     {
         var through = _joinedThrough;
-        if (through.Count == 0 || RoutingTableSize > 0)
+        if (through.Count == 0 || LiveContacts > 0)
         {
             return;
         }
@@ -134,7 +135,7 @@ public sealed partial class DhtNode
     /// <summary>The records of nodes of <paramref name="tier"/> in <paramref name="region"/> that the DHT holds (at most 64 per holder).</summary>
     public async Task<DhtLookupResult> FindTierAsync(string tier, string region)
     {
-        await RejoinIfEmptyAsync().ConfigureAwait(false);
+        await RejoinIfAllStaleAsync().ConfigureAwait(false);
         var key = DhtId.TierKey(tier, region);
         var result = await LookupAsync(key, findValue: true).ConfigureAwait(false);
         var own = Read(() => Records.Get(key, _time.GetUtcNow(), Options.Store.PerKey));
@@ -144,7 +145,7 @@ public sealed partial class DhtNode
     /// <summary>The record of node <paramref name="id"/>, or null when no holder answered with one.</summary>
     public async Task<NodeRecord?> FindRecordAsync(DhtId id)
     {
-        await RejoinIfEmptyAsync().ConfigureAwait(false);
+        await RejoinIfAllStaleAsync().ConfigureAwait(false);
         var result = await LookupAsync(id, findValue: true).ConfigureAwait(false);
         var text = id.ToString();
         return result.Records.Where(r => r.Id == text).MaxBy(r => r.Seq);

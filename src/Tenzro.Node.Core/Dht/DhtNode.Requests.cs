@@ -64,7 +64,8 @@ public sealed partial class DhtNode
 
             if (pending.Expected is { } id)
             {
-                Table.Remove(id);
+                // Flagged stale, not removed: it leaves when a newcomer needs its place (RoutingTable.Seen).
+                Table.Failed(id);
                 _roundTrips.Forget(id);
             }
 

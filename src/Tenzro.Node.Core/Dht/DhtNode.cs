@@ -55,6 +55,12 @@ public sealed partial class DhtNode
 
     public int RoutingTableSize => Read(() => Table.Count);
 
+    /// <summary>Contacts that failed their last request and were not heard from since (<see cref="RoutingTable.Failed"/>).</summary>
+    public int StaleContacts => Read(() => Table.StaleCount);
+
+    /// <summary>Contacts that answered their last request (or were not asked since they were heard from).</summary>
+    private int LiveContacts => Read(() => Table.Count - Table.StaleCount);
+
     public int BucketsInUse => Read(() => Table.BucketsInUse);
 
     public int RecordsHeld => Read(() => Records.Count);
@@ -174,7 +180,7 @@ public sealed partial class DhtNode
             case TableChange.BucketFull:
                 ProbeOldest(contact);
                 break;
-            case TableChange.Added:
+            case TableChange.Added or TableChange.ReplacedStale:
                 HandOver(contact);
                 break;
         }

@@ -23,6 +23,9 @@ public interface IDhtStatus
 
     int RoutingTableSize { get; }
 
+    /// <summary>Contacts of the table that failed their last request and were not heard from since (kept, offered last).</summary>
+    int StaleContacts { get; }
+
     /// <summary>Buckets holding a contact: the table can hold k times as many contacts as this.</summary>
     int BucketsInUse { get; }
 

@@ -3,8 +3,14 @@ using System.Net.Sockets;
 
 namespace Tenzro.Node.Core.Dht;
 
-/// <summary>One contact in a bucket: when it was first and last heard from.</summary>
-public sealed record DhtTableEntry(DhtContact Contact, DateTimeOffset FirstSeen, DateTimeOffset LastSeen);
+/// <summary>
+/// One contact in a bucket: when it was first and last heard from, and how many requests to it in a row failed since
+/// (every attempt timed out); a contact with failures is stale until it is heard from again.
+/// </summary>
+public sealed record DhtTableEntry(DhtContact Contact, DateTimeOffset FirstSeen, DateTimeOffset LastSeen, int Failures = 0)
+{
+    public bool IsStale => Failures > 0;
+}
 
 /// <summary>What <see cref="RoutingTable.Seen"/> did with a contact.</summary>
 public enum TableChange
@@ -15,6 +21,9 @@ public enum TableChange
     /// <summary>The bucket is full: the caller pings the oldest entry and evicts it only if it does not answer.</summary>
     BucketFull,
 
+    /// <summary>The bucket was full and held a stale entry: the contact took its place.</summary>
+    ReplacedStale,
+
     /// <summary>The bucket already holds two contacts of the contact's /24 (IPv4) or /48 (IPv6).</summary>
     SubnetFull,
     Self,
@@ -24,6 +33,9 @@ public enum TableChange
 /// The Kademlia routing table: 256 buckets by the length of the prefix an id shares with this node's, at most
 /// <c>k</c> entries each, oldest first. Long-lived entries are kept (a newcomer to a full bucket waits for the
 /// oldest to fail a ping), and a bucket takes at most two public addresses of one /24 or /48, which resists eclipse.
+/// A contact that fails to answer is flagged stale, not removed: it leaves only when a newcomer takes its place in a
+/// full bucket, as in the Kademlia paper (section 4.1), so that a node whose requests all time out for a while (its
+/// own link down, or the machine overloaded) keeps its table; stale contacts are offered after the others.
 /// </summary>
 /// <remarks>Not thread-safe: the owning <see cref="DhtNode"/> serialises every call under its lock.</remarks>
 public sealed class RoutingTable
@@ -43,6 +55,9 @@ public sealed class RoutingTable
     public int K { get; }
 
     public int Count { get; private set; }
+
+    /// <summary>Contacts that failed their last request and have not been heard from since (counted in <see cref="Count"/>).</summary>
+    public int StaleCount { get; private set; }
 
     /// <summary>Buckets holding at least one contact; <see cref="Count"/> over k times this is how full the table is.</summary>
     public int BucketsInUse => _buckets.Count(b => b.Count > 0);
@@ -64,7 +79,12 @@ public sealed class RoutingTable
             // The sender proved its id by signing, so a new address (a restart on another port) replaces the old one.
             var entry = bucket[at];
             bucket.RemoveAt(at);
-            bucket.Add(entry with { Contact = contact, LastSeen = now });
+            if (entry.IsStale)
+            {
+                StaleCount--;
+            }
+
+            bucket.Add(entry with { Contact = contact, LastSeen = now, Failures = 0 });
             return TableChange.Updated;
         }
 
@@ -75,7 +95,25 @@ public sealed class RoutingTable
 
         if (bucket.Count >= K)
         {
-            return TableChange.BucketFull;
+            // A stale entry (the most failed, then the longest unheard) makes room at once; else the oldest is pinged.
+            var stale = -1;
+            for (var i = 0; i < bucket.Count; i++)
+            {
+                if (bucket[i].Failures > (stale < 0 ? 0 : bucket[stale].Failures))
+                {
+                    stale = i;
+                }
+            }
+
+            if (stale < 0)
+            {
+                return TableChange.BucketFull;
+            }
+
+            bucket.RemoveAt(stale);
+            StaleCount--;
+            bucket.Add(new DhtTableEntry(contact, now, now));
+            return TableChange.ReplacedStale;
         }
 
         bucket.Add(new DhtTableEntry(contact, now, now));
@@ -102,34 +140,79 @@ public sealed class RoutingTable
             return false;
         }
 
-        var removed = _buckets[Self.CommonPrefixLength(id)].RemoveAll(e => e.Contact.Id == id) > 0;
-        if (removed)
+        var bucket = _buckets[Self.CommonPrefixLength(id)];
+        var at = bucket.FindIndex(e => e.Contact.Id == id);
+        if (at < 0)
         {
-            Count--;
+            return false;
         }
 
-        return removed;
+        if (bucket[at].IsStale)
+        {
+            StaleCount--;
+        }
+
+        bucket.RemoveAt(at);
+        Count--;
+        return true;
     }
 
-    /// <summary>The <paramref name="count"/> contacts closest to <paramref name="target"/>, closest first.</summary>
+    /// <summary>
+    /// Records that a request to <paramref name="id"/> failed (every attempt timed out): the entry stays, flagged stale,
+    /// until it is heard from again or a newcomer to its full bucket takes its place. Gives its failures in a row, 0
+    /// when the id is not in the table.
+    /// </summary>
+    public int Failed(DhtId id)
+    {
+        if (id == Self)
+        {
+            return 0;
+        }
+
+        var bucket = _buckets[Self.CommonPrefixLength(id)];
+        var at = bucket.FindIndex(e => e.Contact.Id == id);
+        if (at < 0)
+        {
+            return 0;
+        }
+
+        var entry = bucket[at];
+        if (!entry.IsStale)
+        {
+            StaleCount++;
+        }
+
+        bucket[at] = entry with { Failures = entry.Failures + 1 };
+        return entry.Failures + 1;
+    }
+
+    /// <summary>
+    /// The <paramref name="count"/> contacts closest to <paramref name="target"/>, closest first; stale contacts come
+    /// only where fewer than <paramref name="count"/> others are known, after them.
+    /// </summary>
     public List<DhtContact> Closest(DhtId target, int count)
     {
-        var all = new List<DhtContact>(Count);
+        var live = new List<DhtContact>(Count - StaleCount);
+        var stale = new List<DhtContact>(StaleCount);
         foreach (var bucket in _buckets)
         {
             foreach (var entry in bucket)
             {
-                all.Add(entry.Contact);
+                (entry.IsStale ? stale : live).Add(entry.Contact);
             }
         }
 
-        all.Sort((x, y) => target.CompareDistance(x.Id, y.Id));
-        if (all.Count > count)
+        Comparison<DhtContact> byDistance = (x, y) => target.CompareDistance(x.Id, y.Id);
+        live.Sort(byDistance);
+        if (live.Count >= count)
         {
-            all.RemoveRange(count, all.Count - count);
+            live.RemoveRange(count, live.Count - count);
+            return live;
         }
 
-        return all;
+        stale.Sort(byDistance);
+        live.AddRange(stale.Take(count - live.Count));
+        return live;
     }
 
     /// <summary>How many contacts other than <paramref name="except"/> are closer to <paramref name="target"/> than <paramref name="id"/> (counting stops at <paramref name="limit"/>).</summary>

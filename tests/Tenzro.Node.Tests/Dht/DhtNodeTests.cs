@@ -38,7 +38,7 @@ public sealed class DhtNodeTests
     }
 
     [Fact]
-    public async Task FindTierAsync_TableEmptiedByFailures_RejoinsThroughItsBootstrapBeforeSearching()
+    public async Task FindTierAsync_EveryContactStale_RejoinsThroughItsBootstrapBeforeSearching()
     {
         await Task.Run(() =>
         {
@@ -50,26 +50,64 @@ public sealed class DhtNodeTests
                 network.Run(other.JoinAsync([firstEndpoint]));
             }
 
-            // Every other node falls silent: the asker's requests time out and its table empties.
+            // Every other node falls silent: the asker's requests time out and every contact turns stale.
             var asker = others[0];
             foreach (var node in others.Skip(1).Append(first))
             {
                 network.Remove(node);
             }
 
-            for (var i = 0; i < 5 && asker.RoutingTableSize > 0; i++)
+            for (var i = 0; i < 5 && asker.StaleContacts < asker.RoutingTableSize; i++)
             {
                 network.Run(asker.LookupAsync(network.RandomId()));
             }
 
-            var emptied = asker.RoutingTableSize;
+            var kept = (asker.RoutingTableSize, asker.StaleContacts);
             network.Restore(first, firstEndpoint);
             var search = network.Run(asker.FindTierAsync("training", "us-east"));
 
-            Assert.Equal(0, emptied);
-            Assert.True(search.Queried > 0, "the search asked no one: the table stayed empty");
+            Assert.Equal((4, 4), kept);
+            Assert.True(search.Queried > 0, "the search asked no one");
             Assert.Contains(search.Closest, c => c.Id == first.Self);
-            Assert.True(asker.RoutingTableSize > 0);
+            Assert.True(asker.StaleContacts < 4, "the bootstrap node answered and is still stale");
+        }).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task LookupAsync_EveryContactSilentForAWhile_TheTableIsKept_AndFindsThemAllOnceTheyAnswerAgain()
+    {
+        await Task.Run(() =>
+        {
+            // No bootstrap list to rejoin through: only what the table kept can find the others again.
+            var network = new SimulatedNetwork(11, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20));
+            var (first, firstEndpoint) = network.Add();
+            var others = Enumerable.Range(0, 9).Select(_ => network.Add().Node).ToList();
+            foreach (var other in others)
+            {
+                network.Run(other.JoinAsync([firstEndpoint]));
+            }
+
+            var asker = network.Add().Node;
+            asker.AddContact(new DhtContact(first.Self, firstEndpoint));
+            network.Run(asker.LookupAsync(asker.Self));
+            var known = asker.RoutingTableSize;
+
+            // The asker's link goes down: everything it sends times out (its contacts look silent to it).
+            var silent = network.Alive.Where(n => n != asker).Select(n => (Node: n, Endpoint: network.EndpointOf(n))).ToList();
+            silent.ForEach(n => network.Remove(n.Node));
+            for (var i = 0; i < 3; i++)
+            {
+                network.Run(asker.LookupAsync(network.RandomId()));
+            }
+
+            var whileDown = (asker.RoutingTableSize, asker.StaleContacts);
+            silent.ForEach(n => network.Restore(n.Node, n.Endpoint));
+            var after = network.Run(asker.LookupAsync(network.RandomId()));
+
+            Assert.Equal(10, known);
+            Assert.Equal((10, 10), whileDown);
+            Assert.Equal(10, after.Closest.Count);
+            Assert.Equal(0, asker.StaleContacts);
         }).WaitAsync(TimeSpan.FromSeconds(30));
     }
 

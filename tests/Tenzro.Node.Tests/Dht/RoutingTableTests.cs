@@ -63,4 +63,74 @@ public sealed class RoutingTableTests
         Assert.Equal("127.0.0.1:2000", Assert.Single(table.Closest(id, 20)).Endpoint);
         Assert.Equal(1, table.Count);
     }
+
+    [Fact]
+    public void Failed_TheContactStaysFlaggedStale_UntilItIsHeardFromAgain()
+    {
+        var self = DhtId.Random();
+        var table = new RoutingTable(self, 20);
+        var id = self.RandomInBucket(3);
+        table.Seen(new DhtContact(id, "127.0.0.1:1000"), Now);
+
+        var first = table.Failed(id);
+        var second = table.Failed(id);
+        var whileStale = (table.Count, table.StaleCount, table.Contains(id), table.Entries().Single().Failures);
+        var heard = table.Seen(new DhtContact(id, "127.0.0.1:1000"), Now.AddMinutes(1));
+
+        Assert.Equal((1, 2), (first, second));
+        Assert.Equal((1, 1, true, 2), whileStale);
+        Assert.Equal(TableChange.Updated, heard);
+        Assert.Equal(0, table.StaleCount);
+        Assert.False(table.Entries().Single().IsStale);
+        Assert.Equal(0, table.Failed(DhtId.Random())); // not in the table
+    }
+
+    [Fact]
+    public void Closest_OffersStaleContactsAfterTheOthers_AndOnlyWhereFewerThanAskedAreLive()
+    {
+        var self = DhtId.Random();
+        var table = new RoutingTable(self, 20);
+        var target = DhtId.Random();
+        var ids = Enumerable.Range(0, 6).Select(i => self.RandomInBucket(i)).ToList();
+        foreach (var (id, i) in ids.Select((id, i) => (id, i)))
+        {
+            table.Seen(new DhtContact(id, $"127.0.0.1:{1000 + i}"), Now);
+        }
+
+        var byDistance = ids.OrderBy(id => id, Comparer<DhtId>.Create(target.CompareDistance)).ToList();
+        table.Failed(byDistance[0]);
+
+        var three = table.Closest(target, 3).Select(c => c.Id).ToList();
+        var all = table.Closest(target, 10).Select(c => c.Id).ToList();
+
+        Assert.Equal(byDistance.Skip(1).Take(3), three);
+        Assert.Equal(byDistance.Skip(1).Append(byDistance[0]), all);
+    }
+
+    [Fact]
+    public void Seen_NewcomerToAFullBucketWithStaleEntries_TakesTheStalestPlaceAtOnce()
+    {
+        var self = DhtId.Random();
+        var table = new RoutingTable(self, 20);
+        var ids = Enumerable.Range(0, 20).Select(_ => self.RandomInBucket(0)).ToList();
+        foreach (var (id, i) in ids.Select((id, i) => (id, i)))
+        {
+            table.Seen(new DhtContact(id, $"127.0.0.1:{10000 + i}"), Now.AddSeconds(i));
+        }
+
+        table.Failed(ids[5]);
+        table.Failed(ids[9]);
+        table.Failed(ids[9]);
+        var newcomer = new DhtContact(self.RandomInBucket(0), "127.0.0.1:20000");
+
+        Assert.Equal(TableChange.ReplacedStale, table.Seen(newcomer, Now.AddMinutes(1)));
+        Assert.True(table.Contains(newcomer.Id));
+        Assert.False(table.Contains(ids[9]));
+        Assert.True(table.Contains(ids[5]));
+        Assert.Equal((20, 1), (table.Count, table.StaleCount));
+        Assert.Equal(TableChange.ReplacedStale, table.Seen(new DhtContact(self.RandomInBucket(0), "127.0.0.1:20001"), Now.AddMinutes(1)));
+        Assert.False(table.Contains(ids[5]));
+        Assert.Equal(TableChange.BucketFull, table.Seen(new DhtContact(self.RandomInBucket(0), "127.0.0.1:20002"), Now.AddMinutes(1)));
+    }
 }
+

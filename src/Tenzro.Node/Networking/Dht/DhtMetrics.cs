@@ -33,6 +33,7 @@ internal sealed class DhtMetrics
     public void Observe(IDhtStatus status)
     {
         _meter.CreateObservableGauge("tenzro.dht.routing_table.size", () => status.RoutingTableSize, "{node}", "Contacts in the DHT routing table.");
+        _meter.CreateObservableGauge("tenzro.dht.routing_table.stale", () => status.StaleContacts, "{node}", "Contacts in the DHT routing table whose last request failed (kept until a newcomer takes their place).");
         _meter.CreateObservableGauge("tenzro.dht.records", () => status.Records, "{record}", "Node records this node holds in the DHT.");
     }
 

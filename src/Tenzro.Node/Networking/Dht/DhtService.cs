@@ -78,6 +78,8 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
 
     public int RoutingTableSize => _node?.RoutingTableSize ?? 0;
 
+    public int StaleContacts => _node?.StaleContacts ?? 0;
+
     public int BucketsInUse => _node?.BucketsInUse ?? 0;
 
     public int Records => _node?.RecordsHeld ?? 0;
@@ -249,9 +251,9 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
 
     private async Task MaintainAsync(DhtNode node, CancellationToken stoppingToken)
     {
-        if (node.RoutingTableSize == 0)
+        if (node.RoutingTableSize == node.StaleContacts)
         {
-            // Everyone it knew is gone: start over from the bootstrap entries and the LAN peers.
+            // Everyone it knew is gone or silent: start over from the bootstrap entries and the LAN peers.
             await node.JoinAsync(await BootstrapEndpointsAsync(stoppingToken)).WaitAsync(stoppingToken);
         }
 
