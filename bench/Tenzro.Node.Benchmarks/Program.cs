@@ -5,7 +5,8 @@ namespace Tenzro.Node.Benchmarks;
 /// <summary>
 /// Micro benchmarks (BenchmarkDotNet). Run all with
 /// <c>dotnet run -c Release --project bench/Tenzro.Node.Benchmarks -- --filter '*'</c>. The DHT simulation:
-/// <c>dotnet run -c Release --project bench/Tenzro.Node.Benchmarks -- dht-sim NODES LOSS LATENCY_MS LOOKUPS SEED</c>.
+/// <c>dotnet run -c Release --project bench/Tenzro.Node.Benchmarks -- dht-sim NODES LOSS LATENCY_MS LOOKUPS SEED</c>. The worker's
+/// round trip: <c>worker-roundtrip NODE_DLL JOBS ROUNDS</c>.
 /// </summary>
 internal static class Program
 {
@@ -14,6 +15,12 @@ internal static class Program
         if (args is ["dht-sim", ..])
         {
             Dht.DhtSimulationBenchmark.Run(args[1..]);
+            return;
+        }
+
+        if (args is ["worker-roundtrip", ..])
+        {
+            Onnx.WorkerRoundTripBenchmark.Run(args[1..]);
             return;
         }
 

@@ -16,9 +16,18 @@ internal sealed class MemoryGroup : IDisposable
     private static readonly Lazy<string?> NodeGroup = new(FindNodeGroup);
     private static long _sequence;
 
-    private readonly string _path;
+    /// <summary>The limit is written in whole MiB: a job's limit that rounds to the one in force is not written again.</summary>
+    private const long LimitStep = 1024 * 1024;
 
-    private MemoryGroup(string path) => _path = path;
+    private readonly string _path;
+    private readonly Lazy<bool> _swapCounted;
+    private long _limit = -1;
+
+    private MemoryGroup(string path)
+    {
+        _path = path;
+        _swapCounted = new(() => File.Exists(Path.Combine(_path, "memory.memsw.limit_in_bytes")));
+    }
 
     /// <summary>True when this node can give workers a memory group.</summary>
     public static bool Available => NodeGroup.Value is not null;
@@ -26,7 +35,10 @@ internal sealed class MemoryGroup : IDisposable
     /// <summary>The memory charged to the group now.</summary>
     public long UsageBytes => ReadLong("memory.usage_in_bytes") ?? 0;
 
-    /// <summary>Times the kernel's OOM killer acted in this group (the <c>oom_kill</c> line of <c>memory.oom_control</c>).</summary>
+    /// <summary>
+    /// Times the kernel's OOM killer acted in this group (the <c>oom_kill</c> line of <c>memory.oom_control</c>). A group
+    /// holds one worker, which such a kill ends, so a live worker's group reads 0.
+    /// </summary>
     public long OomKills
     {
         get
@@ -62,18 +74,29 @@ internal sealed class MemoryGroup : IDisposable
         }
     }
 
-    /// <summary>Holds the group to <paramref name="bytes"/> (and memory plus swap to the same, where swap is counted).</summary>
+    /// <summary>
+    /// Holds the group to <paramref name="bytes"/> rounded up to a whole MiB (and memory plus swap to the same, where swap
+    /// is counted). A limit that rounds to the one already in force is not written again: a worker's usage moves by a few
+    /// pages from one job to the next, and each write to a group's limit costs the kernel's memory-group locks.
+    /// </summary>
     /// <returns>False when the kernel refused the limit.</returns>
     public bool Limit(long bytes)
     {
-        var value = bytes.ToString(CultureInfo.InvariantCulture);
+        var rounded = (bytes + LimitStep - 1) / LimitStep * LimitStep;
+        if (rounded == Interlocked.Read(ref _limit))
+        {
+            return true;
+        }
+
+        var value = rounded.ToString(CultureInfo.InvariantCulture);
 
         // memory.memsw.limit_in_bytes may never be below memory.limit_in_bytes: raise in one order, lower in the other.
-        var swap = File.Exists(Path.Combine(_path, "memory.memsw.limit_in_bytes"));
-        return swap
+        var set = _swapCounted.Value
             ? (TryWrite("memory.limit_in_bytes", value) && TryWrite("memory.memsw.limit_in_bytes", value))
                 || (TryWrite("memory.memsw.limit_in_bytes", value) && TryWrite("memory.limit_in_bytes", value))
             : TryWrite("memory.limit_in_bytes", value);
+        Interlocked.Exchange(ref _limit, set ? rounded : -1);
+        return set;
     }
 
     /// <summary>Removes the group; call once its worker has exited (a group holding a process cannot be removed).</summary>

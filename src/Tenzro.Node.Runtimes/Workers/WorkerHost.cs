@@ -42,29 +42,25 @@ internal static class WorkerHost
             WorkerProtocol.Write(output, WorkerFrameKind.Ready, []);
         }
 
+        // The main thread, which has nothing else to do, blocks in each read: a request reaches the job with no hand-off
+        // between threads. A worker left idle for IdleExit ends itself (the timer stops while a job runs).
+        using var idle = new Timer(static _ => Environment.Exit(0), null, IdleExit, Timeout.InfiniteTimeSpan);
         while (true)
         {
-            using var idle = new CancellationTokenSource(IdleExit);
-            (WorkerFrameKind Kind, byte[] Payload)? frame;
-            try
-            {
-                frame = await WorkerProtocol.ReadAsync(input, idle.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return 0;
-            }
-
+            var frame = WorkerProtocol.Read(input);
             if (frame is not { Kind: WorkerFrameKind.Request } request)
             {
                 return frame is null ? 0 : 2;
             }
 
+            idle.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             var answer = Handle(job, WorkerProtocol.ParseObject(request.Payload), new FrameProgress(output, writeLock));
             lock (writeLock)
             {
                 WorkerProtocol.Write(output, WorkerFrameKind.Done, WorkerProtocol.Json(answer));
             }
+
+            idle.Change(IdleExit, Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -121,10 +117,19 @@ internal static class WorkerHost
         return false;
     }
 
+    /// <summary>
+    /// Sends a job's progress to the node; the end (1) is not sent, since the answer that follows says as much, and a
+    /// frame fewer spares the node a wake-up on every short job.
+    /// </summary>
     private sealed class FrameProgress(Stream output, Lock writeLock) : IProgress<double>
     {
         public void Report(double value)
         {
+            if (value >= 1)
+            {
+                return;
+            }
+
             var payload = BitConverter.GetBytes(value);
             lock (writeLock)
             {

@@ -77,10 +77,8 @@ internal sealed partial class WorkerPool : IDisposable
         try
         {
             var request = new JsonObject { ["job"] = job };
-            var oomKillsBefore = 0L;
             if (worker.Group is { } group)
             {
-                oomKillsBefore = group.OomKills;
                 if (!group.Limit(group.UsageBytes + reservedBytes + RuntimeSlackBytes + runtimeBytes))
                 {
                     throw new TaskExecutionException($"the node could not set the {_displayName} worker's memory limit; the task was not run");
@@ -106,7 +104,7 @@ internal sealed partial class WorkerPool : IDisposable
                     await worker.WaitForExitAsync(TimeSpan.FromSeconds(5));
                     // Over its memory, a worker in a memory group is killed by the kernel (counted by the group); one held
                     // by RLIMIT_DATA ends by SIGABRT when the refused allocation was the runtime's own, not the heap's.
-                    if ((worker.Group is { } stopped && stopped.OomKills > oomKillsBefore) || (worker.Group is null && worker.Aborted))
+                    if ((worker.Group is { } stopped && stopped.OomKills > 0) || (worker.Group is null && worker.Aborted))
                     {
                         Interlocked.Increment(ref _memoryLimitFailures);
                         Log.MemoryLimit(_logger, _displayName, worker.Pid, reservedBytes / (1024 * 1024));
@@ -147,6 +145,7 @@ internal sealed partial class WorkerPool : IDisposable
             }
 
             reusable = true;
+            progress.Report(1); // the worker does not send the end as progress: its answer is the end
             if (affinity is not null)
             {
                 lock (_lock)

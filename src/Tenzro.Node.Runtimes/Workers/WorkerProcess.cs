@@ -16,6 +16,7 @@ internal sealed class WorkerProcess : IDisposable
     private readonly Process _process;
     private readonly Stream _input;
     private readonly Stream _output;
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _stat;
     private int _disposed;
 
     private WorkerProcess(Process process, MemoryGroup? group)
@@ -112,7 +113,18 @@ internal sealed class WorkerProcess : IDisposable
     {
         try
         {
-            await WorkerProtocol.WriteAsync(_input, WorkerFrameKind.Request, WorkerProtocol.Json(request), CancellationToken.None);
+            // The worker has read everything sent before (it answered), so a frame that fits the pipe's buffer is written
+            // at once without blocking: no hand-off to an asynchronous write for the usual small request.
+            var payload = WorkerProtocol.Json(request);
+            if (WorkerProtocol.FitsOneWrite(payload.Length))
+            {
+                WorkerProtocol.Write(_input, WorkerFrameKind.Request, payload);
+            }
+            else
+            {
+                await WorkerProtocol.WriteAsync(_input, WorkerFrameKind.Request, payload, CancellationToken.None);
+            }
+
             while (await WorkerProtocol.ReadAsync(_output, CancellationToken.None) is { } frame)
             {
                 switch (frame.Kind)
@@ -135,20 +147,67 @@ internal sealed class WorkerProcess : IDisposable
         throw new WorkerStoppedException(null);
     }
 
-    /// <summary>The CPU time the worker process has used (user and system, every thread), or null where it cannot be read.</summary>
+    /// <summary>
+    /// The CPU time the worker process has used (user and system, every thread), or null where it cannot be read. Read
+    /// twice a job, so <c>/proc/PID/stat</c> stays open and each read is one <c>pread</c> (procfs makes the text anew at
+    /// offset 0), with no file opened, no string made and no split.
+    /// </summary>
     public TimeSpan? CpuTime()
     {
         try
         {
-            var text = File.ReadAllText($"/proc/{Pid}/stat");
-            var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromSeconds(ticks / 100.0);
+            _stat ??= File.OpenHandle($"/proc/{Pid}/stat");
+            Span<byte> text = stackalloc byte[1024];
+            var length = RandomAccess.Read(_stat, text, 0);
+            return ParseCpuTicks(text[..length]) is { } ticks ? TimeSpan.FromSeconds(ticks / 100.0) : null;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
             return null;
         }
+    }
+
+    /// <summary>utime + stime (fields 14 and 15, in clock ticks) of a <c>/proc/PID/stat</c> line; null if it is not one.</summary>
+    internal static long? ParseCpuTicks(ReadOnlySpan<byte> stat)
+    {
+        // The command name (field 2) is in parentheses and may hold spaces and parentheses: count from the last ')'.
+        var end = stat.LastIndexOf((byte)')');
+        if (end < 0)
+        {
+            return null;
+        }
+
+        var rest = stat[(end + 1)..];
+        long utime = 0;
+        for (var field = 3; field <= 15; field++)
+        {
+            rest = rest.TrimStart((byte)' ');
+            var space = rest.IndexOf((byte)' ');
+            var value = space < 0 ? rest : rest[..space];
+            if (field >= 14)
+            {
+                if (!System.Buffers.Text.Utf8Parser.TryParse(value, out long ticks, out var used) || used != value.Length)
+                {
+                    return null;
+                }
+
+                if (field == 15)
+                {
+                    return utime + ticks;
+                }
+
+                utime = ticks;
+            }
+
+            if (space < 0)
+            {
+                return null;
+            }
+
+            rest = rest[space..];
+        }
+
+        return null;
     }
 
     /// <summary>The worker's resident memory now (<c>VmRSS</c>), or null once it has ended.</summary>
@@ -211,6 +270,7 @@ internal sealed class WorkerProcess : IDisposable
             _process.WaitForExit(TimeSpan.FromSeconds(5));
         }
 
+        _stat?.Dispose();
         Group?.Dispose();
         _process.Dispose();
     }

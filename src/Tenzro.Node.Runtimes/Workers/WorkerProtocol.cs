@@ -13,10 +13,12 @@ internal enum WorkerFrameKind : byte
     /// <summary>Node → worker: one job (UTF-8 JSON <c>{"dataLimitBytes"?, "job"}</c>).</summary>
     Request = 2,
 
-    /// <summary>Worker → node: the job's progress, a little-endian double in 0..1.</summary>
+    /// <summary>Worker → node: the job's progress, a little-endian double in 0..1 (below 1: the end is the Done frame).</summary>
     Progress = 3,
 
-    /// <summary>Worker → node: the job's end (UTF-8 JSON <c>{"result"?, "error"?, "memoryLimit"?, "stats"}</c>).</summary>
+    /// <summary>
+    /// Worker → node: the job's end (UTF-8 JSON <c>{"result"?, "error"?, "memoryLimit"?, "stats"}</c>).
+    /// </summary>
     Done = 4,
 }
 
@@ -37,6 +39,9 @@ internal static class WorkerProtocol
     /// wakes once for the whole frame instead of once for the header and again for the payload; larger ones are written in two.
     /// </summary>
     private const int OneWriteBytes = 64 * 1024;
+
+    /// <summary>Whether a frame of <paramref name="payloadBytes"/> goes to the pipe in one write (and so never blocks on an empty pipe).</summary>
+    public static bool FitsOneWrite(int payloadBytes) => HeaderBytes + payloadBytes <= OneWriteBytes;
 
     public static async ValueTask WriteAsync(Stream stream, WorkerFrameKind kind, ReadOnlyMemory<byte> payload, CancellationToken token)
     {
@@ -91,7 +96,45 @@ internal static class WorkerProtocol
     public static async ValueTask<(WorkerFrameKind Kind, byte[] Payload)?> ReadAsync(Stream stream, CancellationToken token)
     {
         var header = new byte[HeaderBytes];
-        var read = await stream.ReadAtLeastAsync(header, HeaderBytes, throwOnEndOfStream: false, token);
+        if (PayloadLength(header, await stream.ReadAtLeastAsync(header, HeaderBytes, throwOnEndOfStream: false, token)) is not { } length)
+        {
+            return null;
+        }
+
+        var payload = new byte[length];
+        if (await stream.ReadAtLeastAsync(payload, length, throwOnEndOfStream: false, token) < length)
+        {
+            throw new InvalidDataException("the stream ended inside a frame");
+        }
+
+        return ((WorkerFrameKind)header[4], payload);
+    }
+
+    /// <summary>
+    /// <see cref="ReadAsync"/> on the calling thread, which blocks until the frame is whole: for a reader with nothing else
+    /// to do (the worker's request loop), with no hand-off to another thread for each read.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The stream ended inside a frame, or a frame is too large.</exception>
+    public static (WorkerFrameKind Kind, byte[] Payload)? Read(Stream stream)
+    {
+        var header = new byte[HeaderBytes];
+        if (PayloadLength(header, stream.ReadAtLeast(header, HeaderBytes, throwOnEndOfStream: false)) is not { } length)
+        {
+            return null;
+        }
+
+        var payload = new byte[length];
+        if (stream.ReadAtLeast(payload, length, throwOnEndOfStream: false) < length)
+        {
+            throw new InvalidDataException("the stream ended inside a frame");
+        }
+
+        return ((WorkerFrameKind)header[4], payload);
+    }
+
+    /// <summary>The payload length a header announces; null when the stream ended before the frame began (<paramref name="read"/> 0).</summary>
+    private static int? PayloadLength(byte[] header, int read)
+    {
         if (read == 0)
         {
             return null;
@@ -103,18 +146,9 @@ internal static class WorkerProtocol
         }
 
         var length = BinaryPrimitives.ReadInt32LittleEndian(header);
-        if (length is < 0 or > MaxPayloadBytes)
-        {
-            throw new InvalidDataException($"a frame of {length} bytes is over the {MaxPayloadBytes}-byte limit");
-        }
-
-        var payload = new byte[length];
-        if (await stream.ReadAtLeastAsync(payload, length, throwOnEndOfStream: false, token) < length)
-        {
-            throw new InvalidDataException("the stream ended inside a frame");
-        }
-
-        return ((WorkerFrameKind)header[4], payload);
+        return length is < 0 or > MaxPayloadBytes
+            ? throw new InvalidDataException($"a frame of {length} bytes is over the {MaxPayloadBytes}-byte limit")
+            : length;
     }
 
     public static byte[] Json(JsonNode node)

@@ -72,6 +72,29 @@ public sealed class WorkerProtocolTests
         await Assert.ThrowsAsync<InvalidDataException>(async () => await WorkerProtocol.ReadAsync(cut, Timeouts.Token()));
     }
 
+    [Fact]
+    public void Read_OnTheCallingThread_GivesTheFramesInOrder_NullAtTheEnd_AndRefusesACutOrOversizedFrame()
+    {
+        using var stream = new MemoryStream();
+        WorkerProtocol.Write(stream, WorkerFrameKind.Request, WorkerProtocol.Json(new JsonObject { ["job"] = 2 }));
+        WorkerProtocol.Write(stream, WorkerFrameKind.Done, new byte[100]);
+        stream.Position = 0;
+        var oversized = new byte[5];
+        BinaryPrimitives.WriteInt32LittleEndian(oversized, WorkerProtocol.MaxPayloadBytes + 1);
+        using var cut = new MemoryStream(stream.ToArray()[..10]); // inside the first frame
+        using var tooLarge = new MemoryStream(oversized);
+
+        var request = WorkerProtocol.Read(stream);
+        var done = WorkerProtocol.Read(stream);
+        var end = WorkerProtocol.Read(stream);
+
+        Assert.Equal(2, WorkerProtocol.ParseObject(request!.Value.Payload)["job"]!.GetValue<int>());
+        Assert.Equal((WorkerFrameKind.Done, 100), (done!.Value.Kind, done.Value.Payload.Length));
+        Assert.Null(end);
+        Assert.Throws<InvalidDataException>(() => WorkerProtocol.Read(cut));
+        Assert.Contains("over the", Assert.Throws<InvalidDataException>(() => WorkerProtocol.Read(tooLarge)).Message);
+    }
+
     /// <summary>Counts the writes that reach the stream: every overload of a derived MemoryStream ends in this one.</summary>
     private sealed class WriteCountingStream : MemoryStream
     {
