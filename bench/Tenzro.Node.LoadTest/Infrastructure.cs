@@ -100,13 +100,13 @@ internal static class LoadDriver
             double share;
             do
             {
-                var (jit, cpu) = (settle.TieredCompilationTime(), settle.CpuTime());
+                var (jit, cpu) = (settle.TieredCompilationTime(), settle.FamilyCpuTime());
                 using var slice = new CancellationTokenSource(TimeSpan.FromSeconds(1));
                 await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Loop(operation, null, slice.Token)));
-                share = (settle.TieredCompilationTime() - jit) / Math.Max((settle.CpuTime() - cpu).TotalSeconds, 0.01);
+                share = (settle.TieredCompilationTime() - jit) / Math.Max(settle.FamilyCpuTime() - cpu, 0.01);
             }
             while ((share > 0.02 || Stopwatch.GetElapsedTime(warmStarted) < MinSettle) && Stopwatch.GetElapsedTime(warmStarted) < MaxSettle);
-            Console.Error.WriteLine($"  warm-up {Stopwatch.GetElapsedTime(warmStarted).TotalSeconds:F0} s; tiered compilation {share:P1} of the node's CPU in its last second");
+            Console.Error.WriteLine($"  warm-up {Stopwatch.GetElapsedTime(warmStarted).TotalSeconds:F0} s; tiered compilation {share:P1} of the CPU of the node and its workers in the last second");
         }
 
         var latencies = new Latencies();
@@ -295,12 +295,13 @@ internal sealed class ChildProcess : IAsyncDisposable
     private readonly Dictionary<string, double> _compilerThreads = [];
 
     /// <summary>
-    /// CPU seconds of the process's tiered-compilation threads (the runtime compiling hot code again at a higher tier),
-    /// those that have exited included: the runtime ends the thread when it has nothing to compile.
+    /// CPU seconds of the tiered-compilation threads (the runtime compiling hot code again at a higher tier) of the process
+    /// and of its children (the node's runtime workers), those that have exited included: the runtime ends the thread
+    /// when it has nothing to compile.
     /// </summary>
     public double TieredCompilationTime()
     {
-        foreach (var task in Directory.EnumerateDirectories($"/proc/{Pid}/task"))
+        foreach (var task in Family().SelectMany(Tasks))
         {
             try
             {
@@ -320,6 +321,56 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
 
         return _compilerThreads.Values.Sum();
+    }
+
+    /// <summary>User + system CPU seconds of the process and of its children (the node's runtime workers) now.</summary>
+    public double FamilyCpuTime() => Family().Sum(pid => StatTicks(pid) ?? 0) / 100.0;
+
+    /// <summary>The process and its children.</summary>
+    private List<int> Family()
+    {
+        List<int> family = [Pid];
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(directory), CultureInfo.InvariantCulture, out var pid) && pid != Pid && ParentOf(pid) == Pid)
+            {
+                family.Add(pid);
+            }
+        }
+
+        return family;
+    }
+
+    private static IEnumerable<string> Tasks(int pid)
+    {
+        try
+        {
+            return [.. Directory.EnumerateDirectories($"/proc/{pid}/task")];
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+    }
+
+    private static int? ParentOf(int pid) => Stat(pid) is { } fields ? int.Parse(fields[1], CultureInfo.InvariantCulture) : null;
+
+    private static long? StatTicks(int pid) => Stat(pid) is { } fields
+        ? long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)
+        : null;
+
+    /// <summary>The fields of /proc/PID/stat after the command name (state first), or null once the process has ended.</summary>
+    private static string[]? Stat(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>User + system CPU time of the process, from /proc/PID/stat.</summary>
