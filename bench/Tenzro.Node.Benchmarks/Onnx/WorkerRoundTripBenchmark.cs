@@ -78,7 +78,8 @@ internal static class WorkerRoundTripBenchmark
             ["threads"] = 1,
             ["cuda"] = false,
             ["cacheBytes"] = 64L * 1024 * 1024,
-            ["memoryArena"] = false,
+            ["memoryArena"] = true, // as `auto` sends on a machine where runs give their buffers back (this one)
+            ["keepArena"] = false,
             ["data"] = new JsonObject
             {
                 ["inputs"] = new JsonObject { ["x"] = new JsonObject { ["type"] = "float32", ["shape"] = new JsonArray(1, TestModels.MlpInputs), ["data"] = new JsonArray(1, 2, 3, 4) } },

@@ -123,7 +123,7 @@ public sealed partial class DhtNode
     private void ProbeOldest(DhtContact newcomer)
     {
         var bucket = Self.CommonPrefixLength(newcomer.Id);
-        if (_probing.ContainsKey(bucket) || Table.Oldest(newcomer.Id) is not { } oldest)
+        if (_probing.ContainsKey(bucket) || Table.NextToPing(newcomer.Id) is not { } oldest)
         {
             return;
         }

@@ -180,7 +180,7 @@ public sealed partial class DhtNode
             case TableChange.BucketFull:
                 ProbeOldest(contact);
                 break;
-            case TableChange.Added or TableChange.ReplacedStale:
+            case TableChange.Added:
                 HandOver(contact);
                 break;
         }

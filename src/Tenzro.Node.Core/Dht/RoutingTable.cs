@@ -21,8 +21,6 @@ public enum TableChange
     /// <summary>The bucket is full: the caller pings the oldest entry and evicts it only if it does not answer.</summary>
     BucketFull,
 
-    /// <summary>The bucket was full and held a stale entry: the contact took its place.</summary>
-    ReplacedStale,
 
     /// <summary>The bucket already holds two contacts of the contact's /24 (IPv4) or /48 (IPv6).</summary>
     SubnetFull,
@@ -33,9 +31,10 @@ public enum TableChange
 /// The Kademlia routing table: 256 buckets by the length of the prefix an id shares with this node's, at most
 /// <c>k</c> entries each, oldest first. Long-lived entries are kept (a newcomer to a full bucket waits for the
 /// oldest to fail a ping), and a bucket takes at most two public addresses of one /24 or /48, which resists eclipse.
-/// A contact that fails to answer is flagged stale, not removed: it leaves only when a newcomer takes its place in a
-/// full bucket, as in the Kademlia paper (section 4.1), so that a node whose requests all time out for a while (its
-/// own link down, or the machine overloaded) keeps its table; stale contacts are offered after the others.
+/// A contact that fails to answer is flagged stale, not removed: it leaves only when a newcomer to its full bucket
+/// finds it still silent (it is the one pinged), as in the Kademlia paper (section 4.1), so that a node whose requests
+/// all time out for a while (its own link down, or the machine overloaded) keeps its table; stale contacts are
+/// offered after the others.
 /// </summary>
 /// <remarks>Not thread-safe: the owning <see cref="DhtNode"/> serialises every call under its lock.</remarks>
 public sealed class RoutingTable
@@ -95,25 +94,7 @@ public sealed class RoutingTable
 
         if (bucket.Count >= K)
         {
-            // A stale entry (the most failed, then the longest unheard) makes room at once; else the oldest is pinged.
-            var stale = -1;
-            for (var i = 0; i < bucket.Count; i++)
-            {
-                if (bucket[i].Failures > (stale < 0 ? 0 : bucket[stale].Failures))
-                {
-                    stale = i;
-                }
-            }
-
-            if (stale < 0)
-            {
-                return TableChange.BucketFull;
-            }
-
-            bucket.RemoveAt(stale);
-            StaleCount--;
-            bucket.Add(new DhtTableEntry(contact, now, now));
-            return TableChange.ReplacedStale;
+            return TableChange.BucketFull;
         }
 
         bucket.Add(new DhtTableEntry(contact, now, now));
@@ -121,11 +102,28 @@ public sealed class RoutingTable
         return TableChange.Added;
     }
 
-    /// <summary>The entry that has gone unheard the longest in the bucket of <paramref name="id"/>.</summary>
-    public DhtTableEntry? Oldest(DhtId id)
+    /// <summary>
+    /// The entry a newcomer to the full bucket of <paramref name="id"/> would replace if it fails a ping: the stalest
+    /// (most failures in a row), else the one that has gone unheard the longest.
+    /// </summary>
+    public DhtTableEntry? NextToPing(DhtId id)
     {
         var bucket = _buckets[Math.Min(Self.CommonPrefixLength(id), DhtId.Bits - 1)];
-        return bucket.Count == 0 ? null : bucket[0];
+        if (bucket.Count == 0)
+        {
+            return null;
+        }
+
+        var candidate = bucket[0];
+        foreach (var entry in bucket)
+        {
+            if (entry.Failures > candidate.Failures)
+            {
+                candidate = entry;
+            }
+        }
+
+        return candidate;
     }
 
     /// <summary>The contacts in bucket <paramref name="bucket"/>.</summary>
@@ -215,7 +213,10 @@ public sealed class RoutingTable
         return live;
     }
 
-    /// <summary>How many contacts other than <paramref name="except"/> are closer to <paramref name="target"/> than <paramref name="id"/> (counting stops at <paramref name="limit"/>).</summary>
+    /// <summary>
+    /// How many live contacts other than <paramref name="except"/> are closer to <paramref name="target"/> than
+    /// <paramref name="id"/> (counting stops at <paramref name="limit"/>); stale contacts do not count.
+    /// </summary>
     public int CountCloser(DhtId target, DhtId id, DhtId except, int limit)
     {
         var count = 0;
@@ -223,7 +224,7 @@ public sealed class RoutingTable
         {
             foreach (var entry in bucket)
             {
-                if (entry.Contact.Id != except && target.CompareDistance(entry.Contact.Id, id) < 0 && ++count >= limit)
+                if (!entry.IsStale && entry.Contact.Id != except && target.CompareDistance(entry.Contact.Id, id) < 0 && ++count >= limit)
                 {
                     return count;
                 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using Tenzro.Node.Core.Tasks;
 
@@ -43,14 +44,31 @@ internal static class WorkerHost
         }
 
         // The main thread, which has nothing else to do, blocks in each read: a request reaches the job with no hand-off
-        // between threads. A worker left idle for IdleExit ends itself (the timer stops while a job runs).
-        using var idle = new Timer(static _ => Environment.Exit(0), null, IdleExit, Timeout.InfiniteTimeSpan);
+        // between threads. A worker left idle for IdleExit ends itself; the state decides between the timer and a request
+        // read at the same moment, so that the timer never ends a job under way.
+        var state = new StrongBox<int>(Idle);
+        using var idle = new Timer(
+            static box =>
+            {
+                if (Interlocked.CompareExchange(ref ((StrongBox<int>)box!).Value, Exiting, Idle) == Idle)
+                {
+                    Environment.Exit(0);
+                }
+            },
+            state,
+            IdleExit,
+            Timeout.InfiniteTimeSpan);
         while (true)
         {
             var frame = WorkerProtocol.Read(input);
             if (frame is not { Kind: WorkerFrameKind.Request } request)
             {
                 return frame is null ? 0 : 2;
+            }
+
+            if (Interlocked.CompareExchange(ref state.Value, Busy, Idle) != Idle)
+            {
+                return 0; // the idle timer is ending this worker: the node sees it stop, as with any worker that ends
             }
 
             idle.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -60,9 +78,14 @@ internal static class WorkerHost
                 WorkerProtocol.Write(output, WorkerFrameKind.Done, WorkerProtocol.Json(answer));
             }
 
+            Volatile.Write(ref state.Value, Idle);
             idle.Change(IdleExit, Timeout.InfiniteTimeSpan);
         }
     }
+
+    private const int Idle = 0;
+    private const int Busy = 1;
+    private const int Exiting = 2;
 
     private static JsonObject Handle(IWorkerJob job, JsonObject request, IProgress<double> progress)
     {

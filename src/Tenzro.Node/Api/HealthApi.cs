@@ -142,8 +142,10 @@ internal static class HealthApi
             {
                 if (_probe is null || (_probe.IsCompleted && time.GetElapsedTime(_startedAt) >= options.HealthCheckInterval))
                 {
+                    // A thread of its own: the probe blocks for up to its timeout on a lock or a slow disk, and queued
+                    // behind a busy thread pool it would start late and be taken for stuck.
                     _startedAt = time.GetTimestamp();
-                    _probe = Task.Run(Probe, CancellationToken.None);
+                    _probe = Task.Factory.StartNew(Probe, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
                 }
 
                 probe = _probe;

@@ -74,10 +74,10 @@ internal sealed record NetworkEarningsBody(double Total, long Rewards, string? L
 internal sealed record PeerLinksBody(int Open, int Max);
 
 /// <summary>The DHT: its state, UDP port (null while unbound), routing table and records.</summary>
-internal sealed record DhtBody(bool Enabled, string State, int? Port, string? Error, int RoutingTableSize, int BucketsInUse, int Records, string? LastRefreshAt)
+internal sealed record DhtBody(bool Enabled, string State, int? Port, string? Error, int RoutingTableSize, int StaleContacts, int BucketsInUse, int Records, string? LastRefreshAt)
 {
     public static DhtBody Of(IDhtStatus dht) => new(
-        dht.Enabled, dht.State, dht.Port == 0 ? null : dht.Port, dht.Error, dht.RoutingTableSize, dht.BucketsInUse, dht.Records,
+        dht.Enabled, dht.State, dht.Port == 0 ? null : dht.Port, dht.Error, dht.RoutingTableSize, dht.StaleContacts, dht.BucketsInUse, dht.Records,
         dht.LastRefreshAt is { } refreshed ? Timestamps.FormatPrecise(refreshed) : null);
 }
 

@@ -101,7 +101,7 @@ async function refreshStatus() {
     const dht = net.dht;
     const capacity = Math.max(1, (dht?.bucketsInUse ?? 0) * 20);
     $("dht").innerHTML = !dht ? "" : !dht.enabled ? "DHT off" :
-      `DHT ${esc(dht.state)} · routing table ${esc(dht.routingTableSize)} contacts in ${esc(dht.bucketsInUse)} buckets` +
+      `DHT ${esc(dht.state)} · routing table ${esc(dht.routingTableSize)} contacts (${esc(dht.staleContacts ?? 0)} not answering) in ${esc(dht.bucketsInUse)} buckets` +
       ` <span class="bar" style="display:inline-block;vertical-align:middle" title="routing table fill: contacts of k × buckets in use"><div style="width:${Math.min(100, Math.round(100 * dht.routingTableSize / capacity))}%"></div></span>` +
       ` · ${esc(dht.records)} records${dht.error ? " · " + esc(dht.error) : ""}`;
     $("peers").innerHTML = peers.length ? peers.map((p) =>

@@ -45,9 +45,9 @@ public sealed class RoutingTableTests
 
         Assert.Equal(TableChange.BucketFull, table.Seen(newcomer, Now.AddMinutes(1)));
         Assert.False(table.Contains(newcomer.Id));
-        Assert.Equal(ids[0], table.Oldest(newcomer.Id)!.Contact.Id);
+        Assert.Equal(ids[0], table.NextToPing(newcomer.Id)!.Contact.Id);
         Assert.Equal(TableChange.Updated, table.Seen(new DhtContact(ids[0], "127.0.0.1:10000"), Now.AddMinutes(2)));
-        Assert.Equal(ids[1], table.Oldest(newcomer.Id)!.Contact.Id);
+        Assert.Equal(ids[1], table.NextToPing(newcomer.Id)!.Contact.Id);
     }
 
     [Fact]
@@ -108,8 +108,10 @@ public sealed class RoutingTableTests
     }
 
     [Fact]
-    public void Seen_NewcomerToAFullBucketWithStaleEntries_TakesTheStalestPlaceAtOnce()
+    public void Seen_NewcomerToAFullBucketWithStaleEntries_WaitsForAPing_OfTheStalestEntry()
     {
+        // A node whose own link was down has every contact stale: newcomers must not flush its long-lived entries
+        // unheard, so a full bucket still pings first, and the entry pinged is the one that failed most.
         var self = DhtId.Random();
         var table = new RoutingTable(self, 20);
         var ids = Enumerable.Range(0, 20).Select(_ => self.RandomInBucket(0)).ToList();
@@ -123,14 +125,32 @@ public sealed class RoutingTableTests
         table.Failed(ids[9]);
         var newcomer = new DhtContact(self.RandomInBucket(0), "127.0.0.1:20000");
 
-        Assert.Equal(TableChange.ReplacedStale, table.Seen(newcomer, Now.AddMinutes(1)));
-        Assert.True(table.Contains(newcomer.Id));
-        Assert.False(table.Contains(ids[9]));
-        Assert.True(table.Contains(ids[5]));
+        Assert.Equal(TableChange.BucketFull, table.Seen(newcomer, Now.AddMinutes(1)));
+        Assert.False(table.Contains(newcomer.Id));
+        Assert.Equal(ids[9], table.NextToPing(newcomer.Id)!.Contact.Id);
+        table.Seen(new DhtContact(ids[9], "127.0.0.1:10009"), Now.AddMinutes(2)); // it answered
+        Assert.Equal(ids[5], table.NextToPing(newcomer.Id)!.Contact.Id);
         Assert.Equal((20, 1), (table.Count, table.StaleCount));
-        Assert.Equal(TableChange.ReplacedStale, table.Seen(new DhtContact(self.RandomInBucket(0), "127.0.0.1:20001"), Now.AddMinutes(1)));
-        Assert.False(table.Contains(ids[5]));
-        Assert.Equal(TableChange.BucketFull, table.Seen(new DhtContact(self.RandomInBucket(0), "127.0.0.1:20002"), Now.AddMinutes(1)));
+    }
+
+    [Fact]
+    public void CountCloser_StaleContacts_DoNotCount()
+    {
+        // Whether this node hands its records to a newcomer depends on how many known nodes are closer to the key: a
+        // contact that stopped answering must not stand in for one that holds the records.
+        var self = DhtId.Random();
+        var table = new RoutingTable(self, 20);
+        var key = self.RandomInBucket(0);
+        var closer = Enumerable.Range(0, 3).Select(_ => key.RandomInBucket(200)).ToList();
+        foreach (var (id, i) in closer.Select((id, i) => (id, i)))
+        {
+            table.Seen(new DhtContact(id, $"127.0.0.1:{1000 + i}"), Now);
+        }
+
+        var before = table.CountCloser(key, self, DhtId.Random(), 3);
+        table.Failed(closer[0]);
+
+        Assert.Equal(3, before);
+        Assert.Equal(2, table.CountCloser(key, self, DhtId.Random(), 3));
     }
 }
-

@@ -279,11 +279,17 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
         LogPublished(_logger, record.Seq, record.Content.Tier, record.Content.Region, underId, underTier);
     }
 
+    /// <summary>
+    /// Saves the table for a restart: its live contacts only (a stale one would come back as live and be asked first),
+    /// unless every contact is stale (this node's own link down), when all are kept rather than none.
+    /// </summary>
     private async Task SaveAsync(DhtNode node)
     {
         try
         {
-            await _store.SaveAsync(node.Entries());
+            var entries = node.Entries();
+            var live = entries.Where(e => !e.IsStale).ToList();
+            await _store.SaveAsync(live.Count > 0 ? live : entries);
         }
         catch (Exception e) when (e is Core.Storage.StoreException or Microsoft.Data.Sqlite.SqliteException or ObjectDisposedException or InvalidOperationException)
         {

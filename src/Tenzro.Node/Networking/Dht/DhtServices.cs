@@ -25,5 +25,5 @@ internal sealed class DhtHealthCheck(IDhtStatus dht) : IHealthCheck
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(dht.Error is { } error
             ? HealthCheckResult.Degraded(error)
-            : HealthCheckResult.Healthy(dht.Enabled ? $"{dht.State} on port {dht.Port}/udp, {dht.RoutingTableSize} contacts, {dht.Records} records" : "off (DHT_ENABLED=false)"));
+            : HealthCheckResult.Healthy(dht.Enabled ? $"{dht.State} on port {dht.Port}/udp, {dht.RoutingTableSize} contacts ({dht.StaleContacts} not answering), {dht.Records} records" : "off (DHT_ENABLED=false)"));
 }
