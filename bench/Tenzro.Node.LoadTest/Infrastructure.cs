@@ -2,7 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using HdrHistogram;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.LoadTest;
 
@@ -305,13 +307,12 @@ internal sealed class ChildProcess : IAsyncDisposable
         {
             try
             {
-                var stat = File.ReadAllText(Path.Combine(task, "stat"));
-                var open = stat.IndexOf('(', StringComparison.Ordinal);
-                var close = stat.LastIndexOf(')');
-                if (stat[(open + 1)..close].StartsWith(".NET Tiered", StringComparison.Ordinal))
+                var stat = File.ReadAllBytes(Path.Combine(task, "stat"));
+                var open = stat.AsSpan().IndexOf((byte)'(');
+                var close = stat.AsSpan().LastIndexOf((byte)')');
+                if (stat.AsSpan(open + 1, close - open - 1).StartsWith(".NET Tiered"u8) && ThreadCpu.CpuTicks(stat) is { } ticks)
                 {
-                    var fields = stat[(close + 2)..].Split(' ');
-                    _compilerThreads[task] = (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+                    _compilerThreads[task] = ThreadCpu.FromTicks(ticks).TotalSeconds;
                 }
             }
             catch (IOException)
@@ -324,7 +325,7 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>User + system CPU seconds of the process and of its children (the node's runtime workers) now.</summary>
-    public double FamilyCpuTime() => Family().Sum(pid => StatTicks(pid) ?? 0) / 100.0;
+    public double FamilyCpuTime() => Family().Sum(pid => StatTicks(pid) is { } ticks ? ThreadCpu.FromTicks(ticks).TotalSeconds : 0);
 
     /// <summary>The process and its children.</summary>
     private List<int> Family()
@@ -353,19 +354,19 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
     }
 
-    private static int? ParentOf(int pid) => Stat(pid) is { } fields ? int.Parse(fields[1], CultureInfo.InvariantCulture) : null;
-
-    private static long? StatTicks(int pid) => Stat(pid) is { } fields
-        ? long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)
+    /// <summary>The parent's pid: field 4 of /proc/PID/stat (the second after the command name), or null once the process has ended.</summary>
+    private static int? ParentOf(int pid) => Stat(pid) is { } stat
+        ? int.Parse(Encoding.ASCII.GetString(stat).Split(')')[^1].Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture)
         : null;
 
-    /// <summary>The fields of /proc/PID/stat after the command name (state first), or null once the process has ended.</summary>
-    private static string[]? Stat(int pid)
+    private static long? StatTicks(int pid) => Stat(pid) is { } stat ? ThreadCpu.CpuTicks(stat) : null;
+
+    /// <summary>/proc/PID/stat, or null once the process has ended.</summary>
+    private static byte[]? Stat(int pid)
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return File.ReadAllBytes($"/proc/{pid}/stat");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -374,13 +375,8 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>User + system CPU time of the process, from /proc/PID/stat.</summary>
-    public TimeSpan CpuTime()
-    {
-        var stat = File.ReadAllText($"/proc/{Pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return TimeSpan.FromSeconds(ticks / 100.0);
-    }
+    public TimeSpan CpuTime() =>
+        ThreadCpu.FromTicks(StatTicks(Pid) ?? throw new InvalidOperationException($"process {Pid} has ended: no CPU time to read"));
 
     public async ValueTask DisposeAsync()
     {

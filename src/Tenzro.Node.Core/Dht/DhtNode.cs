@@ -59,7 +59,7 @@ public sealed partial class DhtNode
     public int StaleContacts => Read(() => Table.StaleCount);
 
     /// <summary>Contacts that answered their last request (or were not asked since they were heard from).</summary>
-    private int LiveContacts => Read(() => Table.Count - Table.StaleCount);
+    public int LiveContacts => Read(() => Table.Count - Table.StaleCount);
 
     public int BucketsInUse => Read(() => Table.BucketsInUse);
 

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
@@ -32,7 +33,56 @@ public static class ThreadCpu
             return TimeSpan.FromTicks((now.Seconds * TimeSpan.TicksPerSecond) + (now.Nanoseconds / TimeSpan.NanosecondsPerTick));
         }
 
-        return Read() is { } stat ? TimeSpan.FromSeconds((stat.UserTicks + stat.SystemTicks) / TicksPerSecond) : null;
+        return Read() is { Ticks: { } ticks } ? FromTicks(ticks) : null;
+    }
+
+    /// <summary>Clock ticks of <c>/proc/*/stat</c> (USER_HZ) as a time.</summary>
+    public static TimeSpan FromTicks(long ticks) => TimeSpan.FromSeconds(ticks / TicksPerSecond);
+
+    /// <summary>
+    /// utime + stime (fields 14 and 15, in clock ticks) of a <c>/proc/PID/stat</c> or <c>/proc/PID/task/TID/stat</c>
+    /// line, read in place; null if it is not one.
+    /// </summary>
+    public static long? CpuTicks(ReadOnlySpan<byte> stat)
+    {
+        // "pid (comm) state ppid …": comm may hold spaces and parentheses, so fields are counted after the last ')'.
+        var end = stat.LastIndexOf((byte)')');
+        if (end < 0)
+        {
+            return null;
+        }
+
+        var rest = stat[(end + 1)..];
+        long utime = 0;
+        for (var field = 3; field <= 15; field++)
+        {
+            rest = rest.TrimStart((byte)' ');
+            var space = rest.IndexOf((byte)' ');
+            var value = space < 0 ? rest : rest[..space];
+            if (field >= 14)
+            {
+                if (!Utf8Parser.TryParse(value, out long ticks, out var used) || used != value.Length)
+                {
+                    return null;
+                }
+
+                if (field == 15)
+                {
+                    return utime + ticks;
+                }
+
+                utime = ticks;
+            }
+
+            if (space < 0)
+            {
+                return null;
+            }
+
+            rest = rest[space..];
+        }
+
+        return null;
     }
 
     private const int ClockThreadCpuTime = 3;
@@ -55,12 +105,12 @@ public static class ThreadCpu
     /// </summary>
     public static IDisposable? Limit(double cores)
     {
-        if (cores >= 1 || NodeGroup.Value is not { } parent || Read() is not { } stat)
+        if (cores >= 1 || NodeGroup.Value is not { } parent || Read() is not { ThreadId: var threadId })
         {
             return null;
         }
 
-        return Hold(parent, "tasks", stat.ThreadId, cores);
+        return Hold(parent, "tasks", threadId, cores);
     }
 
     /// <summary>
@@ -166,24 +216,20 @@ public static class ThreadCpu
         }
     }
 
-    private static (int ThreadId, long UserTicks, long SystemTicks)? Read()
+    /// <summary>The calling thread's id and CPU ticks (<see cref="CpuTicks"/>), from <c>/proc/thread-self/stat</c>.</summary>
+    private static (int ThreadId, long? Ticks)? Read()
     {
-        string text;
+        byte[] text;
         try
         {
-            text = File.ReadAllText("/proc/thread-self/stat");
+            text = File.ReadAllBytes("/proc/thread-self/stat");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return null;
         }
 
-        // "tid (comm) state ppid …": comm may hold spaces and parentheses, so fields are counted after the last ')'.
-        var close = text.LastIndexOf(')');
-        var fields = text[(close + 2)..].Split(' ');
-        return (int.Parse(text.AsSpan(0, text.IndexOf(' ')), CultureInfo.InvariantCulture),
-            long.Parse(fields[11], CultureInfo.InvariantCulture),
-            long.Parse(fields[12], CultureInfo.InvariantCulture));
+        return Utf8Parser.TryParse(text, out int threadId, out _) ? (threadId, CpuTicks(text)) : null;
     }
 
     private sealed class Quota(string parent, string group, string members, int id) : IDisposable

@@ -78,7 +78,8 @@ internal sealed class OnnxTuning : IOptimizationSource
     /// Whether a run that starts now keeps its buffers in the arena when it ends (true), or gives back the arena's free
     /// memory at its end (false): always true where the arena is not decided per run.
     /// </summary>
-    public bool KeepArenaNow() => !ArenaPerRun || KeepArenaRule(_availableMB(), _ledger.Maximum.MemoryMB, Slots(), SessionCacheMB).Keep;
+    /// <remarks>On every inference task's path: compares two figures and formats no reason.</remarks>
+    public bool KeepArenaNow() => !ArenaPerRun || _availableMB() >= ArenaNeed(_ledger.Maximum.MemoryMB, Slots(), SessionCacheMB).NeedMB;
 
     /// <summary>
     /// ONNX_MEMORY_ARENA=auto in workers, at each run: the arena keeps the run's buffers for the worker's next run only when
@@ -90,14 +91,21 @@ internal sealed class OnnxTuning : IOptimizationSource
     /// </summary>
     public static (bool Keep, string Reason) KeepArenaRule(long availableMB, long reservableMB, int slots, long sessionCacheMB)
     {
+        var (workerMB, cacheShareMB, needMB) = ArenaNeed(reservableMB, slots, sessionCacheMB);
         slots = Math.Max(slots, 1);
-        var cacheShareMB = RuntimeWorkers.CacheShareBytes(sessionCacheMB * 1024 * 1024, slots) / (1024 * 1024);
-        var workerMB = ((reservableMB + slots - 1) / slots) + cacheShareMB;
-        var needMB = reservableMB + workerMB;
         var keep = availableMB >= needMB;
         return (keep, string.Create(
             CultureInfo.InvariantCulture,
             $"decided at each run: now {availableMB} MB available {(keep ? "≥" : "<")} {reservableMB} MB the network may reserve + {workerMB} MB one worker may use ({reservableMB} MB over {slots} run slots, and {cacheShareMB} MB of session cache) = {needMB} MB: {(keep ? "a run keeps its buffers for the worker's next run" : "a run gives its buffers back as it ends")}"));
+    }
+
+    /// <summary>What one worker may use (a run slot's share of the reservable memory and of the session cache), and the memory <see cref="KeepArenaRule"/> needs available.</summary>
+    private static (long WorkerMB, long CacheShareMB, long NeedMB) ArenaNeed(long reservableMB, int slots, long sessionCacheMB)
+    {
+        slots = Math.Max(slots, 1);
+        var cacheShareMB = RuntimeWorkers.CacheShareBytes(sessionCacheMB * 1024 * 1024, slots) / (1024 * 1024);
+        var workerMB = ((reservableMB + slots - 1) / slots) + cacheShareMB;
+        return (workerMB, cacheShareMB, reservableMB + workerMB);
     }
 
     private int Slots() => _options.MaxConcurrentTasks ?? RunSlotRule.Derive(_ledger.Allowed).Slots;

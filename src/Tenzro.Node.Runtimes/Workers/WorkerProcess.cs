@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Runtimes.Workers;
 
@@ -159,55 +160,12 @@ internal sealed class WorkerProcess : IDisposable
             _stat ??= File.OpenHandle($"/proc/{Pid}/stat");
             Span<byte> text = stackalloc byte[1024];
             var length = RandomAccess.Read(_stat, text, 0);
-            return ParseCpuTicks(text[..length]) is { } ticks ? TimeSpan.FromSeconds(ticks / 100.0) : null;
+            return ThreadCpu.CpuTicks(text[..length]) is { } ticks ? ThreadCpu.FromTicks(ticks) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
         {
             return null;
         }
-    }
-
-    /// <summary>utime + stime (fields 14 and 15, in clock ticks) of a <c>/proc/PID/stat</c> line; null if it is not one.</summary>
-    internal static long? ParseCpuTicks(ReadOnlySpan<byte> stat)
-    {
-        // The command name (field 2) is in parentheses and may hold spaces and parentheses: count from the last ')'.
-        var end = stat.LastIndexOf((byte)')');
-        if (end < 0)
-        {
-            return null;
-        }
-
-        var rest = stat[(end + 1)..];
-        long utime = 0;
-        for (var field = 3; field <= 15; field++)
-        {
-            rest = rest.TrimStart((byte)' ');
-            var space = rest.IndexOf((byte)' ');
-            var value = space < 0 ? rest : rest[..space];
-            if (field >= 14)
-            {
-                if (!System.Buffers.Text.Utf8Parser.TryParse(value, out long ticks, out var used) || used != value.Length)
-                {
-                    return null;
-                }
-
-                if (field == 15)
-                {
-                    return utime + ticks;
-                }
-
-                utime = ticks;
-            }
-
-            if (space < 0)
-            {
-                return null;
-            }
-
-            rest = rest[space..];
-        }
-
-        return null;
     }
 
     /// <summary>The worker's resident memory now (<c>VmRSS</c>), or null once it has ended.</summary>

@@ -45,7 +45,7 @@ internal static class WorkerProtocol
 
     public static async ValueTask WriteAsync(Stream stream, WorkerFrameKind kind, ReadOnlyMemory<byte> payload, CancellationToken token)
     {
-        if (HeaderBytes + payload.Length <= OneWriteBytes)
+        if (FitsOneWrite(payload.Length))
         {
             await stream.WriteAsync(Frame(kind, payload.Span), token);
         }
@@ -61,7 +61,7 @@ internal static class WorkerProtocol
     /// <summary>Writes one frame; callers that share the stream across threads hold a lock around it.</summary>
     public static void Write(Stream stream, WorkerFrameKind kind, ReadOnlySpan<byte> payload)
     {
-        if (HeaderBytes + payload.Length <= OneWriteBytes)
+        if (FitsOneWrite(payload.Length))
         {
             stream.Write(Frame(kind, payload));
         }
@@ -77,18 +77,22 @@ internal static class WorkerProtocol
     private static byte[] Header(WorkerFrameKind kind, int length)
     {
         var header = new byte[HeaderBytes];
-        BinaryPrimitives.WriteInt32LittleEndian(header, length);
-        header[4] = (byte)kind;
+        PutHeader(header, kind, length);
         return header;
     }
 
     private static byte[] Frame(WorkerFrameKind kind, ReadOnlySpan<byte> payload)
     {
         var frame = new byte[HeaderBytes + payload.Length];
-        BinaryPrimitives.WriteInt32LittleEndian(frame, payload.Length);
-        frame[4] = (byte)kind;
+        PutHeader(frame, kind, payload.Length);
         payload.CopyTo(frame.AsSpan(HeaderBytes));
         return frame;
+    }
+
+    private static void PutHeader(Span<byte> destination, WorkerFrameKind kind, int length)
+    {
+        BinaryPrimitives.WriteInt32LittleEndian(destination, length);
+        destination[4] = (byte)kind;
     }
 
     /// <summary>The next frame, or null when the stream ended before one began.</summary>

@@ -251,7 +251,7 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
 
     private async Task MaintainAsync(DhtNode node, CancellationToken stoppingToken)
     {
-        if (node.RoutingTableSize == node.StaleContacts)
+        if (node.LiveContacts == 0)
         {
             // Everyone it knew is gone or silent: start over from the bootstrap entries and the LAN peers.
             await node.JoinAsync(await BootstrapEndpointsAsync(stoppingToken)).WaitAsync(stoppingToken);

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Tenzro.Node.Runtimes.Workers;
+using Tenzro.Node.Core.Resources;
 
 namespace Tenzro.Node.Tests.Runtimes.Workers;
 
@@ -14,7 +14,7 @@ public sealed class WorkerCpuTimeTests
         // Fields 14 and 15 are utime and stime; the command name may hold ") (" and spaces.
         var line = "4242 (tenzro (w) x) S 1 4242 4242 0 -1 4194560 1234 0 0 0 731 269 0 0 20 0 9 0 123456 1000 200 18446744073709551615\n";
 
-        Assert.Equal(1000, WorkerProcess.ParseCpuTicks(Encoding.ASCII.GetBytes(line)));
+        Assert.Equal(1000, ThreadCpu.CpuTicks(Encoding.ASCII.GetBytes(line)));
     }
 
     [Theory]
@@ -22,7 +22,7 @@ public sealed class WorkerCpuTimeTests
     [InlineData("4242 tenzro S 1 2 3")]
     [InlineData("4242 (tenzro) S 1 4242 4242 0 -1 4194560 1234 0 0 0 73x 269 0")]
     [InlineData("4242 (tenzro) S 1 4242 4242 0 -1 4194560 1234 0 0 0 731")]
-    public void ParseCpuTicks_NotAStatLine_IsNull(string line) => Assert.Null(WorkerProcess.ParseCpuTicks(Encoding.ASCII.GetBytes(line)));
+    public void ParseCpuTicks_NotAStatLine_IsNull(string line) => Assert.Null(ThreadCpu.CpuTicks(Encoding.ASCII.GetBytes(line)));
 
     [Fact]
     public void ParseCpuTicks_ThisProcess_AgreesWithTheTextParse()
@@ -31,7 +31,7 @@ public sealed class WorkerCpuTimeTests
         var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
         var expected = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
 
-        var parsed = WorkerProcess.ParseCpuTicks(Encoding.ASCII.GetBytes(text));
+        var parsed = ThreadCpu.CpuTicks(Encoding.ASCII.GetBytes(text));
 
         // Read a moment apart: this process may have used a tick or two in between.
         Assert.NotNull(parsed);
