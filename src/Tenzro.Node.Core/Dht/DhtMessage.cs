@@ -42,6 +42,33 @@ public sealed record DhtMessage
     /// <summary>STORED: how many of the records were kept.</summary>
     public int Accepted { get; init; }
 
+    /// <summary>
+    /// FIND_VALUE: records the asker holds already under the key (at most <see cref="DhtWire.MaxHave"/>), which the
+    /// holder leaves out of its reply unless it keeps a newer one.
+    /// </summary>
+    public IReadOnlyList<HeldRecord> Have { get; init; } = [];
+
+    /// <summary>FIND_VALUE: asked again of a holder that answered already, so its reply carries records only, no contacts.</summary>
+    public bool RecordsOnly { get; init; }
+
+    /// <summary>VALUES: the reply carries every live record the holder keeps under the key, less those in the request's <see cref="Have"/>.</summary>
+    public bool Complete { get; init; }
+
+    /// <summary>Whether <paramref name="record"/> is one the asker listed in <see cref="Have"/> at its version or a newer one.</summary>
+    public bool Has(Peers.NodeRecord record)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        foreach (var held in Have)
+        {
+            if (record.Id.StartsWith(held.Id, StringComparison.Ordinal) && record.Seq <= held.Seq)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public int Part { get; init; }
 
     public int Parts { get; init; } = 1;
@@ -73,6 +100,12 @@ public sealed record DhtMessage
         "values" => DhtMessageType.Values,
         _ => null,
     };
+}
+
+/// <summary>A record a FIND_VALUE asker holds: the short form of its node id (16 hex digits) and its <c>seq</c>.</summary>
+public readonly record struct HeldRecord(string Id, long Seq)
+{
+    public const int IdLength = 16;
 }
 
 /// <summary>

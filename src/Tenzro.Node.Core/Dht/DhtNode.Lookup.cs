@@ -13,9 +13,19 @@ public sealed partial class DhtNode
     /// <paramref name="findValue"/> the nodes are asked for the records under <paramref name="target"/> too; a lookup
     /// of a node id ends at the first record of that node.
     /// </summary>
-    public Task<DhtLookupResult> LookupAsync(DhtId target, bool findValue = false, IEnumerable<DhtContact>? seeds = null)
+    public Task<DhtLookupResult> LookupAsync(DhtId target, bool findValue = false, IEnumerable<DhtContact>? seeds = null) =>
+        Start(new Lookup(this, target, findValue, gather: false, seeds ?? []));
+
+    /// <summary>
+    /// The lookup of a key that many records share (a tier key): FIND_VALUE requests list the records found so far, so
+    /// that holders send only the others; the search ends once the α closest nodes it knows have each answered
+    /// <c>complete</c> (every record they keep under the key, less those listed), asking a holder that could not send
+    /// everything again for records only, instead of asking all of the k closest.
+    /// </summary>
+    private Task<DhtLookupResult> GatherAsync(DhtId key) => Start(new Lookup(this, key, findValue: true, gather: true, []));
+
+    private Task<DhtLookupResult> Start(Lookup lookup)
     {
-        var lookup = new Lookup(this, target, findValue, seeds ?? []);
         Locked(lookup.Start);
         return lookup.Completion.Task;
     }
@@ -39,8 +49,11 @@ public sealed partial class DhtNode
         }
     }
 
-    private sealed class Lookup(DhtNode node, DhtId target, bool findValue, IEnumerable<DhtContact> seeds)
+    private sealed class Lookup(DhtNode node, DhtId target, bool findValue, bool gather, IEnumerable<DhtContact> seeds)
     {
+        /// <summary>How many times a gathering lookup asks one holder again for the records it could not send (64 records a key, 8 a reply).</summary>
+        private const int MaxAskedAgain = 8;
+
         private readonly SortedList<DhtId, Candidate> _candidates = new(Comparer<DhtId>.Create(target.CompareDistance));
         private readonly Dictionary<string, NodeRecord> _records = new(StringComparer.Ordinal);
         private readonly DateTimeOffset _startedAt = node._time.GetUtcNow();
@@ -64,7 +77,7 @@ public sealed partial class DhtNode
 
         private void NextRound()
         {
-            if (_done)
+            if (_done || (gather && Gathered()))
             {
                 return;
             }
@@ -77,9 +90,10 @@ public sealed partial class DhtNode
 
             // The first round asks the α closest of the routing table; their answers name nodes near the target, so
             // every later round asks all of the k closest not asked yet (Kademlia's last step, taken from the second
-            // round on), which ends a lookup in a few rounds instead of k / α.
+            // round on), which ends a lookup in a few rounds instead of k / α. A gathering lookup ends on the answers of
+            // the α closest (Gathered), so each of its rounds asks the α closest not asked yet, as Kademlia's rounds do.
             var fresh = askable.Where(c => c.State == CandidateState.New);
-            var ask = (_hops == 0 ? fresh.Take(node.Options.Alpha) : fresh).ToList();
+            var ask = (_hops == 0 || gather ? fresh.Take(node.Options.Alpha) : fresh).ToList();
             if (ask.Count == 0)
             {
                 if (!ranked.Exists(c => c.State is CandidateState.Asked or CandidateState.Slow))
@@ -99,15 +113,49 @@ public sealed partial class DhtNode
             }
         }
 
-        private void Ask(Candidate candidate, int round)
+        /// <summary>
+        /// A gathering lookup's end: once the α closest nodes not failed have all answered, it ends if each answered
+        /// complete, and otherwise asks those that did not again, for records only (true: ended or asked); while any of
+        /// them has not answered, the ordinary rounds go on (false).
+        /// </summary>
+        private bool Gathered()
+        {
+            var closest = _candidates.Values.Where(c => c.State != CandidateState.Failed).Take(node.Options.Alpha).ToList();
+            if (closest.Count == 0 || closest.Exists(c => c.State != CandidateState.Answered))
+            {
+                return false;
+            }
+
+            var again = closest.Where(c => !c.Complete && c.AskedAgain < MaxAskedAgain).ToList();
+            if (again.Count == 0)
+            {
+                Finish();
+                return true;
+            }
+
+            _hops++;
+            _roundOpen = again.Count;
+            foreach (var candidate in again)
+            {
+                candidate.AskedAgain++;
+                Ask(candidate, _hops, recordsOnly: true);
+            }
+
+            return true;
+        }
+
+        private void Ask(Candidate candidate, int round, bool recordsOnly = false)
         {
             candidate.State = CandidateState.Asked;
+            candidate.CountedInRound = false;
             var request = new DhtMessage
             {
                 Type = findValue ? DhtMessageType.FindValue : DhtMessageType.FindNode,
                 RequestId = NewRequestId(),
                 Sender = node.Self,
                 Target = target,
+                Have = gather ? [.. _records.Values.Take(DhtWire.MaxHave).Select(r => new HeldRecord(r.Id[..HeldRecord.IdLength], r.Seq))] : [],
+                RecordsOnly = recordsOnly,
             };
             node.Request(
                 candidate.Contact.Endpoint,
@@ -120,6 +168,7 @@ public sealed partial class DhtNode
         private void Answered(Candidate candidate, int round, IReadOnlyList<DhtMessage>? replies)
         {
             candidate.State = replies is null ? CandidateState.Failed : CandidateState.Answered;
+            var taken = 0;
             foreach (var reply in replies ?? [])
             {
                 foreach (var contact in reply.Contacts)
@@ -132,9 +181,12 @@ public sealed partial class DhtNode
 
                 foreach (var json in reply.Records)
                 {
-                    Take(json, candidate.Contact.Endpoint);
+                    taken += Take(json, candidate.Contact.Endpoint) ? 1 : 0;
                 }
             }
+
+            // Asked again, a holder that sends nothing new (one that does not read "have") has given all it will.
+            candidate.Complete = replies is not null && (replies.Any(r => r.Complete) || (candidate.AskedAgain > 0 && taken == 0));
 
             if (StopsAtFirstValue)
             {
@@ -145,14 +197,15 @@ public sealed partial class DhtNode
             RoundMember(candidate, round);
         }
 
-        private void Take(JsonObject json, string from)
+        /// <summary>Checks a record of a FIND_VALUE reply and keeps it when it is newer than the one held; whether it was.</summary>
+        private bool Take(JsonObject json, string from)
         {
             // Most holders answer with the same records: one no newer than a record already checked in this lookup
             // would change nothing, so its signature is not checked again.
             if (json["id"] is JsonValue idValue && idValue.TryGetValue<string>(out var heldId) && _records.TryGetValue(heldId, out var held)
                 && json["seq"] is JsonValue seqValue && seqValue.TryGetValue<long>(out var seq) && seq <= held.Seq)
             {
-                return;
+                return false;
             }
 
             var now = node._time.GetUtcNow();
@@ -160,20 +213,23 @@ public sealed partial class DhtNode
             if (record is null)
             {
                 node.Reject(refusal!, from);
-                return;
+                return false;
             }
 
             if (!DhtId.TryParse(record.Id, out var id) || (id != target && DhtId.TierKey(record.Content.Tier, record.Content.Region) != target))
             {
                 node.Reject(new P2pRefusal(P2pRejection.WrongId, $"a FIND_VALUE reply carries the record of {NodeRecord.Short(record.Id)}, which does not belong under the key asked for"), from);
-                return;
+                return false;
             }
 
-            if (record.Supersedes(_records.GetValueOrDefault(record.Id)))
+            if (!record.Supersedes(_records.GetValueOrDefault(record.Id)))
             {
-                _records[record.Id] = record;
-                node.Found(record);
+                return false;
             }
+
+            _records[record.Id] = record;
+            node.Found(record);
+            return true;
         }
 
         private void Slow(Candidate candidate, int round)
@@ -248,5 +304,11 @@ public sealed partial class DhtNode
         public CandidateState State { get; set; }
 
         public bool CountedInRound { get; set; }
+
+        /// <summary>A gathering lookup: its last answer carried every record it keeps under the key that the asker lacked.</summary>
+        public bool Complete { get; set; }
+
+        /// <summary>A gathering lookup: how many times it was asked again for records only.</summary>
+        public int AskedAgain { get; set; }
     }
 }

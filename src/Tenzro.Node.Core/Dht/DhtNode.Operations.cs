@@ -137,7 +137,7 @@ public sealed partial class DhtNode
     {
         await RejoinIfAllStaleAsync().ConfigureAwait(false);
         var key = DhtId.TierKey(tier, region);
-        var result = await LookupAsync(key, findValue: true).ConfigureAwait(false);
+        var result = await GatherAsync(key).ConfigureAwait(false);
         var own = Read(() => Records.Get(key, _time.GetUtcNow(), Options.Store.PerKey));
         return result with { Records = [.. result.Records.UnionBy(own, r => r.Id).Where(r => r.Content.Tier == tier && r.Content.Region == region)] };
     }

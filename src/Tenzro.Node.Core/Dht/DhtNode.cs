@@ -111,12 +111,7 @@ public sealed partial class DhtNode
         {
             DhtMessageType.Ping => Reply(request, DhtMessageType.Pong),
             DhtMessageType.FindNode when request.Target is { } target => Reply(request, DhtMessageType.Nodes) with { Target = target, Contacts = Table.Closest(target, Options.K) },
-            DhtMessageType.FindValue when request.Target is { } target => Reply(request, DhtMessageType.Values) with
-            {
-                Target = target,
-                Contacts = Table.Closest(target, Options.K),
-                Records = [.. Records.Get(target, now, Options.MaxValuesPerReply).Select(r => r.Json)],
-            },
+            DhtMessageType.FindValue when request.Target is { } target => Values(request, target, now),
             DhtMessageType.Store when request.Target is { } key => Reply(request, DhtMessageType.Stored) with { Target = key, Accepted = Store(from, request.Sender, key, request.Records, now) },
             _ => null,
         };
@@ -127,6 +122,22 @@ public sealed partial class DhtNode
         }
 
         _transport.Send(from, reply);
+    }
+
+    /// <summary>
+    /// The VALUES reply: the records under the key that the asker does not hold (at most <see cref="DhtNodeOptions.MaxValuesPerReply"/>,
+    /// at random when there are more), complete when none is left out, and the closest contacts unless asked for records only.
+    /// </summary>
+    private DhtMessage Values(DhtMessage request, DhtId target, DateTimeOffset now)
+    {
+        var missing = Records.Get(target, now, Options.Store.PerKey).Where(r => !request.Has(r)).ToList();
+        return Reply(request, DhtMessageType.Values) with
+        {
+            Target = target,
+            Contacts = request.RecordsOnly ? [] : Table.Closest(target, Options.K),
+            Records = [.. missing.Take(Options.MaxValuesPerReply).Select(r => r.Json)],
+            Complete = missing.Count <= Options.MaxValuesPerReply,
+        };
     }
 
     private DhtMessage Reply(DhtMessage request, DhtMessageType type) => new() { Type = type, RequestId = request.RequestId, Sender = Self };

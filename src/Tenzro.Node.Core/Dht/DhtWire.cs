@@ -12,12 +12,17 @@ namespace Tenzro.Node.Core.Dht;
 /// fit one datagram is split into up to <see cref="MaxParts"/> parts with one request id, each signed on its own;
 /// what does not fit four is left out (a lookup asks other nodes too).
 /// <code>{"t":"nodes","rid":"…","key":"&lt;base64&gt;","target":"…","contacts":[["&lt;id&gt;","host:port"]],"records":[…],"part":0,"parts":2,"timestamp":…,"nonce":…,"signature":…}</code>
+/// A FIND_VALUE request may list the records its asker holds (<c>"have":[["&lt;16 hex&gt;",seq]]</c>) and ask for records
+/// only (<c>"recordsOnly":true</c>); a VALUES reply that carries every record its holder keeps under the key, less those,
+/// says <c>"complete":true</c>.
 /// </summary>
 /// <remarks>Thread-safe (stateless; the replay guard passed in is thread-safe).</remarks>
 public static class DhtWire
 {
     public const int MaxDatagram = 1200;
     public const int MaxParts = 4;
+    /// <summary>Records a FIND_VALUE request lists as held at most: with the header, they always fit one datagram.</summary>
+    public const int MaxHave = 16;
     private const int MaxContacts = 40;
     private const int MaxRecords = 8;
     private const int MaxEndpointLength = 64;
@@ -58,10 +63,12 @@ public static class DhtWire
             // Else the item does not fit: a reply carries what fits in MaxParts datagrams.
         }
 
+        // A reply says it is complete only when every record it was given fits its datagrams.
+        var complete = message.Complete && parts.Sum(p => p.Items.Count(i => i < recordCount)) == recordCount;
         var datagrams = new List<byte[]>(parts.Count);
         for (var part = 0; part < parts.Count; part++)
         {
-            var json = Build(message, identity, items, recordCount, parts[part].Items, part, parts.Count, null);
+            var json = Build(message with { Complete = complete }, identity, items, recordCount, parts[part].Items, part, parts.Count, null);
             guard.StampAndSign(json, SignatureDomain.DhtRpc, identity);
             var bytes = CanonicalJson.Serialize(json);
             if (bytes.Length <= MaxDatagram)
@@ -163,6 +170,12 @@ public static class DhtWire
             throw new FormatException($"more than {MaxContacts} contacts or {MaxRecords} records");
         }
 
+        var have = json["have"] is JsonArray haveList ? haveList : [];
+        if (have.Count > MaxHave)
+        {
+            throw new FormatException($"more than {MaxHave} held records");
+        }
+
         var parts = json["parts"]?.GetValue<int>() ?? 1;
         var part = json["part"]?.GetValue<int>() ?? 0;
         if (parts is < 1 or > MaxParts || part < 0 || part >= parts)
@@ -179,6 +192,9 @@ public static class DhtWire
             Contacts = [.. contacts.Select(Contact)],
             Records = [.. records.Select(r => r as JsonObject ?? throw new FormatException("a record is not an object"))],
             Accepted = json["accepted"]?.GetValue<int>() ?? 0,
+            Have = [.. have.Select(Held)],
+            RecordsOnly = Flag(json, "recordsOnly"),
+            Complete = Flag(json, "complete"),
             Part = part,
             Parts = parts,
         };
@@ -206,6 +222,25 @@ public static class DhtWire
 
         return new DhtContact(id, endpoint);
     }
+
+    private static HeldRecord Held(JsonNode? node)
+    {
+        if (node is not JsonArray { Count: 2 } pair || pair[0] is not JsonValue idValue || pair[1] is not JsonValue seqValue
+            || !idValue.TryGetValue<string>(out var id) || id.Length != HeldRecord.IdLength || !id.All(char.IsAsciiHexDigitLower)
+            || !seqValue.TryGetValue<long>(out var seq) || seq < 0)
+        {
+            throw new FormatException($"a held record is not [\"<{HeldRecord.IdLength} hex>\", seq]");
+        }
+
+        return new HeldRecord(id, seq);
+    }
+
+    private static bool Flag(JsonObject json, string name) => json[name] switch
+    {
+        null => false,
+        JsonValue value when value.TryGetValue<bool>(out var flag) => flag,
+        _ => throw new FormatException($"{name} is not true or false"),
+    };
 
     private static JsonObject Build(DhtMessage message, NodeIdentity identity, List<JsonNode> items, int recordCount, List<int> take, int part, int parts, JsonObject? signedFields)
     {
@@ -235,6 +270,21 @@ public static class DhtWire
         if (message.Type == DhtMessageType.Stored)
         {
             json["accepted"] = message.Accepted;
+        }
+
+        if (message.Have.Count > 0)
+        {
+            json["have"] = new JsonArray([.. message.Have.Take(MaxHave).Select(h => (JsonNode)new JsonArray(h.Id, h.Seq))]);
+        }
+
+        if (message.RecordsOnly)
+        {
+            json["recordsOnly"] = true;
+        }
+
+        if (message.Complete)
+        {
+            json["complete"] = true;
         }
 
         if (parts > 1)

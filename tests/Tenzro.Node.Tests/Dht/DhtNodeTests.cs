@@ -1,4 +1,7 @@
 using Tenzro.Node.Core.Dht;
+using Tenzro.Node.Core.Identity;
+using Tenzro.Node.Core.Peers;
+using Tenzro.Node.Tests.Peers;
 
 namespace Tenzro.Node.Tests.Dht;
 
@@ -35,6 +38,48 @@ public sealed class DhtNodeTests
             Assert.DoesNotContain(oldest.Self, ids);
             Assert.Equal(20, ids.Count);
         }).WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task FindTierAsync_HoldersKeepMoreThanAReplyCarries_AsksTheClosestAgainForTheRest_FindsEveryRecordWithoutAskingK()
+    {
+        var identities = Enumerable.Range(0, 5).Select(_ => NodeIdentity.CreateEphemeral()).ToList();
+        try
+        {
+            await Task.Run(() =>
+            {
+                // A reply carries two records at most, so no holder can send the five trainers' records at once.
+                var network = new SimulatedNetwork(13, TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(20), options: new DhtNodeOptions { MaxValuesPerReply = 2 });
+                var (first, firstEndpoint) = network.Add();
+                var nodes = Enumerable.Range(0, 24).Select(_ => network.Add().Node).ToList();
+                var trainers = identities.Select(identity => network.Add(DhtId.Parse(identity.NodeId)).Node).ToList();
+                foreach (var node in nodes.Concat(trainers))
+                {
+                    network.Run(node.JoinAsync([firstEndpoint]));
+                }
+
+                var records = identities.Select((identity, i) =>
+                {
+                    var record = NodeRecord.Create(identity, NodeRecordTests.Content() with { Tier = "training" }, 1, network.Clock.GetUtcNow().AddHours(1));
+                    network.Run(trainers[i].PublishAsync(record));
+                    return record;
+                }).ToList();
+
+                // The asker learns the nodes closest to the key first (it joined before the trainers), so that what is
+                // measured is the search's end, not how well the asker knew that part of the network.
+                var asker = nodes[^1];
+                network.Run(asker.LookupAsync(DhtId.TierKey("training", "us-east")));
+                var search = network.Run(asker.FindTierAsync("training", "us-east"));
+
+                Assert.Equal(records.Select(r => r.Id).Order(), search.Records.Select(r => r.Id).Order());
+                Assert.True(search.Hops >= 2, $"{search.Hops} rounds: no holder was asked again for the records it could not send");
+                Assert.True(search.Queried < network.Options.K, $"the search asked {search.Queried} nodes, not only the closest holders");
+            }).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            identities.ForEach(i => i.Dispose());
+        }
     }
 
     [Fact]

@@ -63,12 +63,56 @@ public sealed class DhtWireTests : IDisposable
         Assert.True(carried.Count >= DhtWire.MaxParts, $"{carried.Count} records in {DhtWire.MaxParts} datagrams");
     }
 
+    [Fact]
+    public void Encode_FindValueWithHeldRecords_DecodesToTheSameListAndRecordsOnly()
+    {
+        var have = Enumerable.Range(0, DhtWire.MaxHave).Select(i => new HeldRecord(Convert.ToHexStringLower(BitConverter.GetBytes((long)i)), 1_000_000 + i)).ToList();
+        var request = new DhtMessage { Type = DhtMessageType.FindValue, RequestId = "00000000000000ac", Sender = SelfId, Target = DhtId.Random(), Have = have, RecordsOnly = true };
+
+        var datagram = Assert.Single(DhtWire.Encode(request, _identity, new ReplayGuard(_time)));
+        var decoded = DhtWire.Decode(datagram, new ReplayGuard(_time), out var refusal);
+
+        Assert.Null(refusal);
+        Assert.Equal(have, decoded!.Have);
+        Assert.True(decoded.RecordsOnly);
+        Assert.False(decoded.Complete);
+    }
+
+    [Fact]
+    public void Encode_CompleteReply_SaysSoOnlyWhenEveryRecordFitsItsDatagrams()
+    {
+        var fits = ValuesReply("00000000000000ad", records: 2, complete: true);
+        var cut = ValuesReply("00000000000000ae", records: 8, complete: true);
+
+        Assert.All(fits.Parts, p => Assert.True(p.Complete));
+        Assert.True(cut.Parts.SelectMany(p => p.Records).Count() < 8);
+        Assert.All(cut.Parts, p => Assert.False(p.Complete));
+    }
+
+    [Fact]
+    public void Decode_HeldRecordsMalformedOrTooMany_IsRefusedAsMalformed()
+    {
+        var guard = new ReplayGuard(_time);
+        string Signed(JsonNode have)
+        {
+            var json = new JsonObject { ["t"] = "find_value", ["rid"] = "00000000000000af", ["key"] = _identity.PublicKeyBase64, ["target"] = DhtId.Random().ToString(), ["have"] = have };
+            guard.StampAndSign(json, SignatureDomain.DhtRpc, _identity);
+            return Refusal(CanonicalJson.Serialize(json), new ReplayGuard(_time)) ?? "accepted";
+        }
+
+        Assert.Equal(P2pRejection.Malformed, Signed(new JsonArray(new JsonArray("0123456789ABCDEF", 1))));
+        Assert.Equal(P2pRejection.Malformed, Signed(new JsonArray(new JsonArray("0123456789abcdef", -1))));
+        Assert.Equal(P2pRejection.Malformed, Signed(new JsonArray(new JsonArray("0123456789abcdef"))));
+        Assert.Equal(P2pRejection.Malformed, Signed(new JsonArray([.. Enumerable.Range(0, DhtWire.MaxHave + 1).Select(_ => (JsonNode)new JsonArray("0123456789abcdef", 1))])));
+        Assert.Equal("accepted", Signed(new JsonArray(new JsonArray("0123456789abcdef", 1))));
+    }
+
     /// <summary>A FIND_VALUE reply with <paramref name="records"/> records and 20 contacts, encoded and decoded again.</summary>
-    private (List<NodeRecord> Records, List<DhtContact> Contacts, IReadOnlyList<byte[]> Datagrams, List<DhtMessage> Parts) ValuesReply(string requestId, int records)
+    private (List<NodeRecord> Records, List<DhtContact> Contacts, IReadOnlyList<byte[]> Datagrams, List<DhtMessage> Parts) ValuesReply(string requestId, int records, bool complete = false)
     {
         var contacts = Enumerable.Range(0, 20).Select(i => new DhtContact(DhtId.Random(), $"203.0.113.{i}:8081")).ToList();
         var held = Enumerable.Range(0, records).Select(_ => Record()).ToList();
-        var reply = new DhtMessage { Type = DhtMessageType.Values, RequestId = requestId, Sender = SelfId, Target = DhtId.Random(), Contacts = contacts, Records = [.. held.Select(r => r.Json)] };
+        var reply = new DhtMessage { Type = DhtMessageType.Values, RequestId = requestId, Sender = SelfId, Target = DhtId.Random(), Contacts = contacts, Records = [.. held.Select(r => r.Json)], Complete = complete };
         var datagrams = DhtWire.Encode(reply, _identity, new ReplayGuard(_time));
         var guard = new ReplayGuard(_time);
         return (held, contacts, datagrams, [.. datagrams.Select(d => DhtWire.Decode(d, guard, out _)!)]);
