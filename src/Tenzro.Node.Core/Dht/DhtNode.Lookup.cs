@@ -51,7 +51,10 @@ public sealed partial class DhtNode
 
     private sealed class Lookup(DhtNode node, DhtId target, bool findValue, bool gather, IEnumerable<DhtContact> seeds)
     {
-        /// <summary>How many times a gathering lookup asks one holder again for the records it could not send (64 records a key, 8 a reply).</summary>
+        /// <summary>
+        /// How many times a gathering lookup asks one holder again for the records it could not send: a key holds 64 records
+        /// at most, and a reply carries about 4 (one a datagram).
+        /// </summary>
         private const int MaxAskedAgain = 8;
 
         private readonly SortedList<DhtId, Candidate> _candidates = new(Comparer<DhtId>.Create(target.CompareDistance));
@@ -154,9 +157,10 @@ public sealed partial class DhtNode
                 RequestId = NewRequestId(),
                 Sender = node.Self,
                 Target = target,
-                Have = gather ? [.. _records.Values.Take(DhtWire.MaxHave).Select(r => new HeldRecord(r.Id[..HeldRecord.IdLength], r.Seq))] : [],
+                Have = gather ? Have() : [],
                 RecordsOnly = recordsOnly,
             };
+            candidate.HaveCut = gather && _records.Count > DhtWire.MaxHave;
             node.Request(
                 candidate.Contact.Endpoint,
                 candidate.Contact.Id,
@@ -185,8 +189,11 @@ public sealed partial class DhtNode
                 }
             }
 
-            // Asked again, a holder that sends nothing new (one that does not read "have") has given all it will.
-            candidate.Complete = replies is not null && (replies.Any(r => r.Complete) || (candidate.AskedAgain > 0 && taken == 0));
+            // Complete only when every part came and says so: a lost part may have carried a record. Asked again, a holder
+            // whose whole reply brings nothing new (one that does not read "have") has given all it will, unless the
+            // list could not name every record held, when it may have sent only records the list left out.
+            var whole = replies is { Count: > 0 } && replies.Count == replies[0].Parts;
+            candidate.Complete = whole && (replies!.All(r => r.Complete) || (candidate.AskedAgain > 0 && taken == 0 && !candidate.HaveCut));
 
             if (StopsAtFirstValue)
             {
@@ -195,6 +202,21 @@ public sealed partial class DhtNode
             }
 
             RoundMember(candidate, round);
+        }
+
+        /// <summary>
+        /// The records found so far, as a request lists them: all of them, or a random <see cref="DhtWire.MaxHave"/> when
+        /// there are more, so that each request leaves out others.
+        /// </summary>
+        private List<HeldRecord> Have()
+        {
+            var held = _records.Values.Select(r => new HeldRecord(r.Id[..HeldRecord.IdLength], r.Seq)).ToArray();
+            if (held.Length > DhtWire.MaxHave)
+            {
+                Random.Shared.Shuffle(held);
+            }
+
+            return [.. held.Take(DhtWire.MaxHave)];
         }
 
         /// <summary>Checks a record of a FIND_VALUE reply and keeps it when it is newer than the one held; whether it was.</summary>
@@ -310,5 +332,8 @@ public sealed partial class DhtNode
 
         /// <summary>A gathering lookup: how many times it was asked again for records only.</summary>
         public int AskedAgain { get; set; }
+
+        /// <summary>A gathering lookup: its last request could not list every record held (more than <see cref="DhtWire.MaxHave"/>).</summary>
+        public bool HaveCut { get; set; }
     }
 }

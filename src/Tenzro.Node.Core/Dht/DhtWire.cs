@@ -227,7 +227,7 @@ public static class DhtWire
     {
         if (node is not JsonArray { Count: 2 } pair || pair[0] is not JsonValue idValue || pair[1] is not JsonValue seqValue
             || !idValue.TryGetValue<string>(out var id) || id.Length != HeldRecord.IdLength || !id.All(char.IsAsciiHexDigitLower)
-            || !seqValue.TryGetValue<long>(out var seq) || seq < 0)
+            || !seqValue.TryGetValue<long>(out var seq))
         {
             throw new FormatException($"a held record is not [\"<{HeldRecord.IdLength} hex>\", seq]");
         }

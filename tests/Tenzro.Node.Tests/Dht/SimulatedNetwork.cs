@@ -35,6 +35,9 @@ internal sealed class SimulatedNetwork
 
     public long Messages { get; private set; }
 
+    /// <summary>FIND_VALUE requests that asked a holder again, for records only.</summary>
+    public long RecordsOnlyRequests { get; private set; }
+
     /// <summary>Adds a node (with <paramref name="id"/>, else a random one) at a new endpoint.</summary>
     public (DhtNode Node, string Endpoint) Add(DhtId? id = null)
     {
@@ -89,6 +92,7 @@ internal sealed class SimulatedNetwork
             lock (network._random)
             {
                 network.Messages++;
+                network.RecordsOnlyRequests += message.RecordsOnly ? 1 : 0;
                 if (network.Loss > 0 && network._random.NextDouble() < network.Loss)
                 {
                     return;
