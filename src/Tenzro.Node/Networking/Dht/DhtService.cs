@@ -125,7 +125,7 @@ internal sealed partial class DhtService : BackgroundService, IDhtStatus
             return;
         }
 
-        var receiving = Task.Run(() => transport.ReceiveLoopAsync(stoppingToken), stoppingToken);
+        var receiving = transport.ReceiveLoopAsync(stoppingToken);
         try
         {
             var saved = _store.Load();

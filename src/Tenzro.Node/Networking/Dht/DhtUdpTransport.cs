@@ -13,7 +13,7 @@ namespace Tenzro.Node.Networking.Dht;
 /// does not fit 1,200 bytes) and hands verified datagrams to the node. Oversized, malformed, unsigned, stale or
 /// replayed datagrams and a flood from one sender are dropped and reported through <see cref="Rejected"/>.
 /// </summary>
-/// <remarks>Thread-safe: <see cref="Send"/> may be called from any thread; one receive loop reads the socket.</remarks>
+/// <remarks>Thread-safe: <see cref="Send"/> may be called from any thread; one receive thread reads the socket.</remarks>
 internal sealed class DhtUdpTransport : IDhtTransport, IDisposable
 {
     /// <summary>Datagrams one sender (address and port) may send per second, with a burst of twice as many.</summary>
@@ -24,6 +24,7 @@ internal sealed class DhtUdpTransport : IDhtTransport, IDisposable
     private readonly ReplayGuard _guard;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, (double Tokens, long At)> _budgets = new(StringComparer.Ordinal);
+    private volatile bool _disposed;
 
     private DhtUdpTransport(Socket socket, NodeIdentity identity, TimeProvider time)
     {
@@ -89,58 +90,76 @@ internal sealed class DhtUdpTransport : IDhtTransport, IDisposable
         }
     }
 
-    /// <summary>Reads datagrams until <paramref name="stoppingToken"/> is cancelled.</summary>
-    public async Task ReceiveLoopAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// Reads datagrams until <paramref name="stoppingToken"/> is cancelled (or the transport is disposed), on a thread of
+    /// its own that blocks in the socket's receive: each datagram wakes that one thread, which checks it and hands it to
+    /// <see cref="Received"/>, whose replies leave from the same thread, where an asynchronous receive would wake the
+    /// runtime's socket thread and then a thread-pool thread for every datagram. A flood occupies this thread only, not
+    /// the thread pool that serves the API.
+    /// </summary>
+    public Task ReceiveLoopAsync(CancellationToken stoppingToken) =>
+        Task.Factory.StartNew(() => ReceiveLoop(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private void ReceiveLoop(CancellationToken stoppingToken)
     {
+        Thread.CurrentThread.Name = "DHT receive";
+
+        // Disposing the socket ends a receive that is blocked in the kernel.
+        using var stop = stoppingToken.Register(_socket.Dispose);
         var buffer = new byte[DhtWire.MaxDatagram + 1];
         EndPoint any = new IPEndPoint(_socket.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Any : IPAddress.Any, 0);
         while (!stoppingToken.IsCancellationRequested)
         {
-            SocketReceiveFromResult received;
+            int length;
+            var sender = any;
             try
             {
-                received = await _socket.ReceiveFromAsync(buffer, SocketFlags.None, any, stoppingToken);
+                length = _socket.ReceiveFrom(buffer, SocketFlags.None, ref sender);
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (SocketException)
+            catch (SocketException) when (!stoppingToken.IsCancellationRequested && !_disposed)
             {
                 // An ICMP error of an earlier send surfaces here on some systems; the socket still works.
                 continue;
             }
-            catch (ObjectDisposedException)
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 return;
             }
 
-            var from = Format((IPEndPoint)received.RemoteEndPoint);
-            if (!TakeToken(from))
-            {
-                Rejected?.Invoke(new P2pRefusal(P2pRejection.Flood, $"more than {DatagramsPerSecond} datagrams a second from one sender"), from);
-                continue;
-            }
-
-            var message = DhtWire.Decode(buffer.AsSpan(0, received.ReceivedBytes), _guard, out var refusal);
-            if (message is null)
-            {
-                Rejected?.Invoke(refusal!, from);
-                continue;
-            }
-
-            try
-            {
-                Received?.Invoke(from, message);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                Rejected?.Invoke(new P2pRefusal(P2pRejection.Malformed, "handling the datagram failed: " + e.Message), from);
-            }
+            Handle(buffer.AsSpan(0, length), Format((IPEndPoint)sender));
         }
     }
 
-    public void Dispose() => _socket.Dispose();
+    private void Handle(ReadOnlySpan<byte> datagram, string from)
+    {
+        if (!TakeToken(from))
+        {
+            Rejected?.Invoke(new P2pRefusal(P2pRejection.Flood, $"more than {DatagramsPerSecond} datagrams a second from one sender"), from);
+            return;
+        }
+
+        var message = DhtWire.Decode(datagram, _guard, out var refusal);
+        if (message is null)
+        {
+            Rejected?.Invoke(refusal!, from);
+            return;
+        }
+
+        try
+        {
+            Received?.Invoke(from, message);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            Rejected?.Invoke(new P2pRefusal(P2pRejection.Malformed, "handling the datagram failed: " + e.Message), from);
+        }
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _socket.Dispose();
+    }
 
     /// <summary>The <c>host:port</c> form of an address, IPv4-mapped addresses as IPv4.</summary>
     public static string Format(IPEndPoint endpoint)
