@@ -230,8 +230,17 @@ public sealed record NodeRecord
         };
         var expiresAt = Timestamps.Parse(Required(fields.ExpiresAt, "expiresAt")) ?? throw new FormatException("expiresAt is not a timestamp");
         var seq = fields.Seq ?? throw new FormatException("seq is missing");
+        if (seq is < 0 or > MaxSeq)
+        {
+            // seq starts at 0 and grows by one a change; beyond 2^53 canonical JSON (a double) cannot carry it exactly.
+            throw new FormatException($"seq is {seq}, outside 0 to 2^53");
+        }
+
         return new NodeRecord(Required(fields.Id, "id"), Convert.FromBase64String(Required(fields.PublicKey, "publicKey")), seq, expiresAt, content, json);
     }
+
+    /// <summary>The largest <c>seq</c> a record may carry: the largest integer that canonical JSON's numbers (doubles) hold exactly.</summary>
+    public const long MaxSeq = 1L << 53;
 
     private static string Required(string? text, string name) => text ?? throw new FormatException($"{name} is missing or not a string");
 

@@ -86,7 +86,7 @@ public sealed class NodeRecordSpeedTests : IDisposable
             FreeCpuOpsPerSecond = 990_000_000_000_000,
         };
 
-        var record = NodeRecord.Create(_identity, content, long.MaxValue / 1000, Now.AddHours(1));
+        var record = NodeRecord.Create(_identity, content, NodeRecord.MaxSeq, Now.AddHours(1));
 
         Assert.InRange(CanonicalJson.Serialize(record.Json).Length, 1, NodeRecord.MaxCanonicalBytes);
         Assert.NotNull(NodeRecord.Read(record.Json, Now, out _));

@@ -93,6 +93,20 @@ public sealed class NodeRecordTests : IDisposable
     }
 
     [Fact]
+    public void Read_SignedRecordWithANegativeOrOversizedSeq_IsRefusedAsMalformed()
+    {
+        var negative = NodeRecord.Create(_identity, Content(), -1, Now.AddMinutes(1));
+        var oversized = NodeRecord.Create(_identity, Content(), NodeRecord.MaxSeq + 2, Now.AddMinutes(1));
+
+        Assert.Null(NodeRecord.Read(negative.Json, Now, out var refusal));
+        Assert.Equal(P2pRejection.Malformed, refusal!.Reason);
+        Assert.Contains("seq is -1", refusal.Detail, StringComparison.Ordinal);
+        Assert.Null(NodeRecord.Read(oversized.Json, Now, out refusal));
+        Assert.Equal(P2pRejection.Malformed, refusal!.Reason);
+        Assert.NotNull(NodeRecord.Read(NodeRecord.Create(_identity, Content(), NodeRecord.MaxSeq, Now.AddMinutes(1)).Json, Now, out _));
+    }
+
+    [Fact]
     public void Read_IdThatIsNotTheHashOfTheKey_IsRefused()
     {
         using var other = NodeIdentity.CreateEphemeral();
