@@ -21,12 +21,9 @@ public sealed class BenchmarkMemoryTests
         }
 
         // The memory copy moves two 64 MB arrays; held on after the run, they would stay in the node's memory for good.
-        var resident = ResidentMB(node.Pid);
+        var resident = NodeProcess.StatusKB(node.Pid, "VmRSS:") / 1024;
 
         Assert.Equal("measured", state);
         Assert.True(resident < 190, $"the node holds {resident} MB after its start-up benchmarks");
     }
-
-    private static long ResidentMB(int pid) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").Single(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
 }

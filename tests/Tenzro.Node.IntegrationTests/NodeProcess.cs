@@ -55,6 +55,20 @@ public sealed class NodeProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>A figure of <c>/proc/PID/status</c> in kB (<c>VmRSS:</c>, <c>VmHWM:</c>), 0 once the process has gone.</summary>
+    public static long StatusKB(int pid, string field)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     public int ExitCode => _process.ExitCode;
 
     /// <summary>The checkout these tests were built in: the folder that holds Tenzro.Node.slnx.</summary>

@@ -332,20 +332,7 @@ public sealed class WorkerIsolationTests
         return peak;
     }
 
-    private static long ResidentMB(int pid) => StatusKB(pid, "VmRSS:") / 1024;
+    private static long ResidentMB(int pid) => NodeProcess.StatusKB(pid, "VmRSS:") / 1024;
 
-    private static long ResidentPeakMB(int pid) => StatusKB(pid, "VmHWM:") / 1024;
-
-    private static long StatusKB(int pid, string field)
-    {
-        try
-        {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
+    private static long ResidentPeakMB(int pid) => NodeProcess.StatusKB(pid, "VmHWM:") / 1024;
 }

@@ -64,11 +64,11 @@ public static class DhtWire
         }
 
         // A reply says it is complete only when every record it was given fits its datagrams.
-        var complete = message.Complete && parts.Sum(p => p.Items.Count(i => i < recordCount)) == recordCount;
+        var sent = message with { Complete = message.Complete && parts.Sum(p => p.Items.Count(i => i < recordCount)) == recordCount };
         var datagrams = new List<byte[]>(parts.Count);
         for (var part = 0; part < parts.Count; part++)
         {
-            var json = Build(message with { Complete = complete }, identity, items, recordCount, parts[part].Items, part, parts.Count, null);
+            var json = Build(sent, identity, items, recordCount, parts[part].Items, part, parts.Count, null);
             guard.StampAndSign(json, SignatureDomain.DhtRpc, identity);
             var bytes = CanonicalJson.Serialize(json);
             if (bytes.Length <= MaxDatagram)

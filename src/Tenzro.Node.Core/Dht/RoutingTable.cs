@@ -21,7 +21,6 @@ public enum TableChange
     /// <summary>The bucket is full: the caller pings the oldest entry and evicts it only if it does not answer.</summary>
     BucketFull,
 
-
     /// <summary>The bucket already holds two contacts of the contact's /24 (IPv4) or /48 (IPv6).</summary>
     SubnetFull,
     Self,
@@ -69,21 +68,12 @@ public sealed class RoutingTable
             return TableChange.Self;
         }
 
-        var index = Self.CommonPrefixLength(contact.Id);
-        var bucket = _buckets[index];
-        _touched[index] = now;
-        var at = bucket.FindIndex(e => e.Contact.Id == contact.Id);
+        _touched[Self.CommonPrefixLength(contact.Id)] = now;
+        var (bucket, at) = Find(contact.Id);
         if (at >= 0)
         {
             // The sender proved its id by signing, so a new address (a restart on another port) replaces the old one.
-            var entry = bucket[at];
-            bucket.RemoveAt(at);
-            if (entry.IsStale)
-            {
-                StaleCount--;
-            }
-
-            bucket.Add(entry with { Contact = contact, LastSeen = now, Failures = 0 });
+            bucket.Add(TakeOut(bucket, at) with { Contact = contact, LastSeen = now, Failures = 0 });
             return TableChange.Updated;
         }
 
@@ -126,6 +116,26 @@ public sealed class RoutingTable
         return candidate;
     }
 
+    /// <summary>The bucket of <paramref name="id"/> (not this node's own) and the entry's place in it, -1 when it is not there.</summary>
+    private (List<DhtTableEntry> Bucket, int At) Find(DhtId id)
+    {
+        var bucket = _buckets[Self.CommonPrefixLength(id)];
+        return (bucket, bucket.FindIndex(e => e.Contact.Id == id));
+    }
+
+    /// <summary>Takes the entry at <paramref name="at"/> out of <paramref name="bucket"/>, no longer counting it as stale.</summary>
+    private DhtTableEntry TakeOut(List<DhtTableEntry> bucket, int at)
+    {
+        var entry = bucket[at];
+        bucket.RemoveAt(at);
+        if (entry.IsStale)
+        {
+            StaleCount--;
+        }
+
+        return entry;
+    }
+
     /// <summary>The contacts in bucket <paramref name="bucket"/>.</summary>
     public int CountIn(int bucket) => _buckets[bucket].Count;
 
@@ -133,24 +143,12 @@ public sealed class RoutingTable
 
     public bool Remove(DhtId id)
     {
-        if (id == Self)
+        if (id == Self || Find(id) is not (var bucket, >= 0 and var at))
         {
             return false;
         }
 
-        var bucket = _buckets[Self.CommonPrefixLength(id)];
-        var at = bucket.FindIndex(e => e.Contact.Id == id);
-        if (at < 0)
-        {
-            return false;
-        }
-
-        if (bucket[at].IsStale)
-        {
-            StaleCount--;
-        }
-
-        bucket.RemoveAt(at);
+        TakeOut(bucket, at);
         Count--;
         return true;
     }
@@ -162,14 +160,7 @@ public sealed class RoutingTable
     /// </summary>
     public int Failed(DhtId id)
     {
-        if (id == Self)
-        {
-            return 0;
-        }
-
-        var bucket = _buckets[Self.CommonPrefixLength(id)];
-        var at = bucket.FindIndex(e => e.Contact.Id == id);
-        if (at < 0)
+        if (id == Self || Find(id) is not (var bucket, >= 0 and var at))
         {
             return 0;
         }

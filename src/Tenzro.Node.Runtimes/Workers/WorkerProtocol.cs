@@ -16,9 +16,7 @@ internal enum WorkerFrameKind : byte
     /// <summary>Worker → node: the job's progress, a little-endian double in 0..1 (below 1: the end is the Done frame).</summary>
     Progress = 3,
 
-    /// <summary>
-    /// Worker → node: the job's end (UTF-8 JSON <c>{"result"?, "error"?, "memoryLimit"?, "stats"}</c>).
-    /// </summary>
+    /// <summary>Worker → node: the job's end (UTF-8 JSON <c>{"result"?, "error"?, "memoryLimit"?, "stats"}</c>).</summary>
     Done = 4,
 }
 
