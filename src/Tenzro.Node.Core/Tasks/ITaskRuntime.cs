@@ -41,6 +41,15 @@ public interface ITaskRuntime
     bool MayCrashTheProcess => true;
 
     /// <summary>
+    /// True when a task started at its submission may run while that submission is still being committed: the run cannot
+    /// take the process down (<see cref="MayCrashTheProcess"/> is false) and leaves nothing behind but its result (work
+    /// in a worker process that writes nothing). The engine then overlaps the run with the commit; the run's start and
+    /// end are written and announced only after the submission is stored, and a run whose submission is not stored (a
+    /// conflicting task id, a failed write) is stopped and its outcome dropped. False by default.
+    /// </summary>
+    bool StartsBeforeStored => false;
+
+    /// <summary>
     /// What the cost model keys the task's history by and the work it declares (<see cref="Optimization.TaskCostInput"/>);
     /// called at admission on a validated task, so it must be cheap. The default knows the task by its type only.
     /// </summary>

@@ -32,7 +32,7 @@ public sealed partial class TaskEngine
             // task without counting the attempt, which is safe because nothing was acknowledged as run; the
             // API shows the running state from memory meanwhile. Runtimes that may crash the process are the
             // exception: their mark is written before the run.
-            using var mark = new RunningMark(this, spec.TaskId, startedAt, attempts);
+            using var mark = new RunningMark(this, spec.TaskId, startedAt, attempts, running.Admission?.Task);
             if (running.PreMarked)
             {
                 // The submission's own commit stored the task as running with this attempt counted.
@@ -46,7 +46,12 @@ public sealed partial class TaskEngine
                 await _store.MarkRunningAsync(spec.TaskId, startedAt, attempts);
             }
 
-            Events.Publish(new TaskRecord { Spec = spec, ContentHash = string.Empty, SubmittedAt = startedAt, State = TaskState.Running, Attempts = attempts, StartedAt = startedAt });
+            if (running.Admission is null)
+            {
+                // A run that started before its submission was stored is announced by the submission, once stored.
+                PublishRunning(running);
+            }
+
             _metrics.QueueWait(spec.Type, startedAt - running.Entry.EnqueuedAt);
 
             var deadline = startedAt + spec.Timeout;
@@ -88,7 +93,7 @@ public sealed partial class TaskEngine
                 (state, error) = running.StopReason switch
                 {
                     StopReason.Cancelled => (TaskState.Cancelled, "cancelled by request while running"),
-                    StopReason.Shutdown => (TaskState.Queued, null),
+                    StopReason.Shutdown or StopReason.NotStored => (TaskState.Queued, null),
                     _ => (TaskState.TimedOut, $"stopped after its timeout of {spec.Timeout.TotalSeconds} s"),
                 };
             }
@@ -107,6 +112,14 @@ public sealed partial class TaskEngine
                 state = TaskState.Failed;
                 error = TaskErrorKinds.InternalErrorPrefix + e.Message;
                 Log.TaskCrashed(_logger, e, spec.TaskId);
+            }
+
+            if (running.Admission is { } admission && !await admission.Task)
+            {
+                // Its submission was not stored (a conflicting task id, a failed write): nothing of this run is kept.
+                mark.Settle();
+                await mark.WrittenAsync();
+                return;
             }
 
             if (state == TaskState.Queued)
@@ -170,6 +183,13 @@ public sealed partial class TaskEngine
             running.Completion.TrySetResult();
             Pump();
         }
+    }
+
+    /// <summary>Announces a run's start (its first attempt's running state).</summary>
+    private void PublishRunning(RunningTask running)
+    {
+        var startedAt = running.PickedAt;
+        Events.Publish(new TaskRecord { Spec = running.Entry.Spec, ContentHash = string.Empty, SubmittedAt = startedAt, State = TaskState.Running, Attempts = running.Entry.Attempts + 1, StartedAt = startedAt });
     }
 
     /// <param name="withPayload">
@@ -246,18 +266,27 @@ public sealed partial class TaskEngine
         private int _settled;
         private volatile Task? _write;
 
-        public RunningMark(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts) =>
+        /// <param name="stored">For a run that started before its submission was stored: whether it was; the mark waits for it.</param>
+        public RunningMark(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts, Task<bool>? stored) =>
             _timer = engine._time.CreateTimer(
                 _ =>
                 {
                     if (Interlocked.Exchange(ref _settled, 1) == 0)
                     {
-                        _write = engine._store.MarkRunningAsync(taskId, startedAt, attempts);
+                        _write = stored is null ? engine._store.MarkRunningAsync(taskId, startedAt, attempts) : MarkOnceStoredAsync(engine, taskId, startedAt, attempts, stored);
                     }
                 },
                 null,
                 RunningMarkDelay,
                 Timeout.InfiniteTimeSpan);
+
+        private static async Task MarkOnceStoredAsync(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts, Task<bool> stored)
+        {
+            if (await stored)
+            {
+                await engine._store.MarkRunningAsync(taskId, startedAt, attempts);
+            }
+        }
 
         /// <summary>Stops the timer; true when the running mark was (or is being) written on its own.</summary>
         public bool Settle()
@@ -281,6 +310,11 @@ public sealed partial class TaskEngine
         {
             var clamped = Math.Clamp(double.IsNaN(value) ? 0 : value, 0, 1);
             running.Progress = clamped;
+            if (running.Admission is { Task: var stored } && !(stored.IsCompletedSuccessfully && stored.Result))
+            {
+                // Nothing of a run is written or announced before its submission is stored.
+                return;
+            }
             var now = engine._time.GetTimestamp();
             if (engine._time.GetElapsedTime(Interlocked.Read(ref _lastStoredTicks), now) >= TimeSpan.FromSeconds(1))
             {
@@ -297,6 +331,9 @@ public sealed partial class TaskEngine
         Timeout,
         Cancelled,
         Shutdown,
+
+        /// <summary>A run started before its submission was stored, and the submission was not stored.</summary>
+        NotStored,
     }
 
     /// <summary>A task holding a run slot. The clock members are called under the engine's lock only.</summary>
@@ -326,6 +363,12 @@ public sealed partial class TaskEngine
 
         /// <summary>Started at its submission, which stored it as running with its first attempt counted.</summary>
         public bool PreMarked { get; init; }
+
+        /// <summary>
+        /// For a run started while its submission is being committed (<see cref="ITaskRuntime.StartsBeforeStored"/>): set
+        /// true once the submission is stored, false when it is not. The run writes and announces nothing before.
+        /// </summary>
+        public TaskCompletionSource<bool>? Admission { get; init; }
 
         /// <summary>The entry's spec carries the payload (a task started at its submission), so the run need not read it back.</summary>
         public bool HasPayload { get; init; }

@@ -295,44 +295,71 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         var record = new TaskRecord { Spec = task, ContentHash = hash, SubmittedAt = _time.GetUtcNow(), State = TaskState.Queued };
         var atOnce = TryStartAtOnce(task, record.SubmittedAt, size);
         var stored = atOnce is { PreMarked: true } ? record with { State = TaskState.Running, StartedAt = atOnce.PickedAt, Attempts = 1 } : record;
-        bool inserted;
+        var insert = _store.InsertAsync(stored);
+        var admission = atOnce?.Admission;
+        if (admission is not null)
+        {
+            // Runs on this thread up to the runtime's first wait (the job handed to its worker), while the writer commits.
+            _ = RunAsync(atOnce!);
+        }
+
         try
         {
-            inserted = await _store.InsertAsync(stored);
-        }
-        catch
-        {
-            Unbudget(size);
-            AbandonStart(atOnce);
-            throw;
-        }
-
-        if (!inserted)
-        {
-            Unbudget(size);
-            AbandonStart(atOnce);
-            var existing = _store.Get(task.TaskId);
-            return existing is not null && existing.ContentHash == hash
-                ? SubmitOutcome.Existing(existing)
-                : SubmitOutcome.Conflict(existing);
-        }
-
-        _metrics.Submitted(task.Type);
-        if (_costs is not null && _runtimes.TryGetValue(task.Type, out var costRuntime))
-        {
-            _costs.Plan(task, CostInput(costRuntime, task));
-        }
-
-        if (atOnce is not null)
-        {
-            lock (_lock)
+            bool inserted;
+            try
             {
-                _queuedBytes -= size;
+                inserted = await insert;
+            }
+            catch
+            {
+                Unbudget(size);
+                NotStored(atOnce);
+                throw;
             }
 
-            Events.Publish(record);
-            _ = Task.Run(() => RunAsync(atOnce));
-            return SubmitOutcome.Created(record);
+            if (!inserted)
+            {
+                Unbudget(size);
+                NotStored(atOnce);
+                var existing = _store.Get(task.TaskId);
+                return existing is not null && existing.ContentHash == hash
+                    ? SubmitOutcome.Existing(existing)
+                    : SubmitOutcome.Conflict(existing);
+            }
+
+            _metrics.Submitted(task.Type);
+            if (_costs is not null && _runtimes.TryGetValue(task.Type, out var costRuntime))
+            {
+                _costs.Plan(task, CostInput(costRuntime, task));
+            }
+
+            if (atOnce is not null)
+            {
+                lock (_lock)
+                {
+                    _queuedBytes -= size;
+                }
+
+                Events.Publish(record);
+                if (admission is null)
+                {
+                    _ = Task.Run(() => RunAsync(atOnce));
+                }
+                else
+                {
+                    // The run has started already: its start is announced now that the submission is stored, then
+                    // its end may be written.
+                    PublishRunning(atOnce);
+                    admission.TrySetResult(true);
+                }
+
+                return SubmitOutcome.Created(record);
+            }
+        }
+        finally
+        {
+            // Whatever went wrong above, a run that started early never waits for a submission that will not come.
+            admission?.TrySetResult(false);
         }
 
         lock (_lock)
@@ -379,17 +406,29 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             {
                 PreMarked = runtime.MayCrashTheProcess,
                 HasPayload = true,
+                Admission = !runtime.MayCrashTheProcess && runtime.StartsBeforeStored ? new TaskCompletionSource<bool>() : null,
             };
             _running[task.TaskId] = running;
             return running;
         }
     }
 
-    /// <summary>Gives back the slot and reservation of a start that its submission's write did not confirm.</summary>
-    private void AbandonStart(RunningTask? running)
+    /// <summary>
+    /// Gives back the slot and reservation of a start that its submission's write did not confirm; a run that started
+    /// before its submission was stored is stopped instead, and gives them back itself as it ends.
+    /// </summary>
+    private void NotStored(RunningTask? running)
     {
         if (running is null)
         {
+            return;
+        }
+
+        if (running.Admission is { } admission)
+        {
+            running.StopReason = StopReason.NotStored;
+            running.Cancellation.Cancel();
+            admission.TrySetResult(false);
             return;
         }
 

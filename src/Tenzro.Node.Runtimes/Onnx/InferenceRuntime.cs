@@ -41,6 +41,9 @@ internal sealed class InferenceRuntime(
     /// <summary>False while ONNX Runtime runs in workers: a native crash then ends a worker, not the node.</summary>
     public bool MayCrashTheProcess => workers.Pool is null;
 
+    /// <summary>True while ONNX Runtime runs in workers: an inference reads its model and writes nothing but its result.</summary>
+    public bool StartsBeforeStored => workers.Pool is not null;
+
     public void Validate(TaskSpec task, ValidationErrors errors) => _ = Parse(task, errors);
 
     /// <summary>

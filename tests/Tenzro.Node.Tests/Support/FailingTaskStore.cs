@@ -5,12 +5,14 @@ namespace Tenzro.Node.Tests.Support;
 
 /// <summary>
 /// A task store that fails on demand: wraps another store and throws, on the writes named with <see cref="Fail"/>, the
-/// exception given (<see cref="DiskFull"/> is the one a full disk raises) until <see cref="Heal"/>. Reads always pass.
+/// exception given (<see cref="DiskFull"/> is the one a full disk raises) until <see cref="Heal"/>, and holds back those
+/// named with <see cref="Hold"/> until <see cref="Let"/>. Reads always pass.
 /// Counts every write it refused, by name.
 /// </summary>
 public sealed class FailingTaskStore(ITaskStore inner) : ITaskStore
 {
     private readonly ConcurrentDictionary<string, Func<Exception>> _failing = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, TaskCompletionSource> _held = new(StringComparer.Ordinal);
 
     /// <summary>What a full disk raises (ENOSPC), which the engine's disk-full handling recognises.</summary>
     public static Exception DiskFull() => new IOException("No space left on device", 28);
@@ -21,6 +23,18 @@ public sealed class FailingTaskStore(ITaskStore inner) : ITaskStore
     public void Fail(string operation, Func<Exception> exception) => _failing[operation] = exception;
 
     public void Heal() => _failing.Clear();
+
+    /// <summary>Holds the writes named <paramref name="operation"/> back (they wait, not fail) until <see cref="Let"/>.</summary>
+    public void Hold(string operation) => _held[operation] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets the held writes named <paramref name="operation"/> go on.</summary>
+    public void Let(string operation)
+    {
+        if (_held.TryRemove(operation, out var gate))
+        {
+            gate.TrySetResult();
+        }
+    }
 
     public Task<bool> InsertAsync(TaskRecord record) => Write(nameof(InsertAsync), () => inner.InsertAsync(record));
 
@@ -53,12 +67,22 @@ public sealed class FailingTaskStore(ITaskStore inner) : ITaskStore
 
     private async Task<T> Write<T>(string operation, Func<Task<T>> write)
     {
+        if (_held.TryGetValue(operation, out var gate))
+        {
+            await gate.Task;
+        }
+
         Refuse(operation);
         return await write();
     }
 
     private async Task Write(string operation, Func<Task> write)
     {
+        if (_held.TryGetValue(operation, out var gate))
+        {
+            await gate.Task;
+        }
+
         Refuse(operation);
         await write();
     }

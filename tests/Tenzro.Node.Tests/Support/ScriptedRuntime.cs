@@ -19,6 +19,12 @@ public sealed class ScriptedRuntime(string type = "script") : ITaskRuntime
 
     public ConcurrentQueue<string> Started { get; } = new();
 
+    /// <summary>As a runtime in worker processes declares: its runs start while their submission commits (true) or after.</summary>
+    public bool StartsBeforeStored { get; init; }
+
+    /// <summary>Native code in the process, as by default; false with <see cref="StartsBeforeStored"/>.</summary>
+    public bool MayCrashTheProcess => !StartsBeforeStored;
+
     public void Validate(TaskSpec task, ValidationErrors errors)
     {
         if (task.Data["action"]?.GetValue<string>() is not ("complete" or "fail" or "hang" or "gate" or "short" or "unreachable" or "oom"))

@@ -16,9 +16,10 @@ namespace Tenzro.Node.Tests.Tasks;
 /// </summary>
 internal sealed class EngineKit : IAsyncDisposable
 {
-    private EngineKit(ITaskStore store, int slots, TaskHooks? hooks)
+    private EngineKit(ITaskStore store, int slots, TaskHooks? hooks, ScriptedRuntime? runtime)
     {
         Store = store;
+        Runtime = runtime ?? new ScriptedRuntime();
         DataDirectory = Directory.CreateTempSubdirectory("tenzro-engine-").FullName;
         var options = new TaskOptions { MaxConcurrentTasks = slots, TaskTimeout = TimeSpan.FromMinutes(10) };
         Ledger = new ResourceLedger(new ResourceAmounts(4, 8192, 8192, 0, 0), Time);
@@ -30,7 +31,7 @@ internal sealed class EngineKit : IAsyncDisposable
 
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.Parse("2026-01-01T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
 
-    public ScriptedRuntime Runtime { get; } = new();
+    public ScriptedRuntime Runtime { get; }
 
     public ITaskStore Store { get; }
 
@@ -43,9 +44,12 @@ internal sealed class EngineKit : IAsyncDisposable
     public string DataDirectory { get; }
 
     /// <summary>Builds the engine and starts it (which rebuilds its queue from <paramref name="store"/>).</summary>
-    public static async Task<EngineKit> StartAsync(ITaskStore? store = null, int slots = 4, params ITaskHook[] hooks)
+    public static Task<EngineKit> StartAsync(ITaskStore? store = null, int slots = 4, params ITaskHook[] hooks) => StartAsync(store, slots, null, hooks);
+
+    /// <summary>As above, with the given runtime (one that starts its runs before they are stored, say).</summary>
+    public static async Task<EngineKit> StartAsync(ITaskStore? store, int slots, ScriptedRuntime? runtime, params ITaskHook[] hooks)
     {
-        var kit = new EngineKit(store ?? new MemoryTaskStore(), slots, new TaskHooks(hooks));
+        var kit = new EngineKit(store ?? new MemoryTaskStore(), slots, new TaskHooks(hooks), runtime);
         await kit.Engine.StartAsync();
         return kit;
     }

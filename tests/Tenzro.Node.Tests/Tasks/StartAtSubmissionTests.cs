@@ -95,4 +95,96 @@ public sealed class StartAtSubmissionTests
         Assert.Equal(TaskState.Completed, final.State);
         Assert.Single(kit.Runtime.Started, "twice");
     }
+
+    [Fact]
+    public async Task Submit_RuntimeThatStartsBeforeStored_RunsWhileTheSubmissionCommitsAndWritesAndAnnouncesItsEndAfter()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 4, new ScriptedRuntime { StartsBeforeStored = true });
+        using var events = kit.Engine.Events.Subscribe("early");
+        store.Hold(nameof(ITaskStore.InsertAsync));
+
+        var submission = kit.SubmitAsync("early", new JsonObject { ["action"] = "complete", ["value"] = "ran" });
+        var ranBeforeStored = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("early"));
+        await Task.Delay(50, Timeouts.Token());
+        var storedWhileHeld = store.Get("early");
+        var acknowledgedWhileHeld = submission.IsCompleted;
+        store.Let(nameof(ITaskStore.InsertAsync));
+        var outcome = await submission.WaitAsync(Timeouts.Short);
+        var final = await kit.FinalAsync("early");
+
+        Assert.True(ranBeforeStored);
+        Assert.Null(storedWhileHeld);
+        Assert.False(acknowledgedWhileHeld);
+        Assert.Equal(AdmissionStatus.Accepted, outcome.Status);
+        Assert.Equal(TaskState.Completed, final.State);
+        Assert.Equal("""{"value":"ran"}""", final.Record.Result);
+        Assert.Equal(TaskState.Completed, store.Get("early")!.State);
+        Assert.Equal([TaskState.Queued, TaskState.Running, TaskState.Completed], await StatesAsync(events, 3));
+    }
+
+    [Fact]
+    public async Task Submit_StartedBeforeStored_IdTakenByOtherContent_StopsTheRunAndKeepsTheStoredTask()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
+        await kit.SubmitAsync("taken", new JsonObject { ["action"] = "complete", ["value"] = "first" });
+        await kit.FinalAsync("taken");
+        store.Hold(nameof(ITaskStore.InsertAsync));
+
+        var second = kit.SubmitAsync("taken", Gate("never-opened"));
+        var started = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Count(id => id == "taken") == 2);
+        store.Let(nameof(ITaskStore.InsertAsync));
+        var outcome = await second.WaitAsync(Timeouts.Short);
+        var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
+        await kit.SubmitAsync("next", new JsonObject { ["action"] = "complete", ["value"] = "ok" });
+        var next = await kit.FinalAsync("next");
+
+        Assert.True(started);
+        Assert.Equal(AdmissionStatus.Conflict, outcome.Status);
+        Assert.True(released);
+        var kept = store.Get("taken")!;
+        Assert.Equal(TaskState.Completed, kept.State);
+        Assert.Equal("""{"value":"first"}""", kept.Result);
+        Assert.Equal(TaskState.Completed, next.State);
+    }
+
+    [Fact]
+    public async Task Submit_StartedBeforeStored_SubmissionWriteFails_StopsTheRunAndGivesBackTheSlot()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
+        store.Hold(nameof(ITaskStore.InsertAsync));
+        store.Fail(nameof(ITaskStore.InsertAsync), () => new IOException("the disk went away"));
+
+        var lost = kit.SubmitAsync("lost", Gate("lost"));
+        var started = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("lost"));
+        store.Let(nameof(ITaskStore.InsertAsync));
+        await Assert.ThrowsAsync<IOException>(() => lost.WaitAsync(Timeouts.Short));
+        var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
+        store.Heal();
+        await kit.SubmitAsync("next", new JsonObject { ["action"] = "complete", ["value"] = "ok" });
+        var next = await kit.FinalAsync("next");
+
+        Assert.True(started);
+        Assert.True(released);
+        Assert.Null(kit.Engine.View("lost"));
+        Assert.Null(store.Get("lost"));
+        Assert.Equal(TaskState.Completed, next.State);
+    }
+
+    private static async Task<TaskState[]> StatesAsync(TaskEventHub.Subscription events, int count)
+    {
+        var states = new List<TaskState>();
+        while (states.Count < count)
+        {
+            var e = await events.Reader.ReadAsync(Timeouts.Token());
+            if (e.State is { } state)
+            {
+                states.Add(state);
+            }
+        }
+
+        return [.. states];
+    }
 }
