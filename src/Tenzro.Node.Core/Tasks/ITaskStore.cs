@@ -48,6 +48,19 @@ public interface ITaskStore : IAsyncDisposable
         return Get(spec.TaskId);
     }
 
+    /// <summary>
+    /// Inserts a new task and records its end, as <see cref="InsertAsync"/> then <see cref="FinishAsync"/>, for a run that
+    /// ended before its submission was written (<see cref="ITaskRuntime.StartsBeforeStored"/>). Returns the final record,
+    /// or null, having written nothing, when the taskId exists. A store may commit both at once (one commit, not two).
+    /// </summary>
+    async Task<TaskRecord?> InsertFinishedAsync(TaskRecord submitted, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
+    {
+        ArgumentNullException.ThrowIfNull(submitted);
+        return await InsertAsync(submitted).ConfigureAwait(false)
+            ? await FinishAsync(submitted.Spec, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts).ConfigureAwait(false)
+            : null;
+    }
+
     /// <summary>Stores the progress of a running task; not awaited by the engine on the hot path.</summary>
     Task SetProgressAsync(string taskId, double progress);
 

@@ -10,7 +10,8 @@ namespace Tenzro.Node.Core.Tasks;
 /// <param name="Owner">Who may read the task's result.</param>
 /// <param name="Loopback">The caller came over loopback (exempt from the quota unless QUOTA_LOOPBACK).</param>
 /// <param name="ChargeQuota">Whether the requester's CPU quota is checked (the API's callers; not the regional node).</param>
-public sealed record TaskSubmitter(string Origin, string Requester, string Owner, bool Loopback = false, bool ChargeQuota = false);
+/// <param name="WaitsForEnd">The submitter waits for the task's end (<c>?wait</c>); see <see cref="TaskEngine.SubmitAsync"/>.</param>
+public sealed record TaskSubmitter(string Origin, string Requester, string Owner, bool Loopback = false, bool ChargeQuota = false, bool WaitsForEnd = false);
 
 /// <summary>How an admission ended.</summary>
 public enum AdmissionStatus
@@ -106,7 +107,7 @@ public sealed class TaskAdmission(TaskEngine engine, TaskOptions options, Reques
             spec = align(spec);
         }
 
-        var outcome = await engine.SubmitAsync(spec);
+        var outcome = await engine.SubmitAsync(spec, submitter.WaitsForEnd);
         return outcome.Status switch
         {
             SubmitStatus.Refused => new AdmissionOutcome { Status = AdmissionStatus.Refused, Spec = spec, Reason = outcome.Reason },

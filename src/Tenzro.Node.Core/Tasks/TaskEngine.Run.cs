@@ -114,7 +114,10 @@ public sealed partial class TaskEngine
                 Log.TaskCrashed(_logger, e, spec.TaskId);
             }
 
-            if (running.Admission is { } admission && !await admission.Task)
+            // A run that ended before its submission was written writes both in one commit (FinishAsync), unless the
+            // submitter has begun writing the submission on its own; a run stopped by shutdown leaves that to the submitter.
+            var withSubmission = running.Admission is not null && state != TaskState.Queued && running.ClaimSubmission();
+            if (running.Admission is { } admission && !withSubmission && !await admission.Task)
             {
                 // Its submission was not stored (a conflicting task id, a failed write): nothing of this run is kept.
                 mark.Settle();
@@ -146,11 +149,23 @@ public sealed partial class TaskEngine
             }
 
             var end = new TaskEnd(spec, state, active, run.CpuTime.Measured?.TotalSeconds ?? spec.Requirements.Cpu * active.TotalSeconds);
+            if (withSubmission)
+            {
+                // The submitter plans a task once it is stored; this one is stored with its end, after what it learns here.
+                PlanCost(run.Task);
+            }
+
             _lifecycle.Stopped(run, end);
             var markWritten = mark.Settle();
             running.Ending = true;
             // The run's spec carries the payload; the queue's copy of a task that waited does not.
-            await FinishAsync(run?.Task ?? spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts, withPayload: run is not null || running.HasPayload);
+            if (!await FinishAsync(run?.Task ?? spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts, withPayload: run is not null || running.HasPayload, submittedWith: withSubmission ? running : null))
+            {
+                // Written with its submission, which found the task id taken or failed: nothing of this run is kept.
+                await mark.WrittenAsync();
+                return;
+            }
+
             await mark.WrittenAsync();
             await _lifecycle.FinishedAsync(end);
         }
@@ -196,7 +211,13 @@ public sealed partial class TaskEngine
     /// Whether <paramref name="spec"/> carries the task's data: then the final record is built from it; else (the queue's
     /// copy, which holds no data) it is read back from the store.
     /// </param>
-    private async Task FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error, DateTimeOffset? startedAt = null, int? attempts = null, bool withPayload = false)
+    /// <param name="submittedWith">
+    /// A run that ended before its submission was written: the submission is written with the end, in one commit, and
+    /// announced before it; the run's admission is then settled (false, having written nothing, when the task id is taken;
+    /// the write's error when it failed, which is not retried: the submitter reports it as a failed submission).
+    /// </param>
+    /// <returns>False when the end was not written because its submission could not be.</returns>
+    private async Task<bool> FinishAsync(TaskSpec spec, TaskState state, JsonObject? result, string? error, DateTimeOffset? startedAt = null, int? attempts = null, bool withPayload = false, RunningTask? submittedWith = null)
     {
         var finishedAt = _time.GetUtcNow();
         string? resultText = null;
@@ -218,20 +239,44 @@ public sealed partial class TaskEngine
 
         TaskRecord? record = null;
         var expiresAt = finishedAt + _options.ResultRetentionPeriod;
-        await StoreFinalStateAsync(
-            async () =>
+        if (submittedWith is { Admission: { } admission, Submission: { } submission })
+        {
+            try
             {
-                if (withPayload)
+                record = await _store.InsertFinishedAsync(submission, state, finishedAt, expiresAt, resultText, digest, error, startedAt, attempts);
+            }
+            catch (Exception e)
+            {
+                admission.TrySetException(e);
+                return false;
+            }
+
+            if (record is null)
+            {
+                admission.TrySetResult(false);
+                return false;
+            }
+
+            Events.Publish(submission);
+            PublishRunning(submittedWith);
+        }
+        else
+        {
+            await StoreFinalStateAsync(
+                async () =>
                 {
-                    record = await _store.FinishAsync(spec, state, finishedAt, expiresAt, resultText, digest, error, startedAt, attempts);
-                }
-                else
-                {
-                    await _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, expiresAt, resultText, digest, error, startedAt, attempts);
-                    record = _store.Get(spec.TaskId);
-                }
-            },
-            spec.TaskId);
+                    if (withPayload)
+                    {
+                        record = await _store.FinishAsync(spec, state, finishedAt, expiresAt, resultText, digest, error, startedAt, attempts);
+                    }
+                    else
+                    {
+                        await _store.MarkFinishedAsync(spec.TaskId, state, finishedAt, expiresAt, resultText, digest, error, startedAt, attempts);
+                        record = _store.Get(spec.TaskId);
+                    }
+                },
+                spec.TaskId);
+        }
         if (resultText is not null)
         {
             lock (_lock)
@@ -250,6 +295,15 @@ public sealed partial class TaskEngine
                 waiter.TrySetResult(record);
             }
         }
+
+        // Its submitter answers only now, with everything announced, and with the end it was waiting for.
+        if (submittedWith is not null)
+        {
+            submittedWith.Final = record;
+            submittedWith.Admission?.TrySetResult(true);
+        }
+
+        return true;
     }
 
     /// <summary>How long a task runs before its running state is written on its own (see <see cref="RunningMark"/>).</summary>
@@ -369,6 +423,20 @@ public sealed partial class TaskEngine
         /// true once the submission is stored, false when it is not. The run writes and announces nothing before.
         /// </summary>
         public TaskCompletionSource<bool>? Admission { get; init; }
+
+        /// <summary>The record its submission writes, for a run with an <see cref="Admission"/>.</summary>
+        public TaskRecord? Submission { get; set; }
+
+        /// <summary>The final record of a run written with its submission, for its submitter's answer.</summary>
+        public TaskRecord? Final { get; set; }
+
+        private int _submissionClaimed;
+
+        /// <summary>
+        /// Takes the writing of the submission, for the submitter (which writes it alone) or for the ended run (which
+        /// writes it with its end); true for whoever comes first.
+        /// </summary>
+        public bool ClaimSubmission() => Interlocked.Exchange(ref _submissionClaimed, 1) == 0;
 
         /// <summary>The entry's spec carries the payload (a task started at its submission), so the run need not read it back.</summary>
         public bool HasPayload { get; init; }

@@ -258,10 +258,22 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         _costInputs.GetValue(task.Data, _ => runtime.DescribeCost(task));
 
     /// <summary>
+    /// How long a submitter that waits for the task's end (<c>?wait</c>) lets a run that started before its submission was
+    /// stored (<see cref="ITaskRuntime.StartsBeforeStored"/>) end, so that the submission and the end share one commit.
+    /// </summary>
+    public static readonly TimeSpan SubmissionWithEndWithin = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>
     /// Makes a validated task durable and queues it. The returned task completes only after the
     /// task is committed to the store.
     /// </summary>
-    public async Task<SubmitOutcome> SubmitAsync(TaskSpec task)
+    /// <param name="task">The task, validated.</param>
+    /// <param name="waitsForEnd">
+    /// The submitter waits for the task's end anyway (<c>?wait</c>): a run that may start before its submission is stored
+    /// gets <see cref="SubmissionWithEndWithin"/> to end first, and then its submission and its end are written in one
+    /// commit. Either way the returned task completes once the submission is durable.
+    /// </param>
+    public async Task<SubmitOutcome> SubmitAsync(TaskSpec task, bool waitsForEnd = false)
     {
         var refusal = _intake.RefusalReason;
         if (refusal is not null)
@@ -295,12 +307,22 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         var record = new TaskRecord { Spec = task, ContentHash = hash, SubmittedAt = _time.GetUtcNow(), State = TaskState.Queued };
         var atOnce = TryStartAtOnce(task, record.SubmittedAt, size);
         var stored = atOnce is { PreMarked: true } ? record with { State = TaskState.Running, StartedAt = atOnce.PickedAt, Attempts = 1 } : record;
-        var insert = _store.InsertAsync(stored);
         var admission = atOnce?.Admission;
+        var writtenWithEnd = false;
         if (admission is not null)
         {
-            // Runs on this thread up to the runtime's first wait (the job handed to its worker), while the writer commits.
-            _ = RunAsync(atOnce!);
+            // Runs on this thread up to the runtime's first wait (the job handed to its worker).
+            atOnce!.Submission = stored;
+            _ = RunAsync(atOnce);
+            if (waitsForEnd && !admission.Task.IsCompleted)
+            {
+                // Past the grace the run goes on and its submission is written now, on its own; a failed write of both
+                // is reported below, where the budget is given back.
+                await ((Task)admission.Task.WaitAsync(SubmissionWithEndWithin, _time)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            // Whoever comes first writes the submission: this submitter, alone, or the ended run, with its end.
+            writtenWithEnd = !atOnce.ClaimSubmission();
         }
 
         try
@@ -308,30 +330,42 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             bool inserted;
             try
             {
-                inserted = await insert;
+                inserted = writtenWithEnd ? await admission!.Task : await _store.InsertAsync(stored);
             }
             catch
             {
                 Unbudget(size);
-                NotStored(atOnce);
+                NotStored(writtenWithEnd ? null : atOnce);
                 throw;
+            }
+
+            if (writtenWithEnd)
+            {
+                // Stored with its end, and announced by its run: created, running, then its end. The answer is the end.
+                if (inserted)
+                {
+                    _metrics.Submitted(task.Type);
+                    lock (_lock)
+                    {
+                        _queuedBytes -= size;
+                    }
+
+                    return SubmitOutcome.Created(atOnce!.Final ?? record);
+                }
+
+                Unbudget(size);
+                return ExistingOrConflict(task.TaskId, hash);
             }
 
             if (!inserted)
             {
                 Unbudget(size);
                 NotStored(atOnce);
-                var existing = _store.Get(task.TaskId);
-                return existing is not null && existing.ContentHash == hash
-                    ? SubmitOutcome.Existing(existing)
-                    : SubmitOutcome.Conflict(existing);
+                return ExistingOrConflict(task.TaskId, hash);
             }
 
             _metrics.Submitted(task.Type);
-            if (_costs is not null && _runtimes.TryGetValue(task.Type, out var costRuntime))
-            {
-                _costs.Plan(task, CostInput(costRuntime, task));
-            }
+            PlanCost(task);
 
             if (atOnce is not null)
             {
@@ -373,6 +407,24 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         Events.Publish(record);
         Pump();
         return SubmitOutcome.Created(record);
+    }
+
+    /// <summary>The answer to a submission whose task id is taken: the same task (same content) or a conflict.</summary>
+    private SubmitOutcome ExistingOrConflict(string taskId, string hash)
+    {
+        var existing = _store.Get(taskId);
+        return existing is not null && existing.ContentHash == hash
+            ? SubmitOutcome.Existing(existing)
+            : SubmitOutcome.Conflict(existing);
+    }
+
+    /// <summary>Has the cost model estimate a stored task before it runs (its status shows the estimate).</summary>
+    private void PlanCost(TaskSpec task)
+    {
+        if (_costs is not null && _runtimes.TryGetValue(task.Type, out var runtime))
+        {
+            _costs.Plan(task, CostInput(runtime, task));
+        }
     }
 
     /// <summary>

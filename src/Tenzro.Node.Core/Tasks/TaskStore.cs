@@ -19,31 +19,62 @@ public sealed class TaskStore : ITaskStore
     public TaskStore(NodeDatabase database) => _database = database;
 
     /// <summary>Inserts a new task; completes once it is durable. Returns false if the taskId exists.</summary>
-    public Task<bool> InsertAsync(TaskRecord record) =>
-        Enqueue(connection =>
+    public Task<bool> InsertAsync(TaskRecord record) => Enqueue(connection => Insert(connection, record));
+
+    /// <summary>The insert and the final update in one transaction: one commit for a task whose run ended before its submission was written.</summary>
+    public async Task<TaskRecord?> InsertFinishedAsync(TaskRecord submitted, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
+    {
+        ArgumentNullException.ThrowIfNull(submitted);
+        var (record, storedChars) = await Enqueue(connection =>
         {
-            var command = connection.Prepared(InsertSql);
-            var body = TaskParser.ToStored(record.Spec);
-            command.Parameters.AddWithValue("$id", record.TaskId);
-            command.Parameters.AddWithValue("$type", record.Spec.Type);
-            command.Parameters.AddWithValue("$priority", (int)record.Spec.Priority);
-            command.Parameters.AddWithValue("$state", record.State.ToWire());
-            command.Parameters.AddWithValue("$origin", record.Spec.Origin);
-            command.Parameters.AddWithValue("$owner", record.Spec.Owner);
-            command.Parameters.AddWithValue("$hash", record.ContentHash);
-            command.Parameters.AddWithValue("$body", body);
-            command.Parameters.AddWithValue("$attempts", record.Attempts);
-            command.Parameters.AddWithValue("$submitted", Timestamps.FormatPrecise(record.SubmittedAt));
-            command.Parameters.AddWithValue("$started", record.StartedAt is { } started ? Timestamps.FormatPrecise(started) : DBNull.Value);
+            if (!Insert(connection, submitted))
+            {
+                return (null, 0);
+            }
+
+            var command = FinishCommand(connection, submitted.TaskId, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts, returning: true);
             try
             {
-                return command.ExecuteNonQuery() == 1;
+                return Returned(command, submitted.Spec, state, result, digest, error);
             }
             finally
             {
-                connection.Release(command, body.Length);
+                connection.Release(command, result?.Length ?? 0);
             }
-        });
+        }).ConfigureAwait(false);
+
+        if (record is not null)
+        {
+            _finals.Replace(submitted.TaskId, record, storedChars);
+        }
+
+        return record;
+    }
+
+    private static bool Insert(SqliteConnection connection, TaskRecord record)
+    {
+        var command = connection.Prepared(InsertSql);
+        var body = TaskParser.ToStored(record.Spec);
+        command.Parameters.AddWithValue("$id", record.TaskId);
+        command.Parameters.AddWithValue("$type", record.Spec.Type);
+        command.Parameters.AddWithValue("$priority", (int)record.Spec.Priority);
+        command.Parameters.AddWithValue("$state", record.State.ToWire());
+        command.Parameters.AddWithValue("$origin", record.Spec.Origin);
+        command.Parameters.AddWithValue("$owner", record.Spec.Owner);
+        command.Parameters.AddWithValue("$hash", record.ContentHash);
+        command.Parameters.AddWithValue("$body", body);
+        command.Parameters.AddWithValue("$attempts", record.Attempts);
+        command.Parameters.AddWithValue("$submitted", Timestamps.FormatPrecise(record.SubmittedAt));
+        command.Parameters.AddWithValue("$started", record.StartedAt is { } started ? Timestamps.FormatPrecise(started) : DBNull.Value);
+        try
+        {
+            return command.ExecuteNonQuery() == 1;
+        }
+        finally
+        {
+            connection.Release(command, body.Length);
+        }
+    }
 
     private const string InsertSql = """
         INSERT INTO tasks(task_id, type, priority, state, origin, owner, content_hash, body, attempts, progress, submitted_at, started_at)

@@ -95,7 +95,7 @@ internal static class TasksApi
         }
 
         var requester = Caller.Key(context);
-        var submitter = new TaskSubmitter(TaskOrigins.Api, requester, context.User.OwnerOf() ?? TaskOwners.AnonymousLoopback, Caller.IsLoopback(context), ChargeQuota: true);
+        var submitter = new TaskSubmitter(TaskOrigins.Api, requester, context.User.OwnerOf() ?? TaskOwners.AnonymousLoopback, Caller.IsLoopback(context), ChargeQuota: true, WaitsForEnd: waitFor > TimeSpan.Zero);
         var outcome = await admission.AdmitAsync(body, submitter);
         switch (outcome.Status)
         {
@@ -120,7 +120,8 @@ internal static class TasksApi
             TaskRecord? record;
             try
             {
-                record = await engine.WaitAsync(spec.TaskId, delay, stop.Token);
+                // A task that ended before its submission was written comes back ended (written with its end).
+                record = outcome.View is { Record.State: var state } view && state.IsFinal() ? view.Record : await engine.WaitAsync(spec.TaskId, delay, stop.Token);
             }
             catch (OperationCanceledException) when (lifetime.ApplicationStopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {

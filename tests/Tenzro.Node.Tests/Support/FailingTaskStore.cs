@@ -19,6 +19,9 @@ public sealed class FailingTaskStore(ITaskStore inner) : ITaskStore
 
     public ConcurrentDictionary<string, int> Refused { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Every write it passed on, by name.</summary>
+    public ConcurrentDictionary<string, int> Written { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Makes the write <paramref name="operation"/> (a method name, e.g. <c>nameof(ITaskStore.MarkFinishedAsync)</c>) throw.</summary>
     public void Fail(string operation, Func<Exception> exception) => _failing[operation] = exception;
 
@@ -37,6 +40,9 @@ public sealed class FailingTaskStore(ITaskStore inner) : ITaskStore
     }
 
     public Task<bool> InsertAsync(TaskRecord record) => Write(nameof(InsertAsync), () => inner.InsertAsync(record));
+
+    public Task<TaskRecord?> InsertFinishedAsync(TaskRecord submitted, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null) =>
+        Write(nameof(InsertFinishedAsync), () => inner.InsertFinishedAsync(submitted, state, finishedAt, expiresAt, result, digest, error, startedAt, attempts));
 
     public Task MarkRunningAsync(string taskId, DateTimeOffset startedAt, int attempts) => Write(nameof(MarkRunningAsync), () => inner.MarkRunningAsync(taskId, startedAt, attempts));
 
@@ -73,6 +79,7 @@ public sealed class FailingTaskStore(ITaskStore inner) : ITaskStore
         }
 
         Refuse(operation);
+        Written.AddOrUpdate(operation, 1, (_, n) => n + 1);
         return await write();
     }
 
@@ -84,6 +91,7 @@ public sealed class FailingTaskStore(ITaskStore inner) : ITaskStore
         }
 
         Refuse(operation);
+        Written.AddOrUpdate(operation, 1, (_, n) => n + 1);
         await write();
     }
 

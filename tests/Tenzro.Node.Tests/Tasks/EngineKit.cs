@@ -55,10 +55,10 @@ internal sealed class EngineKit : IAsyncDisposable
     }
 
     /// <summary>Admits a "script" task through <see cref="TaskAdmission"/>, as the API does.</summary>
-    public async Task<AdmissionOutcome> SubmitAsync(string taskId, JsonObject data, string priority = "medium", double timeoutSeconds = 60)
+    public async Task<AdmissionOutcome> SubmitAsync(string taskId, JsonObject data, string priority = "medium", double timeoutSeconds = 60, bool waitsForEnd = false)
     {
         var body = new JsonObject { ["taskId"] = taskId, ["type"] = "script", ["priority"] = priority, ["timeout"] = timeoutSeconds, ["data"] = data };
-        return await Admission.AdmitAsync(body, new TaskSubmitter(TaskOrigins.Api, "tester", TaskOwners.AnonymousLoopback));
+        return await Admission.AdmitAsync(body, new TaskSubmitter(TaskOrigins.Api, "tester", TaskOwners.AnonymousLoopback, WaitsForEnd: waitsForEnd));
     }
 
     /// <summary>Waits (real time) until the task is final; the engine's own timeout is on the fake clock, so it is not used.</summary>

@@ -104,8 +104,9 @@ public sealed class StartAtSubmissionTests
         using var events = kit.Engine.Events.Subscribe("early");
         store.Hold(nameof(ITaskStore.InsertAsync));
 
-        var submission = kit.SubmitAsync("early", new JsonObject { ["action"] = "complete", ["value"] = "ran" });
+        var submission = kit.SubmitAsync("early", Gate("early"));
         var ranBeforeStored = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("early"));
+        kit.Runtime.Open("early");
         await Task.Delay(50, Timeouts.Token());
         var storedWhileHeld = store.Get("early");
         var acknowledgedWhileHeld = submission.IsCompleted;
@@ -118,8 +119,8 @@ public sealed class StartAtSubmissionTests
         Assert.False(acknowledgedWhileHeld);
         Assert.Equal(AdmissionStatus.Accepted, outcome.Status);
         Assert.Equal(TaskState.Completed, final.State);
-        Assert.Equal("""{"value":"ran"}""", final.Record.Result);
         Assert.Equal(TaskState.Completed, store.Get("early")!.State);
+        Assert.Equal(1, store.Written.GetValueOrDefault(nameof(ITaskStore.InsertAsync)));
         Assert.Equal([TaskState.Queued, TaskState.Running, TaskState.Completed], await StatesAsync(events, 3));
     }
 
@@ -167,6 +168,98 @@ public sealed class StartAtSubmissionTests
         var next = await kit.FinalAsync("next");
 
         Assert.True(started);
+        Assert.True(released);
+        Assert.Null(kit.Engine.View("lost"));
+        Assert.Null(store.Get("lost"));
+        Assert.Equal(TaskState.Completed, next.State);
+    }
+
+    [Fact]
+    public async Task Submit_WaitsForEnd_RunEndsFirst_WritesTheSubmissionWithItsEndInOneWrite()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 4, new ScriptedRuntime { StartsBeforeStored = true });
+        using var events = kit.Engine.Events.Subscribe("together");
+
+        // The run ends while its submitter waits (the grace is on the engine's fake clock, which stands still).
+        var submission = kit.SubmitAsync("together", Gate("together"), waitsForEnd: true);
+        var started = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("together"));
+        var answeredBeforeTheEnd = submission.IsCompleted;
+        kit.Runtime.Open("together");
+        var outcome = await submission.WaitAsync(Timeouts.Short);
+        var stored = store.Get("together")!;
+
+        Assert.True(started);
+        Assert.False(answeredBeforeTheEnd);
+        Assert.Equal(AdmissionStatus.Accepted, outcome.Status);
+        Assert.Equal(TaskState.Completed, outcome.View!.State);
+        Assert.Equal((TaskState.Completed, 1), (stored.State, stored.Attempts));
+        Assert.Equal(1, store.Written.GetValueOrDefault(nameof(ITaskStore.InsertFinishedAsync)));
+        Assert.False(store.Written.ContainsKey(nameof(ITaskStore.InsertAsync)));
+        Assert.False(store.Written.ContainsKey(nameof(ITaskStore.MarkFinishedAsync)));
+        Assert.Equal([TaskState.Queued, TaskState.Running, TaskState.Completed], await StatesAsync(events, 3));
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0));
+    }
+
+    [Fact]
+    public async Task Submit_WaitsForEnd_RunLongerThanTheGrace_WritesTheSubmissionAloneAndTheEndLater()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 4, new ScriptedRuntime { StartsBeforeStored = true });
+
+        var submission = kit.SubmitAsync("long", Gate("long"), waitsForEnd: true);
+        var deadline = DateTime.UtcNow + Timeouts.Short;
+        while (!submission.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            // The grace runs on the engine's (fake) clock.
+            kit.Time.Advance(TaskEngine.SubmissionWithEndWithin);
+            await Task.Delay(5);
+        }
+
+        var outcome = await submission.WaitAsync(Timeouts.Short);
+        var storedWhileRunning = store.Get("long")!;
+        kit.Runtime.Open("long");
+        var final = await kit.FinalAsync("long");
+
+        Assert.Equal(AdmissionStatus.Accepted, outcome.Status);
+        Assert.Equal(TaskState.Queued, storedWhileRunning.State);
+        Assert.Equal(TaskState.Completed, final.State);
+        Assert.Equal(1, store.Written.GetValueOrDefault(nameof(ITaskStore.InsertAsync)));
+        Assert.False(store.Written.ContainsKey(nameof(ITaskStore.InsertFinishedAsync)));
+    }
+
+    [Fact]
+    public async Task Submit_WaitsForEnd_RunEndsFirstButItsIdIsTaken_AnswersConflictAndKeepsTheStoredTask()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
+        await kit.SubmitAsync("taken", new JsonObject { ["action"] = "complete", ["value"] = "first" });
+        await kit.FinalAsync("taken");
+        var writesBefore = store.Written.GetValueOrDefault(nameof(ITaskStore.InsertFinishedAsync));
+
+        var outcome = await kit.SubmitAsync("taken", new JsonObject { ["action"] = "complete", ["value"] = "second" }, waitsForEnd: true).WaitAsync(Timeouts.Short);
+        var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
+
+        Assert.Equal(AdmissionStatus.Conflict, outcome.Status);
+        Assert.Equal(writesBefore + 1, store.Written.GetValueOrDefault(nameof(ITaskStore.InsertFinishedAsync)));
+        Assert.True(released);
+        var kept = store.Get("taken")!;
+        Assert.Equal((TaskState.Completed, """{"value":"first"}"""), (kept.State, kept.Result));
+    }
+
+    [Fact]
+    public async Task Submit_WaitsForEnd_WriteOfSubmissionWithEndFails_TheSubmissionFailsAndNothingIsKept()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
+        store.Fail(nameof(ITaskStore.InsertFinishedAsync), () => new IOException("the disk went away"));
+
+        await Assert.ThrowsAsync<IOException>(() => kit.SubmitAsync("lost", new JsonObject { ["action"] = "complete", ["value"] = "x" }, waitsForEnd: true).WaitAsync(Timeouts.Short));
+        var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
+        store.Heal();
+        await kit.SubmitAsync("next", new JsonObject { ["action"] = "complete", ["value"] = "ok" }, waitsForEnd: true);
+        var next = await kit.FinalAsync("next");
+
         Assert.True(released);
         Assert.Null(kit.Engine.View("lost"));
         Assert.Null(store.Get("lost"));

@@ -67,6 +67,27 @@ public sealed class TaskStoreContractTests : IAsyncLifetime
         Assert.Null(missing);
     }
 
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("memory")]
+    public async Task InsertFinishedAsync_EachStore_StoresTheTaskEndedAndLeavesATakenIdAsItWas(string kind)
+    {
+        ITaskStore store = kind == "sqlite" ? _sqlite : new MemoryTaskStore();
+        await store.InsertAsync(Record("taken", "script", "o1"));
+
+        var finished = await store.InsertFinishedAsync(Record("new", "script", "o1"), TaskState.Completed, Start.AddSeconds(2), Start.AddMinutes(1), """{"v":2}""", "digest-n", null, Start.AddSeconds(1), 1);
+        var refused = await store.InsertFinishedAsync(Record("taken", "script", "o2"), TaskState.Completed, Start.AddSeconds(2), Start.AddMinutes(1), """{"v":3}""", "digest-t", null, Start.AddSeconds(1), 1);
+
+        var read = store.Get("new")!;
+        Assert.NotNull(finished);
+        Assert.Equal(Observe(read), Observe(finished));
+        Assert.Equal((TaskState.Completed, 1, """{"v":2}"""), (read.State, read.Attempts, read.Result));
+        Assert.Equal(Start.AddSeconds(1), read.StartedAt);
+        Assert.Null(refused);
+        var kept = store.Get("taken")!;
+        Assert.Equal((TaskState.Queued, "o1", (string?)null), (kept.State, kept.Spec.Owner, kept.Result));
+    }
+
     [Fact]
     public async Task FinishedRecord_ServedFromMemory_UntilItsRowChanges()
     {
