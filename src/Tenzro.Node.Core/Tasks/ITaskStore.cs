@@ -51,7 +51,9 @@ public interface ITaskStore : IAsyncDisposable
     /// <summary>
     /// Inserts a new task and records its end, as <see cref="InsertAsync"/> then <see cref="FinishAsync"/>, for a run that
     /// ended before its submission was written (<see cref="ITaskRuntime.StartsBeforeStored"/>). Returns the final record,
-    /// or null, having written nothing, when the taskId exists. A store may commit both at once (one commit, not two).
+    /// or null, having written nothing, when the taskId exists. This default writes twice, which suits a store whose
+    /// writes cannot fail (the memory store); a store whose second write could fail after the first is stored must write
+    /// both at once, as the SQLite store does (one transaction, one commit).
     /// </summary>
     async Task<TaskRecord?> InsertFinishedAsync(TaskRecord submitted, TaskState state, DateTimeOffset finishedAt, DateTimeOffset expiresAt, string? result, string? digest, string? error, DateTimeOffset? startedAt = null, int? attempts = null)
     {

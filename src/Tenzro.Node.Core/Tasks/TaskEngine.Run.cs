@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Tenzro.Node.Core.Configuration;
 using Tenzro.Node.Core.Json;
 using Tenzro.Node.Core.Resources;
+using Tenzro.Node.Core.Storage;
 
 namespace Tenzro.Node.Core.Tasks;
 
@@ -156,10 +157,12 @@ public sealed partial class TaskEngine
             }
 
             _lifecycle.Stopped(run, end);
-            var markWritten = mark.Settle();
+            // A running mark that waited for the submission is written after the end (and ignored there), so a run that
+            // started before its submission was stored always writes its start with its end.
+            var startWritten = mark.Settle() && running.Admission is null;
             running.Ending = true;
             // The run's spec carries the payload; the queue's copy of a task that waited does not.
-            if (!await FinishAsync(run?.Task ?? spec, state, result, error, markWritten ? null : startedAt, markWritten ? null : attempts, withPayload: run is not null || running.HasPayload, submittedWith: withSubmission ? running : null))
+            if (!await FinishAsync(run?.Task ?? spec, state, result, error, startWritten ? null : startedAt, startWritten ? null : attempts, withPayload: run is not null || running.HasPayload, submittedWith: withSubmission ? running : null))
             {
                 // Written with its submission, which found the task id taken or failed: nothing of this run is kept.
                 await mark.WrittenAsync();
@@ -175,6 +178,13 @@ public sealed partial class TaskEngine
         }
         finally
         {
+            // A run that took the writing of its submission and failed before settling it: its submitter must not wait on.
+            if (running.Admission is { } unsettled)
+            {
+                running.ClaimSubmission();
+                unsettled.TrySetException(new StoreException($"task {spec.TaskId} ended without its submission being written; see the node's log."));
+            }
+
             lock (_lock)
             {
                 _ledger.Release(spec.TaskId);

@@ -118,6 +118,13 @@ public sealed partial class TaskEngine
                     continue;
                 }
 
+                if (_running.ContainsKey(entry.Spec.TaskId))
+                {
+                    // A run of the same id that started before its submission was stored, and will be dropped when the
+                    // submission finds this one's row: this one starts once that run has left its slot.
+                    continue;
+                }
+
                 var split = Splits(entry.Spec);
                 var slotsFull = holding >= slots && !split;
                 if ((slotsFull && head is not null) || ++scanned > BackfillWindow)

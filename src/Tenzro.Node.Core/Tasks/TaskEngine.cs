@@ -441,6 +441,9 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             return null;
         }
 
+        // Not for an id that is taken already (a resubmission, say): that run would be work for nothing.
+        var startsBeforeStored = !runtime.MayCrashTheProcess && runtime.StartsBeforeStored && (task.IdFromNode || _store.GetForStatus(task.TaskId) is null);
+
         lock (_lock)
         {
             if (_stopping || _queue.Count > 0 || _holdFor is not null || _intake.Draining || _intake.UserActive is not null
@@ -458,7 +461,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             {
                 PreMarked = runtime.MayCrashTheProcess,
                 HasPayload = true,
-                Admission = !runtime.MayCrashTheProcess && runtime.StartsBeforeStored ? new TaskCompletionSource<bool>() : null,
+                Admission = startsBeforeStored ? new TaskCompletionSource<bool>() : null,
             };
             _running[task.TaskId] = running;
             return running;

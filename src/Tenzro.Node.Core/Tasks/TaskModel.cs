@@ -103,6 +103,9 @@ public sealed record TaskSpec
     public required TimeSpan Timeout { get; init; }
     public string Origin { get; init; } = TaskOrigins.Api;
 
+    /// <summary>The node chose the task id (the submitter gave none), so no task of this id can be stored yet. Not stored.</summary>
+    public bool IdFromNode { get; init; }
+
     /// <summary>Who submitted the task, for quotas: "regional" or the caller's address ("127.0.0.1").</summary>
     public string Requester { get; init; } = "local";
 

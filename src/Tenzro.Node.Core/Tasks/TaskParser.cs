@@ -83,6 +83,7 @@ public static class TaskParser
         return new TaskSpec
         {
             TaskId = taskId ?? NewTaskId(),
+            IdFromNode = taskId is null,
             Type = type,
             Priority = priority,
             Requirements = requirements,

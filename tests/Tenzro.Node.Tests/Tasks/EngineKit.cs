@@ -68,10 +68,10 @@ internal sealed class EngineKit : IAsyncDisposable
         return Engine.View(taskId)!;
     }
 
-    /// <summary>Polls (real time) until <paramref name="condition"/> holds; false when it never did within <see cref="Timeouts.Short"/>.</summary>
-    public static async Task<bool> EventuallyAsync(Func<bool> condition)
+    /// <summary>Polls (real time) until <paramref name="condition"/> holds; false when it never did within <paramref name="within"/> (<see cref="Timeouts.Short"/>).</summary>
+    public static async Task<bool> EventuallyAsync(Func<bool> condition, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + Timeouts.Short;
+        var deadline = DateTime.UtcNow + (within ?? Timeouts.Short);
         while (!condition())
         {
             if (DateTime.UtcNow > deadline)

@@ -110,6 +110,7 @@ public sealed class StartAtSubmissionTests
         await Task.Delay(50, Timeouts.Token());
         var storedWhileHeld = store.Get("early");
         var acknowledgedWhileHeld = submission.IsCompleted;
+        var writtenWhileHeld = store.Written.Keys.ToArray();
         store.Let(nameof(ITaskStore.InsertAsync));
         var outcome = await submission.WaitAsync(Timeouts.Short);
         var final = await kit.FinalAsync("early");
@@ -121,20 +122,32 @@ public sealed class StartAtSubmissionTests
         Assert.Equal(TaskState.Completed, final.State);
         Assert.Equal(TaskState.Completed, store.Get("early")!.State);
         Assert.Equal(1, store.Written.GetValueOrDefault(nameof(ITaskStore.InsertAsync)));
-        Assert.Equal([TaskState.Queued, TaskState.Running, TaskState.Completed], await StatesAsync(events, 3));
+        Assert.Empty(writtenWhileHeld);
+        var firstEvent = await events.Reader.ReadAsync(Timeouts.Token());
+        Assert.Equal(("state", (TaskState?)TaskState.Queued), (firstEvent.Kind, firstEvent.State));
+        Assert.Equal([TaskState.Running, TaskState.Completed], await StatesAsync(events, 2));
     }
 
     [Fact]
-    public async Task Submit_StartedBeforeStored_IdTakenByOtherContent_StopsTheRunAndKeepsTheStoredTask()
+    public async Task Submit_StartedBeforeStored_IdTakenMeanwhile_StopsTheRunAndKeepsTheStoredTask()
     {
-        var store = new FailingTaskStore(new MemoryTaskStore());
+        var memory = new MemoryTaskStore();
+        var store = new FailingTaskStore(memory);
         await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
-        await kit.SubmitAsync("taken", new JsonObject { ["action"] = "complete", ["value"] = "first" });
-        await kit.FinalAsync("taken");
+        using var events = kit.Engine.Events.Subscribe("taken");
         store.Hold(nameof(ITaskStore.InsertAsync));
 
         var second = kit.SubmitAsync("taken", Gate("never-opened"));
-        var started = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Count(id => id == "taken") == 2);
+        var started = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("taken"));
+        // Another writer stores a task of the same id while this submission's write is held.
+        var other = new TaskRecord
+        {
+            Spec = new TaskSpec { TaskId = "taken", Type = "script", Timeout = TimeSpan.FromMinutes(1), Data = new JsonObject { ["action"] = "complete" } },
+            ContentHash = "other",
+            SubmittedAt = kit.Time.GetUtcNow(),
+            State = TaskState.Queued,
+        };
+        await memory.InsertAsync(other);
         store.Let(nameof(ITaskStore.InsertAsync));
         var outcome = await second.WaitAsync(Timeouts.Short);
         var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
@@ -145,9 +158,25 @@ public sealed class StartAtSubmissionTests
         Assert.Equal(AdmissionStatus.Conflict, outcome.Status);
         Assert.True(released);
         var kept = store.Get("taken")!;
-        Assert.Equal(TaskState.Completed, kept.State);
-        Assert.Equal("""{"value":"first"}""", kept.Result);
+        Assert.Equal((TaskState.Queued, "other", (string?)null), (kept.State, kept.ContentHash, kept.Result));
+        Assert.False(events.Reader.TryRead(out var announced), $"the dropped run announced {announced}");
         Assert.Equal(TaskState.Completed, next.State);
+    }
+
+    [Fact]
+    public async Task Submit_IdStoredAlready_DoesNotStartBeforeStored()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
+        await kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "first" });
+        await kit.FinalAsync("again");
+
+        var same = await kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "first" }, waitsForEnd: true);
+        var other = await kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "other" }, waitsForEnd: true);
+
+        Assert.Equal(AdmissionStatus.Existing, same.Status);
+        Assert.Equal(AdmissionStatus.Conflict, other.Status);
+        Assert.Single(kit.Runtime.Started, "again");
     }
 
     [Fact]
@@ -229,22 +258,63 @@ public sealed class StartAtSubmissionTests
     }
 
     [Fact]
-    public async Task Submit_WaitsForEnd_RunEndsFirstButItsIdIsTaken_AnswersConflictAndKeepsTheStoredTask()
+    public async Task Submit_WaitsForEnd_SameIdSubmittedMeanwhile_TheRunIsDroppedAndTheStoredTaskRunsAfterIt()
     {
         var store = new FailingTaskStore(new MemoryTaskStore());
-        await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
-        await kit.SubmitAsync("taken", new JsonObject { ["action"] = "complete", ["value"] = "first" });
-        await kit.FinalAsync("taken");
-        var writesBefore = store.Written.GetValueOrDefault(nameof(ITaskStore.InsertFinishedAsync));
+        await using var kit = await EngineKit.StartAsync(store, 2, new ScriptedRuntime { StartsBeforeStored = true });
 
-        var outcome = await kit.SubmitAsync("taken", new JsonObject { ["action"] = "complete", ["value"] = "second" }, waitsForEnd: true).WaitAsync(Timeouts.Short);
+        // The first submission's run waits on its gate, its submitter on the grace (the fake clock stands still).
+        var first = kit.SubmitAsync("dup", Gate("dup-first"), waitsForEnd: true);
+        var firstStarted = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("dup"));
+        var second = await kit.SubmitAsync("dup", new JsonObject { ["action"] = "gate", ["gate"] = "dup-second", ["value"] = "second" });
+        var secondStartedBesideTheFirst = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Count(id => id == "dup") > 1, TimeSpan.FromMilliseconds(300));
+        kit.Runtime.Open("dup-first");
+        var outcome = await first.WaitAsync(Timeouts.Short);
+        var secondStarted = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Count(id => id == "dup") == 2);
+        var reservedWhileTheSecondRuns = kit.Ledger.Reservations.Count;
+        var cancellable = kit.Engine.View("dup")!.State == TaskState.Running;
+        kit.Runtime.Open("dup-second");
+        var final = await kit.FinalAsync("dup");
         var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
 
+        Assert.True(firstStarted);
+        Assert.Equal(AdmissionStatus.Accepted, second.Status);
+        Assert.False(secondStartedBesideTheFirst);
         Assert.Equal(AdmissionStatus.Conflict, outcome.Status);
-        Assert.Equal(writesBefore + 1, store.Written.GetValueOrDefault(nameof(ITaskStore.InsertFinishedAsync)));
+        Assert.True(secondStarted);
+        Assert.Equal(1, reservedWhileTheSecondRuns);
+        Assert.True(cancellable);
+        Assert.Equal(TaskState.Completed, final.State);
+        Assert.Equal("""{"value":"second"}""", final.Record.Result);
+        Assert.Equal(2, kit.Runtime.Started.Count(id => id == "dup"));
         Assert.True(released);
-        var kept = store.Get("taken")!;
-        Assert.Equal((TaskState.Completed, """{"value":"first"}"""), (kept.State, kept.Result));
+    }
+
+    [Fact]
+    public async Task Submit_StartedBeforeStored_RunningMarkDueWhileTheSubmissionIsHeld_TheEndStillRecordsTheStart()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        await using var kit = await EngineKit.StartAsync(store, 4, new ScriptedRuntime { StartsBeforeStored = true });
+        store.Hold(nameof(ITaskStore.InsertAsync));
+        // The running mark, once due, is held back too, so that the end is written first whatever the order of the two.
+        store.Hold(nameof(ITaskStore.MarkRunningAsync));
+
+        var submission = kit.SubmitAsync("marked", Gate("marked"));
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("marked")));
+        // The run ends and waits for its submission; then its running mark falls due and waits for it too.
+        kit.Runtime.Open("marked");
+        await Task.Delay(50, Timeouts.Token());
+        kit.Time.Advance(TaskEngine.RunningMarkDelay * 2);
+        await Task.Delay(20, Timeouts.Token());
+        store.Let(nameof(ITaskStore.InsertAsync));
+        await submission.WaitAsync(Timeouts.Short);
+        var final = await kit.FinalAsync("marked");
+        store.Let(nameof(ITaskStore.MarkRunningAsync));
+
+        Assert.Equal(TaskState.Completed, final.State);
+        Assert.Equal(1, final.Record.Attempts);
+        Assert.NotNull(final.Record.StartedAt);
+        Assert.Equal((1, (DateTimeOffset?)final.Record.StartedAt), (store.Get("marked")!.Attempts, store.Get("marked")!.StartedAt));
     }
 
     [Fact]
@@ -254,7 +324,10 @@ public sealed class StartAtSubmissionTests
         await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
         store.Fail(nameof(ITaskStore.InsertFinishedAsync), () => new IOException("the disk went away"));
 
-        await Assert.ThrowsAsync<IOException>(() => kit.SubmitAsync("lost", new JsonObject { ["action"] = "complete", ["value"] = "x" }, waitsForEnd: true).WaitAsync(Timeouts.Short));
+        var lost = kit.SubmitAsync("lost", Gate("lost"), waitsForEnd: true);
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("lost")));
+        kit.Runtime.Open("lost");
+        await Assert.ThrowsAsync<IOException>(() => lost.WaitAsync(Timeouts.Short));
         var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
         store.Heal();
         await kit.SubmitAsync("next", new JsonObject { ["action"] = "complete", ["value"] = "ok" }, waitsForEnd: true);
