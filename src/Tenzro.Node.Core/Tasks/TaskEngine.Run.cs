@@ -118,7 +118,7 @@ public sealed partial class TaskEngine
             // A run that ended before its submission was written writes both in one commit (FinishAsync), unless the
             // submitter has begun writing the submission on its own; a run stopped by shutdown leaves that to the submitter.
             var withSubmission = running.Admission is not null && state != TaskState.Queued && running.ClaimSubmission();
-            if (running.Admission is { } admission && !withSubmission && !await admission.Task)
+            if (running.Admission is { } admission && !withSubmission && await admission.Task is null)
             {
                 // Its submission was not stored (a conflicting task id, a failed write): nothing of this run is kept.
                 mark.Settle();
@@ -223,7 +223,7 @@ public sealed partial class TaskEngine
     /// </param>
     /// <param name="submittedWith">
     /// A run that ended before its submission was written: the submission is written with the end, in one commit, and
-    /// announced before it; the run's admission is then settled (false, having written nothing, when the task id is taken;
+    /// announced before it; the run's admission is then settled (null, having written nothing, when the task id is taken;
     /// the write's error when it failed, which is not retried: the submitter reports it as a failed submission).
     /// </param>
     /// <returns>False when the end was not written because its submission could not be.</returns>
@@ -263,7 +263,7 @@ public sealed partial class TaskEngine
 
             if (record is null)
             {
-                admission.TrySetResult(false);
+                admission.TrySetResult(null);
                 return false;
             }
 
@@ -307,11 +307,7 @@ public sealed partial class TaskEngine
         }
 
         // Its submitter answers only now, with everything announced, and with the end it was waiting for.
-        if (submittedWith is not null)
-        {
-            submittedWith.Final = record;
-            submittedWith.Admission?.TrySetResult(true);
-        }
+        submittedWith?.Admission?.TrySetResult(record);
 
         return true;
     }
@@ -330,8 +326,8 @@ public sealed partial class TaskEngine
         private int _settled;
         private volatile Task? _write;
 
-        /// <param name="stored">For a run that started before its submission was stored: whether it was; the mark waits for it.</param>
-        public RunningMark(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts, Task<bool>? stored) =>
+        /// <param name="stored">For a run that started before its submission was stored: what was stored, if anything; the mark waits for it.</param>
+        public RunningMark(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts, Task<TaskRecord?>? stored) =>
             _timer = engine._time.CreateTimer(
                 _ =>
                 {
@@ -344,9 +340,9 @@ public sealed partial class TaskEngine
                 RunningMarkDelay,
                 Timeout.InfiniteTimeSpan);
 
-        private static async Task MarkOnceStoredAsync(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts, Task<bool> stored)
+        private static async Task MarkOnceStoredAsync(TaskEngine engine, string taskId, DateTimeOffset startedAt, int attempts, Task<TaskRecord?> stored)
         {
-            if (await stored)
+            if (await stored is not null)
             {
                 await engine._store.MarkRunningAsync(taskId, startedAt, attempts);
             }
@@ -374,7 +370,7 @@ public sealed partial class TaskEngine
         {
             var clamped = Math.Clamp(double.IsNaN(value) ? 0 : value, 0, 1);
             running.Progress = clamped;
-            if (running.Admission is { Task: var stored } && !(stored.IsCompletedSuccessfully && stored.Result))
+            if (running.Admission is { Task: var stored } && !(stored.IsCompletedSuccessfully && stored.Result is not null))
             {
                 // Nothing of a run is written or announced before its submission is stored.
                 return;
@@ -429,16 +425,14 @@ public sealed partial class TaskEngine
         public bool PreMarked { get; init; }
 
         /// <summary>
-        /// For a run started while its submission is being committed (<see cref="ITaskRuntime.StartsBeforeStored"/>): set
-        /// true once the submission is stored, false when it is not. The run writes and announces nothing before.
+        /// For a run started while its submission is being committed (<see cref="ITaskRuntime.StartsBeforeStored"/>): set to
+        /// the stored record once the submission is stored (its end, when the run wrote both), null when it is not. The run
+        /// writes and announces nothing before.
         /// </summary>
-        public TaskCompletionSource<bool>? Admission { get; init; }
+        public TaskCompletionSource<TaskRecord?>? Admission { get; init; }
 
         /// <summary>The record its submission writes, for a run with an <see cref="Admission"/>.</summary>
         public TaskRecord? Submission { get; set; }
-
-        /// <summary>The final record of a run written with its submission, for its submitter's answer.</summary>
-        public TaskRecord? Final { get; set; }
 
         private int _submissionClaimed;
 

@@ -327,10 +327,10 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
         try
         {
-            bool inserted;
+            TaskRecord? written;
             try
             {
-                inserted = writtenWithEnd ? await admission!.Task : await _store.InsertAsync(stored);
+                written = writtenWithEnd ? await admission!.Task : (await _store.InsertAsync(stored) ? stored : null);
             }
             catch
             {
@@ -339,32 +339,25 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 throw;
             }
 
-            if (writtenWithEnd)
-            {
-                // Stored with its end, and announced by its run: created, running, then its end. The answer is the end.
-                if (inserted)
-                {
-                    _metrics.Submitted(task.Type);
-                    lock (_lock)
-                    {
-                        _queuedBytes -= size;
-                    }
-
-                    return SubmitOutcome.Created(atOnce!.Final ?? record);
-                }
-
-                Unbudget(size);
-                return ExistingOrConflict(task.TaskId, hash);
-            }
-
-            if (!inserted)
+            if (written is null)
             {
                 Unbudget(size);
-                NotStored(atOnce);
+                NotStored(writtenWithEnd ? null : atOnce);
                 return ExistingOrConflict(task.TaskId, hash);
             }
 
             _metrics.Submitted(task.Type);
+            if (writtenWithEnd)
+            {
+                // Stored with its end, and announced by its run: created, running, then its end. The answer is the end.
+                lock (_lock)
+                {
+                    _queuedBytes -= size;
+                }
+
+                return SubmitOutcome.Created(written);
+            }
+
             PlanCost(task);
 
             if (atOnce is not null)
@@ -384,7 +377,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                     // The run has started already: its start is announced now that the submission is stored, then
                     // its end may be written.
                     PublishRunning(atOnce);
-                    admission.TrySetResult(true);
+                    admission.TrySetResult(stored);
                 }
 
                 return SubmitOutcome.Created(record);
@@ -393,7 +386,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         finally
         {
             // Whatever went wrong above, a run that started early never waits for a submission that will not come.
-            admission?.TrySetResult(false);
+            admission?.TrySetResult(null);
         }
 
         lock (_lock)
@@ -461,7 +454,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             {
                 PreMarked = runtime.MayCrashTheProcess,
                 HasPayload = true,
-                Admission = startsBeforeStored ? new TaskCompletionSource<bool>() : null,
+                Admission = startsBeforeStored ? new TaskCompletionSource<TaskRecord?>() : null,
             };
             _running[task.TaskId] = running;
             return running;
@@ -483,7 +476,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         {
             running.StopReason = StopReason.NotStored;
             running.Cancellation.Cancel();
-            admission.TrySetResult(false);
+            admission.TrySetResult(null);
             return;
         }
 
