@@ -7,7 +7,11 @@ namespace Tenzro.Node.Runtimes.Wasm;
 /// per task costs more than a trivial module's whole run. A task never waits for another: when no thread
 /// is idle a new one starts, and a thread idle for <see cref="IdleLifetime"/> ends.
 /// </summary>
-/// <remarks>Thread-safe.</remarks>
+/// <remarks>
+/// Thread-safe. An idle thread blocks at once, without spinning first: <see cref="SemaphoreSlim"/> spun up to 140
+/// times (most of them <c>sched_yield</c>) after every task, about 75 system calls per short task that took CPU
+/// from the writer committing that task's end (docs/BENCHMARKS.md, "The Wasm thread's idle spin").
+/// </remarks>
 internal static class WasmThreads
 {
     public static readonly TimeSpan IdleLifetime = TimeSpan.FromSeconds(60);
@@ -29,7 +33,7 @@ internal static class WasmThreads
         thread.Start();
     }
 
-    /// <remarks>Never disposed: a worker's semaphore lives as long as its thread, which ends by returning.</remarks>
+    /// <remarks>Never disposed: a worker's event lives as long as its thread, which ends by returning.</remarks>
 #pragma warning disable CA1001
     private sealed class Worker
 #pragma warning restore CA1001
@@ -38,7 +42,7 @@ internal static class WasmThreads
         private const int Assigned = 1;
         private const int Retired = 2;
 
-        private readonly SemaphoreSlim _signal = new(0, 1);
+        private readonly ManualResetEventSlim _signal = new(initialState: false, spinCount: 0);
         private Action? _work;
         private int _state;
 
@@ -51,7 +55,7 @@ internal static class WasmThreads
                 return false;
             }
 
-            _signal.Release();
+            _signal.Set();
             return true;
         }
 
@@ -75,6 +79,7 @@ internal static class WasmThreads
                     _signal.Wait();
                 }
 
+                _signal.Reset();
                 work = Interlocked.Exchange(ref _work, null)!;
             }
         }
