@@ -50,7 +50,7 @@ internal sealed class ComputeScenario : Scenario
         var nodeP50 = nodeLatency.PercentileMicros(50);
         var floor = echoLatency.PercentileMicros(50) + wasm.PercentileMicros(50) + (CommitsPerTask * fsync.PercentileMicros(50));
         return new ScenarioResult("p50 submit-to-result", nodeP50, "µs", "echo + Wasmtime + 2 fsyncs", floor, true,
-            [$"node {nodeLatency.Describe()}; echo {echoLatency.Describe()}; wasmtime {wasm.Describe()}; fsync {fsync.Describe()}; node overhead beyond the floor {nodeP50 - floor:F0} µs"]);
+            [$"node {nodeLatency.Describe()}; echo {echoLatency.Describe()}; wasmtime {wasm.Describe()}; fsync {fsync.Describe()}; node overhead beyond the floor {nodeP50 - floor:F0} µs; node CPU {nodeLatency.NodeCpuMicrosPerOperation:F0} µs per task"]);
     }
 
     private static Latencies WasmDirect(TimeSpan duration)
@@ -128,7 +128,7 @@ internal sealed class InferenceScenario : Scenario
             ? ""
             : $"; in-process node (TASK_WORKERS=false) {inProcess.Describe()}; the worker adds {nodeLatency.PercentileMicros(50) - inProcess.PercentileMicros(50):F0} µs at p50";
         return new ScenarioResult("p50 submit-to-result", nodeLatency.PercentileMicros(50), "µs", "direct ONNX Runtime Run", direct.PercentileMicros(50), true,
-            [$"node {nodeLatency.Describe()}; direct Run {direct.Describe()}; node adds {added:F0} µs at p50{worker}"]);
+            [$"node {nodeLatency.Describe()}; direct Run {direct.Describe()}; node adds {added:F0} µs at p50; node CPU {nodeLatency.NodeCpuMicrosPerOperation:F0} µs per task{worker}"]);
     }
 
     private static async Task<Latencies> MeasureNodeAsync(ScenarioOptions options, byte[] model, float[] input, IDictionary<string, string>? settings)

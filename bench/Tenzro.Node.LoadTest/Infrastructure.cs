@@ -50,6 +50,12 @@ internal sealed class Latencies
 
     public long Count => _histogram.TotalCount;
 
+    /// <summary>CPU seconds the measured node and its workers used while these latencies were recorded; null when not measured.</summary>
+    public double? NodeCpuSeconds { get; set; }
+
+    /// <summary>The node's CPU time per recorded operation, in µs; null when not measured.</summary>
+    public double? NodeCpuMicrosPerOperation => NodeCpuSeconds is { } cpu && Count > 0 ? cpu * 1e6 / Count : null;
+
     public void Record(long startTimestamp)
     {
         var micros = (long)Stopwatch.GetElapsedTime(startTimestamp).TotalMicroseconds;
@@ -112,6 +118,7 @@ internal static class LoadDriver
         }
 
         var latencies = new Latencies();
+        var cpuBefore = settle?.FamilyCpuTime();
         using var stop = new CancellationTokenSource(duration);
         var started = Stopwatch.GetTimestamp();
         var progress = Task.Run(async () =>
@@ -126,6 +133,7 @@ internal static class LoadDriver
         });
         await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Loop(operation, latencies, stop.Token)));
         var elapsed = Stopwatch.GetElapsedTime(started);
+        latencies.NodeCpuSeconds = settle?.FamilyCpuTime() - cpuBefore;
         await progress;
         return (latencies.Count / elapsed.TotalSeconds, latencies);
     }
