@@ -50,6 +50,17 @@ public interface ITaskRuntime
     bool StartsBeforeStored => false;
 
     /// <summary>
+    /// True when a run of a runtime that may crash the process (<see cref="MayCrashTheProcess"/>) may begin while the
+    /// submission that counts its attempt is still being committed, and waits on <see cref="TaskExecutionContext.StartGate"/>
+    /// before any of the task's own code runs (or, for code not compiled yet, before the compiler reads it). The engine
+    /// then hands the run to the runtime before the commit instead of after it, so the hand-off and the runtime's own set-up
+    /// overlap the commit; the poison-task rule holds, since nothing of the task runs before its attempt is on disk.
+    /// <see cref="ExecuteAsync"/> is then called on the submitting thread and must not block before its first wait.
+    /// False by default.
+    /// </summary>
+    bool PreparesBeforeStored => false;
+
+    /// <summary>
     /// What the cost model keys the task's history by and the work it declares (<see cref="Optimization.TaskCostInput"/>);
     /// called at admission on a validated task, so it must be cheap. The default knows the task by its type only.
     /// </summary>
@@ -87,6 +98,12 @@ public sealed class TaskExecutionContext
 
     /// <summary>The most memory the task's sandbox held, where its runtime measures it; the cost model learns from it.</summary>
     public TaskMemoryPeak MemoryPeak { get; init; } = new();
+
+    /// <summary>
+    /// Open once the task's attempt is stored; a runtime that prepares before that (<see cref="ITaskRuntime.PreparesBeforeStored"/>)
+    /// waits on it before running any of the task's code. Open from the start for every other run.
+    /// </summary>
+    public TaskStartGate StartGate { get; init; } = TaskStartGate.Open;
 }
 
 /// <summary>

@@ -83,6 +83,7 @@ public sealed partial class TaskEngine
                     Pause = running.Gate,
                     CpuTime = run.CpuTime,
                     MemoryPeak = run.MemoryPeak,
+                    StartGate = running.StartGate ?? TaskStartGate.Open,
                 };
                 result = running.Split && _splitRunner is { } splitter
                     ? await splitter.RunAsync(context)
@@ -425,11 +426,19 @@ public sealed partial class TaskEngine
         public bool PreMarked { get; init; }
 
         /// <summary>
-        /// For a run started while its submission is being committed (<see cref="ITaskRuntime.StartsBeforeStored"/>): set to
+        /// For a run started while its submission is being committed (<see cref="ITaskRuntime.StartsBeforeStored"/>,
+        /// <see cref="ITaskRuntime.PreparesBeforeStored"/>): set to
         /// the stored record once the submission is stored (its end, when the run wrote both), null when it is not. The run
         /// writes and announces nothing before.
         /// </summary>
         public TaskCompletionSource<TaskRecord?>? Admission { get; init; }
+
+        /// <summary>
+        /// For a run of a runtime that may crash the process, begun while its submission commits
+        /// (<see cref="ITaskRuntime.PreparesBeforeStored"/>): opens with its <see cref="Admission"/>, and the runtime runs
+        /// none of the task's code before. Its submission is always written by the submitter, alone.
+        /// </summary>
+        public TaskStartGate? StartGate { get; init; }
 
         /// <summary>The record its submission writes, for a run with an <see cref="Admission"/>.</summary>
         public TaskRecord? Submission { get; set; }

@@ -309,7 +309,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         var stored = atOnce is { PreMarked: true } ? record with { State = TaskState.Running, StartedAt = atOnce.PickedAt, Attempts = 1 } : record;
         var admission = atOnce?.Admission;
         var writtenWithEnd = false;
-        if (admission is not null)
+        if (admission is not null && atOnce!.StartGate is null)
         {
             // Runs on this thread up to the runtime's first wait (the job handed to its worker).
             atOnce!.Submission = stored;
@@ -330,7 +330,19 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             TaskRecord? written;
             try
             {
-                written = writtenWithEnd ? await admission!.Task : (await _store.InsertAsync(stored) ? stored : null);
+                if (atOnce?.StartGate is not null)
+                {
+                    // Its runtime waits for this write before any of the task's code runs. The run goes to another thread
+                    // (the pool's shared queue), and this one goes on to the write, so the hand-off to the runtime and its
+                    // set-up overlap the commit rather than delay it.
+                    atOnce.ClaimSubmission();
+                    ThreadPool.QueueUserWorkItem(static state => _ = state.Engine.RunAsync(state.Running), (Engine: this, Running: atOnce), preferLocal: false);
+                    written = await _store.InsertAsync(stored) ? stored : null;
+                }
+                else
+                {
+                    written = writtenWithEnd ? await admission!.Task : (await _store.InsertAsync(stored) ? stored : null);
+                }
             }
             catch
             {
@@ -385,8 +397,11 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
         finally
         {
-            // Whatever went wrong above, a run that started early never waits for a submission that will not come.
-            admission?.TrySetResult(null);
+            // Whatever went wrong above, a run that started early is stopped, never left waiting for a submission that will not come.
+            if (admission is { Task.IsCompleted: false })
+            {
+                NotStored(atOnce);
+            }
         }
 
         lock (_lock)
@@ -435,7 +450,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
 
         // Not for an id that is taken already (a resubmission, say): that run would be work for nothing.
-        var startsBeforeStored = !runtime.MayCrashTheProcess && runtime.StartsBeforeStored && (task.IdFromNode || _store.GetForStatus(task.TaskId) is null);
+        var beforeStored = (runtime.MayCrashTheProcess ? runtime.PreparesBeforeStored : runtime.StartsBeforeStored) && (task.IdFromNode || _store.GetForStatus(task.TaskId) is null);
 
         lock (_lock)
         {
@@ -449,12 +464,14 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
 
             // The run gets its own copy of the payload: the caller's objects are read by the answer and the events.
             var spec = task with { Data = task.Data.DeepClone().AsObject(), Config = task.Config.DeepClone().AsObject() };
+            var admission = beforeStored ? new TaskCompletionSource<TaskRecord?>() : null;
             var entry = new QueueEntry(spec, ++_sequence, 0, submittedAt, size) { TraceParent = System.Diagnostics.Activity.Current?.Context ?? default };
             var running = new RunningTask(entry, new CancellationTokenSource(), _time, runtime.SupportsPause, ++_startOrder)
             {
                 PreMarked = runtime.MayCrashTheProcess,
                 HasPayload = true,
-                Admission = startsBeforeStored ? new TaskCompletionSource<TaskRecord?>() : null,
+                Admission = admission,
+                StartGate = beforeStored && runtime.MayCrashTheProcess ? new TaskStartGate(admission!.Task) : null,
             };
             _running[task.TaskId] = running;
             return running;

@@ -77,6 +77,8 @@ internal sealed class WasmExecution
         Instance? instance = null;
         try
         {
+            // Instantiating runs the module's start function: the task's own code, not before its attempt is stored.
+            _context.StartGate.Wait(cancellation);
             instance = linker.Instantiate(store, _module);
             var result = _request.IsCommand ? RunCommand(instance) : CallFunction(instance);
             if (instance.GetMemories().Select(m => m.Memory).FirstOrDefault() is { } memory)

@@ -63,21 +63,32 @@ internal sealed partial class WasmModuleCache
         return Path.Combine(Directory, Convert.ToHexStringLower(key) + Extension);
     }
 
+    /// <summary>The compiled module whose sha256 is <paramref name="sha256"/> when it is in memory; null, without reading the disk, when not.</summary>
+    public Module? Cached(string sha256)
+    {
+        lock (_lock)
+        {
+            if (!_entries.TryGetValue(sha256, out var node))
+            {
+                return null;
+            }
+
+            _recency.Remove(node);
+            _recency.AddFirst(node);
+            Interlocked.Increment(ref _memoryHits);
+            return node.Value.Module;
+        }
+    }
+
     /// <summary>
     /// The compiled module for <paramref name="wasm"/>, whose sha256 is <paramref name="sha256"/>. Throws
     /// <see cref="WasmTaskException"/> (<see cref="WasmFailure.NotWasm"/>) when the bytes are not a valid module.
     /// </summary>
     public Module GetOrCompile(string sha256, ReadOnlySpan<byte> wasm)
     {
-        lock (_lock)
+        if (Cached(sha256) is { } cached)
         {
-            if (_entries.TryGetValue(sha256, out var node))
-            {
-                _recency.Remove(node);
-                _recency.AddFirst(node);
-                Interlocked.Increment(ref _memoryHits);
-                return node.Value.Module;
-            }
+            return cached;
         }
 
         var path = PathOf(sha256);

@@ -27,6 +27,12 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
     /// <summary>A module is held at its next epoch (within about <see cref="WasmDefaults.EpochInterval"/>) while its task is paused.</summary>
     public bool SupportsPause => true;
 
+    /// <summary>
+    /// A run is handed to its thread while its attempt commits; a module compiled already is set up meanwhile, and nothing
+    /// of the task (its start function, its entry, the compiler on a module not compiled yet) runs before the attempt is stored.
+    /// </summary>
+    public bool PreparesBeforeStored => true;
+
     public void Validate(TaskSpec task, ValidationErrors errors)
     {
         _ = WasmTaskRequest.Parse(task, errors, blobs);
@@ -71,8 +77,14 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
 
         return await RunOnOwnThreadAsync(() => context.CpuTime.Measure(() =>
         {
-            var (hash, wasm) = Binary(request.Source, stored);
-            var module = cache.GetOrCompile(hash, wasm);
+            var module = Compiled(request.Source);
+            if (module is null)
+            {
+                // The WAT parser and the compiler read the task's own bytes: not before its attempt is stored.
+                context.StartGate.Wait(context.CancellationToken);
+                var (hash, wasm) = Binary(request.Source, stored);
+                module = cache.GetOrCompile(hash, wasm);
+            }
 
             // The module runs on this one thread: it can use one core, and no more than its share of one where a quota can hold it.
             using var quota = ThreadCpu.Limit(context.Task.Requirements.Cpu);
@@ -86,6 +98,20 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
     /// <summary>WAT text already converted to binary, by the text's sha256: repeated WAT tasks skip the parser.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Hash, byte[] Wasm)> ConvertedText = new(StringComparer.Ordinal);
 
+    /// <summary>The module when it is compiled and in memory already (found without parsing or compiling anything); else null.</summary>
+    private Module? Compiled(WasmModuleSource source)
+    {
+        var hash = source.Kind switch
+        {
+            WasmModuleSourceKind.BlobHash => source.Value,
+            WasmModuleSourceKind.Base64 => Convert.ToHexStringLower(SHA256.HashData(Convert.FromBase64String(source.Value))),
+            _ => ConvertedText.TryGetValue(TextKey(source.Value), out var converted) ? converted.Hash : null,
+        };
+        return hash is null ? null : cache.Cached(hash);
+    }
+
+    private static string TextKey(string text) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
     /// <summary>The module's binary and its sha256 (the cache key), whatever form it was given in.</summary>
     private static (string Hash, byte[] Wasm) Binary(WasmModuleSource source, byte[]? stored)
     {
@@ -98,7 +124,7 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
                 wasm = Convert.FromBase64String(source.Value);
                 break;
             default:
-                var textKey = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(source.Value)));
+                var textKey = TextKey(source.Value);
                 if (ConvertedText.TryGetValue(textKey, out var converted))
                 {
                     return converted;

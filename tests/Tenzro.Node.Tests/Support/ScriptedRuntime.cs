@@ -22,8 +22,20 @@ public sealed class ScriptedRuntime(string type = "script") : ITaskRuntime
     /// <summary>As a runtime in worker processes declares: its runs start while their submission commits (true) or after.</summary>
     public bool StartsBeforeStored { get; init; }
 
+    /// <summary>As Wasmtime in the node's process declares: its runs begin while their submission commits and wait on the start gate before the task's code.</summary>
+    public bool PreparesBeforeStored { get; init; }
+
     /// <summary>Native code in the process, as by default; false with <see cref="StartsBeforeStored"/>.</summary>
     public bool MayCrashTheProcess => !StartsBeforeStored;
+
+    /// <summary>The tasks whose runs reached this runtime, before their start gate (<see cref="Started"/> is after it).</summary>
+    public ConcurrentQueue<string> Prepared { get; } = new();
+
+    /// <summary>For each task that started, whether its store held it as running with its attempt counted at that moment.</summary>
+    public ConcurrentDictionary<string, bool> StoredAtStart { get; } = new();
+
+    /// <summary>Where <see cref="StoredAtStart"/> looks; set by the test.</summary>
+    public ITaskStore? Store { get; set; }
 
     public void Validate(TaskSpec task, ValidationErrors errors)
     {
@@ -37,6 +49,18 @@ public sealed class ScriptedRuntime(string type = "script") : ITaskRuntime
 
     public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
     {
+        Prepared.Enqueue(context.Task.TaskId);
+        if (!context.StartGate.IsOpen)
+        {
+            // The gate's wait blocks its thread, and this method runs on the submitter's until its first wait.
+            await Task.Run(() => context.StartGate.Wait(context.CancellationToken), context.CancellationToken);
+        }
+
+        if (Store?.Get(context.Task.TaskId) is { } record)
+        {
+            StoredAtStart[context.Task.TaskId] = record is { State: TaskState.Running, Attempts: > 0 };
+        }
+
         Started.Enqueue(context.Task.TaskId);
         var data = context.Task.Data;
         switch (data["action"]!.GetValue<string>())

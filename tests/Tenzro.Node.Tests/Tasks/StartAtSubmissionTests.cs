@@ -164,6 +164,118 @@ public sealed class StartAtSubmissionTests
     }
 
     [Fact]
+    public async Task Submit_RuntimeThatPreparesBeforeStored_GetsTheRunWhileTheSubmissionCommitsAndRunsNoneOfItBeforeTheAttemptIsStored()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        store.Fail(nameof(ITaskStore.MarkRunningAsync), () => new IOException("a separate running mark was written"));
+        var runtime = new ScriptedRuntime { PreparesBeforeStored = true, Store = store };
+        await using var kit = await EngineKit.StartAsync(store, 4, runtime);
+        using var events = kit.Engine.Events.Subscribe("prepared");
+        store.Hold(nameof(ITaskStore.InsertAsync));
+
+        var submission = kit.SubmitAsync("prepared", Gate("prepared"));
+        var preparedWhileHeld = await EngineKit.EventuallyAsync(() => runtime.Prepared.Contains("prepared"));
+        await Task.Delay(50, Timeouts.Token());
+        var startedWhileHeld = runtime.Started.Contains("prepared");
+        var announcedWhileHeld = events.Reader.TryRead(out _);
+        store.Let(nameof(ITaskStore.InsertAsync));
+        var outcome = await submission.WaitAsync(Timeouts.Short);
+        var started = await EngineKit.EventuallyAsync(() => runtime.Started.Contains("prepared"));
+        runtime.Open("prepared");
+        var final = await kit.FinalAsync("prepared");
+
+        Assert.True(preparedWhileHeld);
+        Assert.False(startedWhileHeld);
+        Assert.False(announcedWhileHeld);
+        Assert.Equal(AdmissionStatus.Accepted, outcome.Status);
+        Assert.True(started);
+        Assert.True(runtime.StoredAtStart["prepared"], "the task's code ran before its attempt was stored");
+        Assert.Equal((TaskState.Completed, 1), (final.State, final.Record.Attempts));
+        Assert.Equal(1, store.Written.GetValueOrDefault(nameof(ITaskStore.InsertAsync)));
+        Assert.False(store.Written.ContainsKey(nameof(ITaskStore.InsertFinishedAsync)));
+        Assert.False(store.Refused.ContainsKey(nameof(ITaskStore.MarkRunningAsync)));
+        Assert.Equal([TaskState.Queued, TaskState.Running, TaskState.Completed], await StatesAsync(events, 3));
+    }
+
+    [Fact]
+    public async Task Submit_PreparedBeforeStored_WaitsForEnd_WritesTheSubmissionAtOnceWithoutWaitingForTheEnd()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        var runtime = new ScriptedRuntime { PreparesBeforeStored = true, Store = store };
+        await using var kit = await EngineKit.StartAsync(store, 4, runtime);
+
+        // The engine's clock stands still: a submitter that gave this run a grace to end would never answer.
+        var outcome = await kit.SubmitAsync("no-grace", Gate("no-grace"), waitsForEnd: true).WaitAsync(Timeouts.Short);
+        var started = await EngineKit.EventuallyAsync(() => runtime.Started.Contains("no-grace"));
+        runtime.Open("no-grace");
+        var final = await kit.FinalAsync("no-grace");
+
+        Assert.Equal(AdmissionStatus.Accepted, outcome.Status);
+        Assert.True(started);
+        Assert.True(runtime.StoredAtStart["no-grace"]);
+        Assert.Equal(TaskState.Completed, final.State);
+        Assert.False(store.Written.ContainsKey(nameof(ITaskStore.InsertFinishedAsync)));
+    }
+
+    [Fact]
+    public async Task Submit_PreparedBeforeStored_IdTakenMeanwhile_StopsTheRunBeforeAnyOfItsCodeRuns()
+    {
+        var memory = new MemoryTaskStore();
+        var store = new FailingTaskStore(memory);
+        var runtime = new ScriptedRuntime { PreparesBeforeStored = true };
+        await using var kit = await EngineKit.StartAsync(store, 1, runtime);
+        using var events = kit.Engine.Events.Subscribe("taken");
+        store.Hold(nameof(ITaskStore.InsertAsync));
+
+        var submission = kit.SubmitAsync("taken", new JsonObject { ["action"] = "complete", ["value"] = "mine" });
+        var prepared = await EngineKit.EventuallyAsync(() => runtime.Prepared.Contains("taken"));
+        await memory.InsertAsync(new TaskRecord
+        {
+            Spec = new TaskSpec { TaskId = "taken", Type = "script", Timeout = TimeSpan.FromMinutes(1), Data = new JsonObject { ["action"] = "complete" } },
+            ContentHash = "other",
+            SubmittedAt = kit.Time.GetUtcNow(),
+            State = TaskState.Queued,
+        });
+        store.Let(nameof(ITaskStore.InsertAsync));
+        var outcome = await submission.WaitAsync(Timeouts.Short);
+        var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
+
+        Assert.True(prepared);
+        Assert.Equal(AdmissionStatus.Conflict, outcome.Status);
+        Assert.True(released);
+        Assert.DoesNotContain("taken", runtime.Started);
+        var kept = store.Get("taken")!;
+        Assert.Equal((TaskState.Queued, "other", (string?)null), (kept.State, kept.ContentHash, kept.Result));
+        Assert.False(events.Reader.TryRead(out var announced), $"the dropped run announced {announced}");
+    }
+
+    [Fact]
+    public async Task Submit_PreparedBeforeStored_SubmissionWriteFails_NoneOfTheTaskRunsAndTheSlotIsGivenBack()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        var runtime = new ScriptedRuntime { PreparesBeforeStored = true };
+        await using var kit = await EngineKit.StartAsync(store, 1, runtime);
+        store.Hold(nameof(ITaskStore.InsertAsync));
+        store.Fail(nameof(ITaskStore.InsertAsync), () => new IOException("the disk went away"));
+
+        var lost = kit.SubmitAsync("lost", new JsonObject { ["action"] = "complete", ["value"] = "lost" });
+        var prepared = await EngineKit.EventuallyAsync(() => runtime.Prepared.Contains("lost"));
+        store.Let(nameof(ITaskStore.InsertAsync));
+        await Assert.ThrowsAsync<IOException>(() => lost.WaitAsync(Timeouts.Short));
+        var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
+        store.Heal();
+        await kit.SubmitAsync("next", new JsonObject { ["action"] = "complete", ["value"] = "ok" });
+        var next = await kit.FinalAsync("next");
+
+        Assert.True(prepared);
+        Assert.True(released);
+        Assert.DoesNotContain("lost", runtime.Started);
+        Assert.Null(kit.Engine.View("lost"));
+        Assert.Null(store.Get("lost"));
+        Assert.Equal(TaskState.Completed, next.State);
+    }
+
+    [Fact]
     public async Task Submit_IdStoredAlready_DoesNotStartBeforeStored()
     {
         var store = new FailingTaskStore(new MemoryTaskStore());
