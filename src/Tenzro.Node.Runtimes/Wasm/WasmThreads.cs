@@ -10,7 +10,7 @@ namespace Tenzro.Node.Runtimes.Wasm;
 /// <remarks>
 /// Thread-safe. An idle thread blocks at once, without spinning first: <see cref="SemaphoreSlim"/> spun up to 140
 /// times (most of them <c>sched_yield</c>) after every task, about 75 system calls per short task that took CPU
-/// from the writer committing that task's end (docs/BENCHMARKS.md, "The Wasm thread's idle spin").
+/// from the writer committing that task's end (docs/BENCHMARKS.md, "The compute path, round three").
 /// </remarks>
 internal static class WasmThreads
 {
