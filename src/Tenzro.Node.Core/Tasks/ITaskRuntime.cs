@@ -55,8 +55,8 @@ public interface ITaskRuntime
     /// before any of the task's own code runs (or, for code not compiled yet, before the compiler reads it). The engine
     /// then hands the run to the runtime before the commit instead of after it, so the hand-off and the runtime's own set-up
     /// overlap the commit; the poison-task rule holds, since nothing of the task runs before its attempt is on disk.
-    /// <see cref="ExecuteAsync"/> is then called on the submitting thread and must not block before its first wait.
-    /// False by default.
+    /// Such a run touches nothing of the task's on disk (its scratch directory) before the gate opens either: a run whose
+    /// submission is not stored must leave nothing behind. False by default.
     /// </summary>
     bool PreparesBeforeStored => false;
 

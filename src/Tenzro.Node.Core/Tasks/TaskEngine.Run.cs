@@ -186,6 +186,12 @@ public sealed partial class TaskEngine
                 unsettled.TrySetException(new StoreException($"task {spec.TaskId} ended without its submission being written; see the node's log."));
             }
 
+            if (run is not null)
+            {
+                // While the id still holds its slot: its scratch directory is removed before a same-id task can start.
+                _lifecycle.Released(run);
+            }
+
             lock (_lock)
             {
                 _ledger.Release(spec.TaskId);
@@ -200,11 +206,6 @@ public sealed partial class TaskEngine
 
             // Only now: pausing and resuming touch the timeout under the lock, and only for tasks in _running.
             running.Timeout.Dispose();
-
-            if (run is not null)
-            {
-                _lifecycle.Released(run);
-            }
 
             running.Completion.TrySetResult();
             Pump();

@@ -309,6 +309,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         var stored = atOnce is { PreMarked: true } ? record with { State = TaskState.Running, StartedAt = atOnce.PickedAt, Attempts = 1 } : record;
         var admission = atOnce?.Admission;
         var writtenWithEnd = false;
+        var submissionStored = false;
         if (admission is not null && atOnce!.StartGate is null)
         {
             // Runs on this thread up to the runtime's first wait (the job handed to its worker).
@@ -358,6 +359,8 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
                 return ExistingOrConflict(task.TaskId, hash);
             }
 
+            submissionStored = true;
+
             _metrics.Submitted(task.Type);
             if (writtenWithEnd)
             {
@@ -397,10 +400,18 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
         finally
         {
-            // Whatever went wrong above, a run that started early is stopped, never left waiting for a submission that will not come.
+            // Whatever went wrong above, a run that started early never waits for its submission in vain: it goes on when the
+            // submission is stored (the failure came after), and is stopped when it is not.
             if (admission is { Task.IsCompleted: false })
             {
-                NotStored(atOnce);
+                if (submissionStored)
+                {
+                    admission.TrySetResult(stored);
+                }
+                else
+                {
+                    NotStored(atOnce);
+                }
             }
         }
 
@@ -450,7 +461,11 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
         }
 
         // Not for an id that is taken already (a resubmission, say): that run would be work for nothing.
-        var beforeStored = (runtime.MayCrashTheProcess ? runtime.PreparesBeforeStored : runtime.StartsBeforeStored) && (task.IdFromNode || _store.GetForStatus(task.TaskId) is null);
+        // A run that waits for its submission before any of its work (PreparesBeforeStored) costs next to nothing when the
+        // id is taken, so the store is not read for it.
+        var beforeStored = runtime.MayCrashTheProcess
+            ? runtime.PreparesBeforeStored
+            : runtime.StartsBeforeStored && (task.IdFromNode || _store.GetForStatus(task.TaskId) is null);
 
         lock (_lock)
         {

@@ -29,7 +29,11 @@ public interface ITaskFinishedHook : ITaskHook
     ValueTask FinishedAsync(TaskEnd end);
 }
 
-/// <summary>The run has left its slot, however it ended (also when shutdown puts it back in the queue).</summary>
+/// <summary>
+/// The run is leaving its slot, however it ended (also when shutdown puts it back in the queue). Called before the slot is
+/// given back, so a later run of the same task id (after a run that started before its submission was stored) never
+/// starts before this returns.
+/// </summary>
 public interface ITaskReleasedHook : ITaskHook
 {
     /// <summary>Cleans up after the run; must be quick.</summary>

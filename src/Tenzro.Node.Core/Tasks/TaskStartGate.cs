@@ -48,12 +48,15 @@ public sealed class TaskStartGate
     /// </summary>
     public void Wait(CancellationToken cancellationToken)
     {
+        // A run stopped just as its task was stored goes no further either.
+        cancellationToken.ThrowIfCancellationRequested();
         if (_open)
         {
             return;
         }
 
         _settled!.Wait(cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
         if (!_open)
         {
             throw new OperationCanceledException("the task's submission was not stored, so it does not run", cancellationToken);

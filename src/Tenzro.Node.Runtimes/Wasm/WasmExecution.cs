@@ -62,6 +62,12 @@ internal sealed class WasmExecution
         var cancellation = _context.CancellationToken;
         cancellation.ThrowIfCancellationRequested();
         CheckImports();
+        if (_request.Stdin is not null || _scratchDirectory is not null)
+        {
+            // The task's files (stdin, /scratch and its image) are made only once it is stored: a run whose submission is
+            // not stored leaves nothing behind, not even in the scratch directory that a task of the same id will use.
+            _context.StartGate.Wait(cancellation);
+        }
 
         // Mounted before the store opens /scratch, and so unmounted after the store has closed it.
         using var image = MountScratch();

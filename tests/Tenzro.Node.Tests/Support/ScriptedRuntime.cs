@@ -52,7 +52,7 @@ public sealed class ScriptedRuntime(string type = "script") : ITaskRuntime
         Prepared.Enqueue(context.Task.TaskId);
         if (!context.StartGate.IsOpen)
         {
-            // The gate's wait blocks its thread, and this method runs on the submitter's until its first wait.
+            // The gate's wait blocks its thread, as the Wasm runtime's does on its own thread.
             await Task.Run(() => context.StartGate.Wait(context.CancellationToken), context.CancellationToken);
         }
 

@@ -218,6 +218,30 @@ public sealed class StartAtSubmissionTests
     }
 
     [Fact]
+    public async Task Submit_PreparedBeforeStored_CancelledWhileItsSubmissionCommits_EndsCancelledWithoutRunning()
+    {
+        var store = new FailingTaskStore(new MemoryTaskStore());
+        var runtime = new ScriptedRuntime { PreparesBeforeStored = true };
+        await using var kit = await EngineKit.StartAsync(store, 4, runtime);
+        store.Hold(nameof(ITaskStore.InsertAsync));
+
+        var submission = kit.SubmitAsync("cancelled", Gate("never-opened"));
+        var prepared = await EngineKit.EventuallyAsync(() => runtime.Prepared.Contains("cancelled"));
+        var cancelled = await kit.Engine.CancelAsync("cancelled");
+        store.Let(nameof(ITaskStore.InsertAsync));
+        var outcome = await submission.WaitAsync(Timeouts.Short);
+        var final = await kit.FinalAsync("cancelled");
+
+        Assert.True(prepared);
+        Assert.True(cancelled);
+        Assert.Equal(AdmissionStatus.Accepted, outcome.Status);
+        Assert.Equal(TaskState.Cancelled, final.State);
+        Assert.Equal(TaskState.Cancelled, store.Get("cancelled")!.State);
+        Assert.DoesNotContain("cancelled", runtime.Started);
+        Assert.True(await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0));
+    }
+
+    [Fact]
     public async Task Submit_PreparedBeforeStored_IdTakenMeanwhile_StopsTheRunBeforeAnyOfItsCodeRuns()
     {
         var memory = new MemoryTaskStore();

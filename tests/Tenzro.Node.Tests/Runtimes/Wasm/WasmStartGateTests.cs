@@ -46,13 +46,17 @@ public sealed class WasmStartGateTests : IDisposable
         // Compiled and cached by a first run, which traps in its start function.
         await Assert.ThrowsAsync<WasmTaskException>(() => Execute(TrappingStart, TaskStartGate.Open).WaitAsync(Timeouts.Short));
         var stored = new TaskCompletionSource<TaskRecord?>();
+        var hitsBefore = _sandbox.Cache.MemoryHits;
 
         var run = Execute(TrappingStart, new TaskStartGate(stored.Task));
         await Task.Delay(200, Timeouts.Token());
         var endedBeforeTheGate = run.IsCompleted;
+        var tookTheCompiledModule = _sandbox.Cache.MemoryHits > hitsBefore;
         stored.SetResult(Stored());
         var trap = await Assert.ThrowsAsync<WasmTaskException>(() => run.WaitAsync(Timeouts.Short));
 
+        Assert.True(tookTheCompiledModule, "the run did not find its module compiled, so it stopped at the compiler's gate, not at the start function's");
+        Assert.Equal(1, _sandbox.Cache.Compilations);
         Assert.False(endedBeforeTheGate, "the start function ran before the attempt was stored");
         Assert.Contains("unreachable", trap.Message, StringComparison.OrdinalIgnoreCase);
     }
@@ -85,6 +89,52 @@ public sealed class WasmStartGateTests : IDisposable
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(Timeouts.Short));
         Assert.Equal(0, _sandbox.Cache.Compilations);
+    }
+
+    [Fact]
+    public async Task Execute_CommandWithStdinAndScratch_GateNotOpen_WritesNothingToTheScratchDirectory()
+    {
+        const string Wat = """(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32))) (memory (export "memory") 1) (func (export "_start") i32.const 0 call $exit))""";
+        var stored = new TaskCompletionSource<TaskRecord?>();
+        TaskExecutionContext Context(TaskStartGate gate)
+        {
+            var task = WasmSandbox.Task(new System.Text.Json.Nodes.JsonObject { ["wat"] = Wat, ["stdin"] = "input" }, new System.Text.Json.Nodes.JsonObject { ["scratch"] = true }, Tenzro.Node.Core.Resources.ResourceAmounts.TaskDefault with { StorageMB = 1 });
+            return new TaskExecutionContext
+            {
+                Task = task,
+                CancellationToken = CancellationToken.None,
+                Deadline = DateTimeOffset.UtcNow + task.Timeout,
+                Progress = new ProgressLog(),
+                ScratchDirectory = Path.Combine(_sandbox.Directory, "scratch", task.TaskId),
+                StartGate = gate,
+            };
+        }
+
+        // Compiled by a first run, so that the second goes on to its set-up before the gate.
+        await _sandbox.Runtime.ExecuteAsync(Context(TaskStartGate.Open)).WaitAsync(Timeouts.Short);
+        var context = Context(new TaskStartGate(stored.Task));
+        var run = _sandbox.Runtime.ExecuteAsync(context);
+        await Task.Delay(200, Timeouts.Token());
+        var madeBeforeTheGate = Directory.Exists(context.ScratchDirectory);
+        stored.SetResult(null);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(Timeouts.Short));
+        Assert.False(madeBeforeTheGate, "the run made the task's scratch directory before its attempt was stored");
+        Assert.False(Directory.Exists(context.ScratchDirectory));
+    }
+
+    [Fact]
+    public async Task Wait_RunStoppedAsItsTaskIsStored_GoesNoFurther()
+    {
+        using var stop = new CancellationTokenSource();
+        await stop.CancelAsync();
+        var stored = new TaskCompletionSource<TaskRecord?>();
+        var gate = new TaskStartGate(stored.Task);
+        stored.SetResult(Stored());
+
+        Assert.True(gate.IsOpen);
+        Assert.Throws<OperationCanceledException>(() => gate.Wait(stop.Token));
+        Assert.Throws<OperationCanceledException>(() => TaskStartGate.Open.Wait(stop.Token));
     }
 
     [Fact]
