@@ -274,32 +274,6 @@ public sealed class StartAtSubmissionTests
     }
 
     [Fact]
-    public async Task Submit_PreparedBeforeStored_SubmissionWriteFails_NoneOfTheTaskRunsAndTheSlotIsGivenBack()
-    {
-        var store = new FailingTaskStore(new MemoryTaskStore());
-        var runtime = new ScriptedRuntime { PreparesBeforeStored = true };
-        await using var kit = await EngineKit.StartAsync(store, 1, runtime);
-        store.Hold(nameof(ITaskStore.InsertAsync));
-        store.Fail(nameof(ITaskStore.InsertAsync), () => new IOException("the disk went away"));
-
-        var lost = kit.SubmitAsync("lost", new JsonObject { ["action"] = "complete", ["value"] = "lost" });
-        var prepared = await EngineKit.EventuallyAsync(() => runtime.Prepared.Contains("lost"));
-        store.Let(nameof(ITaskStore.InsertAsync));
-        await Assert.ThrowsAsync<IOException>(() => lost.WaitAsync(Timeouts.Short));
-        var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
-        store.Heal();
-        await kit.SubmitAsync("next", new JsonObject { ["action"] = "complete", ["value"] = "ok" });
-        var next = await kit.FinalAsync("next");
-
-        Assert.True(prepared);
-        Assert.True(released);
-        Assert.DoesNotContain("lost", runtime.Started);
-        Assert.Null(kit.Engine.View("lost"));
-        Assert.Null(store.Get("lost"));
-        Assert.Equal(TaskState.Completed, next.State);
-    }
-
-    [Fact]
     public async Task Submit_IdStoredAlready_DoesNotStartBeforeStored()
     {
         var store = new FailingTaskStore(new MemoryTaskStore());
@@ -315,16 +289,19 @@ public sealed class StartAtSubmissionTests
         Assert.Single(kit.Runtime.Started, "again");
     }
 
-    [Fact]
-    public async Task Submit_StartedBeforeStored_SubmissionWriteFails_StopsTheRunAndGivesBackTheSlot()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Submit_EarlyRun_SubmissionWriteFails_StopsTheRunAndGivesBackTheSlot(bool waitsAtItsGate)
     {
         var store = new FailingTaskStore(new MemoryTaskStore());
-        await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
+        var runtime = waitsAtItsGate ? new ScriptedRuntime { PreparesBeforeStored = true } : new ScriptedRuntime { StartsBeforeStored = true };
+        await using var kit = await EngineKit.StartAsync(store, 1, runtime);
         store.Hold(nameof(ITaskStore.InsertAsync));
         store.Fail(nameof(ITaskStore.InsertAsync), () => new IOException("the disk went away"));
 
         var lost = kit.SubmitAsync("lost", Gate("lost"));
-        var started = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("lost"));
+        var reached = await EngineKit.EventuallyAsync(() => runtime.Prepared.Contains("lost"));
         store.Let(nameof(ITaskStore.InsertAsync));
         await Assert.ThrowsAsync<IOException>(() => lost.WaitAsync(Timeouts.Short));
         var released = await EngineKit.EventuallyAsync(() => kit.Engine.RunningCount == 0 && kit.Ledger.Reservations.Count == 0);
@@ -332,8 +309,10 @@ public sealed class StartAtSubmissionTests
         await kit.SubmitAsync("next", new JsonObject { ["action"] = "complete", ["value"] = "ok" });
         var next = await kit.FinalAsync("next");
 
-        Assert.True(started);
+        Assert.True(reached);
         Assert.True(released);
+        // A run that waits at its gate runs none of the task; one that starts before stored has run it.
+        Assert.Equal(!waitsAtItsGate, runtime.Started.Contains("lost"));
         Assert.Null(kit.Engine.View("lost"));
         Assert.Null(store.Get("lost"));
         Assert.Equal(TaskState.Completed, next.State);
