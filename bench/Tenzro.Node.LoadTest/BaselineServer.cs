@@ -3,7 +3,8 @@ namespace Tenzro.Node.LoadTest;
 /// <summary>
 /// The bare Kestrel minimal API the health, get and compute scenarios compare against: <c>GET /health</c> and
 /// <c>GET /task/{id}</c> answer JSON of the same shape and size as the node's (its health, a finished store task's
-/// status), <c>POST /echo</c> returns the request body.
+/// status), <c>POST /echo</c> returns the request body, and <c>POST /accept</c> parses the body as JSON and answers 202
+/// with a submission's answer (the node's submit without validation, hashing, queueing or durability).
 /// </summary>
 internal static class BaselineServer
 {
@@ -19,6 +20,14 @@ internal static class BaselineServer
         var app = builder.Build();
         app.MapGet("/health", () => Results.Text(HealthBody, "application/json"));
         app.MapGet("/task/{id}", (string id) => Results.Text(TaskBody, "application/json"));
+        app.MapPost("/accept", async (HttpContext context) =>
+        {
+            using var body = await System.Text.Json.JsonDocument.ParseAsync(context.Request.Body);
+            var type = body.RootElement.GetProperty("type").GetString();
+            context.Response.StatusCode = StatusCodes.Status202Accepted;
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync($$"""{"taskId":"{{Guid.NewGuid():N}}","type":"{{type}}","state":"queued"}""");
+        });
         app.MapPost("/echo", async (HttpContext context) =>
         {
             context.Response.ContentType = "application/json";
