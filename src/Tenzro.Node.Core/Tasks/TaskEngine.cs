@@ -460,12 +460,10 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             return null;
         }
 
-        // Not for an id that is taken already (a resubmission, say): that run would be work for nothing.
-        // A run that waits for its submission before any of its work (PreparesBeforeStored) costs next to nothing when the
-        // id is taken, so the store is not read for it.
-        var beforeStored = runtime.MayCrashTheProcess
-            ? runtime.PreparesBeforeStored
-            : runtime.StartsBeforeStored && (task.IdFromNode || _store.GetForStatus(task.TaskId) is null);
+        // Not for an id that is taken already (a resubmission, say): that run would be work for nothing, and would hold a
+        // slot under the id of a finished task while the write that refuses it commits.
+        var beforeStored = (runtime.MayCrashTheProcess ? runtime.PreparesBeforeStored : runtime.StartsBeforeStored)
+            && (task.IdFromNode || _store.GetForStatus(task.TaskId) is null);
 
         lock (_lock)
         {

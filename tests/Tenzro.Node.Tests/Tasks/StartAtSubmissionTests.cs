@@ -273,20 +273,29 @@ public sealed class StartAtSubmissionTests
         Assert.False(events.Reader.TryRead(out var announced), $"the dropped run announced {announced}");
     }
 
-    [Fact]
-    public async Task Submit_IdStoredAlready_DoesNotStartBeforeStored()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Submit_IdStoredAlready_DoesNotStartBeforeStored(bool waitsAtItsGate)
     {
         var store = new FailingTaskStore(new MemoryTaskStore());
-        await using var kit = await EngineKit.StartAsync(store, 1, new ScriptedRuntime { StartsBeforeStored = true });
+        var runtime = waitsAtItsGate ? new ScriptedRuntime { PreparesBeforeStored = true } : new ScriptedRuntime { StartsBeforeStored = true };
+        await using var kit = await EngineKit.StartAsync(store, 1, runtime);
         await kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "first" });
         await kit.FinalAsync("again");
 
-        var same = await kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "first" }, waitsForEnd: true);
+        // The write that refuses the resubmission is held, so that an early run would have all the time to reach its runtime.
+        store.Hold(nameof(ITaskStore.InsertAsync));
+        var resubmission = kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "first" }, waitsForEnd: true);
+        await Task.Delay(100, Timeouts.Token());
+        store.Let(nameof(ITaskStore.InsertAsync));
+        var same = await resubmission.WaitAsync(Timeouts.Short);
         var other = await kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "other" }, waitsForEnd: true);
 
         Assert.Equal(AdmissionStatus.Existing, same.Status);
         Assert.Equal(AdmissionStatus.Conflict, other.Status);
-        Assert.Single(kit.Runtime.Started, "again");
+        Assert.Single(runtime.Prepared, "again");
+        Assert.Single(runtime.Started, "again");
     }
 
     [Theory]
