@@ -460,10 +460,14 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             return null;
         }
 
-        // Not for an id that is taken already (a resubmission, say): that run would be work for nothing, and would hold a
-        // slot under the id of a finished task while the write that refuses it commits.
-        var beforeStored = (runtime.MayCrashTheProcess ? runtime.PreparesBeforeStored : runtime.StartsBeforeStored)
-            && (task.IdFromNode || _store.GetForStatus(task.TaskId) is null);
+        // Not for an id that is taken already (a resubmission, say): its write will refuse it, and meanwhile it would hold a
+        // slot under the id of a stored task (a waiter on that id would then wait for a run that never ends).
+        if (!task.IdFromNode && _store.GetForStatus(task.TaskId) is not null)
+        {
+            return null;
+        }
+
+        var beforeStored = runtime.MayCrashTheProcess ? runtime.PreparesBeforeStored : runtime.StartsBeforeStored;
 
         lock (_lock)
         {

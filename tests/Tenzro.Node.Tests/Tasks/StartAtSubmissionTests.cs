@@ -274,12 +274,18 @@ public sealed class StartAtSubmissionTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task Submit_IdStoredAlready_DoesNotStartBeforeStored(bool waitsAtItsGate)
+    [InlineData("starts before stored")]
+    [InlineData("waits at its gate")]
+    [InlineData("starts once stored")]
+    public async Task Submit_IdStoredAlready_StartsNothingAndHoldsNoSlot(string kind)
     {
         var store = new FailingTaskStore(new MemoryTaskStore());
-        var runtime = waitsAtItsGate ? new ScriptedRuntime { PreparesBeforeStored = true } : new ScriptedRuntime { StartsBeforeStored = true };
+        var runtime = kind switch
+        {
+            "starts before stored" => new ScriptedRuntime { StartsBeforeStored = true },
+            "waits at its gate" => new ScriptedRuntime { PreparesBeforeStored = true },
+            _ => new ScriptedRuntime(),
+        };
         await using var kit = await EngineKit.StartAsync(store, 1, runtime);
         await kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "first" });
         await kit.FinalAsync("again");
@@ -288,10 +294,14 @@ public sealed class StartAtSubmissionTests
         store.Hold(nameof(ITaskStore.InsertAsync));
         var resubmission = kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "first" }, waitsForEnd: true);
         await Task.Delay(100, Timeouts.Token());
+        var heldASlot = kit.Engine.IsRunning("again");
+        var waited = await kit.Engine.WaitAsync("again", TimeSpan.FromSeconds(5), CancellationToken.None).WaitAsync(Timeouts.Short);
         store.Let(nameof(ITaskStore.InsertAsync));
         var same = await resubmission.WaitAsync(Timeouts.Short);
         var other = await kit.SubmitAsync("again", new JsonObject { ["action"] = "complete", ["value"] = "other" }, waitsForEnd: true);
 
+        Assert.False(heldASlot, "the resubmission held a run slot under the stored task's id");
+        Assert.Equal(TaskState.Completed, waited?.State);
         Assert.Equal(AdmissionStatus.Existing, same.Status);
         Assert.Equal(AdmissionStatus.Conflict, other.Status);
         Assert.Single(runtime.Prepared, "again");
