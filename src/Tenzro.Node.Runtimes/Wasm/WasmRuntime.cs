@@ -51,13 +51,7 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
             return TaskCostInput.OfType(task.Type);
         }
 
-        var hash = request.Source.Kind switch
-        {
-            WasmModuleSourceKind.BlobHash => request.Source.Value,
-            WasmModuleSourceKind.Base64 => Convert.ToHexStringLower(SHA256.HashData(Convert.FromBase64String(request.Source.Value))),
-            _ => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(request.Source.Value))),
-        };
-        return new TaskCostInput("wasm:" + hash, request.Fuel);
+        return new TaskCostInput("wasm:" + SourceHash(request.Source), request.Fuel);
     }
 
     public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
@@ -98,15 +92,24 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
     /// <summary>WAT text already converted to binary, by the text's sha256: repeated WAT tasks skip the parser.</summary>
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, (string Hash, byte[] Wasm)> ConvertedText = new(StringComparer.Ordinal);
 
+    /// <summary>The sha256 of the module as given: of its binary (a blob's hash, decoded base64), or of its WAT text.</summary>
+    private static string SourceHash(WasmModuleSource source) => source.Kind switch
+    {
+        WasmModuleSourceKind.BlobHash => source.Value,
+        WasmModuleSourceKind.Base64 => Convert.ToHexStringLower(SHA256.HashData(Convert.FromBase64String(source.Value))),
+        _ => TextKey(source.Value),
+    };
+
     /// <summary>The module when it is compiled and in memory already (found without parsing or compiling anything); else null.</summary>
     private Module? Compiled(WasmModuleSource source)
     {
-        var hash = source.Kind switch
+        var hash = SourceHash(source);
+        if (source.Kind is not (WasmModuleSourceKind.BlobHash or WasmModuleSourceKind.Base64))
         {
-            WasmModuleSourceKind.BlobHash => source.Value,
-            WasmModuleSourceKind.Base64 => Convert.ToHexStringLower(SHA256.HashData(Convert.FromBase64String(source.Value))),
-            _ => ConvertedText.TryGetValue(TextKey(source.Value), out var converted) ? converted.Hash : null,
-        };
+            // WAT text is cached by its binary's hash, once converted.
+            hash = ConvertedText.TryGetValue(hash, out var converted) ? converted.Hash : null;
+        }
+
         return hash is null ? null : cache.Cached(hash);
     }
 
