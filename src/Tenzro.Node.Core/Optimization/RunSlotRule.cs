@@ -9,20 +9,22 @@ namespace Tenzro.Node.Core.Optimization;
 public sealed record RunSlotDecision(int Slots, string Reason);
 
 /// <summary>
-/// <c>MAX_CONCURRENT_TASKS=auto</c>: slots = min(⌈cores × 2⌉, ⌊memory ÷ 256 MB⌋) + GPUs, at least 1 and at most 1024,
+/// <c>MAX_CONCURRENT_TASKS=auto</c>: slots = min(⌈cores × 8⌉, ⌊memory ÷ 256 MB⌋) + GPUs, at least 1 and at most 1024,
 /// from what the network may reserve now (the ledger's allowed amounts: usable cores and memory after cgroup limits,
 /// MAX_* settings and, while the machine's user is active, the active limits) and the GPUs that can run tasks.
 /// </summary>
 /// <remarks>
-/// Two slots a core because a task does not keep its core busy all the time (its payload is read from the store
-/// before it runs, its result committed after, store and process tasks wait on the disk); the ledger still
-/// reserves each task's cores, so tasks that ask for a whole core never run more than the cores allow. A slot
-/// per 256 MB (the default <c>requirements.memoryMB</c>) so that the slots never outnumber the default tasks
-/// that fit in memory; a GPU adds one slot because a task on it leaves the CPU mostly idle.
+/// The ledger already reserves each task's cores, and the runtimes hold a task that reserves a fraction of a core to
+/// that fraction (a CPU quota on its thread or worker), so the slots do not ration the cores: tasks that ask for a
+/// whole core (the default) never run more than the cores allow, whatever the slots. The slots bound only how many
+/// small tasks run at once, and eight a core let tasks of an eighth of a core fill the cores they were lent (two a
+/// core left 1.6 of 2 cores idle under tasks of a tenth of a core, each held to it). A slot per 256 MB (the default
+/// <c>requirements.memoryMB</c>) so that the slots never outnumber the default tasks that fit in memory; a GPU adds one
+/// slot because a task on it leaves the CPU mostly idle.
 /// </remarks>
 public static class RunSlotRule
 {
-    public const int SlotsPerCore = 2;
+    public const int SlotsPerCore = 8;
     public const long MemoryPerSlotMB = 256;
     public const int MaxSlots = 1024;
 

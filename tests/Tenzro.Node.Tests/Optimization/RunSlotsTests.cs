@@ -19,12 +19,12 @@ public sealed class RunSlotsTests : IDisposable
     }
 
     [Fact]
-    public void Auto_TwoCoreMachine_TwoSlotsPerCore()
+    public void Auto_TwoCoreMachine_EightSlotsPerCore()
     {
         var slots = SlotsFor(MachineProfiles.TwoCores(), out _);
 
-        Assert.Equal(4, slots.Current);
-        Assert.Contains("2 cores allowed × 2 = 4", slots.Decision.Reason, StringComparison.Ordinal);
+        Assert.Equal(16, slots.Current);
+        Assert.Contains("2 cores allowed × 8 = 16", slots.Decision.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -33,22 +33,43 @@ public sealed class RunSlotsTests : IDisposable
         var withoutGpu = SlotsFor(MachineProfiles.SixtyFourCores(gpu: false), out _);
         var withGpu = SlotsFor(MachineProfiles.SixtyFourCores(gpu: true), out _);
 
-        Assert.Equal(128, withoutGpu.Current);
-        Assert.Equal(129, withGpu.Current);
+        Assert.Equal(512, withoutGpu.Current);
+        Assert.Equal(513, withGpu.Current);
         Assert.Contains("1 GPU(s)", withGpu.Decision.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Auto_UnderCgroupLimit_FractionalCoresRoundUpAndMemoryBounds()
     {
-        // 1.5 cores → 3 slots; 1 GB usable, 80 % of it allowed (819 MB) → 3 slots of 256 MB.
+        // 1.5 cores → 12 slots, but 1 GB usable, 80 % of it allowed (819 MB) → 3 slots of 256 MB.
         var limited = SlotsFor(MachineProfiles.CgroupLimited(), out _);
         var tight = SlotsFor(MachineProfiles.Make(logical: 16, usable: 1.5, memoryBytes: MachineProfiles.GiB / 2), out _);
+        var fractional = SlotsFor(MachineProfiles.Make(logical: 16, usable: 1.3, memoryBytes: 8 * MachineProfiles.GiB), out _);
 
         Assert.Equal(3, limited.Current);
-        Assert.Contains("1.5 cores allowed", limited.Decision.Reason, StringComparison.Ordinal);
+        Assert.Contains("1.5 cores allowed × 8 = 12", limited.Decision.Reason, StringComparison.Ordinal);
         Assert.Equal(1, tight.Current);
         Assert.Contains("÷ 256 MB = 1", tight.Decision.Reason, StringComparison.Ordinal);
+        Assert.Equal(11, fractional.Current);
+        Assert.Contains("1.3 cores allowed × 8 = 11", fractional.Decision.Reason, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(2, 8, 16, 2.0)]
+    [InlineData(64, 256, 512, 64.0)]
+    [InlineData(6, 4, 12, 1.5)] // 80 % of 4 GB is 3,276 MB: 12 slots of 256 MB bind before the cores
+    public void Auto_TasksOfAnEighthOfACore_FillTheCoresAllowed(int cores, int memoryGiB, int expectedSlots, double expectedCores)
+    {
+        var slots = SlotsFor(MachineProfiles.Make(logical: cores, usable: cores, memoryBytes: memoryGiB * MachineProfiles.GiB), out var ledger);
+        var small = ResourceAmounts.None with { Cpu = 0.125, MemoryMB = 16 };
+
+        // Each task is held to its eighth of a core, so as many as the slots allow must all fit the ledger and, together,
+        // reserve every core allowed where the memory does not bind first.
+        var reserved = Enumerable.Range(0, slots.Current).Count(i => ledger.TryReserve($"t{i}", small, out _));
+
+        Assert.Equal(expectedSlots, slots.Current);
+        Assert.Equal(expectedSlots, reserved);
+        Assert.Equal(expectedCores, ledger.Reserved.Cpu, 6);
     }
 
     [Fact]
@@ -62,9 +83,9 @@ public sealed class RunSlotsTests : IDisposable
         var active = slots.Current;
         ledger.SetLimit(null);
 
-        Assert.Equal(128, idle);
-        Assert.Equal(32, active);
-        Assert.Equal(128, slots.Current);
+        Assert.Equal(512, idle);
+        Assert.Equal(128, active);
+        Assert.Equal(512, slots.Current);
     }
 
     [Fact]

@@ -16,7 +16,7 @@ namespace Tenzro.Node.Tests.Tasks;
 /// </summary>
 internal sealed class EngineKit : IAsyncDisposable
 {
-    private EngineKit(ITaskStore store, int slots, TaskHooks? hooks, ScriptedRuntime? runtime)
+    private EngineKit(ITaskStore store, int? slots, TaskHooks? hooks, ScriptedRuntime? runtime)
     {
         Store = store;
         Runtime = runtime ?? new ScriptedRuntime();
@@ -46,6 +46,14 @@ internal sealed class EngineKit : IAsyncDisposable
     /// <summary>Builds the engine and starts it (which rebuilds its queue from <paramref name="store"/>).</summary>
     public static Task<EngineKit> StartAsync(ITaskStore? store = null, int slots = 4, params ITaskHook[] hooks) => StartAsync(store, slots, null, hooks);
 
+    /// <summary>As above, with <c>MAX_CONCURRENT_TASKS=auto</c>: the slots derived from the kit's ledger (4 cores, 8 GB).</summary>
+    public static async Task<EngineKit> StartAutoSlotsAsync()
+    {
+        var kit = new EngineKit(new MemoryTaskStore(), null, new TaskHooks([]), null);
+        await kit.Engine.StartAsync();
+        return kit;
+    }
+
     /// <summary>As above, with the given runtime (one that starts its runs before they are stored, say).</summary>
     public static async Task<EngineKit> StartAsync(ITaskStore? store, int slots, ScriptedRuntime? runtime, params ITaskHook[] hooks)
     {
@@ -55,9 +63,14 @@ internal sealed class EngineKit : IAsyncDisposable
     }
 
     /// <summary>Admits a "script" task through <see cref="TaskAdmission"/>, as the API does.</summary>
-    public async Task<AdmissionOutcome> SubmitAsync(string taskId, JsonObject data, string priority = "medium", double timeoutSeconds = 60, bool waitsForEnd = false)
+    public async Task<AdmissionOutcome> SubmitAsync(string taskId, JsonObject data, string priority = "medium", double timeoutSeconds = 60, bool waitsForEnd = false, JsonObject? requirements = null)
     {
         var body = new JsonObject { ["taskId"] = taskId, ["type"] = "script", ["priority"] = priority, ["timeout"] = timeoutSeconds, ["data"] = data };
+        if (requirements is not null)
+        {
+            body["requirements"] = requirements;
+        }
+
         return await Admission.AdmitAsync(body, new TaskSubmitter(TaskOrigins.Api, "tester", TaskOwners.AnonymousLoopback, WaitsForEnd: waitsForEnd));
     }
 

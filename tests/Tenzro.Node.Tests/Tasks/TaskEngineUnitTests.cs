@@ -19,6 +19,30 @@ public sealed class TaskEngineUnitTests
     private static JsonObject Hang() => new() { ["action"] = "hang" };
 
     [Fact]
+    public async Task Start_AutoSlotsAndTasksOfAnEighthOfACore_AsManyRunAsTheCoresHold()
+    {
+        // The kit's ledger lends 4 cores and 8 GB: auto gives min(⌈4 × 8⌉, 8192 MB ÷ 256 MB) = 32 slots, so 32 tasks of an
+        // eighth of a core run at once and reserve every core (two slots a core ran 8 of them, on 1 of the 4 cores).
+        await using var kit = await EngineKit.StartAutoSlotsAsync();
+        for (var i = 0; i < 33; i++)
+        {
+            await kit.SubmitAsync($"small-{i}", Gate("small"), requirements: new JsonObject { ["cpu"] = 0.125, ["memoryMB"] = 16 });
+        }
+
+        var allStarted = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Count == 32);
+        var started = kit.Runtime.Started.Count;
+        var reserved = kit.Ledger.Reserved.Cpu;
+        var last = kit.Engine.View("small-32")!;
+        kit.Runtime.Open("small");
+        var ended = await kit.FinalAsync("small-32");
+
+        Assert.True(allStarted, $"{started} of 33 tasks started at once");
+        Assert.Equal(4.0, reserved, 6);
+        Assert.Equal(TaskState.Queued, last.State);
+        Assert.Equal(TaskState.Completed, ended.State);
+    }
+
+    [Fact]
     public async Task Start_OneSlotAndTasksOfEveryPriorityQueued_StartsThemHighestPriorityFirstThenInSubmissionOrder()
     {
         await using var kit = await EngineKit.StartAsync(slots: 1);
