@@ -28,7 +28,21 @@ public static class FuzzTargets
         ["wasm-entry"] = WasmEntry,
         ["mdns"] = MdnsPacket,
         ["dht"] = DhtFuzzTarget.Datagram,
+        ["onnx-graph"] = OnnxGraph,
     };
+
+    /// <summary>
+    /// An uploaded model file, as the cost model reads it: the operators of its graph are counted by walking its
+    /// protobuf fields. A model it cannot walk counts as none; any exception is a crash, and so is a count beyond the
+    /// fields the input could hold.
+    /// </summary>
+    public static void OnnxGraph(byte[] input)
+    {
+        if (Runtimes.Onnx.OnnxOperators.Count(new MemoryStream(input, writable: false)) is { } count && (count < 0 || count > input.Length / 2))
+        {
+            throw new InvalidOperationException($"{count} operators in {input.Length} bytes");
+        }
+    }
 
     private static readonly Lazy<(Core.Identity.NodeIdentity Identity, Core.Lan.LanDiscoveryProtocol Protocol)> Lan = new(() =>
     {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that read untrusted bytes with AFL++ (Debian's afl++) through SharpFuzz.
-#   tests/Tenzro.Node.Fuzz/fuzz.sh                 CI: replay the corpus, then 15 s per target (60 s in all)
+#   tests/Tenzro.Node.Fuzz/fuzz.sh                 CI: replay the corpus, then 15 s per target (90 s in all)
 #   tests/Tenzro.Node.Fuzz/fuzz.sh 60              60 s per target
 #   tests/Tenzro.Node.Fuzz/fuzz.sh 3600 regional   one hour on one target
-# Targets: task-json, regional, wasm-entry, mdns, dht (see FuzzTargets.cs). Findings go to tests/Tenzro.Node.Fuzz/findings/
+# Targets: task-json, regional, wasm-entry, mdns, dht, onnx-graph (see FuzzTargets.cs). Findings go to tests/Tenzro.Node.Fuzz/findings/
 # (ignored by git). A crash is copied into corpus/TARGET/, where the unit tests replay it, and the script exits 1:
 # fix the code, keep the input. The last line is "fuzz: N executions, N crashes".
 set -euo pipefail
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 seconds=${1:-15}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(task-json regional wasm-entry mdns dht)
+[ ${#targets[@]} -gt 0 ] || targets=(task-json regional wasm-entry mdns dht onnx-graph)
 fuzz=tests/Tenzro.Node.Fuzz
 command -v afl-fuzz >/dev/null || { echo "afl-fuzz not found: apt-get install afl++"; exit 2; }
 

@@ -165,6 +165,8 @@ public sealed record NodeSettings
                 MaxConcurrentTasks = r.AutoOrInt("MAX_CONCURRENT_TASKS", 1, 1024),
                 OnnxSessionCacheMB = r.AutoOrInt("ONNX_SESSION_CACHE_MB", 1, 1_048_576),
                 OnnxMemoryArena = r.OneOf("ONNX_MEMORY_ARENA", ["auto", "on", "off"]),
+                OnnxExecutionProvider = r.OneOf("ONNX_EXECUTION_PROVIDER", ["auto", "cpu"]),
+                OnnxThreads = r.AutoOrInt("ONNX_THREADS", 1, 256),
                 WasmCacheMB = r.AutoOrInt("WASM_CACHE_MB", 1, 1_048_576),
                 ScratchQuota = r.OneOf("SCRATCH_QUOTA", ["auto", "walk"]),
                 MaxQueuedTasks = r.Int("MAX_QUEUED_TASKS", 1, 100_000_000),

@@ -194,6 +194,12 @@ public sealed record TaskOptions
     /// <summary>ONNX_MEMORY_ARENA: <c>auto</c> (derived from available memory, in workers only), <c>on</c> or <c>off</c>.</summary>
     public string OnnxMemoryArena { get; init; } = "auto";
 
+    /// <summary>ONNX_EXECUTION_PROVIDER: <c>auto</c> (CUDA for tasks that ask for a GPU, where it works; else the CPU) or <c>cpu</c> (never CUDA).</summary>
+    public string OnnxExecutionProvider { get; init; } = "auto";
+
+    /// <summary>ONNX_THREADS: a session's intra-op threads; null (<c>auto</c>) takes the task's reserved cores, rounded up.</summary>
+    public int? OnnxThreads { get; init; }
+
     /// <summary>WASM_CACHE_MB: disk space for compiled WebAssembly modules; null (<c>auto</c>) derives it from the free space on DATA_DIR's disk.</summary>
     public int? WasmCacheMB { get; init; }
 

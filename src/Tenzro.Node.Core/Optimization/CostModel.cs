@@ -67,7 +67,7 @@ public sealed partial class CostModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(task);
         var estimate = Estimate(task, input);
-        if (estimate is not { Basis: EstimateBasis.History } || estimate.Runs < RunsBeforeRefusal
+        if (estimate is not { Basis: EstimateBasis.History, SameCall: true } || estimate.Runs < RunsBeforeRefusal
             || estimate.DurationMs <= task.Timeout.TotalMilliseconds * RefusalMargin)
         {
             return null;
@@ -75,7 +75,7 @@ public sealed partial class CostModel : IDisposable
 
         return string.Create(
             CultureInfo.InvariantCulture,
-            $"the task is estimated to run {estimate.DurationMs:0} ms and use {estimate.MemoryMB} MB (from {estimate.Runs} measured runs of the same {Noun(input.Key)}), more than {RefusalMargin} × its timeout of {task.Timeout.TotalSeconds:0.###} s; give it a timeout of at least {Math.Ceiling(estimate.DurationMs / 1000 * 1.2):0} s or less work.");
+            $"the task is estimated to run {estimate.DurationMs:0} ms and use {estimate.MemoryMB} MB (from {estimate.Runs} measured runs of the same {Noun(input)}), more than {RefusalMargin} × its timeout of {task.Timeout.TotalSeconds:0.###} s; give it a timeout of at least {Math.Ceiling(estimate.DurationMs / 1000 * 1.2):0} s or less work.");
     }
 
     /// <summary>Estimates a task about to be queued and keeps the estimate for its status and for learning from its run.</summary>
@@ -125,10 +125,12 @@ public sealed partial class CostModel : IDisposable
             var key = planned.Input.Key;
             var peakMB = peakMemoryBytes / (1024.0 * 1024.0);
             var now = _time.GetUtcNow();
-            updated = CostHistory.Add(_history.GetValueOrDefault(key), key, planned.BenchmarkMs, duration.TotalMilliseconds, peakMB, now);
-            _history[key] = updated;
-            _dirty.Add(key);
-            _removed.Remove(key);
+            updated = Learn(key, planned.BenchmarkMs, duration.TotalMilliseconds, peakMB, now);
+            if (planned.Input.CallKey is { } callKey)
+            {
+                Learn(callKey, planned.BenchmarkMs, duration.TotalMilliseconds, peakMB, now);
+            }
+
             ForgetOldKeys();
             if (planned.Estimate is { } estimate)
             {
@@ -141,6 +143,16 @@ public sealed partial class CostModel : IDisposable
         }
 
         Log.Learned(_logger, updated.Key, updated.Runs, duration.TotalMilliseconds);
+    }
+
+    /// <summary>Adds one run to the history of <paramref name="key"/>; under the lock.</summary>
+    private CostHistory Learn(string key, double? benchmarkMs, double actualMs, double? peakMB, DateTimeOffset now)
+    {
+        var updated = CostHistory.Add(_history.GetValueOrDefault(key), key, benchmarkMs, actualMs, peakMB, now);
+        _history[key] = updated;
+        _dirty.Add(key);
+        _removed.Remove(key);
+        return updated;
     }
 
     /// <summary>The history kept for <paramref name="key"/>; null when no run was measured.</summary>
@@ -210,21 +222,31 @@ public sealed partial class CostModel : IDisposable
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(input);
-        var history = History(input.Key);
-        if (history is not null)
+        var general = History(input.Key);
+        if (input.CallKey is { } callKey && History(callKey) is { } call)
         {
-            var duration = benchmarkMs is { } b && history.LogRatio is { } ratio ? b * Math.Exp(ratio) : Math.Exp(history.LogDurationMs);
-            var memory = history.PeakMemoryMB is { } peak ? (long)Math.Ceiling(Math.Max(peak, 1)) : task.Requirements.MemoryMB;
-            return new TaskEstimate(Math.Round(duration, 3), memory, EstimateBasis.History, history.Runs);
+            // The same call again: what it typically took.
+            return new TaskEstimate(Math.Round(Math.Exp(call.LogDurationMs), 3), PeakMB(call, general, task), EstimateBasis.History, call.Runs) { SameCall = true };
+        }
+
+        if (general is not null)
+        {
+            // Another call of a measured module or model: the benchmark estimate corrected as its runs were, where the
+            // declared work is the work; else what its runs typically took.
+            var duration = input.WorkScales && benchmarkMs is { } b && general.LogRatio is { } ratio ? b * Math.Exp(ratio) : Math.Exp(general.LogDurationMs);
+            return new TaskEstimate(Math.Round(duration, 3), PeakMB(general, null, task), EstimateBasis.History, general.Runs) { SameCall = input.CallKey is null };
         }
 
         return benchmarkMs is { } ms ? new TaskEstimate(Math.Round(ms, 3), task.Requirements.MemoryMB, EstimateBasis.Benchmark, 0) : null;
     }
 
+    private static long PeakMB(CostHistory history, CostHistory? fallback, TaskSpec task) =>
+        (history.PeakMemoryMB ?? fallback?.PeakMemoryMB) is { } peak ? (long)Math.Ceiling(Math.Max(peak, 1)) : task.Requirements.MemoryMB;
+
     /// <summary>The declared work at the benchmarked single-core speed (<see cref="TaskCostInput.Benchmark"/>), in ms; null without either.</summary>
     private double? BenchmarkMs(TaskCostInput input) =>
         input.WorkOps is { } ops && _profiler?.Current.Benchmarks.GetValueOrDefault(input.Benchmark) is { Value: > 0 } speed
-            ? ops / speed.Value * 1000
+            ? (ops / speed.Value * 1000) + input.FixedMs
             : null;
 
     private void ForgetOldKeys()
@@ -242,8 +264,8 @@ public sealed partial class CostModel : IDisposable
         }
     }
 
-    private static string Noun(string key) => key.StartsWith("wasm:", StringComparison.Ordinal) ? "module"
-        : key.StartsWith("model:", StringComparison.Ordinal) ? "model"
+    private static string Noun(TaskCostInput input) => input.Key.StartsWith("wasm:", StringComparison.Ordinal) ? "module, entry and input"
+        : input.Key.StartsWith("model:", StringComparison.Ordinal) ? "model and input shapes"
         : "task type";
 
     private sealed record Planned(TaskCostInput Input, TaskEstimate? Estimate, double? BenchmarkMs);

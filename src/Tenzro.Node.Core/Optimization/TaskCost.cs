@@ -7,6 +7,23 @@ namespace Tenzro.Node.Core.Optimization;
 /// <param name="Benchmark">The benchmark (ops/s) the operations are divided by.</param>
 public sealed record TaskCostInput(string Key, double? WorkOps, string Benchmark = TaskCostInput.IntegerSpeed)
 {
+    /// <summary>
+    /// What the same work again is kept under: <see cref="Key"/> with what the call is given (a Wasm call's entry,
+    /// arguments, command line, environment and stdin; the shapes of a model's inputs); null when the key alone says
+    /// it (a task known only by its type). Only a history of the same call may refuse a task.
+    /// </summary>
+    public string? CallKey { get; init; }
+
+    /// <summary>
+    /// True when <see cref="WorkOps"/> is the work itself (a model's multiply-adds), so that what runs of other
+    /// amounts of work measured carries over in proportion; false when it is only a bound on the work (a Wasm task's
+    /// fuel budget), which then gives the first estimate and nothing after.
+    /// </summary>
+    public bool WorkScales { get; init; } = true;
+
+    /// <summary>Time the work takes beside its operations, whatever the benchmark (a model's operators, each dispatched once a run), in ms.</summary>
+    public double FixedMs { get; init; }
+
     /// <summary>Integer operations a second on one core: Wasm instructions.</summary>
     public const string IntegerSpeed = "cpuIntegerSingleCore";
 
@@ -32,7 +49,11 @@ public static class EstimateBasis
 /// <param name="MemoryMB">Peak memory, in MB.</param>
 /// <param name="Basis">One of <see cref="EstimateBasis"/>.</param>
 /// <param name="Runs">Measured runs behind a history estimate; 0 for a benchmark one.</param>
-public sealed record TaskEstimate(double DurationMs, long MemoryMB, string Basis, int Runs);
+public sealed record TaskEstimate(double DurationMs, long MemoryMB, string Basis, int Runs)
+{
+    /// <summary>True when the history behind it is of the same call (<see cref="TaskCostInput.CallKey"/>), not only of the same module or model.</summary>
+    public bool SameCall { get; init; }
+}
 
 /// <summary>A task's estimate beside what it took, for the dashboard.</summary>
 public sealed record EstimateOutcome(string TaskId, string Key, TaskEstimate Estimate, double ActualMs, long? ActualMemoryMB, DateTimeOffset FinishedAt);

@@ -33,6 +33,12 @@ internal sealed class InferenceRuntime(
     /// </summary>
     public const long CudaHostBytes = 2L * 1024 * 1024 * 1024;
 
+    /// <summary>What one operator of a model's graph is taken to cost a run, beside its multiply-adds, in ms (its dispatch; see docs/HARDWARE.md).</summary>
+    public const double OperatorMs = 0.001;
+
+    /// <summary>The operators of each model's graph, counted once (a model never changes under its hash).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int?> _operators = new(StringComparer.Ordinal);
+
     public IReadOnlyCollection<string> Types { get; } = [TaskType];
 
     /// <summary>Calls into ONNX Runtime since start, in the workers and in this process: a batch run as one call counts once.</summary>
@@ -44,11 +50,23 @@ internal sealed class InferenceRuntime(
     /// <summary>True while ONNX Runtime runs in workers: an inference reads its model and writes nothing but its result.</summary>
     public bool StartsBeforeStored => workers.Pool is not null;
 
-    public void Validate(TaskSpec task, ValidationErrors errors) => _ = Parse(task, errors);
+    public void Validate(TaskSpec task, ValidationErrors errors)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(errors);
+        if (task.Requirements.GpuCount > 0 && !tuning.CudaAllowed)
+        {
+            errors.Add("requirements.gpuCount", $"is {task.Requirements.GpuCount}, but this node runs ONNX Runtime on the CPU only (ONNX_EXECUTION_PROVIDER=cpu); ask for no GPU.");
+        }
+
+        _ = Parse(task, errors);
+    }
 
     /// <summary>
-    /// Keyed by the model's sha256. Declared work: two operations (a multiply and an add) per weight per input set,
-    /// a weight taken as 4 bytes of the model file, divided by the float benchmark.
+    /// Keyed by the model's sha256, and the call by the shapes of its inputs. Declared work: two operations (a multiply
+    /// and an add) per weight per row of input (the inputs' first dimension, the batch, summed over the input sets), a
+    /// weight taken as 4 bytes of the model file, divided by the float benchmark; and <see cref="OperatorMs"/> for each
+    /// operator of the model's graph, dispatched once a run whatever the rows.
     /// </summary>
     public TaskCostInput DescribeCost(TaskSpec task)
     {
@@ -58,8 +76,62 @@ internal sealed class InferenceRuntime(
             return TaskCostInput.OfType(task.Type);
         }
 
-        var sets = task.Data["batch"] is JsonArray batch ? Math.Max(batch.Count, 1) : 1;
-        return new TaskCostInput("model:" + model.Sha256, model.Size / 4.0 * 2 * sets, TaskCostInput.FloatSpeed);
+        var (rows, shapes) = InputRows(task.Data);
+        var key = "model:" + model.Sha256;
+        var operators = _operators.GetOrAdd(model.Sha256, _ => CountOperators(model));
+        return new TaskCostInput(key, model.Size / 4.0 * 2 * rows, TaskCostInput.FloatSpeed)
+        {
+            CallKey = key + "#" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(shapes))[..16]),
+            FixedMs = (operators ?? 0) * OperatorMs,
+        };
+    }
+
+    /// <summary>The rows of input a task gives (the first dimension of its largest input, per set, summed; at least 1 a set), and its inputs' names and shapes as text.</summary>
+    internal static (long Rows, string Shapes) InputRows(JsonObject data)
+    {
+        IEnumerable<JsonNode?> sets = data["batch"] is JsonArray batch ? batch.Take(InferenceRequestReader.MaxBatchSets) : [data["inputs"]];
+        var shapes = new System.Text.StringBuilder();
+        long rows = 0;
+        foreach (var set in sets)
+        {
+            long setRows = 1;
+            foreach (var (name, tensor) in set as JsonObject ?? [])
+            {
+                shapes.Append(name).Append(':');
+                if (tensor?["shape"] is JsonArray shape)
+                {
+                    foreach (var dimension in shape)
+                    {
+                        shapes.Append(dimension?.ToJsonString()).Append(',');
+                    }
+
+                    if (shape.Count > 0 && shape[0] is JsonValue first && first.TryGetValue<long>(out var leading) && leading > setRows)
+                    {
+                        setRows = leading;
+                    }
+                }
+
+                shapes.Append(';');
+            }
+
+            shapes.Append('|');
+            rows += setRows;
+        }
+
+        return (Math.Max(rows, 1), shapes.ToString());
+    }
+
+    private int? CountOperators(ModelInfo model)
+    {
+        try
+        {
+            using var file = new FileStream(catalog.PathOf(model), FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 4096);
+            return OnnxOperators.Count(file);
+        }
+        catch (IOException)
+        {
+            return null; // deleted meanwhile: the run will say so; the estimate goes without its operators
+        }
     }
 
     /// <summary>
@@ -97,12 +169,18 @@ internal sealed class InferenceRuntime(
     {
         var task = context.Task;
         var cuda = task.Requirements.GpuCount > 0;
+        if (cuda && !tuning.CudaAllowed)
+        {
+            // Queued before the node was restarted with the setting.
+            throw new TaskExecutionException("this node runs ONNX Runtime on the CPU only (ONNX_EXECUTION_PROVIDER=cpu): a task that asks for a GPU cannot run here");
+        }
+
         if (cuda && !capabilities.CudaAvailable)
         {
             throw new TaskExecutionException(GpuUnavailable(capabilities.CudaUnavailableReason ?? "unknown"));
         }
 
-        var threads = OnnxTuning.IntraOpThreads(task.Requirements.Cpu);
+        var threads = tuning.IntraOpThreadsFor(task.Requirements.Cpu);
         if (workers.Pool is { } pool)
         {
             var errors = new ValidationErrors();

@@ -12,7 +12,8 @@ namespace Tenzro.Node.Runtimes.Onnx;
 /// ONNX Runtime's settings as the profile decides them: the session cache's budget from the memory the network may
 /// not reserve (ONNX_SESSION_CACHE_MB overrides it), the CPU memory arena and whether a run keeps its buffers in it
 /// from the memory available at that run (ONNX_MEMORY_ARENA overrides it), the execution provider from
-/// <c>gpuCompute</c>, and the thread counts from each task's reservation. Listed in the profile's <c>optimizations</c>.
+/// <c>gpuCompute</c> (ONNX_EXECUTION_PROVIDER=cpu keeps every session on the CPU), and the thread counts from each
+/// task's reservation (ONNX_THREADS overrides them). Listed in the profile's <c>optimizations</c>.
 /// </summary>
 /// <remarks>Thread-safe: the figures read at each run come from thread-safe sources.</remarks>
 internal sealed class OnnxTuning : IOptimizationSource
@@ -124,6 +125,12 @@ internal sealed class OnnxTuning : IOptimizationSource
     /// <summary>The intra-op threads of a session: the task's reserved cores, rounded up (inter-op stays 1, the graph runs sequentially).</summary>
     public static int IntraOpThreads(double reservedCpu) => Math.Max(1, (int)Math.Ceiling(reservedCpu));
 
+    /// <summary>The intra-op threads of a session for a task that reserved <paramref name="reservedCpu"/> cores: ONNX_THREADS where it is set, else <see cref="IntraOpThreads"/>.</summary>
+    public int IntraOpThreadsFor(double reservedCpu) => _options.OnnxThreads ?? IntraOpThreads(reservedCpu);
+
+    /// <summary>False with ONNX_EXECUTION_PROVIDER=cpu: no session runs on CUDA, and a task that asks for a GPU is refused.</summary>
+    public bool CudaAllowed => _options.OnnxExecutionProvider != "cpu";
+
     public IEnumerable<OptimizationChoice> Choices()
     {
         yield return new OptimizationChoice("ONNX_SESSION_CACHE_MB", JsonValue.Create(SessionCacheMB), _cacheReason, "ONNX_SESSION_CACHE_MB");
@@ -131,18 +138,20 @@ internal sealed class OnnxTuning : IOptimizationSource
             ? KeepArenaRule(_availableMB(), _ledger.Maximum.MemoryMB, Slots(), SessionCacheMB)
             : (MemoryArena, _arenaFixedReason!);
         yield return new OptimizationChoice("ONNX_MEMORY_ARENA", JsonValue.Create(keep ? "on" : "off"), arenaReason, "ONNX_MEMORY_ARENA");
-        var cuda = _gpuCompute is { Available: true };
+        var cuda = CudaAllowed && _gpuCompute is { Available: true };
         yield return new OptimizationChoice(
-            "onnxExecutionProvider",
+            "ONNX_EXECUTION_PROVIDER",
             JsonValue.Create(cuda ? $"{OnnxCapabilities.CudaProvider} for tasks with requirements.gpuCount, else CPUExecutionProvider" : "CPUExecutionProvider"),
-            cuda
-                ? "gpuCompute.available: the CUDA provider loaded"
+            !CudaAllowed ? "ONNX_EXECUTION_PROVIDER is set: the CPU only; tasks that ask for a GPU are refused"
+                : cuda ? "gpuCompute.available: the CUDA provider loaded"
                 : $"gpuCompute: {_gpuCompute?.Reason ?? "no GPU probe ran"}",
-            null);
+            "ONNX_EXECUTION_PROVIDER");
         yield return new OptimizationChoice(
-            "onnxThreads",
-            JsonValue.Create("intra-op ⌈requirements.cpu⌉, inter-op 1, no spinning"),
-            "each session uses the cores its task reserved and no more, so tasks running beside it keep theirs",
-            null);
+            "ONNX_THREADS",
+            JsonValue.Create(_options.OnnxThreads is { } threads ? $"intra-op {threads}, inter-op 1, no spinning" : "intra-op ⌈requirements.cpu⌉, inter-op 1, no spinning"),
+            _options.OnnxThreads is not null
+                ? "ONNX_THREADS is set: every session runs that many threads, whatever its task reserved"
+                : "each session uses the cores its task reserved and no more, so tasks running beside it keep theirs",
+            "ONNX_THREADS");
     }
 }

@@ -42,7 +42,12 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
         }
     }
 
-    /// <summary>Keyed by the content hash of the module as given (the sha256 of its WAT text, or of its binary); the fuel budget is its declared work.</summary>
+    /// <summary>
+    /// Keyed by the content hash of the module as given (the sha256 of its WAT text, or of its binary), and the call by
+    /// what it is given (entry, arguments, command line, environment, stdin). The fuel budget is the declared work for
+    /// the first estimate only: it bounds the work, it is not the work, so a larger budget does not make a measured
+    /// module's estimate longer.
+    /// </summary>
     public TaskCostInput DescribeCost(TaskSpec task)
     {
         ArgumentNullException.ThrowIfNull(task);
@@ -51,7 +56,20 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
             return TaskCostInput.OfType(task.Type);
         }
 
-        return new TaskCostInput("wasm:" + SourceHash(request.Source), request.Fuel);
+        var key = "wasm:" + SourceHash(request.Source);
+        return new TaskCostInput(key, request.Fuel) { CallKey = key + "#" + CallHash(request), WorkScales = false };
+    }
+
+    /// <summary>The sha256 (the first 128 bits, in hex) of what a call is given beside its module.</summary>
+    private static string CallHash(WasmTaskRequest request)
+    {
+        var call = new JsonArray(
+            request.Entry,
+            new JsonArray([.. request.Args.Select(a => a?.DeepClone())]),
+            new JsonArray([.. request.Argv.Select(a => JsonValue.Create(a))]),
+            new JsonArray([.. request.Environment.Select(e => JsonValue.Create(e.Name + "=" + e.Value))]),
+            request.Stdin);
+        return Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(call.ToJsonString()))[..16]);
     }
 
     public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)

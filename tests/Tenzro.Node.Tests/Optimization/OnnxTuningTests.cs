@@ -51,12 +51,34 @@ public sealed class OnnxTuningTests : IDisposable
     [Fact]
     public void ExecutionProvider_WithAndWithoutAWorkingGpu_FollowsGpuCompute()
     {
-        var withGpu = Tune(MachineProfiles.SixtyFourCores(gpu: true)).Choices().Single(c => c.Name == "onnxExecutionProvider");
-        var withoutGpu = Tune(MachineProfiles.SixtyFourCores(gpu: false)).Choices().Single(c => c.Name == "onnxExecutionProvider");
+        var withGpu = Tune(MachineProfiles.SixtyFourCores(gpu: true)).Choices().Single(c => c.Name == "ONNX_EXECUTION_PROVIDER");
+        var withoutGpu = Tune(MachineProfiles.SixtyFourCores(gpu: false)).Choices().Single(c => c.Name == "ONNX_EXECUTION_PROVIDER");
 
         Assert.StartsWith("CUDAExecutionProvider", withGpu.Value!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("CPUExecutionProvider", withoutGpu.Value!.GetValue<string>());
         Assert.Contains("no GPU detected", withoutGpu.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Overrides_CpuOnlyAndFixedThreads_WinOverTheProfileAndTheReservation()
+    {
+        var auto = Tune(MachineProfiles.SixtyFourCores(gpu: true));
+        var set = new OnnxTuning(
+            new TaskOptions { OnnxExecutionProvider = "cpu", OnnxThreads = 3 },
+            new ResourceLedger(SystemCapacity.Allowed(new ResourceOptions(), new StorageOptions { DataDirectory = Path.GetTempPath() }, MachineProfiles.SixtyFourCores(gpu: true)), TimeProvider.System),
+            MachineProfiles.SixtyFourCores(gpu: true));
+        var provider = set.Choices().Single(c => c.Name == "ONNX_EXECUTION_PROVIDER");
+        var threads = set.Choices().Single(c => c.Name == "ONNX_THREADS");
+
+        Assert.True(auto.CudaAllowed);
+        Assert.Equal(2, auto.IntraOpThreadsFor(1.5));
+        Assert.False(set.CudaAllowed);
+        Assert.Equal(3, set.IntraOpThreadsFor(1.5));
+        Assert.Equal(3, set.IntraOpThreadsFor(0.1));
+        Assert.Equal(("CPUExecutionProvider", "ONNX_EXECUTION_PROVIDER"), (provider.Value!.GetValue<string>(), provider.Setting));
+        Assert.Contains("ONNX_EXECUTION_PROVIDER is set", provider.Reason, StringComparison.Ordinal);
+        Assert.Equal(("intra-op 3, inter-op 1, no spinning", "ONNX_THREADS"), (threads.Value!.GetValue<string>(), threads.Setting));
+        Assert.Contains("ONNX_THREADS is set", threads.Reason, StringComparison.Ordinal);
     }
 
     [Theory]

@@ -6,6 +6,8 @@ using Tenzro.Node.Core.Optimization;
 using Tenzro.Node.Core.Storage;
 using Tenzro.Node.Tests.Support;
 
+using Tenzro.Node.Tests.Runtimes.Wasm;
+
 namespace Tenzro.Node.Tests.Optimization;
 
 [Trait("Suite", "optimization")]
@@ -29,7 +31,7 @@ public sealed class OptimizationApiTests
         Assert.Equal("auto", limits["settings"]!["maxConcurrentTasks"]!.GetValue<string>());
         Assert.True(Choice(profile, "ONNX_SESSION_CACHE_MB")["value"]!.GetValue<long>() >= 64);
         var cuda = profile["gpuCompute"]?["available"]?.GetValue<bool>() == true;
-        Assert.Equal(cuda, Choice(profile, "onnxExecutionProvider")["value"]!.GetValue<string>().StartsWith("CUDA", StringComparison.Ordinal));
+        Assert.Equal(cuda, Choice(profile, "ONNX_EXECUTION_PROVIDER")["value"]!.GetValue<string>().StartsWith("CUDA", StringComparison.Ordinal));
         Assert.Contains("wasm-cache", Choice(profile, "wasmModuleCache")["value"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("GC_MODE", Choice(profile, "dotnetGc")["setting"]!.GetValue<string>());
         Assert.InRange(Choice(profile, "SQLITE_CACHE_MB")["value"]!.GetValue<long>(), SqliteTuning.MinCacheMB, SqliteTuning.MaxCacheMB);
@@ -81,16 +83,25 @@ public sealed class OptimizationApiTests
         await using (var database = new NodeDatabase(Path.Combine(directory, "node.db")))
         {
             database.Migrate(Migrations.All);
+            // Five runs of run(1000) took ten minutes each: the module's history and that call's.
             var key = "wasm:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Spin)));
-            new CostHistoryStore(database).Save([new CostHistory(key, 5, null, Math.Log(600_000), 2, DateTimeOffset.UtcNow)], []);
+            using var sandbox = new WasmSandbox();
+            var call = sandbox.Runtime.DescribeCost(WasmSandbox.Task(JsonNode.Parse(SpinTask(1000))!["data"]!.DeepClone().AsObject()));
+            Assert.Equal(key, call.Key);
+            new CostHistoryStore(database).Save(
+                [new CostHistory(key, 5, null, Math.Log(600_000), 2, DateTimeOffset.UtcNow), new CostHistory(call.CallKey!, 5, null, Math.Log(600_000), 2, DateTimeOffset.UtcNow)],
+                []);
         }
 
         await using var node = await TestNode.StartAsync(dataDirectory: directory);
 
         var (status, body) = await node.Client.SubmitAsync(SpinTask(1000, timeoutSeconds: 60));
         var longer = await node.Client.SubmitAsync(SpinTask(1000, timeoutSeconds: 900));
+        var otherCall = await node.Client.SubmitAsync(SpinTask(1, timeoutSeconds: 60), "?wait=10s");
 
         Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        // run(1) is another call: the module's history gives its first estimate, but never refuses it.
+        Assert.Equal("completed", otherCall.Body!["state"]!.GetValue<string>());
         Assert.Contains("estimated to run 600000 ms", body!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.NotNull(body["errors"]!["timeout"]);
         Assert.Equal(HttpStatusCode.Accepted, longer.Status);

@@ -101,6 +101,24 @@ public sealed class InferenceTaskTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Submit_AsksForAGpuOnANodeSetToTheCpu_Answers422NamingTheSetting_AndCpuTasksRunWithTheSetThreads()
+    {
+        await using var node = await TestNode.StartAsync(new Dictionary<string, string?> { ["ONNX_EXECUTION_PROVIDER"] = "cpu", ["ONNX_THREADS"] = "2" });
+        var model = await node.Client.UploadAsync(ModelApi.CommittedModel("linear.onnx"));
+        var inputs = new JsonObject { ["x"] = ModelApi.FloatTensor([1, 4], 1, 2, 3, 4) };
+
+        var (status, body) = await node.Client.SubmitAsync(ModelApi.InferenceTask(model, inputs, new JsonObject { ["gpuCount"] = 1 }).ToJsonString());
+        var onCpu = await node.Client.SubmitAsync(ModelApi.InferenceTask(model, inputs.DeepClone().AsObject()).ToJsonString(), "?wait=30s");
+        var threads = (await node.Client.GetJsonAsync("/api/hardware/profile"))["optimizations"]!.AsArray().Single(o => o!["name"]!.GetValue<string>() == "ONNX_THREADS")!;
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, status);
+        var errors = body!["errors"]!["requirements.gpuCount"]!.AsArray().Select(e => e!.GetValue<string>()).ToList();
+        Assert.Contains(errors, e => e.Contains("ONNX_EXECUTION_PROVIDER=cpu", StringComparison.Ordinal));
+        Assert.Equal("completed", onCpu.Body!["state"]!.GetValue<string>());
+        Assert.Equal("intra-op 2, inter-op 1, no spinning", threads["value"]!.GetValue<string>());
+    }
+
+    [Fact]
     public async Task Submit_UnknownModel_Answers422OnDataModel()
     {
         var unknown = new string('e', 64);
