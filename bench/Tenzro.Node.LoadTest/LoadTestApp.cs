@@ -9,7 +9,7 @@ internal static class LoadTestApp
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.WriteLine("usage: <health|submit|get|compute|inference|mixed|slots|estimate|startup> [--duration S] [--clients N] [--runs R] [--url URL] [--node PATH]");
+            Console.WriteLine("usage: <health|submit|get|compute|inference|mixed|slots|estimate|startup> [--duration S] [--clients N] [--runs R] [--url URL] [--node PATH] [--tasks N] [--slots auto|N]");
             return args.Length == 0 ? 2 : 0;
         }
 
@@ -67,6 +67,9 @@ internal sealed record ScenarioOptions
     public int Port { get; init; }
     public int Tasks { get; init; } = 1000;
 
+    /// <summary>The MAX_CONCURRENT_TASKS the slots scenario compares with the fixed 5 (<c>auto</c> unless given).</summary>
+    public string Slots { get; init; } = "auto";
+
     public static ScenarioOptions Parse(string[] args)
     {
         var options = new ScenarioOptions();
@@ -82,6 +85,7 @@ internal sealed record ScenarioOptions
                 "--node" => options with { Node = value },
                 "--port" => options with { Port = int.Parse(value, CultureInfo.InvariantCulture) },
                 "--tasks" => options with { Tasks = int.Parse(value, CultureInfo.InvariantCulture) },
+                "--slots" => options with { Slots = value },
                 _ => throw new ArgumentException($"unknown option {args[i]}"),
             };
         }

@@ -59,14 +59,19 @@ public sealed class HardwareProfiler
     /// <summary>The tier the measured hardware qualifies for (CONTRACTS.md "Tiers").</summary>
     public string QualifiedTier => Current.Tier.Qualified;
 
-    /// <summary>Publishes new dynamic figures.</summary>
+    /// <summary>Publishes new dynamic figures: available memory and free storage, and the usable cores and memory where read (a container's limits may change while it runs).</summary>
     public HardwareProfile UpdateDynamic(DynamicHardwareFigures figures)
     {
         ArgumentNullException.ThrowIfNull(figures);
         return Update(p => p with
         {
             UpdatedAt = Timestamps.FormatPrecise(_time.GetUtcNow()),
-            Memory = p.Memory with { AvailableBytes = figures.AvailableMemoryBytes },
+            Cpu = figures.UsableCores is { } cores and > 0 ? p.Cpu with { UsableCores = cores } : p.Cpu,
+            Memory = p.Memory with
+            {
+                AvailableBytes = figures.AvailableMemoryBytes,
+                UsableBytes = figures.UsableMemoryBytes is { } usable and > 0 ? usable : p.Memory.UsableBytes,
+            },
             Storage = p.Storage with { FreeBytes = figures.FreeStorageBytes },
         });
     }

@@ -31,7 +31,9 @@ public interface IHardwareSource
 /// <summary>The figures that change while the node runs, refreshed every PROFILE_UPDATE_INTERVAL.</summary>
 /// <param name="AvailableMemoryBytes">Memory available to the node (MemAvailable, lowered to what a cgroup limit leaves).</param>
 /// <param name="FreeStorageBytes">Space the node may still write under DATA_DIR.</param>
-public sealed record DynamicHardwareFigures(long AvailableMemoryBytes, long FreeStorageBytes);
+/// <param name="UsableCores">The cores the node may use now (its CPU affinity, lowered by a cgroup quota); null where not read.</param>
+/// <param name="UsableMemoryBytes">The memory the node may use now (lowered by a cgroup limit); null where not read.</param>
+public sealed record DynamicHardwareFigures(long AvailableMemoryBytes, long FreeStorageBytes, double? UsableCores = null, long? UsableMemoryBytes = null);
 
 /// <summary>
 /// Reads the dynamic figures. The Linux implementation reads /proc and the cgroup files itself; an

@@ -101,15 +101,18 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
     /// <summary>The dynamic figures of this source's machine for <paramref name="dataDirectory"/>.</summary>
     public DynamicHardwareFigures ReadDynamic(string dataDirectory)
     {
-        var memory = ReadMemory(ReadMemInfo(), CgroupLimits.Read(Root));
-        return new DynamicHardwareFigures(memory.AvailableBytes, FreeSpace(dataDirectory).Free);
+        var limits = CgroupLimits.Read(Root);
+        var memory = ReadMemory(ReadMemInfo(), limits);
+        var allowed = SysFs.ReadText(Root, "/proc/self/status") is { } status ? AllowedCpus(status) : 0;
+        var logical = allowed > 0 ? allowed : Environment.ProcessorCount;
+        return new DynamicHardwareFigures(memory.AvailableBytes, FreeSpace(dataDirectory).Free, Math.Round(UsableCores(logical, limits), 2), memory.UsableBytes);
     }
 
     private CpuProfile ReadCpu(CpuInfo? info, CgroupLimits limits)
     {
         var allowed = SysFs.ReadText(Root, "/proc/self/status") is { } status ? AllowedCpus(status) : 0;
         var logical = allowed > 0 ? allowed : info is { Processors: > 0 } ? info.Processors : Environment.ProcessorCount;
-        var usable = limits.Cpu is { } quota ? Math.Min(logical, quota.Value) : logical;
+        var usable = UsableCores(logical, limits);
         return new CpuProfile
         {
             Vendor = info?.Vendor,
@@ -124,6 +127,9 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
             Features = info?.Features ?? [],
         };
     }
+
+    /// <summary>The logical cores the node may run on, lowered by a cgroup CPU quota.</summary>
+    private static double UsableCores(int logical, CgroupLimits limits) => limits.Cpu is { } quota ? Math.Min(logical, quota.Value) : logical;
 
     /// <summary>/proc/meminfo parsed; null when it cannot be read or has no MemTotal.</summary>
     private MemInfo? ReadMemInfo() =>

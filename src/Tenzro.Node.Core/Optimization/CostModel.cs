@@ -39,7 +39,6 @@ public sealed partial class CostModel : IDisposable
     private readonly HashSet<string> _removed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Planned> _tasks = new(StringComparer.Ordinal);
     private readonly Queue<string> _taskOrder = new();
-    private readonly Queue<EstimateOutcome> _recent = new();
     private readonly ITimer? _flushTimer;
 
     public CostModel(TimeProvider time, CostHistoryStore? store = null, HardwareProfiler? profiler = null, ILogger<CostModel>? logger = null)
@@ -132,14 +131,6 @@ public sealed partial class CostModel : IDisposable
             }
 
             ForgetOldKeys();
-            if (planned.Estimate is { } estimate)
-            {
-                _recent.Enqueue(new EstimateOutcome(taskId, key, estimate, duration.TotalMilliseconds, peakMemoryBytes is { } b ? (long)Math.Ceiling(b / (1024.0 * 1024.0)) : null, now));
-                while (_recent.Count > 100)
-                {
-                    _recent.Dequeue();
-                }
-            }
         }
 
         Log.Learned(_logger, updated.Key, updated.Runs, duration.TotalMilliseconds);
@@ -161,15 +152,6 @@ public sealed partial class CostModel : IDisposable
         lock (_lock)
         {
             return _history.GetValueOrDefault(key);
-        }
-    }
-
-    /// <summary>The last completed tasks that had an estimate, newest first, with what they took.</summary>
-    public IReadOnlyList<EstimateOutcome> Recent(int count)
-    {
-        lock (_lock)
-        {
-            return [.. _recent.Reverse().Take(count)];
         }
     }
 

@@ -35,6 +35,9 @@ public sealed partial class RunSlots : IOptimizationSource
     /// <summary>Tasks that may run at once now.</summary>
     public int Current => Decision.Slots;
 
+    /// <summary>Of <see cref="Current"/>, the tasks of a fraction of a core not held to it that may run at once now (<see cref="RunSlotDecision.UnheldSlots"/>).</summary>
+    public int UnheldCurrent => Decision.UnheldSlots;
+
     /// <summary>The slots in force and why.</summary>
     public RunSlotDecision Decision
     {

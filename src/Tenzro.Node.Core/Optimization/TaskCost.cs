@@ -55,5 +55,3 @@ public sealed record TaskEstimate(double DurationMs, long MemoryMB, string Basis
     public bool SameCall { get; init; }
 }
 
-/// <summary>A task's estimate beside what it took, for the dashboard.</summary>
-public sealed record EstimateOutcome(string TaskId, string Key, TaskEstimate Estimate, double ActualMs, long? ActualMemoryMB, DateTimeOffset FinishedAt);

@@ -54,6 +54,12 @@ public interface IResourceLedger
     /// and nothing more is reserved in a resource until what is held there is below the new amount.
     /// </summary>
     void SetLimit(ResourceAmounts? limit);
+
+    /// <summary>
+    /// Sets <see cref="Maximum"/> anew (the usable cores or memory changed while the node runs: a container resized), the
+    /// limit in force still applied on top. As with <see cref="SetLimit"/>, reservations already held are kept.
+    /// </summary>
+    void SetMaximum(ResourceAmounts maximum);
 }
 
 /// <summary>An in-memory ledger. Reservations are never persisted: the engine re-reserves for running tasks at start.</summary>
@@ -63,10 +69,21 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
     private readonly Dictionary<string, Reservation> _reservations = new(StringComparer.Ordinal);
     private ResourceAmounts _reserved = new(0, 0, 0, 0, 0);
     private ResourceAmounts _allowed = allowed;
+    private ResourceAmounts _maximum = allowed;
+    private ResourceAmounts? _limit;
     private readonly Dictionary<string, ResourceAmounts> _holders = new(StringComparer.Ordinal);
     private ResourceAmounts _held = ResourceAmounts.None;
 
-    public ResourceAmounts Maximum { get; } = allowed;
+    public ResourceAmounts Maximum
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _maximum;
+            }
+        }
+    }
 
     public ResourceAmounts Allowed
     {
@@ -199,7 +216,18 @@ public sealed class ResourceLedger(ResourceAmounts allowed, TimeProvider time) :
     {
         lock (_lock)
         {
-            _allowed = limit is null ? Maximum : Maximum.Min(limit);
+            _limit = limit;
+            _allowed = limit is null ? _maximum : _maximum.Min(limit);
+        }
+    }
+
+    public void SetMaximum(ResourceAmounts maximum)
+    {
+        ArgumentNullException.ThrowIfNull(maximum);
+        lock (_lock)
+        {
+            _maximum = maximum;
+            _allowed = _limit is null ? maximum : maximum.Min(_limit);
         }
     }
 }

@@ -12,6 +12,27 @@ namespace Tenzro.Node.Core.Resources;
 /// </summary>
 public static class SystemCapacity
 {
+    /// <summary>
+    /// Follows a change of the usable cores or memory between two profiles (a container resized while the node runs):
+    /// sets the ledger's maximum cores and memory to what <see cref="Allowed(ResourceOptions, StorageOptions, HardwareProfile?)"/>
+    /// gives for <paramref name="after"/>, storage and GPUs kept. Returns the new maximum, or null when neither changed.
+    /// </summary>
+    public static ResourceAmounts? Follow(IResourceLedger ledger, ResourceOptions options, StorageOptions storage, HardwareProfile before, HardwareProfile after)
+    {
+        ArgumentNullException.ThrowIfNull(ledger);
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        if (before.Cpu.UsableCores == after.Cpu.UsableCores && before.Memory.UsableBytes == after.Memory.UsableBytes)
+        {
+            return null;
+        }
+
+        var allowed = Allowed(options, storage, after);
+        var maximum = ledger.Maximum with { Cpu = allowed.Cpu, MemoryMB = allowed.MemoryMB };
+        ledger.SetMaximum(maximum);
+        return maximum;
+    }
+
     public static ResourceAmounts Allowed(ResourceOptions options, StorageOptions storage, HardwareProfile? profile)
     {
         ArgumentNullException.ThrowIfNull(options);

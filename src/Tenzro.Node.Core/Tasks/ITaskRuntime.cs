@@ -33,6 +33,14 @@ public interface ITaskRuntime
     bool SupportsPause => false;
 
     /// <summary>
+    /// True when a task that reserves a fraction of a core is held to that fraction while it runs (a CPU quota on its
+    /// thread or worker). The run slots of MAX_CONCURRENT_TASKS=auto let eight such tasks a core run at once; a task
+    /// of a fraction of a core that is not held (it could use a whole core) counts against two a core
+    /// (<see cref="Optimization.RunSlotDecision.UnheldSlots"/>).
+    /// </summary>
+    bool HoldsCpuFraction => false;
+
+    /// <summary>
     /// True (the default) when a run could take the whole process down: native code (Wasmtime, ONNX Runtime) or a
     /// task inside a task. The engine then stores the attempt before the run starts, so a task that kills the
     /// node is failed after MAX_TASK_ATTEMPTS instead of running again at every start. Runtimes of managed code

@@ -68,6 +68,17 @@ public sealed partial class TaskEngine
             }
 
             var slots = _slots.Current;
+            if (Unheld(entry.Spec) && UnheldRunning() is var unheld && unheld >= _slots.UnheldCurrent)
+            {
+                return new JsonObject
+                {
+                    ["reason"] = "concurrency",
+                    ["position"] = position,
+                    ["running"] = unheld,
+                    ["detail"] = $"{unheld} tasks of a fraction of a core that this node cannot hold to it are running, as many as MAX_CONCURRENT_TASKS ({slots}{(_slots.IsAuto ? ", auto" : "")}) lets run at once ({_slots.UnheldCurrent}); position {position} in the queue",
+                };
+            }
+
             if (_running.Count >= slots)
             {
                 return new JsonObject
@@ -111,6 +122,8 @@ public sealed partial class TaskEngine
             // A split parent only waits for its parts (which may be queued here): it holds no run slot.
             var slots = _slots.Current;
             var holding = _running.Values.Count(r => !r.Split);
+            var unheldSlots = _slots.UnheldCurrent;
+            var unheldHolding = UnheldRunning();
             foreach (var entry in startNothing ? [] : _queue)
             {
                 if (_splitRunner?.Defers(entry.Spec) == true)
@@ -151,10 +164,18 @@ public sealed partial class TaskEngine
                     continue;
                 }
 
+                var unheld = !split && Unheld(entry.Spec);
+                if (unheld && unheldHolding >= unheldSlots)
+                {
+                    // Its slots for tasks that could use a whole core are full: a held or a whole-core task behind it may start.
+                    continue;
+                }
+
                 if (_ledger.TryReserve(entry.Spec.TaskId, request, out _))
                 {
                     toStart.Add(entry);
                     holding += split ? 0 : 1;
+                    unheldHolding += unheld ? 1 : 0;
                 }
                 else if (head is null && _ledger.Allowed.Fits(request))
                 {
@@ -192,6 +213,17 @@ public sealed partial class TaskEngine
             _ = Task.Run(() => RunAsync(running));
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="task"/> reserves a fraction of a core and its runtime cannot hold it to that fraction
+    /// (<see cref="ITaskRuntime.HoldsCpuFraction"/>): it may use a whole core, so it counts against the run slots of such
+    /// tasks (<see cref="Optimization.RunSlots.UnheldCurrent"/>).
+    /// </summary>
+    private bool Unheld(TaskSpec task) =>
+        task.Requirements.Cpu < 1 && !(_runtimes.TryGetValue(task.Type, out var runtime) && runtime.HoldsCpuFraction);
+
+    /// <summary>The running tasks that <see cref="Unheld"/> says could each use a whole core; call under the lock.</summary>
+    private int UnheldRunning() => _running.Values.Count(r => !r.Split && Unheld(r.Entry.Spec));
 
     /// <summary>
     /// Whether <paramref name="task"/> may use what is held for the task next in line because it is expected to end

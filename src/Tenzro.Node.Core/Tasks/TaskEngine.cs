@@ -474,6 +474,7 @@ public sealed partial class TaskEngine : IAsyncDisposable, IRunningTaskLimiter
             if (_stopping || _queue.Count > 0 || _holdFor is not null || _intake.Draining || _intake.UserActive is not null
                 || _running.ContainsKey(task.TaskId) || _queued.ContainsKey(task.TaskId)
                 || _running.Values.Count(r => !r.Split) >= _slots.Current
+                || (Unheld(task) && UnheldRunning() >= _slots.UnheldCurrent)
                 || !_ledger.TryReserve(task.TaskId, task.Requirements, out _))
             {
                 return null;

@@ -50,6 +50,9 @@ internal sealed class InferenceRuntime(
     /// <summary>True while ONNX Runtime runs in workers: an inference reads its model and writes nothing but its result.</summary>
     public bool StartsBeforeStored => workers.Pool is not null;
 
+    /// <summary>In a worker, a task of a fraction of a core is held to it by a CPU quota on the worker where one can be made.</summary>
+    public bool HoldsCpuFraction => workers.Pool is not null && Core.Resources.ThreadCpu.CanLimit;
+
     public void Validate(TaskSpec task, ValidationErrors errors)
     {
         ArgumentNullException.ThrowIfNull(task);

@@ -29,6 +29,9 @@ internal sealed partial class TrainRuntime(BlobStore blobs, ILogger<TrainRuntime
     /// <summary>False while training runs in workers: a crash in ML.NET then ends a worker, not the node.</summary>
     public bool MayCrashTheProcess => workers?.Pool is null;
 
+    /// <summary>In a worker, a task of a fraction of a core is held to it by a CPU quota on the worker where one can be made.</summary>
+    public bool HoldsCpuFraction => workers?.Pool is not null && Core.Resources.ThreadCpu.CanLimit;
+
     public void Validate(TaskSpec task, ValidationErrors errors)
     {
         var request = TrainRequestReader.Read(task.Data, blobs, errors);

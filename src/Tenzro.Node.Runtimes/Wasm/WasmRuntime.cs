@@ -48,6 +48,9 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
     /// the first estimate only: it bounds the work, it is not the work, so a larger budget does not make a measured
     /// module's estimate longer.
     /// </summary>
+    /// <summary>A task of a fraction of a core runs on one thread under a CPU quota (and is refused where none can be made).</summary>
+    public bool HoldsCpuFraction => ThreadCpu.CanLimit;
+
     public TaskCostInput DescribeCost(TaskSpec task)
     {
         ArgumentNullException.ThrowIfNull(task);

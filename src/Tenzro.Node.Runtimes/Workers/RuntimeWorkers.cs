@@ -40,8 +40,9 @@ internal sealed class RuntimeWorkers(WorkerPool? pool, long cacheBytesPerWorker)
             };
         }
 
-        // Shared by as many workers as tasks may run at once (the run slots, when MAX_CONCURRENT_TASKS is auto).
-        var slots = tasks.MaxConcurrentTasks ?? services.GetService<Core.Optimization.RunSlots>()?.Current ?? Environment.ProcessorCount;
+        // Shared by as many workers as tasks of half a core or more keep busy (MAX_CONCURRENT_TASKS, or with auto its run
+        // slots for tasks not held to a fraction of a core, two a core): workers for smaller tasks share the same budget.
+        var slots = tasks.MaxConcurrentTasks ?? services.GetService<Core.Optimization.RunSlots>()?.UnheldCurrent ?? Environment.ProcessorCount;
         return new RuntimeWorkers(pool, CacheShareBytes(cacheBudgetBytes, slots));
     }
 

@@ -22,6 +22,7 @@ internal static class LogEvents
     public const int BenchmarksReady = 4104;
     public const int ProfileRefreshFailed = 4105;
     public const int HardwareNotDetected = 4106;
+    public const int UsableCapacityChanged = 4107;
 
     public const int RegionalStandalone = 5101;
     public const int RegionalCannotLink = 5102;

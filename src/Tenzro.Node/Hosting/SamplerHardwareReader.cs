@@ -5,15 +5,17 @@ namespace Tenzro.Node.Hosting;
 
 /// <summary>
 /// The profile refresh reads the resource sampler's live figures, so available memory and free storage
-/// are sampled once for the whole node. Before the sampler's first sample it reads them directly.
+/// are sampled once for the whole node; the usable cores and memory (the CPU affinity and cgroup limits) it reads
+/// directly, as it does everything before the sampler's first sample.
 /// </summary>
-internal sealed class SamplerHardwareReader(ResourceSampler sampler, IDynamicHardwareReader beforeFirstSample) : IDynamicHardwareReader
+internal sealed class SamplerHardwareReader(ResourceSampler sampler, IDynamicHardwareReader direct) : IDynamicHardwareReader
 {
     public DynamicHardwareFigures Read()
     {
         var usage = sampler.Current;
+        var read = direct.Read();
         return usage.MemoryTotalBytes == 0
-            ? beforeFirstSample.Read()
-            : new DynamicHardwareFigures(usage.MemoryAvailableBytes, usage.StorageFreeBytes);
+            ? read
+            : read with { AvailableMemoryBytes = usage.MemoryAvailableBytes, FreeStorageBytes = usage.StorageFreeBytes };
     }
 }

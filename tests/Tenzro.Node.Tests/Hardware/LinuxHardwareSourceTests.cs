@@ -136,6 +136,20 @@ public sealed class LinuxHardwareSourceTests : IDisposable
         Assert.Equal(GiB / 2, figures.AvailableMemoryBytes);
         Assert.True(figures.FreeStorageBytes > 0);
     }
+
+    [Fact]
+    public void ReadDynamic_ContainerResized_ReportsTheUsableCoresAndMemoryOfTheNewLimits()
+    {
+        var reader = new LinuxDynamicHardwareReader(new LinuxHardwareSource(new FakeTools(), _tree.Root), _dataDirectory);
+        var before = reader.Read();
+        _tree.Write("/sys/fs/cgroup/system.slice/tenzro.service/cpu.max", "150000 100000\n");
+        _tree.Write("/sys/fs/cgroup/system.slice/tenzro.service/memory.max", "2147483648\n");
+
+        var after = reader.Read();
+
+        Assert.Equal((2.0, 4 * GiB), (before.UsableCores, before.UsableMemoryBytes));
+        Assert.Equal((1.5, 2 * GiB), (after.UsableCores, after.UsableMemoryBytes));
+    }
 }
 
 /// <summary>Canned tool answers; a tool without one is not installed.</summary>

@@ -36,7 +36,7 @@ public sealed class OnnxMemoryArenaTests : IDisposable
     [Fact]
     public void Auto_TwoCoresEightGigabytes_RunsGiveTheirBuffersBack_TheAvailableMemoryDoesNotCoverTheReservableMemory()
     {
-        // 4096 MB available; 6553 MB may be reserved over 16 run slots: 410 MB a slot and 51 MB of session cache.
+        // 4096 MB available; 6553 MB may be reserved over 4 run slots: 1639 MB a slot and 204 MB of session cache.
         var tuning = Tune(MachineProfiles.TwoCores());
 
         var (value, reason, setting) = Choice(tuning);
@@ -46,27 +46,27 @@ public sealed class OnnxMemoryArenaTests : IDisposable
         Assert.False(tuning.KeepArenaNow());
         Assert.Equal("off", value);
         Assert.Equal("ONNX_MEMORY_ARENA", setting);
-        Assert.StartsWith("decided at each run: now 4096 MB available < 6553 MB the network may reserve + 461 MB one worker may use", reason, StringComparison.Ordinal);
+        Assert.StartsWith("decided at each run: now 4096 MB available < 6553 MB the network may reserve + 1843 MB one worker may use", reason, StringComparison.Ordinal);
     }
 
     [Fact]
     public void Auto_TheMemoryAvailableFallsAndRises_EachRunDecidesFromTheFigureThen()
     {
-        // 256 GB with MAX_MEMORY_GB=64 (256 run slots of 256 MB): 65536 + 272 MB are needed to keep a run's buffers.
+        // 256 GB with MAX_MEMORY_GB=64: 65536 + 544 MB are needed to keep a run's buffers.
         long? available = 131_072;
         var tuning = Tune(MachineProfiles.SixtyFourCores(gpu: false), resources: new ResourceOptions { MaxMemoryGb = 64 }, availableNowMB: () => available);
 
         var roomy = (tuning.KeepArenaNow(), Choice(tuning).Value);
-        available = 65_807;
+        available = 66_079;
         var short1 = (tuning.KeepArenaNow(), Choice(tuning).Value, Choice(tuning).Reason);
-        available = 65_808;
+        available = 66_080;
         var justEnough = tuning.KeepArenaNow();
         available = null; // no sample yet: the figure of the profile stands in (131072 MB)
         var unsampled = tuning.KeepArenaNow();
 
         Assert.Equal((true, "on"), roomy);
         Assert.Equal((false, "off"), (short1.Item1, short1.Item2));
-        Assert.StartsWith("decided at each run: now 65807 MB available < 65536 MB the network may reserve + 272 MB", short1.Item3, StringComparison.Ordinal);
+        Assert.StartsWith("decided at each run: now 66079 MB available < 65536 MB the network may reserve + 544 MB", short1.Item3, StringComparison.Ordinal);
         Assert.True(justEnough);
         Assert.True(unsampled);
     }
@@ -74,7 +74,7 @@ public sealed class OnnxMemoryArenaTests : IDisposable
     [Fact]
     public void Auto_LargeMachineLendingAQuarterOfItsMemory_IsOnInWorkers_AndOffInTheNodesProcess()
     {
-        // 256 GB with MAX_MEMORY_GB=64: 131072 MB available covers 65536 MB + 256 MB a slot (256 slots) + 16 MB of cache.
+        // 256 GB with MAX_MEMORY_GB=64: 131072 MB available covers 65536 MB + 512 MB a slot (128 slots) + 32 MB of cache.
         var resources = new ResourceOptions { MaxMemoryGb = 64 };
 
         var inWorkers = Tune(MachineProfiles.SixtyFourCores(gpu: false), resources: resources);
@@ -83,7 +83,7 @@ public sealed class OnnxMemoryArenaTests : IDisposable
         Assert.True(inWorkers.MemoryArena);
         Assert.True(inWorkers.KeepArenaNow());
         Assert.Equal("on", Choice(inWorkers).Value);
-        Assert.StartsWith("decided at each run: now 131072 MB available ≥ 65536 MB the network may reserve + 272 MB one worker may use", Choice(inWorkers).Reason, StringComparison.Ordinal);
+        Assert.StartsWith("decided at each run: now 131072 MB available ≥ 65536 MB the network may reserve + 544 MB one worker may use", Choice(inWorkers).Reason, StringComparison.Ordinal);
         Assert.False(inProcess.MemoryArena);
         Assert.False(inProcess.ArenaPerRun);
         Assert.Equal("off", Choice(inProcess).Value);

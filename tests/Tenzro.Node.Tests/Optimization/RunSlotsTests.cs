@@ -24,7 +24,9 @@ public sealed class RunSlotsTests : IDisposable
         var slots = SlotsFor(MachineProfiles.TwoCores(), out _);
 
         Assert.Equal(16, slots.Current);
+        Assert.Equal(4, slots.UnheldCurrent);
         Assert.Contains("2 cores allowed × 8 = 16", slots.Decision.Reason, StringComparison.Ordinal);
+        Assert.Contains("of them 4 for tasks of a fraction of a core not held to it (× 2 a core)", slots.Decision.Reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -35,6 +37,7 @@ public sealed class RunSlotsTests : IDisposable
 
         Assert.Equal(512, withoutGpu.Current);
         Assert.Equal(513, withGpu.Current);
+        Assert.Equal((128, 129), (withoutGpu.UnheldCurrent, withGpu.UnheldCurrent));
         Assert.Contains("1 GPU(s)", withGpu.Decision.Reason, StringComparison.Ordinal);
     }
 
@@ -46,7 +49,7 @@ public sealed class RunSlotsTests : IDisposable
         var tight = SlotsFor(MachineProfiles.Make(logical: 16, usable: 1.5, memoryBytes: MachineProfiles.GiB / 2), out _);
         var fractional = SlotsFor(MachineProfiles.Make(logical: 16, usable: 1.3, memoryBytes: 8 * MachineProfiles.GiB), out _);
 
-        Assert.Equal(3, limited.Current);
+        Assert.Equal((3, 3), (limited.Current, limited.UnheldCurrent));
         Assert.Contains("1.5 cores allowed × 8 = 12", limited.Decision.Reason, StringComparison.Ordinal);
         Assert.Equal(1, tight.Current);
         Assert.Contains("÷ 256 MB = 1", tight.Decision.Reason, StringComparison.Ordinal);
@@ -95,7 +98,7 @@ public sealed class RunSlotsTests : IDisposable
 
         var choice = Assert.Single(slots.Choices());
 
-        Assert.Equal(5, slots.Current);
+        Assert.Equal((5, 5), (slots.Current, slots.UnheldCurrent));
         Assert.False(slots.IsAuto);
         Assert.Equal("MAX_CONCURRENT_TASKS", choice.Setting);
         Assert.Equal(5, choice.Value!.GetValue<int>());

@@ -25,6 +25,9 @@ public sealed class ScriptedRuntime(string type = "script") : ITaskRuntime
     /// <summary>As Wasmtime in the node's process declares: its runs begin while their submission commits and wait on the start gate before the task's code.</summary>
     public bool PreparesBeforeStored { get; init; }
 
+    /// <summary>Whether a task of a fraction of a core counts as held to it (the run slots for eight such tasks a core).</summary>
+    public bool HoldsCpuFraction { get; init; }
+
     /// <summary>Native code in the process, as by default; false with <see cref="StartsBeforeStored"/>.</summary>
     public bool MayCrashTheProcess => !StartsBeforeStored;
 

@@ -47,9 +47,9 @@ internal sealed class EngineKit : IAsyncDisposable
     public static Task<EngineKit> StartAsync(ITaskStore? store = null, int slots = 4, params ITaskHook[] hooks) => StartAsync(store, slots, null, hooks);
 
     /// <summary>As above, with <c>MAX_CONCURRENT_TASKS=auto</c>: the slots derived from the kit's ledger (4 cores, 8 GB).</summary>
-    public static async Task<EngineKit> StartAutoSlotsAsync()
+    public static async Task<EngineKit> StartAutoSlotsAsync(ScriptedRuntime? runtime = null)
     {
-        var kit = new EngineKit(new MemoryTaskStore(), null, new TaskHooks([]), null);
+        var kit = new EngineKit(new MemoryTaskStore(), null, new TaskHooks([]), runtime);
         await kit.Engine.StartAsync();
         return kit;
     }

@@ -19,11 +19,11 @@ public sealed class TaskEngineUnitTests
     private static JsonObject Hang() => new() { ["action"] = "hang" };
 
     [Fact]
-    public async Task Start_AutoSlotsAndTasksOfAnEighthOfACore_AsManyRunAsTheCoresHold()
+    public async Task Start_AutoSlotsAndHeldTasksOfAnEighthOfACore_AsManyRunAsTheCoresHold()
     {
         // The kit's ledger lends 4 cores and 8 GB: auto gives min(⌈4 × 8⌉, 8192 MB ÷ 256 MB) = 32 slots, so 32 tasks of an
-        // eighth of a core run at once and reserve every core (two slots a core ran 8 of them, on 1 of the 4 cores).
-        await using var kit = await EngineKit.StartAutoSlotsAsync();
+        // eighth of a core, each held to it, run at once and reserve every core (two slots a core ran 8, on 1 of the 4 cores).
+        await using var kit = await EngineKit.StartAutoSlotsAsync(new ScriptedRuntime { HoldsCpuFraction = true });
         for (var i = 0; i < 33; i++)
         {
             await kit.SubmitAsync($"small-{i}", Gate("small"), requirements: new JsonObject { ["cpu"] = 0.125, ["memoryMB"] = 16 });
@@ -40,6 +40,32 @@ public sealed class TaskEngineUnitTests
         Assert.Equal(4.0, reserved, 6);
         Assert.Equal(TaskState.Queued, last.State);
         Assert.Equal(TaskState.Completed, ended.State);
+    }
+
+    [Fact]
+    public async Task Start_AutoSlotsAndUnheldTasksOfAnEighthOfACore_TwoACoreRun_AndAWholeCoreTaskBehindThemStarts()
+    {
+        // Not held to their eighth, each could use a whole core: 4 cores × 2 = 8 of them at once.
+        await using var kit = await EngineKit.StartAutoSlotsAsync(new ScriptedRuntime { HoldsCpuFraction = false });
+        for (var i = 0; i < 10; i++)
+        {
+            await kit.SubmitAsync($"small-{i}", Gate("small"), requirements: new JsonObject { ["cpu"] = 0.125, ["memoryMB"] = 16 });
+        }
+
+        await kit.SubmitAsync("whole", Gate("whole"), requirements: new JsonObject { ["cpu"] = 1, ["memoryMB"] = 16 });
+        var wholeStarted = await EngineKit.EventuallyAsync(() => kit.Runtime.Started.Contains("whole"));
+        var started = kit.Runtime.Started.Count;
+        var waiting = kit.Engine.View("small-9")!;
+        kit.Runtime.Open("small");
+        kit.Runtime.Open("whole");
+        var last = await kit.FinalAsync("small-9");
+
+        Assert.True(wholeStarted);
+        Assert.Equal(9, started); // 8 small ones and the whole-core one
+        Assert.Equal(TaskState.Queued, waiting.State);
+        Assert.Equal("concurrency", waiting.WaitingFor!["reason"]!.GetValue<string>());
+        Assert.Contains("cannot hold to it", waiting.WaitingFor!["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(TaskState.Completed, last.State);
     }
 
     [Fact]
