@@ -206,7 +206,7 @@ internal sealed class InferenceRuntime(
             };
             var reserved = task.Requirements.MemoryMB * 1024 * 1024;
             return pool.RunAsync(
-                job, reserved, task.Requirements.Cpu, $"{model.Sha256}/{threads}/{cuda}", context.Progress, context.CpuTime, context.CancellationToken, cuda ? CudaHostBytes : 0);
+                job, reserved, task.Requirements.Cpu, $"{model.Sha256}/{threads}/{cuda}", context.Progress, context.CpuTime, context.CancellationToken, cuda ? CudaHostBytes : 0, context.MemoryPeak);
         }
 
         var checkErrors = new ValidationErrors();

@@ -53,7 +53,7 @@ internal sealed partial class TrainRuntime(BlobStore blobs, ILogger<TrainRuntime
                 ["data"] = context.Task.Data.DeepClone(),
                 ["blobPath"] = request.DataBlob is { } sha256 ? blobs.PathOf(sha256) : null,
             };
-            var result = await pool.RunAsync(job, context.Task.Requirements.MemoryMB * 1024 * 1024, context.Task.Requirements.Cpu, null, context.Progress, context.CpuTime, token);
+            var result = await pool.RunAsync(job, context.Task.Requirements.MemoryMB * 1024 * 1024, context.Task.Requirements.Cpu, null, context.Progress, context.CpuTime, token, memoryPeak: context.MemoryPeak);
             Log.TrainedInWorker(logger, context.Task.TaskId, result["model"]?.GetValue<string>() ?? "", result["sampleCount"]?.GetValue<int>() ?? 0, result["finalLoss"]?.GetValue<double>() ?? double.NaN);
             return result;
         }

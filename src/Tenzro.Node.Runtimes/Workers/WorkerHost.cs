@@ -91,6 +91,7 @@ internal static class WorkerHost
     {
         var answer = new JsonObject();
         var dataLimit = request["dataLimitBytes"]?.GetValue<long>();
+        var atRest = ResidentPeak.Start();
         try
         {
             using (dataLimit is { } extra ? DataLimit.Hold(extra) : null)
@@ -120,6 +121,11 @@ internal static class WorkerHost
         }
 
         answer["stats"] = job.Stats();
+        if (ResidentPeak.Added(atRest) is { } added)
+        {
+            answer["peakBytes"] = added;
+        }
+
         return answer;
     }
 

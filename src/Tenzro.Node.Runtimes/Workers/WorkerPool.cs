@@ -65,11 +65,12 @@ internal sealed partial class WorkerPool : IDisposable
     /// groups), adding the worker's CPU time to <paramref name="cpuTime"/>. <paramref name="affinity"/> names what the job would find
     /// cached (a model); a worker that ran such a job before is preferred. <paramref name="runtimeBytes"/> is memory the
     /// runtime itself needs for this job beyond <see cref="RuntimeSlackBytes"/> (CUDA's host memory), not the task's.
+    /// What the job added to the worker's resident memory at its peak is observed by <paramref name="memoryPeak"/>.
     /// </summary>
     /// <exception cref="TaskExecutionException">The job failed, went over its memory, or its worker crashed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="token"/> fired; the worker was killed.</exception>
     public async Task<JsonObject> RunAsync(
-        JsonObject job, long reservedBytes, double cores, string? affinity, IProgress<double> progress, TaskCpuTime cpuTime, CancellationToken token, long runtimeBytes = 0)
+        JsonObject job, long reservedBytes, double cores, string? affinity, IProgress<double> progress, TaskCpuTime cpuTime, CancellationToken token, long runtimeBytes = 0, TaskMemoryPeak? memoryPeak = null)
     {
         token.ThrowIfCancellationRequested();
         var worker = await AcquireAsync(affinity, token);
@@ -121,6 +122,11 @@ internal sealed partial class WorkerPool : IDisposable
             if (cpuBefore is { } before && worker.CpuTime() is { } after)
             {
                 cpuTime.Add(after - before);
+            }
+
+            if (answer["peakBytes"] is JsonValue peak && peak.TryGetValue<long>(out var peakBytes))
+            {
+                memoryPeak?.Observe(peakBytes);
             }
 
             if (answer["stats"] is JsonObject stats)

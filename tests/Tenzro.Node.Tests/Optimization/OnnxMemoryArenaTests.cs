@@ -200,6 +200,29 @@ public sealed class OnnxMemoryArenaTests : IDisposable
     }
 
     [Fact]
+    public async Task Inference_PeakMeasuredInTheWorker_IsTheMemoryOfTheNextEstimate()
+    {
+        // ConstantOfShape writes 17,000,000 floats (68 MB) that ReduceSum reads: the worker's resident peak rises by about
+        // that much over what it held at rest, under a reservation of 200 MB.
+        await using var node = await TestNode.StartAsync();
+        var model = await node.Client.UploadAsync(Fill);
+        var task = new JsonObject
+        {
+            ["type"] = "inference",
+            ["requirements"] = new JsonObject { ["cpu"] = 1, ["memoryMB"] = 200 },
+            ["data"] = new JsonObject { ["model"] = model, ["inputs"] = new JsonObject { ["n"] = ModelApi.Tensor("int64", [1], new JsonArray(17_000_000)) } },
+        };
+
+        var first = await node.Client.RunAsync(task.DeepClone().AsObject());
+        var (_, second) = await node.Client.SubmitAsync(task.DeepClone().AsObject().ToJsonString(), "?wait=60s");
+        var estimate = (await node.Client.GetJsonAsync($"/api/tasks/{second!["taskId"]}"))["estimate"]!;
+
+        Assert.Equal(0, ModelApi.Floats(first["result"]!["outputs"]!["y"]).Single());
+        Assert.Equal("history", estimate["basis"]!.GetValue<string>());
+        Assert.InRange(estimate["memoryMB"]!.GetValue<long>(), 60, 150); // measured, not the 200 MB reserved
+    }
+
+    [Fact]
     public async Task Inference_Auto_ARunWhileMemoryIsShort_GivesItsBuffersBack_AndARunWithRoom_KeepsThem()
     {
         // MAX_MEMORY_GB=2: a run keeps its buffers where at least 2048 MB + one worker's share are available.
