@@ -30,9 +30,14 @@ public sealed class DashboardTests
         page.PageError += (_, error) => errors.Add(error);
 
         var response = await page.GotoAsync(node.BaseAddress.ToString(), new PageGotoOptions { Timeout = 30_000 });
-        var submitted = await node.Client.PostAsJsonAsync("/api/tasks/execute", new { type = "store", data = new { content = "dashboard" } });
+        var submitted = await node.Client.PostAsJsonAsync("/api/tasks/execute?wait=10s", new { type = "store", data = new { content = "dashboard" } });
         var taskId = (await submitted.Content.ReadFromJsonAsync<JsonObject>())!["taskId"]!.GetValue<string>();
         await page.WaitForSelectorAsync($"tr[data-task='{taskId}']", new PageWaitForSelectorOptions { Timeout = 30_000 });
+        // A second store task is estimated from the first one's run: its row shows the estimate beside what it took.
+        var again = await node.Client.PostAsJsonAsync("/api/tasks/execute?wait=10s", new { type = "store", data = new { content = "dashboard again" } });
+        var againId = (await again.Content.ReadFromJsonAsync<JsonObject>())!["taskId"]!.GetValue<string>();
+        await page.WaitForFunctionAsync($"() => (document.querySelector(\"tr[data-task='{againId}']\")?.textContent ?? '').includes(' / ')", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
+        var againRow = await page.TextContentAsync($"tr[data-task='{againId}']");
         await page.WaitForFunctionAsync("() => Number(document.getElementById('chart-usage').dataset.points) >= 2", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
         var identity = await page.TextContentAsync("#identity");
         await page.WaitForFunctionAsync("() => document.getElementById('hardware').textContent.includes('bandwidth')", null, new PageWaitForFunctionOptions { Timeout = 30_000 });
@@ -44,6 +49,7 @@ public sealed class DashboardTests
         }
 
         Assert.True(response!.Ok);
+        Assert.Matches(@"~[0-9.]+ m?s / [0-9.]+ m?s", againRow);
         Assert.Contains("individual", identity);
         Assert.Contains("250 Mbps (configured)", hardware);
         Assert.Empty(errors);

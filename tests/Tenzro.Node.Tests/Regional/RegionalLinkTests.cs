@@ -87,6 +87,36 @@ public sealed class RegionalLinkTests
     }
 
     [Fact]
+    public async Task Heartbeat_AfterTheBenchmarks_CarriesTheCapacityBySpeed()
+    {
+        await using var regional = await DevRegionalNode.StartAsync();
+        await using var node = await RegionalKit.StartNodeAsync(regional.Url, new Dictionary<string, string?> { ["MAX_CPU_PERCENT"] = "50" });
+        var peerId = node.Service<NodeIdentity>().PeerId;
+        await regional.WaitForAsync(m => m.Type == "node_status" && m.PeerId == peerId, "the first node_status");
+        var before = regional.Received().First(m => m.Type == "node_status" && m.PeerId == peerId).Message["status"]!;
+
+        // As the benchmarks publish them: 1e9 integer operations a second on one core, 2e9 on all.
+        node.Service<Core.Hardware.HardwareProfiler>().PublishBenchmarks(
+            new Core.Hardware.BenchmarkResult(
+                new Dictionary<string, Core.Hardware.BenchmarkFigure>
+                {
+                    ["cpuIntegerSingleCore"] = new(1e9, "ops/s"),
+                    ["cpuIntegerAllCores"] = new(2e9, "ops/s"),
+                },
+                DateTimeOffset.UtcNow),
+            cached: false);
+        await regional.WaitUntilAsync(() => regional.Received().Any(m => m.Type == "node_status" && m.PeerId == peerId && m.Message["status"]?["capacity"] is not null), "a node_status with capacity");
+        var capacity = regional.Received().Last(m => m.Type == "node_status" && m.PeerId == peerId && m.Message["status"]?["capacity"] is not null).Message["status"]!["capacity"]!;
+        var usable = (await node.Client.GetJsonAsync("/api/hardware/profile"))["cpu"]!["usableCores"]!.GetValue<double>();
+        var allowed = (await node.Client.GetJsonAsync("/api/resources/limits"))["allowed"]!["cpu"]!.GetValue<double>();
+
+        Assert.Null(before["capacity"]);
+        Assert.Equal(Math.Round(2e9 * allowed / usable), capacity["cpuOpsPerSecond"]!.GetValue<double>()); // the half the network may reserve
+        Assert.Equal(allowed, usable / 2, 2);
+        Assert.Equal(1e9, capacity["singleCoreOpsPerSecond"]!.GetValue<double>());
+    }
+
+    [Fact]
     public async Task Heartbeat_WhileJoined_SendsFullNodeStatusThatTheRegionalNodeStores()
     {
         await using var regional = await DevRegionalNode.StartAsync();
