@@ -231,6 +231,10 @@ public sealed partial class CostModel : IDisposable
             ? (ops / speed.Value * 1000) + input.FixedMs
             : null;
 
+    /// <summary>
+    /// Beyond <see cref="KeptKeys"/>, forgets the least recently run down to 90 % of it at once: calls with arguments of
+    /// their own each add a key, and sorting the histories at every run past the limit would cost every task's end.
+    /// </summary>
     private void ForgetOldKeys()
     {
         if (_history.Count <= KeptKeys)
@@ -238,7 +242,7 @@ public sealed partial class CostModel : IDisposable
             return;
         }
 
-        foreach (var old in _history.Values.OrderBy(h => h.UpdatedAt).Take(_history.Count - KeptKeys).ToList())
+        foreach (var old in _history.Values.OrderBy(h => h.UpdatedAt).Take(_history.Count - (KeptKeys * 9 / 10)).ToList())
         {
             _history.Remove(old.Key);
             _dirty.Remove(old.Key);

@@ -100,6 +100,23 @@ public sealed class CallCostTests
     }
 
     [Fact]
+    public void History_CallsBeyondTheKeysKept_TheLeastRecentlyRunAreForgotten_TheModuleStays()
+    {
+        var clock = new FakeTimeProvider();
+        var model = new CostModel(clock);
+        for (var i = 0; i <= CostModel.KeptKeys; i++)
+        {
+            Run(model, clock, $"call-{i}", WasmCall($"c{i}"), TimeSpan.FromMilliseconds(5));
+        }
+
+        Assert.Null(model.History(Module + "#c0"));
+        Assert.Null(model.History(Module + "#c999"));
+        Assert.NotNull(model.History(Module + $"#c{CostModel.KeptKeys}"));
+        Assert.NotNull(model.History(Module + "#c1002"));
+        Assert.Equal(CostModel.KeptKeys + 1, model.History(Module)!.Runs);
+    }
+
+    [Fact]
     public void DescribeCost_WasmCalls_SameModuleKey_CallKeyByWhatTheCallIsGiven_NotByItsFuel()
     {
         using var sandbox = new WasmSandbox();
