@@ -42,6 +42,19 @@ public static class RunSlotRule
     public const long MemoryPerSlotMB = 256;
     public const int MaxSlots = 1024;
 
+    /// <summary>The unheld slots of <see cref="Derive"/> alone, without its reason: for what is decided at every run.</summary>
+    public static int UnheldSlots(ResourceAmounts allowed)
+    {
+        ArgumentNullException.ThrowIfNull(allowed);
+        var cores = Math.Max(allowed.Cpu, 0);
+        var memorySlots = (int)Math.Min(MaxSlots, Math.Max(allowed.MemoryMB, 0) / MemoryPerSlotMB);
+        var gpus = Math.Clamp(allowed.GpuCount, 0, MaxSlots);
+        var coreSlots = (int)Math.Min(MaxSlots, Math.Ceiling(Math.Round(cores * SlotsPerCore, 6)));
+        var unheldCoreSlots = (int)Math.Min(MaxSlots, Math.Ceiling(Math.Round(cores * UnheldSlotsPerCore, 6)));
+        var slots = Math.Clamp(Math.Min(coreSlots, memorySlots) + gpus, 1, MaxSlots);
+        return Math.Clamp(Math.Min(unheldCoreSlots, memorySlots) + gpus, 1, slots);
+    }
+
     public static RunSlotDecision Derive(ResourceAmounts allowed)
     {
         ArgumentNullException.ThrowIfNull(allowed);

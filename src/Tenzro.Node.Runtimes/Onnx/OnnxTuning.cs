@@ -110,7 +110,7 @@ internal sealed class OnnxTuning : IOptimizationSource
     }
 
     /// <summary>The workers that may run at once for the shares: the run slots of tasks not held to a fraction of a core (two a core).</summary>
-    private int Slots() => _options.MaxConcurrentTasks ?? RunSlotRule.Derive(_ledger.Allowed).UnheldSlots;
+    private int Slots() => _options.MaxConcurrentTasks ?? RunSlotRule.UnheldSlots(_ledger.Allowed);
 
     /// <summary>
     /// Half the memory the network may not reserve (usable memory less what the ledger may lend), 64 MB to 4 GB: cached

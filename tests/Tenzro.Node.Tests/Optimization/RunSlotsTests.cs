@@ -25,6 +25,7 @@ public sealed class RunSlotsTests : IDisposable
 
         Assert.Equal(16, slots.Current);
         Assert.Equal(4, slots.UnheldCurrent);
+        Assert.Equal(4, RunSlotRule.UnheldSlots(SystemCapacity.Allowed(new ResourceOptions(), new StorageOptions { DataDirectory = _dataDirectory }, MachineProfiles.TwoCores())));
         Assert.Contains("2 cores allowed × 8 = 16", slots.Decision.Reason, StringComparison.Ordinal);
         Assert.Contains("of them 4 for tasks of a fraction of a core not held to it (× 2 a core)", slots.Decision.Reason, StringComparison.Ordinal);
     }
