@@ -103,15 +103,12 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
     {
         var limits = CgroupLimits.Read(Root);
         var memory = ReadMemory(ReadMemInfo(), limits);
-        var allowed = SysFs.ReadText(Root, "/proc/self/status") is { } status ? AllowedCpus(status) : 0;
-        var logical = allowed > 0 ? allowed : Environment.ProcessorCount;
-        return new DynamicHardwareFigures(memory.AvailableBytes, FreeSpace(dataDirectory).Free, Math.Round(UsableCores(logical, limits), 2), memory.UsableBytes);
+        return new DynamicHardwareFigures(memory.AvailableBytes, FreeSpace(dataDirectory).Free, Math.Round(UsableCores(LogicalCores(null), limits), 2), memory.UsableBytes);
     }
 
     private CpuProfile ReadCpu(CpuInfo? info, CgroupLimits limits)
     {
-        var allowed = SysFs.ReadText(Root, "/proc/self/status") is { } status ? AllowedCpus(status) : 0;
-        var logical = allowed > 0 ? allowed : info is { Processors: > 0 } ? info.Processors : Environment.ProcessorCount;
+        var logical = LogicalCores(info);
         var usable = UsableCores(logical, limits);
         return new CpuProfile
         {
@@ -126,6 +123,13 @@ public sealed class LinuxHardwareSource(IToolRunner tools, string root = "/") : 
             CurrentMhz = info?.CurrentMhz,
             Features = info?.Features ?? [],
         };
+    }
+
+    /// <summary>The logical cores the node may run on: its CPU affinity, else those of <paramref name="info"/>, else the runtime's count.</summary>
+    private int LogicalCores(CpuInfo? info)
+    {
+        var allowed = SysFs.ReadText(Root, "/proc/self/status") is { } status ? AllowedCpus(status) : 0;
+        return allowed > 0 ? allowed : info is { Processors: > 0 } ? info.Processors : Environment.ProcessorCount;
     }
 
     /// <summary>The logical cores the node may run on, lowered by a cgroup CPU quota.</summary>

@@ -43,33 +43,33 @@ public static class RunSlotRule
     public const int MaxSlots = 1024;
 
     /// <summary>The unheld slots of <see cref="Derive"/> alone, without its reason: for what is decided at every run.</summary>
-    public static int UnheldSlots(ResourceAmounts allowed)
-    {
-        ArgumentNullException.ThrowIfNull(allowed);
-        var cores = Math.Max(allowed.Cpu, 0);
-        var memorySlots = (int)Math.Min(MaxSlots, Math.Max(allowed.MemoryMB, 0) / MemoryPerSlotMB);
-        var gpus = Math.Clamp(allowed.GpuCount, 0, MaxSlots);
-        var coreSlots = (int)Math.Min(MaxSlots, Math.Ceiling(Math.Round(cores * SlotsPerCore, 6)));
-        var unheldCoreSlots = (int)Math.Min(MaxSlots, Math.Ceiling(Math.Round(cores * UnheldSlotsPerCore, 6)));
-        var slots = Math.Clamp(Math.Min(coreSlots, memorySlots) + gpus, 1, MaxSlots);
-        return Math.Clamp(Math.Min(unheldCoreSlots, memorySlots) + gpus, 1, slots);
-    }
+    public static int UnheldSlots(ResourceAmounts allowed) => Count(allowed).Unheld;
 
     public static RunSlotDecision Derive(ResourceAmounts allowed)
     {
+        var c = Count(allowed);
+        var reason = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{c.Cores:0.##} cores allowed × {SlotsPerCore} = {c.CoreSlots}; {allowed.MemoryMB / 1024.0:0.#} GB allowed ÷ {MemoryPerSlotMB} MB = {c.MemorySlots}; {c.Gpus} GPU(s): min({c.CoreSlots}, {c.MemorySlots}) + {c.Gpus}");
+        reason = c.Slots == 1 && Math.Min(c.CoreSlots, c.MemorySlots) + c.Gpus < 1 ? reason + ", at least 1" : reason;
+        reason += string.Create(CultureInfo.InvariantCulture, $"; of them {c.Unheld} for tasks of a fraction of a core not held to it (× {UnheldSlotsPerCore} a core)");
+        return new RunSlotDecision(c.Slots, reason) { UnheldSlots = c.Unheld };
+    }
+
+    /// <summary>The rule's figures for <paramref name="allowed"/>.</summary>
+    private static Counts Count(ResourceAmounts allowed)
+    {
         ArgumentNullException.ThrowIfNull(allowed);
         var cores = Math.Max(allowed.Cpu, 0);
-        var coreSlots = (int)Math.Min(MaxSlots, Math.Ceiling(Math.Round(cores * SlotsPerCore, 6)));
+        var coreSlots = PerCore(cores, SlotsPerCore);
         var memorySlots = (int)Math.Min(MaxSlots, Math.Max(allowed.MemoryMB, 0) / MemoryPerSlotMB);
         var gpus = Math.Clamp(allowed.GpuCount, 0, MaxSlots);
         var slots = Math.Clamp(Math.Min(coreSlots, memorySlots) + gpus, 1, MaxSlots);
-        var unheldCoreSlots = (int)Math.Min(MaxSlots, Math.Ceiling(Math.Round(cores * UnheldSlotsPerCore, 6)));
-        var unheld = Math.Clamp(Math.Min(unheldCoreSlots, memorySlots) + gpus, 1, slots);
-        var reason = string.Create(
-            CultureInfo.InvariantCulture,
-            $"{cores:0.##} cores allowed × {SlotsPerCore} = {coreSlots}; {allowed.MemoryMB / 1024.0:0.#} GB allowed ÷ {MemoryPerSlotMB} MB = {memorySlots}; {gpus} GPU(s): min({coreSlots}, {memorySlots}) + {gpus}");
-        reason = slots == 1 && Math.Min(coreSlots, memorySlots) + gpus < 1 ? reason + ", at least 1" : reason;
-        reason += string.Create(CultureInfo.InvariantCulture, $"; of them {unheld} for tasks of a fraction of a core not held to it (× {UnheldSlotsPerCore} a core)");
-        return new RunSlotDecision(slots, reason) { UnheldSlots = unheld };
+        var unheld = Math.Clamp(Math.Min(PerCore(cores, UnheldSlotsPerCore), memorySlots) + gpus, 1, slots);
+        return new Counts(cores, coreSlots, memorySlots, gpus, slots, unheld);
     }
+
+    private static int PerCore(double cores, int perCore) => (int)Math.Min(MaxSlots, Math.Ceiling(Math.Round(cores * perCore, 6)));
+
+    private readonly record struct Counts(double Cores, int CoreSlots, int MemorySlots, int Gpus, int Slots, int Unheld);
 }

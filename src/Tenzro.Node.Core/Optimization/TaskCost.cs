@@ -24,6 +24,10 @@ public sealed record TaskCostInput(string Key, double? WorkOps, string Benchmark
     /// <summary>Time the work takes beside its operations, whatever the benchmark (a model's operators, each dispatched once a run), in ms.</summary>
     public double FixedMs { get; init; }
 
+    /// <summary>The <see cref="CallKey"/> of <paramref name="call"/> (what a call is given, as text) under <paramref name="key"/>: the first 128 bits of its sha256, in hex.</summary>
+    public static string CallKeyOf(string key, string call) =>
+        key + "#" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(call))[..16]);
+
     /// <summary>Integer operations a second on one core: Wasm instructions.</summary>
     public const string IntegerSpeed = "cpuIntegerSingleCore";
 

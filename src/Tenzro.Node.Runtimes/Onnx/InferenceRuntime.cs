@@ -84,7 +84,7 @@ internal sealed class InferenceRuntime(
         var operators = _operators.GetOrAdd(model.Sha256, _ => CountOperators(model));
         return new TaskCostInput(key, model.Size / 4.0 * 2 * rows, TaskCostInput.FloatSpeed)
         {
-            CallKey = key + "#" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(shapes))[..16]),
+            CallKey = TaskCostInput.CallKeyOf(key, shapes),
             FixedMs = (operators ?? 0) * OperatorMs,
         };
     }

@@ -60,20 +60,16 @@ internal sealed partial class WasmRuntime(BlobStore blobs, WasmModuleCache cache
         }
 
         var key = "wasm:" + SourceHash(request.Source);
-        return new TaskCostInput(key, request.Fuel) { CallKey = key + "#" + CallHash(request), WorkScales = false };
+        return new TaskCostInput(key, request.Fuel) { CallKey = TaskCostInput.CallKeyOf(key, CallText(request)), WorkScales = false };
     }
 
-    /// <summary>The sha256 (the first 128 bits, in hex) of what a call is given beside its module.</summary>
-    private static string CallHash(WasmTaskRequest request)
-    {
-        var call = new JsonArray(
-            request.Entry,
-            new JsonArray([.. request.Args.Select(a => a?.DeepClone())]),
-            new JsonArray([.. request.Argv.Select(a => JsonValue.Create(a))]),
-            new JsonArray([.. request.Environment.Select(e => JsonValue.Create(e.Name + "=" + e.Value))]),
-            request.Stdin);
-        return Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(call.ToJsonString()))[..16]);
-    }
+    /// <summary>What a call is given beside its module, as JSON text.</summary>
+    private static string CallText(WasmTaskRequest request) => new JsonArray(
+        request.Entry,
+        new JsonArray([.. request.Args.Select(a => a?.DeepClone())]),
+        new JsonArray([.. request.Argv.Select(a => JsonValue.Create(a))]),
+        new JsonArray([.. request.Environment.Select(e => JsonValue.Create(e.Name + "=" + e.Value))]),
+        request.Stdin).ToJsonString();
 
     public async Task<JsonObject> ExecuteAsync(TaskExecutionContext context)
     {
